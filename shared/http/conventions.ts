@@ -1,0 +1,81 @@
+import { createHash } from "node:crypto";
+import type { HttpResponseInit } from "@azure/functions";
+import { z } from "zod";
+import { AppError } from "../errors/app-error.js";
+
+/** `?limit=1..200` (default 50) and `&cursor=` on every list. */
+export const listQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().min(1).max(4096).optional(),
+});
+export type ListQuery = z.infer<typeof listQuerySchema>;
+
+export function listResponseSchema<T extends z.ZodType>(item: T) {
+  return z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+}
+
+/**
+ * Cursors are opaque to callers and bound to the tenant and the filter they were issued for:
+ * a cursor replayed for another tenant or filter is a 400, never another tenant's page.
+ */
+export function encodeCursor(tenantId: string, filter: unknown, position: string): string {
+  return Buffer.from(JSON.stringify({ b: binding(tenantId, filter), p: position })).toString("base64url");
+}
+
+export function decodeCursor(cursor: string | undefined, tenantId: string, filter: unknown): string | undefined {
+  if (cursor === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    parsed = undefined;
+  }
+  const shape = z.object({ b: z.string(), p: z.string() }).safeParse(parsed);
+  if (!shape.success || shape.data.b !== binding(tenantId, filter)) {
+    throw new AppError("validation", "The cursor is not valid for this list.", {
+      errors: [{ path: "cursor", message: "not a cursor issued for this tenant and filter" }],
+    });
+  }
+  return shape.data.p;
+}
+
+function binding(tenantId: string, filter: unknown): string {
+  return createHash("sha256").update(JSON.stringify([tenantId, filter ?? null])).digest("base64url").slice(0, 22);
+}
+
+export const outcomeSchema = z.enum(["succeeded", "failed", "skipped"]);
+export const userResultSchema = z.object({
+  userId: z.string(),
+  outcome: outcomeSchema,
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+export type UserResult = z.infer<typeof userResultSchema>;
+export const multiUserResultSchema = z.object({ results: z.array(userResultSchema) });
+
+/** Calls about several users: 200 when every outcome succeeded or was skipped, 207 when any failed. */
+export function multiUserResponse(results: UserResult[], extra: Record<string, unknown> = {}): HttpResponseInit {
+  const status = results.some((r) => r.outcome === "failed") ? 207 : 200;
+  return { status, jsonBody: { ...extra, results } };
+}
+
+export const acceptedSchema = z.object({ id: z.string(), status: z.string() });
+
+/** Accepted asynchronous work: 202 with `{id, status}` and a `Location` to poll. */
+export function acceptedResponse(id: string, status: string, location: string): HttpResponseInit {
+  return { status: 202, headers: { Location: location }, jsonBody: { id, status } };
+}
+
+/** Updates of policies and settings require If-Match; its absence is a 428. */
+export function requireIfMatch(headers: { get(name: string): string | null }): string {
+  const value = headers.get("if-match");
+  if (!value) {
+    throw new AppError("preconditionRequired", "This resource is versioned: send the ETag you read in If-Match.", {
+      errors: [{ path: "If-Match", message: "header is required" }],
+    });
+  }
+  return value;
+}
+
+/** Entra object ids only: a UPN where an id belongs is a 400 (history must survive renames). */
+export const objectIdSchema = z.uuid({ message: "must be an Entra object id (GUID), not a user principal name" });
+export const tenantIdSchema = z.uuid({ message: "must be an Entra tenant id (GUID)" });

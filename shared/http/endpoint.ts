@@ -1,0 +1,130 @@
+import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { z } from "zod";
+import type { Access } from "../auth/roles.js";
+import type { Principal, TokenValidator } from "../auth/token-validator.js";
+import { authorize } from "../auth/authorize.js";
+import { AppError } from "../errors/app-error.js";
+import { toProblemResponse, zodIssuesToFieldErrors } from "./problem.js";
+
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+export interface ResponseSpec {
+  description: string;
+  schema?: z.ZodType;
+  /** Defaults to application/json when a schema is given. */
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * The contract of one HTTP endpoint: route, access (its roles, declared once here), and the zod
+ * schemas that both validate requests and generate the OpenAPI document.
+ */
+export interface EndpointDefinition<
+  P extends z.ZodObject = z.ZodObject,
+  Q extends z.ZodObject = z.ZodObject,
+  B extends z.ZodType = z.ZodType,
+> {
+  /** The Azure Function's name, `<resource>-<verb>`. */
+  name: string;
+  method: HttpMethod;
+  /** Functions route template, without the `api/` prefix. */
+  route: string;
+  summary: string;
+  tag: string;
+  access: Access;
+  params?: P;
+  query?: Q;
+  body?: B;
+  responses: Record<number, ResponseSpec>;
+}
+
+export function defineEndpoint<P extends z.ZodObject, Q extends z.ZodObject, B extends z.ZodType>(
+  def: EndpointDefinition<P, Q, B>,
+): EndpointDefinition<P, Q, B> {
+  return def;
+}
+
+type Out<T, Fallback> = T extends z.ZodType ? z.output<T> : Fallback;
+
+export interface EndpointInput<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  /** Undefined only for public endpoints. */
+  principal: Principal;
+  request: HttpRequest;
+  context: InvocationContext;
+}
+
+export interface AuthDependencies {
+  validateToken: TokenValidator;
+  isTenantOnboarded(tenantId: string): Promise<boolean>;
+}
+
+/**
+ * Wraps a use-case into a Functions HTTP handler: authenticate, authorize, validate params / query /
+ * body, run, and map any error to problem+json. Nothing else in the app catches errors for HTTP.
+ */
+export function endpointHandler<P extends z.ZodObject, Q extends z.ZodObject, B extends z.ZodType>(
+  def: EndpointDefinition<P, Q, B>,
+  auth: () => AuthDependencies,
+  run: (input: EndpointInput<Out<P, Record<string, never>>, Out<Q, Record<string, never>>, Out<B, undefined>>) => Promise<HttpResponseInit>,
+): HttpHandler {
+  return async (request, context) => {
+    const started = Date.now();
+    let response: HttpResponseInit;
+    let tenantId: string | undefined;
+    try {
+      const rawParams = { ...request.params };
+      tenantId = rawParams.tenantId;
+      let principal: Principal | undefined;
+      if (def.access.kind !== "public") {
+        const deps = auth();
+        principal = await deps.validateToken(request.headers.get("authorization"));
+        await authorize(principal, def.access, { routeTenantId: rawParams.tenantId, isTenantOnboarded: (t) => deps.isTenantOnboarded(t) });
+      }
+      const params = parsePart(def.params, rawParams, "params");
+      const query = parsePart(def.query, Object.fromEntries(request.query.entries()), "query");
+      const body = def.body ? parsePart(def.body, await readJson(request), "body") : undefined;
+      response = await run({
+        params: params as Out<P, Record<string, never>>,
+        query: query as Out<Q, Record<string, never>>,
+        body: body as Out<B, undefined>,
+        principal: principal as Principal,
+        request,
+        context,
+      });
+    } catch (err) {
+      response = toProblemResponse(err, context);
+    }
+    context.log(
+      JSON.stringify({ event: "http", function: def.name, tenantId, method: request.method, status: response.status ?? 200, ms: Date.now() - started }),
+    );
+    return response;
+  };
+}
+
+function parsePart(schema: z.ZodType | undefined, value: unknown, part: string): unknown {
+  if (!schema) return {};
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new AppError("validation", `The request's ${part} does not match its schema.`, {
+    errors: zodIssuesToFieldErrors(result.error, part),
+  });
+}
+
+async function readJson(request: HttpRequest): Promise<unknown> {
+  const text = await request.text();
+  if (text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new AppError("validation", "The request body is not valid JSON.", { errors: [{ path: "body", message: "invalid JSON" }] });
+  }
+}
+
+/** The options object for `app.http(def.name, httpTrigger(def, handler))`. */
+export function httpTrigger(def: EndpointDefinition, handler: HttpHandler) {
+  return { methods: [def.method], route: def.route, authLevel: "anonymous" as const, handler };
+}

@@ -1,0 +1,96 @@
+import { z } from "zod";
+import type { EndpointDefinition } from "../http/endpoint.js";
+import { PROBLEM_CONTENT_TYPE } from "../http/problem.js";
+import { ERROR_KINDS, PROBLEM_TYPE_BASE } from "../errors/app-error.js";
+
+type JsonSchema = Record<string, unknown>;
+
+function jsonSchema(schema: z.ZodType, io: "input" | "output"): JsonSchema {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any", target: "draft-2020-12" });
+  return rest as JsonSchema;
+}
+
+const problemSchema = z.object({
+  type: z.string().describe(`A URI under ${PROBLEM_TYPE_BASE}`),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+
+function parameters(def: EndpointDefinition): JsonSchema[] {
+  const out: JsonSchema[] = [];
+  for (const [where, schema] of [["path", def.params], ["query", def.query]] as const) {
+    if (!schema) continue;
+    for (const [name, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+      out.push({
+        name,
+        in: where,
+        required: where === "path" || !field.safeParse(undefined).success,
+        schema: jsonSchema(field, "input"),
+        ...(field.description ? { description: field.description } : {}),
+      });
+    }
+  }
+  return out;
+}
+
+/** OpenAPI 3.1 document generated from the endpoint contracts (the same zod schemas that validate). */
+export function buildOpenApiDocument(endpoints: readonly EndpointDefinition[], info: { title: string; version: string }) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const def of endpoints) {
+    const path = `/api/${def.route.replace(/\{(\w+)(?::\w+)?\??\}/g, "{$1}")}`;
+    const responses: Record<string, unknown> = {};
+    for (const [status, r] of Object.entries(def.responses)) {
+      responses[status] = {
+        description: r.description,
+        ...(r.headers ? { headers: Object.fromEntries(Object.entries(r.headers).map(([h, d]) => [h, { description: d, schema: { type: "string" } }])) } : {}),
+        ...(r.schema || r.contentType
+          ? { content: { [r.contentType ?? "application/json"]: r.schema ? { schema: jsonSchema(r.schema, "output") } : {} } }
+          : {}),
+      };
+    }
+    const errorStatuses = def.access.kind === "public" ? [400, 500] : [400, 401, 403, 500, 503];
+    for (const status of errorStatuses) {
+      responses[String(status)] ??= { $ref: `#/components/responses/Problem${status}` };
+    }
+    paths[path] ??= {};
+    paths[path][def.method.toLowerCase()] = {
+      operationId: def.name,
+      summary: def.summary,
+      tags: [def.tag],
+      ...(def.access.kind === "public" ? { security: [] } : {}),
+      "x-access":
+        def.access.kind === "directoryRoles"
+          ? { directoryRoles: def.access.anyOf }
+          : def.access.kind === "appRole"
+            ? { appRole: def.access.role }
+            : "public",
+      parameters: parameters(def),
+      ...(def.body
+        ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(def.body, "input") } } } }
+        : {}),
+      responses,
+    };
+  }
+  const problemResponses = Object.fromEntries(
+    Object.values(ERROR_KINDS).map((k) => [
+      `Problem${k.status}`,
+      { description: k.title, content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: "#/components/schemas/Problem" } } } },
+    ]),
+  );
+  return {
+    openapi: "3.1.0",
+    info,
+    servers: [{ url: "/" }],
+    security: [{ entraBearer: [] }],
+    paths,
+    components: {
+      securitySchemes: {
+        entraBearer: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "A Microsoft Entra ID access token for this API" },
+      },
+      schemas: { Problem: jsonSchema(problemSchema, "output") },
+      responses: problemResponses,
+    },
+  };
+}
