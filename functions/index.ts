@@ -1,0 +1,7 @@
+// The app's entry (package.json "main"): configuration first, then every function's registration.
+import "./startup.js";
+import "./health-get.js";
+import "./openapi-get.js";
+import "./tenants-put.js";
+import "./tenants-get.js";
+import "./events-process.js";

@@ -1,0 +1,144 @@
+import path from "node:path";
+import { existsSync } from "node:fs";
+import { ensureLocalTls } from "./tls.js";
+import { ensureDevSigningKey } from "./dev-identity.js";
+import { repoRoot } from "./paths.js";
+import {
+  answersHttp, assertPortFree, azuriteConnectionString, COSMOS_EMULATOR_KEY, spawnService, startAzurite, startCosmosServer,
+  type ManagedProcess,
+} from "./services.js";
+
+export interface StackPorts {
+  blob: number;
+  queue: number;
+  table: number;
+  cosmos: number;
+  simCloud: number;
+  host: number;
+}
+
+export const DEFAULT_PORTS: StackPorts = { blob: 10000, queue: 10001, table: 10002, cosmos: 8081, simCloud: 8443, host: 7071 };
+
+export interface StackOptions {
+  ports: StackPorts;
+  /** "dist": compiled JavaScript (npm start); "ts": TypeScript through tsx (tests). */
+  mode: "dist" | "ts";
+  /** Azurite data folder; in-memory when omitted. */
+  azuriteLocation?: string;
+  /** Extra settings for the app (override the generated ones). */
+  appSettings?: Record<string, string>;
+  /** Extra environment for the simulated cloud (SIM_CLOUD_LATENCY_MS, ...). */
+  simCloudEnv?: Record<string, string>;
+  /** Start the Functions host too (false: only the services, e.g. for `func start`). */
+  withHost?: boolean;
+  echo?: boolean;
+}
+
+export interface LocalStack {
+  ports: StackPorts;
+  hostUrl: string;
+  simCloudUrl: string;
+  cosmosEndpoint: string;
+  storageConnectionString: string;
+  /** The settings the app runs with. */
+  appSettings: Record<string, string>;
+  caPath: string;
+  stop(): Promise<void>;
+}
+
+/** Settings the app gets when it runs against a local stack on these ports. */
+export function localAppSettings(ports: StackPorts): Record<string, string> {
+  const storage = azuriteConnectionString(ports);
+  return {
+    FUNCTIONS_WORKER_RUNTIME: "node",
+    AzureWebJobsStorage: storage,
+    APP_ENV: "local",
+    COSMOS_ENDPOINT: `http://127.0.0.1:${ports.cosmos}`,
+    COSMOS_KEY: COSMOS_EMULATOR_KEY,
+    COSMOS_DATABASE: "licensing",
+    COSMOS_BOOTSTRAP: "true",
+    ENTRA_AUTHORITY_HOST: `https://127.0.0.1:${ports.simCloud}/login`,
+    AUTH_AUDIENCES: "api://license-control-plane",
+    EVENT_QUEUE_TRANSPORT: "storage",
+    EventQueueStorage: storage,
+  };
+}
+
+function entry(mode: "dist" | "ts", relative: string): { command: string; args: string[] } {
+  if (mode === "dist") return { command: process.execPath, args: [path.join(repoRoot, "dist", `${relative}.js`)] };
+  return { command: process.execPath, args: ["--import", "tsx", path.join(repoRoot, `${relative}.ts`)] };
+}
+
+/**
+ * Starts Azurite, the Cosmos DB-compatible server, the simulated Microsoft cloud and (optionally)
+ * the local Functions host, each as its own process; stop() stops all of them.
+ */
+export async function startLocalStack(opts: StackOptions): Promise<LocalStack> {
+  const { ports } = opts;
+  const names: [number, string][] = [
+    [ports.blob, "Azurite blob"], [ports.queue, "Azurite queue"], [ports.table, "Azurite table"],
+    [ports.cosmos, "Cosmos DB-compatible server"], [ports.simCloud, "simulated Microsoft cloud"],
+  ];
+  if (opts.withHost !== false) names.push([ports.host, "Functions host"]);
+  for (const [port, name] of names) await assertPortFree(port, name);
+
+  const tls = ensureLocalTls();
+  await ensureDevSigningKey();
+  const started: ManagedProcess[] = [];
+  const stop = async () => {
+    for (const p of started.reverse()) await p.stop();
+  };
+  try {
+    const childEnv = { ...process.env, NODE_EXTRA_CA_CERTS: tls.caPath };
+    const [azurite, cosmos] = await Promise.all([
+      startAzurite({ ports, location: opts.azuriteLocation, echo: opts.echo }),
+      startCosmosServer({ port: ports.cosmos, echo: opts.echo }),
+    ]);
+    started.push(azurite, cosmos);
+    const simUrl = `https://127.0.0.1:${ports.simCloud}`;
+    const sim = entry(opts.mode, "local/sim-cloud/main");
+    started.push(
+      await spawnService({
+        name: "sim-cloud",
+        command: sim.command,
+        args: [...sim.args, "--port", String(ports.simCloud)],
+        env: { ...childEnv, ...opts.simCloudEnv },
+        cwd: repoRoot,
+        echo: opts.echo,
+        ready: () => answersHttp(`${simUrl}/login/common/discovery/v2.0/keys`),
+      }),
+    );
+    const appSettings = { ...localAppSettings(ports), ...opts.appSettings };
+    const hostUrl = `http://127.0.0.1:${ports.host}`;
+    if (opts.withHost !== false) {
+      const host = entry(opts.mode, "local/host/main");
+      const app = opts.mode === "dist" ? path.join(repoRoot, "dist/functions/index.js") : path.join(repoRoot, "functions/index.ts");
+      if (!existsSync(app)) throw new Error(`The app entry ${app} does not exist (run npm run build).`);
+      started.push(
+        await spawnService({
+          name: "host",
+          command: host.command,
+          args: [...host.args, "--app", app, "--port", String(ports.host)],
+          env: { ...childEnv, ...appSettings },
+          cwd: repoRoot,
+          echo: opts.echo,
+          timeoutMs: 90_000,
+          ready: () => answersHttp(`${hostUrl}/api/health`),
+        }),
+      );
+    }
+    return {
+      ports,
+      hostUrl,
+      simCloudUrl: simUrl,
+      cosmosEndpoint: cosmos.endpoint,
+      storageConnectionString: azurite.connectionString,
+      appSettings,
+      caPath: tls.caPath,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,6 @@
+/** The event queue (Storage queue locally, Service Bus by configuration); poison: `<name>-poison`. */
+export const EVENTS_QUEUE = "events";
+/** App-setting name prefix of the event queue's storage connection (`EventQueueStorage`, `EventQueueStorage__queueServiceUri`). */
+export const EVENT_QUEUE_STORAGE_CONNECTION = "EventQueueStorage";
+/** App-setting name prefix of the Service Bus connection (`EventServiceBus__fullyQualifiedNamespace`). */
+export const EVENT_SERVICE_BUS_CONNECTION = "EventServiceBus";

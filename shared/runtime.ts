@@ -1,0 +1,116 @@
+import type { Container, Database } from "@azure/cosmos";
+import { DefaultAzureCredential } from "@azure/identity";
+import { QueueServiceClient } from "@azure/storage-queue";
+import { getConfig, type AppConfig } from "./config/config.js";
+import { createTokenValidator, type TokenValidator } from "./auth/token-validator.js";
+import type { AuthDependencies } from "./http/endpoint.js";
+import type { DependencyCheck } from "./platform/health.js";
+import { EVENTS_QUEUE } from "./events/queues.js";
+import { ensureDatabaseAndContainers } from "./storage/bootstrap.js";
+import { configureCosmos, getCosmosClient } from "./storage/cosmos.js";
+import type { ContainerName } from "./storage/containers.js";
+import { createQueueSender } from "./queue/create-sender.js";
+import { CosmosFailureStore, type FailureStore } from "./queue/failure-store.js";
+import type { QueueSender } from "./queue/transport.js";
+import { TenantRegistry } from "./tenants/tenant-registry.js";
+
+/**
+ * The composition root: every client is created once per process from the configuration and
+ * handed to the use-cases. Tests point the configuration at local services; the code path is the same.
+ */
+export interface Runtime {
+  config: AppConfig;
+  database: Database;
+  container(name: ContainerName): Container;
+  tenants: TenantRegistry;
+  validateToken: TokenValidator;
+  /** The event queue (sign-in events, first access, sync jobs), on the configured transport. */
+  eventQueue: QueueSender;
+  failures: FailureStore;
+}
+
+let runtime: Promise<Runtime> | undefined;
+
+export function getRuntime(): Promise<Runtime> {
+  runtime ??= build().catch((err: unknown) => {
+    runtime = undefined; // a dependency that was down at start may be back on the next call
+    throw err;
+  });
+  return runtime;
+}
+
+let cosmosConfigured = false;
+function connectCosmos(config: AppConfig): void {
+  if (cosmosConfigured) return;
+  cosmosConfigured = true;
+  configureCosmos({
+    endpoint: config.COSMOS_ENDPOINT,
+    ...(config.COSMOS_KEY ? { key: config.COSMOS_KEY } : { credential: new DefaultAzureCredential() }),
+    requestTimeoutMs: 10_000,
+  });
+}
+
+async function build(): Promise<Runtime> {
+  const config = getConfig();
+  connectCosmos(config);
+  const client = getCosmosClient();
+  const database = config.COSMOS_BOOTSTRAP
+    ? await ensureDatabaseAndContainers(client, config.COSMOS_DATABASE)
+    : client.database(config.COSMOS_DATABASE);
+  const container = (name: ContainerName) => database.container(name);
+  const eventQueue =
+    config.EVENT_QUEUE_TRANSPORT === "servicebus"
+      ? createQueueSender({
+          transport: "service-bus",
+          queueName: EVENTS_QUEUE,
+          connection: { fullyQualifiedNamespace: config.EventServiceBus__fullyQualifiedNamespace ?? "" },
+        })
+      : createQueueSender({
+          transport: "storage-queue",
+          queueName: EVENTS_QUEUE,
+          connection: config.EventQueueStorage
+            ? { connectionString: config.EventQueueStorage }
+            : { queueServiceUri: config.EventQueueStorage__queueServiceUri ?? "", credential: new DefaultAzureCredential() },
+        });
+  return {
+    config,
+    database,
+    container,
+    tenants: new TenantRegistry(container("tenants")),
+    validateToken: createTokenValidator({ authorityHost: config.ENTRA_AUTHORITY_HOST, audiences: config.AUTH_AUDIENCES }),
+    eventQueue,
+    failures: new CosmosFailureStore(container("failures")),
+  };
+}
+
+/** What every authenticated endpoint needs (see shared/http/endpoint.ts). */
+export async function authDependencies(): Promise<AuthDependencies> {
+  const rt = await getRuntime();
+  return { validateToken: rt.validateToken, isTenantOnboarded: (t) => rt.tenants.isOnboarded(t) };
+}
+
+/**
+ * Health checks that do not need the runtime to have been built (so a dependency that was down at
+ * start-up is reported, not hidden behind a failed start).
+ */
+export function dependencyChecks(): Record<string, DependencyCheck> {
+  const config = getConfig();
+  connectCosmos(config);
+  const checks: Record<string, DependencyCheck> = {
+    // Locally the database is created on first use, so the check goes through the runtime there.
+    cosmos: config.COSMOS_BOOTSTRAP
+      ? () => getRuntime().then((rt) => rt.database.read())
+      : () => getCosmosClient().database(config.COSMOS_DATABASE).read(),
+  };
+  if (config.EventQueueStorage || config.EventQueueStorage__queueServiceUri) {
+    storageClient ??= config.EventQueueStorage
+      ? QueueServiceClient.fromConnectionString(config.EventQueueStorage, { retryOptions: { maxTries: 1, tryTimeoutInMs: 3000 } })
+      : new QueueServiceClient(config.EventQueueStorage__queueServiceUri ?? "", new DefaultAzureCredential(), {
+          retryOptions: { maxTries: 1, tryTimeoutInMs: 3000 },
+        });
+    const client = storageClient;
+    checks.storage = () => client.getProperties();
+  }
+  return checks;
+}
+let storageClient: QueueServiceClient | undefined;

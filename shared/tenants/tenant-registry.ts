@@ -1,0 +1,69 @@
+import type { Container } from "@azure/cosmos";
+import { AppError } from "../errors/app-error.js";
+import type { Principal } from "../auth/token-validator.js";
+import { createItem, readItem, replaceIfMatch } from "../storage/repository.js";
+import type { OnboardTenantBody, Tenant } from "./tenant.js";
+
+type TenantDocument = Tenant & { id: string };
+
+/** How long a positive "is onboarded" answer is trusted without reading Cosmos again. */
+const ONBOARDED_CACHE_MS = 60_000;
+
+/** The registry of onboarded tenants (container `tenants`, partition key = id = tenant id). */
+export class TenantRegistry {
+  private readonly onboardedUntil = new Map<string, number>();
+
+  constructor(
+    private readonly container: Container,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async get(tenantId: string): Promise<{ tenant: Tenant; etag: string } | undefined> {
+    const doc = await readItem<TenantDocument>(this.container, tenantId.toLowerCase(), tenantId.toLowerCase());
+    return doc && { tenant: toTenant(doc), etag: doc._etag };
+  }
+
+  async isOnboarded(tenantId: string): Promise<boolean> {
+    const key = tenantId.toLowerCase();
+    if ((this.onboardedUntil.get(key) ?? 0) > Date.now()) return true;
+    const found = (await this.get(key)) !== undefined;
+    if (found) this.onboardedUntil.set(key, Date.now() + ONBOARDED_CACHE_MS);
+    return found;
+  }
+
+  /** Creates the tenant's entry, or updates its display name when it exists. */
+  async onboard(tenantId: string, body: OnboardTenantBody, by: Principal): Promise<{ tenant: Tenant; created: boolean; etag: string }> {
+    const id = tenantId.toLowerCase();
+    const at = this.now().toISOString();
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const existing = await readItem<TenantDocument>(this.container, id, id);
+      try {
+        if (!existing) {
+          const doc: TenantDocument = {
+            id, tenantId: id, displayName: body.displayName, status: "active", onboardedAt: at, onboardedBy: by.objectId, updatedAt: at,
+          };
+          const stored = await createItem(this.container, doc);
+          return { tenant: toTenant(stored), created: true, etag: stored._etag };
+        }
+        const stored = await replaceIfMatch(this.container, { ...toTenant(existing), id, displayName: body.displayName, updatedAt: at }, existing._etag);
+        return { tenant: toTenant(stored), created: false, etag: stored._etag };
+      } catch (err) {
+        // Another writer got there first: read again and apply on top.
+        if (err instanceof AppError && (err.kind === "conflict" || err.kind === "preconditionFailed")) continue;
+        throw err;
+      }
+    }
+    throw new AppError("conflict", "The tenant is being changed concurrently; try again.");
+  }
+}
+
+function toTenant(doc: TenantDocument): Tenant {
+  return {
+    tenantId: doc.tenantId,
+    displayName: doc.displayName,
+    status: doc.status,
+    onboardedAt: doc.onboardedAt,
+    onboardedBy: doc.onboardedBy,
+    updatedAt: doc.updatedAt,
+  };
+}
