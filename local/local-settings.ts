@@ -9,9 +9,11 @@ const fileSchema = z.object({
 });
 export type LocalSettingsFile = z.infer<typeof fileSchema>;
 
-/** local.settings.json (git-ignored), created from local.settings.sample.json on first use. */
-export function readLocalSettings(root = repoRoot): LocalSettingsFile {
-  const file = path.join(root, "local.settings.json");
+/**
+ * local.settings.json (git-ignored), created from local.settings.sample.json on first use.
+ * `file` overrides the location (tests run the start script on free ports this way).
+ */
+export function readLocalSettings(root = repoRoot, file = path.join(root, "local.settings.json")): LocalSettingsFile {
   if (!existsSync(file)) copyFileSync(path.join(root, "local.settings.sample.json"), file);
   return fileSchema.parse(JSON.parse(readFileSync(file, "utf8")));
 }

@@ -43,6 +43,8 @@ export interface LocalStack {
   /** The settings the app runs with. */
   appSettings: Record<string, string>;
   caPath: string;
+  /** Each service's process, by name (tests stop one to see a dependency fail). */
+  processes: Record<string, ManagedProcess>;
   stop(): Promise<void>;
 }
 
@@ -135,6 +137,7 @@ export async function startLocalStack(opts: StackOptions): Promise<LocalStack> {
       storageConnectionString: azurite.connectionString,
       appSettings,
       caPath: tls.caPath,
+      processes: Object.fromEntries(started.map((p) => [p.name, p])),
       stop,
     };
   } catch (err) {

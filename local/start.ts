@@ -7,13 +7,15 @@ import path from "node:path";
 import { DIRECTORY_ROLES } from "../shared/auth/roles.js";
 import { ensureDevSigningKey, issueDevToken } from "./dev-identity.js";
 import { portOf, readLocalSettings, storageEndpoint } from "./local-settings.js";
-import { localStateDir } from "./paths.js";
+import { localStateDir, repoRoot } from "./paths.js";
 import { PortInUseError } from "./services.js";
 import { DEMO_TENANT_ID, DEMO_TENANT_NAME } from "./sim-cloud/demo-tenant.js";
 import { DEFAULT_PORTS, startLocalStack, type LocalStack, type StackPorts } from "./stack.js";
 
 const servicesOnly = process.argv.includes("--services-only");
-const settings = readLocalSettings();
+/** Compiled (npm start) or TypeScript through tsx (tests of this script). */
+const mode = import.meta.url.includes("/dist/") ? "dist" : "ts";
+const settings = readLocalSettings(repoRoot, process.env.LOCAL_SETTINGS_FILE);
 const v = settings.Values;
 const storage = v.AzureWebJobsStorage ?? "";
 const ports: StackPorts = {
@@ -41,8 +43,8 @@ try {
   const { NODE_EXTRA_CA_CERTS: _ca, ...appSettings } = v;
   stack = await startLocalStack({
     ports,
-    mode: "dist",
-    azuriteLocation: path.join(localStateDir, "azurite"),
+    mode,
+    azuriteLocation: process.env.AZURITE_LOCATION ?? path.join(localStateDir, "azurite"),
     appSettings,
     withHost: !servicesOnly,
     echo: true,

@@ -46,7 +46,7 @@ if (!authorityHost || !audience) {
 const isApp = values["app-role"].length > 0 && values.role.length === 0;
 const token = await issueDevToken(await ensureDevSigningKey(), {
   authorityHost,
-  tenantId: values.tenant,
+  tenantId: values.tenant ?? DEMO_TENANT_ID,
   audience,
   wids: values.role.map((r) => DIRECTORY_ROLES[r as DirectoryRole]),
   roles: values["app-role"],

@@ -8,4 +8,4 @@ export const API_ENDPOINTS: readonly EndpointDefinition[] = [
   openApiGet,
   tenantsPut,
   tenantsGet,
-] as unknown as readonly EndpointDefinition[];
+];

@@ -1,5 +1,5 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
-import { z } from "zod";
+import type { z } from "zod";
 import type { Access } from "../auth/roles.js";
 import type { Principal, TokenValidator } from "../auth/token-validator.js";
 import { authorize } from "../auth/authorize.js";
@@ -68,7 +68,7 @@ export interface AuthDependencies {
  */
 export function endpointHandler<P extends z.ZodObject, Q extends z.ZodObject, B extends z.ZodType>(
   def: EndpointDefinition<P, Q, B>,
-  auth: () => AuthDependencies,
+  auth: () => Promise<AuthDependencies>,
   run: (input: EndpointInput<Out<P, Record<string, never>>, Out<Q, Record<string, never>>, Out<B, undefined>>) => Promise<HttpResponseInit>,
 ): HttpHandler {
   return async (request, context) => {
@@ -80,7 +80,7 @@ export function endpointHandler<P extends z.ZodObject, Q extends z.ZodObject, B 
       tenantId = rawParams.tenantId;
       let principal: Principal | undefined;
       if (def.access.kind !== "public") {
-        const deps = auth();
+        const deps = await auth();
         principal = await deps.validateToken(request.headers.get("authorization"));
         await authorize(principal, def.access, { routeTenantId: rawParams.tenantId, isTenantOnboarded: (t) => deps.isTenantOnboarded(t) });
       }

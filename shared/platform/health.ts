@@ -30,5 +30,5 @@ export async function checkHealth(checks: Record<string, DependencyCheck>, timeo
     }),
   );
   const failed = entries.filter(([, r]) => r.status === "failed").map(([n]) => n);
-  return { status: failed.length ? "unhealthy" : "ok", checks: Object.fromEntries(entries), failed };
+  return { status: failed.length ? "unhealthy" : "ok", checks: Object.fromEntries(entries) as Health["checks"], failed };
 }

@@ -7,7 +7,7 @@ type JsonSchema = Record<string, unknown>;
 
 function jsonSchema(schema: z.ZodType, io: "input" | "output"): JsonSchema {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any", target: "draft-2020-12" });
-  return rest as JsonSchema;
+  return rest;
 }
 
 const problemSchema = z.object({
@@ -22,7 +22,8 @@ function parameters(def: EndpointDefinition): JsonSchema[] {
   const out: JsonSchema[] = [];
   for (const [where, schema] of [["path", def.params], ["query", def.query]] as const) {
     if (!schema) continue;
-    for (const [name, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+    const shape: Record<string, z.ZodType> = schema.shape;
+    for (const [name, field] of Object.entries(shape)) {
       out.push({
         name,
         in: where,
