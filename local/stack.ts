@@ -61,6 +61,11 @@ export function localAppSettings(ports: StackPorts): Record<string, string> {
     COSMOS_BOOTSTRAP: "true",
     ENTRA_AUTHORITY_HOST: `https://127.0.0.1:${ports.simCloud}/login`,
     AUTH_AUDIENCES: "api://license-control-plane",
+    GRAPH_BASE_URL: `https://127.0.0.1:${ports.simCloud}/graph`,
+    POWER_PLATFORM_API_URL: `https://127.0.0.1:${ports.simCloud}/bap`,
+    MS_API_AUTH: "client-secret",
+    MS_API_CLIENT_ID: "8f6e3c1a-2b4d-4e5f-9a0b-1c2d3e4f5a6b",
+    MS_API_CLIENT_SECRET: "local-simulated-cloud-accepts-any-secret",
     EVENT_QUEUE_TRANSPORT: "storage",
     EventQueueStorage: storage,
   };

@@ -31,6 +31,22 @@ export const configSchema = z
     ENTRA_AUTHORITY_HOST: url.default("https://login.microsoftonline.com"),
     /** Accepted `aud` values of incoming tokens (the API's client id and/or app id URI), comma-separated. */
     AUTH_AUDIENCES: csv,
+    /** Microsoft Graph (a loopback simulated cloud only with APP_ENV=local). */
+    GRAPH_BASE_URL: url.default("https://graph.microsoft.com"),
+    /** Power Platform admin API (BAP). */
+    POWER_PLATFORM_API_URL: url.default("https://api.bap.microsoft.com"),
+    /**
+     * How the app gets tokens for Graph, Dataverse and the Power Platform API:
+     * managed-identity (home tenant only), federated-app (a multi-tenant app registration whose
+     * credential is the managed identity, for customer tenants), client-secret (local simulated cloud only).
+     */
+    MS_API_AUTH: z.enum(["managed-identity", "federated-app", "client-secret"]).default("managed-identity"),
+    /** Client id of the multi-tenant app registration (federated-app, client-secret). */
+    MS_API_CLIENT_ID: z.uuid().optional(),
+    /** Local simulated cloud only. */
+    MS_API_CLIENT_SECRET: z.string().min(1).optional(),
+    /** Client id of the user-assigned managed identity (omit for a system-assigned one). */
+    MANAGED_IDENTITY_CLIENT_ID: z.uuid().optional(),
     /** Where queue messages go: Azure Storage queues (local) or Service Bus (production option). */
     EVENT_QUEUE_TRANSPORT: z.enum(["storage", "servicebus"]).default("storage"),
     /** Connection for the storage-queue trigger and sender (a connection string locally). */
@@ -60,6 +76,25 @@ export const configSchema = z
           message: `must be a Microsoft Entra authority (${[...PUBLIC_AUTHORITIES].join(", ")}); a loopback authority is accepted only with APP_ENV=local outside Azure`,
         });
       }
+    }
+    for (const key of ["GRAPH_BASE_URL", "POWER_PLATFORM_API_URL"] as const) {
+      const host = new URL(c[key]).hostname;
+      const loopback = LOOPBACK_HOSTS.has(host) || host === "::1";
+      if (loopback && (c.APP_ENV !== "local" || inAzure)) {
+        ctx.addIssue({ code: "custom", path: [key], message: "a loopback URL is accepted only with APP_ENV=local outside Azure" });
+      }
+      if (!loopback && new URL(c[key]).protocol !== "https:") {
+        ctx.addIssue({ code: "custom", path: [key], message: "must be https" });
+      }
+    }
+    if (c.MS_API_AUTH !== "managed-identity" && !c.MS_API_CLIENT_ID) {
+      ctx.addIssue({ code: "custom", path: ["MS_API_CLIENT_ID"], message: `is required when MS_API_AUTH=${c.MS_API_AUTH}` });
+    }
+    if (c.MS_API_AUTH === "client-secret" && (c.APP_ENV !== "local" || !c.MS_API_CLIENT_SECRET)) {
+      ctx.addIssue({ code: "custom", path: ["MS_API_AUTH"], message: "client-secret is only for the local simulated cloud (APP_ENV=local, with MS_API_CLIENT_SECRET)" });
+    }
+    if (c.MS_API_CLIENT_SECRET && c.APP_ENV !== "local") {
+      ctx.addIssue({ code: "custom", path: ["MS_API_CLIENT_SECRET"], message: "is only accepted with APP_ENV=local" });
     }
     if (c.COSMOS_KEY && c.APP_ENV !== "local") {
       ctx.addIssue({ code: "custom", path: ["COSMOS_KEY"], message: "is only accepted with APP_ENV=local; in Azure the managed identity is used" });
