@@ -1,0 +1,87 @@
+/**
+ * The single declaration of the Cosmos DB containers. Infra (Bicep) mirrors this list and a test
+ * compares the two; local/test bootstrap creates exactly these. To add a container, append an
+ * entry here (and to infra): its name joins `ContainerName` automatically.
+ */
+export interface ContainerDeclaration {
+  readonly name: string;
+  /** Single-path partition key, e.g. "/tenantId". */
+  readonly partitionKeyPath: `/${string}`;
+  readonly description: string;
+  /**
+   * Container default TTL. Note: the local Cosmos-compatible server accepts TTL but never
+   * expires items, so nothing may rely on expiry alone to remove data.
+   */
+  readonly defaultTtlSeconds?: number;
+}
+
+export const CONTAINERS = [
+  {
+    name: "tenants",
+    partitionKeyPath: "/id",
+    description: "Tenant registry: one document per onboarded tenant (id = Entra tenant id).",
+  },
+  {
+    name: "settings",
+    partitionKeyPath: "/tenantId",
+    description: "Per-tenant settings documents (auto-claim feature switch, pause switch, ...), updated with If-Match.",
+  },
+  {
+    name: "audit",
+    partitionKeyPath: "/partitionKey",
+    description: "Append-only audit records; synthetic partition key `tenantId|yyyymm` (see monthPartition).",
+  },
+  {
+    name: "events",
+    partitionKeyPath: "/partitionKey",
+    description: "Ingested sign-in events; synthetic partition key `tenantId|yyyymm` (see monthPartition).",
+  },
+  {
+    name: "failures",
+    partitionKeyPath: "/partitionKey",
+    description: "Queue messages that could not be processed, kept with their reason; synthetic partition key `tenantId|yyyymm`.",
+  },
+  {
+    name: "leases",
+    partitionKeyPath: "/id",
+    description: "Leases and locks (e.g. one sync run per environment), taken with conditional writes.",
+  },
+] as const satisfies readonly ContainerDeclaration[];
+
+export type ContainerName = (typeof CONTAINERS)[number]["name"];
+
+export const CONTAINER_NAMES: readonly ContainerName[] = CONTAINERS.map((c) => c.name);
+
+export function containerDeclaration(name: ContainerName): ContainerDeclaration {
+  const found = CONTAINERS.find((c) => c.name === name);
+  if (!found) throw new Error(`Container "${name}" is not declared.`);
+  return found;
+}
+
+/**
+ * Synthetic partition key `tenantId|yyyymm` (UTC month) for high-volume, time-ordered data, so no
+ * logical partition approaches Cosmos DB's 20 GB limit. Derive it from a date that never changes
+ * for the item (e.g. when it first happened), so re-writes land in the same partition.
+ */
+export function monthPartition(tenantId: string, date: Date | string): string {
+  if (!tenantId || tenantId.includes("|")) throw new Error(`Invalid tenant id for a partition key: "${tenantId}".`);
+  const d = typeof date === "string" ? new Date(date) : date;
+  if (Number.isNaN(d.getTime())) throw new Error(`Invalid date for a partition key: "${String(date)}".`);
+  const month = String(d.getUTCMonth() + 1).padStart(2, "0");
+  return `${tenantId}|${d.getUTCFullYear()}${month}`;
+}
+
+/**
+ * The month partitions covering [from, to] (inclusive, UTC), oldest first: lets a reader of a
+ * time range query partition by partition instead of fanning out over the whole container.
+ */
+export function monthPartitionsBetween(tenantId: string, from: Date, to: Date): string[] {
+  const keys: string[] = [];
+  const cursor = new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), 1));
+  const end = Date.UTC(to.getUTCFullYear(), to.getUTCMonth(), 1);
+  while (cursor.getTime() <= end) {
+    keys.push(monthPartition(tenantId, cursor));
+    cursor.setUTCMonth(cursor.getUTCMonth() + 1);
+  }
+  return keys;
+}

@@ -1,0 +1,242 @@
+import { randomUUID } from "node:crypto";
+import type { Container, CosmosClient, Database } from "@azure/cosmos";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { COSMOS_EMULATOR_KEY, freePort, startCosmosServer } from "../../../local/services.js";
+import { AppError } from "../../../shared/errors/app-error.js";
+import { ensureDatabaseAndContainers } from "../../../shared/storage/bootstrap.js";
+import { CONTAINERS } from "../../../shared/storage/containers.js";
+import { createCosmosClient, getCosmosClient, getDatabase, resetCosmosClient } from "../../../shared/storage/cosmos.js";
+import {
+  createItem,
+  deleteItem,
+  patchIf,
+  queryAll,
+  queryPage,
+  readItem,
+  replaceIfMatch,
+  upsert,
+} from "../../../shared/storage/repository.js";
+
+let server: Awaited<ReturnType<typeof startCosmosServer>>;
+let client: CosmosClient;
+let database: Database;
+const databaseName = `test-${randomUUID()}`;
+
+beforeAll(async () => {
+  server = await startCosmosServer({ port: await freePort() });
+  client = createCosmosClient({ endpoint: server.endpoint, key: COSMOS_EMULATOR_KEY });
+  database = await ensureDatabaseAndContainers(client, databaseName);
+});
+
+afterAll(async () => {
+  client?.dispose();
+  resetCosmosClient();
+  await server?.stop();
+});
+
+interface Doc {
+  id: string;
+  tenantId: string;
+  n: number;
+  label?: string;
+}
+
+/** A `settings` container scoped to this test: every test writes under its own tenant id. */
+function settings(): { container: Container; tenantId: string } {
+  return { container: database.container("settings"), tenantId: randomUUID() };
+}
+
+describe("bootstrap", () => {
+  it("when run, then every declared container exists with its partition key", async () => {
+    for (const declared of CONTAINERS) {
+      const { resource } = await database.container(declared.name).read();
+      expect(resource?.partitionKey?.paths, declared.name).toEqual([declared.partitionKeyPath]);
+    }
+  });
+
+  it("when run twice, then it succeeds again", async () => {
+    await expect(ensureDatabaseAndContainers(client, databaseName)).resolves.toBeDefined();
+  });
+
+  it("when a container exists with another partition key, then it refuses", async () => {
+    const name = `test-${randomUUID()}`;
+    await ensureDatabaseAndContainers(client, name, [{ name: "things", partitionKeyPath: "/a", description: "" }]);
+
+    await expect(ensureDatabaseAndContainers(client, name, [{ name: "things", partitionKeyPath: "/b", description: "" }])).rejects.toThrow(
+      /partition key/,
+    );
+  });
+});
+
+describe("shared client", () => {
+  it("when configured with the local endpoint, then getDatabase reaches the same database", async () => {
+    resetCosmosClient();
+    getCosmosClient({ endpoint: server.endpoint, key: COSMOS_EMULATOR_KEY });
+
+    const { resource } = await getDatabase(databaseName).read();
+
+    expect(resource?.id).toBe(databaseName);
+    expect(getCosmosClient()).toBe(getCosmosClient());
+  });
+});
+
+describe("queryPage", () => {
+  it("when 25 items are paged with limit 10, then pages hold 10, 10 and 5 items, none twice, then a null continuation", async () => {
+    const { container, tenantId } = settings();
+    for (let n = 0; n < 25; n++) await createItem<Doc>(container, { id: `doc-${n}`, tenantId, n });
+    const spec = {
+      query: "SELECT * FROM c WHERE c.tenantId = @tenantId ORDER BY c.n",
+      parameters: [{ name: "@tenantId", value: tenantId }],
+    };
+
+    const sizes: number[] = [];
+    const seen: number[] = [];
+    let continuationToken: string | null = null;
+    do {
+      const page: Awaited<ReturnType<typeof queryPage<Doc>>> = await queryPage<Doc>(container, spec, {
+        limit: 10,
+        continuationToken,
+        partitionKey: tenantId,
+      });
+      sizes.push(page.items.length);
+      seen.push(...page.items.map((d) => d.n));
+      continuationToken = page.continuationToken;
+    } while (continuationToken !== null && sizes.length < 10);
+
+    expect(sizes).toEqual([10, 10, 5]);
+    expect(seen).toEqual(Array.from({ length: 25 }, (_, n) => n));
+  });
+
+  it("when the query has parameters, then only matching items come back", async () => {
+    const { container, tenantId } = settings();
+    for (let n = 0; n < 6; n++) await createItem<Doc>(container, { id: `doc-${n}`, tenantId, n, label: n % 2 ? "odd" : "even" });
+
+    const page = await queryPage<Doc>(
+      container,
+      {
+        query: "SELECT * FROM c WHERE c.tenantId = @tenantId AND c.label = @label AND c.n > @min",
+        parameters: [
+          { name: "@tenantId", value: tenantId },
+          { name: "@label", value: "odd" },
+          { name: "@min", value: 1 },
+        ],
+      },
+      { limit: 50 },
+    );
+
+    expect(page.items.map((d) => d.n).sort()).toEqual([3, 5]);
+    expect(page.continuationToken).toBeNull();
+  });
+
+  it("when a bounded query is read whole, then queryAll returns everything and refuses more than its cap", async () => {
+    const { container, tenantId } = settings();
+    for (let n = 0; n < 5; n++) await createItem<Doc>(container, { id: `doc-${n}`, tenantId, n });
+    const spec = { query: "SELECT * FROM c WHERE c.tenantId = @t", parameters: [{ name: "@t", value: tenantId }] };
+
+    expect(await queryAll<Doc>(container, spec, { partitionKey: tenantId })).toHaveLength(5);
+    await expect(queryAll<Doc>(container, spec, { maxItems: 3 })).rejects.toThrow(/more than 3/);
+  });
+});
+
+describe("point operations", () => {
+  it("when an item is missing, then readItem gives undefined", async () => {
+    const { container, tenantId } = settings();
+    expect(await readItem<Doc>(container, "missing", tenantId)).toBeUndefined();
+  });
+
+  it("when an id already exists, then createItem fails with conflict", async () => {
+    const { container, tenantId } = settings();
+    await createItem<Doc>(container, { id: "dup", tenantId, n: 1 });
+
+    await expect(createItem<Doc>(container, { id: "dup", tenantId, n: 2 })).rejects.toMatchObject({ kind: "conflict" });
+    expect((await readItem<Doc>(container, "dup", tenantId))?.n).toBe(1);
+  });
+
+  it("when replacing with a stale ETag, then it fails with preconditionFailed and the stored item is unchanged", async () => {
+    const { container, tenantId } = settings();
+    const created = await createItem<Doc>(container, { id: "s1", tenantId, n: 1 });
+    const updated = await replaceIfMatch<Doc>(container, { id: "s1", tenantId, n: 2 }, created._etag);
+
+    const error = await replaceIfMatch<Doc>(container, { id: "s1", tenantId, n: 3 }, created._etag).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(AppError);
+    expect(error).toMatchObject({ kind: "preconditionFailed", status: 412 });
+    const stored = await readItem<Doc>(container, "s1", tenantId);
+    expect(stored).toMatchObject({ n: 2, _etag: updated._etag });
+  });
+
+  it("when upserting twice, then the second write wins", async () => {
+    const { container, tenantId } = settings();
+    await upsert<Doc>(container, { id: "u1", tenantId, n: 1 });
+    await upsert<Doc>(container, { id: "u1", tenantId, n: 2 });
+
+    expect((await readItem<Doc>(container, "u1", tenantId))?.n).toBe(2);
+  });
+
+  it("when deleting with a stale ETag, then it fails; with the current one it deletes; again it reports false", async () => {
+    const { container, tenantId } = settings();
+    const first = await createItem<Doc>(container, { id: "d1", tenantId, n: 1 });
+    const second = await upsert<Doc>(container, { id: "d1", tenantId, n: 2 });
+
+    await expect(deleteItem(container, "d1", tenantId, { ifMatch: first._etag })).rejects.toMatchObject({ kind: "preconditionFailed" });
+    expect(await deleteItem(container, "d1", tenantId, { ifMatch: second._etag })).toBe(true);
+    expect(await deleteItem(container, "d1", tenantId)).toBe(false);
+  });
+});
+
+describe("patchIf", () => {
+  it("when 20 writers decrement a counter with 5 available under a condition, then exactly 5 succeed", async () => {
+    const { container, tenantId } = settings();
+    await createItem(container, { id: "sku-counter", tenantId, available: 5 });
+
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, () =>
+        patchIf<{ available: number }>(container, "sku-counter", tenantId, [{ op: "incr", path: "/available", value: -1 }], {
+          condition: "from c where c.available > 0",
+        }),
+      ),
+    );
+
+    const succeeded = results.filter((r) => r.status === "fulfilled");
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    expect(succeeded).toHaveLength(5);
+    expect(refused).toHaveLength(15);
+    for (const r of refused) expect(r.reason).toMatchObject({ kind: "preconditionFailed" });
+    expect((await readItem<{ available: number }>(container, "sku-counter", tenantId))?.available).toBe(0);
+  });
+
+  it("when patching with a stale ETag, then it fails with preconditionFailed", async () => {
+    const { container, tenantId } = settings();
+    const created = await createItem<Doc>(container, { id: "p1", tenantId, n: 1 });
+    await patchIf<Doc>(container, "p1", tenantId, [{ op: "set", path: "/n", value: 2 }], { ifMatch: created._etag });
+
+    await expect(
+      patchIf<Doc>(container, "p1", tenantId, [{ op: "set", path: "/n", value: 3 }], { ifMatch: created._etag }),
+    ).rejects.toMatchObject({ kind: "preconditionFailed" });
+    expect((await readItem<Doc>(container, "p1", tenantId))?.n).toBe(2);
+  });
+});
+
+describe("an unreachable endpoint", () => {
+  it("when Cosmos cannot be reached, then the helpers fail fast with unavailable and a retry-after", async () => {
+    const closedPort = await freePort();
+    const dead = createCosmosClient({ endpoint: `http://127.0.0.1:${closedPort}`, key: COSMOS_EMULATOR_KEY, requestTimeoutMs: 1000 });
+    const container = dead.database("nowhere").container("settings");
+    const started = Date.now();
+
+    try {
+      const read = await readItem(container, "x", "t").catch((e: unknown) => e);
+      const write = await createItem(container, { id: "x", tenantId: "t" }).catch((e: unknown) => e);
+      const query = await queryPage(container, { query: "SELECT * FROM c" }, { limit: 1 }).catch((e: unknown) => e);
+
+      for (const error of [read, write, query]) {
+        expect(error).toBeInstanceOf(AppError);
+        expect(error).toMatchObject({ kind: "unavailable", transient: true });
+        expect((error as AppError).retryAfterSeconds).toBeGreaterThan(0);
+      }
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      dead.dispose();
+    }
+  });
+});
