@@ -12,6 +12,7 @@ import type { ContainerName } from "./storage/containers.js";
 import { createQueueSender } from "./queue/create-sender.js";
 import { CosmosFailureStore, type FailureStore } from "./queue/failure-store.js";
 import type { QueueSender } from "./queue/transport.js";
+import { AuditLog } from "./audit/audit-log.js";
 import { TenantRegistry } from "./tenants/tenant-registry.js";
 
 /**
@@ -23,6 +24,8 @@ export interface Runtime {
   database: Database;
   container(name: ContainerName): Container;
   tenants: TenantRegistry;
+  /** The hash-chained audit trail (P9, L16). */
+  audit: AuditLog;
   validateToken: TokenValidator;
   /** The event queue (sign-in events, first access, sync jobs), on the configured transport. */
   eventQueue: QueueSender;
@@ -58,6 +61,7 @@ async function build(): Promise<Runtime> {
     ? await ensureDatabaseAndContainers(client, config.COSMOS_DATABASE)
     : client.database(config.COSMOS_DATABASE);
   const container = (name: ContainerName) => database.container(name);
+  const audit = new AuditLog(container("audit"));
   const eventQueue =
     config.EVENT_QUEUE_TRANSPORT === "servicebus"
       ? createQueueSender({
@@ -76,7 +80,8 @@ async function build(): Promise<Runtime> {
     config,
     database,
     container,
-    tenants: new TenantRegistry(container("tenants")),
+    audit,
+    tenants: new TenantRegistry(container("tenants"), audit),
     validateToken: createTokenValidator({ authorityHost: config.ENTRA_AUTHORITY_HOST, audiences: config.AUTH_AUDIENCES }),
     eventQueue,
     failures: new CosmosFailureStore(container("failures")),

@@ -1,6 +1,7 @@
 import type { Container } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
 import type { Principal } from "../auth/token-validator.js";
+import type { AuditLog } from "../audit/audit-log.js";
 import { createItem, readItem, replaceIfMatch } from "../storage/repository.js";
 import type { OnboardTenantBody, Tenant } from "./tenant.js";
 
@@ -15,6 +16,7 @@ export class TenantRegistry {
 
   constructor(
     private readonly container: Container,
+    private readonly audit: AuditLog,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -43,9 +45,11 @@ export class TenantRegistry {
             id, tenantId: id, displayName: body.displayName, status: "active", onboardedAt: at, onboardedBy: by.objectId, updatedAt: at,
           };
           const stored = await createItem(this.container, doc);
+          await this.record(id, by, "tenant.onboard", undefined, toTenant(stored));
           return { tenant: toTenant(stored), created: true, etag: stored._etag };
         }
         const stored = await replaceIfMatch(this.container, { ...toTenant(existing), id, displayName: body.displayName, updatedAt: at }, existing._etag);
+        await this.record(id, by, "tenant.update", toTenant(existing), toTenant(stored));
         return { tenant: toTenant(stored), created: false, etag: stored._etag };
       } catch (err) {
         // Another writer got there first: read again and apply on top.
@@ -54,6 +58,19 @@ export class TenantRegistry {
       }
     }
     throw new AppError("conflict", "The tenant is being changed concurrently; try again.");
+  }
+
+  /** Admin writes are audited (P9); a failed audit write fails the request, which is safe to repeat. */
+  private async record(tenantId: string, by: Principal, action: string, before: Tenant | undefined, after: Tenant): Promise<void> {
+    await this.audit.append(tenantId, {
+      actor: { type: by.isApplication ? "application" : "user", id: by.objectId, ...(by.name ? { name: by.name } : {}) },
+      action,
+      target: { type: "tenant", id: tenantId },
+      phase: "record",
+      before,
+      after,
+      outcome: "succeeded",
+    });
   }
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { CosmosClient, type Database } from "@azure/cosmos";
 import { ensureDevSigningKey, issueDevToken, type DevTokenRequest } from "../../local/dev-identity.js";
-import { freePort } from "../../local/services.js";
+import { COSMOS_EMULATOR_KEY, freePort } from "../../local/services.js";
 import { startLocalStack, type LocalStack, type StackOptions, type StackPorts } from "../../local/stack.js";
 import { DIRECTORY_ROLES, type DirectoryRole } from "../../shared/auth/roles.js";
 
@@ -21,6 +22,8 @@ export interface TestStack extends LocalStack {
   call(path: string, init?: RequestInit & { token?: string }): Promise<Response>;
   /** Onboards a fresh random tenant and returns its id. */
   onboardTenant(displayName?: string): Promise<string>;
+  /** The app's Cosmos database, read directly (to assert on stored state). */
+  database: Database;
 }
 
 /** The whole local stack (services + host running functions/index.ts through tsx) on free ports. */
@@ -56,5 +59,16 @@ export async function startTestStack(options: Partial<StackOptions> = {}): Promi
     if (res.status !== 201) throw new Error(`onboarding failed: ${res.status} ${await res.text()}`);
     return tenantId;
   };
-  return Object.assign(stack, { token, call, onboardTenant });
+  const cosmos = new CosmosClient({ endpoint: stack.cosmosEndpoint, key: COSMOS_EMULATOR_KEY, connectionPolicy: { enableEndpointDiscovery: false } });
+  const stop = stack.stop;
+  return Object.assign(stack, {
+    token,
+    call,
+    onboardTenant,
+    database: cosmos.database(stack.appSettings.COSMOS_DATABASE ?? "licensing"),
+    stop: async () => {
+      cosmos.dispose();
+      await stop();
+    },
+  });
 }

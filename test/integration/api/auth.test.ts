@@ -34,6 +34,18 @@ describe("tenant onboarding", () => {
     const got = await getTenant(id, reader);
     expect(got.status).toBe(200);
     expect(await got.json()).toMatchObject({ tenantId: id, displayName: "Fabrikam Ltd", status: "active" });
+
+    const { resources: audit } = await stack.database
+      .container("audit")
+      .items.query<{ action: string; seq: number; before?: { displayName: string }; after: { displayName: string } }>({
+        query: "SELECT * FROM c WHERE c.tenantId = @t AND c.type = 'audit' ORDER BY c.seq",
+        parameters: [{ name: "@t", value: id }],
+      })
+      .fetchAll();
+    expect(audit.map((a) => [a.seq, a.action, a.before?.displayName, a.after.displayName])).toEqual([
+      [1, "tenant.onboard", undefined, "Fabrikam"],
+      [2, "tenant.update", "Fabrikam", "Fabrikam Ltd"],
+    ]);
   });
 
   it("when the body lacks displayName, then 400 naming body.displayName", async () => {

@@ -1,28 +1,23 @@
 import { randomUUID } from "node:crypto";
-import { CosmosClient } from "@azure/cosmos";
 import { QueueClient } from "@azure/storage-queue";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { COSMOS_EMULATOR_KEY } from "../../../local/services.js";
 import { EVENTS_QUEUE } from "../../../shared/events/queues.js";
 import { startTestStack, type TestStack } from "../../support/stack.js";
 
 let stack: TestStack;
 let queue: QueueClient;
-let cosmos: CosmosClient;
 
 beforeAll(async () => {
   stack = await startTestStack();
   queue = new QueueClient(stack.storageConnectionString, EVENTS_QUEUE);
   await queue.createIfNotExists();
-  cosmos = new CosmosClient({ endpoint: stack.cosmosEndpoint, key: COSMOS_EMULATOR_KEY, connectionPolicy: { enableEndpointDiscovery: false } });
 });
 afterAll(async () => {
-  cosmos?.dispose();
   await stack?.stop();
 });
 
 async function waitForFailure(predicate: string, value: string, deadlineMs = 30_000): Promise<Record<string, unknown>> {
-  const container = cosmos.database("licensing").container("failures");
+  const container = stack.database.container("failures");
   const until = Date.now() + deadlineMs;
   while (Date.now() < until) {
     const { resources } = await container.items

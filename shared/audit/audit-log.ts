@@ -1,0 +1,183 @@
+import { createHash, randomUUID } from "node:crypto";
+import type { Container } from "@azure/cosmos";
+import { AppError } from "../errors/app-error.js";
+import { monthPartition } from "../storage/containers.js";
+import { createItem, queryAll, readItem, replaceIfMatch, type Stored } from "../storage/repository.js";
+
+/**
+ * The audit trail (P9, L16): append-only records, hash-chained per tenant so that an edited,
+ * removed or inserted record shows. Each record carries its tenant-wide sequence number, the hash
+ * of the previous record and its own hash over its canonical JSON.
+ *
+ * Appending writes the record first (id = tenant:seq, so two writers racing for one seq collide
+ * with a 409) and then advances the chain head with If-Match. A crash between the two leaves the
+ * record in place and the head behind: the next writer collides on that seq, and moves the head
+ * forward to the stored record before retrying - no gap, no fork.
+ */
+export interface AuditEntry {
+  actor: { type: "user" | "application" | "system"; id: string; name?: string };
+  /** e.g. "tenant.onboard", "license.assign". */
+  action: string;
+  target?: { type: string; id: string };
+  /** "intent" before the change is attempted, "outcome" after (L16); "record" for a one-step write. */
+  phase?: "intent" | "outcome" | "record";
+  /** For an outcome: the id of its intent record. */
+  intentId?: string;
+  before?: unknown;
+  after?: unknown;
+  outcome?: "succeeded" | "failed" | "skipped";
+  reason?: string;
+  /** Extra structured context (policy, environment, event id, ...). */
+  context?: Record<string, unknown>;
+}
+
+export interface AuditRecord extends AuditEntry {
+  id: string;
+  type: "audit";
+  tenantId: string;
+  partitionKey: string;
+  seq: number;
+  at: string;
+  prevHash: string;
+  hash: string;
+}
+
+interface ChainHead {
+  id: "head";
+  type: "audit-head";
+  tenantId: string;
+  partitionKey: string;
+  seq: number;
+  hash: string;
+  recordPartitionKey?: string;
+}
+
+export const GENESIS_HASH = "0".repeat(64);
+const headPartition = (tenantId: string) => `${tenantId}|head`;
+
+export class AuditLog {
+  constructor(
+    private readonly container: Container,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async append(tenantId: string, entry: AuditEntry): Promise<AuditRecord> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const head = await readItem<ChainHead>(this.container, "head", headPartition(tenantId));
+      const seq = (head?.seq ?? 0) + 1;
+      const at = this.now();
+      const unsigned = {
+        ...stripUndefined(entry),
+        id: `${tenantId}:${seq}`,
+        type: "audit" as const,
+        tenantId,
+        partitionKey: monthPartition(tenantId, at),
+        seq,
+        at: at.toISOString(),
+        prevHash: head?.hash ?? GENESIS_HASH,
+        auditId: randomUUID(),
+      };
+      const record = { ...unsigned, hash: hashOf(unsigned) };
+      try {
+        await createItem(this.container, record);
+      } catch (err) {
+        if (!(err instanceof AppError && err.kind === "conflict")) throw err;
+        await this.catchUp(tenantId, head, seq, record.partitionKey);
+        continue;
+      }
+      await this.advanceHead(tenantId, head, record);
+      return record;
+    }
+    throw new AppError("unavailable", "The audit trail is busy; try again.", { retryAfterSeconds: 1 });
+  }
+
+  /** Another writer (or a crashed one) already stored `seq`: move the head to it. */
+  private async catchUp(tenantId: string, head: Stored<ChainHead> | undefined, seq: number, partitionKey: string): Promise<void> {
+    const stored = await readItem<AuditRecord>(this.container, `${tenantId}:${seq}`, partitionKey);
+    if (stored) await this.advanceHead(tenantId, head, stored).catch(ignoreRace);
+  }
+
+  private async advanceHead(tenantId: string, head: Stored<ChainHead> | undefined, record: AuditRecord): Promise<void> {
+    const next: ChainHead = {
+      id: "head", type: "audit-head", tenantId, partitionKey: headPartition(tenantId), seq: record.seq, hash: record.hash,
+      recordPartitionKey: record.partitionKey,
+    };
+    try {
+      if (head) await replaceIfMatch(this.container, next, head._etag);
+      else await createItem(this.container, next);
+    } catch (err) {
+      // Someone moved the head already (they saw our record): the chain is intact either way.
+      ignoreRace(err);
+    }
+  }
+
+  /** Every record of the tenant in sequence order (bounded; for verification and small tenants). */
+  async records(tenantId: string, maxItems = 100_000): Promise<AuditRecord[]> {
+    return queryAll<AuditRecord>(
+      this.container,
+      { query: "SELECT * FROM c WHERE c.tenantId = @t AND c.type = 'audit' ORDER BY c.seq", parameters: [{ name: "@t", value: tenantId }] },
+      { maxItems },
+    );
+  }
+
+  /** Walks the chain: every seq from 1 present once, each linked to its predecessor and unaltered. */
+  async verify(tenantId: string): Promise<ChainVerification> {
+    const records = await this.records(tenantId);
+    const head = await readItem<ChainHead>(this.container, "head", headPartition(tenantId));
+    return verifyChain(records, head ? { seq: head.seq, hash: head.hash } : undefined);
+  }
+}
+
+export interface ChainVerification {
+  ok: boolean;
+  count: number;
+  problems: { seq: number; problem: string }[];
+}
+
+export function verifyChain(records: readonly AuditRecord[], head: { seq: number; hash: string } | undefined): ChainVerification {
+  const problems: ChainVerification["problems"] = [];
+  let prevHash = GENESIS_HASH;
+  let expectedSeq = 1;
+  for (const r of records) {
+    if (r.seq !== expectedSeq) {
+      problems.push({ seq: expectedSeq, problem: r.seq > expectedSeq ? `records ${expectedSeq}..${r.seq - 1} are missing` : `seq ${r.seq} appears twice` });
+    }
+    const { hash, ...unsigned } = withoutSystemProperties(r);
+    if (hashOf(unsigned) !== hash) problems.push({ seq: r.seq, problem: "the record was altered (its hash does not match its content)" });
+    if (r.prevHash !== prevHash) problems.push({ seq: r.seq, problem: "the link to the previous record is broken" });
+    prevHash = hash;
+    expectedSeq = r.seq + 1;
+  }
+  if (head && head.seq > expectedSeq - 1) problems.push({ seq: expectedSeq, problem: `records ${expectedSeq}..${head.seq} are missing at the end` });
+  if (head && head.seq === expectedSeq - 1 && head.hash !== prevHash) problems.push({ seq: head.seq, problem: "the last record does not match the chain head" });
+  return { ok: problems.length === 0, count: records.length, problems };
+}
+
+function withoutSystemProperties(r: AuditRecord): AuditRecord {
+  const copy: Record<string, unknown> = { ...r };
+  for (const k of Object.keys(copy)) if (k.startsWith("_")) delete copy[k];
+  return copy as unknown as AuditRecord;
+}
+
+function ignoreRace(err: unknown): void {
+  if (err instanceof AppError && (err.kind === "conflict" || err.kind === "preconditionFailed")) return;
+  throw err;
+}
+
+/** SHA-256 over canonical JSON (keys sorted at every level), so storage cannot reorder its way past it. */
+export function hashOf(value: unknown): string {
+  return createHash("sha256").update(canonicalJson(value)).digest("hex");
+}
+
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return JSON.parse(JSON.stringify(o)) as T;
+}

@@ -1,0 +1,94 @@
+import { randomUUID } from "node:crypto";
+import type { Container, CosmosClient } from "@azure/cosmos";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { COSMOS_EMULATOR_KEY, freePort, startCosmosServer } from "../../../local/services.js";
+import { AuditLog, type AuditEntry, type AuditRecord } from "../../../shared/audit/audit-log.js";
+import { ensureDatabaseAndContainers } from "../../../shared/storage/bootstrap.js";
+import { createCosmosClient } from "../../../shared/storage/cosmos.js";
+
+let server: Awaited<ReturnType<typeof startCosmosServer>>;
+let client: CosmosClient;
+let container: Container;
+
+beforeAll(async () => {
+  server = await startCosmosServer({ port: await freePort() });
+  client = createCosmosClient({ endpoint: server.endpoint, key: COSMOS_EMULATOR_KEY });
+  container = (await ensureDatabaseAndContainers(client, `audit-${randomUUID()}`)).container("audit");
+});
+afterAll(async () => {
+  client?.dispose();
+  await server?.stop();
+});
+
+const entry = (n: number): AuditEntry => ({
+  actor: { type: "user", id: randomUUID() },
+  action: "license.assign",
+  target: { type: "user", id: `user-${n}` },
+  before: { skus: [] },
+  after: { skus: ["a"] },
+  outcome: "succeeded",
+});
+
+async function chainOf(n: number) {
+  const tenantId = randomUUID();
+  const log = new AuditLog(container);
+  for (let i = 1; i <= n; i++) await log.append(tenantId, entry(i));
+  return { tenantId, log };
+}
+
+describe("audit trail (P9, L16)", () => {
+  it("when records are appended, then they form an unbroken chain with consecutive sequence numbers", async () => {
+    const { tenantId, log } = await chainOf(5);
+    const records = await log.records(tenantId);
+    expect(records.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(records[1]!.prevHash).toBe(records[0]!.hash);
+    expect(await log.verify(tenantId)).toMatchObject({ ok: true, count: 5, problems: [] });
+  });
+
+  it("when 10 writers append at once, then every record gets its own sequence number and the chain verifies", async () => {
+    const tenantId = randomUUID();
+    const log = new AuditLog(container);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => log.append(tenantId, entry(i))));
+    const records = await log.records(tenantId);
+    expect(records.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect((await log.verify(tenantId)).ok).toBe(true);
+  });
+
+  it("when a record is edited in storage, then verification names it", async () => {
+    const { tenantId, log } = await chainOf(4);
+    const victim = (await log.records(tenantId))[1]!;
+    await container.item(victim.id, victim.partitionKey).replace<AuditRecord>({ ...victim, after: { skus: ["forged"] } });
+    const result = await log.verify(tenantId);
+    expect(result.ok).toBe(false);
+    expect(result.problems).toContainEqual({ seq: 2, problem: expect.stringContaining("altered") as string });
+  });
+
+  it("when a record is removed from the middle, then verification reports the gap", async () => {
+    const { tenantId, log } = await chainOf(4);
+    const victim = (await log.records(tenantId))[2]!;
+    await container.item(victim.id, victim.partitionKey).delete();
+    const result = await log.verify(tenantId);
+    expect(result.ok).toBe(false);
+    expect(result.problems.map((p) => p.problem).join(" ")).toMatch(/missing|broken/);
+  });
+
+  it("when the last record is removed, then verification reports it against the chain head", async () => {
+    const { tenantId, log } = await chainOf(3);
+    const victim = (await log.records(tenantId))[2]!;
+    await container.item(victim.id, victim.partitionKey).delete();
+    const result = await log.verify(tenantId);
+    expect(result.ok).toBe(false);
+    expect(result.problems[0]!.problem).toMatch(/missing at the end/);
+  });
+
+  it("when a writer crashed after storing its record but before moving the head, then the next append continues the chain", async () => {
+    const { tenantId, log } = await chainOf(2);
+    // Simulate the crash: put the head back to seq 1 (as if seq 2's head update never happened).
+    const records = await log.records(tenantId);
+    const { resource: head } = await container.item("head", `${tenantId}|head`).read<Record<string, unknown>>();
+    await container.item("head", `${tenantId}|head`).replace({ ...head, seq: 1, hash: records[0]!.hash });
+    await log.append(tenantId, entry(3));
+    expect((await log.records(tenantId)).map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect((await log.verify(tenantId)).ok).toBe(true);
+  });
+});
