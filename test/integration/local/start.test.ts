@@ -32,14 +32,28 @@ function descendants(pid: number): number[] {
   return out;
 }
 
-const alive = (pid: number) => {
+/** Running processes among `pids`, with their command lines (zombies awaiting their reaper count as gone). */
+function running(pids: number[]): string[] {
+  if (pids.length === 0) return [];
   try {
-    process.kill(pid, 0);
-    return true;
+    return execFileSync("ps", ["-o", "pid=,stat=,args=", "-p", pids.join(",")], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .filter((l) => l.trim() && !/^\s*\d+\s+Z/.test(l));
   } catch {
-    return false;
+    return []; // ps exits 1 when none of the pids exists
   }
-};
+}
+
+async function eventuallyNoneRunning(pids: number[], deadlineMs = 15_000): Promise<string[]> {
+  const until = Date.now() + deadlineMs;
+  let left = running(pids);
+  while (left.length && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = running(pids);
+  }
+  return left;
+}
 
 describe("the start script (npm start)", () => {
   it("when started, then health is 200 with every dependency ok and the demo tenant is onboarded; SIGINT leaves no process behind", async () => {
@@ -84,6 +98,6 @@ describe("the start script (npm start)", () => {
     const exited = new Promise<number | null>((resolve) => child!.once("exit", (code) => resolve(code)));
     child.kill("SIGINT");
     expect(await exited).toBe(0);
-    expect(spawned.filter(alive)).toEqual([]);
+    expect(await eventuallyNoneRunning(spawned)).toEqual([]);
   }, 180_000);
 });

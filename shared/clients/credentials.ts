@@ -1,0 +1,45 @@
+import {
+  ClientAssertionCredential, ClientSecretCredential, ManagedIdentityCredential, type TokenCredential,
+} from "@azure/identity";
+import type { AppConfig } from "../config/config.js";
+
+/**
+ * Tokens for Graph, Dataverse and the Power Platform API, per customer tenant:
+ * - managed-identity: the Function App's identity (its home tenant only);
+ * - federated-app: a multi-tenant app registration whose credential is a token of the managed
+ *   identity (workload identity federation), so no secret exists anywhere;
+ * - client-secret: the local simulated cloud only (config refuses it elsewhere).
+ * One credential per tenant per process: @azure/identity caches tokens inside it.
+ */
+export function credentialProvider(config: AppConfig): (tenantId: string) => TokenCredential {
+  const cache = new Map<string, TokenCredential>();
+  const managedIdentity = () =>
+    new ManagedIdentityCredential(config.MANAGED_IDENTITY_CLIENT_ID ? { clientId: config.MANAGED_IDENTITY_CLIENT_ID } : {});
+  let mi: ManagedIdentityCredential | undefined;
+  const authority = { authorityHost: config.ENTRA_AUTHORITY_HOST, disableInstanceDiscovery: config.APP_ENV === "local" };
+
+  const make = (tenantId: string): TokenCredential => {
+    switch (config.MS_API_AUTH) {
+      case "managed-identity":
+        return (mi ??= managedIdentity());
+      case "federated-app": {
+        const assertion = (mi ??= managedIdentity());
+        return new ClientAssertionCredential(tenantId, config.MS_API_CLIENT_ID ?? "", async () => {
+          const token = await assertion.getToken("api://AzureADTokenExchange/.default");
+          return token.token;
+        }, authority);
+      }
+      case "client-secret":
+        return new ClientSecretCredential(tenantId, config.MS_API_CLIENT_ID ?? "", config.MS_API_CLIENT_SECRET ?? "", authority);
+    }
+  };
+
+  return (tenantId) => {
+    let credential = cache.get(tenantId);
+    if (!credential) {
+      credential = make(tenantId);
+      cache.set(tenantId, credential);
+    }
+    return credential;
+  };
+}
