@@ -42,13 +42,18 @@ export function getRuntime(): Promise<Runtime> {
   return runtime;
 }
 
+/** The app's own identity (user-assigned when MANAGED_IDENTITY_CLIENT_ID is set). */
+function azureCredential(config: AppConfig): DefaultAzureCredential {
+  return new DefaultAzureCredential(config.MANAGED_IDENTITY_CLIENT_ID ? { managedIdentityClientId: config.MANAGED_IDENTITY_CLIENT_ID } : {});
+}
+
 let cosmosConfigured = false;
 function connectCosmos(config: AppConfig): void {
   if (cosmosConfigured) return;
   cosmosConfigured = true;
   configureCosmos({
     endpoint: config.COSMOS_ENDPOINT,
-    ...(config.COSMOS_KEY ? { key: config.COSMOS_KEY } : { credential: new DefaultAzureCredential() }),
+    ...(config.COSMOS_KEY ? { key: config.COSMOS_KEY } : { credential: azureCredential(config) }),
     requestTimeoutMs: 10_000,
   });
 }
@@ -74,7 +79,7 @@ async function build(): Promise<Runtime> {
           queueName: EVENTS_QUEUE,
           connection: config.EventQueueStorage
             ? { connectionString: config.EventQueueStorage }
-            : { queueServiceUri: config.EventQueueStorage__queueServiceUri ?? "", credential: new DefaultAzureCredential() },
+            : { queueServiceUri: config.EventQueueStorage__queueServiceUri ?? "", credential: azureCredential(config) },
         });
   return {
     config,
@@ -110,11 +115,12 @@ export function dependencyChecks(): Record<string, DependencyCheck> {
   if (config.EventQueueStorage || config.EventQueueStorage__queueServiceUri) {
     storageClient ??= config.EventQueueStorage
       ? QueueServiceClient.fromConnectionString(config.EventQueueStorage, { retryOptions: { maxTries: 1, tryTimeoutInMs: 3000 } })
-      : new QueueServiceClient(config.EventQueueStorage__queueServiceUri ?? "", new DefaultAzureCredential(), {
+      : new QueueServiceClient(config.EventQueueStorage__queueServiceUri ?? "", azureCredential(config), {
           retryOptions: { maxTries: 1, tryTimeoutInMs: 3000 },
         });
-    const client = storageClient;
-    checks.storage = () => client.getProperties();
+    // The event queue itself: what the app needs, and readable with a queue data role alone.
+    const queue = storageClient.getQueueClient(EVENTS_QUEUE);
+    checks.storage = () => queue.getProperties();
   }
   return checks;
 }
