@@ -1,0 +1,103 @@
+import {
+  AuthenticationHandler, Client, GraphError, HTTPMessageHandler, RetryHandler, RetryHandlerOptions,
+  type Context, type Middleware,
+} from "@microsoft/microsoft-graph-client";
+import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
+import type { TokenCredential } from "@azure/identity";
+import { AppError } from "../errors/app-error.js";
+
+/**
+ * How long a caller may wait on Graph throttling. Interactive (HTTP) calls stay well inside the
+ * 230 s request limit; background work (sync, queue handlers) may wait longer. Past the budget the
+ * 429/503 surfaces and becomes a 503 with Retry-After (or a delayed re-enqueue for queue work).
+ */
+export interface RetryBudget {
+  maxRetries: number;
+  /** A single Retry-After longer than this is not waited for. */
+  maxDelaySeconds: number;
+}
+
+export const INTERACTIVE_BUDGET: RetryBudget = { maxRetries: 3, maxDelaySeconds: 10 };
+export const BACKGROUND_BUDGET: RetryBudget = { maxRetries: 8, maxDelaySeconds: 120 };
+
+export interface GraphClientOptions {
+  /** https://graph.microsoft.com, or the simulated cloud's /graph base locally. */
+  baseUrl: string;
+  credential: TokenCredential;
+  budget?: RetryBudget;
+  /** Background work: send `x-ms-throttle-priority: low` (the tenant's quota is shared with every app). */
+  background?: boolean;
+}
+
+const GRAPH_SCOPE = "https://graph.microsoft.com/.default";
+
+/** Adds the low throttle priority header to every request of a background client. */
+class ThrottlePriorityHandler implements Middleware {
+  private next: Middleware | undefined;
+  async execute(context: Context): Promise<void> {
+    const headers = new Headers(context.options?.headers);
+    headers.set("x-ms-throttle-priority", "low");
+    context.options = { ...context.options, headers };
+    await this.next?.execute(context);
+  }
+  setNext(next: Middleware): void {
+    this.next = next;
+  }
+}
+
+/**
+ * The official Graph client, with the retry handler bounded by a budget. The same code talks to
+ * Microsoft Graph and to the local simulated cloud; only `baseUrl` differs (a non-Graph host is
+ * listed in `customHosts` so that @odata.nextLink stays absolute and carries the token).
+ */
+export function createGraphClient(opts: GraphClientOptions): Client {
+  const budget = opts.budget ?? INTERACTIVE_BUDGET;
+  const auth = new AuthenticationHandler(new TokenCredentialAuthenticationProvider(opts.credential, { scopes: [GRAPH_SCOPE] }));
+  const retry = new RetryHandler(
+    new RetryHandlerOptions(1, budget.maxRetries, (delay, attempt) => attempt <= budget.maxRetries && delay <= budget.maxDelaySeconds),
+  );
+  const chain: Middleware[] = [auth, retry];
+  if (opts.background) chain.push(new ThrottlePriorityHandler());
+  chain.push(new HTTPMessageHandler());
+  const host = new URL(opts.baseUrl).hostname;
+  return Client.initWithMiddleware({
+    baseUrl: opts.baseUrl.replace(/\/+$/, ""),
+    middleware: chain,
+    ...(host === "graph.microsoft.com" ? {} : { customHosts: new Set([host]) }),
+  });
+}
+
+/** Retry-After in seconds from a Graph error or a $batch item's headers. */
+export function retryAfterSeconds(headers: Headers | Record<string, string> | undefined, fallback = 5): number {
+  const raw = headers instanceof Headers ? headers.get("retry-after") : headers?.["Retry-After"] ?? headers?.["retry-after"];
+  const n = raw === undefined || raw === null ? NaN : Number(raw);
+  return Number.isFinite(n) && n >= 0 ? Math.max(1, Math.ceil(n)) : fallback;
+}
+
+/**
+ * Graph failures that are not specific to a use-case: throttling and outages past the budget ->
+ * `unavailable` with Retry-After; unknown object -> `notFound`; anything else -> `upstream` (502)
+ * carrying Graph's code and message. Use-cases map the 400s they understand (e.g. no licenses
+ * left) to business-rule errors before falling back to this.
+ */
+export function mapGraphError(err: unknown, what = "Microsoft Graph"): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof GraphError) {
+    const status = err.statusCode;
+    if (status === 429 || status === 503 || status === 504 || status === -1 || status === 0) {
+      return new AppError("unavailable", `${what} is throttling or unavailable (${status}); try again later.`, {
+        retryAfterSeconds: retryAfterSeconds(err.headers),
+        cause: err,
+      });
+    }
+    if (status === 404) return new AppError("notFound", `${what}: the object was not found.`, { cause: err });
+    return new AppError("upstream", `${what} answered ${status}: ${err.message}`, {
+      extensions: { upstreamStatus: status, upstreamCode: err.code },
+      cause: err,
+    });
+  }
+  if (err instanceof Error && /fetch failed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|socket/i.test(`${err.message} ${String(err.cause)}`)) {
+    return new AppError("unavailable", `${what} could not be reached.`, { retryAfterSeconds: 5, cause: err });
+  }
+  return new AppError("upstream", `${what} call failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}
