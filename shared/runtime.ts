@@ -14,6 +14,10 @@ import { CosmosFailureStore, type FailureStore } from "./queue/failure-store.js"
 import type { QueueSender } from "./queue/transport.js";
 import { AuditLog } from "./audit/audit-log.js";
 import { TenantRegistry } from "./tenants/tenant-registry.js";
+import { credentialProvider } from "./clients/credentials.js";
+import { BACKGROUND_BUDGET, createGraphClient, INTERACTIVE_BUDGET } from "./clients/graph.js";
+import type { Client as GraphClient } from "@microsoft/microsoft-graph-client";
+import type { TokenCredential } from "@azure/identity";
 
 /**
  * The composition root: every client is created once per process from the configuration and
@@ -30,6 +34,10 @@ export interface Runtime {
   /** The event queue (sign-in events, first access, sync jobs), on the configured transport. */
   eventQueue: QueueSender;
   failures: FailureStore;
+  /** Tokens for Microsoft APIs in a customer tenant (managed identity / federated app / local secret). */
+  credential(tenantId: string): TokenCredential;
+  /** A Graph client for a tenant: interactive budget by default, background for timers and queues. */
+  graph(tenantId: string, mode?: "interactive" | "background"): GraphClient;
 }
 
 let runtime: Promise<Runtime> | undefined;
@@ -81,8 +89,26 @@ async function build(): Promise<Runtime> {
             ? { connectionString: config.EventQueueStorage }
             : { queueServiceUri: config.EventQueueStorage__queueServiceUri ?? "", credential: azureCredential(config) },
         });
+  const credential = credentialProvider(config);
+  const graphClients = new Map<string, GraphClient>();
+  const graph = (tenantId: string, mode: "interactive" | "background" = "interactive") => {
+    const key = `${tenantId}|${mode}`;
+    let client = graphClients.get(key);
+    if (!client) {
+      client = createGraphClient({
+        baseUrl: config.GRAPH_BASE_URL,
+        credential: credential(tenantId),
+        budget: mode === "background" ? BACKGROUND_BUDGET : INTERACTIVE_BUDGET,
+        background: mode === "background",
+      });
+      graphClients.set(key, client);
+    }
+    return client;
+  };
   return {
     config,
+    credential,
+    graph,
     database,
     container,
     audit,
