@@ -13,6 +13,7 @@ import { createQueueSender } from "./queue/create-sender.js";
 import { CosmosFailureStore, type FailureStore } from "./queue/failure-store.js";
 import type { QueueSender } from "./queue/transport.js";
 import { AuditLog } from "./audit/audit-log.js";
+import { TenantSettings } from "./settings/tenant-settings.js";
 import { TenantRegistry } from "./tenants/tenant-registry.js";
 import { credentialProvider } from "./clients/credentials.js";
 import { BACKGROUND_BUDGET, createGraphClient, INTERACTIVE_BUDGET } from "./clients/graph.js";
@@ -28,6 +29,8 @@ export interface Runtime {
   database: Database;
   container(name: ContainerName): Container;
   tenants: TenantRegistry;
+  /** Per-tenant settings (auto-claim switch, pause switch), ETag-versioned. */
+  settings: TenantSettings;
   /** The hash-chained audit trail (P9, L16). */
   audit: AuditLog;
   validateToken: TokenValidator;
@@ -112,6 +115,7 @@ async function build(): Promise<Runtime> {
     database,
     container,
     audit,
+    settings: new TenantSettings(container("settings")),
     tenants: new TenantRegistry(container("tenants"), audit),
     validateToken: createTokenValidator({ authorityHost: config.ENTRA_AUTHORITY_HOST, audiences: config.AUTH_AUDIENCES }),
     eventQueue,

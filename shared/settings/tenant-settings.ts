@@ -1,0 +1,91 @@
+import type { Container } from "@azure/cosmos";
+import { z } from "zod";
+import { AppError } from "../errors/app-error.js";
+import { createItem, readItem, replaceIfMatch } from "../storage/repository.js";
+
+/**
+ * Per-tenant settings documents in the `settings` container (partition key `/tenantId`), one
+ * document per kind, versioned by ETag: updates require the ETag the caller read (If-Match).
+ */
+export const SETTINGS_KINDS = {
+  /** A1: the auto-claim feature switch, off by default. */
+  "auto-claim": z.object({ enabled: z.boolean() }),
+  /** P11: one switch that pauses every automatic change (claims, sync writes, trial expiry). */
+  automation: z.object({ paused: z.boolean() }),
+} as const;
+
+export type SettingsKind = keyof typeof SETTINGS_KINDS;
+export type SettingsValue<K extends SettingsKind> = z.infer<(typeof SETTINGS_KINDS)[K]>;
+
+export const SETTINGS_DEFAULTS: { [K in SettingsKind]: SettingsValue<K> } = {
+  "auto-claim": { enabled: false },
+  automation: { paused: false },
+};
+
+type SettingsDocument<K extends SettingsKind> = SettingsValue<K> & {
+  id: K;
+  tenantId: string;
+  updatedAt: string;
+  updatedBy: string;
+};
+
+export interface VersionedSettings<K extends SettingsKind> {
+  value: SettingsValue<K>;
+  /** ETag of the stored document; "default" while the tenant never changed it. */
+  etag: string;
+  updatedAt: string | null;
+  updatedBy: string | null;
+}
+
+/** ETag a caller sends to change settings that were never stored (still at their defaults). */
+export const DEFAULT_ETAG = '"default"';
+
+/** How long a read may be served from memory: changes reach claims within 30 s (A10). */
+const CACHE_MS = 10_000;
+
+export class TenantSettings {
+  private readonly cache = new Map<string, { at: number; value: VersionedSettings<SettingsKind> }>();
+
+  constructor(
+    private readonly container: Container,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async get<K extends SettingsKind>(tenantId: string, kind: K): Promise<VersionedSettings<K>> {
+    const doc = await readItem<SettingsDocument<K>>(this.container, kind, tenantId);
+    const value: VersionedSettings<K> = doc
+      ? { value: SETTINGS_KINDS[kind].parse(doc) as SettingsValue<K>, etag: doc._etag, updatedAt: doc.updatedAt, updatedBy: doc.updatedBy }
+      : { value: SETTINGS_DEFAULTS[kind], etag: DEFAULT_ETAG, updatedAt: null, updatedBy: null };
+    this.cache.set(`${tenantId}|${kind}`, { at: Date.now(), value });
+    return value;
+  }
+
+  /** For the automatic paths (claims, sync, expiry): a value at most CACHE_MS old. */
+  async current<K extends SettingsKind>(tenantId: string, kind: K): Promise<SettingsValue<K>> {
+    const hit = this.cache.get(`${tenantId}|${kind}`);
+    if (hit && Date.now() - hit.at < CACHE_MS) return hit.value.value as SettingsValue<K>;
+    return (await this.get(tenantId, kind)).value;
+  }
+
+  /** Replaces the settings if `ifMatch` is the stored ETag (412 otherwise). */
+  async put<K extends SettingsKind>(tenantId: string, kind: K, value: SettingsValue<K>, ifMatch: string, by: string): Promise<VersionedSettings<K>> {
+    const existing = await readItem<SettingsDocument<K>>(this.container, kind, tenantId);
+    const current = existing?._etag ?? DEFAULT_ETAG;
+    if (ifMatch !== "*" && ifMatch !== current) {
+      throw new AppError("preconditionFailed", "The settings changed since you read them; read them again and retry with the new ETag.");
+    }
+    const doc = { ...value, id: kind, tenantId, updatedAt: this.now().toISOString(), updatedBy: by } as SettingsDocument<K>;
+    let stored;
+    try {
+      stored = existing ? await replaceIfMatch(this.container, doc, existing._etag) : await createItem(this.container, doc);
+    } catch (err) {
+      if (err instanceof AppError && err.kind === "conflict") {
+        throw new AppError("preconditionFailed", "The settings changed since you read them; read them again and retry with the new ETag.");
+      }
+      throw err;
+    }
+    const result: VersionedSettings<K> = { value, etag: stored._etag, updatedAt: doc.updatedAt, updatedBy: by };
+    this.cache.set(`${tenantId}|${kind}`, { at: Date.now(), value: result });
+    return result;
+  }
+}
