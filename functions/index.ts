@@ -4,4 +4,8 @@ import "./health-get.js";
 import "./openapi-get.js";
 import "./tenants-put.js";
 import "./tenants-get.js";
+import "./settings-auto-claim-get.js";
+import "./settings-auto-claim-put.js";
+import "./settings-automation-get.js";
+import "./settings-automation-put.js";
 import "./events-process.js";

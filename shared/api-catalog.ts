@@ -1,6 +1,7 @@
 import type { EndpointDefinition } from "./http/endpoint.js";
 import { healthGet, openApiGet } from "./platform/endpoints.js";
 import { tenantsGet, tenantsPut } from "./tenants/endpoints.js";
+import { autoClaimSettingsGet, autoClaimSettingsPut, automationSettingsGet, automationSettingsPut } from "./settings/endpoints.js";
 
 /** Every HTTP endpoint of the app, for the OpenAPI document and the registration contract test. */
 export const API_ENDPOINTS: readonly EndpointDefinition[] = [
@@ -8,4 +9,8 @@ export const API_ENDPOINTS: readonly EndpointDefinition[] = [
   openApiGet,
   tenantsPut,
   tenantsGet,
+  autoClaimSettingsGet,
+  autoClaimSettingsPut,
+  automationSettingsGet,
+  automationSettingsPut,
 ];

@@ -29,6 +29,10 @@ describe("function registrations", () => {
         http("openapi-get", "GET", "openapi.json"),
         http("tenants-get", "GET", "tenants/{tenantId}"),
         http("tenants-put", "PUT", "tenants/{tenantId}"),
+        http("settings-auto-claim-get", "GET", "tenants/{tenantId}/settings/auto-claim"),
+        http("settings-auto-claim-put", "PUT", "tenants/{tenantId}/settings/auto-claim"),
+        http("settings-automation-get", "GET", "tenants/{tenantId}/settings/automation"),
+        http("settings-automation-put", "PUT", "tenants/{tenantId}/settings/automation"),
       ].sort((a, b) => a.name.localeCompare(b.name)),
     );
   });
