@@ -1,0 +1,60 @@
+/** Request counters per service and per kind of path, so tests and benchmarks can count calls. */
+
+export interface ServiceCounters {
+  /** HTTP requests received (a $batch counts once). */
+  requests: number;
+  /** HTTP requests by kind, e.g. "users.delta", "systemusers.list", "$batch". */
+  byKind: Record<string, number>;
+  /** Operations inside $batch requests, by kind. */
+  batchItemsByKind: Record<string, number>;
+  /** Responses by status code (batch items included). */
+  byStatus: Record<string, number>;
+  /** Dataverse only: requests per environment id. */
+  byEnvironment: Record<string, number>;
+  /** Answers produced by throttling (rate limits and injected 429s). */
+  throttled: number;
+  /** Injected faults (429, 503, timeouts). */
+  injectedFaults: number;
+}
+
+export type CounterSnapshot = Record<"graph" | "dataverse" | "bap" | "login" | "admin", ServiceCounters>;
+
+function empty(): ServiceCounters {
+  return { requests: 0, byKind: {}, batchItemsByKind: {}, byStatus: {}, byEnvironment: {}, throttled: 0, injectedFaults: 0 };
+}
+
+const bump = (record: Record<string, number>, key: string) => {
+  record[key] = (record[key] ?? 0) + 1;
+};
+
+export class Counters {
+  private data: CounterSnapshot = { graph: empty(), dataverse: empty(), bap: empty(), login: empty(), admin: empty() };
+
+  request(service: keyof CounterSnapshot, kind: string, environmentId?: string): void {
+    const c = this.data[service];
+    c.requests++;
+    bump(c.byKind, kind);
+    if (environmentId) bump(c.byEnvironment, environmentId);
+  }
+
+  batchItem(service: keyof CounterSnapshot, kind: string): void {
+    bump(this.data[service].batchItemsByKind, kind);
+  }
+
+  status(service: keyof CounterSnapshot, status: number): void {
+    bump(this.data[service].byStatus, String(status));
+    if (status === 429) this.data[service].throttled++;
+  }
+
+  fault(service: keyof CounterSnapshot): void {
+    this.data[service].injectedFaults++;
+  }
+
+  snapshot(): CounterSnapshot {
+    return structuredClone(this.data);
+  }
+
+  reset(): void {
+    this.data = { graph: empty(), dataverse: empty(), bap: empty(), login: empty(), admin: empty() };
+  }
+}
