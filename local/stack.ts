@@ -45,7 +45,7 @@ export interface LocalStack {
   caPath: string;
   /** Each service's process, by name (tests stop one to see a dependency fail). */
   processes: Record<string, ManagedProcess>;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 /** Settings the app gets when it runs against a local stack on these ports. */
