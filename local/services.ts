@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
+import { get as httpsGet } from "node:https";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { mkdirSync } from "node:fs";
@@ -104,6 +105,18 @@ function killGroup(pid: number, signal: NodeJS.Signals) {
       /* already gone */
     }
   }
+}
+
+/** True when anything answers HTTPS at `url` with a certificate issued by `ca` (PEM), whatever this process trusts. */
+export function answersHttps(url: string, ca: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpsGet(url, { ca, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(false));
+  });
 }
 
 /** True when anything answers HTTP at `url` (any status). */

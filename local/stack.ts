@@ -1,10 +1,10 @@
 import path from "node:path";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { ensureLocalTls } from "./tls.js";
 import { ensureDevSigningKey } from "./dev-identity.js";
 import { repoRoot } from "./paths.js";
 import {
-  answersHttp, assertPortFree, azuriteConnectionString, COSMOS_EMULATOR_KEY, spawnService, startAzurite, startCosmosServer,
+  answersHttp, answersHttps, assertPortFree, azuriteConnectionString, COSMOS_EMULATOR_KEY, spawnService, startAzurite, startCosmosServer,
   type ManagedProcess,
 } from "./services.js";
 
@@ -112,7 +112,8 @@ export async function startLocalStack(opts: StackOptions): Promise<LocalStack> {
         env: { ...childEnv, ...opts.simCloudEnv },
         cwd: repoRoot,
         echo: opts.echo,
-        ready: () => answersHttp(`${simUrl}/login/common/discovery/v2.0/keys`),
+        // This process need not trust the local CA (only the children get NODE_EXTRA_CA_CERTS).
+        ready: () => answersHttps(`${simUrl}/login/common/discovery/v2.0/keys`, readFileSync(tls.caPath, "utf8")),
       }),
     );
     const appSettings = { ...localAppSettings(ports), ...opts.appSettings };

@@ -61,9 +61,11 @@ describe("the start script (npm start)", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "start-"));
     const settingsFile = path.join(dir, "local.settings.json");
     writeFileSync(settingsFile, JSON.stringify({ IsEncrypted: false, Values: localAppSettings(ports), Host: { LocalHttpPort: ports.host } }));
+    // As from a terminal: this process trusts no local CA (the test workers do, through global setup).
+    const { NODE_EXTRA_CA_CERTS: _trusted, ...env } = process.env;
     child = spawn(process.execPath, ["--import", "tsx", path.join(repoRoot, "local/start.ts")], {
       cwd: repoRoot,
-      env: { ...process.env, LOCAL_SETTINGS_FILE: settingsFile, AZURITE_LOCATION: path.join(dir, "azurite") },
+      env: { ...env, LOCAL_SETTINGS_FILE: settingsFile, AZURITE_LOCATION: path.join(dir, "azurite") },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
