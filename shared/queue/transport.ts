@@ -16,24 +16,7 @@ export interface QueueSender {
   close(): Promise<void>;
 }
 
-/** Node/network error codes meaning "no answer came back": worth retrying later. */
-const NETWORK_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EPIPE",
-  "REQUEST_SEND_ERROR",
-]);
-
-export function isNetworkError(err: unknown): boolean {
-  if (typeof err !== "object" || err === null) return false;
-  const { code, name } = err as { code?: unknown; name?: unknown };
-  return (typeof code === "string" && NETWORK_CODES.has(code)) || name === "TimeoutError";
-}
+export { isNetworkError } from "../errors/network.js";
 
 export function transportUnavailable(what: string, cause: unknown, retryAfterSeconds = 5): AppError {
   return new AppError("unavailable", `${what} is unavailable.`, { retryAfterSeconds, cause });

@@ -1,5 +1,6 @@
 import type { Container, FeedOptions, PartitionKey, PatchOperation, SqlParameter } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
+import { NETWORK_ERROR_CODES } from "../errors/network.js";
 import { CONTAINERS } from "./containers.js";
 
 /**
@@ -217,19 +218,6 @@ export async function deleteItem(
   }
 }
 
-/** Network-level failures: the request never got an answer. */
-const UNREACHABLE_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EPIPE",
-  "REQUEST_SEND_ERROR",
-  "TimeoutError",
-]);
 
 /** Retry-After for outages that do not say how long to wait. */
 const DEFAULT_OUTAGE_RETRY_SECONDS = 5;
@@ -251,7 +239,7 @@ export function mapCosmosError(err: unknown): unknown {
     const retryAfterSeconds = ms !== undefined ? Math.max(1, Math.ceil(ms / 1000)) : DEFAULT_OUTAGE_RETRY_SECONDS;
     return new AppError("unavailable", "Cosmos DB is throttling requests (429).", { retryAfterSeconds, cause: err });
   }
-  if (status === 503 || status === 408 || (typeof code === "string" && UNREACHABLE_CODES.has(code))) {
+  if (status === 503 || status === 408 || (typeof code === "string" && NETWORK_ERROR_CODES.has(code))) {
     return new AppError("unavailable", `Cosmos DB is unavailable (${String(code)}).`, {
       retryAfterSeconds: DEFAULT_OUTAGE_RETRY_SECONDS,
       cause: err,
