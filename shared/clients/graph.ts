@@ -1,7 +1,7 @@
 import {
-  AuthenticationHandler, Client, GraphError, HTTPMessageHandler, RetryHandler, RetryHandlerOptions,
-  type Context, type Middleware,
+  AuthenticationHandler, Client, GraphError, HTTPMessageHandler, type Context, type Middleware,
 } from "@microsoft/microsoft-graph-client";
+import { setTimeout as sleep } from "node:timers/promises";
 import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
 import type { TokenCredential } from "@azure/identity";
 import { AppError } from "../errors/app-error.js";
@@ -45,18 +45,43 @@ class ThrottlePriorityHandler implements Middleware {
   }
 }
 
+const RETRY_STATUSES = new Set([429, 503, 504]);
+
 /**
- * The official Graph client, with the retry handler bounded by a budget. The same code talks to
+ * Retries 429/503/504 honouring Retry-After (exponential back-off without it), but only while the
+ * wait stays inside the budget: the client's own RetryHandler waits for any Retry-After (up to
+ * 180 s) and its shouldRetry callback never sees the server's delay, so it cannot bound the wait.
+ */
+class BudgetedRetryHandler implements Middleware {
+  private next: Middleware | undefined;
+  constructor(private readonly budget: RetryBudget) {}
+
+  async execute(context: Context): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      await this.next?.execute(context);
+      const res = context.response;
+      if (!res || !RETRY_STATUSES.has(res.status) || attempt >= this.budget.maxRetries) return;
+      const delay = retryAfterSeconds(res.headers, Math.min(2 ** attempt, this.budget.maxDelaySeconds));
+      if (delay > this.budget.maxDelaySeconds) return;
+      await res.body?.cancel();
+      await sleep(delay * 1000);
+    }
+  }
+
+  setNext(next: Middleware): void {
+    this.next = next;
+  }
+}
+
+/**
+ * The official Graph client, with retries bounded by a budget. The same code talks to
  * Microsoft Graph and to the local simulated cloud; only `baseUrl` differs (a non-Graph host is
  * listed in `customHosts` so that @odata.nextLink stays absolute and carries the token).
  */
 export function createGraphClient(opts: GraphClientOptions): Client {
   const budget = opts.budget ?? INTERACTIVE_BUDGET;
   const auth = new AuthenticationHandler(new TokenCredentialAuthenticationProvider(opts.credential, { scopes: [GRAPH_SCOPE] }));
-  const retry = new RetryHandler(
-    new RetryHandlerOptions(1, budget.maxRetries, (delay, attempt) => attempt <= budget.maxRetries && delay <= budget.maxDelaySeconds),
-  );
-  const chain: Middleware[] = [auth, retry];
+  const chain: Middleware[] = [auth, new BudgetedRetryHandler(budget)];
   if (opts.background) chain.push(new ThrottlePriorityHandler());
   chain.push(new HTTPMessageHandler());
   const host = new URL(opts.baseUrl).hostname;
@@ -67,11 +92,12 @@ export function createGraphClient(opts: GraphClientOptions): Client {
   });
 }
 
-/** Retry-After in seconds from a Graph error or a $batch item's headers. */
+/** Retry-After in seconds (delta-seconds or an HTTP date) from a response, a Graph error or a $batch item's headers. */
 export function retryAfterSeconds(headers: Headers | Record<string, string> | undefined, fallback = 5): number {
   const raw = headers instanceof Headers ? headers.get("retry-after") : headers?.["Retry-After"] ?? headers?.["retry-after"];
-  const n = raw === undefined || raw === null ? NaN : Number(raw);
-  return Number.isFinite(n) && n >= 0 ? Math.max(1, Math.ceil(n)) : fallback;
+  if (raw === undefined || raw === null || raw.trim() === "") return fallback;
+  const seconds = /^\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : (Date.parse(raw) - Date.now()) / 1000;
+  return Number.isFinite(seconds) ? Math.max(1, Math.ceil(seconds)) : fallback;
 }
 
 /**
