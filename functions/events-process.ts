@@ -1,6 +1,8 @@
 import { app, type InvocationContext } from "@azure/functions";
 import { getConfig } from "../shared/config/config.js";
 import { dispatchEnvelope } from "../shared/events/dispatch.js";
+// Registers the claim processor for "sign-in-event" envelopes.
+import "../shared/autoclaim/handler.js";
 import { EVENT_QUEUE_STORAGE_CONNECTION, EVENT_SERVICE_BUS_CONNECTION, EVENTS_QUEUE } from "../shared/events/queues.js";
 import { processMessage } from "../shared/queue/transient.js";
 import { getRuntime } from "../shared/runtime.js";

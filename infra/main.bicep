@@ -27,6 +27,12 @@ param authAudiences string
 @description('MS_API_CLIENT_ID: client id of the multi-tenant app registration whose federated credential is the managed identity, for calling other tenants. Empty: the managed identity itself (home tenant only).')
 param msApiClientId string = ''
 
+@description('ENTRA_EXTENSION_AUDIENCES: `aud` of the tokens the Entra custom authentication extension (E1) sends, i.e. its app registration\'s id or app id URI. Empty: E1 refuses every call.')
+param entraExtensionAudiences string = ''
+
+@description('SIGNIN_POLL_ENABLED: read Entra sign-in logs for first sign-ins (E2; needs Entra ID P1 and AuditLog.Read.All).')
+param signInPollEnabled bool = false
+
 @description('EVENT_QUEUE_TRANSPORT: Service Bus (production) or Storage queues.')
 @allowed([
   'servicebus'
@@ -53,6 +59,8 @@ var useServiceBus = eventQueueTransport == 'servicebus'
 
 // shared/events/queues.ts EVENTS_QUEUE; the storage transport's poison queue is `<name>-poison`.
 var eventsQueueName = 'events'
+// shared/events/queues.ts SYNC_JOBS_QUEUE: the sync's job queue, on the same transport.
+var syncJobsQueueName = 'sync-jobs'
 
 // shared/storage/containers.ts CONTAINERS: every container with its partition key, no others.
 // To add a container, add it there and here (optional `defaultTtl`, seconds, mirrors defaultTtlSeconds).
@@ -80,6 +88,30 @@ var cosmosContainers = [
   {
     name: 'leases'
     partitionKeyPath: '/id'
+  }
+  {
+    name: 'catalog'
+    partitionKeyPath: '/tenantId'
+  }
+  {
+    name: 'usage'
+    partitionKeyPath: '/tenantId'
+  }
+  {
+    name: 'reports'
+    partitionKeyPath: '/tenantId'
+  }
+  {
+    name: 'policies'
+    partitionKeyPath: '/tenantId'
+  }
+  {
+    name: 'autoclaim'
+    partitionKeyPath: '/tenantId'
+  }
+  {
+    name: 'sync'
+    partitionKeyPath: '/partitionKey'
   }
 ]
 
@@ -122,6 +154,8 @@ module storage 'modules/storage.bicep' = {
     queueNames: [
       eventsQueueName
       '${eventsQueueName}-poison'
+      syncJobsQueueName
+      '${syncJobsQueueName}-poison'
     ]
     principalId: identity.outputs.principalId
   }
@@ -153,6 +187,16 @@ module serviceBus 'modules/servicebus.bicep' = if (useServiceBus) {
   }
 }
 
+module serviceBusSyncJobsQueue 'modules/servicebus-queue.bicep' = if (useServiceBus) {
+  name: 'serviceBusSyncJobsQueue'
+  scope: rg
+  params: {
+    namespaceName: serviceBus.?outputs.name ?? ''
+    queueName: syncJobsQueueName
+    principalId: identity.outputs.principalId
+  }
+}
+
 // Every app setting. Keys are the config schema's (shared/config/config.ts) or host-owned
 // (AzureWebJobsStorage__*, APPLICATIONINSIGHTS_*, the __credential/__clientId of the trigger
 // connections). Never set here: COSMOS_KEY, COSMOS_BOOTSTRAP, MS_API_CLIENT_SECRET
@@ -179,6 +223,8 @@ var appSettings = union(
     EVENT_QUEUE_TRANSPORT: eventQueueTransport
   },
   empty(msApiClientId) ? {} : { MS_API_CLIENT_ID: msApiClientId },
+  empty(entraExtensionAudiences) ? {} : { ENTRA_EXTENSION_AUDIENCES: entraExtensionAudiences },
+  { SIGNIN_POLL_ENABLED: signInPollEnabled ? 'true' : 'false' },
   useServiceBus
     ? {
         EventServiceBus__fullyQualifiedNamespace: serviceBus.?outputs.fullyQualifiedNamespace ?? ''

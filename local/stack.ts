@@ -46,7 +46,16 @@ export interface LocalStack {
   /** Each service's process, by name (tests stop one to see a dependency fail). */
   processes: Record<string, ManagedProcess>;
   stop: () => Promise<void>;
+  /**
+   * Replaces the Functions host with a new one on the same port (same settings). With "crash" the
+   * old host is killed at once (SIGKILL: no graceful shutdown, its queue messages stay invisible),
+   * as a worker that dies mid-run; otherwise it is stopped as usual.
+   */
+  restartHost: (how?: "crash" | "stop") => Promise<void>;
 }
+
+/** The app registration (audience) of the Entra custom authentication extension, locally. */
+export const LOCAL_ENTRA_EXTENSION_AUDIENCE = "api://license-control-plane/entra-extension";
 
 /** Settings the app gets when it runs against a local stack on these ports. */
 export function localAppSettings(ports: StackPorts): Record<string, string> {
@@ -68,6 +77,8 @@ export function localAppSettings(ports: StackPorts): Record<string, string> {
     MS_API_CLIENT_SECRET: "local-simulated-cloud-accepts-any-secret",
     EVENT_QUEUE_TRANSPORT: "storage",
     EventQueueStorage: storage,
+    // E1: the audience of the tokens the (simulated) Entra custom authentication extension sends.
+    ENTRA_EXTENSION_AUDIENCES: LOCAL_ENTRA_EXTENSION_AUDIENCE,
   };
 }
 
@@ -118,23 +129,39 @@ export async function startLocalStack(opts: StackOptions): Promise<LocalStack> {
     );
     const appSettings = { ...localAppSettings(ports), ...opts.appSettings };
     const hostUrl = `http://127.0.0.1:${ports.host}`;
-    if (opts.withHost !== false) {
+    const spawnHost = () => {
       const host = entry(opts.mode, "local/host/main");
       const app = opts.mode === "dist" ? path.join(repoRoot, "dist/functions/index.js") : path.join(repoRoot, "functions/index.ts");
       if (!existsSync(app)) throw new Error(`The app entry ${app} does not exist (run npm run build).`);
-      started.push(
-        await spawnService({
-          name: "host",
-          command: host.command,
-          args: [...host.args, "--app", app, "--port", String(ports.host)],
-          env: { ...childEnv, ...appSettings },
-          cwd: repoRoot,
-          echo: opts.echo,
-          timeoutMs: 90_000,
-          ready: () => answersHttp(`${hostUrl}/api/health`),
-        }),
-      );
-    }
+      return spawnService({
+        name: "host",
+        command: host.command,
+        args: [...host.args, "--app", app, "--port", String(ports.host)],
+        env: { ...childEnv, ...appSettings },
+        cwd: repoRoot,
+        echo: opts.echo,
+        timeoutMs: 90_000,
+        ready: () => answersHttp(`${hostUrl}/api/health`),
+      });
+    };
+    if (opts.withHost !== false) started.push(await spawnHost());
+    const processes: Record<string, ManagedProcess> = Object.fromEntries(started.map((p) => [p.name, p]));
+    const restartHost = async (how: "crash" | "stop" = "stop") => {
+      const old = processes.host;
+      if (old) {
+        if (how === "crash" && old.child.pid !== undefined && old.child.exitCode === null) {
+          const exited = new Promise((resolve) => old.child.once("exit", resolve));
+          process.kill(-old.child.pid, "SIGKILL");
+          await exited;
+        } else {
+          await old.stop();
+        }
+        started.splice(started.indexOf(old), 1);
+      }
+      const next = await spawnHost();
+      started.push(next);
+      processes.host = next;
+    };
     return {
       ports,
       hostUrl,
@@ -143,8 +170,9 @@ export async function startLocalStack(opts: StackOptions): Promise<LocalStack> {
       storageConnectionString: azurite.connectionString,
       appSettings,
       caPath: tls.caPath,
-      processes: Object.fromEntries(started.map((p) => [p.name, p])),
+      processes,
       stop,
+      restartHost,
     };
   } catch (err) {
     await stop();

@@ -5,7 +5,7 @@ import { getConfig, type AppConfig } from "./config/config.js";
 import { createTokenValidator, type TokenValidator } from "./auth/token-validator.js";
 import type { AuthDependencies } from "./http/endpoint.js";
 import type { DependencyCheck } from "./platform/health.js";
-import { EVENTS_QUEUE } from "./events/queues.js";
+import { EVENTS_QUEUE, SYNC_JOBS_QUEUE } from "./events/queues.js";
 import { ensureDatabaseAndContainers } from "./storage/bootstrap.js";
 import { configureCosmos, getCosmosClient } from "./storage/cosmos.js";
 import type { ContainerName } from "./storage/containers.js";
@@ -36,6 +36,8 @@ export interface Runtime {
   validateToken: TokenValidator;
   /** The event queue (sign-in events, first access, sync jobs), on the configured transport. */
   eventQueue: QueueSender;
+  /** The sync's job queue (directory cycles, environment runs), on the same transport. */
+  syncQueue: QueueSender;
   failures: FailureStore;
   /** Tokens for Microsoft APIs in a customer tenant (managed identity / federated app / local secret). */
   credential(tenantId: string): TokenCredential;
@@ -69,6 +71,23 @@ function connectCosmos(config: AppConfig): void {
   });
 }
 
+/** A sender for one of the app's queues, on the configured transport (events and sync jobs share the connection). */
+function queueSender(config: AppConfig, queueName: string): QueueSender {
+  return config.EVENT_QUEUE_TRANSPORT === "servicebus"
+    ? createQueueSender({
+        transport: "service-bus",
+        queueName,
+        connection: { fullyQualifiedNamespace: config.EventServiceBus__fullyQualifiedNamespace ?? "" },
+      })
+    : createQueueSender({
+        transport: "storage-queue",
+        queueName,
+        connection: config.EventQueueStorage
+          ? { connectionString: config.EventQueueStorage }
+          : { queueServiceUri: config.EventQueueStorage__queueServiceUri ?? "", credential: azureCredential(config) },
+      });
+}
+
 async function build(): Promise<Runtime> {
   const config = getConfig();
   connectCosmos(config);
@@ -78,20 +97,8 @@ async function build(): Promise<Runtime> {
     : client.database(config.COSMOS_DATABASE);
   const container = (name: ContainerName) => database.container(name);
   const audit = new AuditLog(container("audit"));
-  const eventQueue =
-    config.EVENT_QUEUE_TRANSPORT === "servicebus"
-      ? createQueueSender({
-          transport: "service-bus",
-          queueName: EVENTS_QUEUE,
-          connection: { fullyQualifiedNamespace: config.EventServiceBus__fullyQualifiedNamespace ?? "" },
-        })
-      : createQueueSender({
-          transport: "storage-queue",
-          queueName: EVENTS_QUEUE,
-          connection: config.EventQueueStorage
-            ? { connectionString: config.EventQueueStorage }
-            : { queueServiceUri: config.EventQueueStorage__queueServiceUri ?? "", credential: azureCredential(config) },
-        });
+  const eventQueue = queueSender(config, EVENTS_QUEUE);
+  const syncQueue = queueSender(config, SYNC_JOBS_QUEUE);
   const credential = credentialProvider(config);
   const graphClients = new Map<string, GraphClient>();
   const graph = (tenantId: string, mode: "interactive" | "background" = "interactive") => {
@@ -119,6 +126,7 @@ async function build(): Promise<Runtime> {
     tenants: new TenantRegistry(container("tenants"), audit),
     validateToken: createTokenValidator({ authorityHost: config.ENTRA_AUTHORITY_HOST, audiences: config.AUTH_AUDIENCES }),
     eventQueue,
+    syncQueue,
     failures: new CosmosFailureStore(container("failures")),
   };
 }

@@ -56,6 +56,12 @@ export const GENESIS_HASH = "0".repeat(64);
 const headPartition = (tenantId: string) => `${tenantId}|head`;
 
 export class AuditLog {
+  /**
+   * The last head this process wrote, per tenant: saves reading it before every append. When
+   * another process appended meanwhile, the create collides on the seq and the head is read again.
+   */
+  private readonly heads = new Map<string, Stored<ChainHead>>();
+
   constructor(
     private readonly container: Container,
     private readonly now: () => Date = () => new Date(),
@@ -63,7 +69,7 @@ export class AuditLog {
 
   async append(tenantId: string, entry: AuditEntry): Promise<AuditRecord> {
     for (let attempt = 0; attempt < 20; attempt++) {
-      const head = await readItem<ChainHead>(this.container, "head", headPartition(tenantId));
+      const head = this.heads.get(tenantId) ?? (await readItem<ChainHead>(this.container, "head", headPartition(tenantId)));
       const seq = (head?.seq ?? 0) + 1;
       const at = this.now();
       const unsigned = {
@@ -82,6 +88,7 @@ export class AuditLog {
         await createItem(this.container, record);
       } catch (err) {
         if (!(err instanceof AppError && err.kind === "conflict")) throw err;
+        this.heads.delete(tenantId);
         await this.catchUp(tenantId, head, seq, record.partitionKey);
         continue;
       }
@@ -97,17 +104,25 @@ export class AuditLog {
     if (stored) await this.advanceHead(tenantId, head, stored).catch(ignoreRace);
   }
 
-  private async advanceHead(tenantId: string, head: Stored<ChainHead> | undefined, record: AuditRecord): Promise<void> {
+  /** Moves the head forward to `record` (never backwards), whatever head this process last saw. */
+  private async advanceHead(tenantId: string, seen: Stored<ChainHead> | undefined, record: AuditRecord): Promise<void> {
     const next: ChainHead = {
       id: "head", type: "audit-head", tenantId, partitionKey: headPartition(tenantId), seq: record.seq, hash: record.hash,
       recordPartitionKey: record.partitionKey,
     };
-    try {
-      if (head) await replaceIfMatch(this.container, next, head._etag);
-      else await createItem(this.container, next);
-    } catch (err) {
-      // Someone moved the head already (they saw our record): the chain is intact either way.
-      ignoreRace(err);
+    let head = seen;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        const stored = head ? await replaceIfMatch(this.container, next, head._etag) : await createItem(this.container, next);
+        this.heads.set(tenantId, stored);
+        return;
+      } catch (err) {
+        ignoreRace(err);
+        this.heads.delete(tenantId);
+        head = await readItem<ChainHead>(this.container, "head", headPartition(tenantId));
+        // Someone moved it to our record or beyond: the chain is intact.
+        if (head && head.seq >= record.seq) return;
+      }
     }
   }
 

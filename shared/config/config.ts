@@ -18,6 +18,8 @@ const csv = z
   .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
   .pipe(z.array(z.string().min(1)).min(1));
 const bool = z.enum(["true", "false"]).transform((v) => v === "true");
+/** A 6-field NCRONTAB expression (seconds first), as Azure Functions timers take. */
+const ncrontab = z.string().trim().regex(/^\S+(\s+\S+){5}$/, "a 6-field NCRONTAB expression, e.g. \"0 */5 * * * *\"");
 
 export const configSchema = z
   .object({
@@ -55,6 +57,50 @@ export const configSchema = z
     EventServiceBus__fullyQualifiedNamespace: z.string().min(1).optional(),
     /** Seconds between re-deliveries grow from this base; attempts are capped by QUEUE_MAX_ATTEMPTS. */
     QUEUE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+    /** Auto-claim (A, E): events a caller may have accepted per UTC day; past it, 429 (the events are kept and processed the next day). */
+    AUTOCLAIM_DAILY_CAP_PER_CALLER: z.coerce.number().int().min(1).default(10_000),
+    /** P11: seconds between looks at an event that waits for automation to resume. */
+    AUTOCLAIM_PAUSE_RECHECK_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+    /** A10: minutes after which a reservation whose claim never completed is released. */
+    AUTOCLAIM_RESERVATION_EXPIRY_MINUTES: z.coerce.number().int().min(1).max(1440).default(15),
+    /** A10: counter shards per product, so concurrent reservations spread over several items. */
+    AUTOCLAIM_COUNTER_SHARDS: z.coerce.number().int().min(1).max(64).default(8),
+    /** A10: how long (ms) a product found without licenses is not asked again by this instance (a cost saving; 0 = always ask). */
+    AUTOCLAIM_EXHAUSTED_MEMO_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
+    /** A10: how long the claim processor gathers claims into one license request (ms); 0 sends each at once. */
+    AUTOCLAIM_BATCH_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(20),
+    /** A13: return a claimed license after this many days without use; 0 (default) = off. */
+    AUTOCLAIM_RECLAIM_AFTER_DAYS: z.coerce.number().int().min(0).max(3650).default(0),
+    /** NCRONTAB of reservation expiry and counter reconciliation with subscribedSkus. */
+    AUTOCLAIM_MAINTENANCE_SCHEDULE: ncrontab.default("0 */5 * * * *"),
+    /** NCRONTAB of A13 reclamation (it does nothing while AUTOCLAIM_RECLAIM_AFTER_DAYS is 0). */
+    AUTOCLAIM_RECLAIM_SCHEDULE: ncrontab.default("0 30 3 * * *"),
+    /** E2: read Entra sign-in logs (needs Entra ID P1 and AuditLog.Read.All); off by default. */
+    SIGNIN_POLL_ENABLED: bool.default(false),
+    /** NCRONTAB of the E2 sign-in log poller. */
+    SIGNIN_POLL_SCHEDULE: ncrontab.default("0 */5 * * * *"),
+    /** E1: accepted `aud` of the tokens Entra's custom authentication extension sends (the extension's app registration); unset = E1 refuses every call. */
+    ENTRA_EXTENSION_AUDIENCES: csv.optional(),
+    /** E1: the documented caller application of custom authentication extensions (azp / appid). */
+    ENTRA_EXTENSION_CALLER_APP_ID: z.uuid().default("99045fe1-7639-4a75-9d4a-577b6ca3810f"),
+    /** E1: how long the endpoint waits for the event to be stored and queued before it answers "continue" anyway (ms). */
+    ENTRA_EXTENSION_DEADLINE_MS: z.coerce.number().int().min(20).max(1500).default(300),
+    /** D1: NCRONTAB of the Entra -> Dataverse sync timer (the local host and Azure resolve %SYNC_SCHEDULE%). */
+    SYNC_SCHEDULE: ncrontab.default("0 */5 * * * *"),
+    /** D1/D12: seconds of work per sync queue message before it checkpoints and continues in a new message (no message is held past 5 minutes). */
+    SYNC_CHUNK_SECONDS: z.coerce.number().int().min(1).max(240).default(120),
+    /** D12: seconds a sync worker's lease lasts without a checkpoint; a run whose lease ran out is resumed by the next cycle. */
+    SYNC_LEASE_SECONDS: z.coerce.number().int().min(5).max(1800).default(300),
+    /** D1/D10: hours between full reconciles of an environment (every record compared, drift found); incremental runs in between. */
+    SYNC_RECONCILE_HOURS: z.coerce.number().min(0.01).max(24 * 30).default(24),
+    /** D12: the largest Dataverse $batch the sync sends (the size is tuned below it from the observed execution time). */
+    SYNC_DATAVERSE_BATCH_MAX: z.coerce.number().int().min(1).max(1000).default(1000),
+    /** D12: the Dataverse $batch duration the tuning aims for (ms). */
+    SYNC_DATAVERSE_BATCH_TARGET_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+    /** D12: addUser calls in flight per environment. */
+    SYNC_ADDUSER_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
+    /** D13: default mass-disable guard, in percent of an environment's enabled users (each environment can set its own). */
+    SYNC_MASS_DISABLE_PERCENT: z.coerce.number().min(0).max(100).default(10),
     /** Create database and containers at start (local runs and tests only; Azure uses infra). */
     COSMOS_BOOTSTRAP: bool.default(false),
     /** Set by App Service / Functions in Azure; used to refuse local-only settings there. */

@@ -34,7 +34,9 @@ export const CONTAINERS = [
   {
     name: "events",
     partitionKeyPath: "/partitionKey",
-    description: "Ingested sign-in events; synthetic partition key `tenantId|yyyymm` (see monthPartition).",
+    description:
+      "Ingested sign-in events and what became of them (E1-E3, A11); synthetic partition key `tenantId|eventId` (eventPartition): " +
+      "the event id alone finds an event (idempotency, GET), and no partition grows.",
   },
   {
     name: "failures",
@@ -45,6 +47,41 @@ export const CONTAINERS = [
     name: "leases",
     partitionKeyPath: "/id",
     description: "Leases and locks (e.g. one sync run per environment), taken with conditional writes.",
+  },
+  {
+    name: "catalog",
+    partitionKeyPath: "/tenantId",
+    description: "L1 product catalog snapshot per tenant (id \"catalog\"), with its counts; refreshed from Graph at most every 60 s.",
+  },
+  {
+    name: "usage",
+    partitionKeyPath: "/tenantId",
+    description: "First and last use of each tracked product per user (id `userId|product`), for L13 and L19; bounded by users x products.",
+  },
+  {
+    name: "reports",
+    partitionKeyPath: "/tenantId",
+    description: "Asynchronous report jobs (L13) and their result parts.",
+  },
+  {
+    name: "policies",
+    partitionKeyPath: "/tenantId",
+    description: "Auto-claim policies (A2-A6) and one app-lock document per app (A12: one policy per app); a few per tenant.",
+  },
+  {
+    name: "autoclaim",
+    partitionKeyPath: "/tenantId",
+    description:
+      "Auto-claim state: one claim per user and app (A10, bounded by users x apps), license reservation counters " +
+      "(sharded per product), per-caller daily caps, the sign-in log poller's checkpoint.",
+  },
+  {
+    name: "sync",
+    partitionKeyPath: "/partitionKey",
+    description:
+      "Entra -> Dataverse sync (D1-D13): per tenant `tenantId|directory` (directory state, environment states, the user " +
+      "snapshot in chunked bucket documents, staged delta pages, the change journal); per environment `tenantId|env|environmentId` " +
+      "(runs, plan chunks, drift and internal-email locks).",
   },
 ] as const satisfies readonly ContainerDeclaration[];
 

@@ -1,0 +1,241 @@
+/**
+ * `npm run bench -- sync [--users 100000] [--members 60000] [--changed 0.01] [--limits on|off] [--phases a,b,c] [--echo]`
+ *
+ * The Entra -> Dataverse sync against the simulated cloud (its own process, documented limits on)
+ * with a large tenant: N users, one Production environment guarded by a security group of M direct
+ * members. The sync's jobs run in this process from an in-memory queue (the same handlers the
+ * queue trigger calls), so CPU, memory and waiting time are this process's own.
+ *
+ * (a) first sync, (b) a re-sync with no change, (c) a re-sync after a share of the users changed.
+ * For each: Graph, Dataverse and Power Platform requests with their ratio to the minimum the page
+ * and batch sizes allow; the batch size chosen; Cosmos requests; wall time split into waiting on
+ * Graph / Dataverse / Power Platform / Cosmos and own CPU; own CPU per user (the Cosmos SDK's share
+ * taken out); peak memory. It prints figures and asserts nothing.
+ */
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { parseArgs } from "node:util";
+import { DEMO_APP, LARGE_ENVIRONMENT_ID, LARGE_TENANT_ID, largeTenantUserId } from "../local/sim-cloud/demo-tenant.js";
+import { ensureLocalTls } from "../local/tls.js";
+import { ensureDevSigningKey } from "../local/dev-identity.js";
+import { answersHttps, COSMOS_EMULATOR_KEY, freePort, spawnService, startCosmosServer, type ManagedProcess } from "../local/services.js";
+import { repoRoot } from "../local/paths.js";
+import type { Envelope } from "../shared/queue/envelope.js";
+import type { SendOptions } from "../shared/queue/transport.js";
+
+interface Queued {
+  envelope: Envelope;
+  dueAt: number;
+}
+
+/** The sync-jobs queue, in memory: delays honoured, one message at a time (the order the host would see). */
+class MemoryQueue {
+  readonly items: Queued[] = [];
+  sent = 0;
+  send(envelope: Envelope, options?: SendOptions): Promise<void> {
+    this.sent++;
+    this.items.push({ envelope, dueAt: Date.now() + (options?.delaySeconds ?? 0) * 1000 });
+    return Promise.resolve();
+  }
+  next(): Queued | undefined {
+    this.items.sort((a, b) => a.dueAt - b.dueAt);
+    return this.items.shift();
+  }
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const ratio = (actual: number, minimum: number) => (minimum === 0 ? (actual === 0 ? "1.00" : "inf") : (actual / minimum).toFixed(2));
+
+export async function run(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      users: { type: "string", default: "100000" },
+      members: { type: "string", default: "60000" },
+      changed: { type: "string", default: "0.01" },
+      limits: { type: "string", default: "on" },
+      phases: { type: "string", default: "a,b,c" },
+      echo: { type: "boolean", default: false },
+      child: { type: "boolean", default: false },
+    },
+  });
+  const tls = ensureLocalTls();
+  if (!values.child) {
+    // Node reads NODE_EXTRA_CA_CERTS only at start: run the benchmark in a child that trusts the local CA.
+    const child = spawn(process.execPath, [...process.execArgv, "--max-old-space-size=4096", ...process.argv.slice(1), "--child"], {
+      stdio: "inherit",
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caPath },
+    });
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    process.exitCode = code ?? 1;
+    return;
+  }
+  const users = Number(values.users);
+  const members = Number(values.members);
+  const changedShare = Number(values.changed);
+  const phases = new Set(values.phases.split(","));
+  await ensureDevSigningKey();
+
+  const processes: ManagedProcess[] = [];
+  try {
+    const cosmosPort = await freePort();
+    const simPort = await freePort();
+    const cosmos = await startCosmosServer({ port: cosmosPort, echo: values.echo });
+    processes.push(cosmos);
+    const simUrl = `https://127.0.0.1:${simPort}`;
+    const startedAt = Date.now();
+    processes.push(
+      await spawnService({
+        name: "sim-cloud",
+        command: process.execPath,
+        args: ["--import", "tsx", "--max-old-space-size=4096", `${repoRoot}/local/sim-cloud/main.ts`, "--port", String(simPort)],
+        env: {
+          ...process.env,
+          SIM_CLOUD_LARGE_USERS: String(users),
+          SIM_CLOUD_LARGE_GROUP_MEMBERS: String(members),
+          ...(values.limits === "off" ? { SIM_CLOUD_RATE_LIMITS: "off" } : {}),
+        },
+        cwd: repoRoot,
+        echo: values.echo,
+        timeoutMs: 180_000,
+        ready: () => answersHttps(`${simUrl}/login/common/discovery/v2.0/keys`, readFileSync(tls.caPath, "utf8")),
+      }),
+    );
+    console.log(`simulated cloud with ${fmt(users)} users, a ${fmt(members)}-member security group, limits ${values.limits} (ready in ${fmt((Date.now() - startedAt) / 1000, 1)} s)`);
+
+    Object.assign(process.env, {
+      APP_ENV: "local",
+      COSMOS_ENDPOINT: cosmos.endpoint,
+      COSMOS_KEY: COSMOS_EMULATOR_KEY,
+      COSMOS_DATABASE: `bench${Date.now()}`,
+      COSMOS_BOOTSTRAP: "true",
+      ENTRA_AUTHORITY_HOST: `${simUrl}/login`,
+      AUTH_AUDIENCES: "api://license-control-plane",
+      GRAPH_BASE_URL: `${simUrl}/graph`,
+      POWER_PLATFORM_API_URL: `${simUrl}/bap`,
+      MS_API_AUTH: "client-secret",
+      MS_API_CLIENT_ID: DEMO_APP.appId,
+      MS_API_CLIENT_SECRET: "local-simulated-cloud-accepts-any-secret",
+      EVENT_QUEUE_TRANSPORT: "storage",
+      EventQueueStorage: "UseDevelopmentStorage=true",
+    });
+    const [{ getRuntime }, { syncDepsFrom }, { handleSyncJob }, { enqueueDirectoryJob }, { meter }, { processMessage }] = await Promise.all([
+      import("../shared/runtime.js"),
+      import("../shared/sync/deps.js"),
+      import("../shared/sync/handlers.js"),
+      import("../shared/sync/jobs.js"),
+      import("../shared/sync/metrics.js"),
+      import("../shared/queue/transient.js"),
+    ]);
+    const rt = await getRuntime();
+    const queue = new MemoryQueue();
+    const deps = { ...syncDepsFrom(rt), queue, isPaused: () => Promise.resolve(false) };
+    const tenantId = LARGE_TENANT_ID;
+    await deps.settings.put(tenantId, LARGE_ENVIRONMENT_ID, { syncEnabled: true, massDisableThresholdPercent: 100, defaultSecurityRoleIds: [] }, "*", "bench");
+
+    const sim = async <T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> => {
+      const res = await fetch(`${simUrl}/_admin${path}`, {
+        method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+        headers: { "Content-Type": "application/json" },
+        ...(init.body !== undefined && { body: JSON.stringify(init.body) }),
+      });
+      if (!res.ok) throw new Error(`sim ${path}: ${res.status} ${await res.text()}`);
+      return (await res.json()) as T;
+    };
+    const settings = await sim<{ graph: { deltaPageSize: number; groupDeltaMembersPerPage: number }; rateLimits: { bap: { requestsPerWindow: number; windowSeconds: number; enabled: boolean } } }>("/settings");
+    meter.enabled = true;
+
+    const drain = async () => {
+      for (let item = queue.next(); item; item = queue.next()) {
+        const wait = item.dueAt - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        const envelope = item.envelope;
+        await processMessage(envelope, (e) => handleSyncJob(deps, e).then(() => undefined), {
+          sender: { transport: "storage-queue", queueName: "sync-jobs", send: (e, o) => queue.send(e, o), close: () => Promise.resolve() },
+          failures: rt.failures,
+          log: { info: () => undefined, warn: (...a: unknown[]) => console.warn(...a), error: (...a: unknown[]) => console.error(...a) },
+        });
+      }
+    };
+
+    const phase = async (name: string, label: string, before?: () => Promise<{ changed: number; eligibleChanged: number }>) => {
+      const change = before ? await before() : { changed: 0, eligibleChanged: 0 };
+      await sim("/counters/reset", { body: {} });
+      meter.reset();
+      const rows0 = (await deps.store.readEnvState(tenantId, LARGE_ENVIRONMENT_ID))?.doc.lastRun?.runId;
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      await enqueueDirectoryJob(queue, tenantId, { trigger: "schedule" });
+      await drain();
+      const wallMs = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      const counters = await sim<{
+        graph: { requests: number; byKind: Record<string, number>; throttled: number };
+        dataverse: { requests: number; byKind: Record<string, number>; batchItemsByKind: Record<string, number>; throttled: number };
+        bap: { requests: number; byKind: Record<string, number>; throttled: number };
+      }>("/counters");
+      const state = await deps.store.readEnvState(tenantId, LARGE_ENVIRONMENT_ID);
+      const lastRunId = state?.doc.lastRun?.runId;
+      const runDoc = lastRunId && lastRunId !== rows0 ? (await deps.store.readRun(tenantId, LARGE_ENVIRONMENT_ID, lastRunId))?.doc : undefined;
+      const c = runDoc?.counts;
+      const byOp = runDoc?.plan?.byOp ?? {};
+      const batch = runDoc?.batchSize ?? null;
+
+      // Minimums the page and batch sizes allow.
+      const full = runDoc?.full ?? false;
+      const deltaPage = settings.graph.deltaPageSize;
+      const usersPages = full ? Math.ceil(users / deltaPage) : Math.max(1, Math.ceil(change.changed / deltaPage));
+      const groupPages = full ? Math.max(1, Math.ceil(members / settings.graph.groupDeltaMembersPerPage)) : 1;
+      const graphMin = usersPages + groupPages + 1;
+      const writes = (byOp.update ?? 0) + (byOp.disable ?? 0);
+      const dvReadsMin = runDoc ? (full ? Math.max(1, Math.ceil(((runDoc.plan?.enabledUsers ?? 0) + 10) / 5000)) : Math.ceil(runDoc.counts.read / 1000)) : 0;
+      const dvWritesMin = batch ? Math.ceil(writes / batch) : writes > 0 ? 1 : 0;
+      const dataverseMin = dvReadsMin + dvWritesMin;
+      const bapAdds = counters.bap.byKind["environments.addUser"] ?? 0;
+      const bapMin = 1 + (byOp.add ?? 0) + (byOp.reenable ?? 0);
+      const dvWriteItems = Object.entries(counters.dataverse.batchItemsByKind).filter(([k]) => !k.endsWith(".list") && !k.endsWith(".get")).reduce((n, [, v]) => n + v, 0);
+      // Time the limits allow at the least: the addUser budget per window of the admin API.
+      const bapLimit = settings.rateLimits.bap;
+      const bapFloorSeconds = bapLimit.enabled ? Math.max(0, Math.ceil(bapMin / bapLimit.requestsPerWindow) - 1) * bapLimit.windowSeconds : 0;
+      const graphMs = meter.busyMs("graph");
+      const dvMs = meter.busyMs("dataverse");
+      const bapMs = meter.busyMs("powerPlatform");
+      const cosmosMs = meter.busyMs("cosmos");
+      const ownCpuUs = cpu.user + cpu.system;
+      const ownExclCosmos = ownCpuUs - meter.cosmosCpu();
+      const considered = c?.read ?? 0;
+      const mem = process.memoryUsage();
+      console.log(`\n(${name}) ${label}${change.changed ? ` - ${fmt(change.changed)} users changed, ${fmt(change.eligibleChanged)} of them in the group` : ""}`);
+      console.log(`  run: ${runDoc ? `${runDoc.full ? "full" : "incremental"}, counts ${JSON.stringify(c)}` : "none started (nothing to do)"}`);
+      console.log(`  Graph requests:            ${fmt(counters.graph.requests)} (minimum ${fmt(graphMin)}: ${fmt(usersPages)} users/delta + ${fmt(groupPages)} groups/delta + 1 $batch) ratio ${ratio(counters.graph.requests, graphMin)}; throttled ${counters.graph.throttled}`);
+      console.log(`  Dataverse requests:        ${fmt(counters.dataverse.requests)} (minimum ${fmt(dataverseMin)}) ratio ${ratio(counters.dataverse.requests, dataverseMin)}; write operations ${fmt(dvWriteItems)}; throttled ${counters.dataverse.throttled}; batch size chosen ${batch ?? "-"}`);
+      console.log(`  Power Platform requests:   ${fmt(counters.bap.requests)} (addUser ${fmt(bapAdds)}; minimum ${fmt(bapMin)}) ratio ${ratio(counters.bap.requests, bapMin)}; throttled ${counters.bap.throttled}`);
+      console.log(`  Cosmos requests:           ${fmt(meter.count("cosmos"))}`);
+      console.log(`  wall time:                 ${fmt(wallMs / 1000, 1)} s = Graph ${fmt(graphMs / 1000, 1)} s, Dataverse ${fmt(dvMs / 1000, 1)} s, Power Platform ${fmt(bapMs / 1000, 1)} s (limits allow no less than ${fmt(bapFloorSeconds)} s: ratio ${bapFloorSeconds ? ratio(bapMs / 1000, bapFloorSeconds) : "-"}), Cosmos ${fmt(cosmosMs / 1000, 1)} s, own CPU ${fmt(ownCpuUs / 1e6, 1)} s`);
+      console.log(`  own CPU per user:          ${considered ? fmt(ownExclCosmos / Math.max(considered, 1), 1) : "-"} us (excluding ${fmt(meter.cosmosCpu() / 1e6, 1)} s in the Cosmos SDK; ${fmt(considered)} users considered)`);
+      console.log(`  memory:                    peak RSS ${fmt(process.resourceUsage().maxRSS / 1024)} MB, heap now ${fmt(mem.heapUsed / 1048576)} MB`);
+    };
+
+    if (phases.has("a")) await phase("a", "first sync");
+    if (phases.has("b")) await phase("b", "re-sync, nothing changed");
+    if (phases.has("c")) {
+      await phase("c", `re-sync after ${changedShare * 100}% of the users changed`, async () => {
+        const count = Math.round(users * changedShare);
+        const step = Math.max(1, Math.floor(users / count));
+        let eligibleChanged = 0;
+        const ids: string[] = [];
+        for (let n = 1, i = 0; i < count && n <= users; n += step, i++) {
+          ids.push(largeTenantUserId(n));
+          if (n <= members) eligibleChanged++;
+        }
+        for (let i = 0; i < ids.length; i += 16) {
+          await Promise.all(ids.slice(i, i + 16).map((id) => sim(`/users/${id}`, { method: "PATCH", body: { jobTitle: `Changed ${randomUUID().slice(0, 8)}` } })));
+        }
+        return { changed: ids.length, eligibleChanged };
+      });
+    }
+  } finally {
+    for (const p of processes.reverse()) await p.stop();
+  }
+}

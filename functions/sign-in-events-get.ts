@@ -1,0 +1,9 @@
+import { app } from "@azure/functions";
+import { signInEventsGet } from "../shared/events/endpoints.js";
+import { getSignInEventResponse } from "../shared/events/http.js";
+import { endpointHandler, httpTrigger } from "../shared/http/endpoint.js";
+import { authDependencies } from "../shared/runtime.js";
+
+export const handler = endpointHandler(signInEventsGet, authDependencies, ({ params }) => getSignInEventResponse(params.tenantId, params.eventId));
+
+app.http(signInEventsGet.name, httpTrigger(signInEventsGet, handler));

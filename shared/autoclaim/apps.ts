@@ -1,0 +1,22 @@
+/**
+ * First-party applications the auto-claim rules know by id. Policies may name any application an
+ * admin connects (E1 sends its client id); these are the ones with rules of their own (A8, A9, L12).
+ */
+export const KNOWN_APPS = {
+  powerApps: { appId: "a8f7a65c-f5ba-4859-b2d6-df772c264e9d", displayName: "Power Apps" },
+  powerAutomate: { appId: "6204c1d1-4712-4c46-a7d9-3ed63d992682", displayName: "Power Automate" },
+  powerBi: { appId: "871c010f-5e61-4fb1-83ac-98610a7e9110", displayName: "Power BI" },
+  dataverse: { appId: "00000007-0000-0000-c000-000000000000", displayName: "Dataverse" },
+} as const;
+
+export type KnownApp = keyof typeof KNOWN_APPS;
+
+export function knownAppOf(appId: string): KnownApp | undefined {
+  const id = appId.toLowerCase();
+  return (Object.keys(KNOWN_APPS) as KnownApp[]).find((k) => KNOWN_APPS[k].appId === id);
+}
+
+export function appDisplayName(appId: string): string | null {
+  const known = knownAppOf(appId);
+  return known ? KNOWN_APPS[known].displayName : null;
+}

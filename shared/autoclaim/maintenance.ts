@@ -1,0 +1,82 @@
+import type { Container } from "@azure/cosmos";
+import type { EventStore } from "../events/event-store.js";
+import { SIGN_IN_EVENT_KIND, type SignInEnvelopeBody } from "../events/sign-in-event.js";
+import { newEnvelope } from "../queue/envelope.js";
+import type { QueueSender } from "../queue/transport.js";
+import { queryAll } from "../storage/repository.js";
+import type { UserReader } from "./license-access.js";
+import type { ClaimStore } from "./claims.js";
+import type { PolicyStore } from "./policy-store.js";
+import type { Reservations } from "./reservations.js";
+
+/**
+ * A10 housekeeping (timer): pending claims past their expiry are settled - claimed if Graph shows
+ * the license (the worker died after Graph answered; the event then shows claimed), otherwise the
+ * reservation is given back and the event is queued again - and every policy product's counters
+ * are reconciled with subscribedSkus.
+ */
+export interface MaintenanceDeps {
+  tenants: Container;
+  policies: PolicyStore;
+  claims: ClaimStore;
+  reservations: Reservations;
+  users: UserReader;
+  events: EventStore;
+  queue: QueueSender;
+  now(): Date;
+}
+
+export interface MaintenanceResult {
+  tenants: number;
+  settled: number;
+  released: number;
+  reconciled: number;
+}
+
+export async function onboardedTenants(tenants: Container): Promise<string[]> {
+  const rows = await queryAll<{ id: string }>(tenants, { query: "SELECT c.id FROM c" }, { maxItems: 100_000 });
+  return rows.map((r) => r.id);
+}
+
+export async function runMaintenance(deps: MaintenanceDeps, log: (msg: string) => void = () => undefined): Promise<MaintenanceResult> {
+  const result: MaintenanceResult = { tenants: 0, settled: 0, released: 0, reconciled: 0 };
+  for (const tenantId of await onboardedTenants(deps.tenants)) {
+    const policies = await deps.policies.all(tenantId);
+    if (policies.length === 0) continue;
+    result.tenants++;
+    try {
+      for (const pending of await deps.claims.expiredPending(tenantId, deps.now())) {
+        const user = await deps.users.read(tenantId, pending.userId);
+        if (user?.assignedLicenses.some((l) => l.skuId === pending.skuId)) {
+          await deps.claims.markClaimed(pending, deps.now());
+          await deps.events.setOutcome(tenantId, pending.eventId, {
+            status: "claimed",
+            claim: { policyId: pending.policyId, policyName: pending.policyName, skuId: pending.skuId, skuPartNumber: null },
+          });
+          result.settled++;
+        } else {
+          await deps.reservations.release(tenantId, { skuId: pending.skuId, shard: pending.shard });
+          await deps.claims.remove(pending);
+          await requeue(deps, tenantId, pending.eventId);
+          result.released++;
+        }
+      }
+      const skus = new Set(policies.flatMap((p) => p.products.map((x) => x.skuId)));
+      for (const skuId of skus) {
+        await deps.reservations.reconcile(tenantId, skuId);
+        result.reconciled++;
+      }
+    } catch (err) {
+      log(`auto-claim maintenance failed for tenant ${tenantId}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return result;
+}
+
+/** Queues an event again whose claim was abandoned (its worker died before Graph answered). */
+async function requeue(deps: MaintenanceDeps, tenantId: string, eventId: string): Promise<void> {
+  const doc = await deps.events.get(tenantId, eventId);
+  if (!doc || (doc.status !== "queued" && doc.status !== "waiting")) return;
+  const body: SignInEnvelopeBody = { event: doc.event, source: doc.source, caller: doc.caller, receivedAt: doc.receivedAt };
+  await deps.queue.send(newEnvelope({ kind: SIGN_IN_EVENT_KIND, tenantId, body, id: `${eventId}.requeued-${deps.now().getTime()}`.slice(0, 200) }));
+}

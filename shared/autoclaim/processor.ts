@@ -1,0 +1,333 @@
+import type { AppError } from "../errors/app-error.js";
+import type { CatalogService } from "../licenses/catalog.js";
+import type { LicenseAssignments } from "../licenses/assign.js";
+import type { Catalog, Product } from "../licenses/model.js";
+import type { CallerCaps } from "../events/caller-cap.js";
+import { secondsUntilNextDay, utcDay } from "../events/caller-cap.js";
+import type { EventOutcome, EventStore } from "../events/event-store.js";
+import { signInEnvelopeBodySchema, type SignInEnvelopeBody } from "../events/sign-in-event.js";
+import type { Envelope } from "../queue/envelope.js";
+import type { QueueSender } from "../queue/transport.js";
+import type { Stored } from "../storage/repository.js";
+import { claimId, type ClaimDocument, type ClaimStore } from "./claims.js";
+import type { ClaimAssigner, UserReader } from "./license-access.js";
+import type { PolicyDocument } from "./policy.js";
+import type { PolicyStore } from "./policy-store.js";
+import type { Reservation, Reservations } from "./reservations.js";
+import type { KeyedQueue } from "./keyed-queue.js";
+import { ensureTrackingPlan, trackingProductFor, type TrackingOutcome } from "./tracking-plans.js";
+import { isFirstAccessTrigger, productQualifies, triggerQualifies } from "./triggers.js";
+
+/**
+ * The claim processor (A1, A3, A5, A10, A11, L12, P11) for one `sign-in-event` envelope:
+ *
+ *   automation paused?  -> the event waits (re-queued with a delay) and is processed after resume
+ *   free tracking plan for the app?  -> assigned / re-enabled whatever A1 says (L12)
+ *   feature on? policy for the app, enabled? trigger qualifies (RPA only for Premium)?
+ *   user a member, enabled, without a license of the policy's products?
+ *   -> reserve a unit of the first product (in order) with one available, create the pending
+ *      claim (one per user and app: a duplicate event meets it and assigns nothing), assign with
+ *      that product's disabled plans, mark the claim claimed. Graph "no licenses left": the next
+ *      backup. Nothing anywhere: the event fails "no license available" (not retried).
+ *
+ * Outages (Graph past its retry budget, Cosmos) throw a transient error: the queue helper re-enqueues
+ * the message with a delay; at the last attempt the event is marked failed first, so it shows.
+ */
+export interface ProcessorDeps {
+  events: EventStore;
+  claims: ClaimStore;
+  reservations: Reservations;
+  policies: PolicyStore;
+  catalog: CatalogService;
+  users: UserReader;
+  assigner: ClaimAssigner;
+  assignments(): Promise<LicenseAssignments>;
+  queue: QueueSender;
+  caps: CallerCaps;
+  isPaused(tenantId: string): Promise<boolean>;
+  isAutoClaimEnabled(tenantId: string): Promise<boolean>;
+  /** Hands a first-access event to the Dataverse sync (D4). */
+  forwardFirstAccess(tenantId: string, body: SignInEnvelopeBody): Promise<void>;
+  /** Records that the user used the app's product (L13, L19, A13). */
+  recordUse(tenantId: string, userId: string, appId: string, at: Date): Promise<void>;
+  /** Serialises the events of one user and app within this process. */
+  perClaim: KeyedQueue;
+  pauseRecheckSeconds: number;
+  reservationExpiryMinutes: number;
+  maxAttempts: number;
+  now(): Date;
+}
+
+export type ProcessResult =
+  | { kind: "done"; outcome: EventOutcome }
+  | { kind: "rescheduled"; reason: "paused" | "daily-cap"; delaySeconds: number }
+  /** A redelivery of an event whose claim is already done or in progress: nothing to write. */
+  | { kind: "duplicate" };
+
+type ClaimResult =
+  | { kind: "claimed"; claim: ClaimDocument; product: Product | undefined }
+  | { kind: "skipped"; code: string; reason: string }
+  | { kind: "failed"; code: string; reason: string }
+  | { kind: "duplicate" };
+
+type Body = SignInEnvelopeBody;
+
+export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope): Promise<ProcessResult> {
+  const body: Body = signInEnvelopeBodySchema.parse(envelope.body);
+  const tenantId = envelope.tenantId;
+  const now = deps.now();
+
+  if (body.deferredDay !== undefined) {
+    const rescheduled = await takeDeferredCap(deps, envelope, body, now);
+    if (rescheduled) return rescheduled;
+    delete body.deferredDay;
+  }
+
+  let firstAccess: EventOutcome["firstAccess"];
+  if (body.event.environmentId !== undefined || isFirstAccessTrigger(body.event.trigger)) {
+    if (!body.forwarded) await deps.forwardFirstAccess(tenantId, body);
+    body.forwarded = true;
+    firstAccess = "forwarded";
+  }
+
+  if (await deps.isPaused(tenantId)) {
+    if (!body.waitingSince) {
+      await deps.events.setOutcome(
+        tenantId,
+        body.event.eventId,
+        { status: "waiting", code: "automation-paused", reason: "automatic changes are paused (P11); the event is processed when they resume", firstAccess },
+        { processed: false },
+      );
+    }
+    const waitingSince = body.waitingSince ?? now.toISOString();
+    const attempt = Math.floor((now.getTime() - Date.parse(waitingSince)) / 1000 / deps.pauseRecheckSeconds) + 1;
+    await resend(deps, envelope, { ...body, waitingSince }, `${body.event.eventId}.wait-${attempt}`, deps.pauseRecheckSeconds);
+    return { kind: "rescheduled", reason: "paused", delaySeconds: deps.pauseRecheckSeconds };
+  }
+
+  try {
+    const key = `${tenantId}|${body.event.userId}|${body.event.appId}`;
+    const outcome = await deps.perClaim.run(key, () => decide(deps, tenantId, body, deps.now()));
+    if (outcome === "duplicate") return { kind: "duplicate" };
+    const full = { ...outcome, ...(firstAccess ? { firstAccess } : {}) };
+    await deps.events.setOutcome(tenantId, body.event.eventId, full);
+    return { kind: "done", outcome: full };
+  } catch (err) {
+    // The last attempt of a transient failure: make the failure visible on the event (A11) before
+    // the queue helper records it.
+    if (isTransient(err) && envelope.attempt >= deps.maxAttempts) {
+      await deps.events
+        .setOutcome(tenantId, body.event.eventId, {
+          status: "failed",
+          code: "gave-up",
+          reason: `gave up after ${envelope.attempt} attempts: ${err instanceof Error ? err.message : String(err)}`,
+          ...(firstAccess ? { firstAccess } : {}),
+        })
+        .catch(() => undefined);
+    }
+    throw err;
+  }
+}
+
+async function decide(deps: ProcessorDeps, tenantId: string, body: Body, now: Date): Promise<EventOutcome | "duplicate"> {
+  const ev = body.event;
+  const autoClaimOn = await deps.isAutoClaimEnabled(tenantId);
+  const policy = autoClaimOn ? await deps.policies.forApp(tenantId, ev.appId) : undefined;
+  const catalog = await deps.catalog.get(tenantId);
+  const tracking = trackingProductFor(ev.appId, catalog);
+  const plan = claimPlan(autoClaimOn, policy, ev.trigger, ev.appId, catalog);
+  if ("skip" in plan && !tracking) {
+    return ev.trigger === "first-access" ? { status: "forwarded", code: null, reason: "handed to the Dataverse sync" } : { status: "skipped", ...plan.skip };
+  }
+
+  const user = await deps.users.read(tenantId, ev.userId);
+  if (!user) return { status: "skipped", code: "user-not-found", reason: "Microsoft Entra ID does not know this user (or the user is deleted)" };
+  if ((user.userType ?? "Member").toLowerCase() === "guest") return { status: "skipped", code: "guest-user", reason: "guest users never claim a license" };
+  if (user.accountEnabled === false) return { status: "skipped", code: "account-disabled", reason: "disabled accounts never claim a license" };
+  await deps.recordUse(tenantId, ev.userId, ev.appId, new Date(ev.occurredAt));
+
+  let trackingPlan: TrackingOutcome | undefined;
+  if (tracking) {
+    trackingPlan = await ensureTrackingPlan(await deps.assignments(), tenantId, user, tracking, { eventId: ev.eventId, caller: body.caller.id, source: body.source });
+  }
+  const withTracking = trackingPlan ? { trackingPlan } : {};
+  if ("skip" in plan) return { status: "skipped", ...plan.skip, ...withTracking };
+
+  const held = new Set(user.assignedLicenses.map((l) => l.skuId));
+  const covering = plan.products.find((p) => held.has(p.skuId));
+  if (covering) {
+    return { status: "skipped", code: "already-licensed", reason: `the user already holds ${covering.skuId}, a product of the policy`, ...withTracking };
+  }
+  if (!user.usageLocation) {
+    return { status: "failed", code: "usage-location-missing", reason: "the user has no usage location, which a license needs (L8)", ...withTracking };
+  }
+
+  const result = await claim(deps, tenantId, body, plan.policy, plan.products, now);
+  switch (result.kind) {
+    case "duplicate":
+      return "duplicate";
+    case "claimed":
+      return {
+        status: "claimed",
+        code: null,
+        reason: null,
+        claim: { policyId: plan.policy.id, policyName: plan.policy.name, skuId: result.claim.skuId, skuPartNumber: result.product?.skuPartNumber ?? null },
+        ...withTracking,
+      };
+    default:
+      return { status: result.kind, code: result.code, reason: result.reason, ...withTracking };
+  }
+}
+
+type Plan = { skip: { code: string; reason: string } } | { policy: PolicyDocument; products: PolicyDocument["products"] };
+
+/** A1, A5, A8, A9: whether this event may claim, and from which products (in order). */
+export function claimPlan(autoClaimOn: boolean, policy: PolicyDocument | undefined, trigger: SignInEnvelopeBody["event"]["trigger"], appId: string, catalog: Catalog): Plan {
+  if (!autoClaimOn) return { skip: { code: "auto-claim-off", reason: "the auto-claim feature is off for this tenant (A1)" } };
+  if (!policy) return { skip: { code: "no-policy", reason: `no auto-claim policy for the app ${appId}` } };
+  if (!policy.enabled) return { skip: { code: "policy-disabled", reason: `the policy "${policy.name}" is disabled (A5)` } };
+  const verdict = triggerQualifies(appId, trigger);
+  if (!verdict.qualifies) return { skip: { code: "trigger-not-qualifying", reason: verdict.reason } };
+  const partNumbers = new Map(catalog.products.map((p) => [p.skuId, p.skuPartNumber]));
+  const products = policy.products.filter((p) => productQualifies(trigger, partNumbers.get(p.skuId)));
+  if (products.length === 0) {
+    return { skip: { code: "trigger-not-qualifying", reason: "attended-RPA triggers claim only a Power Automate Premium product, and the policy has none (A9)" } };
+  }
+  return { policy, products };
+}
+
+/** A3 + A10: reserve, lock, assign, in product order. */
+async function claim(
+  deps: ProcessorDeps,
+  tenantId: string,
+  body: Body,
+  policy: PolicyDocument,
+  products: PolicyDocument["products"],
+  now: Date,
+): Promise<ClaimResult> {
+  const ev = body.event;
+  const catalog = await deps.catalog.get(tenantId);
+  const productOf = (skuId: string) => catalog.products.find((p) => p.skuId === skuId);
+  let lastRefusal: AppError | undefined;
+  for (const product of products) {
+    const reservation = await deps.reservations.reserve(tenantId, product.skuId, ev.userId);
+    if (!reservation) continue;
+    const pending: ClaimDocument = {
+      id: claimId(ev.appId, ev.userId),
+      type: "claim",
+      tenantId,
+      appId: ev.appId,
+      userId: ev.userId,
+      status: "pending",
+      eventId: ev.eventId,
+      trigger: ev.trigger,
+      source: body.source,
+      caller: body.caller,
+      policyId: policy.id,
+      policyName: policy.name,
+      skuId: product.skuId,
+      shard: reservation.shard,
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + deps.reservationExpiryMinutes * 60_000).toISOString(),
+    };
+    const locked = await lockClaim(deps, pending, reservation, now);
+    if ("result" in locked) return locked.result;
+    const { claimDoc, held } = locked;
+    const outcome = await deps.assigner
+      .assign(tenantId, {
+        userId: ev.userId,
+        skuId: claimDoc.skuId,
+        disabledPlans: products.find((p) => p.skuId === claimDoc.skuId)?.disabledPlans ?? product.disabledPlans,
+        context: { eventId: ev.eventId, policyId: policy.id, caller: body.caller.id, source: body.source, trigger: ev.trigger, appId: ev.appId },
+      })
+      .catch(async (err: unknown) => {
+        await giveBack(deps, tenantId, claimDoc, held);
+        throw err;
+      });
+    switch (outcome.outcome) {
+      case "assigned":
+        await deps.claims.markClaimed(claimDoc, deps.now());
+        return { kind: "claimed", claim: claimDoc, product: productOf(claimDoc.skuId) };
+      case "already-held":
+        await giveBack(deps, tenantId, claimDoc, held);
+        return { kind: "skipped", code: "already-licensed", reason: `the user already holds ${claimDoc.skuId}` };
+      case "no-license-left":
+        // The counter said yes, Graph says no: do not give the unit back; go on with the next backup.
+        deps.reservations.graphExhausted(tenantId, claimDoc.skuId);
+        await deps.claims.remove(claimDoc);
+        lastRefusal = outcome.error;
+        continue;
+      case "unavailable":
+        await giveBack(deps, tenantId, claimDoc, held);
+        throw outcome.error;
+      case "refused":
+        await giveBack(deps, tenantId, claimDoc, held);
+        return { kind: "failed", code: outcome.error.code, reason: outcome.error.message };
+    }
+  }
+  return {
+    kind: "failed",
+    code: "no-license-available",
+    reason: `no license available in any product of the policy "${policy.name}" (${products.map((p) => productOf(p.skuId)?.skuPartNumber ?? p.skuId).join(", ")})` +
+      (lastRefusal ? `; Graph: ${lastRefusal.message}` : ""),
+  };
+}
+
+type Locked = { claimDoc: Stored<ClaimDocument>; held: Reservation } | { result: ClaimResult };
+
+/**
+ * Creates the pending claim holding `reservation`; when a claim for the user and app exists already,
+ * decides from its state (A10: the same event resumes, another event's live claim wins).
+ */
+async function lockClaim(deps: ProcessorDeps, pending: ClaimDocument, reservation: Reservation, now: Date): Promise<Locked> {
+  const lock = await deps.claims.lock(pending);
+  if (lock.taken) return { claimDoc: lock.claim, held: reservation };
+  const existing = lock.existing;
+  const tenantId = pending.tenantId;
+  const expired = existing.status === "pending" && Date.parse(existing.expiresAt) < now.getTime();
+  if (existing.eventId === pending.eventId && !expired) {
+    // Another delivery of this event is claiming (or has claimed): it writes the outcome.
+    await deps.reservations.release(tenantId, reservation);
+    return { result: { kind: "duplicate" } };
+  }
+  if (existing.status === "pending" && !expired) {
+    await deps.reservations.release(tenantId, reservation);
+    return { result: { kind: "skipped", code: "claim-in-progress", reason: `event ${existing.eventId} is claiming a license for this user and app` } };
+  }
+  // An abandoned pending claim, or a claim whose license is gone (the user holds none of the
+  // policy's products now): this event claims afresh.
+  const taken = await deps.claims.takeOver(pending, existing._etag);
+  if (!taken) {
+    await deps.reservations.release(tenantId, reservation);
+    return { result: { kind: "skipped", code: "claim-in-progress", reason: "another event is claiming a license for this user and app" } };
+  }
+  if (existing.status === "pending") await deps.reservations.release(tenantId, { skuId: existing.skuId, shard: existing.shard }).catch(() => undefined);
+  return { claimDoc: taken, held: reservation };
+}
+
+async function giveBack(deps: ProcessorDeps, tenantId: string, claimDoc: Stored<ClaimDocument>, held: Reservation): Promise<void> {
+  await deps.reservations.release(tenantId, held);
+  await deps.claims.remove(claimDoc);
+}
+
+/** A deferred event (its caller was over the cap) takes the cap of the day it is processed on. */
+async function takeDeferredCap(deps: ProcessorDeps, envelope: Envelope, body: Body, now: Date): Promise<ProcessResult | undefined> {
+  const today = utcDay(now);
+  const deferredDay = body.deferredDay ?? today;
+  if (today > deferredDay) {
+    const cap = await deps.caps.tryTake(envelope.tenantId, body.caller.id);
+    if (cap.ok) return undefined;
+  }
+  const delaySeconds = secondsUntilNextDay(now) + Math.floor(Math.random() * 300);
+  await resend(deps, envelope, { ...body, deferredDay: today }, `${body.event.eventId}.defer-${today}`, delaySeconds);
+  return { kind: "rescheduled", reason: "daily-cap", delaySeconds };
+}
+
+async function resend(deps: ProcessorDeps, envelope: Envelope, body: Body, id: string, delaySeconds: number): Promise<void> {
+  // A new envelope id: Service Bus would drop a message whose id it saw within its duplicate window.
+  await deps.queue.send({ ...envelope, id: id.slice(0, 200), body }, { delaySeconds });
+}
+
+function isTransient(err: unknown): boolean {
+  return typeof err === "object" && err !== null && (err as { transient?: unknown }).transient === true;
+}

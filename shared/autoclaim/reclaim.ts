@@ -1,0 +1,66 @@
+import type { Container } from "@azure/cosmos";
+import { AppError } from "../errors/app-error.js";
+import type { LicenseAssignments } from "../licenses/assign.js";
+import { productOfApp, usageOfUsers } from "../licenses/usage.js";
+import type { ClaimStore } from "./claims.js";
+import { AUTO_CLAIM_ACTOR } from "./license-access.js";
+import { onboardedTenants } from "./maintenance.js";
+import type { Reservations } from "./reservations.js";
+
+/**
+ * A13 (beyond, off by default): a license claimed through a policy goes back to the pool when its
+ * user has not used the app for `afterDays` days. Use comes from the usage records the claim
+ * processor writes at every sign-in (shared/licenses/usage.ts), so only the apps those records
+ * track (Power Apps, Power Automate) are reclaimed; last use defaults to the claim date. The claim
+ * shows as reclaimed, with the reason, in the report; the license change is audited (L16).
+ */
+export interface ReclaimDeps {
+  tenants: Container;
+  usage: Container;
+  claims: ClaimStore;
+  reservations: Reservations;
+  assignments(): Promise<LicenseAssignments>;
+  isPaused(tenantId: string): Promise<boolean>;
+  afterDays: number;
+  now(): Date;
+}
+
+export async function runReclamation(deps: ReclaimDeps, log: (msg: string) => void = () => undefined): Promise<{ reclaimed: number; failed: number }> {
+  const out = { reclaimed: 0, failed: 0 };
+  if (deps.afterDays <= 0) return out;
+  const cutoff = new Date(deps.now().getTime() - deps.afterDays * 24 * 3600_000).toISOString();
+  for (const tenantId of await onboardedTenants(deps.tenants)) {
+    if (await deps.isPaused(tenantId)) continue; // P11: automatic changes wait
+    const claims = (await deps.claims.claimed(tenantId)).filter((c) => productOfApp(c.appId) !== undefined);
+    if (claims.length === 0) continue;
+    const usage = await usageOfUsers(deps.usage, tenantId, [...new Set(claims.map((c) => c.userId))]);
+    for (const claim of claims) {
+      const product = productOfApp(claim.appId);
+      const lastUse = usage.find((u) => u.userId === claim.userId && u.product === product)?.lastAccessAt ?? claim.claimedAt ?? claim.createdAt;
+      if (lastUse >= cutoff) continue;
+      const reason = `not used for ${deps.afterDays} days (last use ${lastUse}); returned to the pool (A13)`;
+      try {
+        await (await deps.assignments()).assignLicenses({
+          tenantId,
+          actor: AUTO_CLAIM_ACTOR,
+          userId: claim.userId,
+          remove: [claim.skuId],
+          reason,
+          context: { policyId: claim.policyId, claimEventId: claim.eventId, appId: claim.appId },
+          graphMode: "background",
+        });
+      } catch (err) {
+        // Already gone (an admin removed it): the claim is over either way.
+        if (!(err instanceof AppError && (err.code === "license-not-assigned" || err.kind === "notFound"))) {
+          out.failed++;
+          log(`A13: could not reclaim ${claim.skuId} from ${claim.userId}: ${err instanceof Error ? err.message : String(err)}`);
+          continue;
+        }
+      }
+      await deps.claims.markReclaimed(claim, deps.now(), reason);
+      await deps.reservations.release(tenantId, { skuId: claim.skuId, shard: claim.shard }).catch(() => undefined);
+      out.reclaimed++;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,216 @@
+import { createHash } from "node:crypto";
+import type { Container } from "@azure/cosmos";
+import { AppError } from "../errors/app-error.js";
+import { createItem, patchIf, queryAll } from "../storage/repository.js";
+
+/**
+ * A10: license reservations. Before Graph is called a claim takes one unit from a counter of the
+ * product in Cosmos (a conditional patch `available - 1 where available > 0`), so concurrent claims
+ * never take more units than the product has. One counter item would serialise every claim of a
+ * product (about 100 conditional patches per second on one item locally), so each product's count
+ * is split over `shards` items; a claim starts at the shard its user hashes to and moves on when
+ * that one is empty. A product is exhausted only when every shard is, so the total is exact.
+ *
+ * Counters start from Graph (`subscribedSkus`: enabled + warning - consumed) and are reconciled
+ * with it (`reconcile`): admins assign outside this product, and a reservation whose claim never
+ * completed is given back then. Graph stays the last word: if it says a product has no license
+ * left, the claim moves to the next backup and the product is treated as exhausted for a while.
+ */
+interface CounterDocument {
+  id: string;
+  type: "sku-counter";
+  tenantId: string;
+  skuId: string;
+  shard: number;
+  available: number;
+  updatedAt: string;
+}
+
+export interface Reservation {
+  skuId: string;
+  shard: number;
+}
+
+export interface ReservationDeps {
+  container: Container;
+  shards: number;
+  /** How long a shard or product found empty is skipped without asking Cosmos again (default 2 s). */
+  exhaustedMemoMs?: number;
+  /** Licenses available in Graph now (fresh subscribedSkus); undefined when the tenant lacks the product. */
+  availableInGraph(tenantId: string, skuId: string): Promise<number | undefined>;
+  /** Reservations taken and not completed yet (pending claims) for the product. */
+  pendingClaims(tenantId: string, skuId: string): Promise<number>;
+  now?: () => Date;
+}
+
+const DEFAULT_EXHAUSTED_MEMO_MS = 2000;
+
+const counterId = (skuId: string, shard: number) => `sku:${skuId}:${shard}`;
+
+export class Reservations {
+  private readonly emptyUntil = new Map<string, number>();
+  private readonly graphExhaustedUntil = new Map<string, number>();
+  private readonly initializing = new Map<string, Promise<void>>();
+
+  private readonly memoMs: number;
+
+  constructor(private readonly deps: ReservationDeps) {
+    this.memoMs = deps.exhaustedMemoMs ?? DEFAULT_EXHAUSTED_MEMO_MS;
+  }
+
+  /** Takes one unit of the product, or undefined when none is left. */
+  async reserve(tenantId: string, skuId: string, hint: string): Promise<Reservation | undefined> {
+    const shards = this.deps.shards;
+    if (this.isMemoEmpty(tenantId, skuId, "all") || (this.graphExhaustedUntil.get(`${tenantId}|${skuId}`) ?? 0) > Date.now()) return undefined;
+    const start = shardOf(hint, shards);
+    let initialized = false;
+    for (let i = 0; i < shards; i++) {
+      const shard = (start + i) % shards;
+      if (this.isMemoEmpty(tenantId, skuId, shard)) continue;
+      try {
+        await patchIf(this.deps.container, counterId(skuId, shard), tenantId, [{ op: "incr", path: "/available", value: -1 }], {
+          condition: "from c where c.available > 0",
+        });
+        return { skuId, shard };
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        if (err.kind === "preconditionFailed") {
+          this.memoEmpty(tenantId, skuId, shard, this.memoMs);
+          continue;
+        }
+        if (err.kind === "notFound" && !initialized) {
+          await this.initialize(tenantId, skuId);
+          initialized = true;
+          i--;
+          continue;
+        }
+        throw err;
+      }
+    }
+    this.memoEmpty(tenantId, skuId, "all", this.memoMs);
+    return undefined;
+  }
+
+  /** Gives a unit back (the claim did not happen). */
+  async release(tenantId: string, reservation: Reservation): Promise<void> {
+    await patchIf(this.deps.container, counterId(reservation.skuId, reservation.shard), tenantId, [{ op: "incr", path: "/available", value: 1 }]);
+    this.emptyUntil.delete(memoKey(tenantId, reservation.skuId, reservation.shard));
+    this.emptyUntil.delete(memoKey(tenantId, reservation.skuId, "all"));
+  }
+
+  /** Graph said the product has no license left: skip it for a while and bring the counters in line. */
+  graphExhausted(tenantId: string, skuId: string): void {
+    this.graphExhaustedUntil.set(`${tenantId}|${skuId}`, Date.now() + this.memoMs);
+    void this.reconcile(tenantId, skuId).catch(() => undefined);
+  }
+
+  /**
+   * Brings the product's counters to what Graph says is available minus the reservations in flight,
+   * by adding the difference (increments commute with concurrent reservations: nothing is lost).
+   */
+  async reconcile(tenantId: string, skuId: string): Promise<{ before: number; after: number }> {
+    const [inGraph, pending, counters] = await Promise.all([
+      this.deps.availableInGraph(tenantId, skuId),
+      this.deps.pendingClaims(tenantId, skuId),
+      this.counters(tenantId, skuId),
+    ]);
+    const desired = Math.max(0, (inGraph ?? 0) - pending);
+    const before = counters.reduce((sum, c) => sum + c.available, 0);
+    if (counters.length < this.deps.shards) {
+      await this.initialize(tenantId, skuId, desired);
+      return { before, after: desired };
+    }
+    const changes = distribute(counters, desired - before);
+    const at = new Date().toISOString();
+    await Promise.all(
+      [...changes].filter(([, v]) => v !== 0).map(([shard, value]) => {
+        return patchIf(this.deps.container, counterId(skuId, shard), tenantId, [
+          { op: "incr", path: "/available", value },
+          { op: "set", path: "/updatedAt", value: at },
+        ]);
+      }),
+    );
+    for (const c of counters) this.emptyUntil.delete(memoKey(tenantId, skuId, c.shard));
+    if (desired > 0) this.emptyUntil.delete(memoKey(tenantId, skuId, "all"));
+    return { before, after: before + [...changes.values()].reduce((a, b) => a + b, 0) };
+  }
+
+  /** The product's counter items (for reconciliation and tests). */
+  async counters(tenantId: string, skuId: string): Promise<CounterDocument[]> {
+    return queryAll<CounterDocument>(
+      this.deps.container,
+      {
+        query: "SELECT * FROM c WHERE c.tenantId = @t AND c.type = 'sku-counter' AND c.skuId = @s",
+        parameters: [{ name: "@t", value: tenantId }, { name: "@s", value: skuId }],
+      },
+      { partitionKey: tenantId, maxItems: 1000 },
+    );
+  }
+
+  /** Creates the product's counters from Graph (once; concurrent callers share the work). */
+  private initialize(tenantId: string, skuId: string, available?: number): Promise<void> {
+    const key = `${tenantId}|${skuId}`;
+    let running = this.initializing.get(key);
+    if (!running) {
+      running = this.createCounters(tenantId, skuId, available).finally(() => this.initializing.delete(key));
+      this.initializing.set(key, running);
+    }
+    return running;
+  }
+
+  private async createCounters(tenantId: string, skuId: string, available?: number): Promise<void> {
+    const total = available ?? Math.max(0, (await this.deps.availableInGraph(tenantId, skuId)) ?? 0);
+    const shards = this.deps.shards;
+    const at = (this.deps.now ?? (() => new Date()))().toISOString();
+    await Promise.all(
+      Array.from({ length: shards }, async (_, shard) => {
+        const share = Math.floor(total / shards) + (shard < total % shards ? 1 : 0);
+        try {
+          await createItem<CounterDocument>(this.deps.container, {
+            id: counterId(skuId, shard), type: "sku-counter", tenantId, skuId, shard, available: share, updatedAt: at,
+          });
+        } catch (err) {
+          if (!(err instanceof AppError && err.kind === "conflict")) throw err;
+        }
+      }),
+    );
+  }
+
+  private isMemoEmpty(tenantId: string, skuId: string, shard: number | "all"): boolean {
+    const until = this.emptyUntil.get(memoKey(tenantId, skuId, shard));
+    return until !== undefined && until > Date.now();
+  }
+
+  private memoEmpty(tenantId: string, skuId: string, shard: number | "all", ms: number): void {
+    if (ms <= 0) return;
+    this.emptyUntil.set(memoKey(tenantId, skuId, shard), Date.now() + ms);
+  }
+}
+
+/**
+ * Per-shard increments that change the total by `delta`: an increase is spread evenly, a decrease
+ * is taken from the fullest shards first and never takes a shard below zero.
+ */
+export function distribute(counters: readonly { shard: number; available: number }[], delta: number): Map<number, number> {
+  const changes = new Map<number, number>();
+  if (delta > 0) {
+    const n = counters.length;
+    counters.forEach((c, i) => changes.set(c.shard, Math.floor(delta / n) + (i < delta % n ? 1 : 0)));
+  } else if (delta < 0) {
+    let remaining = -delta;
+    for (const c of [...counters].sort((a, b) => b.available - a.available)) {
+      if (remaining === 0) break;
+      const take = Math.min(Math.max(0, c.available), remaining);
+      if (take > 0) changes.set(c.shard, -take);
+      remaining -= take;
+    }
+  }
+  return changes;
+}
+
+const memoKey = (tenantId: string, skuId: string, shard: number | "all") => `${tenantId}|${skuId}|${shard}`;
+
+/** The shard a user starts at: stable per user, spread evenly. */
+export function shardOf(hint: string, shards: number): number {
+  return createHash("sha256").update(hint).digest().readUInt32BE(0) % shards;
+}

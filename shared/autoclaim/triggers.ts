@@ -1,0 +1,69 @@
+import { z } from "zod";
+import { knownAppOf } from "./apps.js";
+
+/**
+ * What a user did that may earn a license (the `trigger` of a sign-in event). E1 and E2 only see
+ * sign-ins; the fine-grained Power Apps (A8) and Power Automate (A9) triggers come from relays (E3).
+ */
+export const TRIGGERS = [
+  "sign-in",
+  "first-access",
+  "premium-app-launch",
+  "managed-environment-app-launch",
+  "premium-flow-run",
+  "premium-flow-save",
+  "premium-flow-turn-on",
+  "rpa-flow-run",
+  "rpa-flow-save",
+  "rpa-flow-turn-on",
+] as const;
+export const triggerSchema = z.enum(TRIGGERS).describe(
+  "sign-in: first sign-in to the app (E1, E2, relays); first-access: first access to a Dataverse environment (hands the event to the " +
+    "Dataverse sync, claims nothing); premium-app-launch / managed-environment-app-launch: Power Apps (A8); premium-flow-run / -save / " +
+    "-turn-on: Power Automate (A9); rpa-flow-*: the attended-RPA variants, which only a Power Automate Premium product serves (A9).",
+);
+export type Trigger = z.infer<typeof triggerSchema>;
+
+const POWER_APPS_TRIGGERS: ReadonlySet<Trigger> = new Set(["premium-app-launch", "managed-environment-app-launch"]);
+const FLOW_TRIGGERS: ReadonlySet<Trigger> = new Set(["premium-flow-run", "premium-flow-save", "premium-flow-turn-on"]);
+const RPA_TRIGGERS: ReadonlySet<Trigger> = new Set(["rpa-flow-run", "rpa-flow-save", "rpa-flow-turn-on"]);
+
+/** Part numbers of the Power Automate Premium plan (the only products the RPA triggers may claim). */
+export const POWER_AUTOMATE_PREMIUM_PART_NUMBERS: ReadonlySet<string> = new Set(["POWERAUTOMATE_ATTENDED_RPA"]);
+
+export function isRpaTrigger(trigger: Trigger): boolean {
+  return RPA_TRIGGERS.has(trigger);
+}
+
+/** True when the trigger hands the event to the Dataverse sync (D4). */
+export function isFirstAccessTrigger(trigger: Trigger): boolean {
+  return trigger === "first-access";
+}
+
+export type TriggerVerdict = { qualifies: true } | { qualifies: false; reason: string };
+
+/**
+ * Whether a trigger may claim a license for a policy of this app (A8, A9; any other app claims at
+ * its first sign-in). Which of the policy's products it may claim is `productQualifies`.
+ */
+export function triggerQualifies(appId: string, trigger: Trigger): TriggerVerdict {
+  const app = knownAppOf(appId);
+  if (trigger === "first-access") return { qualifies: false, reason: "a first access to an environment claims no license (it goes to the Dataverse sync)" };
+  if (app === "powerApps") {
+    return POWER_APPS_TRIGGERS.has(trigger)
+      ? { qualifies: true }
+      : { qualifies: false, reason: `Power Apps claims on premium-app-launch or managed-environment-app-launch (A8), not on ${trigger}` };
+  }
+  if (app === "powerAutomate") {
+    return FLOW_TRIGGERS.has(trigger) || RPA_TRIGGERS.has(trigger)
+      ? { qualifies: true }
+      : { qualifies: false, reason: `Power Automate claims when a premium cloud flow is run, saved or turned on (A9), not on ${trigger}` };
+  }
+  return trigger === "sign-in" ? { qualifies: true } : { qualifies: false, reason: `this app claims at sign-in, not on ${trigger}` };
+}
+
+/** A9: the attended-RPA triggers are served only by the Premium plan; every other trigger by any product of the policy. */
+export function productQualifies(trigger: Trigger, skuPartNumber: string | undefined): boolean {
+  if (!RPA_TRIGGERS.has(trigger)) return true;
+  return skuPartNumber !== undefined && POWER_AUTOMATE_PREMIUM_PART_NUMBERS.has(skuPartNumber);
+}

@@ -1,0 +1,85 @@
+import type { TokenCredential } from "@azure/identity";
+import { AppError } from "../errors/app-error.js";
+import type { RetryBudget } from "./graph.js";
+
+/**
+ * A small fetch wrapper for the Microsoft APIs that have no official Node client here (Dataverse
+ * Web API, Power Platform admin API): a bearer token from the tenant's credential, and the
+ * throttling contract of both services - 429 (and 503/504) with `Retry-After` are waited out
+ * within a retry budget, and never past the caller's deadline. Past either, the failure is an
+ * AppError `unavailable` carrying the Retry-After, so a queue job re-enqueues itself with that delay.
+ */
+export interface MsHttpOptions {
+  credential: TokenCredential;
+  scope: string;
+  budget: RetryBudget;
+  /** For messages: "Dataverse", "the Power Platform admin API". */
+  service: string;
+  /** Epoch ms after which no wait starts (a job's chunk deadline). */
+  deadline?: number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Observes each attempt (metrics, tests). */
+  onAttempt?: (info: { url: string; status: number; ms: number }) => void;
+}
+
+const RETRYABLE = new Set([429, 503, 504]);
+export const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Seconds to wait from a Retry-After header (seconds or an HTTP date); the fallback without one. */
+export function retryAfterFromHeader(value: string | null | undefined, fallback: number): number {
+  if (!value) return fallback;
+  const n = Number(value);
+  if (Number.isFinite(n) && n >= 0) return Math.max(1, Math.ceil(n));
+  const at = Date.parse(value);
+  return Number.isFinite(at) ? Math.max(1, Math.ceil((at - Date.now()) / 1000)) : fallback;
+}
+
+export async function msFetch(url: string, init: RequestInit, opts: MsHttpOptions): Promise<Response> {
+  const sleep = opts.sleep ?? realSleep;
+  for (let attempt = 1; ; attempt++) {
+    const token = await opts.credential.getToken(opts.scope);
+    if (!token) throw new AppError("unavailable", `No token for ${opts.service}.`, { retryAfterSeconds: 5 });
+    const headers = new Headers(init.headers);
+    headers.set("Authorization", `Bearer ${token.token}`);
+    const started = Date.now();
+    let response: Response;
+    try {
+      response = await fetch(url, { ...init, headers });
+    } catch (err) {
+      opts.onAttempt?.({ url, status: 0, ms: Date.now() - started });
+      const wait = Math.min(2 ** (attempt - 1), 30);
+      if (attempt <= opts.budget.maxRetries && fitsDeadline(wait, opts.deadline)) {
+        await sleep(wait * 1000);
+        continue;
+      }
+      throw new AppError("unavailable", `${opts.service} could not be reached.`, { retryAfterSeconds: 5, cause: err });
+    }
+    opts.onAttempt?.({ url, status: response.status, ms: Date.now() - started });
+    if (!RETRYABLE.has(response.status)) return response;
+    const wait = retryAfterFromHeader(response.headers.get("retry-after"), 2 ** (attempt - 1));
+    await response.arrayBuffer().catch(() => undefined);
+    if (attempt <= opts.budget.maxRetries && wait <= opts.budget.maxDelaySeconds && fitsDeadline(wait, opts.deadline)) {
+      await sleep(wait * 1000);
+      continue;
+    }
+    throw new AppError("unavailable", `${opts.service} is throttling or unavailable (${response.status}); try again later.`, {
+      retryAfterSeconds: wait,
+      extensions: { upstreamStatus: response.status },
+    });
+  }
+}
+
+function fitsDeadline(waitSeconds: number, deadline: number | undefined): boolean {
+  return deadline === undefined || Date.now() + waitSeconds * 1000 < deadline;
+}
+
+/** The `{error: {code, message}}` body both services use; tolerant of other shapes. */
+export async function readError(response: Response): Promise<{ code: string; message: string }> {
+  const text = await response.text().catch(() => "");
+  try {
+    const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
+    return { code: typeof body.error?.code === "string" ? body.error.code : "", message: typeof body.error?.message === "string" ? body.error.message : text.slice(0, 500) };
+  } catch {
+    return { code: "", message: text.slice(0, 500) };
+  }
+}

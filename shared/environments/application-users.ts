@@ -1,0 +1,69 @@
+import type { z } from "zod";
+import type { Principal } from "../auth/token-validator.js";
+import { DataverseClient } from "../clients/dataverse.js";
+import { AppError, notFound } from "../errors/app-error.js";
+import type { SyncDeps } from "../sync/deps.js";
+import type { SystemUserRow } from "../sync/model.js";
+import { actorOf, requireDataverse, requireEnvironment } from "./environments.js";
+import type { applicationUserSchema } from "./schemas.js";
+
+/**
+ * D7: application users (a systemuser with an application id). Created and enabled/disabled by
+ * admins only - the directory sync never touches them - with no limit on their number.
+ */
+type ApplicationUserView = z.infer<typeof applicationUserSchema>;
+
+export const DISABLE_WARNING = "Disabling an application user breaks every integration that signs in as this application until it is enabled again.";
+
+function view(row: SystemUserRow, warning: string | null): ApplicationUserView {
+  return { applicationId: row.applicationid?.toLowerCase() ?? "", systemUserId: row.systemuserid, status: row.isdisabled ? "disabled" : "enabled", warning };
+}
+
+async function findByApplicationId(dataverse: DataverseClient, applicationId: string): Promise<SystemUserRow | null> {
+  const page = await dataverse.listSystemUsers({ pageSize: 2, filter: `applicationid eq ${applicationId}` });
+  return page.rows[0] ?? null;
+}
+
+export async function createApplicationUser(
+  deps: SyncDeps, tenantId: string, environmentId: string, body: { applicationId: string; securityRoleIds?: string[] | undefined }, principal: Principal,
+): Promise<ApplicationUserView> {
+  const env = await requireEnvironment(deps, tenantId, environmentId);
+  requireDataverse(env);
+  const dataverse = deps.dataverse(tenantId, env, "interactive");
+  if (await findByApplicationId(dataverse, body.applicationId)) {
+    throw new AppError("conflict", `Environment ${env.id} already has an application user for ${body.applicationId}.`, { code: "application-user-exists" });
+  }
+  const roleIds = body.securityRoleIds ?? (await deps.settings.get(tenantId, env.id)).value.defaultSecurityRoleIds;
+  if (roleIds.length) {
+    const known = new Set((await dataverse.listRoles()).map((r) => r.roleid));
+    const unknown = roleIds.filter((r) => !known.has(r));
+    if (unknown.length) throw new AppError("businessRule", `Unknown security roles: ${unknown.join(", ")}.`, { code: "unknown-security-role", extensions: { roleIds: unknown } });
+  }
+  const businessUnitId = await dataverse.rootBusinessUnitId();
+  const row = await dataverse.createSystemUser({ applicationid: body.applicationId, "businessunitid@odata.bind": `/businessunits(${businessUnitId})` });
+  if (roleIds.length) await dataverse.batch(roleIds.map((r) => DataverseClient.associateRole(dataverse.apiBase, row.systemuserid, r)));
+  await deps.audit.append(tenantId, {
+    actor: actorOf(principal), action: "environment.applicationUser.create", target: { type: "application", id: body.applicationId }, phase: "record",
+    outcome: "succeeded", context: { environmentId: env.id, systemUserId: row.systemuserid, roleIds },
+  });
+  return view(row, null);
+}
+
+export async function setApplicationUserEnabled(
+  deps: SyncDeps, tenantId: string, environmentId: string, applicationId: string, enabled: boolean, principal: Principal,
+): Promise<ApplicationUserView> {
+  const env = await requireEnvironment(deps, tenantId, environmentId);
+  requireDataverse(env);
+  const dataverse = deps.dataverse(tenantId, env, "interactive");
+  const row = await findByApplicationId(dataverse, applicationId);
+  if (!row) throw notFound(`Application user ${applicationId} in environment ${env.id}`);
+  const warning = enabled ? null : DISABLE_WARNING;
+  if (row.isdisabled !== !enabled) {
+    await dataverse.patchSystemUser(row.systemuserid, { isdisabled: !enabled });
+    await deps.audit.append(tenantId, {
+      actor: actorOf(principal), action: enabled ? "environment.applicationUser.enable" : "environment.applicationUser.disable",
+      target: { type: "application", id: applicationId }, phase: "record", outcome: "succeeded", context: { environmentId: env.id, systemUserId: row.systemuserid },
+    });
+  }
+  return view({ ...row, isdisabled: !enabled }, warning);
+}

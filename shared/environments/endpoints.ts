@@ -1,0 +1,184 @@
+
+import { ACCESS } from "../auth/roles.js";
+import { acceptedSchema, listResponseSchema } from "../http/conventions.js";
+import { defineEndpoint } from "../http/endpoint.js";
+import { tenantRouteParamsSchema } from "../tenants/tenant.js";
+import {
+  accessModePatchSchema, addEnvironmentUserSchema, applicationUserCreateSchema, applicationUserParamsSchema, applicationUserPatchSchema,
+  applicationUserSchema, diagnosticsSchema, environmentParamsSchema, environmentPatchSchema, environmentSchema, environmentUserParamsSchema,
+  environmentUserSchema, listQuery, oneUserResultSchema, syncRunParamsSchema, syncRunSchema,
+} from "./schemas.js";
+
+/** The environment and sync endpoints (D4-D15), under /api/tenants/{tenantId}/environments. */
+const TAG = "Environments";
+const base = "tenants/{tenantId}/environments";
+const etag = { ETag: "Version of this product's settings; send it in If-Match to change them" };
+const location = { Location: "Where to poll the run" };
+
+export const environmentsList = defineEndpoint({
+  name: "environments-list",
+  method: "GET",
+  route: base,
+  summary: "D15: the tenant's environments as the Power Platform admin API reports them (type, Dataverse URL, security group), with this product's settings.",
+  tag: TAG,
+  access: ACCESS.read,
+  params: tenantRouteParamsSchema,
+  query: listQuery,
+  responses: { 200: { description: "Environments", schema: listResponseSchema(environmentSchema) } },
+});
+
+export const environmentsGet = defineEndpoint({
+  name: "environments-get",
+  method: "GET",
+  route: `${base}/{environmentId}`,
+  summary: "D15: one environment, with this product's settings and its sync status.",
+  tag: TAG,
+  access: ACCESS.read,
+  params: environmentParamsSchema,
+  responses: { 200: { description: "The environment", schema: environmentSchema, headers: etag } },
+});
+
+export const environmentsPatch = defineEndpoint({
+  name: "environments-patch",
+  method: "PATCH",
+  route: `${base}/{environmentId}`,
+  summary: "D13-D15: change this product's settings of an environment (sync on/off, mass-disable threshold, default security roles); JSON merge patch, If-Match required. Nothing the platform owns can be set.",
+  tag: TAG,
+  access: ACCESS.environmentWrite,
+  params: environmentParamsSchema,
+  body: environmentPatchSchema,
+  responses: { 200: { description: "Updated", schema: environmentSchema, headers: etag } },
+});
+
+export const syncRunsPost = defineEndpoint({
+  name: "environments-sync-runs-post",
+  method: "POST",
+  route: `${base}/{environmentId}/sync-runs`,
+  summary: "D1: start a run of the environment's sync now (a full reconcile after a fresh directory read). 409 while another run is in progress.",
+  tag: TAG,
+  access: ACCESS.environmentWrite,
+  params: environmentParamsSchema,
+  responses: { 202: { description: "Accepted: poll the Location", schema: acceptedSchema, headers: location } },
+});
+
+export const syncRunsList = defineEndpoint({
+  name: "environments-sync-runs-list",
+  method: "GET",
+  route: `${base}/{environmentId}/sync-runs`,
+  summary: "D11: the environment's sync runs, newest first.",
+  tag: TAG,
+  access: ACCESS.read,
+  params: environmentParamsSchema,
+  query: listQuery,
+  responses: { 200: { description: "Runs", schema: listResponseSchema(syncRunSchema) } },
+});
+
+export const syncRunsGet = defineEndpoint({
+  name: "environments-sync-runs-get",
+  method: "GET",
+  route: `${base}/{environmentId}/sync-runs/{runId}`,
+  summary: "D11: one run: counts (read, added, updated, disabled, re-enabled, drift, skipped, failed), duration, checkpoint and state.",
+  tag: TAG,
+  access: ACCESS.read,
+  params: syncRunParamsSchema,
+  responses: { 200: { description: "The run", schema: syncRunSchema } },
+});
+
+export const syncRunsApprove = defineEndpoint({
+  name: "environments-sync-runs-approve",
+  method: "POST",
+  route: `${base}/{environmentId}/sync-runs/{runId}/approve`,
+  summary: "D13: approve a run the mass-disable guard holds; it continues with its plan. 409 when the run is not waiting for approval.",
+  tag: TAG,
+  access: ACCESS.environmentWrite,
+  params: syncRunParamsSchema,
+  responses: { 202: { description: "Approved; the run continues", schema: acceptedSchema, headers: location } },
+});
+
+export const environmentUsersList = defineEndpoint({
+  name: "environments-users-list",
+  method: "GET",
+  route: `${base}/{environmentId}/users`,
+  summary: "The environment's systemuser records with status, access mode, type (D7) and drift (D0).",
+  tag: TAG,
+  access: ACCESS.read,
+  params: environmentParamsSchema,
+  query: listQuery,
+  responses: { 200: { description: "Users", schema: listResponseSchema(environmentUserSchema) } },
+});
+
+export const environmentUsersPost = defineEndpoint({
+  name: "environments-users-post",
+  method: "POST",
+  route: `${base}/{environmentId}/users`,
+  summary: "D4: add a user on demand (or re-enable a disabled one) if the on-demand rules allow it; 422 with the failed rules otherwise.",
+  tag: TAG,
+  access: ACCESS.environmentWrite,
+  params: environmentParamsSchema,
+  body: addEnvironmentUserSchema,
+  responses: { 200: { description: "Done", schema: oneUserResultSchema } },
+});
+
+export const environmentUsersRefresh = defineEndpoint({
+  name: "environments-users-refresh",
+  method: "POST",
+  route: `${base}/{environmentId}/users/{userId}/refresh`,
+  summary: "D9: re-sync one user from Entra now (refresh, re-enable, update, or disable when no longer eligible).",
+  tag: TAG,
+  access: ACCESS.environmentWrite,
+  params: environmentUserParamsSchema,
+  responses: { 200: { description: "Done", schema: oneUserResultSchema } },
+});
+
+export const environmentUsersDiagnostics = defineEndpoint({
+  name: "environments-users-diagnostics",
+  method: "GET",
+  route: `${base}/{environmentId}/users/{userId}/diagnostics`,
+  summary: "D10: why is (or is not) this user in the environment - every rule, passed or failed, with the data it used and the lever that would change the outcome.",
+  tag: TAG,
+  access: ACCESS.read,
+  params: environmentUserParamsSchema,
+  responses: { 200: { description: "Diagnostics", schema: diagnosticsSchema } },
+});
+
+export const environmentUsersPatch = defineEndpoint({
+  name: "environments-users-patch",
+  method: "PATCH",
+  route: `${base}/{environmentId}/users/{userId}`,
+  summary: "D8: change a user's access mode; an 8th non-interactive user is a 409 (D7).",
+  tag: TAG,
+  access: ACCESS.environmentWrite,
+  params: environmentUserParamsSchema,
+  body: accessModePatchSchema,
+  responses: { 200: { description: "Updated", schema: environmentUserSchema } },
+});
+
+export const applicationUsersPost = defineEndpoint({
+  name: "environments-application-users-post",
+  method: "POST",
+  route: `${base}/{environmentId}/application-users`,
+  summary: "D7: create an application user from an app registration's application id (no limit on their number).",
+  tag: TAG,
+  access: ACCESS.environmentWrite,
+  params: environmentParamsSchema,
+  body: applicationUserCreateSchema,
+  responses: { 201: { description: "Created", schema: applicationUserSchema } },
+});
+
+export const applicationUsersPatch = defineEndpoint({
+  name: "environments-application-users-patch",
+  method: "PATCH",
+  route: `${base}/{environmentId}/application-users/{applicationId}`,
+  summary: "D7: enable or disable an application user. Disabling one breaks every integration that uses it (the answer says so).",
+  tag: TAG,
+  access: ACCESS.environmentWrite,
+  params: applicationUserParamsSchema,
+  body: applicationUserPatchSchema,
+  responses: { 200: { description: "Updated", schema: applicationUserSchema } },
+});
+
+export const ENVIRONMENT_ENDPOINTS = [
+  environmentsList, environmentsGet, environmentsPatch, syncRunsPost, syncRunsList, syncRunsGet, syncRunsApprove, environmentUsersList,
+  environmentUsersPost, environmentUsersRefresh, environmentUsersDiagnostics, environmentUsersPatch, applicationUsersPost, applicationUsersPatch,
+] as const;
+

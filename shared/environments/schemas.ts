@@ -1,0 +1,182 @@
+import { z } from "zod";
+import { objectIdSchema, tenantIdSchema } from "../http/conventions.js";
+import { DRIFT_KINDS, RUN_STATES } from "../sync/documents.js";
+import { RULE_IDS } from "../sync/eligibility.js";
+import { accessModeSchema, ENVIRONMENT_TYPES, recordKindSchema } from "../sync/model.js";
+
+/** The HTTP shapes of the environment and sync endpoints (D4-D15); OpenAPI is generated from them. */
+
+const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "must be a GUID").transform((s) => s.toLowerCase());
+
+/** Power Platform environment ids: GUIDs, or `Default-<tenant id>` for a tenant's default environment. */
+export const environmentIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9-]{1,100}$/, "must be a Power Platform environment id")
+  .transform((s) => s.toLowerCase())
+  .describe("Power Platform environment id (from GET …/environments)");
+
+export const environmentParamsSchema = z.object({ tenantId: tenantIdSchema, environmentId: environmentIdSchema });
+export const environmentUserParamsSchema = environmentParamsSchema.extend({ userId: objectIdSchema.transform((s) => s.toLowerCase()) });
+export const syncRunParamsSchema = environmentParamsSchema.extend({ runId: z.uuid() });
+export const applicationUserParamsSchema = environmentParamsSchema.extend({ applicationId: guid.describe("The application (client) id of the app registration") });
+
+export const environmentTypeApiSchema = z.enum([...ENVIRONMENT_TYPES, "Other"]);
+export const runStateApiSchema = z.enum(RUN_STATES);
+export const driftKindApiSchema = z.enum(DRIFT_KINDS);
+export const ruleIdSchema = z.enum(RULE_IDS);
+
+export const environmentSettingsApiSchema = z.object({
+  syncEnabled: z.boolean(),
+  massDisableThresholdPercent: z.number().describe("D13: share of enabled users a run may disable without an admin's approval"),
+  massDisableThresholdIsDefault: z.boolean(),
+  defaultSecurityRoleIds: z.array(z.string()).describe("D14: roles a user added by this product receives"),
+});
+
+export const runCountsApiSchema = z.object({
+  read: z.number().int(),
+  added: z.number().int(),
+  updated: z.number().int(),
+  disabled: z.number().int(),
+  reEnabled: z.number().int(),
+  drift: z.number().int(),
+  skipped: z.number().int(),
+  failed: z.number().int(),
+});
+
+export const environmentSchema = z.object({
+  id: z.string(),
+  displayName: z.string(),
+  type: environmentTypeApiSchema,
+  region: z.string().nullable(),
+  hasDataverse: z.boolean(),
+  dataverseUrl: z.string().nullable().describe("As the Power Platform admin API reports it (D15)"),
+  securityGroupId: z.string().nullable(),
+  createdBy: z.string().nullable(),
+  expirationTime: z.string().nullable(),
+  settings: environmentSettingsApiSchema,
+  sync: z.object({
+    activeRunId: z.string().nullable(),
+    lastRun: z.object({ runId: z.string(), state: runStateApiSchema, finishedAt: z.string().nullable(), counts: runCountsApiSchema }).nullable(),
+    lastFullReconcileAt: z.string().nullable(),
+    lastDirectoryReadAt: z.string().nullable(),
+  }),
+});
+
+/** PATCH: a JSON merge patch of this product's settings only; anything else (a URL, a type, a group) is refused. */
+export const environmentPatchSchema = z
+  .object({
+    syncEnabled: z.boolean().optional(),
+    massDisableThresholdPercent: z.number().min(0).max(100).nullable().optional(),
+    defaultSecurityRoleIds: z.array(guid).max(20).optional(),
+  })
+  .strict();
+
+export const syncRunSchema = z.object({
+  id: z.string(),
+  environmentId: z.string(),
+  trigger: z.enum(["schedule", "manual"]),
+  requestedBy: z.string().nullable(),
+  state: runStateApiSchema,
+  full: z.boolean().describe("A full reconcile (every record compared) or an incremental run (changed users only)"),
+  counts: runCountsApiSchema,
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  durationMs: z.number().nullable(),
+  checkpoint: z.object({
+    directoryCycle: z.number().int().nullable().describe("The tenant directory read (delta) the run applies"),
+    phase: z.enum(["plan", "apply", "done"]),
+    planChunk: z.number().int(),
+    position: z.number().int(),
+    planActions: z.number().int().nullable(),
+  }),
+  plan: z.record(z.string(), z.number().int()).nullable(),
+  guard: z
+    .object({ disables: z.number().int(), enabledUsers: z.number().int(), thresholdPercent: z.number(), heldAt: z.string().nullable(), approvedBy: z.string().nullable(), approvedAt: z.string().nullable() })
+    .nullable(),
+  batchSize: z.number().int().nullable(),
+  pausedReason: z.string().nullable(),
+  error: z.string().nullable(),
+  failures: z.array(z.object({ userId: z.string(), op: z.string(), code: z.string(), message: z.string() })),
+});
+
+export const driftApiSchema = z.object({
+  kind: driftKindApiSchema,
+  failedRules: z.array(z.string()),
+  lever: z.string(),
+  platform: z.object({ status: z.number().int(), code: z.string(), message: z.string() }).nullable(),
+  since: z.string(),
+  lastSeenAt: z.string(),
+});
+
+export const environmentUserSchema = z.object({
+  systemUserId: z.string(),
+  userId: z.string().nullable().describe("Entra object id (a service principal for application users)"),
+  domainName: z.string().nullable(),
+  fullName: z.string().nullable(),
+  status: z.enum(["enabled", "disabled"]),
+  accessMode: accessModeSchema,
+  type: recordKindSchema,
+  applicationId: z.string().nullable(),
+  drift: driftApiSchema.nullable(),
+});
+
+export const listQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().min(1).max(4096).optional(),
+});
+
+export const addEnvironmentUserSchema = z.object({ userId: objectIdSchema.transform((s) => s.toLowerCase()) }).strict();
+
+export const oneUserResultSchema = z.object({
+  userId: z.string(),
+  environmentId: z.string(),
+  outcome: z.enum(["added", "reEnabled", "refreshed", "updated", "disabled", "unchanged"]),
+  systemUserId: z.string().nullable(),
+  drift: z.object({ kind: driftKindApiSchema, lever: z.string(), platform: z.object({ status: z.number().int(), code: z.string(), message: z.string() }) }).nullable(),
+  failedRules: z.array(z.object({ id: ruleIdSchema, title: z.string(), lever: z.string().nullable() })),
+});
+
+export const ruleResultApiSchema = z.object({
+  id: ruleIdSchema,
+  title: z.string(),
+  passed: z.boolean().describe("Holds for the periodic sync"),
+  passedOnDemand: z.boolean().describe("Holds for an on-demand add (first access or the API)"),
+  addOnly: z.boolean(),
+  data: z.record(z.string(), z.unknown()).describe("The data the rule used"),
+  exception: z.string().nullable(),
+  lever: z.string().nullable().describe("What would change the outcome"),
+});
+
+export const diagnosticsSchema = z.object({
+  userId: z.string(),
+  environmentId: z.string(),
+  environment: z.object({ type: environmentTypeApiSchema, hasDataverse: z.boolean(), securityGroupId: z.string().nullable(), summary: z.string() }),
+  user: z.object({ found: z.boolean(), userPrincipalName: z.string().nullable(), accountEnabled: z.boolean().nullable(), userType: z.string().nullable(), adminRoles: z.array(z.string()) }),
+  record: z.object({ systemUserId: z.string(), status: z.enum(["enabled", "disabled"]), accessMode: accessModeSchema, type: recordKindSchema }).nullable(),
+  verdict: z.object({
+    addInBackground: z.boolean(),
+    addOnDemand: z.boolean(),
+    keepEnabled: z.boolean(),
+    accessMode: z.enum(["readWrite", "administrative"]),
+    expected: z.enum(["add", "reenable", "update", "disable", "none", "notManaged"]),
+    explanation: z.string(),
+  }),
+  rules: z.array(ruleResultApiSchema),
+  drift: driftApiSchema.nullable(),
+});
+
+export const accessModePatchSchema = z.object({ accessMode: z.enum(["readWrite", "administrative", "read", "nonInteractive"]) }).strict();
+
+export const applicationUserCreateSchema = z
+  .object({ applicationId: guid, securityRoleIds: z.array(guid).max(20).optional().describe("Default: the environment's default security roles (D14)") })
+  .strict();
+export const applicationUserPatchSchema = z.object({ enabled: z.boolean() }).strict();
+export const applicationUserSchema = z.object({
+  applicationId: z.string(),
+  systemUserId: z.string(),
+  status: z.enum(["enabled", "disabled"]),
+  warning: z.string().nullable().describe("Set when disabling: the integrations using the app stop working"),
+});
+
+export const acceptedRunSchema = z.object({ id: z.string(), status: runStateApiSchema });

@@ -1,0 +1,159 @@
+import type { z } from "zod";
+import type { Principal } from "../auth/token-validator.js";
+import { AppError, notFound } from "../errors/app-error.js";
+import { decodeCursor, encodeCursor } from "../http/conventions.js";
+import type { SyncDeps } from "../sync/deps.js";
+import { decide } from "../sync/decide.js";
+import type { DriftDocument } from "../sync/documents.js";
+import { environmentPolicy } from "../sync/environment-types.js";
+import { ACCESS_MODES, accessModeName, type AccessMode, type SystemUserRow } from "../sync/model.js";
+import { loadSituation, syncOneUser, type OneUserResult } from "../sync/one-user.js";
+import { MAX_NON_INTERACTIVE_USERS, recordKind } from "../sync/records.js";
+import { actorOf, requireDataverse, requireEnvironment } from "./environments.js";
+import type { diagnosticsSchema, driftApiSchema, environmentUserSchema, oneUserResultSchema } from "./schemas.js";
+
+type UserView = z.infer<typeof environmentUserSchema>;
+
+function driftView(d: DriftDocument | undefined | null): z.infer<typeof driftApiSchema> | null {
+  return d ? { kind: d.kind, failedRules: d.failedRules, lever: d.lever, platform: d.platform, since: d.since, lastSeenAt: d.lastSeenAt } : null;
+}
+
+export function userView(row: SystemUserRow, drift: DriftDocument | undefined | null): UserView {
+  return {
+    systemUserId: row.systemuserid,
+    userId: row.azureactivedirectoryobjectid?.toLowerCase() ?? null,
+    domainName: row.domainname,
+    fullName: row.fullname,
+    status: row.isdisabled ? "disabled" : "enabled",
+    accessMode: accessModeName(row.accessmode),
+    type: recordKind(row),
+    applicationId: row.applicationid?.toLowerCase() ?? null,
+    drift: driftView(drift),
+  };
+}
+
+/** The environment's records, a Dataverse page at a time (the cursor carries Dataverse's skip token, never a URL). */
+export async function listEnvironmentUsers(deps: SyncDeps, tenantId: string, environmentId: string, query: { limit: number; cursor?: string | undefined }) {
+  const env = await requireEnvironment(deps, tenantId, environmentId);
+  requireDataverse(env);
+  const filter = { environmentId: env.id };
+  const skipToken = decodeCursor(query.cursor, tenantId, filter) ?? null;
+  const page = await deps.dataverse(tenantId, env, "interactive").listSystemUsers({ pageSize: query.limit, skipToken });
+  const ids = page.rows.flatMap((r) => (r.azureactivedirectoryobjectid ? [r.azureactivedirectoryobjectid.toLowerCase()] : []));
+  const drift = await deps.store.listDrift(tenantId, env.id, ids);
+  return {
+    items: page.rows.map((r) => userView(r, r.azureactivedirectoryobjectid ? drift.get(r.azureactivedirectoryobjectid.toLowerCase()) : null)),
+    nextCursor: page.skipToken ? encodeCursor(tenantId, filter, page.skipToken) : null,
+  };
+}
+
+function resultView(r: OneUserResult): z.infer<typeof oneUserResultSchema> {
+  return { ...r, failedRules: r.failedRules.map((f) => ({ id: f.id, title: f.title, lever: f.lever ?? null })) };
+}
+
+/** D4 (add) and D9 (refresh), by an admin: not automatic, so the pause switch does not hold them. */
+export async function changeOneUser(deps: SyncDeps, tenantId: string, environmentId: string, userId: string, mode: "add" | "refresh", principal: Principal) {
+  const env = await requireEnvironment(deps, tenantId, environmentId);
+  const settings = await deps.settings.get(tenantId, env.id);
+  let result: OneUserResult;
+  try {
+    result = await syncOneUser(deps, tenantId, env, userId, mode, settings.value.defaultSecurityRoleIds);
+  } catch (err) {
+    if (err instanceof AppError && (err.kind === "businessRule" || err.kind === "conflict")) {
+      await deps.audit.append(tenantId, {
+        actor: actorOf(principal), action: `environment.user.${mode}`, target: { type: "user", id: userId }, phase: "record", outcome: "failed", reason: err.message,
+        context: { environmentId: env.id, code: err.code },
+      });
+    }
+    throw err;
+  }
+  await deps.audit.append(tenantId, {
+    actor: actorOf(principal), action: `environment.user.${mode}`, target: { type: "user", id: userId }, phase: "record",
+    outcome: result.outcome === "unchanged" && !result.drift ? "skipped" : result.drift ? "failed" : "succeeded",
+    context: { environmentId: env.id, outcome: result.outcome, systemUserId: result.systemUserId, drift: result.drift?.kind ?? null },
+  });
+  return resultView(result);
+}
+
+/** D10: every rule with its data and lever, and what the periodic sync would do. */
+export async function diagnose(deps: SyncDeps, tenantId: string, environmentId: string, userId: string): Promise<z.infer<typeof diagnosticsSchema>> {
+  const env = await requireEnvironment(deps, tenantId, environmentId);
+  const s = await loadSituation(deps, tenantId, env, userId);
+  const kind = s.row ? recordKind(s.row) : null;
+  const managed = kind === null || kind === "regular" || kind === "nonInteractive";
+  const decision = managed ? decide({ userId, user: s.user, row: s.row, eligibility: s.eligibility, internalEmailLocked: s.internalEmailLocked }) : null;
+  const expected = !managed ? "notManaged" : decision?.action?.op ?? "none";
+  const explanation = !managed
+    ? `A ${kind} record: the directory sync never changes it (D7).`
+    : decision?.action
+      ? `The periodic sync would ${decision.action.op} this user.`
+      : decision?.skipped
+        ? `Nothing in the periodic sync: ${decision.skipped}.`
+        : s.row
+          ? "The record matches the rules."
+          : "The user is not eligible for this environment; see the failed rules and their levers.";
+  return {
+    userId,
+    environmentId: env.id,
+    environment: { type: env.type, hasDataverse: env.dataverse !== null, securityGroupId: env.dataverse?.securityGroupId ?? null, summary: environmentPolicy(env).summary },
+    user: {
+      found: s.user !== null && !s.user.removed,
+      userPrincipalName: s.user?.upn ?? null,
+      accountEnabled: s.user?.accountEnabled ?? null,
+      userType: s.user?.userType ?? null,
+      adminRoles: s.eligibility.adminRoles,
+    },
+    record: s.row
+      ? { systemUserId: s.row.systemuserid, status: s.row.isdisabled ? "disabled" : "enabled", accessMode: accessModeName(s.row.accessmode), type: recordKind(s.row) }
+      : null,
+    verdict: {
+      addInBackground: s.eligibility.addInBackground,
+      addOnDemand: s.eligibility.addOnDemand,
+      keepEnabled: s.eligibility.keep,
+      accessMode: s.eligibility.accessMode,
+      expected,
+      explanation,
+    },
+    rules: s.eligibility.rules.map((r) => ({ ...r, addOnly: r.addOnly ?? false, exception: r.exception ?? null, lever: r.lever ?? null })),
+    drift: driftView(s.drift),
+  };
+}
+
+/** D8: an admin changes a user's access mode; D7's limit of 7 non-interactive users is a 409. */
+export async function setAccessMode(deps: SyncDeps, tenantId: string, environmentId: string, userId: string, accessMode: AccessMode, principal: Principal) {
+  const env = await requireEnvironment(deps, tenantId, environmentId);
+  requireDataverse(env);
+  const dataverse = deps.dataverse(tenantId, env, "interactive");
+  const row = await dataverse.systemUserByObjectId(userId);
+  if (!row) throw notFound(`User ${userId} in environment ${env.id}`);
+  const kind = recordKind(row);
+  if (kind !== "regular" && kind !== "nonInteractive") {
+    throw new AppError("conflict", `The record is ${kind === "application" ? "an application user" : `a ${kind} record`}; its access mode is not changed here (D7).`, { code: "record-not-directory-managed" });
+  }
+  const target = ACCESS_MODES[accessMode];
+  if (target === row.accessmode) return userView(row, null);
+  if (target === ACCESS_MODES.nonInteractive) {
+    const count = await dataverse.countNonInteractiveUsers();
+    if (count >= MAX_NON_INTERACTIVE_USERS) throw nonInteractiveLimit(count);
+  }
+  try {
+    await dataverse.patchSystemUser(row.systemuserid, { accessmode: target });
+  } catch (err) {
+    // The platform counts too: its refusal of an 8th is the same conflict.
+    if (err instanceof AppError && /0x80044331|non-interactive/i.test(err.message) && target === ACCESS_MODES.nonInteractive) throw nonInteractiveLimit(MAX_NON_INTERACTIVE_USERS);
+    throw err;
+  }
+  await deps.audit.append(tenantId, {
+    actor: actorOf(principal), action: "environment.user.accessMode", target: { type: "user", id: userId }, phase: "record", outcome: "succeeded",
+    before: { accessMode: accessModeName(row.accessmode) }, after: { accessMode }, context: { environmentId: env.id, systemUserId: row.systemuserid },
+  });
+  const updated = (await dataverse.getSystemUser(row.systemuserid)) ?? { ...row, accessmode: target };
+  return userView(updated, null);
+}
+
+function nonInteractiveLimit(count: number): AppError {
+  return new AppError("conflict", `An environment can have at most ${MAX_NON_INTERACTIVE_USERS} non-interactive users; this one has ${count} (application users do not count).`, {
+    code: "non-interactive-limit",
+    extensions: { limit: MAX_NON_INTERACTIVE_USERS, current: count },
+  });
+}

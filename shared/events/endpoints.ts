@@ -1,0 +1,62 @@
+import { z } from "zod";
+import { ACCESS } from "../auth/roles.js";
+import { defineEndpoint } from "../http/endpoint.js";
+import { acceptedSchema, tenantIdSchema } from "../http/conventions.js";
+import { eventIdSchema, eventViewSchema, signInEventSchema } from "./sign-in-event.js";
+import { tokenIssuanceStartRequestSchema, tokenIssuanceStartResponseSchema } from "./entra-extension.js";
+
+const tenantParams = z.object({ tenantId: tenantIdSchema });
+
+export const signInEventsPost = defineEndpoint({
+  name: "sign-in-events-post",
+  method: "POST",
+  route: "tenants/{tenantId}/sign-in-events",
+  summary:
+    "E3: a relay delivers a sign-in event (app role SignInEvents.Send). 202 {id, status} + Location. Same eventId and body: the same answer; " +
+    "another body: 409; occurredAt over 24 h old or in the future: 422; the caller over its daily cap: 429 with Retry-After " +
+    "(the event is kept and processed the next day); the queue down: 503 (send it again).",
+  tag: "Sign-in events",
+  access: ACCESS.signInEventsSend,
+  params: tenantParams,
+  body: signInEventSchema,
+  responses: {
+    202: { description: "Accepted", schema: acceptedSchema, headers: { Location: "The event's status" } },
+    409: { description: "The eventId was used for another event" },
+    422: { description: "occurredAt over 24 hours old or in the future" },
+    429: { description: "Over the caller's daily cap: the event is kept (deferred) and processed the next day", headers: { "Retry-After": "Seconds until the cap resets" } },
+  },
+});
+
+export const signInEventsGet = defineEndpoint({
+  name: "sign-in-events-get",
+  method: "GET",
+  route: "tenants/{tenantId}/sign-in-events/{eventId}",
+  summary:
+    "What became of an event: queued, deferred, waiting (automation paused), claimed (policy, product), skipped (why), failed (why). " +
+    "For admins; a relay learns the current status by sending the same event again (idempotent).",
+  tag: "Sign-in events",
+  access: ACCESS.read,
+  params: z.object({ tenantId: tenantIdSchema, eventId: eventIdSchema }),
+  responses: { 200: { description: "The event", schema: eventViewSchema } },
+});
+
+export const entraTokenIssuanceStart = defineEndpoint({
+  name: "entra-token-issuance-start",
+  method: "POST",
+  route: "tenants/{tenantId}/entra/token-issuance-start",
+  summary:
+    "E1: the endpoint of a Microsoft Entra custom authentication extension (OnTokenIssuanceStart). Not for admins: it accepts only a token " +
+    "Entra issued for the extension's app registration (aud = ENTRA_EXTENSION_AUDIENCES) to its documented caller app " +
+    "(azp/appid 99045fe1-7639-4a75-9d4a-577b6ca3810f), in this tenant. Always answers \"continue\" (no claims) within its deadline, " +
+    "also when storage or the queue is down; a first-sign-in event is queued for the user and app.",
+  tag: "Sign-in events",
+  access: ACCESS.public,
+  params: tenantParams,
+  body: tokenIssuanceStartRequestSchema,
+  responses: {
+    200: { description: "Continue the sign-in; no claims are added", schema: tokenIssuanceStartResponseSchema },
+    401: { description: "The call does not come from Entra (no token, wrong audience, issuer or caller app)" },
+  },
+});
+
+export const SIGN_IN_EVENT_ENDPOINTS = [signInEventsPost, signInEventsGet, entraTokenIssuanceStart] as const;

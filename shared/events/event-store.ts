@@ -1,0 +1,118 @@
+import type { Container, PatchOperation } from "@azure/cosmos";
+import { AppError } from "../errors/app-error.js";
+import { createItem, deleteItem, patchIf, queryAll, readItem, type Stored } from "../storage/repository.js";
+import type { EventDocument, EventStatus } from "./sign-in-event.js";
+
+/**
+ * Sign-in events in the `events` container. Partition key `tenantId|eventId`: the id alone finds
+ * an event (idempotency at ingestion, GET /sign-in-events/{id}), whatever its body says, and no
+ * partition grows with time. The report reads across partitions (filtered by tenant and time).
+ */
+export function eventPartition(tenantId: string, eventId: string): string {
+  return `${tenantId}|${eventId}`;
+}
+
+export interface EventOutcome {
+  status: EventStatus;
+  code?: string | null;
+  reason?: string | null;
+  claim?: EventDocument["claim"];
+  trackingPlan?: EventDocument["trackingPlan"];
+  firstAccess?: EventDocument["firstAccess"];
+}
+
+/** Outcomes a later write may not overwrite: a claimed event stays claimed (a redelivery cannot downgrade it). */
+const FINAL_CONDITION = "from c where NOT (c.status = 'claimed')";
+
+export class EventStore {
+  constructor(
+    private readonly container: Container,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Stores a new event; an existing id -> AppError `conflict`. */
+  create(doc: EventDocument): Promise<Stored<EventDocument>> {
+    return createItem(this.container, doc);
+  }
+
+  get(tenantId: string, eventId: string): Promise<Stored<EventDocument> | undefined> {
+    return readItem<EventDocument>(this.container, eventId, eventPartition(tenantId, eventId));
+  }
+
+  delete(tenantId: string, eventId: string): Promise<boolean> {
+    return deleteItem(this.container, eventId, eventPartition(tenantId, eventId));
+  }
+
+  /**
+   * Records what became of an event (one patch). A claimed event is never overwritten; returns
+   * false when the write was refused for that reason (or the event is gone).
+   */
+  async setOutcome(tenantId: string, eventId: string, outcome: EventOutcome, options: { processed?: boolean } = {}): Promise<boolean> {
+    const at = this.now().toISOString();
+    const ops: PatchOperation[] = [
+      { op: "set", path: "/status", value: outcome.status },
+      { op: "set", path: "/code", value: outcome.code ?? null },
+      { op: "set", path: "/reason", value: outcome.reason ?? null },
+      { op: "set", path: "/updatedAt", value: at },
+    ];
+    if (outcome.claim !== undefined) ops.push({ op: "set", path: "/claim", value: outcome.claim });
+    if (outcome.trackingPlan !== undefined) ops.push({ op: "set", path: "/trackingPlan", value: outcome.trackingPlan });
+    if (outcome.firstAccess !== undefined) ops.push({ op: "set", path: "/firstAccess", value: outcome.firstAccess });
+    if (options.processed !== false) ops.push({ op: "set", path: "/processedAt", value: at });
+    try {
+      await patchIf(this.container, eventId, eventPartition(tenantId, eventId), ops, { condition: FINAL_CONDITION });
+      return true;
+    } catch (err) {
+      if (err instanceof AppError && (err.kind === "preconditionFailed" || err.kind === "notFound")) return false;
+      throw err;
+    }
+  }
+
+  /** A tenant's processed events with one of these statuses since `from` (the report; bounded by `maxItems`). */
+  async processedSince(tenantId: string, statuses: readonly EventStatus[], from: Date, maxItems: number): Promise<EventDocument[]> {
+    return queryAll<EventDocument>(
+      this.container,
+      {
+        query:
+          "SELECT TOP @top * FROM c WHERE c.tenantId = @t AND c.type = 'sign-in-event' AND ARRAY_CONTAINS(@statuses, c.status) " +
+          "AND c.processedAt >= @from ORDER BY c.processedAt DESC",
+        parameters: [
+          { name: "@t", value: tenantId },
+          { name: "@statuses", value: [...statuses] },
+          { name: "@from", value: from.toISOString() },
+          { name: "@top", value: maxItems },
+        ],
+      },
+      { maxItems },
+    );
+  }
+
+  /**
+   * Counts per status and code since `from` (complete, whatever the list limits). Counted from a
+   * two-field projection: the local Cosmos-compatible server has no GROUP BY.
+   */
+  async countsSince(tenantId: string, statuses: readonly EventStatus[], from: Date): Promise<{ status: EventStatus; code: string | null; n: number }[]> {
+    const rows = await queryAll<{ status: EventStatus; code?: string | null }>(
+      this.container,
+      {
+        query:
+          "SELECT c.status, c.code FROM c WHERE c.tenantId = @t AND c.type = 'sign-in-event' " +
+          "AND ARRAY_CONTAINS(@statuses, c.status) AND c.processedAt >= @from",
+        parameters: [
+          { name: "@t", value: tenantId },
+          { name: "@statuses", value: [...statuses] },
+          { name: "@from", value: from.toISOString() },
+        ],
+      },
+      { maxItems: 1_000_000 },
+    );
+    const counts = new Map<string, { status: EventStatus; code: string | null; n: number }>();
+    for (const r of rows) {
+      const key = `${r.status}|${r.code ?? ""}`;
+      const entry = counts.get(key) ?? { status: r.status, code: r.code ?? null, n: 0 };
+      entry.n++;
+      counts.set(key, entry);
+    }
+    return [...counts.values()];
+  }
+}

@@ -1,0 +1,88 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import type { Principal } from "../auth/token-validator.js";
+import { AppError } from "../errors/app-error.js";
+import { acceptedResponse } from "../http/conventions.js";
+import { toProblemResponse } from "../http/problem.js";
+import { autoClaim } from "../autoclaim/composition.js";
+import { continueResponse, eventFromTokenIssuance, isGuest, tokenIssuanceStartRequestSchema, withDeadline } from "./entra-extension.js";
+import { ingestSignInEvent } from "./ingestion.js";
+import { toEventView, type SignInEvent } from "./sign-in-event.js";
+
+/** HTTP shapes of ingestion (E3), event status, and the Entra extension (E1). */
+const eventLocation = (tenantId: string, eventId: string) => `/api/tenants/${tenantId}/sign-in-events/${eventId}`;
+
+export async function postSignInEventResponse(tenantId: string, event: SignInEvent, principal: Principal): Promise<HttpResponseInit> {
+  const ac = await autoClaim();
+  const caller = { id: (principal.appId ?? principal.objectId).toLowerCase(), kind: "relay" as const, objectId: principal.objectId };
+  const result = await ingestSignInEvent({ events: ac.events, caps: ac.caps, queue: ac.runtime.eventQueue }, tenantId, event, "E3", caller);
+  if (result.httpStatus === 429) {
+    throw new AppError("tooManyRequests", `The caller reached its daily cap of events. This event was kept (status "deferred") and is processed when the next UTC day starts; see ${eventLocation(tenantId, result.id)}.`, {
+      code: "daily-cap-reached",
+      retryAfterSeconds: result.retryAfterSeconds,
+      extensions: { id: result.id, eventStatus: result.status },
+    });
+  }
+  return acceptedResponse(result.id, result.status, eventLocation(tenantId, result.id));
+}
+
+export async function getSignInEventResponse(tenantId: string, eventId: string): Promise<HttpResponseInit> {
+  const ac = await autoClaim();
+  const doc = await ac.events.get(tenantId, eventId);
+  if (!doc || doc.tenantId !== tenantId) throw new AppError("notFound", "The sign-in event was not found.", { code: "event-not-found" });
+  return { status: 200, jsonBody: toEventView(doc) };
+}
+
+/**
+ * E1. Answers "continue" with no claims in every case but a call that is not Entra's (401/403):
+ * a malformed body, storage or queue down, or a slow dependency never block a sign-in. The event
+ * is stored and queued within the deadline when possible; past it the answer goes anyway (the
+ * work may still finish in the background).
+ */
+export async function entraTokenIssuanceStartHandler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const started = Date.now();
+  const tenantId = (request.params.tenantId ?? "").toLowerCase();
+  const answer = (note: string): HttpResponseInit => {
+    context.log(JSON.stringify({ event: "entra-extension", tenantId, outcome: note, ms: Date.now() - started }));
+    return { status: 200, jsonBody: continueResponse() };
+  };
+  let ac;
+  try {
+    ac = await autoClaim();
+  } catch (err) {
+    context.warn("entra-extension: services unavailable", err);
+    return answer("continue-without-services");
+  }
+  const deadlineMs = ac.runtime.config.ENTRA_EXTENSION_DEADLINE_MS;
+  const auth = await withDeadline(ac.entraAuth(request.headers.get("authorization"), tenantId), deadlineMs);
+  if (auth.outcome === "failed") {
+    const err = auth.error;
+    if (err instanceof AppError && (err.kind === "unauthorized" || err.kind === "forbidden")) return toProblemResponse(err, context);
+    context.warn("entra-extension: the token could not be checked; continuing without queuing", err);
+    return answer("continue-unverified");
+  }
+  if (auth.outcome === "timeout") return answer("continue-unverified-timeout");
+
+  let parsed;
+  try {
+    parsed = tokenIssuanceStartRequestSchema.safeParse(JSON.parse(await request.text()) as unknown);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed?.success) return answer("continue-malformed-body");
+  if (parsed.data.data.tenantId.toLowerCase() !== tenantId) return answer("continue-other-tenant");
+  if (isGuest(parsed.data)) return answer("continue-guest");
+
+  const now = new Date();
+  const event = eventFromTokenIssuance(parsed.data, now);
+  const key = `${tenantId}|${event.userId}|${event.appId}`;
+  if (ac.recentSignIns.seenRecently(key)) return answer("continue-seen");
+  const work = ingestSignInEvent({ events: ac.events, caps: ac.caps, queue: ac.runtime.eventQueue }, tenantId, event, "E1", { id: "entra", kind: "entra" });
+  const remaining = Math.max(10, deadlineMs - (Date.now() - started));
+  const result = await withDeadline(work, remaining);
+  if (result.outcome === "done") {
+    ac.recentSignIns.remember(key);
+    return answer(`continue-${result.value.status}`);
+  }
+  if (result.outcome === "failed") context.warn("entra-extension: the event could not be queued", result.error);
+  return answer(result.outcome === "timeout" ? "continue-deadline" : "continue-not-queued");
+}

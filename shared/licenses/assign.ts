@@ -1,0 +1,451 @@
+import { randomUUID } from "node:crypto";
+import { AppError } from "../errors/app-error.js";
+import type { AuditLog, AuditRecord } from "../audit/audit-log.js";
+import { MAX_BATCH_ITEMS } from "../clients/graph-batch.js";
+import { auditActorOf, type AuditActor } from "./actor.js";
+import type { CatalogService } from "./catalog.js";
+import { licenseErrors } from "./errors.js";
+import type { AssignLicenseCall, AssignLicenseResult, GraphUser, LicensingGraph } from "./graph-licensing.js";
+import { planNames, productIndex, statesOf } from "./license-state.js";
+import type { AddLicense, BulkMode, Catalog, ChangePlan, SetPlans } from "./model.js";
+import { licenseSnapshot, planChange, statesAfter, type LicenseChange } from "./plan.js";
+import type { LicenseRules, LicenseRulesStore } from "./rules.js";
+
+/**
+ * THE license assignment use-case. Every license change of the product goes through here: the
+ * admin endpoints (L2, L3, L4, L5, L14), the trial expiry (L11) and the auto-claim (A10).
+ *
+ * Contract
+ * --------
+ *   const assignments = (await licensing()).assignments;      // shared/licenses/composition.ts
+ *
+ *   assignments.assignLicenses({
+ *     tenantId, actor,                  // actor: AuditActor (actorFromPrincipal(p) or systemActor("auto-claim"))
+ *     userId,                           // Entra object id
+ *     add?: [{ skuId, disabledPlans? }],// L3: a license the user holds directly is skipped, never re-sent
+ *     remove?: [skuId],                 // L14; inherited from a group -> 409 group-inherited-license (L15)
+ *     setPlans?: [{ skuId, disabledPlans }], // L5: re-send a held license with exactly these plans off
+ *     reason?, context?,                // recorded in the audit trail (e.g. { policyId, eventId })
+ *     graphMode?: "interactive" | "background",   // retry budget; queues and timers use "background"
+ *   }) -> Promise<AssignLicensesOutcome>   // { userId, changed, plan: {add, remove, unchanged}, intentId? }
+ *
+ *   Throws AppError (never half-applies: one user's change is one Graph assignLicense call):
+ *     404 user-not-found; 403 guest-needs-global-administrator (L9); 409 group-inherited-license,
+ *     license-not-assigned (L15); 422 unknown-product, unknown-service-plan, self-service-subscription
+ *     (L10), usage-location-missing (L8), conflicting-service-plans, missing-prerequisite-plan (L6,
+ *     from the rules table before Graph, or from Graph's answer), not-enough-licenses with skuId and
+ *     shortBy (L7); 503 with retryAfterSeconds when Graph throttles past the budget (nothing done);
+ *     502 for any other Graph error.
+ *
+ *   assignments.assignLicensesBulk({ tenantId, actor, changes: LicenseChange[], mode: "add"|"replace",
+ *     dryRun?, reason?, context?, graphMode? })
+ *     -> Promise<{ results: UserChangeResult[], shortages, retryAfterSeconds? }>
+ *   Users are read and written 20 per Graph `$batch`; L7 is checked over the whole request before
+ *   anything is sent (422 when short: nothing attempted); each user then succeeds or fails on its own
+ *   (partial success is reported per user, never hidden). dryRun (L17) plans and sends nothing.
+ *
+ * Audit (L16): one intent record (the requested change) is appended before anything is written to
+ * Graph - while the users are read - and outcome records after: one per batch of up to 20 users
+ * Graph answered, and one for the users refused before Graph was called, each with every user's old
+ * and new licenses and outcome. An intent without an outcome means "in doubt". A write Graph did not
+ * confirm is never recorded as succeeded.
+ */
+export interface AssignLicensesInput {
+  tenantId: string;
+  actor: AuditActor;
+  userId: string;
+  add?: readonly AddLicense[];
+  remove?: readonly string[];
+  setPlans?: readonly SetPlans[];
+  reason?: string;
+  context?: Record<string, unknown>;
+  graphMode?: GraphMode;
+}
+
+export interface AssignLicensesOutcome {
+  userId: string;
+  /** False when there was nothing to do (everything already as asked). */
+  changed: boolean;
+  plan: ChangePlan;
+  /** Id of the intent record in the audit trail (absent when nothing changed). */
+  intentId?: string;
+}
+
+export interface BulkChangeInput {
+  tenantId: string;
+  actor: AuditActor;
+  changes: readonly LicenseChange[];
+  mode: BulkMode;
+  dryRun?: boolean;
+  reason?: string;
+  context?: Record<string, unknown>;
+  graphMode?: GraphMode;
+}
+
+export interface UserChangeResult {
+  userId: string;
+  outcome: "succeeded" | "failed" | "skipped";
+  /** The AppError behind a failure (status, code, extensions). */
+  error?: AppError;
+  plan?: ChangePlan;
+}
+
+export interface Shortage {
+  skuId: string;
+  skuPartNumber: string;
+  shortBy: number;
+  available: number;
+}
+
+export interface BulkChangeOutcome<R extends UserChangeResult = UserChangeResult> {
+  results: R[];
+  /** L7 shortages (only a dry run reports them instead of refusing). */
+  shortages: Shortage[];
+  /** Longest Retry-After among users Graph throttled past the budget. */
+  retryAfterSeconds?: number;
+}
+
+export type GraphMode = "interactive" | "background";
+
+export interface AssignmentDeps {
+  catalog: CatalogService;
+  rules: LicenseRulesStore;
+  audit: AuditLog;
+  graph(tenantId: string, mode: GraphMode): LicensingGraph;
+}
+
+const READ_PARALLELISM = 4;
+
+interface Prepared {
+  change: LicenseChange;
+  user?: GraphUser;
+  plan?: ChangePlan;
+  call?: AssignLicenseCall | null;
+  newUnits: string[];
+  freedUnits: string[];
+  error?: AppError;
+}
+
+export class LicenseAssignments {
+  constructor(private readonly deps: AssignmentDeps) {}
+
+  /** One user's change (see the contract above). */
+  async assignLicenses(input: AssignLicensesInput): Promise<AssignLicensesOutcome> {
+    const change: LicenseChange = {
+      userId: input.userId.toLowerCase(),
+      ...(input.add ? { add: input.add } : {}),
+      ...(input.remove ? { remove: input.remove.map((s) => s.toLowerCase()) } : {}),
+      ...(input.setPlans ? { setPlans: input.setPlans } : {}),
+    };
+    const { results, retryAfterSeconds } = await this.run({ ...input, changes: [change], mode: "add" }, true);
+    const result = results[0];
+    if (!result) throw new AppError("internal", "No result for the user.");
+    if (result.outcome === "failed") {
+      const error = result.error ?? new AppError("internal", "The change failed.");
+      if (error.kind === "unavailable" && error.retryAfterSeconds === undefined && retryAfterSeconds !== undefined) {
+        throw new AppError("unavailable", error.message, { retryAfterSeconds, cause: error });
+      }
+      throw error;
+    }
+    return {
+      userId: result.userId,
+      changed: result.outcome === "succeeded",
+      plan: result.plan ?? { add: [], remove: [], unchanged: [] },
+      ...(result.intentId ? { intentId: result.intentId } : {}),
+    };
+  }
+
+  /** Many users (see the contract above). */
+  async assignLicensesBulk(input: BulkChangeInput): Promise<BulkChangeOutcome> {
+    const { results, shortages, retryAfterSeconds } = await this.run(input, false);
+    return {
+      results: results.map(({ intentId: _intentId, ...r }) => r),
+      shortages,
+      ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+    };
+  }
+
+  private async run(input: BulkChangeInput, single: boolean): Promise<BulkChangeOutcome<UserChangeResult & { intentId?: string }>> {
+    const graphMode = input.graphMode ?? "interactive";
+    const graph = this.deps.graph(input.tenantId, graphMode);
+    const changes = dedupe(input.changes);
+    const [cached, rules] = await Promise.all([this.deps.catalog.get(input.tenantId), this.deps.rules.current(input.tenantId)]);
+    let catalog = cached;
+    const trail = input.dryRun ? undefined : new Trail(this.deps.audit, input, changes, single);
+    // The intent is written while the users are read: both happen before any write to Graph.
+    const intentWritten = trail?.writeIntent();
+    intentWritten?.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
+    let prepared: Prepared[];
+    try {
+      prepared = await this.prepare(graph, changes, input, catalog, rules);
+    } catch (err) {
+      // Nothing was attempted: close the intent (when it was written) and surface the failure.
+      if (trail && intentWritten && (await intentWritten.then(() => true, () => false))) {
+        const error = err instanceof AppError ? err : new AppError("upstream", "The users could not be read.", { cause: err });
+        await trail.writeOutcome(changes.map((c) => ({ userId: c.userId, outcome: "failed", error })), [], "the users could not be read; nothing was attempted");
+      }
+      throw err;
+    }
+
+    // L7 over the whole request; a cached count that says "short" is checked against Graph once.
+    let shortages = shortagesOf(prepared, catalog);
+    if (shortages.length > 0) {
+      catalog = await this.deps.catalog.get(input.tenantId, { fresh: true });
+      shortages = shortagesOf(prepared, catalog);
+    }
+    if (!trail || !intentWritten) return { results: prepared.map(predicted), shortages };
+    await intentWritten;
+
+    const first = shortages[0];
+    if (first) {
+      const product = productIndex(catalog).get(first.skuId);
+      const error = licenseErrors.notEnoughLicenses(product ?? { ...first, displayName: first.skuPartNumber }, first.shortBy, first.available);
+      await trail.writeOutcome(changes.map((c) => ({ userId: c.userId, outcome: "failed", error })), prepared, "not enough licenses: nothing was attempted");
+      throw error;
+    }
+
+    const results = new Map<string, UserChangeResult & { intentId?: string }>();
+    const settled: UserChangeResult[] = [];
+    for (const p of prepared) {
+      const r: UserChangeResult | undefined = p.error
+        ? { userId: p.change.userId, outcome: "failed", error: p.error }
+        : !p.call
+          ? { userId: p.change.userId, outcome: "skipped", ...(p.plan ? { plan: p.plan } : {}) }
+          : undefined;
+      if (!r) continue;
+      results.set(r.userId, { ...r, intentId: trail.intentId });
+      settled.push(r);
+    }
+    const toSend = prepared.filter((p) => !p.error && p.call);
+    if (settled.length > 0) await trail.writeOutcome(settled, prepared, "decided before Graph was called");
+    let retryAfterSeconds: number | undefined;
+    for (let i = 0; i < toSend.length; i += MAX_BATCH_ITEMS) {
+      const applied = await this.apply(graph, input, trail, toSend.slice(i, i + MAX_BATCH_ITEMS), catalog);
+      for (const r of applied) {
+        results.set(r.userId, { ...r, intentId: trail.intentId });
+        const after = r.error?.retryAfterSeconds;
+        if (after !== undefined) retryAfterSeconds = Math.max(retryAfterSeconds ?? 0, after);
+      }
+    }
+    return {
+      results: changes.map((c) => results.get(c.userId) ?? { userId: c.userId, outcome: "failed", error: new AppError("internal", "No result.") }),
+      shortages: [],
+      ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+    };
+  }
+
+  /** Reads the users (20 per $batch, a few batches at a time) and plans each change. */
+  private async prepare(graph: LicensingGraph, changes: readonly LicenseChange[], input: BulkChangeInput, catalog: Catalog, rules: LicenseRules): Promise<Prepared[]> {
+    const chunks: LicenseChange[][] = [];
+    for (let i = 0; i < changes.length; i += MAX_BATCH_ITEMS) chunks.push(changes.slice(i, i + MAX_BATCH_ITEMS));
+    const out: Prepared[][] = new Array<Prepared[]>(chunks.length);
+    let next = 0;
+    const worker = async () => {
+      for (let c = next++; c < chunks.length; c = next++) {
+        const chunk = chunks[c] ?? [];
+        const reads = await graph.readUsers(chunk.map((ch) => ch.userId));
+        out[c] = chunk.map((change): Prepared => {
+          const read = reads.get(change.userId);
+          if (!read || !read.ok) {
+            const error = !read || read.status === 404 ? licenseErrors.userNotFound(change.userId) : read.error;
+            return { change, newUnits: [], freedUnits: [], error };
+          }
+          const planned = planChange({ user: read.user, change, mode: input.mode, catalog, rules, actor: input.actor });
+          if (!planned.ok) return { change, user: read.user, newUnits: [], freedUnits: [], error: planned.error };
+          return { change, user: read.user, plan: planned.plan, call: planned.call, newUnits: planned.newUnits, freedUnits: planned.freedUnits };
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(READ_PARALLELISM, chunks.length) }, worker));
+    return out.flat();
+  }
+
+  /** Up to 20 users: one $batch of assignLicense, then their outcome in the audit trail. */
+  private async apply(graph: LicensingGraph, input: BulkChangeInput, trail: Trail, chunk: readonly Prepared[], catalog: Catalog): Promise<UserChangeResult[]> {
+    let answers: Map<string, AssignLicenseResult>;
+    try {
+      answers = await graph.assignLicenses(chunk.map((p) => p.call as AssignLicenseCall));
+    } catch (err) {
+      // The whole $batch failed: Graph changed nothing we know of. Record that, then surface it.
+      const error = err instanceof AppError ? err : new AppError("upstream", "Microsoft Graph could not be called.", { cause: err });
+      await trail.writeOutcome(chunk.map((p) => ({ userId: p.change.userId, outcome: "failed" as const, error })), chunk);
+      throw error;
+    }
+    let freshCatalog: Catalog | undefined;
+    const results: UserChangeResult[] = [];
+    for (const p of chunk) {
+      const answer = answers.get(p.change.userId) ?? { ok: false, status: 502, code: "", message: "no answer" };
+      if (answer.ok) {
+        results.push({ userId: p.change.userId, outcome: "succeeded", ...(p.plan ? { plan: p.plan } : {}) });
+        continue;
+      }
+      if (answer.status === 403) freshCatalog ??= await this.deps.catalog.get(input.tenantId, { fresh: true }).catch(() => catalog);
+      const error = graphFailureToError(answer, p.call as AssignLicenseCall, freshCatalog ?? catalog);
+      results.push({ userId: p.change.userId, outcome: "failed", error, ...(p.plan ? { plan: p.plan } : {}) });
+    }
+    this.adjustCounts(input.tenantId, chunk, results);
+    await trail.writeOutcome(results, chunk);
+    return results;
+  }
+
+  /** Keeps the cached catalog's counts in step (Graph stays the source of truth at its next refresh). */
+  private adjustCounts(tenantId: string, chunk: readonly Prepared[], results: readonly UserChangeResult[]): void {
+    const ok = new Set(results.filter((r) => r.outcome === "succeeded").map((r) => r.userId));
+    const delta = new Map<string, number>();
+    for (const p of chunk) {
+      if (!ok.has(p.change.userId)) continue;
+      for (const s of p.newUnits) delta.set(s, (delta.get(s) ?? 0) + 1);
+      for (const s of p.freedUnits) delta.set(s, (delta.get(s) ?? 0) - 1);
+    }
+    if (results.some((r) => r.error?.code === "not-enough-licenses")) this.deps.catalog.invalidate(tenantId);
+    else if (delta.size) this.deps.catalog.adjustAssigned(tenantId, delta);
+  }
+}
+
+/**
+ * The audit records of one request (L16): one intent before anything is written to Graph (the
+ * requested change, written while the users are read), then outcomes: one per batch of users Graph
+ * answered, and one for the users decided before Graph was called, each with every user's old and
+ * new licenses.
+ */
+class Trail {
+  private intent: AuditRecord | undefined;
+  private readonly target: { type: string; id: string };
+  private readonly context: Record<string, unknown>;
+
+  constructor(
+    private readonly audit: AuditLog,
+    private readonly input: BulkChangeInput,
+    private readonly changes: readonly LicenseChange[],
+    single: boolean,
+  ) {
+    const batchId = randomUUID();
+    const userIds = changes.map((c) => c.userId);
+    this.target = single ? { type: "user", id: userIds[0] ?? "" } : { type: "users", id: `batch:${batchId}` };
+    this.context = { ...input.context, userIds, batchId, mode: input.mode };
+  }
+
+  get intentId(): string {
+    return this.intent?.id ?? "";
+  }
+
+  async writeIntent(): Promise<void> {
+    this.intent = await this.audit.append(this.input.tenantId, {
+      actor: auditActorOf(this.input.actor),
+      action: "license.change",
+      target: this.target,
+      phase: "intent",
+      after: { requested: this.changes.map((c) => ({ userId: c.userId, add: c.add ?? [], remove: c.remove ?? [], setPlans: c.setPlans ?? [] })) },
+      ...(this.input.reason ? { reason: this.input.reason } : {}),
+      context: this.context,
+    });
+  }
+
+  async writeOutcome(results: readonly UserChangeResult[], prepared: readonly Prepared[], note?: string): Promise<void> {
+    const byUser = new Map(prepared.map((p) => [p.change.userId, p]));
+    const failed = results.filter((r) => r.outcome === "failed").length;
+    const succeeded = results.filter((r) => r.outcome === "succeeded").length;
+    const reason = [failed > 0 ? `${failed} of ${results.length} users failed` : "", note ?? ""].filter(Boolean).join("; ");
+    await this.audit.append(this.input.tenantId, {
+      actor: auditActorOf(this.input.actor),
+      action: "license.change",
+      target: this.target,
+      phase: "outcome",
+      intentId: this.intentId,
+      before: { users: results.map((r) => ({ userId: r.userId, licenses: licenseSnapshot(statesOfPrepared(byUser.get(r.userId))) })) },
+      after: {
+        users: results.map((r) => {
+          const p = byUser.get(r.userId);
+          return {
+            userId: r.userId,
+            outcome: r.outcome,
+            ...(r.error ? { error: { code: r.error.code, message: r.error.message } } : {}),
+            ...(r.outcome === "succeeded" && p?.plan
+              ? { add: p.plan.add, remove: p.plan.remove, licenses: licenseSnapshot(statesAfter(statesOfPrepared(p), p.plan)) }
+              : {}),
+          };
+        }),
+      },
+      outcome: failed > 0 ? "failed" : succeeded > 0 ? "succeeded" : "skipped",
+      ...(reason ? { reason } : {}),
+      context: { ...this.context, userIds: results.map((r) => r.userId) },
+    });
+  }
+}
+
+function statesOfPrepared(p: Prepared | undefined) {
+  return p?.user ? statesOf(p.user) : [];
+}
+
+function dedupe(
+changes: readonly LicenseChange[]): LicenseChange[] {
+  const seen = new Set<string>();
+  const out: LicenseChange[] = [];
+  for (const c of changes) {
+    const id = c.userId.toLowerCase();
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push({ ...c, userId: id });
+  }
+  return out;
+}
+
+function shortagesOf(prepared: readonly Prepared[], catalog: Catalog): Shortage[] {
+  const needed = new Map<string, number>();
+  for (const p of prepared) if (!p.error) for (const s of p.newUnits) needed.set(s, (needed.get(s) ?? 0) + 1);
+  const products = productIndex(catalog);
+  const out: Shortage[] = [];
+  for (const [skuId, count] of needed) {
+    const product = products.get(skuId);
+    const available = product?.available ?? 0;
+    if (count > available) out.push({ skuId, skuPartNumber: product?.skuPartNumber ?? skuId, shortBy: count - available, available });
+  }
+  return out;
+}
+
+function predicted(p: Prepared): UserChangeResult {
+  if (p.error) return { userId: p.change.userId, outcome: "failed", error: p.error };
+  return { userId: p.change.userId, outcome: p.call ? "succeeded" : "skipped", ...(p.plan ? { plan: p.plan } : {}) };
+}
+
+const GUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
+/**
+ * Graph's refusals of assignLicense as the same errors the checks before Graph produce (L6, L7,
+ * L8, L10, L15), so a rule only Graph knew reads like one the table knew.
+ */
+export function graphFailureToError(answer: Extract<AssignLicenseResult, { ok: false }>, call: AssignLicenseCall, catalog: Catalog): AppError {
+  const { status, message, code } = answer;
+  const products = productIndex(catalog);
+  const guids = (message.match(GUID) ?? []).map((g) => g.toLowerCase());
+  const involved = [...call.addLicenses.map((a) => a.skuId), ...call.removeLicenses];
+  if (status === 429 || status === 503 || status === 504) {
+    return new AppError("unavailable", `Microsoft Graph is throttling or unavailable (${status}); nothing was changed for this user. Try again later.`, {
+      code: "throttled",
+      retryAfterSeconds: answer.retryAfterSeconds ?? 5,
+    });
+  }
+  if (status === 404) return licenseErrors.userNotFound(call.userId);
+  if (status === 403) {
+    const selfService = involved.map((s) => products.get(s)).find((p) => p?.kind === "selfService");
+    if (selfService) return licenseErrors.selfService(selfService);
+  }
+  if (status === 400) {
+    const names = planNames(catalog);
+    if (/available licenses/i.test(message)) {
+      const skuId = guids.find((g) => products.has(g)) ?? call.addLicenses[0]?.skuId ?? "";
+      const product = products.get(skuId);
+      return licenseErrors.notEnoughLicenses(product ?? { skuId, skuPartNumber: skuId, displayName: skuId }, 1, 0);
+    }
+    if (/usage location/i.test(message)) return licenseErrors.usageLocationMissing(call.userId);
+    if (/mutually exclusive/i.test(message)) return licenseErrors.conflictingPlans(guids.length ? guids : [message], names);
+    if (/depends on/i.test(message) && guids[0]) return licenseErrors.missingPrerequisite(guids[0], guids.slice(1), names);
+    if (/inherited from a group/i.test(message)) return licenseErrors.groupInherited(call.removeLicenses[0] ?? "", []);
+    if (/does not have a corresponding license/i.test(message)) return licenseErrors.licenseNotAssigned(guids[0] ?? call.removeLicenses[0] ?? "");
+    if (/does not correspond to a valid company license/i.test(message)) return licenseErrors.unknownProduct(guids[0] ?? involved[0] ?? "");
+    if (/is not part of the license/i.test(message)) return licenseErrors.unknownServicePlan(guids[1] ?? involved[0] ?? "", guids[0] ?? "");
+  }
+  return new AppError("upstream", `Microsoft Graph refused the license change (${status} ${code}): ${message}`, {
+    extensions: { upstreamStatus: status, upstreamCode: code },
+  });
+}

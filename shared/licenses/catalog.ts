@@ -1,0 +1,138 @@
+import type { Container } from "@azure/cosmos";
+import { AppError } from "../errors/app-error.js";
+import { readItem, upsert } from "../storage/repository.js";
+import type { GraphSku, GraphSubscription, LicensingGraph } from "./graph-licensing.js";
+import { capabilityStatusSchema, catalogSchema, type Catalog, type Product, type ProductKind } from "./model.js";
+import { FREE_PART_NUMBERS, productDisplayName } from "./product-data.js";
+
+/**
+ * L1 product catalog: subscribed SKUs with their counts, kind and renewal date. Graph is the
+ * source; each tenant's catalog is cached in memory for at most `maxAgeMs` (60 s) and written to
+ * Cosmos (container `catalog`) as a snapshot with its counts, which another instance can start from
+ * while it is still fresh. Concurrent readers share one refresh.
+ */
+export const CATALOG_MAX_AGE_MS = 60_000;
+
+/** Kind and renewal come from the subscriptions, not from subscribedSkus (which has neither). */
+export function buildCatalog(tenantId: string, skus: readonly GraphSku[], subscriptions: readonly GraphSubscription[], now: Date): Catalog {
+  const products = skus.map((sku): Product => {
+    const subs = subscriptions.filter((s) => s.skuId === sku.skuId);
+    const status = capabilityStatusSchema.safeParse(sku.capabilityStatus);
+    const total = sku.prepaidUnits.enabled + sku.prepaidUnits.warning;
+    const usable = sku.capabilityStatus === "Enabled" || sku.capabilityStatus === "Warning";
+    const renewals = subs.map((s) => s.nextLifecycleDateTime).filter((d): d is string => !!d).sort();
+    return {
+      skuId: sku.skuId,
+      skuPartNumber: sku.skuPartNumber,
+      displayName: productDisplayName(sku.skuPartNumber),
+      kind: kindOf(sku.skuPartNumber, subs),
+      status: status.success ? status.data : "Enabled",
+      renewalDate: renewals[0] ?? null,
+      total,
+      assigned: sku.consumedUnits,
+      available: usable ? Math.max(0, total - sku.consumedUnits) : 0,
+      appliesTo: sku.appliesTo,
+      servicePlans: sku.servicePlans.map((p) => ({ ...p })),
+    };
+  });
+  return { tenantId, refreshedAt: now.toISOString(), products };
+}
+
+function kindOf(partNumber: string, subs: readonly GraphSubscription[]): ProductKind {
+  // A self-service purchase is owned by a user (ownerType "User"); a product only counts as one
+  // when every subscription behind it is, so company-owned units stay assignable.
+  if (subs.length > 0 && subs.every((s) => s.ownerType?.toLowerCase() === "user")) return "selfService";
+  if (subs.length > 0 && subs.every((s) => s.isTrial)) return "trial";
+  if (FREE_PART_NUMBERS.has(partNumber)) return "free";
+  return "paid";
+}
+
+interface Cached {
+  catalog: Catalog;
+  fetchedAt: number;
+}
+
+interface SnapshotDocument extends Catalog {
+  id: "catalog";
+  type: "catalog-snapshot";
+}
+
+export interface CatalogServiceDeps {
+  graph(tenantId: string): LicensingGraph;
+  /** The `catalog` container (partition key /tenantId). */
+  snapshots: Container;
+  now?: () => Date;
+  maxAgeMs?: number;
+}
+
+export class CatalogService {
+  private readonly cache = new Map<string, Cached>();
+  private readonly inflight = new Map<string, Promise<Catalog>>();
+  private readonly now: () => Date;
+  private readonly maxAgeMs: number;
+
+  constructor(private readonly deps: CatalogServiceDeps) {
+    this.now = deps.now ?? (() => new Date());
+    this.maxAgeMs = deps.maxAgeMs ?? CATALOG_MAX_AGE_MS;
+  }
+
+  /** The catalog at most 60 s old; `fresh` reads Graph now (an admin's refresh, or a count in doubt). */
+  async get(tenantId: string, options: { fresh?: boolean } = {}): Promise<Catalog> {
+    const cached = this.cache.get(tenantId);
+    if (!options.fresh && cached && this.now().getTime() - cached.fetchedAt <= this.maxAgeMs) return cached.catalog;
+    const running = this.inflight.get(tenantId);
+    if (running) return running;
+    const refresh = this.refresh(tenantId, options.fresh === true).finally(() => this.inflight.delete(tenantId));
+    this.inflight.set(tenantId, refresh);
+    return refresh;
+  }
+
+  async product(tenantId: string, skuId: string): Promise<Product> {
+    const found = (await this.get(tenantId)).products.find((p) => p.skuId === skuId.toLowerCase());
+    if (!found) throw new AppError("notFound", "The product is not subscribed in this tenant.");
+    return found;
+  }
+
+  /**
+   * Keeps the cached counts in step with changes this process made (so the next request's
+   * availability check does not wait for the next refresh). Graph stays the source of truth.
+   */
+  adjustAssigned(tenantId: string, changes: ReadonlyMap<string, number>): void {
+    const cached = this.cache.get(tenantId);
+    if (!cached) return;
+    const products = cached.catalog.products.map((p) => {
+      const delta = changes.get(p.skuId);
+      if (!delta) return p;
+      const assigned = Math.max(0, p.assigned + delta);
+      const usable = p.status === "Enabled" || p.status === "Warning";
+      return { ...p, assigned, available: usable ? Math.max(0, p.total - assigned) : 0 };
+    });
+    this.cache.set(tenantId, { ...cached, catalog: { ...cached.catalog, products } });
+  }
+
+  invalidate(tenantId: string): void {
+    this.cache.delete(tenantId);
+  }
+
+  private async refresh(tenantId: string, fresh: boolean): Promise<Catalog> {
+    if (!fresh && !this.cache.has(tenantId)) {
+      const snapshot = await this.readSnapshot(tenantId);
+      if (snapshot && this.now().getTime() - Date.parse(snapshot.refreshedAt) <= this.maxAgeMs) {
+        this.cache.set(tenantId, { catalog: snapshot, fetchedAt: Date.parse(snapshot.refreshedAt) });
+        return snapshot;
+      }
+    }
+    const { skus, subscriptions } = await this.deps.graph(tenantId).readCatalogSources();
+    const catalog = buildCatalog(tenantId, skus, subscriptions, this.now());
+    this.cache.set(tenantId, { catalog, fetchedAt: this.now().getTime() });
+    await upsert<SnapshotDocument>(this.deps.snapshots, { ...catalog, id: "catalog", type: "catalog-snapshot" });
+    return catalog;
+  }
+
+  private async readSnapshot(tenantId: string): Promise<Catalog | undefined> {
+    const doc = await readItem<SnapshotDocument>(this.deps.snapshots, "catalog", tenantId);
+    if (!doc) return undefined;
+    const parsed = catalogSchema.safeParse(doc);
+    return parsed.success ? parsed.data : undefined;
+  }
+}

@@ -1,0 +1,46 @@
+import { getRuntime, type Runtime } from "../runtime.js";
+import { BACKGROUND_BUDGET, INTERACTIVE_BUDGET } from "../clients/graph.js";
+import { LicenseAssignments, type GraphMode } from "./assign.js";
+import { CatalogService } from "./catalog.js";
+import { LicensingGraph } from "./graph-licensing.js";
+import { LicenseRulesStore } from "./rules.js";
+import type { TrialExpiryDeps } from "./trial-expiry.js";
+import { isAutomationPaused } from "../settings/automation.js";
+
+/**
+ * License administration's services, built once per process from the runtime (the composition
+ * root): the catalog cache lives as long as the process.
+ */
+export interface Licensing {
+  runtime: Runtime;
+  catalog: CatalogService;
+  rules: LicenseRulesStore;
+  assignments: LicenseAssignments;
+  graph(tenantId: string, mode?: GraphMode): LicensingGraph;
+}
+
+let built: Promise<Licensing> | undefined;
+
+export function licensing(): Promise<Licensing> {
+  built ??= getRuntime()
+    .then(buildLicensing)
+    .catch((err: unknown) => {
+      built = undefined;
+      throw err;
+    });
+  return built;
+}
+
+export function buildLicensing(runtime: Runtime): Licensing {
+  const graph = (tenantId: string, mode: GraphMode = "interactive") =>
+    new LicensingGraph(runtime.graph(tenantId, mode), { budget: mode === "background" ? BACKGROUND_BUDGET : INTERACTIVE_BUDGET });
+  const catalog = new CatalogService({ graph: (t) => graph(t), snapshots: runtime.container("catalog") });
+  const rules = new LicenseRulesStore(runtime.container("settings"), runtime.audit);
+  const assignments = new LicenseAssignments({ catalog, rules, audit: runtime.audit, graph });
+  return { runtime, catalog, rules, assignments, graph };
+}
+
+/** What the trial expiry (L11) needs; the pause switch (P11) comes from the tenant settings. */
+export function trialExpiryDeps(l: Licensing): TrialExpiryDeps {
+  return { catalog: l.catalog, assignments: l.assignments, graph: (t) => l.graph(t, "background"), isPaused: isAutomationPaused };
+}

@@ -1,0 +1,264 @@
+import { z } from "zod";
+import { ACCESS } from "../auth/roles.js";
+import { defineEndpoint } from "../http/endpoint.js";
+import { acceptedSchema, listQuerySchema, listResponseSchema, objectIdSchema, outcomeSchema, tenantIdSchema } from "../http/conventions.js";
+import { auditRecordViewSchema } from "./audit-query.js";
+import {
+  assignLicenseBodySchema, bulkBodySchema, changePlanSchema, licenseRouteParamsSchema, productAssignmentBodySchema, productRouteParamsSchema,
+  productSchema, setPlansBodySchema, userLicenseRouteParamsSchema, userLicensesSchema, userRouteParamsSchema, userSummarySchema,
+} from "./model.js";
+import { reportFormatSchema, reportJobSchema } from "./report-jobs.js";
+import { activeUserRowSchema, groupLicenseErrorRowSchema, unusedLicenseRowSchema } from "./reports.js";
+import { licenseRulesDocumentSchema, licenseRulesSchema } from "./rules.js";
+import { trackedProductSchema } from "./usage.js";
+
+/** The HTTP contracts of license administration (section L); roles per P4 (shared/auth/roles.ts). */
+const TAG = "Licenses";
+
+const userResultWithPlanSchema = z.object({
+  userId: z.string(),
+  outcome: outcomeSchema,
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  plan: changePlanSchema.optional(),
+});
+const multiUserWithPlanSchema = z.object({ results: z.array(userResultWithPlanSchema) });
+const shortageSchema = z.object({ skuId: z.string(), skuPartNumber: z.string(), shortBy: z.number().int(), available: z.number().int() });
+const changeResponseSchema = z.object({ userId: z.string(), changed: z.boolean(), plan: changePlanSchema });
+const multiStatus = { description: "Some users failed (per-user results)", schema: multiUserWithPlanSchema };
+
+export const productsList = defineEndpoint({
+  name: "products-list",
+  method: "GET",
+  route: "tenants/{tenantId}/products",
+  summary: "L1: the subscribed products with total, assigned and available licenses, kind, status, renewal date and service plans (at most 60 s old; `Cache-Control: no-cache` reads Microsoft Graph now).",
+  tag: TAG,
+  access: ACCESS.read,
+  params: licenseRouteParamsSchema,
+  query: listQuerySchema,
+  responses: { 200: { description: "Products", schema: listResponseSchema(productSchema).extend({ refreshedAt: z.string() }) } },
+});
+
+export const productsGet = defineEndpoint({
+  name: "products-get",
+  method: "GET",
+  route: "tenants/{tenantId}/products/{skuId}",
+  summary: "L1: one product.",
+  tag: TAG,
+  access: ACCESS.read,
+  params: productRouteParamsSchema,
+  responses: { 200: { description: "The product", schema: productSchema } },
+});
+
+export const productUserSchema = userSummarySchema.extend({ direct: z.boolean(), groups: z.array(z.string()) });
+
+export const productsUsersList = defineEndpoint({
+  name: "products-users-list",
+  method: "GET",
+  route: "tenants/{tenantId}/products/{skuId}/users",
+  summary: "The users holding a product, directly or through groups.",
+  tag: TAG,
+  access: ACCESS.read,
+  params: productRouteParamsSchema,
+  query: listQuerySchema,
+  responses: { 200: { description: "Users", schema: listResponseSchema(productUserSchema) } },
+});
+
+export const productsAssignmentsPost = defineEndpoint({
+  name: "products-assignments-post",
+  method: "POST",
+  route: "tenants/{tenantId}/products/{skuId}/assignments",
+  summary: "L2: assign one product to up to 20 users (optional service plans off). Users who hold it directly are skipped; duplicate ids are processed once.",
+  tag: TAG,
+  access: ACCESS.licenseWrite,
+  params: productRouteParamsSchema,
+  body: productAssignmentBodySchema,
+  responses: { 200: { description: "Every user succeeded or was skipped", schema: multiUserWithPlanSchema }, 207: multiStatus },
+});
+
+export const usersList = defineEndpoint({
+  name: "users-list",
+  method: "GET",
+  route: "tenants/{tenantId}/users",
+  summary: "Users of the tenant, optionally those whose name, user principal name or mail starts with `search`.",
+  tag: TAG,
+  access: ACCESS.read,
+  params: licenseRouteParamsSchema,
+  query: listQuerySchema.extend({ search: z.string().trim().min(1).max(100).optional() }),
+  responses: { 200: { description: "Users", schema: listResponseSchema(userSummarySchema) } },
+});
+
+export const usersLicensesGet = defineEndpoint({
+  name: "users-licenses-get",
+  method: "GET",
+  route: "tenants/{tenantId}/users/{userId}/licenses",
+  summary: "One user's licenses: each service plan on or off, direct or by group, trial expiry (L11).",
+  tag: TAG,
+  access: ACCESS.read,
+  params: userRouteParamsSchema,
+  responses: { 200: { description: "The user and their licenses", schema: userLicensesSchema } },
+});
+
+export const usersAssignLicensePost = defineEndpoint({
+  name: "users-assignlicense-post",
+  method: "POST",
+  route: "tenants/{tenantId}/users/{userId}/assignLicense",
+  summary: "L3/L14: add and remove licenses (Graph-shaped). A license the user already holds directly is never sent again (its plans are kept); change plans with PATCH .../licenses/{skuId}.",
+  tag: TAG,
+  access: ACCESS.licenseWrite,
+  params: userRouteParamsSchema,
+  body: assignLicenseBodySchema,
+  responses: { 200: { description: "Applied (or nothing to do)", schema: changeResponseSchema } },
+});
+
+export const usersLicensesPatch = defineEndpoint({
+  name: "users-licenses-patch",
+  method: "PATCH",
+  route: "tenants/{tenantId}/users/{userId}/licenses/{skuId}",
+  summary: "L5: switch service plans of a license the user holds directly; `disabledPlans` replaces the current list (empty: every plan on).",
+  tag: TAG,
+  access: ACCESS.licenseWrite,
+  params: userLicenseRouteParamsSchema,
+  body: setPlansBodySchema,
+  responses: { 200: { description: "Applied (or already so)", schema: changeResponseSchema } },
+});
+
+export const licensesBulkPost = defineEndpoint({
+  name: "licenses-bulk-post",
+  method: "POST",
+  route: "tenants/{tenantId}/licenses/bulk",
+  summary: "L4/L17: many users; mode \"add\" keeps existing licenses, \"replace\" removes the direct ones not listed (never inherited ones). `dryRun` lists the per-user plan and changes nothing.",
+  tag: TAG,
+  access: ACCESS.licenseWrite,
+  params: licenseRouteParamsSchema,
+  body: bulkBodySchema,
+  responses: {
+    200: { description: "Every user succeeded or was skipped (or a dry run)", schema: multiUserWithPlanSchema.extend({ dryRun: z.boolean(), shortages: z.array(shortageSchema) }) },
+    207: multiStatus,
+  },
+});
+
+export const licensesRulesGet = defineEndpoint({
+  name: "licenses-rules-get",
+  method: "GET",
+  route: "tenants/{tenantId}/license-rules",
+  summary: "L6: the conflict and prerequisite rules checked before Graph is called (the shipped defaults until edited). ETag for PUT.",
+  tag: TAG,
+  access: ACCESS.read,
+  params: licenseRouteParamsSchema,
+  responses: { 200: { description: "The rules", schema: licenseRulesDocumentSchema, headers: { ETag: "Version for If-Match" } } },
+});
+
+export const licensesRulesPut = defineEndpoint({
+  name: "licenses-rules-put",
+  method: "PUT",
+  route: "tenants/{tenantId}/license-rules",
+  summary: "L6: replace the rules table (If-Match required: the ETag from GET, \"default\" while never edited).",
+  tag: TAG,
+  access: ACCESS.licenseWrite,
+  params: licenseRouteParamsSchema,
+  body: licenseRulesSchema,
+  responses: { 200: { description: "Saved", schema: licenseRulesDocumentSchema, headers: { ETag: "New version" } } },
+});
+
+export const reportsActiveUserLicensesGet = defineEndpoint({
+  name: "reports-active-user-licenses-get",
+  method: "GET",
+  route: "tenants/{tenantId}/reports/active-user-licenses",
+  summary: "L13: users licensed for Power Apps / Power Automate AND seen using them. CSV with `Accept: text/csv` or `?format=csv`, JSON otherwise; a job (202) for large tenants or with `Prefer: respond-async`.",
+  tag: "Reports",
+  access: ACCESS.globalReports,
+  params: licenseRouteParamsSchema,
+  query: z.object({ format: reportFormatSchema.optional() }),
+  responses: {
+    200: { description: "The report (JSON; text/csv on request)", schema: z.object({ items: z.array(activeUserRowSchema), generatedAt: z.string() }) },
+    202: { description: "A job was started: poll Location", schema: acceptedSchema, headers: { Location: "The job" } },
+  },
+});
+
+const jobParamsSchema = z.object({ tenantId: tenantIdSchema, jobId: z.uuid() });
+
+export const reportsJobsGet = defineEndpoint({
+  name: "reports-jobs-get",
+  method: "GET",
+  route: "tenants/{tenantId}/reports/jobs/{jobId}",
+  summary: "L13: a report job's status (`resultLocation` once it succeeded).",
+  tag: "Reports",
+  access: ACCESS.globalReports,
+  params: jobParamsSchema,
+  responses: { 200: { description: "The job", schema: reportJobSchema } },
+});
+
+export const reportsJobsResultGet = defineEndpoint({
+  name: "reports-jobs-result-get",
+  method: "GET",
+  route: "tenants/{tenantId}/reports/jobs/{jobId}/result",
+  summary: "L13: a finished report job's result (CSV or JSON, as asked).",
+  tag: "Reports",
+  access: ACCESS.globalReports,
+  params: jobParamsSchema,
+  responses: { 200: { description: "The report", contentType: "text/csv" } },
+});
+
+export const reportsUnusedLicensesGet = defineEndpoint({
+  name: "reports-unused-licenses-get",
+  method: "GET",
+  route: "tenants/{tenantId}/reports/unused-licenses",
+  summary: "L19: licensed users who have not used Power Apps / Power Automate for `days` days (or never).",
+  tag: "Reports",
+  access: ACCESS.read,
+  params: licenseRouteParamsSchema,
+  query: listQuerySchema.extend({ days: z.coerce.number().int().min(1).max(3650), product: trackedProductSchema.optional() }),
+  responses: { 200: { description: "Users", schema: listResponseSchema(unusedLicenseRowSchema) } },
+});
+
+export const reportsGroupLicenseErrorsGet = defineEndpoint({
+  name: "reports-group-license-errors-get",
+  method: "GET",
+  route: "tenants/{tenantId}/reports/group-license-errors",
+  summary: "L20: users whose group-based licenses failed, with the reason.",
+  tag: "Reports",
+  access: ACCESS.read,
+  params: licenseRouteParamsSchema,
+  query: listQuerySchema,
+  responses: { 200: { description: "Errors", schema: listResponseSchema(groupLicenseErrorRowSchema) } },
+});
+
+export const auditList = defineEndpoint({
+  name: "audit-list",
+  method: "GET",
+  route: "tenants/{tenantId}/audit",
+  summary: "L16: the audit trail, newest first, by time range (default: the last 30 days), changed user and actor.",
+  tag: "Audit",
+  access: ACCESS.read,
+  params: licenseRouteParamsSchema,
+  query: listQuerySchema.extend({
+    from: z.iso.datetime({ offset: true }).optional(),
+    to: z.iso.datetime({ offset: true }).optional(),
+    userId: objectIdSchema.optional(),
+    actor: z.string().trim().min(1).max(100).optional().describe("Object id of an admin, or the name of a system actor such as trial-expiry"),
+    action: z.string().trim().min(1).max(100).optional(),
+  }),
+  responses: { 200: { description: "Records", schema: listResponseSchema(auditRecordViewSchema) } },
+});
+
+export const auditVerificationGet = defineEndpoint({
+  name: "audit-verification-get",
+  method: "GET",
+  route: "tenants/{tenantId}/audit/verification",
+  summary: "L16: walks the tenant's hash chain; reports edited, removed or inserted records.",
+  tag: "Audit",
+  access: ACCESS.read,
+  params: licenseRouteParamsSchema,
+  responses: {
+    200: {
+      description: "The verification",
+      schema: z.object({ ok: z.boolean(), count: z.number().int(), problems: z.array(z.object({ seq: z.number().int(), problem: z.string() })) }),
+    },
+  },
+});
+
+export const LICENSE_ENDPOINTS = [
+  productsList, productsGet, productsUsersList, productsAssignmentsPost, usersList, usersLicensesGet, usersAssignLicensePost, usersLicensesPatch,
+  licensesBulkPost, licensesRulesGet, licensesRulesPut, reportsActiveUserLicensesGet, reportsJobsGet, reportsJobsResultGet, reportsUnusedLicensesGet,
+  reportsGroupLicenseErrorsGet, auditList, auditVerificationGet,
+] as const;

@@ -1,0 +1,265 @@
+import type { Container } from "@azure/cosmos";
+import { z } from "zod";
+import { MAX_BATCH_ITEMS } from "../clients/graph-batch.js";
+import { toCsv } from "./csv.js";
+import type { GraphUser, LicensingGraph, UserRead } from "./graph-licensing.js";
+import { isActive, isErrorFree, productIndex, statesOf } from "./license-state.js";
+import type { Catalog, Product } from "./model.js";
+import { TRACKED_PRODUCTS, trackedProductSchema, usageOfUsers, usagePage, type TrackedProduct, type UsageRecord } from "./usage.js";
+
+/** How a user is licensed for a tracked product (L13 "license type"). */
+export const licenseTypeSchema = z.enum(["trial", "office365", "dynamics365", "standalone", "unknown"]);
+export type LicenseType = z.infer<typeof licenseTypeSchema>;
+
+export const LICENSE_TYPE_LABELS: Record<LicenseType, string> = {
+  trial: "Trial",
+  office365: "Via Office 365 plan",
+  dynamics365: "Via Dynamics 365 plan",
+  standalone: "Standalone plan",
+  unknown: "Unknown",
+};
+
+/** When several licenses give access, the most specific one is reported. */
+const PRIORITY: LicenseType[] = ["standalone", "dynamics365", "office365", "trial"];
+
+function classify(planName: string, product: Product): LicenseType {
+  if (product.kind === "trial" || /VIRAL|TRIAL/i.test(planName)) return "trial";
+  if (/DYN|D365/i.test(planName) || /^(DYN365|D365)/i.test(product.skuPartNumber)) return "dynamics365";
+  if (/O365|M365|OFFICE/i.test(planName)) return "office365";
+  return "standalone";
+}
+
+/** How the user is licensed for the product (an enabled plan of an active license), or undefined. */
+export function licenseTypeFor(user: GraphUser, tracked: TrackedProduct, products: ReadonlyMap<string, Product>): LicenseType | undefined {
+  const pattern = TRACKED_PRODUCTS[tracked].planPattern;
+  const found = new Set<LicenseType>();
+  for (const s of statesOf(user)) {
+    if (!isActive(s)) continue;
+    const product = products.get(s.skuId);
+    for (const plan of product?.servicePlans ?? []) {
+      if (s.disabledPlans.includes(plan.servicePlanId) || !pattern.test(plan.servicePlanName)) continue;
+      found.add(classify(plan.servicePlanName, product as Product));
+    }
+  }
+  return PRIORITY.find((t) => found.has(t));
+}
+
+/** Skus that license the user for the product. */
+function licensingSkus(user: GraphUser, tracked: TrackedProduct, products: ReadonlyMap<string, Product>): string[] {
+  const pattern = TRACKED_PRODUCTS[tracked].planPattern;
+  const skus = new Set<string>();
+  for (const s of statesOf(user)) {
+    if (!isActive(s)) continue;
+    const plans = products.get(s.skuId)?.servicePlans ?? [];
+    if (plans.some((p) => !s.disabledPlans.includes(p.servicePlanId) && pattern.test(p.servicePlanName))) skus.add(s.skuId);
+  }
+  return [...skus];
+}
+
+// ---------------------------------------------------------------------------------------------
+// L13 Active-user license report
+
+export const activeUserRowSchema = z.object({
+  userId: z.string(),
+  name: z.string(),
+  email: z.string(),
+  product: trackedProductSchema,
+  productName: z.string(),
+  licenseType: licenseTypeSchema,
+  firstAccessAt: z.string(),
+  lastAccessAt: z.string(),
+});
+export type ActiveUserRow = z.infer<typeof activeUserRowSchema>;
+
+export interface ReportDeps {
+  usage: Container;
+  graph: LicensingGraph;
+  catalog: Catalog;
+}
+
+const UNKNOWN = "Unknown";
+
+/**
+ * Users licensed for a tracked product AND seen using it (a usage record). A user Graph answers
+ * 404 for (left the organisation) shows `Unknown`; any other failure fails the report, so
+ * `Unknown` never hides a throttled or failed read.
+ */
+export async function activeUserLicenseRows(deps: ReportDeps, tenantId: string): Promise<ActiveUserRow[]> {
+  const products = productIndex(deps.catalog);
+  const rows: ActiveUserRow[] = [];
+  let token: string | null = null;
+  do {
+    const page = await usagePage(deps.usage, tenantId, 200, token);
+    token = page.continuationToken;
+    const userIds = [...new Set(page.items.map((r) => r.userId))];
+    const reads = new Map<string, UserRead>();
+    for (let i = 0; i < userIds.length; i += MAX_BATCH_ITEMS) {
+      for (const [id, read] of await deps.graph.readUsers(userIds.slice(i, i + MAX_BATCH_ITEMS))) reads.set(id, read);
+    }
+    for (const record of page.items) {
+      const read = reads.get(record.userId);
+      if (!read) continue;
+      if (!read.ok) {
+        if (read.status !== 404) throw read.error;
+        rows.push(row(record, UNKNOWN, UNKNOWN, "unknown"));
+        continue;
+      }
+      const type = licenseTypeFor(read.user, record.product, products);
+      if (!type) continue;
+      const u = read.user;
+      rows.push(row(record, u.displayName ?? u.userPrincipalName ?? UNKNOWN, u.mail ?? u.userPrincipalName ?? "", type));
+    }
+  } while (token);
+  return rows.sort((a, b) => a.name.localeCompare(b.name) || a.productName.localeCompare(b.productName) || a.userId.localeCompare(b.userId));
+}
+
+function row(r: UsageRecord, name: string, email: string, licenseType: LicenseType): ActiveUserRow {
+  return {
+    userId: r.userId,
+    name,
+    email,
+    product: r.product,
+    productName: TRACKED_PRODUCTS[r.product].displayName,
+    licenseType,
+    firstAccessAt: r.firstAccessAt,
+    lastAccessAt: r.lastAccessAt,
+  };
+}
+
+export const ACTIVE_USER_CSV_HEADER = ["User name", "Email", "Product", "License type", "First access", "Last access", "User id"] as const;
+
+export function activeUserRowsCsv(rows: readonly ActiveUserRow[]): string {
+  return toCsv(
+    ACTIVE_USER_CSV_HEADER,
+    rows.map((r) => [r.name, r.email, r.productName, LICENSE_TYPE_LABELS[r.licenseType], r.firstAccessAt, r.lastAccessAt, r.userId]),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// L19 Unused licenses
+
+export const unusedLicenseRowSchema = z.object({
+  userId: z.string(),
+  displayName: z.string().nullable(),
+  userPrincipalName: z.string().nullable(),
+  product: trackedProductSchema,
+  productName: z.string(),
+  /** The licenses that give the user the product. */
+  skuIds: z.array(z.string()),
+  /** Null: never used. */
+  lastAccessAt: z.string().nullable(),
+  daysSinceLastUse: z.number().int().nullable(),
+});
+export type UnusedLicenseRow = z.infer<typeof unusedLicenseRowSchema>;
+
+/**
+ * One page of licensed users who have not used a tracked product for `days` days (or never),
+ * walking Graph's user list (the cursor is Graph's skip token).
+ */
+export async function unusedLicensesPage(
+  deps: ReportDeps,
+  tenantId: string,
+  options: { days: number; product?: TrackedProduct; limit: number; skipToken?: string; now: Date },
+): Promise<{ items: UnusedLicenseRow[]; skipToken: string | null }> {
+  const products = productIndex(deps.catalog);
+  const tracked = options.product ? [options.product] : trackedProductSchema.options;
+  const page = await deps.graph.listUsers({ top: options.limit, ...(options.skipToken ? { skipToken: options.skipToken } : {}) });
+  const candidates = page.items.flatMap((user) =>
+    tracked.map((product) => ({ user, product, skuIds: licensingSkus(user, product, products) })).filter((c) => c.skuIds.length > 0),
+  );
+  const usage = await usageOfUsers(deps.usage, tenantId, [...new Set(candidates.map((c) => c.user.id))]);
+  const last = new Map(usage.map((u) => [`${u.userId}|${u.product}`, u.lastAccessAt]));
+  const cutoff = options.now.getTime() - options.days * 86_400_000;
+  const items: UnusedLicenseRow[] = [];
+  for (const c of candidates) {
+    const lastAccessAt = last.get(`${c.user.id}|${c.product}`) ?? null;
+    if (lastAccessAt && Date.parse(lastAccessAt) >= cutoff) continue;
+    items.push({
+      userId: c.user.id,
+      displayName: c.user.displayName,
+      userPrincipalName: c.user.userPrincipalName,
+      product: c.product,
+      productName: TRACKED_PRODUCTS[c.product].displayName,
+      skuIds: c.skuIds,
+      lastAccessAt,
+      daysSinceLastUse: lastAccessAt ? Math.floor((options.now.getTime() - Date.parse(lastAccessAt)) / 86_400_000) : null,
+    });
+  }
+  return { items, skipToken: page.skipToken };
+}
+
+// ---------------------------------------------------------------------------------------------
+// L20 Group-licensing errors
+
+export const groupLicenseErrorSchema = z.enum([
+  "CountViolation", "MutuallyExclusiveViolation", "DependencyViolation", "ProhibitedInUsageLocationViolation", "UniquenessViolation", "Other",
+]);
+
+export const GROUP_ERROR_REASONS: Record<z.infer<typeof groupLicenseErrorSchema>, string> = {
+  CountViolation: "Not enough licenses for everyone in the group: buy more or free some up; Entra retries when units are available.",
+  MutuallyExclusiveViolation: "The group's license has a service plan that conflicts with another license of the user: switch one of the plans off or remove the other license.",
+  DependencyViolation: "A service plan of the group's license needs a plan the user does not have: add a license with it first.",
+  ProhibitedInUsageLocationViolation: "The product is not available in the user's usage location.",
+  UniquenessViolation: "A value that must be unique (e.g. a proxy address) conflicts with another object.",
+  Other: "See the user's licenses in the Microsoft 365 admin center for details.",
+};
+
+export const groupLicenseErrorRowSchema = z.object({
+  userId: z.string(),
+  displayName: z.string().nullable(),
+  userPrincipalName: z.string().nullable(),
+  groupId: z.string(),
+  groupName: z.string().nullable(),
+  skuId: z.string(),
+  skuPartNumber: z.string(),
+  error: z.string(),
+  reason: z.string(),
+  lastUpdatedDateTime: z.string().nullable(),
+});
+export type GroupLicenseErrorRow = z.infer<typeof groupLicenseErrorRowSchema>;
+
+export interface GroupErrorsPosition {
+  /** Index of the group in the licensed-groups list. */
+  g: number;
+  s: string | null;
+}
+
+/**
+ * One page of users whose group-based licenses failed (`licenseAssignmentStates[].error`), walking
+ * the licensed groups' direct members (group licensing does not pass licenses to nested groups).
+ */
+export async function groupLicenseErrorsPage(
+  deps: { graph: LicensingGraph; catalog: Catalog },
+  options: { limit: number; position?: GroupErrorsPosition },
+): Promise<{ items: GroupLicenseErrorRow[]; next: GroupErrorsPosition | null }> {
+  const products = productIndex(deps.catalog);
+  const groups = await deps.graph.listLicensedGroups();
+  let position: GroupErrorsPosition | null = options.position ?? { g: 0, s: null };
+  const items: GroupLicenseErrorRow[] = [];
+  for (let trips = 0; position && position.g < groups.length && trips < 10 && items.length === 0; trips++) {
+    const group = groups[position.g];
+    if (!group) break;
+    const top = Math.max(1, Math.floor(options.limit / Math.max(1, group.skuIds.length)));
+    const page = await deps.graph.listGroupMemberUsers(group.id, { top, ...(position.s ? { skipToken: position.s } : {}) });
+    for (const user of page.items) {
+      for (const s of user.licenseAssignmentStates) {
+        if (s.assignedByGroup !== group.id || isErrorFree(s.error)) continue;
+        const error = groupLicenseErrorSchema.safeParse(s.error);
+        items.push({
+          userId: user.id,
+          displayName: user.displayName,
+          userPrincipalName: user.userPrincipalName,
+          groupId: group.id,
+          groupName: group.displayName,
+          skuId: s.skuId,
+          skuPartNumber: products.get(s.skuId)?.skuPartNumber ?? s.skuId,
+          error: s.error ?? "Other",
+          reason: GROUP_ERROR_REASONS[error.success ? error.data : "Other"],
+          lastUpdatedDateTime: s.lastUpdatedDateTime,
+        });
+      }
+    }
+    position = page.skipToken ? { g: position.g, s: page.skipToken } : { g: position.g + 1, s: null };
+  }
+  return { items, next: position && position.g < groups.length ? position : null };
+}

@@ -1,0 +1,107 @@
+import type { Container } from "@azure/cosmos";
+import { AppError } from "../errors/app-error.js";
+import { MAX_BATCH_ITEMS } from "../clients/graph-batch.js";
+import { queryAll } from "../storage/repository.js";
+import { systemActor } from "./actor.js";
+import type { LicenseAssignments } from "./assign.js";
+import type { CatalogService } from "./catalog.js";
+import type { LicensingGraph } from "./graph-licensing.js";
+import { assignedDateTimeOf, directLicenses, productIndex, TRIAL_DAYS, trialExpiry } from "./license-state.js";
+
+/**
+ * L11: a trial license is removed 90 days after it was assigned to the user (the start is the
+ * plan's `assignedDateTime` in Graph). Run by a timer; the clock is a parameter. Respects the P11
+ * pause switch before every write: paused work is simply found again by the next run (the state
+ * is read from Graph each time), never lost. Inherited trials are left to their group (L15).
+ */
+export interface TrialExpiryDeps {
+  catalog: CatalogService;
+  assignments: LicenseAssignments;
+  graph(tenantId: string, mode: "background"): LicensingGraph;
+  isPaused(tenantId: string): Promise<boolean>;
+}
+
+export interface TrialExpiryReport {
+  tenantId: string;
+  paused: boolean;
+  expired: { userId: string; skuId: string; assignedDateTime: string }[];
+  failed: { userId: string; skuIds: string[]; code: string; message: string }[];
+  skipped: { userId: string; skuId: string; reason: string }[];
+}
+
+export const TRIAL_EXPIRY_ACTOR = systemActor("trial-expiry", `Trial expiry (${TRIAL_DAYS} days, L11)`);
+
+export async function expireTrials(deps: TrialExpiryDeps, tenantId: string, now: Date): Promise<TrialExpiryReport> {
+  const report: TrialExpiryReport = { tenantId, paused: false, expired: [], failed: [], skipped: [] };
+  if (await deps.isPaused(tenantId)) return { ...report, paused: true };
+  const catalog = await deps.catalog.get(tenantId);
+  const products = productIndex(catalog);
+  const graph = deps.graph(tenantId, "background");
+  const due = new Map<string, { skuId: string; assignedDateTime: string }[]>();
+  for (const trial of catalog.products.filter((p) => p.kind === "trial")) {
+    let skipToken: string | undefined;
+    do {
+      const page = await graph.listUsers({ skuId: trial.skuId, top: 999, ...(skipToken ? { skipToken } : {}) });
+      for (const user of page.items) {
+        if (!directLicenses(user).has(trial.skuId)) {
+          report.skipped.push({ userId: user.id, skuId: trial.skuId, reason: "inherited from a group: the group's license is removed through the group" });
+          continue;
+        }
+        const assigned = assignedDateTimeOf(user, trial.skuId, products);
+        if (!assigned) {
+          report.skipped.push({ userId: user.id, skuId: trial.skuId, reason: "Graph reports no assignment date" });
+          continue;
+        }
+        if (!trialExpiry(assigned, now).expired) continue;
+        due.set(user.id, [...(due.get(user.id) ?? []), { skuId: trial.skuId, assignedDateTime: assigned }]);
+      }
+      skipToken = page.skipToken ?? undefined;
+    } while (skipToken);
+  }
+
+  const users = [...due];
+  for (let i = 0; i < users.length; i += MAX_BATCH_ITEMS) {
+    if (await deps.isPaused(tenantId)) return { ...report, paused: true };
+    const chunk = users.slice(i, i + MAX_BATCH_ITEMS);
+    const { results } = await deps.assignments.assignLicensesBulk({
+      tenantId,
+      actor: TRIAL_EXPIRY_ACTOR,
+      changes: chunk.map(([userId, trials]) => ({ userId, remove: trials.map((t) => t.skuId) })),
+      mode: "add",
+      reason: `trial expired (${TRIAL_DAYS} days after it was assigned)`,
+      context: { rule: "L11", trials: Object.fromEntries(chunk) },
+      graphMode: "background",
+    });
+    for (const r of results) {
+      const trials = due.get(r.userId) ?? [];
+      if (r.outcome === "succeeded") report.expired.push(...trials.map((t) => ({ userId: r.userId, ...t })));
+      else if (r.outcome === "failed") {
+        report.failed.push({ userId: r.userId, skuIds: trials.map((t) => t.skuId), code: r.error?.code ?? "error", message: r.error?.message ?? "" });
+      }
+    }
+    // Throttled past even the background budget: stop here; the next run carries on.
+    if (results.some((r) => r.error?.kind === "unavailable")) break;
+  }
+  return report;
+}
+
+/** Every onboarded tenant, one after the other; one tenant's failure does not stop the others. */
+export async function expireTrialsForAllTenants(
+  deps: TrialExpiryDeps,
+  tenants: Container,
+  now: Date,
+  log: (entry: Record<string, unknown>) => void,
+): Promise<TrialExpiryReport[]> {
+  const ids = await queryAll<string>(tenants, { query: "SELECT VALUE c.id FROM c WHERE c.status = 'active'" }, { maxItems: 100_000 });
+  const reports: TrialExpiryReport[] = [];
+  for (const tenantId of ids) {
+    try {
+      const report = await expireTrials(deps, tenantId, now);
+      reports.push(report);
+      log({ event: "trial-expiry", tenantId, paused: report.paused, expired: report.expired.length, failed: report.failed.length, skipped: report.skipped.length });
+    } catch (err) {
+      log({ event: "trial-expiry", tenantId, error: err instanceof AppError ? `${err.kind}: ${err.message}` : String(err) });
+    }
+  }
+  return reports;
+}

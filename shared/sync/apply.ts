@@ -1,0 +1,150 @@
+import { batchItemError, DataverseClient, type BatchOperation } from "../clients/dataverse.js";
+import type { PowerPlatformClient } from "../clients/power-platform.js";
+import { AppError } from "../errors/app-error.js";
+import type { PlannedAction } from "./decide.js";
+import type { DriftKind } from "./drift.js";
+
+/**
+ * Carries out planned actions through D0's levers: `addUser` for adds and re-enables (several in
+ * flight), one Dataverse `$batch` for updates and disables, then D14's default roles for the users
+ * added. A refusal by the platform is an outcome (drift), not an error. Throttling past the
+ * chunk's deadline stops the work cleanly: the actions not done are reported back, and the run
+ * continues with them in its next chunk after the Retry-After.
+ */
+export interface ActionResult {
+  action: PlannedAction;
+  outcome: "done" | "drift" | "failed";
+  drift?: { kind: DriftKind; platform: { status: number; code: string; message: string } };
+  failure?: { code: string; message: string };
+}
+
+export interface ExecuteOutcome {
+  results: ActionResult[];
+  /** Set when throttling stopped the work: wait this long before the rest. */
+  deferSeconds: number | null;
+  /** D14 role assignments that failed (the user was added). */
+  roleFailures: { userId: string; code: string; message: string }[];
+  /** How long the Dataverse batch took (batch size tuning). */
+  dataverseBatchMs: number | null;
+}
+
+export interface ExecuteContext {
+  platform: PowerPlatformClient;
+  dataverse: DataverseClient;
+  environmentId: string;
+  defaultRoleIds: readonly string[];
+  concurrency: number;
+  deadline: number;
+}
+
+/** The platform's answer to disabling a user it manages itself (Microsoft-hosted Dataverse). */
+export const PLATFORM_MANAGED_STATUS = "0x80040225";
+
+export async function executeActions(ctx: ExecuteContext, actions: readonly PlannedAction[]): Promise<ExecuteOutcome> {
+  const platformOps = actions.filter((a) => a.op === "add" || a.op === "reenable");
+  const dataverseOps = actions.filter((a) => a.op === "update" || a.op === "disable");
+  const [platform, dataverse] = await Promise.all([runPlatform(ctx, platformOps), runDataverse(ctx, dataverseOps)]);
+  const added = platform.results.filter((r) => r.action.op === "add" && r.outcome === "done").map((r) => r.action.userId);
+  const roleFailures = ctx.defaultRoleIds.length && added.length ? await assignDefaultRoles(ctx, added) : [];
+  const defers = [platform.deferSeconds, dataverse.deferSeconds].filter((d): d is number => d !== null);
+  return {
+    results: [...platform.results, ...dataverse.results],
+    deferSeconds: defers.length ? Math.max(...defers) : null,
+    roleFailures,
+    dataverseBatchMs: dataverse.ms,
+  };
+}
+
+function deferredBy(err: unknown): number | null {
+  return err instanceof AppError && err.transient ? (err.retryAfterSeconds ?? 5) : null;
+}
+
+async function runPlatform(ctx: ExecuteContext, actions: PlannedAction[]): Promise<{ results: ActionResult[]; deferSeconds: number | null }> {
+  const results: ActionResult[] = [];
+  let deferSeconds: number | null = null;
+  let next = 0;
+  const worker = async () => {
+    while (deferSeconds === null && next < actions.length) {
+      const action = actions[next++];
+      if (!action) break;
+      try {
+        const answer = await ctx.platform.addUser(ctx.environmentId, action.userId, ctx.deadline);
+        if (answer.ok) results.push({ action, outcome: "done" });
+        else {
+          results.push({
+            action,
+            outcome: "drift",
+            drift: { kind: action.op === "add" ? "eligibleButNotAdded" : "disabledButEligible", platform: { status: answer.status, code: answer.code, message: answer.message } },
+          });
+        }
+      } catch (err) {
+        const defer = deferredBy(err);
+        if (defer !== null) {
+          deferSeconds = Math.max(deferSeconds ?? 0, defer);
+          break;
+        }
+        results.push({ action, outcome: "failed", failure: { code: err instanceof AppError ? err.code : "error", message: err instanceof Error ? err.message : String(err) } });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(ctx.concurrency, actions.length) }, worker));
+  return { results, deferSeconds };
+}
+
+async function runDataverse(ctx: ExecuteContext, actions: PlannedAction[]): Promise<{ results: ActionResult[]; deferSeconds: number | null; ms: number | null }> {
+  if (!actions.length) return { results: [], deferSeconds: null, ms: null };
+  const ops: BatchOperation[] = actions.map((a) => ({
+    method: "PATCH",
+    path: `systemusers(${a.op === "update" || a.op === "disable" ? a.systemUserId : ""})`,
+    // If-Match: * = update only; a PATCH never creates a record.
+    headers: { "If-Match": "*" },
+    body: a.op === "disable" ? { isdisabled: true } : a.op === "update" ? a.patch : {},
+  }));
+  const started = Date.now();
+  let answers;
+  try {
+    answers = await ctx.dataverse.batch(ops);
+  } catch (err) {
+    const defer = deferredBy(err);
+    if (defer !== null) return { results: [], deferSeconds: defer, ms: null };
+    throw err;
+  }
+  const ms = Date.now() - started;
+  const results = actions.map((action, i): ActionResult => {
+    const answer = answers[i] ?? { status: 502, headers: {}, body: null };
+    if (answer.status >= 200 && answer.status < 300) return { action, outcome: "done" };
+    const error = batchItemError(answer);
+    if (action.op === "disable" && answer.status >= 400 && answer.status < 500 && answer.status !== 404) {
+      return { action, outcome: "drift", drift: { kind: "enabledButIneligible", platform: { status: answer.status, ...error } } };
+    }
+    return { action, outcome: "failed", failure: { code: error.code || String(answer.status), message: error.message } };
+  });
+  // Items still throttled after the batch's own retries: not done, try them in the next chunk.
+  const throttled = results.filter((r, i) => r.outcome === "failed" && (answers[i]?.status === 429 || answers[i]?.status === 503));
+  if (throttled.length) {
+    return { results: results.filter((r) => !throttled.includes(r)), deferSeconds: 30, ms };
+  }
+  return { results, deferSeconds: null, ms };
+}
+
+/** D14: the environment's default security roles for users this product added. */
+async function assignDefaultRoles(ctx: ExecuteContext, userIds: string[]): Promise<{ userId: string; code: string; message: string }[]> {
+  const rows = await ctx.dataverse.systemUsersByObjectIds(userIds);
+  const ops: { userId: string; op: BatchOperation }[] = [];
+  for (const row of rows) {
+    const userId = row.azureactivedirectoryobjectid?.toLowerCase();
+    if (!userId) continue;
+    for (const roleId of ctx.defaultRoleIds) ops.push({ userId, op: DataverseClient.associateRole(ctx.dataverse.apiBase, row.systemuserid, roleId) });
+  }
+  const failures: { userId: string; code: string; message: string }[] = [];
+  for (let i = 0; i < ops.length; i += 500) {
+    const slice = ops.slice(i, i + 500);
+    const answers = await ctx.dataverse.batch(slice.map((s) => s.op));
+    answers.forEach((answer, j) => {
+      const userId = slice[j]?.userId ?? "";
+      // An association that already exists is what we wanted (a resumed chunk repeats it).
+      if (answer.status >= 300 && !/duplicate|already/i.test(batchItemError(answer).message)) failures.push({ userId, ...batchItemError(answer) });
+    });
+  }
+  return failures;
+}

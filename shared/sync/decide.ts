@@ -1,0 +1,68 @@
+import type { Eligibility, RuleId } from "./eligibility.js";
+import { profilePatch } from "./fields.js";
+import { ACCESS_MODES, type DirectoryUser, type SystemUserRow } from "./model.js";
+import { isDirectoryManaged, recordKind } from "./records.js";
+
+/**
+ * What the periodic sync does for one user in one environment: a pure decision from the user's
+ * eligibility and its systemuser record. Changes reach Dataverse only through D0's levers:
+ * `addUser` (Power Platform admin API) to add or re-enable, a Web API PATCH for changed profile
+ * fields and access mode, and a Web API PATCH to disable (D3: disable, never delete).
+ */
+export type PlannedAction =
+  | { op: "add"; userId: string }
+  | { op: "reenable"; userId: string; systemUserId: string }
+  | { op: "update"; userId: string; systemUserId: string; patch: Record<string, string | number | null> }
+  | { op: "disable"; userId: string; systemUserId: string; failedRules: RuleId[] };
+
+export interface Decision {
+  action: PlannedAction | null;
+  /** Counted as skipped, with why (e.g. eligible, but this environment type adds users only on demand). */
+  skipped?: string;
+  /** D6: the internal email was edited in Dataverse; never write it again for this user. */
+  lockInternalEmail: boolean;
+}
+
+export interface Situation {
+  userId: string;
+  user: DirectoryUser | null;
+  row: SystemUserRow | null;
+  eligibility: Eligibility;
+  internalEmailLocked: boolean;
+}
+
+export function failedKeepRules(e: Eligibility): RuleId[] {
+  return e.rules.filter((r) => !r.addOnly && !r.passedOnDemand).map((r) => r.id);
+}
+
+export function decide(s: Situation): Decision {
+  const { row, user, eligibility: e } = s;
+  if (!row) {
+    if (!user || user.removed) return { action: null, lockInternalEmail: false };
+    if (e.addInBackground) return { action: { op: "add", userId: s.userId }, lockInternalEmail: false };
+    if (e.addOnDemand) return { action: null, skipped: "eligible only for an on-demand add (first access or the API)", lockInternalEmail: false };
+    return { action: null, lockInternalEmail: false };
+  }
+  const kind = recordKind(row);
+  // D7: application users, support and delegated-admin records, stubs: never touched by the sync.
+  if (!isDirectoryManaged(kind)) return { action: null, lockInternalEmail: false };
+
+  if (row.isdisabled) {
+    if (e.reenableInBackground) return { action: { op: "reenable", userId: s.userId, systemUserId: row.systemuserid }, lockInternalEmail: false };
+    if (e.keep) return { action: null, skipped: "disabled; re-enabling it needs an on-demand add", lockInternalEmail: false };
+    return { action: null, lockInternalEmail: false };
+  }
+  if (!e.keep) {
+    return { action: { op: "disable", userId: s.userId, systemUserId: row.systemuserid, failedRules: failedKeepRules(e) }, lockInternalEmail: false };
+  }
+  if (!user) return { action: null, lockInternalEmail: false };
+  const fields = profilePatch(row, user, { internalEmailLocked: s.internalEmailLocked });
+  const patch: Record<string, string | number | null> = { ...fields.patch };
+  // D8: switch between read-write and administrative with the license; other modes are an admin's choice.
+  if (kind === "regular" && (row.accessmode === ACCESS_MODES.readWrite || row.accessmode === ACCESS_MODES.administrative)) {
+    const desired = ACCESS_MODES[e.accessMode];
+    if (row.accessmode !== desired) patch.accessmode = desired;
+  }
+  const action: PlannedAction | null = Object.keys(patch).length > 0 ? { op: "update", userId: s.userId, systemUserId: row.systemuserid, patch } : null;
+  return { action, lockInternalEmail: fields.lockInternalEmail };
+}

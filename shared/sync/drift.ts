@@ -1,0 +1,29 @@
+import type { RuleId } from "./eligibility.js";
+import type { DRIFT_KINDS } from "./documents.js";
+import type { PlatformEnvironment } from "./model.js";
+
+export type DriftKind = (typeof DRIFT_KINDS)[number];
+
+/**
+ * D0/D10: the lever that fixes a difference between the rules and what Dataverse holds, when the
+ * platform refused the sync's own change. In Microsoft-hosted Dataverse the status of a
+ * directory-synced user is the platform's: it disables a record once the user has no license or
+ * is no longer a direct member of the environment's security group, and adds or re-enables one
+ * through addUser (which applies the platform's own checks).
+ */
+export function driftLever(kind: DriftKind, failedRules: readonly string[], env: Pick<PlatformEnvironment, "id" | "dataverse">, platformMessage?: string): string {
+  const group = env.dataverse?.securityGroupId;
+  switch (kind) {
+    case "enabledButIneligible": {
+      const rules = new Set(failedRules as RuleId[]);
+      if (rules.has("D2.notDeleted")) return "The user is deleted or soft-deleted in Entra ID; the platform disables the record at its next directory sync. Restore the user in Entra ID if the deletion was a mistake.";
+      if (rules.has("D2.accountEnabled")) return `The user's account is disabled in Entra ID; the platform disables the record at its next directory sync. Refresh the user (POST …/environments/${env.id}/users/{userId}/refresh) to apply it now.`;
+      return `Dataverse manages the status of directory-synced users and still counts this user as eligible. Remove the user's license${group ? ` or their membership of security group ${group}` : ""} in Entra ID; the platform then disables the record.`;
+    }
+    case "eligibleButNotAdded":
+    case "disabledButEligible":
+      return `The platform refused to ${kind === "eligibleButNotAdded" ? "add" : "re-enable"} the user${platformMessage ? ` (${platformMessage})` : ""}. Give the user what the platform asks for (a license it recognises${group ? `, direct membership of security group ${group}` : ""}), then refresh the user.`;
+    case "writeRefused":
+      return `Dataverse refused the change${platformMessage ? ` (${platformMessage})` : ""}; change the record in the Power Platform admin center or refresh the user.`;
+  }
+}

@@ -1,0 +1,312 @@
+import { AppError } from "../errors/app-error.js";
+import { executeActions, type ActionResult } from "./apply.js";
+import type { PlannedAction } from "./decide.js";
+import type { SyncDeps } from "./deps.js";
+import { environmentPartition, type DriftDocument, type EmailLock, type RunDocument } from "./documents.js";
+import { driftLever } from "./drift.js";
+import { enqueueEnvironmentJob, type EnvironmentJob } from "./jobs.js";
+import type { DirectoryUser, SystemUserRow } from "./model.js";
+import { planRun } from "./plan.js";
+import { TERMINAL_STATES } from "./runs.js";
+import type { Versioned } from "./store.js";
+
+/**
+ * One environment's run (D1, D3, D11-D14), in chunks of at most SYNC_CHUNK_SECONDS:
+ * - plan: the candidates (every user on a full reconcile, the journal's changed users otherwise)
+ *   are judged and compared with their records; the actions are stored in plan chunks;
+ * - D13: a plan that would disable more than the threshold waits for an admin's approval, with
+ *   nothing applied before;
+ * - apply: windows of actions, each followed by a checkpoint (position, the window's done
+ *   actions, counts), so a worker killed anywhere repeats at most the window it was in - and
+ *   every lever is idempotent (addUser, PATCH with If-Match: *), so a repeat changes nothing
+ *   and creates no record.
+ */
+export type EnvironmentJobOutcome = "stale" | "busy" | "paused" | "awaiting-approval" | "continued" | "succeeded" | "failed";
+
+const PLAN_CHUNK = 1000;
+const FAILURES_KEPT = 50;
+const INITIAL_BATCH = 100;
+
+interface PlanChunkDoc {
+  actions: PlannedAction[];
+}
+
+export const actionKey = (a: PlannedAction) => `${a.op}:${a.userId}`;
+
+export async function runEnvironmentJob(deps: SyncDeps, tenantId: string, job: EnvironmentJob, owner: string): Promise<EnvironmentJobOutcome> {
+  const found = await deps.store.readRun(tenantId, job.environmentId, job.runId);
+  if (!found) return "stale";
+  return new EnvironmentRun(deps, tenantId, found, owner).execute(job);
+}
+
+class EnvironmentRun {
+  private run: RunDocument;
+  private etag: string;
+  private readonly deadline: number;
+
+  constructor(private readonly deps: SyncDeps, private readonly tenantId: string, found: Versioned<RunDocument>, private readonly owner: string) {
+    this.run = found.doc;
+    this.etag = found.etag;
+    this.deadline = Date.now() + deps.config.SYNC_CHUNK_SECONDS * 1000;
+  }
+
+  private async save(): Promise<void> {
+    this.run.heartbeatAt = Date.now();
+    this.etag = await this.deps.store.save(this.run, this.etag);
+  }
+
+  async execute(job: EnvironmentJob): Promise<EnvironmentJobOutcome> {
+    const run = this.run;
+    const now = Date.now();
+    if (TERMINAL_STATES.has(run.state) || run.step !== job.step) return "stale";
+    if (run.state === "awaiting-approval") return "awaiting-approval";
+    if (run.lease && run.lease.expiresAt > now && run.lease.owner !== this.owner) return "busy";
+    if (!run.environment || !run.settings || run.targetCycle === null) return "stale";
+    run.lease = { owner: this.owner, expiresAt: now + this.deps.config.SYNC_LEASE_SECONDS * 1000 };
+    run.state = "running";
+    run.startedAt ??= this.deps.now().toISOString();
+    run.resumeAt = null;
+    run.pausedReason = null;
+    try {
+      await this.save();
+    } catch (err) {
+      if (err instanceof AppError && err.kind === "preconditionFailed") return "busy";
+      throw err;
+    }
+    if (await this.deps.isPaused(this.tenantId)) return this.park();
+    try {
+      if (run.phase === "plan" && (await this.planPhase())) return "awaiting-approval";
+      const applied = await this.applyPhase();
+      if (applied === "paused") return this.park();
+      if (applied !== "finished") return this.continueLater(applied === "deadline" ? null : applied.deferSeconds);
+      await this.finish("succeeded", null);
+      return "succeeded";
+    } catch (err) {
+      // Transient failures are retried by the queue (the same message keeps the lease); anything else ends the run.
+      if (err instanceof AppError && err.transient) throw err;
+      await this.finish("failed", err instanceof Error ? err.message : String(err));
+      return "failed";
+    }
+  }
+
+  /** P11: automation is paused; the run waits and resumes (by the next directory cycle) once it is not. */
+  private async park(): Promise<EnvironmentJobOutcome> {
+    this.run.state = "paused";
+    this.run.pausedReason = "Automation is paused for this tenant (P11); the run resumes when it is resumed.";
+    this.run.lease = null;
+    await this.save();
+    return "paused";
+  }
+
+  private async continueLater(deferSeconds: number | null): Promise<EnvironmentJobOutcome> {
+    const run = this.run;
+    run.step += 1;
+    run.lease = null;
+    run.resumeAt = deferSeconds ? Date.now() + deferSeconds * 1000 : null;
+    await this.save();
+    await enqueueEnvironmentJob(this.deps.queue, this.tenantId, { environmentId: run.environmentId, runId: run.runId, step: run.step }, deferSeconds ?? undefined);
+    return "continued";
+  }
+
+  /** Builds and stores the plan; true when D13 holds it for approval. */
+  private async planPhase(): Promise<boolean> {
+    const { deps, tenantId } = this;
+    const run = this.run;
+    const env = run.environment;
+    const settings = run.settings;
+    if (!env || !settings) throw new AppError("internal", "A run without its environment cannot plan.");
+    const directory = await deps.store.readDirectoryState(tenantId);
+    const facts = directory?.doc.facts;
+    if (!directory || !facts) throw new AppError("unavailable", "The tenant's directory has not been read yet.", { retryAfterSeconds: 30 });
+    const dataverse = deps.dataverse(tenantId, env, "background", this.deadline + 60_000);
+    let users: Map<string, DirectoryUser>;
+    let rows: SystemUserRow[];
+    if (run.full) {
+      users = new Map();
+      for (const list of (await deps.store.readBuckets(tenantId, directory.doc.bucketCount)).values()) for (const u of list) users.set(u.id, u);
+      rows = [];
+      for await (const page of dataverse.allSystemUsers()) rows.push(...page);
+    } else {
+      users = await deps.store.readJournal(tenantId, run.fromCycle, run.targetCycle ?? run.fromCycle);
+      rows = users.size ? await dataverse.systemUsersByObjectIds([...users.keys()]) : [];
+    }
+    const marks = await deps.store.readMarks(tenantId, env.id, run.full ? undefined : [...users.keys()]);
+    const plan = planRun({ environment: env, facts, users, rows, full: run.full, drift: marks.drift, locks: marks.locks });
+
+    const pk = environmentPartition(tenantId, env.id);
+    if (plan.resolvedDrift.length) await deps.store.deleteMany(pk, plan.resolvedDrift.map((u) => `drift|${u}`));
+    if (plan.newLocks.length) {
+      const at = deps.now().toISOString();
+      await deps.store.upsertMarks(pk, plan.newLocks.map((l): EmailLock => ({ id: `email-lock|${l.userId}`, type: "email-lock", tenantId, partitionKey: pk, userId: l.userId, lockedAt: at, value: l.value })));
+    }
+    const enabledUsers = run.full ? plan.enabledUsers : ((await deps.store.readEnvState(tenantId, env.id))?.doc.enabledUsers ?? plan.enabledUsers);
+    const chunks: PlannedAction[][] = [];
+    for (let i = 0; i < plan.actions.length; i += PLAN_CHUNK) chunks.push(plan.actions.slice(i, i + PLAN_CHUNK));
+    if (chunks.length) await deps.store.writePlan(tenantId, env.id, run.runId, chunks);
+    const byOp: Record<string, number> = {};
+    for (const a of plan.actions) byOp[a.op] = (byOp[a.op] ?? 0) + 1;
+    run.plan = { chunks: chunks.length, actions: plan.actions.length, byOp, enabledUsers };
+    run.phase = "apply";
+    run.progress = { chunk: 0, position: 0, doneInWindow: [] };
+    run.counts = { ...run.counts, read: plan.read, skipped: plan.skipped };
+
+    const disables = byOp.disable ?? 0;
+    const threshold = settings.massDisableThresholdPercent;
+    if (disables > 0 && disables > (enabledUsers * threshold) / 100) {
+      run.state = "awaiting-approval";
+      run.guard = { disables, enabledUsers, thresholdPercent: threshold, heldAt: deps.now().toISOString(), approvedBy: null, approvedAt: null };
+      run.lease = null;
+      await this.save();
+      return true;
+    }
+    await this.save();
+    return false;
+  }
+
+  private async applyPhase(): Promise<"finished" | "deadline" | "paused" | { deferSeconds: number }> {
+    const { deps, tenantId } = this;
+    const run = this.run;
+    const env = run.environment;
+    const plan = run.plan;
+    if (!env || !plan || !run.settings) throw new AppError("internal", "A run without a plan cannot apply.");
+    const dataverse = deps.dataverse(tenantId, env, "background", this.deadline);
+    const platform = deps.platform(tenantId, "background");
+    const max = deps.config.SYNC_DATAVERSE_BATCH_MAX;
+    let loaded = null as { seq: number; doc: PlanChunkDoc } | null;
+    while (run.progress.chunk < plan.chunks) {
+      if (Date.now() > this.deadline) return "deadline";
+      if (await deps.isPaused(tenantId)) return "paused";
+      if (loaded?.seq !== run.progress.chunk) {
+        loaded = { seq: run.progress.chunk, doc: { actions: await deps.store.readPlanChunk(tenantId, env.id, run.runId, run.progress.chunk) } };
+      }
+      const actions = loaded.doc.actions;
+      const size = run.batchSize ?? Math.min(INITIAL_BATCH, max);
+      const window = actions.slice(run.progress.position, run.progress.position + size);
+      const done = new Set(run.progress.doneInWindow);
+      const todo = window.filter((a) => !done.has(actionKey(a)));
+      const started = Date.now();
+      const outcome = await executeActions(
+        { platform, dataverse, environmentId: env.id, defaultRoleIds: run.settings.defaultSecurityRoleIds, concurrency: deps.config.SYNC_ADDUSER_CONCURRENCY, deadline: this.deadline },
+        todo,
+      );
+      await this.record(outcome.results);
+      for (const f of outcome.roleFailures) this.addFailure({ userId: f.userId, op: "assignRole", code: f.code, message: f.message });
+      for (const r of outcome.results) done.add(actionKey(r.action));
+      if (window.every((a) => done.has(actionKey(a)))) {
+        run.progress.position += window.length;
+        run.progress.doneInWindow = [];
+        if (run.progress.position >= actions.length) run.progress = { chunk: run.progress.chunk + 1, position: 0, doneInWindow: [] };
+      } else {
+        run.progress.doneInWindow = [...done];
+      }
+      if (outcome.deferSeconds === null) run.batchSize = tuneBatchSize(size, Date.now() - started, todo.length, deps.config.SYNC_DATAVERSE_BATCH_TARGET_MS, max);
+      run.lease = { owner: this.owner, expiresAt: Date.now() + deps.config.SYNC_LEASE_SECONDS * 1000 };
+      await this.save();
+      if (outcome.deferSeconds !== null) return { deferSeconds: outcome.deferSeconds };
+    }
+    return "finished";
+  }
+
+  private addFailure(f: RunDocument["failures"][number]): void {
+    if (this.run.failures.length < FAILURES_KEPT) this.run.failures.push(f);
+  }
+
+  /** Counts, failures and drift records of a window's results. */
+  private async record(results: readonly ActionResult[]): Promise<void> {
+    const { deps, tenantId } = this;
+    const run = this.run;
+    const env = run.environment;
+    if (!env || results.length === 0) return;
+    const c = run.counts;
+    const driftResults = results.filter((r) => r.outcome === "drift");
+    for (const r of results) {
+      if (r.outcome === "drift") c.drift++;
+      else if (r.outcome === "failed") {
+        c.failed++;
+        this.addFailure({ userId: r.action.userId, op: r.action.op, code: r.failure?.code ?? "", message: r.failure?.message ?? "" });
+      } else if (r.action.op === "add") c.added++;
+      else if (r.action.op === "reenable") c.reEnabled++;
+      else if (r.action.op === "update") c.updated++;
+      else c.disabled++;
+    }
+    const pk = environmentPartition(tenantId, env.id);
+    const resolved = results.filter((r) => r.outcome === "done").map((r) => r.action.userId);
+    const existing = await deps.store.readMarks(tenantId, env.id, [...new Set([...resolved, ...driftResults.map((r) => r.action.userId)])]);
+    const gone = resolved.filter((u) => existing.drift.has(u));
+    if (gone.length) await deps.store.deleteMany(pk, gone.map((u) => `drift|${u}`));
+    if (!driftResults.length) return;
+    const at = deps.now().toISOString();
+    await deps.store.upsertMarks(
+      pk,
+      driftResults.map((r): DriftDocument => {
+        const kind = r.drift?.kind ?? "writeRefused";
+        const failedRules = r.action.op === "disable" ? r.action.failedRules : [];
+        return {
+          id: `drift|${r.action.userId}`, type: "drift", tenantId, environmentId: env.id, partitionKey: pk, userId: r.action.userId,
+          systemUserId: r.action.op === "add" ? null : r.action.systemUserId, kind, failedRules, platform: r.drift?.platform ?? null,
+          lever: driftLever(kind, failedRules, env, r.drift?.platform.message), since: existing.drift.get(r.action.userId)?.since ?? at, lastSeenAt: at,
+          runId: run.runId,
+        };
+      }),
+    );
+  }
+
+  private async finish(state: "succeeded" | "failed", error: string | null): Promise<void> {
+    const { deps, tenantId } = this;
+    const run = this.run;
+    const finishedAt = deps.now();
+    run.state = state;
+    run.phase = state === "succeeded" ? "done" : run.phase;
+    run.error = error;
+    run.finishedAt = finishedAt.toISOString();
+    run.durationMs = run.startedAt ? finishedAt.getTime() - Date.parse(run.startedAt) : null;
+    run.lease = null;
+    await this.save();
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const es = await deps.store.readEnvState(tenantId, run.environmentId);
+      if (!es) break;
+      const doc = { ...es.doc };
+      if (doc.activeRunId === run.runId) doc.activeRunId = null;
+      doc.lastRun = { runId: run.runId, state, finishedAt: run.finishedAt, counts: run.counts };
+      if (state === "succeeded") {
+        doc.cursor = Math.max(doc.cursor, run.targetCycle ?? 0);
+        if (run.full) doc.lastFullAt = run.startedAt ?? run.finishedAt;
+        const base = run.plan?.enabledUsers ?? doc.enabledUsers ?? 0;
+        doc.enabledUsers = Math.max(0, base - run.counts.disabled + run.counts.added + run.counts.reEnabled);
+      }
+      try {
+        await deps.store.save(doc, es.etag);
+        break;
+      } catch (err) {
+        if (!(err instanceof AppError && err.kind === "preconditionFailed")) throw err;
+      }
+    }
+    if (run.plan?.chunks) {
+      await deps.store.deleteMany(environmentPartition(tenantId, run.environmentId), Array.from({ length: run.plan.chunks }, (_, i) => `plan|${run.runId}|${i}`));
+    }
+    const c = run.counts;
+    if (state === "failed" || c.added + c.updated + c.disabled + c.reEnabled + c.drift + c.failed > 0) {
+      await deps.audit.append(tenantId, {
+        actor: { type: "system", id: "sync" },
+        action: "sync.run",
+        target: { type: "environment", id: run.environmentId },
+        phase: "record",
+        outcome: state === "succeeded" ? "succeeded" : "failed",
+        ...(error && { reason: error }),
+        context: { runId: run.runId, trigger: run.trigger, full: run.full, counts: c, directoryCycle: run.targetCycle },
+      });
+    }
+  }
+}
+
+/**
+ * D12: the window (and so the Dataverse $batch) size aims at a target duration from the time per
+ * action observed, moving at most 4x per step, between 10 and the configured maximum.
+ */
+export function tuneBatchSize(current: number, windowMs: number, actions: number, targetMs: number, max: number): number {
+  if (actions < Math.min(current, 10)) return current;
+  const perAction = Math.max(windowMs / actions, 0.05);
+  const ideal = Math.floor(targetMs / perAction);
+  const stepped = Math.min(current * 4, Math.max(Math.floor(current / 4), ideal));
+  return Math.max(10, Math.min(max, stepped));
+}

@@ -1,0 +1,90 @@
+import type { AssignedLicense, PlanClass, SkuFacts, TenantFacts } from "./model.js";
+
+/**
+ * Which licenses give Dataverse access (D2). Graph publishes no such table, so it ships here as
+ * data: a service plan of a Power Platform / Dynamics 365 service grants access, except the free
+ * Dataverse plans that come with Microsoft 365 licenses, which count only for on-demand adds.
+ */
+
+/**
+ * Service plans (by `servicePlanName`, the only stable name `subscribedSkus` gives) of the Power
+ * Platform and Dynamics 365 services that give access to a Dataverse environment: Power Apps,
+ * Power Automate, Dataverse (CDS) and Dynamics 365 apps, Copilot Studio.
+ */
+export const ACCESS_GRANTING_PLAN_PREFIXES: readonly string[] = [
+  "POWERAPPS_", "FLOW_", "POWER_AUTOMATE_", "POWERAUTOMATE_", "DYN365_", "D365_", "DYNAMICS_", "CRM", "CDS_", "CCIBOTS_",
+  "VIRTUAL_AGENT_", "POWER_VIRTUAL_AGENTS_", "PROJECT_FOR_PROJECT_OPERATIONS",
+];
+
+/** The free Dataverse service plans of Microsoft 365 licenses (servicePlanName): on-demand adds only. */
+export const FREE_M365_DATAVERSE_PLANS: ReadonlySet<string> = new Set([
+  "DYN365_CDS_O365_P1", "DYN365_CDS_O365_P2", "DYN365_CDS_O365_P3", "DYN365_CDS_O365_F1",
+  "CDS_O365_P1", "CDS_O365_P2", "CDS_O365_P3", "CDS_O365_F1", "CDS_O365_E5_KM", "DYN365_CDS_FOR_PROJECT_P1",
+]);
+
+/** Tenant-level Marketing products (skuPartNumber): users need no license of their own for on-demand adds. */
+export const TENANT_MARKETING_SKUS: ReadonlySet<string> = new Set([
+  "DYN365_MARKETING_APP", "DYN365_MARKETING_APPLICATION_ADDON", "DYN365_MARKETING_SANDBOX_APPLICATION_ADDON",
+  "DYN365_MARKETING_50K_CONTACT_ADDON", "DYN365_CUSTOMER_INSIGHTS_ENGAGEMENT_CUSTOMER_ATTACH",
+]);
+
+export interface SubscribedSkuInput {
+  skuId: string;
+  skuPartNumber: string;
+  capabilityStatus: string;
+  servicePlans: { servicePlanId: string; servicePlanName: string }[];
+}
+
+export function classifyPlan(plan: SubscribedSkuInput["servicePlans"][number]): PlanClass {
+  const name = plan.servicePlanName.toUpperCase();
+  if (FREE_M365_DATAVERSE_PLANS.has(name)) return "freeDataverse";
+  return ACCESS_GRANTING_PLAN_PREFIXES.some((prefix) => name.startsWith(prefix)) ? "grantsAccess" : "none";
+}
+
+/** The tenant's products as the rules see them (from `GET /subscribedSkus`). */
+export function classifySkus(skus: readonly SubscribedSkuInput[]): { skus: Record<string, SkuFacts>; marketing: boolean } {
+  const out: Record<string, SkuFacts> = {};
+  let marketing = false;
+  for (const sku of skus) {
+    const usable = sku.capabilityStatus === "Enabled" || sku.capabilityStatus === "Warning";
+    const plans: Record<string, PlanClass> = {};
+    for (const p of sku.servicePlans) plans[p.servicePlanId.toLowerCase()] = classifyPlan(p);
+    out[sku.skuId.toLowerCase()] = { skuId: sku.skuId.toLowerCase(), partNumber: sku.skuPartNumber, usable, plans };
+    if (usable && TENANT_MARKETING_SKUS.has(sku.skuPartNumber)) marketing = true;
+  }
+  return { skus: out, marketing };
+}
+
+export interface LicenseStanding {
+  /** Products with at least one enabled plan that grants access. */
+  granting: string[];
+  /** Products whose only Dataverse plans are Microsoft 365's free ones. */
+  freeDataverseOnly: string[];
+  /** Everything else the user holds (no Dataverse access from it). */
+  other: string[];
+}
+
+/** Sorts a user's licenses by what they give in Dataverse; disabled plans and unusable products give nothing. */
+export function licenseStanding(licenses: readonly AssignedLicense[], tenant: Pick<TenantFacts, "skus">): LicenseStanding {
+  const standing: LicenseStanding = { granting: [], freeDataverseOnly: [], other: [] };
+  for (const license of licenses) {
+    const sku = tenant.skus[license.skuId.toLowerCase()];
+    const name = sku?.partNumber ?? license.skuId;
+    if (!sku?.usable) {
+      standing.other.push(name);
+      continue;
+    }
+    const disabled = new Set(license.disabledPlans.map((p) => p.toLowerCase()));
+    let grants = false;
+    let free = false;
+    for (const [planId, cls] of Object.entries(sku.plans)) {
+      if (disabled.has(planId)) continue;
+      if (cls === "grantsAccess") grants = true;
+      else if (cls === "freeDataverse") free = true;
+    }
+    if (grants) standing.granting.push(name);
+    else if (free) standing.freeDataverseOnly.push(name);
+    else standing.other.push(name);
+  }
+  return standing;
+}

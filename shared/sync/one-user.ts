@@ -1,0 +1,183 @@
+import { z } from "zod";
+import { sendBatch } from "../clients/graph-batch.js";
+import { mapGraphError } from "../clients/graph.js";
+import { DataverseClient } from "../clients/dataverse.js";
+import { AppError } from "../errors/app-error.js";
+import type { SyncDeps } from "./deps.js";
+import { readTenantFacts, stagedUserOf, USER_SELECT } from "./directory-reader.js";
+import { environmentPartition, type DriftDocument } from "./documents.js";
+import { driftLever, type DriftKind } from "./drift.js";
+import { evaluateEligibility, type Eligibility, type RuleResult } from "./eligibility.js";
+import { profilePatch } from "./fields.js";
+import { ACCESS_MODES, type DirectoryUser, type PlatformEnvironment, type SystemUserRow, type TenantFacts } from "./model.js";
+import { isDirectoryManaged, recordKind } from "./records.js";
+import { applyStagedUser } from "./snapshot.js";
+
+/**
+ * One user in one environment, now, from fresh data (no snapshot): what an on-demand add (D4:
+ * first access or the API), a refresh (D9) and the diagnostics (D10) need. The same eligibility
+ * function as the periodic sync decides.
+ */
+export interface UserSituation {
+  user: DirectoryUser | null;
+  facts: TenantFacts;
+  row: SystemUserRow | null;
+  eligibility: Eligibility;
+  internalEmailLocked: boolean;
+  drift: DriftDocument | null;
+}
+
+const memberOfSchema = z.object({
+  value: z.array(z.object({ id: z.string(), "@odata.type": z.string().optional() })),
+  "@odata.nextLink": z.string().optional(),
+});
+
+/** The user as Entra knows it now (null when unknown or deleted) and its direct group memberships. */
+async function readUser(deps: SyncDeps, tenantId: string, userId: string): Promise<DirectoryUser | null> {
+  const client = deps.graph(tenantId, "interactive");
+  const answers = await sendBatch(client, [
+    { id: "user", method: "GET", url: `/users/${userId}?$select=${USER_SELECT.join(",")}` },
+    { id: "memberOf", method: "GET", url: `/users/${userId}/memberOf?$select=id` },
+  ]);
+  const user = answers.get("user");
+  if (user?.status === 404) return null;
+  if (!user || user.status >= 300) throw mapGraphError(new AppError("upstream", `Microsoft Graph answered ${user?.status ?? "nothing"} reading the user.`));
+  const staged = stagedUserOf(user.body as Record<string, unknown>);
+  if (!staged) throw new AppError("upstream", "Microsoft Graph answered a user without an id.");
+  const groups: string[] = [];
+  const memberOf = answers.get("memberOf");
+  if (memberOf && memberOf.status < 300) {
+    let page = memberOfSchema.parse(memberOf.body);
+    for (;;) {
+      for (const o of page.value) if (!o["@odata.type"] || o["@odata.type"] === "#microsoft.graph.group") groups.push(o.id.toLowerCase());
+      const next = page["@odata.nextLink"];
+      if (!next) break;
+      page = memberOfSchema.parse(await client.api(next).get());
+    }
+  }
+  return { ...applyStagedUser(undefined, staged), groups: groups.sort() };
+}
+
+export async function loadSituation(deps: SyncDeps, tenantId: string, env: PlatformEnvironment, userId: string): Promise<UserSituation> {
+  const group = env.dataverse?.securityGroupId ?? null;
+  const [user, facts] = await Promise.all([
+    readUser(deps, tenantId, userId),
+    readTenantFacts(deps.graph(tenantId, "interactive"), group ? [group] : []),
+  ]);
+  if (user) user.groups = user.groups.filter((g) => g === group);
+  let row: SystemUserRow | null = null;
+  let internalEmailLocked = false;
+  let drift: DriftDocument | null = null;
+  if (env.dataverse) {
+    row = await deps.dataverse(tenantId, env, "interactive").systemUserByObjectId(userId);
+    const marks = await deps.store.readMarks(tenantId, env.id, [userId]);
+    internalEmailLocked = marks.locks.has(userId);
+    drift = marks.drift.get(userId) ?? null;
+  }
+  const eligibility = evaluateEligibility({ user, userId, tenant: facts, environment: env, record: row ? { kind: recordKind(row) } : null });
+  return { user, facts, row, eligibility, internalEmailLocked, drift };
+}
+
+export type OneUserOutcome = "added" | "reEnabled" | "refreshed" | "updated" | "disabled" | "unchanged";
+
+export interface OneUserResult {
+  userId: string;
+  environmentId: string;
+  outcome: OneUserOutcome;
+  systemUserId: string | null;
+  /** Set when the platform refused a change: recorded as drift, with its lever. */
+  drift: { kind: DriftKind; lever: string; platform: { status: number; code: string; message: string } } | null;
+  failedRules: RuleResult[];
+}
+
+function notEligible(env: PlatformEnvironment, userId: string, rules: RuleResult[], onDemand: boolean): AppError {
+  const failed = rules.filter((r) => !(onDemand ? r.passedOnDemand : r.passed));
+  return new AppError("businessRule", `The user is not eligible for environment ${env.id}: ${failed.map((r) => r.title.toLowerCase()).join("; ")}.`, {
+    code: "user-not-eligible",
+    extensions: { userId, environmentId: env.id, failedRules: failed.map((r) => ({ id: r.id, title: r.title, data: r.data, lever: r.lever ?? null })) },
+  });
+}
+
+/**
+ * D4 (mode "add": first access or the API) and D9 (mode "refresh"). An add needs on-demand
+ * eligibility; a refresh brings an existing record in line with the rules (re-enable, refresh,
+ * update, or disable - D3, with drift when the platform refuses).
+ */
+export async function syncOneUser(deps: SyncDeps, tenantId: string, env: PlatformEnvironment, userId: string, mode: "add" | "refresh", defaultRoleIds: readonly string[]): Promise<OneUserResult> {
+  if (!env.dataverse) {
+    throw new AppError("businessRule", `Environment ${env.id} has no Dataverse database: it has no users (D5).`, { code: "environment-without-dataverse" });
+  }
+  const s = await loadSituation(deps, tenantId, env, userId);
+  const base = { userId, environmentId: env.id, drift: null, failedRules: [] as RuleResult[] };
+  if (s.row && !isDirectoryManaged(recordKind(s.row))) {
+    throw new AppError("conflict", `The record of ${userId} in this environment is ${recordKind(s.row)} record; the directory sync never changes it (D7).`, { code: "record-not-directory-managed" });
+  }
+  const platform = deps.platform(tenantId, "interactive");
+  const dataverse = deps.dataverse(tenantId, env, "interactive");
+  const addUser = async (outcome: OneUserOutcome, kind: DriftKind): Promise<OneUserResult> => {
+    const answer = await platform.addUser(env.id, userId);
+    if (!answer.ok) {
+      const platformError = { status: answer.status, code: answer.code, message: answer.message };
+      const lever = driftLever(kind, [], env, answer.message);
+      await recordDrift(deps, tenantId, env, userId, s.row?.systemuserid ?? null, kind, [], platformError, lever, s.drift);
+      throw new AppError("businessRule", `The platform refused: ${answer.message || answer.code}`, {
+        code: "platform-refused",
+        extensions: { userId, environmentId: env.id, platform: platformError, lever },
+      });
+    }
+    const row = await dataverse.systemUserByObjectId(userId);
+    if (outcome === "added" && row && defaultRoleIds.length) {
+      await dataverse.batch(defaultRoleIds.map((r) => DataverseClient.associateRole(dataverse.apiBase, row.systemuserid, r)));
+    }
+    if (s.drift) await deps.store.deleteMany(environmentPartition(tenantId, env.id), [s.drift.id]);
+    return { ...base, outcome, systemUserId: row?.systemuserid ?? null };
+  };
+
+  if (!s.row || s.row.isdisabled) {
+    if (s.eligibility.addOnDemand) return addUser(s.row ? "reEnabled" : "added", s.row ? "disabledButEligible" : "eligibleButNotAdded");
+    if (mode === "add" || !s.row) throw notEligible(env, userId, s.eligibility.rules, true);
+    return { ...base, outcome: "unchanged", systemUserId: s.row.systemuserid, failedRules: s.eligibility.rules.filter((r) => !r.passedOnDemand) };
+  }
+  if (!s.eligibility.keep) {
+    if (mode === "add") throw notEligible(env, userId, s.eligibility.rules, true);
+    const failedRules = s.eligibility.rules.filter((r) => !r.addOnly && !r.passedOnDemand);
+    const [answer] = await dataverse.batch([{ method: "PATCH", path: `systemusers(${s.row.systemuserid})`, headers: { "If-Match": "*" }, body: { isdisabled: true } }]);
+    if (answer && answer.status < 300) {
+      if (s.drift) await deps.store.deleteMany(environmentPartition(tenantId, env.id), [s.drift.id]);
+      return { ...base, outcome: "disabled", systemUserId: s.row.systemuserid, failedRules };
+    }
+    const error = (answer?.body as { error?: { code?: string; message?: string } } | null)?.error;
+    const platformError = { status: answer?.status ?? 502, code: error?.code ?? "", message: error?.message ?? "" };
+    const lever = driftLever("enabledButIneligible", failedRules.map((r) => r.id), env, platformError.message);
+    await recordDrift(deps, tenantId, env, userId, s.row.systemuserid, "enabledButIneligible", failedRules.map((r) => r.id), platformError, lever, s.drift);
+    return { ...base, outcome: "unchanged", systemUserId: s.row.systemuserid, failedRules, drift: { kind: "enabledButIneligible", lever, platform: platformError } };
+  }
+  if (mode === "add") return { ...base, outcome: "unchanged", systemUserId: s.row.systemuserid };
+  // Refresh: the platform refreshes what it owns, then the fields D6 maps and D8's access mode.
+  const refreshed = await addUser("refreshed", "disabledButEligible");
+  const row = (await dataverse.systemUserByObjectId(userId)) ?? s.row;
+  if (s.user) {
+    const fields = profilePatch(row, s.user, { internalEmailLocked: s.internalEmailLocked });
+    const patch: Record<string, unknown> = { ...fields.patch };
+    if (recordKind(row) === "regular" && (row.accessmode === ACCESS_MODES.readWrite || row.accessmode === ACCESS_MODES.administrative) && row.accessmode !== ACCESS_MODES[s.eligibility.accessMode]) {
+      patch.accessmode = ACCESS_MODES[s.eligibility.accessMode];
+    }
+    if (Object.keys(patch).length) {
+      await dataverse.patchSystemUser(row.systemuserid, patch);
+      return { ...refreshed, outcome: "updated" };
+    }
+  }
+  return refreshed;
+}
+
+async function recordDrift(
+  deps: SyncDeps, tenantId: string, env: PlatformEnvironment, userId: string, systemUserId: string | null, kind: DriftKind, failedRules: string[],
+  platform: { status: number; code: string; message: string }, lever: string, existing: DriftDocument | null,
+): Promise<void> {
+  const pk = environmentPartition(tenantId, env.id);
+  const at = deps.now().toISOString();
+  await deps.store.upsertMarks(pk, [{
+    id: `drift|${userId}`, type: "drift", tenantId, environmentId: env.id, partitionKey: pk, userId, systemUserId, kind, failedRules, platform, lever,
+    since: existing?.since ?? at, lastSeenAt: at, runId: null,
+  }]);
+}

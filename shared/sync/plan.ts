@@ -1,0 +1,72 @@
+import { decide, type PlannedAction } from "./decide.js";
+import type { DriftDocument } from "./documents.js";
+import { evaluateEligibility } from "./eligibility.js";
+import type { DirectoryUser, PlatformEnvironment, SystemUserRow, TenantFacts } from "./model.js";
+import { isDirectoryManaged, recordKind } from "./records.js";
+
+/**
+ * A run's plan: every candidate user of an environment judged by the rules and compared with its
+ * record. Full reconcile: every user of the snapshot and every directory-managed record;
+ * incremental: the users the journal says changed.
+ */
+export interface PlanInput {
+  environment: PlatformEnvironment;
+  facts: TenantFacts;
+  /** Candidate users: the snapshot (full) or the changed users (incremental). */
+  users: Map<string, DirectoryUser>;
+  /** Records of the environment: all of them (full) or those of the candidates. */
+  rows: readonly SystemUserRow[];
+  full: boolean;
+  drift: Map<string, DriftDocument>;
+  locks: Set<string>;
+}
+
+export interface Plan {
+  actions: PlannedAction[];
+  read: number;
+  skipped: number;
+  /** Users whose record now matches the rules: their drift record goes. */
+  resolvedDrift: string[];
+  /** D6: users whose internal email was edited in Dataverse. */
+  newLocks: { userId: string; value: string | null }[];
+  /** Enabled directory-managed records (the base of the mass-disable guard; full reconcile only). */
+  enabledUsers: number;
+}
+
+const ORDER: Record<PlannedAction["op"], number> = { add: 0, reenable: 1, update: 2, disable: 3 };
+
+export function planRun(input: PlanInput): Plan {
+  const rowsByUser = new Map<string, SystemUserRow>();
+  let enabledUsers = 0;
+  for (const row of input.rows) {
+    const aad = row.azureactivedirectoryobjectid?.toLowerCase();
+    if (!aad) continue;
+    if (isDirectoryManaged(recordKind(row))) {
+      rowsByUser.set(aad, row);
+      if (!row.isdisabled) enabledUsers++;
+    } else {
+      // D7: the object id of an application user is a service principal, not a user; support and
+      // delegated-admin records are Microsoft's. Never a candidate.
+      rowsByUser.set(aad, row);
+    }
+  }
+  const ids = new Set<string>();
+  for (const [id, user] of input.users) if (!user.removed || rowsByUser.has(id)) ids.add(id);
+  if (input.full) for (const id of rowsByUser.keys()) ids.add(id);
+
+  const plan: Plan = { actions: [], read: 0, skipped: 0, resolvedDrift: [], newLocks: [], enabledUsers };
+  for (const userId of ids) {
+    const row = rowsByUser.get(userId) ?? null;
+    if (row && !isDirectoryManaged(recordKind(row))) continue;
+    const user = input.users.get(userId) ?? null;
+    plan.read++;
+    const eligibility = evaluateEligibility({ user, userId, tenant: input.facts, environment: input.environment, record: row ? { kind: recordKind(row) } : null });
+    const decision = decide({ userId, user, row, eligibility, internalEmailLocked: input.locks.has(userId) });
+    if (decision.action) plan.actions.push(decision.action);
+    if (decision.skipped) plan.skipped++;
+    if (decision.lockInternalEmail) plan.newLocks.push({ userId, value: row?.internalemailaddress ?? null });
+    if (!decision.action && input.drift.has(userId)) plan.resolvedDrift.push(userId);
+  }
+  plan.actions.sort((a, b) => ORDER[a.op] - ORDER[b.op]);
+  return plan;
+}

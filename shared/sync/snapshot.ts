@@ -1,0 +1,132 @@
+import { FULL_LISTING, type StagedMemberChange, type StagedUser } from "./documents.js";
+import type { DirectoryUser } from "./model.js";
+
+/**
+ * The tenant's user snapshot: what users/delta and groups/delta said, merged. Pure functions here;
+ * the directory cycle reads and writes the bucket documents around them.
+ *
+ * Delta rules honoured: an updated user may come with only some properties (merge, never
+ * replace); replays happen (merging the same change twice changes nothing); `@removed` with
+ * reason "changed" is a soft delete (restorable: a later ordinary entry restores it), "deleted"
+ * a hard delete; a full round lists active objects only, so a known user missing from it is gone.
+ */
+
+const MAIL_HISTORY = 5;
+/** Users per bucket document the snapshot aims for (a bucket stays far below Cosmos's 2 MB). */
+export const USERS_PER_BUCKET = 400;
+
+/** 32-bit FNV-1a: a stable bucket for a user id. */
+export function bucketOf(userId: string, bucketCount: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < userId.length; i++) {
+    h ^= userId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % bucketCount;
+}
+
+export function chooseBucketCount(users: number): number {
+  let n = 16;
+  while (n * USERS_PER_BUCKET < users) n *= 2;
+  return n;
+}
+
+function emptyUser(id: string): DirectoryUser {
+  return {
+    id, upn: "", accountEnabled: false, userType: "Member", displayName: null, givenName: null, surname: null, mail: null, jobTitle: null,
+    mobilePhone: null, businessPhone: null, city: null, state: null, country: null, licenses: [], groups: [],
+  };
+}
+
+/** Merges one staged delta entry into a user (undefined = not known yet). */
+export function applyStagedUser(existing: DirectoryUser | undefined, staged: StagedUser): DirectoryUser {
+  if (staged.removed) return { ...(existing ?? emptyUser(staged.id)), removed: staged.removed };
+  const base = existing ?? emptyUser(staged.id);
+  const merged: DirectoryUser = { ...base };
+  delete merged.removed;
+  for (const [key, value] of Object.entries(staged) as [keyof DirectoryUser, unknown][]) {
+    if (key === "id" || key === "groups" || key === "mailHistory" || key === "removed" || value === undefined) continue;
+    (merged as Record<string, unknown>)[key] = value;
+  }
+  if (base.mail !== merged.mail && base.mail) {
+    merged.mailHistory = [...(base.mailHistory ?? []).filter((m) => m !== base.mail), base.mail].slice(-MAIL_HISTORY);
+  }
+  return merged;
+}
+
+export function sameUser(a: DirectoryUser | undefined, b: DirectoryUser | undefined): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function withGroup(user: DirectoryUser, groupId: string, member: boolean): DirectoryUser {
+  const has = user.groups.includes(groupId);
+  if (has === member) return user;
+  return { ...user, groups: member ? [...user.groups, groupId].sort() : user.groups.filter((g) => g !== groupId) };
+}
+
+export interface FoldChanges {
+  /** In delta order; an entry with id FULL_LISTING starts a full users round (known users not listed after it are gone). */
+  users: readonly StagedUser[];
+  /** In delta order; an entry with u FULL_LISTING starts a full listing of group g (members not listed after it are not members). */
+  members: readonly StagedMemberChange[];
+  trackedGroups: readonly string[];
+}
+
+/** A fold needs every bucket when a full listing (users or a group) is among the changes. */
+export function needsAllBuckets(changes: Pick<FoldChanges, "users" | "members">): boolean {
+  return changes.users.some((u) => u.id === FULL_LISTING) || changes.members.some((m) => m.u === FULL_LISTING);
+}
+
+/**
+ * Applies a cycle's staged changes to the users given (the touched buckets on an incremental
+ * cycle, every bucket when needsAllBuckets). Mutates `users`; returns the ids that changed.
+ */
+export function fold(users: Map<string, DirectoryUser>, changes: FoldChanges, scope: "touched" | "all"): Set<string> {
+  const changed = new Set<string>();
+  const set = (id: string, next: DirectoryUser) => {
+    if (!sameUser(users.get(id), next)) changed.add(id);
+    users.set(id, next);
+  };
+  let listed: Set<string> | null = null;
+  for (const s of changes.users) {
+    if (s.id === FULL_LISTING) {
+      listed = new Set();
+      continue;
+    }
+    listed?.add(s.id);
+    set(s.id, applyStagedUser(users.get(s.id), s));
+  }
+  const fullGroups = new Map<string, Set<string>>();
+  for (const m of changes.members) {
+    if (m.u === FULL_LISTING) {
+      fullGroups.set(m.g, new Set());
+      continue;
+    }
+    const listing = fullGroups.get(m.g);
+    if (listing) {
+      if (m.a) listing.add(m.u);
+      else listing.delete(m.u);
+    }
+    const user = users.get(m.u);
+    if (user) set(m.u, withGroup(user, m.g, m.a));
+  }
+  if (scope === "all") {
+    const tracked = new Set(changes.trackedGroups);
+    for (const [id, user] of users) {
+      let next = user;
+      if (listed && !listed.has(id) && !user.removed) next = { ...next, removed: "hard" };
+      for (const [g, members] of fullGroups) next = withGroup(next, g, members.has(id));
+      if (next.groups.some((g) => !tracked.has(g))) next = { ...next, groups: next.groups.filter((g) => tracked.has(g)) };
+      if (next !== user) set(id, next);
+    }
+  }
+  return changed;
+}
+
+/** Splits users into buckets. */
+export function toBuckets(users: Iterable<DirectoryUser>, bucketCount: number): Map<number, DirectoryUser[]> {
+  const out = new Map<number, DirectoryUser[]>();
+  for (let b = 0; b < bucketCount; b++) out.set(b, []);
+  for (const u of users) out.get(bucketOf(u.id, bucketCount))?.push(u);
+  return out;
+}

@@ -1,0 +1,245 @@
+import type { Container, JSONObject, OperationInput, SqlParameter } from "@azure/cosmos";
+import { AppError } from "../errors/app-error.js";
+import { createItem, deleteItem, mapCosmosError, queryAll, queryPage, readItem, replaceIfMatch, upsert, type Page, type Stored } from "../storage/repository.js";
+import {
+  directoryPartition, environmentPartition, type DirectoryState, type DriftDocument, type EmailLock, type EnvState, type RunDocument,
+  type StagedMemberChange, type StagedUser,
+} from "./documents.js";
+import { meter } from "./metrics.js";
+import type { DirectoryUser } from "./model.js";
+import type { PlannedAction } from "./decide.js";
+
+/** A Cosmos transactional batch holds at most 100 operations and 2 MB. */
+const BATCH_OPERATIONS = 100;
+const BATCH_BYTES = 1_500_000;
+
+export type StagingDocument =
+  | { id: string; type: "staging"; partitionKey: string; cycle: number; seq: number; kind: "users"; users: StagedUser[] }
+  | { id: string; type: "staging"; partitionKey: string; cycle: number; seq: number; kind: "groups"; changes: StagedMemberChange[] };
+
+export type Versioned<T> = { doc: T; etag: string };
+
+/**
+ * Every Cosmos request of the sync goes through here (one place to see them, count them and
+ * time them for the benchmark).
+ */
+export class SyncStore {
+  constructor(readonly container: Container) {}
+
+  private time<T>(fn: () => Promise<T>): Promise<T> {
+    return meter.time("cosmos", fn);
+  }
+
+  /** Every item of a query, one counted request per page. */
+  private async queryAll<T>(query: string, parameters: SqlParameter[], partitionKey: string): Promise<Stored<T>[]> {
+    const out: Stored<T>[] = [];
+    let token: string | null = null;
+    do {
+      const page: Page<Stored<T>> = await this.time(() =>
+        queryPage<Stored<T>>(this.container, { query, parameters }, { limit: 1000, continuationToken: token, partitionKey, maxRoundTrips: 1 }),
+      );
+      out.push(...page.items);
+      token = page.continuationToken;
+    } while (token);
+    return out;
+  }
+
+  // ---------- directory partition ----------
+
+  /** The directory state and every environment state of a tenant, in one query. */
+  async loadDirectory(tenantId: string): Promise<{ state: Versioned<DirectoryState> | undefined; environments: Map<string, Versioned<EnvState>> }> {
+    const pk = directoryPartition(tenantId);
+    const items = await this.queryAll<DirectoryState | EnvState>(
+      "SELECT * FROM c WHERE c.partitionKey = @pk AND (c.type = 'directory-state' OR c.type = 'env-state')",
+      [{ name: "@pk", value: pk }],
+      pk,
+    );
+    let state: Versioned<DirectoryState> | undefined;
+    const environments = new Map<string, Versioned<EnvState>>();
+    for (const item of items) {
+      if (item.type === "directory-state") state = { doc: item, etag: item._etag };
+      else environments.set(item.environmentId, { doc: item, etag: item._etag });
+    }
+    return { state, environments };
+  }
+
+  async readDirectoryState(tenantId: string): Promise<Versioned<DirectoryState> | undefined> {
+    const item = await this.time(() => readItem<DirectoryState>(this.container, "directory-state", directoryPartition(tenantId)));
+    return item && { doc: item, etag: item._etag };
+  }
+
+  async readEnvState(tenantId: string, environmentId: string): Promise<Versioned<EnvState> | undefined> {
+    const item = await this.time(() => readItem<EnvState>(this.container, `env|${environmentId}`, directoryPartition(tenantId)));
+    return item && { doc: item, etag: item._etag };
+  }
+
+  /** Creates (etag undefined) or replaces with If-Match; a lost race is `preconditionFailed` (or `conflict` on create). */
+  async save<T extends { id: string }>(doc: T, etag: string | undefined): Promise<string> {
+    const stored = await this.time(() => (etag === undefined ? createItem(this.container, doc) : replaceIfMatch(this.container, doc, etag)));
+    return stored._etag;
+  }
+
+  async writeStaging(doc: StagingDocument): Promise<void> {
+    await this.time(() => upsert(this.container, doc));
+  }
+
+  async readStaging(tenantId: string, cycle: number): Promise<StagingDocument[]> {
+    const pk = directoryPartition(tenantId);
+    const items = await this.queryAll<StagingDocument>(
+      "SELECT * FROM c WHERE c.partitionKey = @pk AND c.type = 'staging' AND c.cycle = @cycle",
+      [{ name: "@pk", value: pk }, { name: "@cycle", value: cycle }],
+      pk,
+    );
+    return items.sort((a, b) => a.seq - b.seq);
+  }
+
+  /** Users of the snapshot, by bucket; `buckets` undefined = every bucket. */
+  async readBuckets(tenantId: string, bucketCount: number, buckets?: readonly number[]): Promise<Map<number, DirectoryUser[]>> {
+    const pk = directoryPartition(tenantId);
+    const out = new Map<number, DirectoryUser[]>();
+    if (buckets && buckets.length === 0) return out;
+    const ids = buckets?.map((b) => bucketId(bucketCount, b));
+    const items = await this.queryAll<{ id: string; bucket: number; users: DirectoryUser[] }>(
+      ids
+        ? "SELECT c.id, c.bucket, c.users FROM c WHERE c.partitionKey = @pk AND c.type = 'bucket' AND ARRAY_CONTAINS(@ids, c.id)"
+        : "SELECT c.id, c.bucket, c.users FROM c WHERE c.partitionKey = @pk AND c.type = 'bucket' AND c.bucketCount = @count",
+      ids ? [{ name: "@pk", value: pk }, { name: "@ids", value: ids }] : [{ name: "@pk", value: pk }, { name: "@count", value: bucketCount }],
+      pk,
+    );
+    for (const item of items) out.set(item.bucket, item.users);
+    return out;
+  }
+
+  async writeBuckets(tenantId: string, bucketCount: number, buckets: Map<number, DirectoryUser[]>): Promise<void> {
+    const pk = directoryPartition(tenantId);
+    await this.batchUpsert(pk, [...buckets].map(([bucket, users]) => ({ id: bucketId(bucketCount, bucket), type: "bucket", partitionKey: pk, bucketCount, bucket, users })));
+  }
+
+  async writeJournal(tenantId: string, cycle: number, chunks: DirectoryUser[][]): Promise<void> {
+    const pk = directoryPartition(tenantId);
+    await this.batchUpsert(pk, chunks.map((users, seq) => ({ id: `journal|${cycle}|${seq}`, type: "journal", partitionKey: pk, cycle, seq, users })));
+  }
+
+  /** Changed users of the given cycles, oldest first (a later change of a user replaces an earlier one). */
+  async readJournal(tenantId: string, fromExclusive: number, toInclusive: number): Promise<Map<string, DirectoryUser>> {
+    const pk = directoryPartition(tenantId);
+    const items = await this.queryAll<{ cycle: number; seq: number; users: DirectoryUser[] }>(
+      "SELECT c.cycle, c.seq, c.users FROM c WHERE c.partitionKey = @pk AND c.type = 'journal' AND c.cycle > @from AND c.cycle <= @to",
+      [{ name: "@pk", value: pk }, { name: "@from", value: fromExclusive }, { name: "@to", value: toInclusive }],
+      pk,
+    );
+    items.sort((a, b) => a.cycle - b.cycle || a.seq - b.seq);
+    const out = new Map<string, DirectoryUser>();
+    for (const item of items) for (const u of item.users) out.set(u.id, u);
+    return out;
+  }
+
+  /** Deletes documents of one partition by id, a few at a time (an id already gone is fine). */
+  async deleteMany(partitionKey: string, ids: readonly string[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += 8) {
+      await Promise.all(ids.slice(i, i + 8).map((id) => this.time(() => deleteItem(this.container, id, partitionKey))));
+    }
+  }
+
+  async idsOfType(partitionKey: string, type: string, extra = "", parameters: SqlParameter[] = []): Promise<string[]> {
+    const items = await this.queryAll<{ id: string }>(
+      `SELECT c.id FROM c WHERE c.partitionKey = @pk AND c.type = @type${extra}`,
+      [{ name: "@pk", value: partitionKey }, { name: "@type", value: type }, ...parameters],
+      partitionKey,
+    );
+    return items.map((i) => i.id);
+  }
+
+  /** Upserts in transactional batches (same partition), each under Cosmos's operation and size limits. */
+  private async batchUpsert(partitionKey: string, docs: JSONObject[]): Promise<void> {
+    let ops: OperationInput[] = [];
+    let bytes = 0;
+    const flush = async () => {
+      if (!ops.length) return;
+      const batch = ops;
+      ops = [];
+      bytes = 0;
+      try {
+        const response = await this.time(() => this.container.items.batch(batch, partitionKey));
+        const failed = response.result?.find((r) => r.statusCode >= 400);
+        if (failed) throw new AppError("unavailable", `A Cosmos batch write failed (${failed.statusCode}).`, { retryAfterSeconds: 5 });
+      } catch (err) {
+        throw mapCosmosError(err);
+      }
+    };
+    for (const doc of docs) {
+      const size = Buffer.byteLength(JSON.stringify(doc));
+      if (ops.length >= BATCH_OPERATIONS || (ops.length > 0 && bytes + size > BATCH_BYTES)) await flush();
+      ops.push({ operationType: "Upsert", partitionKey, resourceBody: doc });
+      bytes += size;
+    }
+    await flush();
+  }
+
+  /** Tenants with a run in progress (the timer resumes them even where no environment syncs on schedule). */
+  async tenantsWithActiveRuns(): Promise<string[]> {
+    const items = await this.time(() =>
+      queryAll<{ tenantId: string }>(this.container, { query: "SELECT c.tenantId FROM c WHERE c.type = 'env-state' AND IS_STRING(c.activeRunId)" }, { maxItems: 100_000 }),
+    );
+    return [...new Set(items.map((i) => i.tenantId))];
+  }
+
+  // ---------- environment partition ----------
+
+  async readRun(tenantId: string, environmentId: string, runId: string): Promise<Versioned<RunDocument> | undefined> {
+    const item = await this.time(() => readItem<RunDocument>(this.container, `run|${runId}`, environmentPartition(tenantId, environmentId)));
+    return item && { doc: item, etag: item._etag };
+  }
+
+  async listRuns(tenantId: string, environmentId: string, page: { limit: number; continuationToken?: string | null }): Promise<Page<RunDocument>> {
+    const pk = environmentPartition(tenantId, environmentId);
+    return this.time(() =>
+      queryPage<RunDocument>(
+        this.container,
+        { query: "SELECT * FROM c WHERE c.partitionKey = @pk AND c.type = 'run' ORDER BY c.createdAt DESC", parameters: [{ name: "@pk", value: pk }] },
+        { ...page, partitionKey: pk },
+      ),
+    );
+  }
+
+  async writePlan(tenantId: string, environmentId: string, runId: string, chunks: PlannedAction[][]): Promise<void> {
+    const pk = environmentPartition(tenantId, environmentId);
+    await this.batchUpsert(pk, chunks.map((actions, seq) => ({ id: `plan|${runId}|${seq}`, type: "plan", partitionKey: pk, runId, seq, actions })));
+  }
+
+  async readPlanChunk(tenantId: string, environmentId: string, runId: string, seq: number): Promise<PlannedAction[]> {
+    const item = await this.time(() => readItem<{ actions: PlannedAction[] }>(this.container, `plan|${runId}|${seq}`, environmentPartition(tenantId, environmentId)));
+    if (!item) throw new AppError("internal", `The plan chunk ${seq} of run ${runId} is missing.`);
+    return item.actions;
+  }
+
+  /** Drift records and D6 locks of an environment; only those of `userIds` when given. */
+  async readMarks(tenantId: string, environmentId: string, userIds?: readonly string[]): Promise<{ drift: Map<string, DriftDocument>; locks: Set<string> }> {
+    const pk = environmentPartition(tenantId, environmentId);
+    const drift = new Map<string, DriftDocument>();
+    const locks = new Set<string>();
+    if (userIds && userIds.length === 0) return { drift, locks };
+    const items = await this.queryAll<DriftDocument | EmailLock>(
+      `SELECT * FROM c WHERE c.partitionKey = @pk AND (c.type = 'drift' OR c.type = 'email-lock')${userIds ? " AND ARRAY_CONTAINS(@ids, c.userId)" : ""}`,
+      [{ name: "@pk", value: pk }, ...(userIds ? [{ name: "@ids", value: [...userIds] }] : [])],
+      pk,
+    );
+    for (const item of items) {
+      if (item.type === "drift") drift.set(item.userId, item);
+      else locks.add(item.userId);
+    }
+    return { drift, locks };
+  }
+
+  async upsertMarks(partitionKey: string, docs: (DriftDocument | EmailLock)[]): Promise<void> {
+    await this.batchUpsert(partitionKey, docs);
+  }
+
+  async listDrift(tenantId: string, environmentId: string, userIds: readonly string[]): Promise<Map<string, DriftDocument>> {
+    return (await this.readMarks(tenantId, environmentId, userIds)).drift;
+  }
+}
+
+export function bucketId(bucketCount: number, bucket: number): string {
+  return `bucket|${bucketCount}|${bucket}`;
+}

@@ -1,0 +1,232 @@
+import { randomUUID } from "node:crypto";
+import { QueueClient } from "@azure/storage-queue";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO_IDS, DEMO_SKUS } from "../../../local/sim-cloud/demo-tenant.js";
+import { EVENTS_QUEUE } from "../../../shared/events/queues.js";
+import { newEnvelope } from "../../../shared/queue/envelope.js";
+import { encodeQueueMessage } from "../../../shared/queue/storage-queue-sender.js";
+import { signInEvent, startAutoClaimStack, TENANT, type AutoClaimStack } from "./support.js";
+
+let s: AutoClaimStack;
+let queue: QueueClient;
+beforeAll(async () => {
+  s = await startAutoClaimStack();
+  queue = new QueueClient(s.stack.storageConnectionString, EVENTS_QUEUE);
+  await s.setSetting("auto-claim", { enabled: true });
+});
+afterAll(async () => {
+  await s?.stop();
+});
+
+const PRIMARY = DEMO_SKUS.powerAutomatePerUser;
+const BACKUP = DEMO_SKUS.powerAppsPerUser;
+const THIRD = DEMO_SKUS.exchangePlan1;
+
+/** A policy for a fresh app (one policy per app), so tests do not meet each other's policies. */
+async function policyFor(products: string[], extra: Record<string, unknown> = {}) {
+  const appId = randomUUID();
+  const policy = await s.createPolicy({ name: `policy ${appId.slice(0, 8)}`, appId, products: products.map((skuId) => ({ skuId })), ...extra });
+  return { appId, policy };
+}
+
+async function assignCalls(): Promise<number> {
+  const c = (await s.sim("/counters")) as { graph: { byKind: Record<string, number>; batchItemsByKind: Record<string, number> } };
+  return (c.graph.byKind["users.assignLicense"] ?? 0) + (c.graph.batchItemsByKind["users.assignLicense"] ?? 0);
+}
+
+async function claimEvent(userId: string, appId: string) {
+  const event = signInEvent(userId, appId);
+  expect((await s.postEvent(event)).status).toBe(202);
+  return s.waitForEvent(String(event.eventId));
+}
+
+describe("the claim processor", () => {
+  it("when a member signs in to an app with an enabled policy, then the primary product is claimed, recorded and audited with the event and caller", async () => {
+    await s.setAvailable(PRIMARY, 10);
+    const { appId, policy } = await policyFor([PRIMARY, BACKUP]);
+    const [user] = await s.addUsers(1);
+    const event = await claimEvent(user!, appId);
+    expect(event).toMatchObject({ status: "claimed", claim: { policyId: policy.id, skuId: PRIMARY, skuPartNumber: "FLOW_PER_USER" } });
+    expect(await s.userLicenses(user!)).toContain(PRIMARY);
+    const { resources } = await s.stack.database
+      .container("audit")
+      .items.query<{ context: { autoClaim?: { eventId: string; caller: string }[] } }>({
+        query: "SELECT c.context FROM c WHERE c.tenantId = @t AND c.action = 'license.change' AND c.phase = 'outcome' AND ARRAY_CONTAINS(c.context.userIds, @u)",
+        parameters: [{ name: "@t", value: TENANT }, { name: "@u", value: user! }],
+      })
+      .fetchAll();
+    expect(resources[0]?.context.autoClaim?.[0]).toMatchObject({ eventId: event.id, caller: expect.any(String) });
+  });
+
+  it("when a guest or a disabled user signs in, then they never get a claim", async () => {
+    const { appId } = await policyFor([PRIMARY]);
+    const [disabled] = await s.addUsers(1, { accountEnabled: false });
+    const [guest] = await s.addUsers(1, { userType: "Guest" });
+    expect(await claimEvent(guest!, appId)).toMatchObject({ status: "skipped", code: "guest-user" });
+    expect(await claimEvent(disabled!, appId)).toMatchObject({ status: "skipped", code: "account-disabled" });
+    expect(await claimEvent(DEMO_IDS.users.guest, appId)).toMatchObject({ status: "skipped", code: "guest-user" });
+    expect(await s.userLicenses(guest!)).toEqual([]);
+    expect(await s.userLicenses(disabled!)).toEqual([]);
+  });
+
+  it("when the feature is switched off, then no claims are made and existing claims stay; on again, claims resume", async () => {
+    await s.setAvailable(PRIMARY, 10);
+    const { appId } = await policyFor([PRIMARY]);
+    const [before, during] = await s.addUsers(2);
+    expect(await claimEvent(before!, appId)).toMatchObject({ status: "claimed" });
+    await s.setSetting("auto-claim", { enabled: false });
+    try {
+      expect(await claimEvent(during!, appId)).toMatchObject({ status: "skipped", code: "auto-claim-off" });
+      expect(await s.userLicenses(during!)).toEqual([]);
+      expect(await s.userLicenses(before!)).toContain(PRIMARY);
+    } finally {
+      await s.setSetting("auto-claim", { enabled: true });
+    }
+    expect(await claimEvent(during!, appId)).toMatchObject({ status: "claimed" });
+  });
+
+  it("when automation is paused, then events wait (nothing is claimed) and are processed after resume", async () => {
+    await s.setAvailable(PRIMARY, 10);
+    const { appId } = await policyFor([PRIMARY]);
+    const [user] = await s.addUsers(1);
+    await s.setSetting("automation", { paused: true });
+    const event = signInEvent(user!, appId);
+    try {
+      expect((await s.postEvent(event)).status).toBe(202);
+      expect(await s.waitForEvent(String(event.eventId), ["waiting"])).toMatchObject({ status: "waiting", code: "automation-paused" });
+      expect(await s.userLicenses(user!)).toEqual([]);
+    } finally {
+      await s.setSetting("automation", { paused: false });
+    }
+    expect(await s.waitForEvent(String(event.eventId))).toMatchObject({ status: "claimed" });
+  });
+
+  it("when the primary product has no license left, then the first backup with licenses is used; when all are exhausted, the event fails with no-license-available, shows in the report and is not retried", async () => {
+    await s.setAvailable(PRIMARY, 0);
+    await s.setAvailable(BACKUP, 0);
+    await s.setAvailable(THIRD, 5);
+    const { appId } = await policyFor([PRIMARY, BACKUP, THIRD]);
+    const [a, b] = await s.addUsers(2);
+    expect(await claimEvent(a!, appId)).toMatchObject({ status: "claimed", claim: { skuId: THIRD } });
+    await s.setAvailable(THIRD, 0);
+    const failed = await claimEvent(b!, appId);
+    expect(failed).toMatchObject({ status: "failed", code: "no-license-available" });
+    expect(await s.userLicenses(b!)).toEqual([]);
+    const report = (await (await s.stack.call(`/api/tenants/${TENANT}/auto-claim-policies/report?days=1`, { token: s.admin })).json()) as {
+      failed: { events: { eventId: string; code: string }[]; byReason: { code: string; count: number }[] };
+    };
+    expect(report.failed.events).toEqual(expect.arrayContaining([expect.objectContaining({ eventId: failed.id, code: "no-license-available" })]));
+    const failures = await s.stack.database
+      .container("failures")
+      .items.query({ query: "SELECT * FROM c WHERE c.envelope.id = @id", parameters: [{ name: "@id", value: String(failed.id) }] })
+      .fetchAll();
+    expect(failures.resources).toEqual([]);
+  });
+
+  it("when a product is removed from the policy or the policy is disabled, then no license is taken away, and a disabled policy claims nothing", async () => {
+    await s.setAvailable(PRIMARY, 10);
+    const { appId, policy } = await policyFor([PRIMARY, BACKUP]);
+    const [user, later] = await s.addUsers(2);
+    expect(await claimEvent(user!, appId)).toMatchObject({ status: "claimed", claim: { skuId: PRIMARY } });
+    const url = `/api/tenants/${TENANT}/auto-claim-policies/${policy.id}`;
+    const patched = await s.stack.call(url, { method: "PATCH", token: s.admin, headers: { "If-Match": policy.etag }, body: JSON.stringify({ products: [{ skuId: BACKUP }], enabled: false }) });
+    expect(patched.status).toBe(200);
+    expect(await s.userLicenses(user!)).toContain(PRIMARY);
+    expect(await claimEvent(later!, appId)).toMatchObject({ status: "skipped", code: "policy-disabled" });
+    expect(await s.userLicenses(later!)).toEqual([]);
+  });
+
+  it("when one event is delivered 5 times, then the license is assigned once", async () => {
+    await s.setAvailable(PRIMARY, 10);
+    const { appId } = await policyFor([PRIMARY]);
+    const [user] = await s.addUsers(1);
+    const event = signInEvent(user!, appId);
+    const before = await assignCalls();
+    expect((await s.postEvent(event)).status).toBe(202);
+    const envelope = newEnvelope({
+      kind: "sign-in-event",
+      tenantId: TENANT,
+      id: String(event.eventId),
+      body: { event, source: "E3", caller: { id: "redelivery", kind: "relay" }, receivedAt: new Date().toISOString() },
+    });
+    await Promise.all(Array.from({ length: 4 }, () => queue.sendMessage(encodeQueueMessage(envelope))));
+    expect(await s.waitForEvent(String(event.eventId))).toMatchObject({ status: "claimed" });
+    // Let every delivery finish: a final marker event on another user is processed after them.
+    await s.waitForEvent(String((await postAndId(signInEvent((await s.addUsers(1))[0]!, randomUUID())))));
+    expect((await assignCalls()) - before).toBe(1);
+    expect(await s.getEvent(String(event.eventId))).toMatchObject({ status: "claimed" });
+  });
+
+  it("when 50 events for the same user and app arrive at once, then the license is assigned once", async () => {
+    await s.setAvailable(PRIMARY, 10);
+    const { appId } = await policyFor([PRIMARY]);
+    const [user] = await s.addUsers(1);
+    const before = await assignCalls();
+    const events = Array.from({ length: 50 }, () => signInEvent(user!, appId));
+    const answers = await Promise.all(events.map((e) => s.postEvent(e)));
+    expect(answers.map((r) => r.status)).toEqual(events.map(() => 202));
+    const outcomes = await Promise.all(events.map((e) => s.waitForEvent(String(e.eventId))));
+    expect(outcomes.filter((o) => o.status === "claimed")).toHaveLength(1);
+    expect(outcomes.filter((o) => o.status !== "claimed").every((o) => o.status === "skipped")).toBe(true);
+    expect((await assignCalls()) - before).toBe(1);
+  });
+
+  it("when 200 users claim at once from a product with 50 available, then exactly 50 get it and the rest get the backup", async () => {
+    await s.setAvailable(PRIMARY, 50);
+    await s.setAvailable(BACKUP, 200);
+    const { appId } = await policyFor([PRIMARY, BACKUP]);
+    const users = await s.addUsers(200);
+    const events = users.map((u) => signInEvent(u, appId));
+    for (let i = 0; i < events.length; i += 50) {
+      const answers = await Promise.all(events.slice(i, i + 50).map((e) => s.postEvent(e)));
+      expect(answers.every((r) => r.status === 202)).toBe(true);
+    }
+    const outcomes = await Promise.all(events.map((e) => s.waitForEvent(String(e.eventId), undefined, 120_000)));
+    const bySku = (sku: string) => outcomes.filter((o) => o.status === "claimed" && (o.claim as { skuId: string }).skuId === sku).length;
+    expect(bySku(PRIMARY)).toBe(50);
+    expect(bySku(BACKUP)).toBe(150);
+    const summary = (await s.sim("/summary")) as { skus: { skuId: string; available: number }[] };
+    expect(summary.skus.find((x) => x.skuId === PRIMARY)?.available).toBe(0);
+    expect(summary.skus.find((x) => x.skuId === BACKUP)?.available).toBe(50);
+  }, 180_000);
+
+  it("when an event reports a first access to an environment, then it is handed to the Dataverse sync (D4) and claims nothing", async () => {
+    const [user] = await s.addUsers(1);
+    const event = signInEvent(user!, randomUUID(), { trigger: "first-access", environmentId: DEMO_IDS.environments.trial });
+    expect((await s.postEvent(event)).status).toBe(202);
+    expect(await s.waitForEvent(String(event.eventId))).toMatchObject({ status: "forwarded", firstAccess: "forwarded" });
+    const until = Date.now() + 30_000;
+    let handled: unknown[] = [];
+    while (Date.now() < until && handled.length === 0) {
+      handled = (
+        await s.stack.database
+          .container("audit")
+          .items.query({ query: "SELECT c.id FROM c WHERE c.action = 'sync.first-access' AND c.target.id = @u", parameters: [{ name: "@u", value: user! }] })
+          .fetchAll()
+      ).resources;
+      if (handled.length === 0) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(handled).toHaveLength(1);
+    const noEnvironment = await s.postEvent(signInEvent(user!, randomUUID(), { trigger: "first-access" }));
+    expect(noEnvironment.status).toBe(400);
+  });
+
+  it("when a sign-in-event message has a body its schema refuses, then it is kept with its reason (A11)", async () => {
+    const id = `bad-${randomUUID()}`;
+    await queue.sendMessage(encodeQueueMessage(newEnvelope({ kind: "sign-in-event", tenantId: TENANT, id, body: { event: { eventId: id } } })));
+    const until = Date.now() + 30_000;
+    let found: { reason?: string }[] = [];
+    while (Date.now() < until && found.length === 0) {
+      found = (
+        await s.stack.database.container("failures").items.query<{ reason: string }>({ query: "SELECT * FROM c WHERE c.envelope.id = @id", parameters: [{ name: "@id", value: id }] }).fetchAll()
+      ).resources;
+      if (found.length === 0) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(found[0]?.reason).toMatch(/invalid message body/);
+  });
+});
+
+async function postAndId(event: Record<string, unknown>): Promise<string> {
+  expect((await s.postEvent(event)).status).toBe(202);
+  return String(event.eventId);
+}

@@ -1,0 +1,111 @@
+import { randomUUID } from "node:crypto";
+import { QueueClient } from "@azure/storage-queue";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startAzurite } from "../../../local/services.js";
+import { DEMO_IDS } from "../../../local/sim-cloud/demo-tenant.js";
+import { EVENTS_QUEUE } from "../../../shared/events/queues.js";
+import { signInEvent, startAutoClaimStack, TENANT, type AutoClaimStack } from "./support.js";
+
+const CAP = 3;
+let s: AutoClaimStack;
+beforeAll(async () => {
+  s = await startAutoClaimStack({ AUTOCLAIM_DAILY_CAP_PER_CALLER: String(CAP) });
+});
+afterAll(async () => {
+  await s?.stop();
+});
+
+/** Each test relays with its own application, so each has its own daily cap. */
+const relayToken = () => s.stack.token({ tenantId: TENANT, appRoles: ["SignInEvents.Send"], appId: randomUUID() });
+const member = DEMO_IDS.users.member;
+const app = () => randomUUID();
+
+describe("sign-in event ingestion (E3)", () => {
+  it("when a relay posts an event, then 202 {id, status} with a Location an admin can read", async () => {
+    const event = signInEvent(member, app());
+    const res = await s.postEvent(event, await relayToken());
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ id: event.eventId, status: "queued" });
+    expect(res.headers.get("location")).toBe(`/api/tenants/${TENANT}/sign-in-events/${String(event.eventId)}`);
+    const read = await s.waitForEvent(String(event.eventId));
+    expect(read).toMatchObject({ id: event.eventId, source: "E3", userId: member, trigger: "sign-in" });
+  });
+
+  it("when the same event is posted again, then the same answer; when its id comes with another body, then 409 event-id-reused", async () => {
+    const token = await relayToken();
+    const event = signInEvent(member, app());
+    const first = await s.postEvent(event, token);
+    const again = await s.postEvent(event, token);
+    expect(again.status).toBe(first.status);
+    expect(((await again.json()) as { id: string }).id).toBe(event.eventId);
+    const other = await s.postEvent({ ...event, userId: DEMO_IDS.users.licenseAdmin }, token);
+    expect(other.status).toBe(409);
+    expect(((await other.json()) as { type: string }).type).toMatch(/event-id-reused$/);
+  });
+
+  it("when occurredAt is more than 24 hours old or in the future, then 422 and nothing is stored", async () => {
+    const token = await relayToken();
+    const old = signInEvent(member, app(), { occurredAt: new Date(Date.now() - 25 * 3600_000).toISOString() });
+    const future = signInEvent(member, app(), { occurredAt: new Date(Date.now() + 3600_000).toISOString() });
+    for (const [event, code] of [[old, "event-too-old"], [future, "event-in-future"]] as const) {
+      const res = await s.postEvent(event, token);
+      expect(res.status).toBe(422);
+      expect(((await res.json()) as { type: string }).type).toMatch(new RegExp(`${code}$`));
+      expect(await s.getEvent(String(event.eventId))).toBeUndefined();
+    }
+  });
+
+  it("when a body does not match the schema (a UPN for a user, an unknown trigger, an extra field, no id), then 400 and it is never stored or queued", async () => {
+    const token = await relayToken();
+    const bad = [
+      signInEvent("adele.vance@contoso-sim.onmicrosoft.com", app()),
+      signInEvent(member, app(), { trigger: "clicked-around" }),
+      signInEvent(member, app(), { tenant: "extra" }),
+      { ...signInEvent(member, app()), eventId: undefined },
+      signInEvent(member, app(), { eventId: "bad/id" }),
+    ];
+    for (const event of bad) {
+      const res = await s.postEvent(event, token);
+      expect(res.status, JSON.stringify(event)).toBe(400);
+      if (typeof event.eventId === "string" && !event.eventId.includes("/")) expect(await s.getEvent(event.eventId)).toBeUndefined();
+    }
+  });
+
+  it("when the caller is no relay (an admin token, an app without the role, no token), then 403 / 401", async () => {
+    expect((await s.postEvent(signInEvent(member, app()), s.admin)).status).toBe(403);
+    expect((await s.postEvent(signInEvent(member, app()), await s.stack.token({ tenantId: TENANT, appRoles: ["Other.Role"], appId: randomUUID() }))).status).toBe(403);
+    const anonymous = await s.stack.call(`/api/tenants/${TENANT}/sign-in-events`, { method: "POST", body: JSON.stringify(signInEvent(member, app())) });
+    expect(anonymous.status).toBe(401);
+  });
+
+  it("when a caller is over its daily cap, then 429 with Retry-After, and its event is kept (deferred) for the next day", async () => {
+    const token = await relayToken();
+    for (let i = 0; i < CAP; i++) expect((await s.postEvent(signInEvent(member, app()), token)).status).toBe(202);
+    const over = signInEvent(member, app());
+    const res = await s.postEvent(over, token);
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(await res.json()).toMatchObject({ id: over.eventId, eventStatus: "deferred" });
+    expect(await s.getEvent(String(over.eventId))).toMatchObject({ status: "deferred", code: "daily-cap-reached" });
+    // Another caller is not affected.
+    expect((await s.postEvent(signInEvent(member, app()), await relayToken())).status).toBe(202);
+  });
+
+  // Last: it stops the queue service.
+  it("when the queue is down, then 503 with Retry-After and the event is not half-accepted; sent again once the queue is back, it is accepted", async () => {
+    const token = await relayToken();
+    const event = signInEvent(member, app());
+    await s.stack.processes.azurite?.stop();
+    const res = await s.postEvent(event, token);
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).not.toBeNull();
+    expect(await s.getEvent(String(event.eventId))).toBeUndefined();
+
+    const azurite = await startAzurite({ ports: s.stack.ports });
+    s.stack.processes.azurite = azurite;
+    await new QueueClient(s.stack.storageConnectionString, EVENTS_QUEUE).createIfNotExists();
+    const retried = await s.postEvent(event, token);
+    expect(retried.status).toBe(202);
+    await s.waitForEvent(String(event.eventId));
+  });
+});

@@ -1,0 +1,101 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO_PLANS, DEMO_SKUS } from "../../../local/sim-cloud/demo-tenant.js";
+import { startAutoClaimStack, TENANT, type AutoClaimStack } from "./support.js";
+
+let s: AutoClaimStack;
+beforeAll(async () => {
+  s = await startAutoClaimStack();
+});
+afterAll(async () => {
+  await s?.stop();
+});
+
+const base = `/api/tenants/${TENANT}/auto-claim-policies`;
+const call = (path: string, init: RequestInit & { token?: string } = {}) => s.stack.call(path, { token: s.admin, ...init });
+const body = (extra: Record<string, unknown> = {}) => ({
+  name: "Power Apps for everyone",
+  appId: randomUUID(),
+  products: [{ skuId: DEMO_SKUS.powerAppsPerUser }, { skuId: DEMO_SKUS.powerAutomatePerUser, disabledPlans: [DEMO_PLANS.dataverseP2] }],
+  ...extra,
+});
+
+describe("auto-claim policies (A2-A6, A12)", () => {
+  it("when a Global Administrator creates a policy, then 201 with ETag and Location, and the list shows its app, products with available licenses and status", async () => {
+    const created = await s.createPolicy(body());
+    expect(created.body).toMatchObject({ status: "enabled", enabled: true, products: [{ role: "primary", skuPartNumber: "POWERAPPS_PER_USER" }, { role: "backup", disabledPlans: [DEMO_PLANS.dataverseP2] }] });
+    expect(created.etag).not.toBe("");
+    const list = await call(`${base}?limit=200`, { token: await s.stack.token({ tenantId: TENANT, roles: ["Global Reader"] }) });
+    expect(list.status).toBe(200);
+    const { items } = (await list.json()) as { items: { id: string; products: { available: number | null; total: number | null }[] }[] };
+    const mine = items.find((p) => p.id === created.id);
+    expect(mine?.products[0]?.available).toEqual(expect.any(Number));
+    expect(mine?.products[0]?.total).toBe(60);
+  });
+
+  it("when a second policy names the same app, then 409 policy-exists-for-app", async () => {
+    const first = await s.createPolicy(body());
+    const second = await call(base, { method: "POST", body: JSON.stringify(body({ appId: first.body.appId, name: "again" })) });
+    expect(second.status).toBe(409);
+    expect(await second.json()).toMatchObject({ type: expect.stringMatching(/policy-exists-for-app$/), policyId: first.id });
+  });
+
+  it("when a policy has no product, more than 4 backups, or the same product twice, then 400 naming the field", async () => {
+    const skus = [DEMO_SKUS.powerAppsPerUser, DEMO_SKUS.powerAutomatePerUser, DEMO_SKUS.office365E3, DEMO_SKUS.exchangePlan1, DEMO_SKUS.teamsPhone, DEMO_SKUS.powerAutomateFree];
+    for (const products of [[], skus.map((skuId) => ({ skuId })), [{ skuId: DEMO_SKUS.powerAppsPerUser }, { skuId: DEMO_SKUS.powerAppsPerUser }]]) {
+      const res = await call(base, { method: "POST", body: JSON.stringify(body({ products })) });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { errors: { path: string }[] }).errors[0]?.path).toMatch(/^body\.products/);
+    }
+  });
+
+  it("when a product is not the tenant's, a disabled plan is not the product's, or the product is a self-service purchase, then 422", async () => {
+    const cases: [Record<string, unknown>[], string][] = [
+      [[{ skuId: randomUUID() }], "unknown-product"],
+      [[{ skuId: DEMO_SKUS.powerAppsPerUser, disabledPlans: [DEMO_PLANS.teamsPhone] }], "unknown-service-plan"],
+      [[{ skuId: DEMO_SKUS.powerBiProSelfService }], "self-service-subscription"],
+    ];
+    for (const [products, code] of cases) {
+      const res = await call(base, { method: "POST", body: JSON.stringify(body({ products })) });
+      expect(res.status).toBe(422);
+      expect(((await res.json()) as { type: string }).type).toMatch(new RegExp(`${code}$`));
+    }
+  });
+
+  it("when patched with the ETag read (rename, reorder, disable), then it changes; a stale ETag is 412, none is 428, and the last product cannot go", async () => {
+    const created = await s.createPolicy(body());
+    const url = `${base}/${created.id}`;
+    const patch = (b: unknown, ifMatch?: string) => call(url, { method: "PATCH", body: JSON.stringify(b), headers: ifMatch ? { "If-Match": ifMatch } : {} });
+    const renamed = await patch({ name: "Renamed", enabled: false, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }, { skuId: DEMO_SKUS.powerAppsPerUser }] }, created.etag);
+    expect(renamed.status).toBe(200);
+    expect(await renamed.json()).toMatchObject({ name: "Renamed", status: "disabled", products: [{ skuId: DEMO_SKUS.powerAutomatePerUser, role: "primary" }, { skuId: DEMO_SKUS.powerAppsPerUser, role: "backup" }] });
+    expect((await patch({ name: "Stale" }, created.etag)).status).toBe(412);
+    expect((await patch({ name: "No ETag" })).status).toBe(428);
+    const etag = renamed.headers.get("etag") ?? "";
+    expect((await patch({ products: [] }, etag)).status).toBe(400);
+    expect((await patch({ appId: randomUUID() }, etag)).status).toBe(400);
+    const read = await call(url);
+    expect(read.headers.get("etag")).toBe(etag);
+    expect(await read.json()).toMatchObject({ name: "Renamed" });
+  });
+
+  it("when a policy is deleted with its ETag, then it is gone and its app can have a new policy", async () => {
+    const created = await s.createPolicy(body());
+    expect((await call(`${base}/${created.id}`, { method: "DELETE" })).status).toBe(428);
+    expect((await call(`${base}/${created.id}`, { method: "DELETE", headers: { "If-Match": created.etag } })).status).toBe(204);
+    expect((await call(`${base}/${created.id}`)).status).toBe(404);
+    await s.createPolicy(body({ appId: created.body.appId }));
+  });
+
+  it("when a License Administrator or a Global Reader writes a policy, then 403; a Global Reader can read the list", async () => {
+    for (const role of ["License Administrator", "Global Reader"] as const) {
+      const token = await s.stack.token({ tenantId: TENANT, roles: [role] });
+      expect((await call(base, { method: "POST", token, body: JSON.stringify(body()) })).status).toBe(403);
+    }
+    const audit = await s.stack.database
+      .container("audit")
+      .items.query<{ action: string }>({ query: "SELECT c.action FROM c WHERE c.tenantId = @t AND STARTSWITH(c.action, 'auto-claim.policy')", parameters: [{ name: "@t", value: TENANT }] })
+      .fetchAll();
+    expect(audit.resources.map((r) => r.action)).toEqual(expect.arrayContaining(["auto-claim.policy.create", "auto-claim.policy.update", "auto-claim.policy.delete"]));
+  });
+});

@@ -1,0 +1,361 @@
+import type { DirectoryRole } from "../../../shared/auth/roles.js";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DEMO_IDS, DEMO_PLANS, DEMO_SKUS, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
+import { auditOf, startLicenseStack, type LicenseStack } from "./support.js";
+
+/**
+ * License assignment through the real Functions host and the simulated Microsoft cloud (L2-L10,
+ * L14-L17, Graph throttling). The simulated cloud is reset to the demo tenant before each test.
+ *
+ * Demo users used here (see local/sim-cloud/demo-tenant.ts): members n hold Office 365 E3 directly
+ * unless n % 10 == 9; every 25th has no usage location; 101-130 get Power Apps per user from a
+ * group; 301-320 are guests (usage location only for even offsets: 301, 303, 305 ...).
+ */
+let s: LicenseStack;
+beforeAll(async () => {
+  s = await startLicenseStack();
+});
+afterAll(async () => {
+  await s?.stop();
+});
+beforeEach(async () => {
+  await s.resetSim();
+});
+
+interface LicenseView {
+  skuId: string;
+  direct: boolean;
+  groups: string[];
+  disabledPlans: string[];
+  servicePlans: { servicePlanId: string; enabled: boolean }[];
+}
+interface Problem {
+  type: string;
+  status: number;
+  detail: string;
+  skuId?: string;
+  shortBy?: number;
+  errors?: { path: string; message: string }[];
+  servicePlans?: { servicePlanId: string }[];
+}
+interface UserResults {
+  results: { userId: string; outcome: string; error?: { code: string; message: string }; plan?: { add: { skuId: string }[]; remove: string[]; unchanged: { skuId: string; reason: string }[] } }[];
+}
+
+const problemCode = (p: Problem) => p.type.split("/").pop();
+
+async function licensesOf(userId: string): Promise<LicenseView[]> {
+  const res = await s.api(`users/${userId}/licenses`);
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { licenses: LicenseView[] }).licenses;
+}
+
+const assign = (userId: string, body: unknown, roles?: DirectoryRole[]) =>
+  s.api(`users/${userId}/assignLicense`, { method: "POST", body, ...(roles ? { roles } : {}) });
+
+const assignItems = async () => (await s.graphCounters()).batchItemsByKind["users.assignLicense"] ?? 0;
+
+/** Members with a usage location who do not hold `skuId` directly, from n upwards. */
+function members(count: number, from: number, skip: (n: number) => boolean = () => false): string[] {
+  const out: string[] = [];
+  for (let n = from; out.length < count && n < 296; n++) if (n % 25 !== 0 && !skip(n)) out.push(demoUserId(n));
+  return out;
+}
+
+describe("L2 assign one product to up to 20 users", () => {
+  it("when 21 users are named, then 400 naming the limit of 20 and nothing is sent to Graph", async () => {
+    const res = await s.api(`products/${DEMO_SKUS.powerAutomateFree}/assignments`, { method: "POST", body: { userIds: members(21, 150) } });
+    expect(res.status).toBe(400);
+    const problem = (await res.json()) as Problem;
+    expect(problem.errors?.[0]).toMatchObject({ path: "body.userIds" });
+    expect(problem.errors?.[0]?.message).toMatch(/20/);
+    expect(await assignItems()).toBe(0);
+  });
+
+  it("when a user id is listed twice, then the user is processed once and answered once", async () => {
+    const [a, b] = members(2, 150, (n) => n % 19 === 0) as [string, string];
+    const res = await s.api(`products/${DEMO_SKUS.powerAutomateFree}/assignments`, { method: "POST", body: { userIds: [a, b, a.toUpperCase()] } });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as UserResults;
+    expect(body.results.map((r) => [r.userId, r.outcome])).toEqual([[a, "succeeded"], [b, "succeeded"]]);
+    expect(await assignItems()).toBe(2);
+  });
+
+  it("when a UPN is given instead of an object id, then 400", async () => {
+    const res = await s.api(`products/${DEMO_SKUS.powerAutomateFree}/assignments`, { method: "POST", body: { userIds: ["someone@contoso-sim.onmicrosoft.com"] } });
+    expect(res.status).toBe(400);
+  });
+});
+
+describe("L3/L4 add keeps, replace removes only what is not listed", () => {
+  it("when a held license is added again, then it is not re-sent and the plans an admin switched off stay off", async () => {
+    const user = demoUserId(21);
+    const off = await s.api(`users/${user}/licenses/${DEMO_SKUS.office365E3}`, { method: "PATCH", body: { disabledPlans: [DEMO_PLANS.exchangeEnterprise] } });
+    expect(off.status).toBe(200);
+    const res = await assign(user, { addLicenses: [{ skuId: DEMO_SKUS.office365E3, disabledPlans: [] }, { skuId: DEMO_SKUS.powerAutomateFree }] });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { changed: boolean; plan: { add: { skuId: string }[]; unchanged: { skuId: string }[] } };
+    expect(body.plan.add.map((a) => a.skuId)).toEqual([DEMO_SKUS.powerAutomateFree]);
+    expect(body.plan.unchanged.map((u) => u.skuId)).toEqual([DEMO_SKUS.office365E3]);
+    const e3 = (await licensesOf(user)).find((l) => l.skuId === DEMO_SKUS.office365E3)!;
+    expect(e3.disabledPlans).toEqual([DEMO_PLANS.exchangeEnterprise]);
+  });
+
+  it("when bulk mode is add, then existing licenses are kept and held ones are not re-sent", async () => {
+    const users = [demoUserId(31), demoUserId(32)];
+    await s.sim("PUT", `users/${users[0]}/licenses`, { licenses: [{ skuId: DEMO_SKUS.office365E3, disabledPlans: [DEMO_PLANS.teams] }] });
+    const res = await s.api("licenses/bulk", { method: "POST", body: { userIds: users, mode: "add", addLicenses: [{ skuId: DEMO_SKUS.office365E3 }, { skuId: DEMO_SKUS.powerAutomateFree }] } });
+    expect(res.status).toBe(200);
+    for (const user of users) {
+      const skus = (await licensesOf(user)).map((l) => l.skuId).sort();
+      expect(skus).toEqual([DEMO_SKUS.office365E3, DEMO_SKUS.powerAutomateFree].sort());
+    }
+    expect((await licensesOf(users[0]!)).find((l) => l.skuId === DEMO_SKUS.office365E3)!.disabledPlans).toEqual([DEMO_PLANS.teams]);
+  });
+
+  it("when bulk mode is replace, then only the direct licenses not listed are removed; a group's license stays", async () => {
+    const user = demoUserId(102); // E3 direct, Power Apps per user from the group
+    await s.sim("POST", `users/${user}/assign-license`, { addLicenses: [{ skuId: DEMO_SKUS.powerAppsTrial }] });
+    const res = await s.api("licenses/bulk", { method: "POST", body: { userIds: [user], mode: "replace", addLicenses: [{ skuId: DEMO_SKUS.office365E3 }] } });
+    expect(res.status).toBe(200);
+    const result = ((await res.json()) as UserResults).results[0]!;
+    expect(result.plan?.remove).toEqual([DEMO_SKUS.powerAppsTrial]);
+    expect(result.plan?.unchanged.map((u) => u.skuId).sort()).toEqual([DEMO_SKUS.office365E3, DEMO_SKUS.powerAppsPerUser].sort());
+    const licenses = await licensesOf(user);
+    expect(licenses.map((l) => l.skuId).sort()).toEqual([DEMO_SKUS.office365E3, DEMO_SKUS.powerAppsPerUser].sort());
+    expect(licenses.find((l) => l.skuId === DEMO_SKUS.powerAppsPerUser)).toMatchObject({ direct: false, groups: [DEMO_IDS.groups.powerAppsLicensing] });
+  });
+
+  it("when a bulk change is a dry run, then it lists each user's plan and changes nothing", async () => {
+    const user = demoUserId(103);
+    await s.sim("POST", `users/${user}/assign-license`, { addLicenses: [{ skuId: DEMO_SKUS.powerAppsTrial }] });
+    const res = await s.api("licenses/bulk", {
+      method: "POST",
+      body: { userIds: [user, demoUserId(104)], mode: "replace", addLicenses: [{ skuId: DEMO_SKUS.office365E3 }, { skuId: DEMO_SKUS.powerAutomateFree }], dryRun: true },
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as UserResults & { dryRun: boolean };
+    expect(body.dryRun).toBe(true);
+    expect(body.results[0]).toMatchObject({ userId: user, outcome: "succeeded", plan: { add: [{ skuId: DEMO_SKUS.powerAutomateFree }], remove: [DEMO_SKUS.powerAppsTrial] } });
+    expect(await assignItems()).toBe(0);
+    expect((await licensesOf(user)).map((l) => l.skuId)).toContain(DEMO_SKUS.powerAppsTrial);
+  });
+
+  it("when some users of a bulk change fail, then 207 with each user's outcome and the others are changed (L4)", async () => {
+    const ok = demoUserId(36);
+    const res = await s.api("licenses/bulk", {
+      method: "POST",
+      body: { userIds: [ok, DEMO_IDS.users.noUsageLocation, "00000000-0000-4000-8000-00000000dead"], mode: "add", addLicenses: [{ skuId: DEMO_SKUS.powerAutomateFree }] },
+    });
+    expect(res.status).toBe(207);
+    const { results } = (await res.json()) as UserResults;
+    expect(results.map((r) => [r.outcome, r.error?.code ?? null])).toEqual([["succeeded", null], ["failed", "usage-location-missing"], ["failed", "user-not-found"]]);
+    expect((await licensesOf(ok)).map((l) => l.skuId)).toContain(DEMO_SKUS.powerAutomateFree);
+  });
+
+  it("when a license inherited from a group is removed directly, then 409 saying so (L15)", async () => {
+    const res = await assign(demoUserId(105), { removeLicenses: [DEMO_SKUS.powerAppsPerUser] });
+    expect(res.status).toBe(409);
+    const problem = (await res.json()) as Problem;
+    expect(problemCode(problem)).toBe("group-inherited-license");
+    expect(problem.detail).toMatch(/group/i);
+    expect(await assignItems()).toBe(0);
+  });
+
+  it("when a license is removed (L14), then it leaves the user and returns to the pool", async () => {
+    const user = demoUserId(21);
+    const before = (await (await s.api(`products/${DEMO_SKUS.office365E3}`, { headers: { "Cache-Control": "no-cache" } })).json()) as { available: number };
+    const res = await assign(user, { removeLicenses: [DEMO_SKUS.office365E3] });
+    expect(res.status).toBe(200);
+    expect((await licensesOf(user)).map((l) => l.skuId)).not.toContain(DEMO_SKUS.office365E3);
+    const after = (await (await s.api("products", { headers: { "Cache-Control": "no-cache" } })).json()) as { items: { skuId: string; available: number }[] };
+    expect(after.items.find((p) => p.skuId === DEMO_SKUS.office365E3)!.available).toBe(before.available + 1);
+  });
+});
+
+describe("L5/L6 service plans and conflicts", () => {
+  it("when a plan is switched off and then on again, then the license round-trips", async () => {
+    const user = demoUserId(22);
+    const path = `users/${user}/licenses/${DEMO_SKUS.office365E3}`;
+    expect((await s.api(path, { method: "PATCH", body: { disabledPlans: [DEMO_PLANS.teams] } })).status).toBe(200);
+    let e3 = (await licensesOf(user)).find((l) => l.skuId === DEMO_SKUS.office365E3)!;
+    expect(e3.servicePlans.find((p) => p.servicePlanId === DEMO_PLANS.teams)!.enabled).toBe(false);
+    expect((await s.api(path, { method: "PATCH", body: { disabledPlans: [] } })).status).toBe(200);
+    e3 = (await licensesOf(user)).find((l) => l.skuId === DEMO_SKUS.office365E3)!;
+    expect(e3.disabledPlans).toEqual([]);
+    expect(e3.servicePlans.every((p) => p.enabled)).toBe(true);
+  });
+
+  it("when the rules table knows a mutually exclusive pair, then 422 naming both plans before Graph is called", async () => {
+    const res = await assign(demoUserId(23), { addLicenses: [{ skuId: DEMO_SKUS.exchangePlan1 }] });
+    expect(res.status).toBe(422);
+    const problem = (await res.json()) as Problem;
+    expect(problemCode(problem)).toBe("conflicting-service-plans");
+    expect(problem.servicePlans?.map((p) => p.servicePlanId).sort()).toEqual([DEMO_PLANS.exchangeEnterprise, DEMO_PLANS.exchangeStandard].sort());
+    expect(problem.detail).toMatch(/EXCHANGE_S_STANDARD/);
+    expect(await assignItems()).toBe(0);
+  });
+
+  it("when the rules table knows a prerequisite the user lacks, then 422 before Graph is called", async () => {
+    const res = await assign(demoUserId(9), { addLicenses: [{ skuId: DEMO_SKUS.teamsPhone }] }); // user 9 has no E3
+    expect(res.status).toBe(422);
+    expect(problemCode((await res.json()) as Problem)).toBe("missing-prerequisite-plan");
+    expect(await assignItems()).toBe(0);
+  });
+
+  it("when only Graph knows the conflict, then Graph's refusal maps to the same 422", async () => {
+    const admin = ["Global Administrator"] as const;
+    const read = await s.api("license-rules", { roles: [...admin] });
+    const etag = read.headers.get("etag")!;
+    const saved = await s.api("license-rules", { method: "PUT", roles: [...admin], headers: { "If-Match": etag }, body: { mutuallyExclusive: [], prerequisites: [] } });
+    expect(saved.status).toBe(200);
+    try {
+      const conflict = await assign(demoUserId(23), { addLicenses: [{ skuId: DEMO_SKUS.exchangePlan1 }] });
+      expect(conflict.status).toBe(422);
+      const problem = (await conflict.json()) as Problem;
+      expect(problemCode(problem)).toBe("conflicting-service-plans");
+      expect(problem.servicePlans?.map((p) => p.servicePlanId).sort()).toEqual([DEMO_PLANS.exchangeEnterprise, DEMO_PLANS.exchangeStandard].sort());
+      const prerequisite = await assign(demoUserId(9), { addLicenses: [{ skuId: DEMO_SKUS.teamsPhone }] });
+      expect(prerequisite.status).toBe(422);
+      expect(problemCode((await prerequisite.json()) as Problem)).toBe("missing-prerequisite-plan");
+      expect(await assignItems()).toBe(2);
+    } finally {
+      const current = await s.api("license-rules", { roles: [...admin] });
+      const defaults = { mutuallyExclusive: [{ servicePlanIds: [DEMO_PLANS.exchangeStandard, DEMO_PLANS.exchangeEnterprise] }], prerequisites: [{ servicePlanId: DEMO_PLANS.teamsPhone, requiresAnyOf: [DEMO_PLANS.teamsSkype] }] };
+      await s.api("license-rules", { method: "PUT", roles: [...admin], headers: { "If-Match": current.headers.get("etag")! }, body: defaults });
+    }
+  });
+});
+
+describe("L7 not enough licenses", () => {
+  it("when a product has no license left, then 422 with skuId and shortBy, and nothing else of the request is applied", async () => {
+    const user = demoUserId(24);
+    const res = await assign(user, { addLicenses: [{ skuId: DEMO_SKUS.powerAutomateFree }, { skuId: DEMO_SKUS.powerAutomatePremium }] });
+    expect(res.status).toBe(422);
+    const problem = (await res.json()) as Problem;
+    expect(problemCode(problem)).toBe("not-enough-licenses");
+    expect(problem).toMatchObject({ skuId: DEMO_SKUS.powerAutomatePremium, shortBy: 1 });
+    expect((await licensesOf(user)).map((l) => l.skuId)).toEqual([DEMO_SKUS.office365E3]);
+  });
+
+  it("when several users need more licenses than are available, then 422 with how many are short and no user is changed", async () => {
+    const available = ((await (await s.api(`products/${DEMO_SKUS.powerAutomatePerUser}`)).json()) as { available: number }).available;
+    const users = members(available + 2, 150, (n) => n % 29 === 0);
+    const res = await s.api(`products/${DEMO_SKUS.powerAutomatePerUser}/assignments`, { method: "POST", body: { userIds: users } });
+    expect(res.status).toBe(422);
+    expect((await res.json()) as Problem).toMatchObject({ skuId: DEMO_SKUS.powerAutomatePerUser, shortBy: 2 });
+    expect(await assignItems()).toBe(0);
+  });
+});
+
+describe("L8, L9, L10", () => {
+  it("when the user has no usage location, then 422 saying a license needs one (L8)", async () => {
+    const res = await assign(DEMO_IDS.users.noUsageLocation, { addLicenses: [{ skuId: DEMO_SKUS.powerAutomateFree }] });
+    expect(res.status).toBe(422);
+    const problem = (await res.json()) as Problem;
+    expect(problemCode(problem)).toBe("usage-location-missing");
+    expect(problem.detail).toMatch(/usage location/i);
+    expect(await assignItems()).toBe(0);
+  });
+
+  it("when a License Administrator licenses a guest, then 403; when a Global Administrator does, then it is assigned (L9)", async () => {
+    const guest = demoUserId(305);
+    const refused = await assign(guest, { addLicenses: [{ skuId: DEMO_SKUS.powerAutomateFree }] }, ["License Administrator"]);
+    expect(refused.status).toBe(403);
+    expect(problemCode((await refused.json()) as Problem)).toBe("guest-needs-global-administrator");
+    expect(await assignItems()).toBe(0);
+    const allowed = await assign(guest, { addLicenses: [{ skuId: DEMO_SKUS.powerAutomateFree }] }, ["Global Administrator"]);
+    expect(allowed.status).toBe(200);
+    expect((await licensesOf(guest)).map((l) => l.skuId)).toContain(DEMO_SKUS.powerAutomateFree);
+  });
+
+  it("when a self-service purchase is assigned or removed, then 422 telling to take it over in the admin center (L10)", async () => {
+    const add = await assign(demoUserId(26), { addLicenses: [{ skuId: DEMO_SKUS.powerBiProSelfService }] });
+    expect(add.status).toBe(422);
+    const problem = (await add.json()) as Problem;
+    expect(problemCode(problem)).toBe("self-service-subscription");
+    expect(problem.detail).toMatch(/take the subscription over in the Microsoft 365 admin center/i);
+    const remove = await assign(DEMO_IDS.users.selfServicePurchaser, { removeLicenses: [DEMO_SKUS.powerBiProSelfService] });
+    expect(remove.status).toBe(422);
+  });
+
+  it("when a self-service subscription is taken over, then the catalog shows it as an ordinary product at its next refresh", async () => {
+    const before = (await (await s.api(`products/${DEMO_SKUS.powerBiProSelfService}`)).json()) as { kind: string };
+    expect(before.kind).toBe("selfService");
+    await s.sim("PATCH", `skus/${DEMO_SKUS.powerBiProSelfService}`, { subscription: { ownerType: "Company", ownerId: null } });
+    const list = (await (await s.api("products", { headers: { "Cache-Control": "no-cache" } })).json()) as { items: { skuId: string; kind: string }[] };
+    expect(list.items.find((p) => p.skuId === DEMO_SKUS.powerBiProSelfService)!.kind).toBe("paid");
+    await s.resetSim();
+    await s.api("products", { headers: { "Cache-Control": "no-cache" } });
+  });
+});
+
+describe("L16 audit and Graph throttling", () => {
+  it("when a change is made, then an intent is recorded before Graph is called and the outcome after, linked", async () => {
+    const user = demoUserId(27);
+    const started = new Date().toISOString();
+    expect((await assign(user, { addLicenses: [{ skuId: DEMO_SKUS.powerAutomateFree }] })).status).toBe(200);
+    const records = (await auditOf(s, user)).filter((r) => r.at >= started);
+    expect(records.map((r) => r.phase)).toEqual(["intent", "outcome"]);
+    const [intent, outcome] = records as [(typeof records)[number], (typeof records)[number]];
+    expect(outcome.intentId).toBe(intent.id);
+    expect(outcome.seq).toBeGreaterThan(intent.seq);
+    expect(outcome.outcome).toBe("succeeded");
+    expect(intent.actor.type).toBe("user");
+    expect(intent.after).toMatchObject({ requested: [{ userId: user, add: [{ skuId: DEMO_SKUS.powerAutomateFree }] }] });
+    expect(outcome.before).toMatchObject({ users: [{ userId: user, licenses: [{ skuId: DEMO_SKUS.office365E3 }] }] });
+    expect(outcome.after).toMatchObject({ users: [{ userId: user, outcome: "succeeded", licenses: [{ skuId: DEMO_SKUS.office365E3 }, { skuId: DEMO_SKUS.powerAutomateFree }] }] });
+    // Graph stamped the assignment between the two records.
+    const state = (await s.sim<{ licenseAssignmentStates: { skuId: string; lastUpdatedDateTime: string }[] }>("GET", `users/${user}`)).licenseAssignmentStates.find(
+      (l) => l.skuId === DEMO_SKUS.powerAutomateFree,
+    )!;
+    expect(Date.parse(intent.at)).toBeLessThanOrEqual(Date.parse(state.lastUpdatedDateTime));
+    expect(Date.parse(state.lastUpdatedDateTime)).toBeLessThanOrEqual(Date.parse(outcome.at));
+  });
+
+  it("when a license audit record is edited or removed in storage, then the verification names it", async () => {
+    const user = demoUserId(28);
+    expect((await assign(user, { addLicenses: [{ skuId: DEMO_SKUS.powerAutomateFree }] })).status).toBe(200);
+    const verify = async () => (await (await s.api("audit/verification")).json()) as { ok: boolean; problems: { seq: number; problem: string }[] };
+    expect((await verify()).ok).toBe(true);
+    const [intent, outcome] = await auditOf(s, user);
+    const container = s.stack.database.container("audit");
+    const { resource } = await container.item(intent!.id, intent!.partitionKey).read<Record<string, unknown>>();
+    await container.item(intent!.id, intent!.partitionKey).replace({ ...resource, after: { users: [{ userId: user, add: [], remove: [] }] } });
+    const edited = await verify();
+    expect(edited.ok).toBe(false);
+    expect(edited.problems).toContainEqual({ seq: intent!.seq, problem: expect.stringMatching(/altered/) as string });
+    await container.item(outcome!.id, outcome!.partitionKey).delete();
+    expect((await verify()).problems.map((p) => p.problem).join(" ")).toMatch(/missing/);
+    // Put the chain back for the other tests.
+    await container.item(intent!.id, intent!.partitionKey).replace(resource!);
+    await container.items.create(Object.fromEntries(Object.entries(outcome!).filter(([k]) => !k.startsWith("_"))));
+  });
+
+  it("when Graph throttles some items of a $batch, then they are retried after Retry-After and every user succeeds", async () => {
+    await s.sim("PATCH", "settings", { rateLimits: { graph: { writesPerWindow: 10, writeWindowSeconds: 1 } } });
+    const users = members(20, 150, (n) => n % 19 === 0);
+    const res = await s.api(`products/${DEMO_SKUS.powerAutomateFree}/assignments`, { method: "POST", body: { userIds: users } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as UserResults).results.every((r) => r.outcome === "succeeded")).toBe(true);
+    const counters = await s.graphCounters();
+    expect(counters.byStatus["429"]).toBeGreaterThanOrEqual(10);
+    expect(counters.batchItemsByKind["users.assignLicense"]).toBeGreaterThanOrEqual(30);
+  });
+
+  it("when Graph keeps throttling past the budget, then 503 with Retry-After, the user is unchanged and the outcome is recorded as failed", async () => {
+    await s.sim("PATCH", "settings", { faults: [{ services: ["graph"], pathPattern: "assignLicense$", rate429: 1, retryAfterSeconds: 30 }] });
+    const user = demoUserId(33);
+    const started = new Date().toISOString();
+    const res = await assign(user, { addLicenses: [{ skuId: DEMO_SKUS.powerAutomateFree }] });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("30");
+    expect((await licensesOf(user)).map((l) => l.skuId)).toEqual([DEMO_SKUS.office365E3]);
+    const records = (await auditOf(s, user)).filter((r) => r.at >= started);
+    expect(records.map((r) => [r.phase, r.outcome ?? null])).toEqual([["intent", null], ["outcome", "failed"]]);
+
+    const many = await s.api(`products/${DEMO_SKUS.powerAutomateFree}/assignments`, { method: "POST", body: { userIds: members(3, 160, (n) => n % 19 === 0) } });
+    expect(many.status).toBe(503);
+    expect(many.headers.get("retry-after")).toBe("30");
+  });
+});

@@ -1,0 +1,221 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DEMO_IDS, DEMO_SKUS, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
+import { recordProductUse, type TrackedProduct } from "../../../shared/licenses/usage.js";
+import { startLicenseStack, type LicenseStack } from "./support.js";
+
+/** Catalog (L1), users, reports (L13, L19, L20) and the audit queries (L16) through the real host. */
+let s: LicenseStack;
+const DAY = 86_400_000;
+const now = Date.now();
+
+const used = (n: number, product: TrackedProduct, daysAgo: number) =>
+  recordProductUse(s.stack.database.container("usage"), { tenantId: s.tenantId, userId: demoUserId(n), product, at: new Date(now - daysAgo * DAY) });
+
+beforeAll(async () => {
+  s = await startLicenseStack();
+  await s.resetSim();
+  // L13 cast: 20 Office 365 E3 (Power Apps through it), 26 Power Apps per user, 289 only the Power
+  // Apps trial, 21 licensed but never seen, 59 seen but unlicensed, 44 gone from the directory,
+  // 45 with a name a spreadsheet would run.
+  await used(20, "powerApps", 1);
+  await used(20, "powerApps", 3); // first use moves back, last use stays
+  await used(26, "powerApps", 60);
+  await used(289, "powerApps", 2);
+  await used(59, "powerApps", 1);
+  await used(44, "powerAutomate", 10);
+  await used(45, "powerAutomate", 5);
+});
+afterAll(async () => {
+  await s?.stop();
+});
+beforeEach(async () => {
+  await s.resetSim();
+  await s.sim("DELETE", `users/${demoUserId(44)}`);
+  await s.sim("PATCH", `users/${demoUserId(45)}`, { displayName: '=HYPERLINK("http://evil.example","Zoë")' });
+});
+
+const reader = ["Global Reader"] as const;
+
+describe("L1 catalog", () => {
+  it("when the catalog is listed, then each product has its kind, counts, renewal date and service plans", async () => {
+    const res = await s.api("products", { roles: [...reader], headers: { "Cache-Control": "no-cache" } });
+    expect(res.status).toBe(200);
+    const { items } = (await res.json()) as { items: { skuId: string; kind: string; total: number; assigned: number; available: number; renewalDate: string | null; servicePlans: unknown[] }[] };
+    const bySku = new Map(items.map((p) => [p.skuId, p]));
+    expect(bySku.get(DEMO_SKUS.office365E3)).toMatchObject({ kind: "paid", total: 300, renewalDate: "2027-06-30T00:00:00Z" });
+    expect(bySku.get(DEMO_SKUS.powerAppsTrial)?.kind).toBe("trial");
+    expect(bySku.get(DEMO_SKUS.powerAutomateFree)?.kind).toBe("free");
+    expect(bySku.get(DEMO_SKUS.powerBiProSelfService)?.kind).toBe("selfService");
+    const summary = await s.sim<{ skus: { skuId: string; consumedUnits: number; available: number }[] }>("GET", "summary");
+    for (const sku of summary.skus) {
+      expect(bySku.get(sku.skuId)).toMatchObject({ assigned: sku.consumedUnits, available: sku.available });
+    }
+    expect(bySku.get(DEMO_SKUS.office365E3)?.servicePlans).toHaveLength(6);
+  });
+
+  it("when the catalog is read twice within 60 s, then Graph is asked once, and the snapshot with counts is in Cosmos", async () => {
+    await s.api("products", { headers: { "Cache-Control": "no-cache" } });
+    await s.api("products");
+    await s.api(`products/${DEMO_SKUS.office365E3}`);
+    const counters = await s.graphCounters();
+    expect(counters.batchItemsByKind.subscribedSkus).toBe(1);
+    expect(counters.batchItemsByKind["directory.subscriptions"]).toBe(1);
+    const { resource } = await s.stack.database.container("catalog").item("catalog", s.tenantId).read<{ products: { skuId: string; assigned: number }[] }>();
+    expect(resource?.products.find((p) => p.skuId === DEMO_SKUS.office365E3)?.assigned).toBeGreaterThan(0);
+  });
+
+  it("when a product is not subscribed, then 404", async () => {
+    expect((await s.api("products/00000000-0000-4000-8000-000000000000")).status).toBe(404);
+  });
+
+  it("when a product's users are listed, then inherited holders show their group", async () => {
+    const res = await s.api(`products/${DEMO_SKUS.powerAppsPerUser}/users?limit=200`);
+    expect(res.status).toBe(200);
+    const { items } = (await res.json()) as { items: { id: string; direct: boolean; groups: string[] }[] };
+    expect(items.find((u) => u.id === demoUserId(101))).toMatchObject({ direct: false, groups: [DEMO_IDS.groups.powerAppsLicensing] });
+    expect(items.find((u) => u.id === DEMO_IDS.users.globalAdmin)).toMatchObject({ direct: true, groups: [] });
+  });
+
+  it("when users are searched, then those whose name starts with the text come back, paged with a cursor", async () => {
+    const res = await s.api("users?search=Adele&limit=5");
+    expect(res.status).toBe(200);
+    const { items } = (await res.json()) as { items: { id: string }[] };
+    expect(items.map((u) => u.id)).toContain(DEMO_IDS.users.globalAdmin);
+    const first = (await (await s.api("users?limit=2")).json()) as { items: unknown[]; nextCursor: string };
+    const second = (await (await s.api(`users?limit=2&cursor=${first.nextCursor}`)).json()) as { items: { id: string }[] };
+    expect(second.items).toHaveLength(2);
+    expect((await s.api(`users?limit=2&search=x&cursor=${first.nextCursor}`)).status).toBe(400);
+  });
+});
+
+interface ActiveRow {
+  userId: string;
+  name: string;
+  email: string;
+  product: string;
+  licenseType: string;
+  firstAccessAt: string;
+  lastAccessAt: string;
+}
+
+describe("L13 active-user license report", () => {
+  it("when asked as JSON, then only users licensed AND seen using the product, with how they are licensed", async () => {
+    const res = await s.api("reports/active-user-licenses", { roles: [...reader] });
+    expect(res.status).toBe(200);
+    const { items } = (await res.json()) as { items: ActiveRow[] };
+    const byUser = new Map(items.map((r) => [r.userId, r]));
+    expect(byUser.get(demoUserId(20))).toMatchObject({ product: "powerApps", licenseType: "office365", firstAccessAt: new Date(now - 3 * DAY).toISOString(), lastAccessAt: new Date(now - DAY).toISOString() });
+    expect(byUser.get(demoUserId(26))?.licenseType).toBe("standalone");
+    expect(byUser.get(demoUserId(289))?.licenseType).toBe("trial");
+    expect(byUser.has(demoUserId(21))).toBe(false); // licensed, never used
+    expect(byUser.has(demoUserId(59))).toBe(false); // used, not licensed
+    expect(byUser.get(demoUserId(44))).toMatchObject({ name: "Unknown", email: "Unknown" }); // Graph: 404
+    expect(items.filter((r) => r.name === "Unknown").map((r) => r.userId)).toEqual([demoUserId(44)]);
+  });
+
+  it("when asked as CSV, then RFC 4180 with a header row, UTF-8, and formula cells neutralised", async () => {
+    const viaAccept = await s.api("reports/active-user-licenses", { roles: ["Global Administrator"], headers: { Accept: "text/csv" } });
+    expect(viaAccept.status).toBe(200);
+    expect(viaAccept.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    const bytes = Buffer.from(await viaAccept.arrayBuffer());
+    const csv = bytes.toString("utf8");
+    const lines = csv.split("\r\n");
+    expect(lines[0]).toBe("User name,Email,Product,License type,First access,Last access,User id");
+    expect(lines.at(-1)).toBe("");
+    expect(csv).toContain(`"'=HYPERLINK(""http://evil.example"",""Zoë"")"`);
+    expect(bytes.includes(Buffer.from("Zoë", "utf8"))).toBe(true);
+    expect(csv).not.toMatch(/(^|,)=HYPERLINK/m);
+    const viaQuery = await s.api("reports/active-user-licenses?format=csv", { roles: [...reader] });
+    expect(await viaQuery.text()).toBe(csv);
+  });
+
+  it("when Graph fails for a user with anything but 404, then the report fails with 503 instead of showing Unknown", async () => {
+    await s.sim("PATCH", "settings", { faults: [{ services: ["graph"], pathPattern: "^/v1\\.0/users/[^/]+$", rate503: 1, retryAfterSeconds: 30 }] });
+    const res = await s.api("reports/active-user-licenses", { roles: [...reader] });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("30");
+  });
+
+  it("when a License Administrator asks for it, then 403 (Global Administrator and Global Reader only)", async () => {
+    expect((await s.api("reports/active-user-licenses")).status).toBe(403);
+  });
+
+  it("when asked asynchronously, then 202 with a job to poll, whose result is the same report", async () => {
+    const res = await s.api("reports/active-user-licenses?format=csv", { roles: [...reader], headers: { Prefer: "respond-async" } });
+    expect(res.status).toBe(202);
+    const location = res.headers.get("location")!;
+    expect(location).toMatch(/\/reports\/jobs\//);
+    const jobPath = location.replace(`/api/tenants/${s.tenantId}/`, "");
+    const deadline = Date.now() + 30_000;
+    let job: { status: string; resultLocation: string | null; rowCount: number | null } = { status: "queued", resultLocation: null, rowCount: null };
+    while (job.status !== "succeeded" && job.status !== "failed" && Date.now() < deadline) {
+      job = (await (await s.api(jobPath, { roles: [...reader] })).json()) as typeof job;
+    }
+    expect(job.status).toBe("succeeded");
+    const result = await s.api(job.resultLocation!.replace(`/api/tenants/${s.tenantId}/`, ""), { roles: [...reader] });
+    const sync = await s.api("reports/active-user-licenses?format=csv", { roles: [...reader] });
+    expect(await result.text()).toBe(await sync.text());
+  });
+});
+
+describe("L19 unused licenses", () => {
+  it("when asked for 30 days, then licensed users who never used the product or not in 30 days are listed, recent users are not", async () => {
+    const rows: { userId: string; product: string; lastAccessAt: string | null; daysSinceLastUse: number | null }[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await s.api(`reports/unused-licenses?days=30&product=powerApps&limit=200${cursor ? `&cursor=${cursor}` : ""}`);
+      expect(res.status).toBe(200);
+      const page = (await res.json()) as { items: typeof rows; nextCursor: string | null };
+      rows.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor);
+    const byUser = new Map(rows.map((r) => [r.userId, r]));
+    expect(byUser.get(demoUserId(21))).toMatchObject({ product: "powerApps", lastAccessAt: null, daysSinceLastUse: null });
+    expect(byUser.get(demoUserId(26))).toMatchObject({ daysSinceLastUse: 60 });
+    expect(byUser.has(demoUserId(20))).toBe(false);
+    expect(byUser.has(demoUserId(59))).toBe(false);
+    expect(rows.every((r) => r.product === "powerApps")).toBe(true);
+  });
+});
+
+describe("L20 group-licensing errors", () => {
+  it("when listed, then every failed group assignment shows with its group, error and reason, across pages", async () => {
+    const rows: { userId: string; groupId: string; error: string; reason: string; skuId: string }[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res = await s.api(`reports/group-license-errors?limit=2${cursor ? `&cursor=${cursor}` : ""}`);
+      expect(res.status).toBe(200);
+      const page = (await res.json()) as { items: typeof rows; nextCursor: string | null };
+      expect(page.items.length).toBeLessThanOrEqual(2);
+      rows.push(...page.items);
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor && pages < 100);
+    const count = rows.filter((r) => r.groupId === DEMO_IDS.groups.automationCoE && r.error === "CountViolation");
+    expect(count).toHaveLength(3);
+    expect(count[0]?.reason).toMatch(/Not enough licenses/);
+    const exclusive = rows.filter((r) => r.groupId === DEMO_IDS.groups.exchangePlan1Licensing);
+    expect(exclusive.map((r) => r.error)).toEqual(["MutuallyExclusiveViolation", "MutuallyExclusiveViolation", "MutuallyExclusiveViolation"]);
+    expect(rows).toHaveLength(6);
+  });
+});
+
+describe("L16 audit queries", () => {
+  it("when the audit is queried by user, actor and time, then the matching license records come back newest first, paged", async () => {
+    const user = demoUserId(27);
+    const from = new Date().toISOString();
+    const res = await s.api(`users/${user}/assignLicense`, { method: "POST", body: { addLicenses: [{ skuId: DEMO_SKUS.powerAutomateFree }] } });
+    expect(res.status).toBe(200);
+    const page1 = (await (await s.api(`audit?userId=${user}&from=${encodeURIComponent(from)}&limit=1`)).json()) as { items: { phase: string; seq: number; actor: { id: string } }[]; nextCursor: string };
+    expect(page1.items.map((r) => r.phase)).toEqual(["outcome"]);
+    const page2 = (await (await s.api(`audit?userId=${user}&from=${encodeURIComponent(from)}&limit=1&cursor=${page1.nextCursor}`)).json()) as { items: { phase: string; seq: number }[] };
+    expect(page2.items.map((r) => r.phase)).toEqual(["intent"]);
+    expect(page2.items[0]!.seq).toBeLessThan(page1.items[0]!.seq);
+    const actor = page1.items[0]!.actor.id;
+    const byActor = (await (await s.api(`audit?actor=${actor}&from=${encodeURIComponent(from)}`)).json()) as { items: unknown[] };
+    expect(byActor.items).toHaveLength(2);
+    const before = (await (await s.api(`audit?userId=${user}&to=${encodeURIComponent(from)}`)).json()) as { items: unknown[] };
+    expect(before.items).toHaveLength(0);
+  });
+});

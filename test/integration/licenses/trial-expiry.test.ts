@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DEMO_SKUS, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
+import { expireTrials, type TrialExpiryDeps } from "../../../shared/licenses/trial-expiry.js";
+import { TenantSettings } from "../../../shared/settings/tenant-settings.js";
+import { auditOf, inProcessLicensing, startLicenseStack, type LicenseStack } from "./support.js";
+
+/**
+ * L11 against the simulated cloud: the demo tenant's direct trials (Power Apps Plan 2 Trial, users
+ * n % 17 == 0) were assigned on 2025-12-01T10:00:00Z, so they expire on 2026-03-01T10:00:00Z.
+ * The use-case runs in the test process (its clock is a parameter); the timer runs in the host.
+ */
+let s: LicenseStack;
+const TRIAL_USER = demoUserId(17);
+const ASSIGNED = "2025-12-01T10:00:00Z";
+const EXPIRES = "2026-03-01T10:00:00.000Z";
+
+beforeAll(async () => {
+  s = await startLicenseStack();
+});
+afterAll(async () => {
+  await s?.stop();
+});
+beforeEach(async () => {
+  await s.resetSim();
+  await setPaused(false);
+});
+
+function deps(): TrialExpiryDeps {
+  const l = inProcessLicensing(s);
+  const settings = new TenantSettings(s.stack.database.container("settings"));
+  return {
+    catalog: l.catalog,
+    assignments: l.assignments,
+    graph: (t) => l.graph(t, "background"),
+    isPaused: async (t) => (await settings.get(t, "automation")).value.paused,
+  };
+}
+
+async function setPaused(paused: boolean): Promise<void> {
+  const admin = ["Global Administrator"] as const;
+  const current = await s.api("settings/automation", { roles: [...admin] });
+  const res = await s.api("settings/automation", { method: "PUT", roles: [...admin], headers: { "If-Match": current.headers.get("etag")! }, body: { paused } });
+  expect(res.status).toBe(200);
+}
+
+async function trialOf(userId: string) {
+  const res = await s.api(`users/${userId}/licenses`);
+  const { licenses } = (await res.json()) as { licenses: { skuId: string; assignedDateTime: string | null; trial: { expiresAt: string; expired: boolean } | null }[] };
+  return licenses.find((l) => l.skuId === DEMO_SKUS.powerAppsTrial);
+}
+
+describe("L11 trial expiry", () => {
+  it("when 90 days have not passed, then the trial stays, and the user's licenses show when it expires", async () => {
+    const report = await expireTrials(deps(), s.tenantId, new Date("2026-03-01T09:59:59Z"));
+    expect(report.expired).toEqual([]);
+    const trial = await trialOf(TRIAL_USER);
+    expect(trial).toMatchObject({ assignedDateTime: ASSIGNED, trial: { expiresAt: EXPIRES } });
+  });
+
+  it("when 90 days have passed, then direct trials are removed with an audited reason, and inherited ones are left to their group", async () => {
+    await s.sim("POST", "groups", {
+      id: "7e57a1a1-0000-4000-8000-000000000001", displayName: "Trial group", members: [demoUserId(20)],
+      assignedLicenses: [{ skuId: DEMO_SKUS.powerAppsTrial, disabledPlans: [] }],
+    });
+    const report = await expireTrials(deps(), s.tenantId, new Date("2026-03-01T10:00:01Z"));
+    expect(report.expired).toContainEqual({ userId: TRIAL_USER, skuId: DEMO_SKUS.powerAppsTrial, assignedDateTime: ASSIGNED });
+    expect(report.expired.length).toBeGreaterThanOrEqual(10);
+    expect(report.failed).toEqual([]);
+    expect(report.skipped).toContainEqual(expect.objectContaining({ userId: demoUserId(20), skuId: DEMO_SKUS.powerAppsTrial }));
+    expect(await trialOf(TRIAL_USER)).toBeUndefined();
+    expect(await trialOf(demoUserId(20))).toBeDefined();
+    const outcome = (await auditOf(s, TRIAL_USER)).find((r) => r.phase === "outcome");
+    expect(outcome).toMatchObject({ actor: { type: "system", id: "trial-expiry" }, outcome: "succeeded" });
+    const intent = (await auditOf(s, TRIAL_USER)).find((r) => r.phase === "intent");
+    expect(intent?.reason).toMatch(/trial expired/);
+  });
+
+  it("when automation is paused, then nothing is removed; after resuming, the next run removes them", async () => {
+    await setPaused(true);
+    const paused = await expireTrials(deps(), s.tenantId, new Date("2026-04-01T00:00:00Z"));
+    expect(paused).toMatchObject({ paused: true, expired: [] });
+    expect(await trialOf(TRIAL_USER)).toBeDefined();
+    await setPaused(false);
+    const resumed = await expireTrials(deps(), s.tenantId, new Date("2026-04-01T00:00:00Z"));
+    expect(resumed.expired.map((e) => e.userId)).toContain(TRIAL_USER);
+    expect(await trialOf(TRIAL_USER)).toBeUndefined();
+  });
+
+  it("when the timer function runs in the host, then trials past 90 days today are removed", async () => {
+    const run = await fetch(`${s.stack.hostUrl}/admin/functions/trial-expiry-timer`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(run.status).toBe(202);
+    const deadline = Date.now() + 30_000;
+    // The host answers 202 at once: wait for the change itself, each check a round trip.
+    while ((await trialOf(TRIAL_USER)) !== undefined && Date.now() < deadline);
+    expect(await trialOf(TRIAL_USER)).toBeUndefined();
+  });
+});

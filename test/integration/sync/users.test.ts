@@ -1,0 +1,165 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DEMO_IDS, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
+import { newEnvelope } from "../../../shared/queue/envelope.js";
+import { createQueueSender } from "../../../shared/queue/create-sender.js";
+import { FIRST_ACCESS_KIND } from "../../../shared/sync/first-access.js";
+import { byObjectId, eventually, startSyncStack, type SyncStack } from "./support.js";
+
+/** Environment users by admins and by first access (D4, D7-D10). */
+let stack: SyncStack;
+const E = DEMO_IDS.environments;
+const u = demoUserId;
+
+beforeAll(async () => {
+  stack = await startSyncStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+beforeEach(async () => {
+  await stack.reset();
+});
+
+const post = (path: string, body?: unknown, token = stack.admin) =>
+  stack.call(path, { method: "POST", token, ...(body !== undefined && { body: JSON.stringify(body) }) });
+const patch = (path: string, body: unknown, token = stack.admin) => stack.call(path, { method: "PATCH", token, body: JSON.stringify(body) });
+
+describe("D4 on-demand add", () => {
+  it("when an admin adds an eligible user to a Trial environment, then the user is added (trial environments get users only this way)", async () => {
+    const res = await post(stack.env(E.trial, "/users"), { userId: u(21) });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(await res.json()).toMatchObject({ userId: u(21), outcome: "added", systemUserId: expect.any(String) as string });
+    expect(byObjectId(await stack.rows(E.trial)).get(u(21))?.isdisabled).toBe(false);
+  });
+
+  it("when the user is not eligible, then 422 names each failed rule with its lever, and nothing is added", async () => {
+    const res = await post(stack.env(E.production, "/users"), { userId: u(82) });
+    expect(res.status).toBe(422);
+    const problem = (await res.json()) as { type: string; failedRules: { id: string; lever: string | null }[] };
+    expect(problem.type).toMatch(/user-not-eligible$/);
+    expect(problem.failedRules).toEqual([expect.objectContaining({ id: "D2.securityGroup", lever: expect.stringContaining(DEMO_IDS.groups.sales) as string })]);
+    expect(byObjectId(await stack.rows(E.production)).has(u(82))).toBe(false);
+  });
+
+  it("when the user's record is disabled, then an on-demand add re-enables it", async () => {
+    const res = await post(stack.env(E.production, "/users"), { userId: u(54) });
+    expect(await res.json()).toMatchObject({ outcome: "reEnabled" });
+    expect(byObjectId(await stack.rows(E.production)).get(u(54))?.isdisabled).toBe(false);
+  });
+
+  it("when the group's owner is not a member, then an on-demand add still adds them", async () => {
+    const res = await post(stack.env(E.production, "/users"), { userId: u(81) });
+    expect(await res.json()).toMatchObject({ outcome: "added" });
+  });
+
+  it("when the environment has no Dataverse database, then 422", async () => {
+    const res = await post(stack.env(E.noDataverse, "/users"), { userId: u(21) });
+    expect(res.status).toBe(422);
+  });
+
+  it("when a user principal name is given instead of an object id, then 400", async () => {
+    expect((await post(stack.env(E.trial, "/users"), { userId: "someone@contoso-sim.onmicrosoft.com" })).status).toBe(400);
+  });
+
+  it("when a first-access event arrives for a Teams environment, then its team member is added (Teams environments get users only this way)", async () => {
+    expect((await stack.configure(E.teams, { syncEnabled: true })).status).toBe(200);
+    const events = createQueueSender({ transport: "storage-queue", queueName: "events", connection: { connectionString: stack.storageConnectionString } });
+    await events.send(newEnvelope({ kind: FIRST_ACCESS_KIND, tenantId: stack.tenantId, body: { userId: u(33), environmentId: E.teams, occurredAt: new Date().toISOString() } }));
+    const row = await eventually(async () => byObjectId(await stack.rows(E.teams)).get(u(33)), "the first-access add");
+    expect(row.isdisabled).toBe(false);
+  });
+});
+
+describe("D9 refresh and D10 diagnostics", () => {
+  it("when an admin refreshes a user whose profile changed, then the record is brought in line now", async () => {
+    await stack.sim(`/users/${u(21)}`, { method: "PATCH", body: { jobTitle: "Refreshed title" } });
+    const res = await post(stack.env(E.production, `/users/${u(21)}/refresh`));
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(await res.json()).toMatchObject({ outcome: expect.stringMatching(/refreshed|updated/) as string });
+    expect(byObjectId(await stack.rows(E.production)).get(u(21))?.title).toBe("Refreshed title");
+  });
+
+  it("when an admin refreshes a user the rules no longer allow and the platform refuses to disable, then the answer carries the drift and its lever", async () => {
+    const res = await post(stack.env(E.production, `/users/${u(60)}/refresh`));
+    expect(await res.json()).toMatchObject({
+      outcome: "unchanged",
+      drift: { kind: "enabledButIneligible", lever: expect.any(String) as string, platform: { status: 400 } },
+      failedRules: [expect.objectContaining({ id: "D2.accountEnabled" })],
+    });
+  });
+
+  it("when diagnostics are asked for a user in a nested group only, then every rule shows with its data, and the failed one with its lever", async () => {
+    const res = await stack.call(stack.env(E.production, `/users/${u(82)}/diagnostics`), { token: await stack.token({ tenantId: stack.tenantId, roles: ["Global Reader"] }) });
+    expect(res.status).toBe(200);
+    const d = (await res.json()) as { rules: { id: string; passed: boolean; data: Record<string, unknown>; lever: string | null }[]; verdict: { expected: string; addOnDemand: boolean }; record: unknown };
+    expect(d.rules.map((r) => r.id)).toEqual(["D2.notDeleted", "D2.accountEnabled", "D2.license", "D2.securityGroup", "D5.environment", "D5.addPath"]);
+    const group = d.rules.find((r) => r.id === "D2.securityGroup");
+    expect(group).toMatchObject({ passed: false, data: { directMember: false, securityGroupId: DEMO_IDS.groups.sales } });
+    expect(group?.lever).toMatch(/nested groups do not count/);
+    expect(d.rules.find((r) => r.id === "D2.license")).toMatchObject({ passed: true, data: { grantingLicenses: ["ENTERPRISEPACK"] } });
+    expect(d).toMatchObject({ verdict: { expected: "none", addOnDemand: false }, record: null });
+  });
+});
+
+describe("D8 access modes and D7 user types", () => {
+  it("when an admin sets a user's access mode, then Dataverse holds it; the 8th non-interactive user is a 409", async () => {
+    const set = (n: number, accessMode: string) => patch(stack.env(E.production, `/users/${u(n)}`), { accessMode });
+    const admin = await set(21, "administrative");
+    expect(admin.status, await admin.clone().text()).toBe(200);
+    expect(await admin.json()).toMatchObject({ accessMode: "administrative", type: "regular" });
+    // User 55 is non-interactive already; application users do not count.
+    for (const n of [20, 22, 23, 24, 26, 27]) expect((await set(n, "nonInteractive")).status, `user ${n}`).toBe(200);
+    const eighth = await set(28, "nonInteractive");
+    expect(eighth.status).toBe(409);
+    expect(((await eighth.json()) as { type: string }).type).toMatch(/non-interactive-limit$/);
+    expect(byObjectId(await stack.rows(E.production)).get(u(28))?.accessmode).toBe(0);
+  });
+
+  it("when an admin creates an application user and disables it, then it exists, and the answer warns that its integrations break", async () => {
+    const applicationId = randomUUID();
+    const created = await post(stack.env(E.sandbox, "/application-users"), { applicationId });
+    expect(created.status, await created.clone().text()).toBe(201);
+    expect(await created.json()).toMatchObject({ applicationId, status: "enabled", warning: null });
+    expect((await post(stack.env(E.sandbox, "/application-users"), { applicationId })).status).toBe(409);
+
+    const disabled = await patch(stack.env(E.sandbox, `/application-users/${applicationId}`), { enabled: false });
+    expect(await disabled.json()).toMatchObject({ status: "disabled", warning: expect.stringMatching(/breaks every integration/) as string });
+    const row = (await stack.rows(E.sandbox)).find((r) => r.applicationid === applicationId);
+    expect(row?.isdisabled).toBe(true);
+  });
+
+  it("when the user list is read, then each record shows its type, status and access mode", async () => {
+    const res = await stack.call(stack.env(E.production, "/users?limit=200"), { token: stack.admin });
+    const { items } = (await res.json()) as { items: { userId: string | null; type: string; status: string; accessMode: string; applicationId: string | null }[] };
+    const types = new Set(items.map((i) => i.type));
+    expect(types).toEqual(new Set(["system", "regular", "nonInteractive", "application", "supportUser", "delegatedAdmin", "stub"]));
+    expect(items.find((i) => i.applicationId === DEMO_IDS.integrationAppId)).toMatchObject({ type: "application", userId: DEMO_IDS.servicePrincipals.integration });
+    expect(items.find((i) => i.userId === u(54))).toMatchObject({ status: "disabled", accessMode: "readWrite" });
+  });
+
+  it("when the list is paged, then the cursor continues where the page ended and ends with null", async () => {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res: Response = await stack.call(stack.env(E.production, `/users?limit=7${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`), { token: stack.admin });
+      const page = (await res.json()) as { items: { systemUserId: string }[]; nextCursor: string | null };
+      seen.push(...page.items.map((i) => i.systemUserId));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).toHaveLength((await stack.rows(E.production)).length);
+  });
+});
+
+describe("access (P4)", () => {
+  it("when a Global Reader or a License Administrator changes environment users, then 403; Power Platform and Dynamics 365 admins may", async () => {
+    const reader = await stack.token({ tenantId: stack.tenantId, roles: ["Global Reader"] });
+    const licenseAdmin = await stack.token({ tenantId: stack.tenantId, roles: ["License Administrator"] });
+    const ppAdmin = await stack.token({ tenantId: stack.tenantId, roles: ["Power Platform Administrator"] });
+    expect((await post(stack.env(E.trial, "/users"), { userId: u(21) }, reader)).status).toBe(403);
+    expect((await post(stack.env(E.trial, "/users"), { userId: u(21) }, licenseAdmin)).status).toBe(403);
+    expect((await post(stack.env(E.trial, "/users"), { userId: u(21) }, ppAdmin)).status).toBe(200);
+    expect((await stack.call(stack.env(E.trial, "/users"), { token: reader })).status).toBe(200);
+  });
+});

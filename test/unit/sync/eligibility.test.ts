@@ -1,0 +1,155 @@
+import { describe, expect, it } from "vitest";
+import { evaluateEligibility, type EligibilityInput, type RuleId } from "../../../shared/sync/eligibility.js";
+import type { DirectoryUser } from "../../../shared/sync/model.js";
+import { environment, facts, GROUP, PLANS, SKUS, user } from "./fixtures.js";
+
+function evaluate(u: DirectoryUser | null, overrides: Partial<EligibilityInput> = {}) {
+  return evaluateEligibility({ user: u, userId: u?.id ?? "9f000000-0000-4000-8000-000000000001", tenant: facts(), environment: environment(), ...overrides });
+}
+
+const failed = (e: ReturnType<typeof evaluate>, onDemand = false): RuleId[] =>
+  e.rules.filter((r) => !(onDemand ? r.passedOnDemand : r.passed)).map((r) => r.id);
+
+const unlicensed = { licenses: [] };
+
+describe("D2 eligibility: each condition", () => {
+  it("when a licensed member of the group is enabled in Entra, then the periodic sync adds and keeps them (read-write)", () => {
+    const e = evaluate(user());
+    expect(e).toMatchObject({ addInBackground: true, addOnDemand: true, keep: true, reenableInBackground: true, accessMode: "readWrite" });
+  });
+
+  it("when the account is disabled in Entra, then the user is not eligible in any mode, with the lever to unblock sign-in", () => {
+    const e = evaluate(user({ accountEnabled: false }));
+    expect(e).toMatchObject({ addInBackground: false, addOnDemand: false, keep: false });
+    expect(failed(e, true)).toEqual(["D2.accountEnabled"]);
+    expect(e.rules.find((r) => r.id === "D2.accountEnabled")?.lever).toMatch(/sign-in/i);
+  });
+
+  it("when the user is soft-deleted, then not eligible; when Entra does not know the user at all, then not eligible either", () => {
+    expect(failed(evaluate(user({ removed: "soft" })), true)).toContain("D2.notDeleted");
+    const gone = evaluate(null);
+    expect(gone.keep).toBe(false);
+    expect(failed(gone, true)).toContain("D2.notDeleted");
+  });
+
+  it("when the user holds no license that gives Dataverse access, then not eligible, and the lever is to assign one", () => {
+    const e = evaluate(user({ licenses: [{ skuId: SKUS.exchange, disabledPlans: [] }] }));
+    expect(e).toMatchObject({ addInBackground: false, addOnDemand: false, keep: false });
+    expect(failed(e, true)).toEqual(["D2.license"]);
+    expect(e.rules.find((r) => r.id === "D2.license")?.lever).toMatch(/Assign a license/);
+  });
+
+  it("when the product's Dataverse plan is switched off for the user, or the subscription is suspended, then the license does not count", () => {
+    expect(failed(evaluate(user({ licenses: [{ skuId: SKUS.powerApps, disabledPlans: [PLANS.powerApps] }] })))).toEqual(["D2.license"]);
+    expect(failed(evaluate(user({ licenses: [{ skuId: SKUS.suspended, disabledPlans: [] }] })))).toEqual(["D2.license"]);
+  });
+
+  it("when the user is not a direct member of the environment's security group, then not eligible, with the lever naming the group", () => {
+    const e = evaluate(user({ groups: [] }));
+    expect(failed(e, true)).toEqual(["D2.securityGroup"]);
+    expect(e.rules.find((r) => r.id === "D2.securityGroup")?.lever).toContain(GROUP);
+  });
+
+  it("when the environment has no security group, then membership is not asked for", () => {
+    expect(evaluate(user({ groups: [] }), { environment: environment({}, { securityGroupId: null }) }).addInBackground).toBe(true);
+  });
+
+  it("when a guest holds a license of this tenant, then eligible; without one, then not, and the lever says the license must be this tenant's", () => {
+    expect(evaluate(user({ userType: "Guest" })).addInBackground).toBe(true);
+    const e = evaluate(user({ userType: "Guest", ...unlicensed }));
+    expect(e.keep).toBe(false);
+    expect(e.rules.find((r) => r.id === "D2.license")?.lever).toMatch(/license of this tenant/);
+  });
+});
+
+describe("D2 eligibility: the exceptions", () => {
+  it("when a Global Administrator has no license and is not in the group, then eligible with administrative access mode", () => {
+    const u = user({ ...unlicensed, groups: [] });
+    const e = evaluate(u, { tenant: facts({ admins: { global: [u.id], powerPlatform: [], dynamics: [] } }) });
+    expect(e).toMatchObject({ addInBackground: true, keep: true, accessMode: "administrative" });
+  });
+
+  it("when a Power Platform Administrator has no license and is not in the group, then eligible with administrative access mode", () => {
+    const u = user({ ...unlicensed, groups: [] });
+    const e = evaluate(u, { tenant: facts({ admins: { global: [], powerPlatform: [u.id], dynamics: [] } }) });
+    expect(e).toMatchObject({ addInBackground: true, keep: true, accessMode: "administrative" });
+  });
+
+  it("when a Dynamics 365 Administrator has no license, then the license is not needed but group membership is", () => {
+    const u = user({ ...unlicensed, groups: [] });
+    const tenant = facts({ admins: { global: [], powerPlatform: [], dynamics: [u.id] } });
+    const outside = evaluate(u, { tenant });
+    expect(outside.keep).toBe(false);
+    expect(failed(outside, true)).toEqual(["D2.securityGroup"]);
+    expect(outside.rules.find((r) => r.id === "D2.securityGroup")?.lever).toMatch(/Dynamics 365 administrators are not exempt/);
+    const inside = evaluate({ ...u, groups: [GROUP] }, { tenant });
+    expect(inside).toMatchObject({ addInBackground: true, keep: true, accessMode: "administrative" });
+  });
+
+  it("when a licensed administrator is evaluated, then the access mode is read-write", () => {
+    const u = user();
+    expect(evaluate(u, { tenant: facts({ admins: { global: [u.id], powerPlatform: [], dynamics: [] } }) }).accessMode).toBe("readWrite");
+  });
+
+  it("when the environment has app-pass capacity, then an unlicensed user may be added on demand but not by the periodic sync", () => {
+    const e = evaluate(user(unlicensed), { environment: environment({ appPassCapacity: true }) });
+    expect(e).toMatchObject({ addInBackground: false, addOnDemand: true });
+    expect(e.rules.find((r) => r.id === "D2.license")?.exception).toMatch(/app-pass/);
+  });
+
+  it("when the tenant has a tenant-level Marketing license, then an unlicensed user may be added on demand only", () => {
+    const e = evaluate(user(unlicensed), { tenant: facts({}, [{ skuId: "66666666-6666-4666-8666-666666666666", skuPartNumber: "DYN365_MARKETING_APP" }]) });
+    expect(e).toMatchObject({ addInBackground: false, addOnDemand: true });
+  });
+
+  it("when the user's only Dataverse plan is Microsoft 365's free one, then on-demand adds honour it and the periodic sync does not", () => {
+    const e = evaluate(user({ licenses: [{ skuId: SKUS.m365FreeDataverse, disabledPlans: [] }] }));
+    expect(e).toMatchObject({ addInBackground: false, addOnDemand: true, keep: true });
+    expect(e.rules.find((r) => r.id === "D2.license")?.data).toMatchObject({ freeDataversePlanLicenses: ["O365_BUSINESS"] });
+  });
+
+  it("when a non-interactive user has no license, then it stays eligible - but the security group still applies", () => {
+    const record = { kind: "nonInteractive" as const };
+    expect(evaluate(user(unlicensed), { record }).keep).toBe(true);
+    expect(evaluate(user({ ...unlicensed, groups: [] }), { record }).keep).toBe(false);
+    expect(evaluate(user(unlicensed), { record: { kind: "regular" } }).keep).toBe(false);
+  });
+
+  it("when the user owns the security group without being a member, then an on-demand add counts them as a member, the periodic sync does not", () => {
+    const u = user({ groups: [] });
+    const e = evaluate(u, { tenant: facts({ owners: { [GROUP]: [u.id] } }) });
+    expect(e).toMatchObject({ addInBackground: false, addOnDemand: true });
+  });
+});
+
+describe("D5 environment types", () => {
+  it.each(["Production", "Sandbox", "Default"] as const)("when the environment is %s, then the periodic sync adds eligible users", (type) => {
+    expect(evaluate(user(), { environment: environment({ type }) }).addInBackground).toBe(true);
+  });
+
+  it("when the environment is a Trial, then users come only on demand, while existing ones are kept and re-enabled", () => {
+    const e = evaluate(user(), { environment: environment({ type: "Trial" }) });
+    expect(e).toMatchObject({ addInBackground: false, addOnDemand: true, keep: true, reenableInBackground: true });
+    expect(e.rules.find((r) => r.id === "D5.addPath")?.lever).toMatch(/on demand/);
+  });
+
+  it("when the environment is a Developer one, then only its creator is eligible", () => {
+    const creator = user();
+    const env = environment({ type: "Developer", createdBy: creator.id }, { securityGroupId: null });
+    expect(evaluate(creator, { environment: env }).addInBackground).toBe(true);
+    const other = evaluate(user(), { environment: env });
+    expect(other.keep).toBe(false);
+    expect(failed(other, true)).toEqual(["D5.environment"]);
+  });
+
+  it("when the environment is Dataverse for Teams, then users come only at first access, and team membership needs no Power Platform license", () => {
+    const e = evaluate(user(unlicensed), { environment: environment({ type: "Teams" }) });
+    expect(e).toMatchObject({ addInBackground: false, addOnDemand: true, keep: true });
+  });
+
+  it("when the environment has no Dataverse database, then no user at all", () => {
+    const e = evaluate(user(), { environment: environment({}, null) });
+    expect(e).toMatchObject({ addInBackground: false, addOnDemand: false, keep: false });
+    expect(e.rules.find((r) => r.id === "D5.environment")?.lever).toMatch(/no Dataverse database/);
+  });
+});
