@@ -213,7 +213,9 @@ export async function run(args: string[]): Promise<void> {
       console.log(`  Power Platform requests:   ${fmt(counters.bap.requests)} (addUser ${fmt(bapAdds)}; minimum ${fmt(bapMin)}) ratio ${ratio(counters.bap.requests, bapMin)}; throttled ${counters.bap.throttled}`);
       console.log(`  Cosmos requests:           ${fmt(meter.count("cosmos"))}`);
       console.log(`  wall time:                 ${fmt(wallMs / 1000, 1)} s = Graph ${fmt(graphMs / 1000, 1)} s, Dataverse ${fmt(dvMs / 1000, 1)} s, Power Platform ${fmt(bapMs / 1000, 1)} s (limits allow no less than ${fmt(bapFloorSeconds)} s: ratio ${bapFloorSeconds ? ratio(bapMs / 1000, bapFloorSeconds) : "-"}), Cosmos ${fmt(cosmosMs / 1000, 1)} s, own CPU ${fmt(ownCpuUs / 1e6, 1)} s`);
+      const perUserLogic = meter.sectionCpu("directory") + meter.sectionCpu("plan");
       console.log(`  own CPU per user:          ${considered ? fmt(ownExclCosmos / Math.max(considered, 1), 1) : "-"} us (excluding ${fmt(meter.cosmosCpu() / 1e6, 1)} s in the Cosmos SDK; ${fmt(considered)} users considered)`);
+      console.log(`    of which: directory read + plan ${fmt(perUserLogic / 1e6, 1)} s (${considered ? fmt(perUserLogic / considered, 1) : "-"} us per user, Cosmos SDK included), applying ${fmt(meter.sectionCpu("apply") / 1e6, 1)} s (${fmt(((byOp.add ?? 0) + (byOp.reenable ?? 0) + writes) || 0)} changes: ${fmt(meter.sectionCpu("apply") / Math.max(1, (byOp.add ?? 0) + (byOp.reenable ?? 0) + writes), 1)} us each)`);
       console.log(`  memory:                    peak RSS ${fmt(process.resourceUsage().maxRSS / 1024)} MB, heap now ${fmt(mem.heapUsed / 1048576)} MB`);
     };
 

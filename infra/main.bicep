@@ -113,6 +113,10 @@ var cosmosContainers = [
     name: 'sync'
     partitionKeyPath: '/partitionKey'
   }
+  {
+    name: 'sync-chunks'
+    partitionKeyPath: '/partitionKey'
+  }
 ]
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-11-01' = {

@@ -4,7 +4,7 @@ import { AppError } from "../errors/app-error.js";
 import { SYSTEMUSER_COLUMNS, systemUserRowSchema, type SystemUserRow } from "../sync/model.js";
 import { meter } from "../sync/metrics.js";
 import type { RetryBudget } from "./graph.js";
-import { msFetch, readError, realSleep, retryAfterFromHeader } from "./ms-http.js";
+import { msFetch, readError, realSleep, retryAfterFromHeader, type MsRequestInit, type MsResponse } from "./ms-http.js";
 
 /**
  * A small Dataverse Web API adapter (v9.2) for what the sync needs: `systemusers` reads, `$batch`
@@ -54,7 +54,7 @@ export class DataverseClient {
     this.deadline = opts.deadline;
   }
 
-  private fetch(url: string, init: RequestInit): Promise<Response> {
+  private fetch(url: string, init: MsRequestInit): Promise<MsResponse> {
     return meter.time("dataverse", () =>
       msFetch(url, init, {
         credential: this.opts.credential,
@@ -324,7 +324,7 @@ export function batchItemError(result: BatchOperationResult): { code: string; me
   return { code: typeof error?.code === "string" ? error.code : "", message: typeof error?.message === "string" ? error.message : fallback };
 }
 
-async function dataverseError(response: Response, what: string): Promise<AppError> {
+async function dataverseError(response: MsResponse, what: string): Promise<AppError> {
   const error = await readError(response);
   if (response.status === 404) return new AppError("notFound", `Dataverse: not found when ${what}.`);
   return new AppError("upstream", `Dataverse answered ${response.status} ${error.code} when ${what}: ${error.message}`, {

@@ -4,7 +4,7 @@ import { AppError } from "../errors/app-error.js";
 import { environmentTypeSchema, type PlatformEnvironment } from "../sync/model.js";
 import { meter } from "../sync/metrics.js";
 import type { RetryBudget } from "./graph.js";
-import { msFetch, readError } from "./ms-http.js";
+import { msFetch, readError, type MsRequestInit, type MsResponse } from "./ms-http.js";
 
 /**
  * The Power Platform admin API (api.bap.microsoft.com): the list of environments with their type,
@@ -94,7 +94,7 @@ export interface PowerPlatformClientOptions {
 export class PowerPlatformClient {
   constructor(private readonly opts: PowerPlatformClientOptions) {}
 
-  private fetch(url: string, init: RequestInit, deadline?: number): Promise<Response> {
+  private fetch(url: string, init: MsRequestInit, deadline?: number): Promise<MsResponse> {
     return meter.time("powerPlatform", () =>
       msFetch(url, init, {
         credential: this.opts.credential,
@@ -155,7 +155,7 @@ export class PowerPlatformClient {
   }
 }
 
-async function upstreamError(response: Response, what: string): Promise<AppError> {
+async function upstreamError(response: MsResponse, what: string): Promise<AppError> {
   const error = await readError(response);
   if (response.status === 401 || response.status === 403) {
     return new AppError("upstream", `The Power Platform admin API refused ${what} (${response.status} ${error.code}): is the app registered as a management application?`, {

@@ -79,9 +79,16 @@ export const CONTAINERS = [
     name: "sync",
     partitionKeyPath: "/partitionKey",
     description:
-      "Entra -> Dataverse sync (D1-D13): per tenant `tenantId|directory` (directory state, environment states, the user " +
-      "snapshot in chunked bucket documents, staged delta pages, the change journal); per environment `tenantId|env|environmentId` " +
-      "(runs, plan chunks, drift and internal-email locks).",
+      "Entra -> Dataverse sync state (D1-D13), small documents the sync queries: per tenant `tenantId|directory` (directory " +
+      "state with delta links and lease, one state per environment); per environment `tenantId|env|environmentId` (runs, drift, " +
+      "internal-email locks).",
+  },
+  {
+    name: "sync-chunks",
+    partitionKeyPath: "/partitionKey",
+    description:
+      "The sync's large chunk documents, read and written by id only (never queried): the tenant's user snapshot in buckets, " +
+      "staged delta pages and the per-cycle change journal (`tenantId|directory`), run plans (`tenantId|env|environmentId`).",
   },
 ] as const satisfies readonly ContainerDeclaration[];
 

@@ -46,7 +46,7 @@ export function syncDepsFrom(rt: Runtime): SyncDeps {
   const platforms = new Map<string, PowerPlatformClient>();
   return {
     config: rt.config,
-    store: new SyncStore(rt.container("sync")),
+    store: new SyncStore(rt.container("sync"), rt.container("sync-chunks")),
     settings: new EnvironmentSettingsStore(rt.container("settings")),
     audit: rt.audit,
     queue: rt.syncQueue,

@@ -9,6 +9,7 @@ import {
   DeltaGoneError, GROUPS_PER_STREAM, initialGroupsDeltaUrl, initialUsersDeltaUrl, readGroupsDeltaPage, readTenantFacts, readUsersDeltaPage,
 } from "./directory-reader.js";
 import { environmentPolicy } from "./environment-types.js";
+import { meter } from "./metrics.js";
 import { enqueueDirectoryJob, enqueueEnvironmentJob, type DirectoryJob } from "./jobs.js";
 import type { DirectoryUser, PlatformEnvironment, TenantFacts } from "./model.js";
 import { isStalled, newEnvState, newRun, TERMINAL_STATES } from "./runs.js";
@@ -78,7 +79,7 @@ function chunk<T>(items: readonly T[], size: number): T[][] {
 }
 
 export async function runDirectoryJob(deps: SyncDeps, tenantId: string, job: DirectoryJob, owner: string): Promise<DirectoryJobOutcome> {
-  return new DirectoryCycle(deps, tenantId, owner).run(job);
+  return meter.cpu("directory", () => new DirectoryCycle(deps, tenantId, owner).run(job));
 }
 
 class DirectoryCycle {
@@ -310,7 +311,7 @@ class DirectoryCycle {
   private async foldPhase(): Promise<void> {
     const a = this.active;
     const { store } = this.deps;
-    const staging = a.staged > 0 ? await store.readStaging(this.tenantId, a.cycle) : [];
+    const staging = a.staged > 0 ? await store.readStaging(this.tenantId, a.cycle, a.staged) : [];
     const users: StagedUser[] = [];
     const members: StagedMemberChange[] = [];
     for (const doc of staging) {
@@ -358,7 +359,7 @@ class DirectoryCycle {
     const a = this.active;
     const { store } = this.deps;
     if (!this.folded) {
-      const staging = a.staged > 0 ? await store.readStaging(this.tenantId, a.cycle) : [];
+      const staging = a.staged > 0 ? await store.readStaging(this.tenantId, a.cycle, a.staged) : [];
       const users = staging.flatMap((d) => (d.kind === "users" ? d.users : []));
       const members = staging.flatMap((d) => (d.kind === "groups" ? d.changes : []));
       const changes = { users, members, trackedGroups: a.trackedGroups };
@@ -372,7 +373,7 @@ class DirectoryCycle {
     if (all) {
       await store.writeBuckets(this.tenantId, a.bucketCount, toBuckets(snapshot.values(), a.bucketCount));
       if (this.state.bucketCount !== 0 && this.state.bucketCount !== a.bucketCount) {
-        await store.deleteMany(pk, Array.from({ length: this.state.bucketCount }, (_, b) => `bucket|${this.state.bucketCount}|${b}`));
+        await store.deleteChunks(pk, Array.from({ length: this.state.bucketCount }, (_, b) => `bucket|${this.state.bucketCount}|${b}`));
       }
     } else if (changed.size > 0) {
       const touched = new Set([...changed].map((id) => bucketOf(id, a.bucketCount)));
@@ -380,7 +381,7 @@ class DirectoryCycle {
       for (const u of snapshot.values()) buckets.get(bucketOf(u.id, a.bucketCount))?.push(u);
       await store.writeBuckets(this.tenantId, a.bucketCount, buckets);
     }
-    await store.deleteMany(pk, Array.from({ length: a.staged }, (_, i) => `staging|${a.cycle}|${i}`));
+    await store.deleteChunks(pk, Array.from({ length: a.staged }, (_, i) => `staging|${a.cycle}|${i}`));
     this.folded = undefined;
     a.phase = "fanout";
     await this.checkpoint();
@@ -422,7 +423,7 @@ class DirectoryCycle {
       if (settings.get(env.id)?.value.syncEnabled !== true || !(full || pendingJournal)) continue;
       minCursor = Math.min(minCursor, es.cursor);
       const run = newRun({ tenantId, environmentId: env.id, trigger: "schedule", requestedBy: null, now: deps.now() });
-      Object.assign(run, { environment: env, settings: runSettings, fromCycle: es.cursor, targetCycle: a.cycle, full });
+      Object.assign(run, { environment: env, settings: runSettings, fromCycle: es.cursor, targetCycle: a.cycle, full, batchSize: es.batchSize ?? null });
       await deps.store.save(run, undefined);
       try {
         await deps.store.save({ ...es, activeRunId: run.runId }, existing?.etag);
@@ -455,7 +456,7 @@ class DirectoryCycle {
     const now = Date.now();
     let resume = false;
     if (run.state === "queued" && run.targetCycle === null) {
-      Object.assign(run, { environment: env, settings: ctx.settings, fromCycle: es.cursor, targetCycle: ctx.cycle, full: true });
+      Object.assign(run, { environment: env, settings: ctx.settings, fromCycle: es.cursor, targetCycle: ctx.cycle, full: true, batchSize: es.batchSize ?? null });
       resume = true;
     } else if (run.state === "paused" && !ctx.paused) {
       resume = true;
@@ -482,7 +483,7 @@ class DirectoryCycle {
     // Journal no environment still needs is removed (an environment left behind reconciles fully).
     const prunable = Object.entries(journal).filter(([c]) => Number(c) <= minCursor);
     if (prunable.length) {
-      await this.deps.store.deleteMany(
+      await this.deps.store.deleteChunks(
         directoryPartition(this.tenantId),
         prunable.flatMap(([c, n]) => Array.from({ length: n }, (_, i) => `journal|${c}|${i}`)),
       );

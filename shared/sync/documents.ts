@@ -102,6 +102,8 @@ export const envStateSchema = z.object({
   enabledUsers: z.number().int().nullable(),
   activeRunId: z.string().nullable(),
   lastRun: z.object({ runId: z.string(), state: runStateSchema, finishedAt: z.string().nullable(), counts: runCountsSchema }).nullable(),
+  /** D12: the batch size the last run tuned itself to (the next run starts from it). */
+  batchSize: z.number().int().nullable(),
 });
 export type EnvState = z.infer<typeof envStateSchema>;
 
@@ -151,6 +153,8 @@ export const runDocumentSchema = z.object({
       actions: z.number().int(),
       byOp: z.record(z.string(), z.number().int()),
       enabledUsers: z.number().int(),
+      /** Drift records the environment had when the run planned (none: windows need not look for them). */
+      driftRecords: z.number().int(),
     })
     .nullable(),
   progress: z.object({ chunk: z.number().int(), position: z.number().int(), doneInWindow: z.array(z.string()) }),

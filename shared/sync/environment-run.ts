@@ -6,6 +6,7 @@ import { environmentPartition, type DriftDocument, type EmailLock, type RunDocum
 import { driftLever } from "./drift.js";
 import { enqueueEnvironmentJob, type EnvironmentJob } from "./jobs.js";
 import type { DirectoryUser, SystemUserRow } from "./model.js";
+import { meter } from "./metrics.js";
 import { planRun } from "./plan.js";
 import { TERMINAL_STATES } from "./runs.js";
 import type { Versioned } from "./store.js";
@@ -75,8 +76,8 @@ class EnvironmentRun {
     }
     if (await this.deps.isPaused(this.tenantId)) return this.park();
     try {
-      if (run.phase === "plan" && (await this.planPhase())) return "awaiting-approval";
-      const applied = await this.applyPhase();
+      if (run.phase === "plan" && (await meter.cpu("plan", () => this.planPhase()))) return "awaiting-approval";
+      const applied = await meter.cpu("apply", () => this.applyPhase());
       if (applied === "paused") return this.park();
       if (applied !== "finished") return this.continueLater(applied === "deadline" ? null : applied.deferSeconds);
       await this.finish("succeeded", null);
@@ -127,7 +128,7 @@ class EnvironmentRun {
       rows = [];
       for await (const page of dataverse.allSystemUsers()) rows.push(...page);
     } else {
-      users = await deps.store.readJournal(tenantId, run.fromCycle, run.targetCycle ?? run.fromCycle);
+      users = await deps.store.readJournal(tenantId, directory.doc.journal, run.fromCycle, run.targetCycle ?? run.fromCycle);
       rows = users.size ? await dataverse.systemUsersByObjectIds([...users.keys()]) : [];
     }
     const marks = await deps.store.readMarks(tenantId, env.id, run.full ? undefined : [...users.keys()]);
@@ -145,7 +146,7 @@ class EnvironmentRun {
     if (chunks.length) await deps.store.writePlan(tenantId, env.id, run.runId, chunks);
     const byOp: Record<string, number> = {};
     for (const a of plan.actions) byOp[a.op] = (byOp[a.op] ?? 0) + 1;
-    run.plan = { chunks: chunks.length, actions: plan.actions.length, byOp, enabledUsers };
+    run.plan = { chunks: chunks.length, actions: plan.actions.length, byOp, enabledUsers, driftRecords: marks.drift.size - plan.resolvedDrift.length };
     run.phase = "apply";
     run.progress = { chunk: 0, position: 0, doneInWindow: [] };
     run.counts = { ...run.counts, read: plan.read, skipped: plan.skipped };
@@ -207,6 +208,9 @@ class EnvironmentRun {
     return "finished";
   }
 
+  /** This worker wrote drift records (a later window may clear them). */
+  private driftWritten = false;
+
   private addFailure(f: RunDocument["failures"][number]): void {
     if (this.run.failures.length < FAILURES_KEPT) this.run.failures.push(f);
   }
@@ -230,11 +234,14 @@ class EnvironmentRun {
       else c.disabled++;
     }
     const pk = environmentPartition(tenantId, env.id);
+    // Nothing to clear or keep a `since` of when the environment had no drift and this window made none.
+    if (!driftResults.length && (run.plan?.driftRecords ?? 1) === 0 && !this.driftWritten) return;
     const resolved = results.filter((r) => r.outcome === "done").map((r) => r.action.userId);
     const existing = await deps.store.readMarks(tenantId, env.id, [...new Set([...resolved, ...driftResults.map((r) => r.action.userId)])]);
     const gone = resolved.filter((u) => existing.drift.has(u));
     if (gone.length) await deps.store.deleteMany(pk, gone.map((u) => `drift|${u}`));
     if (!driftResults.length) return;
+    this.driftWritten = true;
     const at = deps.now().toISOString();
     await deps.store.upsertMarks(
       pk,
@@ -268,6 +275,7 @@ class EnvironmentRun {
       const doc = { ...es.doc };
       if (doc.activeRunId === run.runId) doc.activeRunId = null;
       doc.lastRun = { runId: run.runId, state, finishedAt: run.finishedAt, counts: run.counts };
+      if (run.batchSize !== null) doc.batchSize = run.batchSize;
       if (state === "succeeded") {
         doc.cursor = Math.max(doc.cursor, run.targetCycle ?? 0);
         if (run.full) doc.lastFullAt = run.startedAt ?? run.finishedAt;
@@ -282,7 +290,7 @@ class EnvironmentRun {
       }
     }
     if (run.plan?.chunks) {
-      await deps.store.deleteMany(environmentPartition(tenantId, run.environmentId), Array.from({ length: run.plan.chunks }, (_, i) => `plan|${run.runId}|${i}`));
+      await deps.store.deleteChunks(environmentPartition(tenantId, run.environmentId), Array.from({ length: run.plan.chunks }, (_, i) => `plan|${run.runId}|${i}`));
     }
     const c = run.counts;
     if (state === "failed" || c.added + c.updated + c.disabled + c.reEnabled + c.drift + c.failed > 0) {

@@ -24,25 +24,51 @@ class Meter {
     this.counts.set(category, (this.counts.get(category) ?? 0) + 1);
   }
 
-  /** Times one awaited call (and, for Cosmos, the CPU it used in this process: the SDK's own work). */
+  /**
+   * Times one awaited call. For Cosmos it also measures the CPU this process spends while Cosmos
+   * calls are in flight (counted once when several overlap): an upper bound of the SDK's share.
+   */
   async time<T>(category: MeterCategory, fn: () => Promise<T>): Promise<T> {
     if (!this.enabled) return fn();
     const start = performance.now();
-    const cpu = category === "cosmos" ? process.cpuUsage() : undefined;
+    const cosmos = category === "cosmos";
+    if (cosmos && this.cosmosInFlight++ === 0) this.cosmosCpuStart = process.cpuUsage();
     try {
       return await fn();
     } finally {
-      if (cpu) {
-        const used = process.cpuUsage(cpu);
+      if (cosmos && --this.cosmosInFlight === 0 && this.cosmosCpuStart) {
+        const used = process.cpuUsage(this.cosmosCpuStart);
         this.cosmosCpuMicros += used.user + used.system;
       }
       this.record(category, start, performance.now());
     }
   }
 
+  private cosmosInFlight = 0;
+  private cosmosCpuStart: NodeJS.CpuUsage | undefined;
+
+  private readonly sections = new Map<string, number>();
+
+  /** CPU (µs) of a labelled part of the work (the benchmark runs one job at a time, so parts never overlap). */
+  async cpu<T>(label: string, fn: () => Promise<T>): Promise<T> {
+    if (!this.enabled) return fn();
+    const start = process.cpuUsage();
+    try {
+      return await fn();
+    } finally {
+      const used = process.cpuUsage(start);
+      this.sections.set(label, (this.sections.get(label) ?? 0) + used.user + used.system);
+    }
+  }
+
+  sectionCpu(label: string): number {
+    return this.sections.get(label) ?? 0;
+  }
+
   reset(): void {
     this.intervals.clear();
     this.counts.clear();
+    this.sections.clear();
     this.cosmosCpuMicros = 0;
   }
 

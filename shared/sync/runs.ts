@@ -51,6 +51,7 @@ export function newEnvState(tenantId: string, environmentId: string): EnvState {
     enabledUsers: null,
     activeRunId: null,
     lastRun: null,
+    batchSize: null,
   };
 }
 

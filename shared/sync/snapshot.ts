@@ -54,8 +54,21 @@ export function applyStagedUser(existing: DirectoryUser | undefined, staged: Sta
   return merged;
 }
 
+const SCALARS = ["upn", "accountEnabled", "userType", "removed", "displayName", "givenName", "surname", "mail", "jobTitle", "mobilePhone", "businessPhone", "city", "state", "country"] as const;
+
+const sameList = (a: readonly string[] | undefined, b: readonly string[] | undefined) =>
+  (a?.length ?? 0) === (b?.length ?? 0) && (a ?? []).every((x, i) => x === b?.[i]);
+
+/** Field by field (it runs for every user of a full cycle: no serialisation). */
 export function sameUser(a: DirectoryUser | undefined, b: DirectoryUser | undefined): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  if (a === b) return true;
+  if (!a || !b) return false;
+  for (const k of SCALARS) if (a[k] !== b[k]) return false;
+  if (!sameList(a.groups, b.groups) || !sameList(a.mailHistory, b.mailHistory) || a.licenses.length !== b.licenses.length) return false;
+  return a.licenses.every((l, i) => {
+    const o = b.licenses[i];
+    return o !== undefined && o.skuId === l.skuId && sameList(l.disabledPlans, o.disabledPlans);
+  });
 }
 
 function withGroup(user: DirectoryUser, groupId: string, member: boolean): DirectoryUser {

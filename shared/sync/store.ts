@@ -11,7 +11,7 @@ import type { PlannedAction } from "./decide.js";
 
 /** A Cosmos transactional batch holds at most 100 operations and 2 MB. */
 const BATCH_OPERATIONS = 100;
-const BATCH_BYTES = 1_500_000;
+const BATCH_BYTES = 1_800_000;
 
 export type StagingDocument =
   | { id: string; type: "staging"; partitionKey: string; cycle: number; seq: number; kind: "users"; users: StagedUser[] }
@@ -21,10 +21,13 @@ export type Versioned<T> = { doc: T; etag: string };
 
 /**
  * Every Cosmos request of the sync goes through here (one place to see them, count them and
- * time them for the benchmark).
+ * time them for the benchmark). Two containers: `sync` for the small state documents the sync
+ * queries (directory and environment states, runs, drift), and `sync-chunks` for the large
+ * chunk documents (snapshot buckets, staged delta pages, the journal, plan chunks), which are
+ * only ever read, written and deleted by id - never scanned by a query.
  */
 export class SyncStore {
-  constructor(readonly container: Container) {}
+  constructor(readonly container: Container, readonly chunks: Container) {}
 
   private time<T>(fn: () => Promise<T>): Promise<T> {
     return meter.time("cosmos", fn);
@@ -80,78 +83,73 @@ export class SyncStore {
   }
 
   async writeStaging(doc: StagingDocument): Promise<void> {
-    await this.time(() => upsert(this.container, doc));
+    await this.time(() => upsert(this.chunks, doc));
   }
 
-  async readStaging(tenantId: string, cycle: number): Promise<StagingDocument[]> {
-    const pk = directoryPartition(tenantId);
-    const items = await this.queryAll<StagingDocument>(
-      "SELECT * FROM c WHERE c.partitionKey = @pk AND c.type = 'staging' AND c.cycle = @cycle",
-      [{ name: "@pk", value: pk }, { name: "@cycle", value: cycle }],
-      pk,
-    );
-    return items.sort((a, b) => a.seq - b.seq);
+  /** Point reads of chunk documents by id (a few at a time); missing ones are skipped. */
+  private async readChunks<T>(partitionKey: string, ids: readonly string[]): Promise<Stored<T>[]> {
+    const out: Stored<T>[] = [];
+    for (let i = 0; i < ids.length; i += 8) {
+      const found = await Promise.all(ids.slice(i, i + 8).map((id) => this.time(() => readItem<T>(this.chunks, id, partitionKey))));
+      for (const f of found) if (f) out.push(f);
+    }
+    return out;
+  }
+
+  async readStaging(tenantId: string, cycle: number, count: number): Promise<StagingDocument[]> {
+    const ids = Array.from({ length: count }, (_, seq) => `staging|${cycle}|${seq}`);
+    return (await this.readChunks<StagingDocument>(directoryPartition(tenantId), ids)).sort((a, b) => a.seq - b.seq);
   }
 
   /** Users of the snapshot, by bucket; `buckets` undefined = every bucket. */
   async readBuckets(tenantId: string, bucketCount: number, buckets?: readonly number[]): Promise<Map<number, DirectoryUser[]>> {
-    const pk = directoryPartition(tenantId);
     const out = new Map<number, DirectoryUser[]>();
-    if (buckets && buckets.length === 0) return out;
-    const ids = buckets?.map((b) => bucketId(bucketCount, b));
-    const items = await this.queryAll<{ id: string; bucket: number; users: DirectoryUser[] }>(
-      ids
-        ? "SELECT c.id, c.bucket, c.users FROM c WHERE c.partitionKey = @pk AND c.type = 'bucket' AND ARRAY_CONTAINS(@ids, c.id)"
-        : "SELECT c.id, c.bucket, c.users FROM c WHERE c.partitionKey = @pk AND c.type = 'bucket' AND c.bucketCount = @count",
-      ids ? [{ name: "@pk", value: pk }, { name: "@ids", value: ids }] : [{ name: "@pk", value: pk }, { name: "@count", value: bucketCount }],
-      pk,
-    );
+    const wanted = buckets ?? Array.from({ length: bucketCount }, (_, b) => b);
+    const items = await this.readChunks<{ bucket: number; users: DirectoryUser[] }>(directoryPartition(tenantId), wanted.map((b) => bucketId(bucketCount, b)));
     for (const item of items) out.set(item.bucket, item.users);
     return out;
   }
 
   async writeBuckets(tenantId: string, bucketCount: number, buckets: Map<number, DirectoryUser[]>): Promise<void> {
     const pk = directoryPartition(tenantId);
-    await this.batchUpsert(pk, [...buckets].map(([bucket, users]) => ({ id: bucketId(bucketCount, bucket), type: "bucket", partitionKey: pk, bucketCount, bucket, users })));
+    await this.batchUpsert(this.chunks, pk, [...buckets].map(([bucket, users]) => ({ id: bucketId(bucketCount, bucket), type: "bucket", partitionKey: pk, bucketCount, bucket, users })));
   }
 
   async writeJournal(tenantId: string, cycle: number, chunks: DirectoryUser[][]): Promise<void> {
     const pk = directoryPartition(tenantId);
-    await this.batchUpsert(pk, chunks.map((users, seq) => ({ id: `journal|${cycle}|${seq}`, type: "journal", partitionKey: pk, cycle, seq, users })));
+    await this.batchUpsert(this.chunks, pk, chunks.map((users, seq) => ({ id: `journal|${cycle}|${seq}`, type: "journal", partitionKey: pk, cycle, seq, users })));
   }
 
   /** Changed users of the given cycles, oldest first (a later change of a user replaces an earlier one). */
-  async readJournal(tenantId: string, fromExclusive: number, toInclusive: number): Promise<Map<string, DirectoryUser>> {
-    const pk = directoryPartition(tenantId);
-    const items = await this.queryAll<{ cycle: number; seq: number; users: DirectoryUser[] }>(
-      "SELECT c.cycle, c.seq, c.users FROM c WHERE c.partitionKey = @pk AND c.type = 'journal' AND c.cycle > @from AND c.cycle <= @to",
-      [{ name: "@pk", value: pk }, { name: "@from", value: fromExclusive }, { name: "@to", value: toInclusive }],
-      pk,
-    );
+  async readJournal(tenantId: string, journal: Record<string, number>, fromExclusive: number, toInclusive: number): Promise<Map<string, DirectoryUser>> {
+    const ids = Object.entries(journal)
+      .filter(([c]) => Number(c) > fromExclusive && Number(c) <= toInclusive)
+      .flatMap(([c, n]) => Array.from({ length: n }, (_, seq) => `journal|${c}|${seq}`));
+    const items = await this.readChunks<{ cycle: number; seq: number; users: DirectoryUser[] }>(directoryPartition(tenantId), ids);
     items.sort((a, b) => a.cycle - b.cycle || a.seq - b.seq);
     const out = new Map<string, DirectoryUser>();
     for (const item of items) for (const u of item.users) out.set(u.id, u);
     return out;
   }
 
-  /** Deletes documents of one partition by id, a few at a time (an id already gone is fine). */
+  /** Deletes state documents of one partition by id, a few at a time (an id already gone is fine). */
   async deleteMany(partitionKey: string, ids: readonly string[]): Promise<void> {
+    await this.deleteFrom(this.container, partitionKey, ids);
+  }
+
+  /** Deletes chunk documents (staging, journal, old buckets, plan chunks) by id. */
+  async deleteChunks(partitionKey: string, ids: readonly string[]): Promise<void> {
+    await this.deleteFrom(this.chunks, partitionKey, ids);
+  }
+
+  private async deleteFrom(container: Container, partitionKey: string, ids: readonly string[]): Promise<void> {
     for (let i = 0; i < ids.length; i += 8) {
-      await Promise.all(ids.slice(i, i + 8).map((id) => this.time(() => deleteItem(this.container, id, partitionKey))));
+      await Promise.all(ids.slice(i, i + 8).map((id) => this.time(() => deleteItem(container, id, partitionKey))));
     }
   }
 
-  async idsOfType(partitionKey: string, type: string, extra = "", parameters: SqlParameter[] = []): Promise<string[]> {
-    const items = await this.queryAll<{ id: string }>(
-      `SELECT c.id FROM c WHERE c.partitionKey = @pk AND c.type = @type${extra}`,
-      [{ name: "@pk", value: partitionKey }, { name: "@type", value: type }, ...parameters],
-      partitionKey,
-    );
-    return items.map((i) => i.id);
-  }
-
   /** Upserts in transactional batches (same partition), each under Cosmos's operation and size limits. */
-  private async batchUpsert(partitionKey: string, docs: JSONObject[]): Promise<void> {
+  private async batchUpsert(container: Container, partitionKey: string, docs: JSONObject[]): Promise<void> {
     let ops: OperationInput[] = [];
     let bytes = 0;
     const flush = async () => {
@@ -160,7 +158,7 @@ export class SyncStore {
       ops = [];
       bytes = 0;
       try {
-        const response = await this.time(() => this.container.items.batch(batch, partitionKey));
+        const response = await this.time(() => container.items.batch(batch, partitionKey));
         const failed = response.result?.find((r) => r.statusCode >= 400);
         if (failed) throw new AppError("unavailable", `A Cosmos batch write failed (${failed.statusCode}).`, { retryAfterSeconds: 5 });
       } catch (err) {
@@ -168,7 +166,7 @@ export class SyncStore {
       }
     };
     for (const doc of docs) {
-      const size = Buffer.byteLength(JSON.stringify(doc));
+      const size = estimatedSize(doc);
       if (ops.length >= BATCH_OPERATIONS || (ops.length > 0 && bytes + size > BATCH_BYTES)) await flush();
       ops.push({ operationType: "Upsert", partitionKey, resourceBody: doc });
       bytes += size;
@@ -204,11 +202,11 @@ export class SyncStore {
 
   async writePlan(tenantId: string, environmentId: string, runId: string, chunks: PlannedAction[][]): Promise<void> {
     const pk = environmentPartition(tenantId, environmentId);
-    await this.batchUpsert(pk, chunks.map((actions, seq) => ({ id: `plan|${runId}|${seq}`, type: "plan", partitionKey: pk, runId, seq, actions })));
+    await this.batchUpsert(this.chunks, pk, chunks.map((actions, seq) => ({ id: `plan|${runId}|${seq}`, type: "plan", partitionKey: pk, runId, seq, actions })));
   }
 
   async readPlanChunk(tenantId: string, environmentId: string, runId: string, seq: number): Promise<PlannedAction[]> {
-    const item = await this.time(() => readItem<{ actions: PlannedAction[] }>(this.container, `plan|${runId}|${seq}`, environmentPartition(tenantId, environmentId)));
+    const item = await this.time(() => readItem<{ actions: PlannedAction[] }>(this.chunks, `plan|${runId}|${seq}`, environmentPartition(tenantId, environmentId)));
     if (!item) throw new AppError("internal", `The plan chunk ${seq} of run ${runId} is missing.`);
     return item.actions;
   }
@@ -232,12 +230,21 @@ export class SyncStore {
   }
 
   async upsertMarks(partitionKey: string, docs: (DriftDocument | EmailLock)[]): Promise<void> {
-    await this.batchUpsert(partitionKey, docs);
+    await this.batchUpsert(this.container, partitionKey, docs);
   }
 
   async listDrift(tenantId: string, environmentId: string, userIds: readonly string[]): Promise<Map<string, DriftDocument>> {
     return (await this.readMarks(tenantId, environmentId, userIds)).drift;
   }
+}
+
+/**
+ * A document's size for batching, without serialising it: chunk documents hold lists of users or
+ * actions (a generous bound per entry), the rest are small.
+ */
+function estimatedSize(doc: JSONObject): number {
+  const list = (doc.users ?? doc.actions) as unknown[] | undefined;
+  return Array.isArray(list) ? 1024 + list.length * 1024 : 4096;
 }
 
 export function bucketId(bucketCount: number, bucket: number): string {

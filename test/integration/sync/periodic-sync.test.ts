@@ -130,6 +130,23 @@ describe("the periodic sync of a Production environment (D1, D2, D3, D7, D11, D1
   });
 });
 
+describe("D12 throttling", () => {
+  it("when Graph, Dataverse and the admin API answer 429 with Retry-After, then the run waits them out and ends as an unthrottled run does", async () => {
+    await enable(P);
+    const calm = await stack.runNow(P);
+    const expected = await stack.rows(P);
+    await stack.reset();
+    await enable(P);
+    await stack.sim("/settings", { method: "PATCH", body: { faults: [{ services: ["graph", "dataverse", "bap"], rate429: 0.3, retryAfterSeconds: 1 }] } });
+    const throttled = await stack.runNow(P);
+    const counters = await stack.sim<{ graph: { injectedFaults: number }; dataverse: { injectedFaults: number }; bap: { injectedFaults: number } }>("/counters");
+    expect(counters.bap.injectedFaults + counters.dataverse.injectedFaults + counters.graph.injectedFaults).toBeGreaterThan(0);
+    expect(throttled).toMatchObject({ state: "succeeded", counts: calm.counts });
+    const key = (r: SimRow) => `${r.azureactivedirectoryobjectid ?? r.systemuserid}:${String(r.isdisabled)}:${r.accessmode}:${r.roles.join(",")}`;
+    expect((await stack.rows(P)).map(key).sort()).toEqual(expected.map(key).sort());
+  });
+});
+
 describe("D13 mass-disable guard", () => {
   it("when a run would disable more than the threshold, then it waits for approval with nothing disabled, and disables once approved", async () => {
     await stack.sim("/settings", { method: "PATCH", body: { dataverse: { refuseSyncedUserDisable: false } } });

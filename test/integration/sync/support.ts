@@ -155,7 +155,8 @@ export async function startSyncStack(options: Partial<StackOptions> = {}, tenant
     },
     async reset() {
       await sim("/reset", { body: {} });
-      for (const name of ["sync", "settings"]) {
+      await sim("/settings", { method: "PATCH", body: { faults: [], dataverse: { refuseSyncedUserDisable: true } } });
+      for (const name of ["sync", "sync-chunks", "settings"]) {
         const container = stack.database.container(name);
         const { resources } = await container.items
           .query<{ id: string; partitionKey?: string; tenantId?: string; type?: string }>({
@@ -163,7 +164,7 @@ export async function startSyncStack(options: Partial<StackOptions> = {}, tenant
             parameters: [{ name: "@t", value: tenantId }],
           })
           .fetchAll();
-        for (const r of resources) await container.item(r.id, name === "sync" ? r.partitionKey : r.tenantId).delete().catch(() => undefined);
+        for (const r of resources) await container.item(r.id, name === "settings" ? r.tenantId : r.partitionKey).delete().catch(() => undefined);
       }
     },
   });

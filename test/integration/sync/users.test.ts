@@ -110,8 +110,12 @@ describe("D8 access modes and D7 user types", () => {
     expect(await admin.json()).toMatchObject({ accessMode: "administrative", type: "regular" });
     // User 55 is non-interactive already; application users do not count.
     for (const n of [20, 22, 23, 24, 26, 27]) expect((await set(n, "nonInteractive")).status, `user ${n}`).toBe(200);
+    await stack.sim("/counters/reset", { body: {} });
     const eighth = await set(28, "nonInteractive");
     expect(eighth.status).toBe(409);
+    // Refused by the rule here, before anything is sent to Dataverse.
+    const counters = await stack.sim<{ dataverse: { byKind: Record<string, number> } }>("/counters");
+    expect(counters.dataverse.byKind["systemusers.update"] ?? 0).toBe(0);
     expect(((await eighth.json()) as { type: string }).type).toMatch(/non-interactive-limit$/);
     expect(byObjectId(await stack.rows(E.production)).get(u(28))?.accessmode).toBe(0);
   });
