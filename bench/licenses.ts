@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
-import { request } from "node:https";
 import { performance } from "node:perf_hooks";
 import { buildDemoTenant, DEMO_SKUS, DEMO_TENANT_ID, demoUserId } from "../local/sim-cloud/demo-tenant.js";
 import { startTestStack } from "../test/support/stack.js";
+import { numberArg, pct, simAdmin } from "./support.js";
 
 /**
  * `npm run bench -- licenses [--calls 200] [--latency 50]`
@@ -77,34 +77,5 @@ export async function run(args: string[]): Promise<void> {
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 25));
 
-function numberArg(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(name);
-  const value = i >= 0 ? Number(args[i + 1]) : fallback;
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a number`);
-  return value;
-}
 
-function pct(values: readonly number[], p: number): string {
-  const sorted = [...values].sort((a, b) => a - b);
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return (sorted[index] ?? 0).toFixed(1);
-}
 
-/** The simulated cloud's admin API over its locally-signed HTTPS (this process did not start with NODE_EXTRA_CA_CERTS). */
-function simAdmin(ca: Buffer, url: string, method: string, body?: unknown): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(url, { method, ca, headers: payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        if ((res.statusCode ?? 500) >= 300) reject(new Error(`sim ${method} ${url}: ${res.statusCode} ${text}`));
-        else resolve(text ? (JSON.parse(text) as unknown) : undefined);
-      });
-    });
-    req.on("error", reject);
-    if (payload) req.write(payload);
-    req.end();
-  });
-}
