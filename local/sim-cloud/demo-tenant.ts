@@ -553,6 +553,22 @@ export function largeTenantUserId(n: number): string {
 
 const NO_LICENSES: never[] = [];
 
+/** The share of the large tenant's users who hold a license that gives Dataverse access. */
+export const LARGE_TENANT_LICENSED_SHARE = 0.8;
+
+/** Whether user n of the large tenant is licensed: every k-th user is not, k = 1 / (1 - share). */
+export function largeTenantUserLicensed(n: number, share = LARGE_TENANT_LICENSED_SHARE): boolean {
+  if (share >= 1) return true;
+  if (share <= 0) return false;
+  const unlicensedEvery = Math.max(1, Math.round(1 / (1 - share)));
+  return n % unlicensedEvery !== 0;
+}
+
+/** Every 97th user of the large tenant is disabled in Entra (so never eligible). */
+export function largeTenantUserEnabled(n: number): boolean {
+  return n % 97 !== 0;
+}
+
 /**
  * A large tenant for benchmarks: N users (the demo products, admins and environments around
  * them), one security group with M direct members that guards a Production environment.
@@ -563,7 +579,7 @@ export function buildLargeTenant(options: LargeTenantOptions = {}): ParsedFixtur
   const count = options.users ?? 100_000;
   const members = Math.min(options.groupMembers ?? 60_000, count);
   const dvUsers = Math.min(options.dataverseUsers ?? 0, count);
-  const licensedEvery = Math.max(1, Math.round(1 / Math.max(0.0001, options.licensedShare ?? 0.8)));
+  const licensedShare = options.licensedShare ?? LARGE_TENANT_LICENSED_SHARE;
   const domain = "large-sim.onmicrosoft.com";
   const e3 = [{ skuId: DEMO_SKUS.office365E3, disabledPlans: NO_LICENSES as string[], assignedDateTime: "2024-02-01T10:00:00Z" }];
   const users: ParsedUser[] = new Array<ParsedUser>(count);
@@ -581,10 +597,10 @@ export function buildLargeTenant(options: LargeTenantOptions = {}): ParsedFixtur
       surname: sur,
       mail: upn,
       userType: "Member",
-      accountEnabled: n % 97 !== 0,
+      accountEnabled: largeTenantUserEnabled(n),
       usageLocation: "NL",
       createdDateTime: "2024-01-15T09:00:00.000Z",
-      licenses: licensedEvery === 1 || n % licensedEvery !== 0 ? e3 : NO_LICENSES,
+      licenses: largeTenantUserLicensed(n, licensedShare) ? e3 : NO_LICENSES,
     };
     if (n <= members) memberIds[n - 1] = id;
   }

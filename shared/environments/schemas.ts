@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { objectIdSchema, tenantIdSchema } from "../http/conventions.js";
-import { DRIFT_KINDS, RUN_STATES } from "../sync/documents.js";
+import { DRIFT_KINDS, RUN_STATES, runCountsSchema } from "../sync/documents.js";
 import { RULE_IDS } from "../sync/eligibility.js";
 import { accessModeSchema, ENVIRONMENT_TYPES, recordKindSchema } from "../sync/model.js";
 
@@ -32,16 +32,8 @@ export const environmentSettingsApiSchema = z.object({
   defaultSecurityRoleIds: z.array(z.string()).describe("D14: roles a user added by this product receives"),
 });
 
-export const runCountsApiSchema = z.object({
-  read: z.number().int(),
-  added: z.number().int(),
-  updated: z.number().int(),
-  disabled: z.number().int(),
-  reEnabled: z.number().int(),
-  drift: z.number().int(),
-  skipped: z.number().int(),
-  failed: z.number().int(),
-});
+/** D11: the counts a run records are the counts the API shows. */
+export const runCountsApiSchema = runCountsSchema.describe("D11: users read, added, updated, disabled, re-enabled, found drifting, skipped and failed");
 
 export const environmentSchema = z.object({
   id: z.string(),

@@ -68,4 +68,12 @@ describe("the large tenant", () => {
     expect(state.directory.users.has(largeTenantUserId(100_000))).toBe(true);
     expect([...state.environments.values()][0]?.db?.users.size).toBe(1000);
   });
+
+  it("when it is generated, then 80% of its users are licensed and every 97th is disabled", () => {
+    const fx = buildLargeTenant({ users: 1000, groupMembers: 100 });
+    const large = (fx.users ?? []).filter((u) => u.userPrincipalName.endsWith("@large-sim.onmicrosoft.com"));
+    expect(large).toHaveLength(1000);
+    expect(large.filter((u) => u.licenses.length > 0)).toHaveLength(800);
+    expect(large.filter((u) => !u.accountEnabled)).toHaveLength(10);
+  });
 });
