@@ -117,6 +117,11 @@ var cosmosContainers = [
     name: 'sync-chunks'
     partitionKeyPath: '/partitionKey'
   }
+  {
+    name: 'alerts'
+    partitionKeyPath: '/tenantId'
+    defaultTtl: 15552000
+  }
 ]
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-11-01' = {

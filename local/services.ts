@@ -178,12 +178,16 @@ export async function startAzurite(opts: AzuriteOptions): Promise<ManagedProcess
 export const COSMOS_EMULATOR_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==";
 
 export async function startCosmosServer(opts: { port: number; echo?: boolean }): Promise<ManagedProcess & { endpoint: string }> {
-  const cli = path.join(path.dirname(require.resolve("@vercel/cosmosdb-server/package.json")), "lib", "cli.js");
+  const lib = path.join(path.dirname(require.resolve("@vercel/cosmosdb-server/package.json")), "lib", "index.js");
   const endpoint = `http://127.0.0.1:${opts.port}`;
+  // Its CLI answers every request with `Connection: close`; Azure Cosmos DB keeps connections
+  // alive, so the server is started with keepAlive (a new TCP connection per request would
+  // bill the client's CPU and latency for something Azure never makes it do).
+  const script = `require(${JSON.stringify(lib)}).createHttpServer({ keepAlive: true }).listen(Number(process.argv[1]), "127.0.0.1", () => console.log("cosmos ready"))`;
   const proc = await spawnService({
     name: "cosmos",
     command: process.execPath,
-    args: [cli, "--port", String(opts.port), "--host", "127.0.0.1", "--no-ssl"],
+    args: ["-e", script, String(opts.port)],
     echo: opts.echo,
     ready: () => answersHttp(`${endpoint}/`),
   });

@@ -47,9 +47,9 @@ export const ACCESS = {
   public: { kind: "public" },
   /** Onboarding a tenant: a Global Administrator of that tenant (the tenant need not be onboarded yet). */
   tenantOnboard: { kind: "directoryRoles", anyOf: [GA], allowNotOnboarded: true },
-  /** Every GET: any admin role of the matrix plus Global Reader. */
+  /** Every GET: any admin role of the matrix plus Global Reader (alert settings: the webhook URL whole only for a Global Administrator). */
   read: { kind: "directoryRoles", anyOf: DIRECTORY_ROLE_NAMES },
-  /** Pause switch, auto-claim settings and policies. */
+  /** Pause switch, auto-claim settings and policies, alert settings (L18). */
   tenantAdminWrite: { kind: "directoryRoles", anyOf: [GA] },
   /** Auto-claim reports and the active-user license report (L13). */
   globalReports: { kind: "directoryRoles", anyOf: [GA, READER] },

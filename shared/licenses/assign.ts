@@ -5,11 +5,12 @@ import { MAX_BATCH_ITEMS } from "../clients/graph-batch.js";
 import { auditActorOf, type AuditActor } from "./actor.js";
 import type { CatalogService } from "./catalog.js";
 import { licenseErrors } from "./errors.js";
-import type { AssignLicenseCall, AssignLicenseResult, GraphUser, LicensingGraph } from "./graph-licensing.js";
+import { ASSIGNMENT_USER_SELECT, type AssignLicenseCall, type AssignLicenseResult, type GraphUser, type LicensingGraph } from "./graph-licensing.js";
 import { planNames, productIndex, statesOf } from "./license-state.js";
 import type { AddLicense, BulkMode, Catalog, ChangePlan, SetPlans } from "./model.js";
 import { licenseSnapshot, planChange, statesAfter, type LicenseChange } from "./plan.js";
 import type { LicenseRules, LicenseRulesStore } from "./rules.js";
+import type { LicensingFailureInput } from "../alerts/alerts.js";
 
 /**
  * THE license assignment use-case. Every license change of the product goes through here: the
@@ -46,9 +47,17 @@ import type { LicenseRules, LicenseRulesStore } from "./rules.js";
  *
  * Audit (L16): one intent record (the requested change) is appended before anything is written to
  * Graph - while the users are read - and outcome records after: one per batch of up to 20 users
- * Graph answered, and one for the users refused before Graph was called, each with every user's old
- * and new licenses and outcome. An intent without an outcome means "in doubt". A write Graph did not
+ * Graph answered, and one for the users decided before Graph was called, each with every user's old
+ * and new licenses and outcome. Outcomes are written while Graph works on (those decided before
+ * Graph while the first batch is sent, a batch's while the next one is sent; no batch is sent before
+ * the outcome of the one before the previous is stored); the records of a request stay in order and
+ * are all stored before it answers. An intent without an outcome means "in doubt". A write Graph did not
  * confirm is never recorded as succeeded.
+ *
+ * Alerts (L18): after a change, the catalog's new counts are checked against the tenant's
+ * low-stock threshold; failures worth an admin's attention (Graph throttling past the budget,
+ * Graph errors, not enough licenses, group-licensing errors seen on the users read) raise a
+ * licensing-failure alert. Alerts never fail the change and wait at most ALERT_WAIT_MS for it.
  */
 export interface AssignLicensesInput {
   tenantId: string;
@@ -107,14 +116,25 @@ export interface BulkChangeOutcome<R extends UserChangeResult = UserChangeResult
 
 export type GraphMode = "interactive" | "background";
 
+/** Where license administration reports what deserves an alert (shared/alerts); both never throw. */
+export interface LicenseAlertSink {
+  checkStock(tenantId: string, catalog: Catalog): Promise<void>;
+  licensingFailure(input: LicensingFailureInput): Promise<void>;
+}
+
 export interface AssignmentDeps {
   catalog: CatalogService;
   rules: LicenseRulesStore;
   audit: AuditLog;
   graph(tenantId: string, mode: GraphMode): LicensingGraph;
+  alerts?: LicenseAlertSink;
 }
 
 const READ_PARALLELISM = 4;
+/** Alerts run beside the change: a request waits for them at most this long, then they finish on their own. */
+const ALERT_WAIT_MS = 250;
+/** Failures that deserve an alert (the admin's own input mistakes are answered, not alerted). */
+const ALERTED_FAILURE_CODES = new Set(["not-enough-licenses", "throttled", "upstream", "unavailable"]);
 
 interface Prepared {
   change: LicenseChange;
@@ -169,15 +189,21 @@ export class LicenseAssignments {
     const graphMode = input.graphMode ?? "interactive";
     const graph = this.deps.graph(input.tenantId, graphMode);
     const changes = dedupe(input.changes);
-    const [cached, rules] = await Promise.all([this.deps.catalog.get(input.tenantId), this.deps.rules.current(input.tenantId)]);
-    let catalog = cached;
+    // The users are read while the catalog and rules are looked up (usually from memory; a refresh
+    // from Graph then overlaps the read) and while the intent is written: all of it happens before
+    // any write to Graph. The read goes out first, so the intent's work waits on Graph, not Graph on it.
+    const lookups = Promise.all([this.deps.catalog.get(input.tenantId), this.deps.rules.current(input.tenantId)]);
+    lookups.catch(() => undefined); // awaited by prepare and below
+    const preparing = this.prepare(graph, changes, input, lookups);
+    preparing.catch(() => undefined); // awaited below
     const trail = input.dryRun ? undefined : new Trail(this.deps.audit, input, changes, single);
-    // The intent is written while the users are read: both happen before any write to Graph.
     const intentWritten = trail?.writeIntent();
     intentWritten?.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
     let prepared: Prepared[];
+    let catalog: Catalog;
     try {
-      prepared = await this.prepare(graph, changes, input, catalog, rules);
+      [catalog] = await lookups;
+      prepared = await preparing;
     } catch (err) {
       // Nothing was attempted: close the intent (when it was written) and surface the failure.
       if (trail && intentWritten && (await intentWritten.then(() => true, () => false))) {
@@ -200,7 +226,11 @@ export class LicenseAssignments {
     if (first) {
       const product = productIndex(catalog).get(first.skuId);
       const error = licenseErrors.notEnoughLicenses(product ?? { ...first, displayName: first.skuPartNumber }, first.shortBy, first.available);
-      await trail.writeOutcome(changes.map((c) => ({ userId: c.userId, outcome: "failed", error })), prepared, "not enough licenses: nothing was attempted");
+      const failed = changes.map((c): UserChangeResult => ({ userId: c.userId, outcome: "failed", error }));
+      await Promise.all([
+        trail.writeOutcome(failed, prepared, "not enough licenses: nothing was attempted"),
+        this.alert(input, failed, prepared, catalog),
+      ]);
       throw error;
     }
 
@@ -217,25 +247,37 @@ export class LicenseAssignments {
       settled.push(r);
     }
     const toSend = prepared.filter((p) => !p.error && p.call);
-    if (settled.length > 0) await trail.writeOutcome(settled, prepared, "decided before Graph was called");
+    // Their outcome needs nothing from Graph: it is written while the others are sent (the trail
+    // keeps its records in order, and every one is stored before the answer goes out).
+    if (settled.length > 0) trail.writeOutcome(settled, prepared, "decided before Graph was called").catch(() => undefined);
     let retryAfterSeconds: number | undefined;
+    // A batch's outcome is written while the next batch is sent; a batch is only sent once the
+    // outcome of the one before the previous is stored (so a failing audit trail stops the change).
+    const outcomes: Promise<void>[] = [];
     for (let i = 0; i < toSend.length; i += MAX_BATCH_ITEMS) {
-      const applied = await this.apply(graph, input, trail, toSend.slice(i, i + MAX_BATCH_ITEMS), catalog);
+      const earlier = outcomes[outcomes.length - 2];
+      if (earlier) await earlier;
+      const { results: applied, outcome } = await this.apply(graph, input, trail, toSend.slice(i, i + MAX_BATCH_ITEMS), catalog);
+      outcome.catch(() => undefined); // awaited before a later batch, and through trail.written()
+      outcomes.push(outcome);
       for (const r of applied) {
         results.set(r.userId, { ...r, intentId: trail.intentId });
         const after = r.error?.retryAfterSeconds;
         if (after !== undefined) retryAfterSeconds = Math.max(retryAfterSeconds ?? 0, after);
       }
     }
+    await trail.written();
+    const final = changes.map((c) => results.get(c.userId) ?? { userId: c.userId, outcome: "failed" as const, error: new AppError("internal", "No result.") });
+    await this.alert(input, final, prepared, catalog);
     return {
-      results: changes.map((c) => results.get(c.userId) ?? { userId: c.userId, outcome: "failed", error: new AppError("internal", "No result.") }),
+      results: final,
       shortages: [],
       ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
     };
   }
 
-  /** Reads the users (20 per $batch, a few batches at a time) and plans each change. */
-  private async prepare(graph: LicensingGraph, changes: readonly LicenseChange[], input: BulkChangeInput, catalog: Catalog, rules: LicenseRules): Promise<Prepared[]> {
+  /** Reads the users (20 per $batch, a few batches at a time) and plans each change once the catalog and rules are known. */
+  private async prepare(graph: LicensingGraph, changes: readonly LicenseChange[], input: BulkChangeInput, lookups: Promise<[Catalog, LicenseRules]>): Promise<Prepared[]> {
     const chunks: LicenseChange[][] = [];
     for (let i = 0; i < changes.length; i += MAX_BATCH_ITEMS) chunks.push(changes.slice(i, i + MAX_BATCH_ITEMS));
     const out: Prepared[][] = new Array<Prepared[]>(chunks.length);
@@ -243,7 +285,8 @@ export class LicenseAssignments {
     const worker = async () => {
       for (let c = next++; c < chunks.length; c = next++) {
         const chunk = chunks[c] ?? [];
-        const reads = await graph.readUsers(chunk.map((ch) => ch.userId));
+        const reads = await graph.readUsers(chunk.map((ch) => ch.userId), ASSIGNMENT_USER_SELECT);
+        const [catalog, rules] = await lookups;
         out[c] = chunk.map((change): Prepared => {
           const read = reads.get(change.userId);
           if (!read || !read.ok) {
@@ -260,15 +303,18 @@ export class LicenseAssignments {
     return out.flat();
   }
 
-  /** Up to 20 users: one $batch of assignLicense, then their outcome in the audit trail. */
-  private async apply(graph: LicensingGraph, input: BulkChangeInput, trail: Trail, chunk: readonly Prepared[], catalog: Catalog): Promise<UserChangeResult[]> {
+  /** Up to 20 users: one $batch of assignLicense, then their outcome in the audit trail (being written when this returns). */
+  private async apply(
+    graph: LicensingGraph, input: BulkChangeInput, trail: Trail, chunk: readonly Prepared[], catalog: Catalog,
+  ): Promise<{ results: UserChangeResult[]; outcome: Promise<void> }> {
     let answers: Map<string, AssignLicenseResult>;
     try {
       answers = await graph.assignLicenses(chunk.map((p) => p.call as AssignLicenseCall));
     } catch (err) {
       // The whole $batch failed: Graph changed nothing we know of. Record that, then surface it.
       const error = err instanceof AppError ? err : new AppError("upstream", "Microsoft Graph could not be called.", { cause: err });
-      await trail.writeOutcome(chunk.map((p) => ({ userId: p.change.userId, outcome: "failed" as const, error })), chunk);
+      const failed = chunk.map((p): UserChangeResult => ({ userId: p.change.userId, outcome: "failed", error }));
+      await Promise.all([trail.writeOutcome(failed, chunk), this.alert(input, failed, chunk, catalog)]);
       throw error;
     }
     let freshCatalog: Catalog | undefined;
@@ -284,8 +330,39 @@ export class LicenseAssignments {
       results.push({ userId: p.change.userId, outcome: "failed", error, ...(p.plan ? { plan: p.plan } : {}) });
     }
     this.adjustCounts(input.tenantId, chunk, results);
-    await trail.writeOutcome(results, chunk);
-    return results;
+    return { results, outcome: trail.writeOutcome(results, chunk) };
+  }
+
+  /**
+   * L18: the low-stock check on the counts after the change, and licensing-failure alerts. Waits at
+   * most ALERT_WAIT_MS (the alerts finish in the background), never throws.
+   */
+  private async alert(input: BulkChangeInput, results: readonly UserChangeResult[], prepared: readonly Prepared[], catalog: Catalog): Promise<void> {
+    const sink = this.deps.alerts;
+    if (!sink) return;
+    const work: Promise<void>[] = [];
+    const current = this.deps.catalog.cached(input.tenantId);
+    if (current && results.some((r) => r.outcome === "succeeded")) work.push(sink.checkStock(input.tenantId, current));
+    const products = productIndex(current ?? catalog);
+    const product = (skuId: string | undefined) => {
+      const p = skuId ? products.get(skuId) : undefined;
+      return skuId ? { skuId, skuPartNumber: p?.skuPartNumber ?? null, displayName: p?.displayName ?? null } : null;
+    };
+    const source = input.actor.type === "system" ? input.actor.id : "license-administration";
+    for (const f of failuresToAlert(results, prepared)) {
+      work.push(sink.licensingFailure({ tenantId: input.tenantId, source, code: f.code, message: f.message, product: product(f.skuId), userIds: f.userIds }));
+    }
+    for (const g of groupLicensingErrors(prepared)) {
+      work.push(sink.licensingFailure({
+        tenantId: input.tenantId, source: "group-licensing", code: "group-licensing-error", groupId: g.groupId, product: product(g.skuId), userIds: g.userIds,
+        message: `Group-based licensing could not assign ${product(g.skuId)?.skuPartNumber ?? g.skuId} to ${g.userIds.length} user(s) from group ${g.groupId}: ${g.error}.`,
+      }));
+    }
+    if (work.length === 0) return;
+    const all = Promise.allSettled(work);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, ALERT_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   /** Keeps the cached catalog's counts in step (Graph stays the source of truth at its next refresh). */
@@ -310,6 +387,7 @@ export class LicenseAssignments {
  */
 class Trail {
   private intent: AuditRecord | undefined;
+  private pending: Promise<void> = Promise.resolve();
   private readonly target: { type: string; id: string };
   private readonly context: Record<string, unknown>;
 
@@ -341,7 +419,19 @@ class Trail {
     });
   }
 
-  async writeOutcome(results: readonly UserChangeResult[], prepared: readonly Prepared[], note?: string): Promise<void> {
+  /** Appends an outcome record after the trail's earlier ones (records of one request stay in order). */
+  writeOutcome(results: readonly UserChangeResult[], prepared: readonly Prepared[], note?: string): Promise<void> {
+    const next = this.pending.then(() => this.appendOutcome(results, prepared, note));
+    this.pending = next;
+    return next;
+  }
+
+  /** Resolves once every record asked for is stored (rejects if one could not be). */
+  written(): Promise<void> {
+    return this.pending;
+  }
+
+  private async appendOutcome(results: readonly UserChangeResult[], prepared: readonly Prepared[], note?: string): Promise<void> {
     const byUser = new Map(prepared.map((p) => [p.change.userId, p]));
     const failed = results.filter((r) => r.outcome === "failed").length;
     const succeeded = results.filter((r) => r.outcome === "succeeded").length;
@@ -388,6 +478,38 @@ changes: readonly LicenseChange[]): LicenseChange[] {
     out.push({ ...c, userId: id });
   }
   return out;
+}
+
+/** Failed users grouped by error code and product, for the codes that deserve an alert. */
+function failuresToAlert(results: readonly UserChangeResult[], prepared: readonly Prepared[]): { code: string; skuId?: string; message: string; userIds: string[] }[] {
+  const byUser = new Map(prepared.map((p) => [p.change.userId, p]));
+  const groups = new Map<string, { code: string; skuId?: string; message: string; userIds: string[] }>();
+  for (const r of results) {
+    const error = r.error;
+    if (r.outcome !== "failed" || !error || !(ALERTED_FAILURE_CODES.has(error.code) || error.kind === "upstream" || error.kind === "unavailable")) continue;
+    const named = error.extensions.skuId;
+    const skuId = typeof named === "string" ? named : byUser.get(r.userId)?.change.add?.[0]?.skuId;
+    const key = `${error.code}|${skuId ?? ""}`;
+    const group = groups.get(key) ?? { code: error.code, ...(skuId ? { skuId } : {}), message: error.message, userIds: [] };
+    group.userIds.push(r.userId);
+    groups.set(key, group);
+  }
+  return [...groups.values()];
+}
+
+/** Group-based licenses in error on the users read (L20), by group, product and error. */
+function groupLicensingErrors(prepared: readonly Prepared[]): { groupId: string; skuId: string; error: string; userIds: string[] }[] {
+  const groups = new Map<string, { groupId: string; skuId: string; error: string; userIds: string[] }>();
+  for (const p of prepared) {
+    for (const s of p.user?.licenseAssignmentStates ?? []) {
+      if (!s.assignedByGroup || !s.error || s.error === "None") continue;
+      const key = `${s.assignedByGroup}|${s.skuId}|${s.error}`;
+      const group = groups.get(key) ?? { groupId: s.assignedByGroup, skuId: s.skuId, error: s.error, userIds: [] };
+      group.userIds.push(p.change.userId);
+      groups.set(key, group);
+    }
+  }
+  return [...groups.values()];
 }
 
 function shortagesOf(prepared: readonly Prepared[], catalog: Catalog): Shortage[] {

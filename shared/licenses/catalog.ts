@@ -63,6 +63,8 @@ export interface CatalogServiceDeps {
   snapshots: Container;
   now?: () => Date;
   maxAgeMs?: number;
+  /** Told of every catalog read from Graph (L18: the low-stock check); must not throw. */
+  onRefresh?: (tenantId: string, catalog: Catalog) => void;
 }
 
 export class CatalogService {
@@ -110,6 +112,11 @@ export class CatalogService {
     this.cache.set(tenantId, { ...cached, catalog: { ...cached.catalog, products } });
   }
 
+  /** The catalog this process holds, however old (never reads anything). */
+  cached(tenantId: string): Catalog | undefined {
+    return this.cache.get(tenantId)?.catalog;
+  }
+
   invalidate(tenantId: string): void {
     this.cache.delete(tenantId);
   }
@@ -125,6 +132,7 @@ export class CatalogService {
     const { skus, subscriptions } = await this.deps.graph(tenantId).readCatalogSources();
     const catalog = buildCatalog(tenantId, skus, subscriptions, this.now());
     this.cache.set(tenantId, { catalog, fetchedAt: this.now().getTime() });
+    this.deps.onRefresh?.(tenantId, catalog);
     await upsert<SnapshotDocument>(this.deps.snapshots, { ...catalog, id: "catalog", type: "catalog-snapshot" });
     return catalog;
   }

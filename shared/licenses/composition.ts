@@ -6,6 +6,7 @@ import { LicensingGraph } from "./graph-licensing.js";
 import { LicenseRulesStore } from "./rules.js";
 import type { TrialExpiryDeps } from "./trial-expiry.js";
 import { isAutomationPaused } from "../settings/automation.js";
+import { alertsFor } from "../alerts/composition.js";
 
 /**
  * License administration's services, built once per process from the runtime (the composition
@@ -34,9 +35,15 @@ export function licensing(): Promise<Licensing> {
 export function buildLicensing(runtime: Runtime): Licensing {
   const graph = (tenantId: string, mode: GraphMode = "interactive") =>
     new LicensingGraph(runtime.graph(tenantId, mode), { budget: mode === "background" ? BACKGROUND_BUDGET : INTERACTIVE_BUDGET });
-  const catalog = new CatalogService({ graph: (t) => graph(t), snapshots: runtime.container("catalog") });
+  const alerts = alertsFor(runtime);
+  const catalog = new CatalogService({
+    graph: (t) => graph(t),
+    snapshots: runtime.container("catalog"),
+    // L18: a refresh from Graph is checked against the low-stock threshold (in the background).
+    onRefresh: (t, c) => void alerts.checkStock(t, c),
+  });
   const rules = new LicenseRulesStore(runtime.container("settings"), runtime.audit);
-  const assignments = new LicenseAssignments({ catalog, rules, audit: runtime.audit, graph });
+  const assignments = new LicenseAssignments({ catalog, rules, audit: runtime.audit, graph, alerts });
   return { runtime, catalog, rules, assignments, graph };
 }
 

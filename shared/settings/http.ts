@@ -4,19 +4,31 @@ import { requireIfMatch } from "../http/conventions.js";
 import type { Runtime } from "../runtime.js";
 import type { SettingsKind, SettingsValue, VersionedSettings } from "./tenant-settings.js";
 
-function toResponse<K extends SettingsKind>(s: VersionedSettings<K>): HttpResponseInit {
-  return { status: 200, headers: { ETag: s.etag }, jsonBody: { ...s.value, updatedAt: s.updatedAt, updatedBy: s.updatedBy } };
+/** How a kind's value is shown (e.g. with a secret-bearing URL redacted); the value itself by default. */
+export type SettingsView<K extends SettingsKind> = (value: SettingsValue<K>) => object;
+
+function toResponse<K extends SettingsKind>(s: VersionedSettings<K>, view: SettingsView<K> = (v) => v): HttpResponseInit {
+  return { status: 200, headers: { ETag: s.etag }, jsonBody: { ...view(s.value), updatedAt: s.updatedAt, updatedBy: s.updatedBy } };
 }
 
-export async function readSettings<K extends SettingsKind>(rt: Runtime, tenantId: string, kind: K): Promise<HttpResponseInit> {
-  return toResponse(await rt.settings.get(tenantId, kind));
+export async function readSettings<K extends SettingsKind>(rt: Runtime, tenantId: string, kind: K, view?: SettingsView<K>): Promise<HttpResponseInit> {
+  return toResponse(await rt.settings.get(tenantId, kind), view);
+}
+
+export interface WriteSettingsOptions<K extends SettingsKind> {
+  /** How the answer shows the value (default: as stored). */
+  view?: SettingsView<K>;
+  /** How the audit trail records before and after (default: as stored); the trail is readable by every reader. */
+  auditView?: SettingsView<K>;
 }
 
 /** PUT with If-Match; the change is audited with its before and after. */
 export async function writeSettings<K extends SettingsKind>(
   rt: Runtime, tenantId: string, kind: K, value: SettingsValue<K>, headers: { get(name: string): string | null }, by: Principal,
+  options: WriteSettingsOptions<K> = {},
 ): Promise<HttpResponseInit> {
   const ifMatch = requireIfMatch(headers);
+  const auditView: SettingsView<K> = options.auditView ?? ((v) => v);
   const before = await rt.settings.get(tenantId, kind);
   const after = await rt.settings.put(tenantId, kind, value, ifMatch, by.objectId);
   await rt.audit.append(tenantId, {
@@ -24,9 +36,9 @@ export async function writeSettings<K extends SettingsKind>(
     action: `settings.${kind}.update`,
     target: { type: "settings", id: kind },
     phase: "record",
-    before: before.value,
-    after: after.value,
+    before: auditView(before.value),
+    after: auditView(after.value),
     outcome: "succeeded",
   });
-  return toResponse(after);
+  return toResponse(after, options.view);
 }

@@ -2,6 +2,7 @@ import type { Container } from "@azure/cosmos";
 import { z } from "zod";
 import { AppError } from "../errors/app-error.js";
 import { createItem, readItem, replaceIfMatch } from "../storage/repository.js";
+import { ALERT_SETTINGS_DEFAULTS, alertSettingsSchema } from "../alerts/settings.js";
 
 /**
  * Per-tenant settings documents in the `settings` container (partition key `/tenantId`), one
@@ -12,6 +13,8 @@ export const SETTINGS_KINDS = {
   "auto-claim": z.object({ enabled: z.boolean() }),
   /** P11: one switch that pauses every automatic change (claims, sync writes, trial expiry). */
   automation: z.object({ paused: z.boolean() }),
+  /** L18: alert webhook, low-stock threshold, on/off (off by default). */
+  alerts: alertSettingsSchema,
 } as const;
 
 export type SettingsKind = keyof typeof SETTINGS_KINDS;
@@ -20,6 +23,7 @@ export type SettingsValue<K extends SettingsKind> = z.infer<(typeof SETTINGS_KIN
 export const SETTINGS_DEFAULTS: { [K in SettingsKind]: SettingsValue<K> } = {
   "auto-claim": { enabled: false },
   automation: { paused: false },
+  alerts: ALERT_SETTINGS_DEFAULTS,
 };
 
 type SettingsDocument<K extends SettingsKind> = SettingsValue<K> & {
@@ -45,6 +49,7 @@ const CACHE_MS = 10_000;
 
 export class TenantSettings {
   private readonly cache = new Map<string, { at: number; value: VersionedSettings<SettingsKind> }>();
+  private readonly refreshing = new Set<string>();
 
   constructor(
     private readonly container: Container,
@@ -64,6 +69,28 @@ export class TenantSettings {
   async current<K extends SettingsKind>(tenantId: string, kind: K): Promise<SettingsValue<K>> {
     const hit = this.cache.get(`${tenantId}|${kind}`);
     if (hit && Date.now() - hit.at < CACHE_MS) return hit.value.value as SettingsValue<K>;
+    return (await this.get(tenantId, kind)).value;
+  }
+
+  /**
+   * For readers that tolerate an older value and must not wait (L18 alerts on the assignment path):
+   * a value at most CACHE_MS old as `current` gives it; a cached value up to `staleMs` old is
+   * returned at once while it is read again in the background; only without one is the read awaited.
+   */
+  async currentOrStale<K extends SettingsKind>(tenantId: string, kind: K, staleMs: number): Promise<SettingsValue<K>> {
+    const key = `${tenantId}|${kind}`;
+    const hit = this.cache.get(key);
+    const age = hit ? Date.now() - hit.at : Infinity;
+    if (hit && age < CACHE_MS) return hit.value.value as SettingsValue<K>;
+    if (hit && age < staleMs) {
+      if (!this.refreshing.has(key)) {
+        this.refreshing.add(key);
+        void this.get(tenantId, kind)
+          .catch(() => undefined) // the stale value stays; the next call tries again
+          .finally(() => this.refreshing.delete(key));
+      }
+      return hit.value.value as SettingsValue<K>;
+    }
     return (await this.get(tenantId, kind)).value;
   }
 

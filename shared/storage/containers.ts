@@ -90,6 +90,14 @@ export const CONTAINERS = [
       "The sync's large chunk documents, read and written by id only (never queried): the tenant's user snapshot in buckets, " +
       "staged delta pages and the per-cycle change journal (`tenantId|directory`), run plans (`tenantId|env|environmentId`).",
   },
+  {
+    name: "alerts",
+    partitionKeyPath: "/tenantId",
+    description:
+      "L18 alerts (low stock, licensing failures) with their webhook delivery status, and one dedupe lock per open " +
+      "condition (a low-stock lock lives until the product recovers: ttl -1). Alerts expire after 180 days.",
+    defaultTtlSeconds: 15_552_000,
+  },
 ] as const satisfies readonly ContainerDeclaration[];
 
 export type ContainerName = (typeof CONTAINERS)[number]["name"];

@@ -1,7 +1,7 @@
 import type { DirectoryRole } from "../../../shared/auth/roles.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DEMO_IDS, DEMO_PLANS, DEMO_SKUS, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
-import { auditOf, startLicenseStack, type LicenseStack } from "./support.js";
+import { auditOf, startLicenseStack, type AuditDoc, type LicenseStack } from "./support.js";
 
 /**
  * License assignment through the real Functions host and the simulated Microsoft cloud (L2-L10,
@@ -311,6 +311,36 @@ describe("L16 audit and Graph throttling", () => {
     )!;
     expect(Date.parse(intent.at)).toBeLessThanOrEqual(Date.parse(state.lastUpdatedDateTime));
     expect(Date.parse(state.lastUpdatedDateTime)).toBeLessThanOrEqual(Date.parse(outcome.at));
+  });
+
+  it("when a bulk change spans several $batches and some users need nothing, then every outcome is stored, in order, before the answer", async () => {
+    const users = members(45, 200); // a few (every 19th member) already hold Power Automate Free: decided before Graph
+    const res = await s.api("licenses/bulk", { method: "POST", body: { userIds: users, mode: "add", addLicenses: [{ skuId: DEMO_SKUS.powerAutomateFree }] } });
+    expect(res.status).toBe(200);
+    const skipped = ((await res.json()) as UserResults).results.filter((r) => r.outcome === "skipped").map((r) => r.userId);
+    expect(skipped.length).toBeGreaterThan(0);
+    const sent = users.length - skipped.length;
+    expect(sent).toBeGreaterThan(40);
+
+    // Read at once: the answer comes only after every record of the request is stored.
+    const intent = (await auditOf(s, users[0]!)).filter((r) => r.phase === "intent").at(-1)!;
+    const { resources: records } = await s.stack.database
+      .container("audit")
+      .items.query<AuditDoc>({
+        query: "SELECT * FROM c WHERE c.tenantId = @t AND c.type = 'audit' AND c.context.batchId = @b ORDER BY c.seq",
+        parameters: [{ name: "@t", value: s.tenantId }, { name: "@b", value: intent.context?.batchId as string }],
+      })
+      .fetchAll();
+    expect(records.map((r) => r.phase)).toEqual(["intent", "outcome", "outcome", "outcome", "outcome"]);
+    const outcomes = records.slice(1);
+    expect(outcomes.map((r) => r.context?.userIds?.length)).toEqual([skipped.length, 20, 20, sent - 40]);
+    expect(outcomes[0]?.context?.userIds?.sort()).toEqual([...skipped].sort());
+    expect(outcomes[0]?.reason).toMatch(/decided before Graph/);
+    expect(outcomes.flatMap((r) => r.context?.userIds ?? []).sort()).toEqual([...users].sort());
+    for (const [i, r] of outcomes.entries()) {
+      expect(r.intentId).toBe(intent.id);
+      expect(r.seq).toBeGreaterThan(records[i]!.seq);
+    }
   });
 
   it("when a license audit record is edited or removed in storage, then the verification names it", async () => {

@@ -7,6 +7,7 @@ import { CatalogService } from "../../../shared/licenses/catalog.js";
 import { LicensingGraph } from "../../../shared/licenses/graph-licensing.js";
 import { LicenseRulesStore } from "../../../shared/licenses/rules.js";
 import { DEMO_TENANT_ID } from "../../../local/sim-cloud/demo-tenant.js";
+import type { StackOptions } from "../../../local/stack.js";
 import { startTestStack, type TestStack } from "../../support/stack.js";
 
 /**
@@ -34,8 +35,8 @@ export interface GraphCounters {
   byStatus: Record<string, number>;
 }
 
-export async function startLicenseStack(): Promise<LicenseStack> {
-  const stack = await startTestStack();
+export async function startLicenseStack(options: Partial<StackOptions> = {}): Promise<LicenseStack> {
+  const stack = await startTestStack(options);
   const tenantId = DEMO_TENANT_ID;
   const tokens = new Map<string, Promise<string>>();
   const tokenFor = (roles: DirectoryRole[]) => {
