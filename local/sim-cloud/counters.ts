@@ -15,12 +15,14 @@ export interface ServiceCounters {
   throttled: number;
   /** Injected faults (429, 503, timeouts). */
   injectedFaults: number;
+  /** Milliseconds from receiving each request to writing its answer, summed (added latency included). */
+  servedMs: number;
 }
 
 export type CounterSnapshot = Record<"graph" | "dataverse" | "bap" | "login" | "admin", ServiceCounters>;
 
 function empty(): ServiceCounters {
-  return { requests: 0, byKind: {}, batchItemsByKind: {}, byStatus: {}, byEnvironment: {}, throttled: 0, injectedFaults: 0 };
+  return { requests: 0, byKind: {}, batchItemsByKind: {}, byStatus: {}, byEnvironment: {}, throttled: 0, injectedFaults: 0, servedMs: 0 };
 }
 
 const bump = (record: Record<string, number>, key: string) => {
@@ -44,6 +46,10 @@ export class Counters {
   status(service: keyof CounterSnapshot, status: number): void {
     bump(this.data[service].byStatus, String(status));
     if (status === 429) this.data[service].throttled++;
+  }
+
+  served(service: keyof CounterSnapshot, ms: number): void {
+    this.data[service].servedMs += ms;
   }
 
   fault(service: keyof CounterSnapshot): void {

@@ -230,6 +230,7 @@ export async function startSimCloud(opts: SimCloudOptions): Promise<SimCloud> {
   }
 
   async function onRequest(nodeReq: IncomingMessage, nodeRes: ServerResponse): Promise<void> {
+    const received = performance.now();
     const chunks: Buffer[] = [];
     for await (const chunk of nodeReq) chunks.push(chunk as Buffer);
     const url = new URL(nodeReq.url ?? "/", origin);
@@ -259,6 +260,7 @@ export async function startSimCloud(opts: SimCloudOptions): Promise<SimCloud> {
       return;
     }
     write(nodeRes, routed.service, result);
+    rt.counters.served(routed.service, performance.now() - received);
   }
 
   server.on("request", (nodeReq: IncomingMessage, nodeRes: ServerResponse) => {
