@@ -80,6 +80,7 @@ var cosmosContainers = [
   {
     name: 'events'
     partitionKeyPath: '/partitionKey'
+    defaultTtl: 8640000
   }
   {
     name: 'failures'

@@ -13,6 +13,10 @@ export interface AuthorizationContext {
 /** P4: valid token, then the route's tenant, the tenant registry, and the endpoint's roles. */
 export async function authorize(principal: Principal, access: Access, ctx: AuthorizationContext): Promise<void> {
   if (access.kind === "public") return;
+  if (access.kind === "entraExtension") {
+    // Its own handler validates Entra's token (shared/auth/entra-extension-token.ts); an admin token never passes here.
+    throw forbidden("This endpoint accepts only Microsoft Entra's custom authentication extension calls.", "entra-extension-only");
+  }
   if (ctx.routeTenantId !== undefined && ctx.routeTenantId.toLowerCase() !== principal.tenantId.toLowerCase()) {
     throw forbidden("The token was issued for another tenant than the one in the route.", "wrong-tenant");
   }

@@ -35,7 +35,12 @@ export type Access =
   /** A user token with one of these directory roles, for the route's tenant. */
   | { kind: "directoryRoles"; anyOf: readonly DirectoryRole[]; allowNotOnboarded?: boolean }
   /** An application token with this app role, for the route's tenant. */
-  | { kind: "appRole"; role: AppRole };
+  | { kind: "appRole"; role: AppRole }
+  /**
+   * E1: a token Microsoft Entra issues to call a custom authentication extension (the extension's
+   * audience, Entra's caller app). Not an admin token: the endpoint's own handler checks it.
+   */
+  | { kind: "entraExtension" };
 
 const GA: DirectoryRole = "Global Administrator";
 const READER: DirectoryRole = "Global Reader";
@@ -56,4 +61,5 @@ export const ACCESS = {
   licenseWrite: { kind: "directoryRoles", anyOf: LICENSE_WRITERS },
   environmentWrite: { kind: "directoryRoles", anyOf: ENVIRONMENT_WRITERS },
   signInEventsSend: { kind: "appRole", role: APP_ROLES.signInEventsSend },
+  entraExtension: { kind: "entraExtension" },
 } as const satisfies Record<string, Access>;

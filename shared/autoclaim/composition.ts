@@ -1,3 +1,4 @@
+import { raiseLicensingFailure } from "../alerts/composition.js";
 import { createEntraExtensionAuthenticator, type EntraExtensionAuthenticator } from "../auth/entra-extension-token.js";
 import { CallerCaps } from "../events/caller-cap.js";
 import { EventStore } from "../events/event-store.js";
@@ -97,6 +98,7 @@ function build(rt: Runtime, lic: Licensing): AutoClaim {
       if (usageRecorded.size > 100_000) usageRecorded.clear();
       usageRecorded.set(key, day);
     },
+    reportFailure: raiseLicensingFailure,
     perClaim: new KeyedQueue(),
     pauseRecheckSeconds: config.AUTOCLAIM_PAUSE_RECHECK_SECONDS,
     reservationExpiryMinutes: config.AUTOCLAIM_RESERVATION_EXPIRY_MINUTES,

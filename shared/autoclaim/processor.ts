@@ -1,3 +1,4 @@
+import type { LicensingFailureInput } from "../alerts/alerts.js";
 import type { AppError } from "../errors/app-error.js";
 import type { CatalogService } from "../licenses/catalog.js";
 import type { LicenseAssignments } from "../licenses/assign.js";
@@ -50,6 +51,8 @@ export interface ProcessorDeps {
   forwardFirstAccess(tenantId: string, body: SignInEnvelopeBody): Promise<void>;
   /** Records that the user used the app's product (L13, L19, A13). */
   recordUse(tenantId: string, userId: string, appId: string, at: Date): Promise<void>;
+  /** L18: a failed claim raises a licensing-failure alert (never throws; deduplicated by the alert service). */
+  reportFailure(input: LicensingFailureInput): Promise<void>;
   /** Serialises the events of one user and app within this process. */
   perClaim: KeyedQueue;
   pauseRecheckSeconds: number;
@@ -67,7 +70,7 @@ export type ProcessResult =
 type ClaimResult =
   | { kind: "claimed"; claim: ClaimDocument; product: Product | undefined; finalize: () => Promise<void> }
   | { kind: "skipped"; code: string; reason: string }
-  | { kind: "failed"; code: string; reason: string }
+  | { kind: "failed"; code: string; reason: string; skuId?: string }
   | { kind: "duplicate" };
 
 type Body = SignInEnvelopeBody;
@@ -109,29 +112,47 @@ export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope
     const key = `${tenantId}|${body.event.userId}|${body.event.appId}`;
     const decided = await deps.perClaim.run(key, () => decide(deps, tenantId, body, deps.now()));
     if (decided === "duplicate") return { kind: "duplicate" };
-    const { finalize, ...outcome } = decided;
+    const { finalize, failedSkuId, ...outcome } = decided;
     const full = { ...outcome, ...(firstAccess ? { firstAccess } : {}) };
-    await Promise.all([finalize?.(), deps.events.setOutcome(tenantId, body.event.eventId, full)]);
+    await Promise.all([
+      finalize?.(),
+      deps.events.setOutcome(tenantId, body.event.eventId, full),
+      full.status === "failed" ? alertFailure(deps, tenantId, body, full, failedSkuId) : undefined,
+    ]);
     return { kind: "done", outcome: full };
   } catch (err) {
     // The last attempt of a transient failure: make the failure visible on the event (A11) before
     // the queue helper records it.
     if (isTransient(err) && envelope.attempt >= deps.maxAttempts) {
-      await deps.events
-        .setOutcome(tenantId, body.event.eventId, {
-          status: "failed",
-          code: "gave-up",
-          reason: `gave up after ${envelope.attempt} attempts: ${err instanceof Error ? err.message : String(err)}`,
-          ...(firstAccess ? { firstAccess } : {}),
-        })
-        .catch(() => undefined);
+      const gaveUp: EventOutcome = {
+        status: "failed",
+        code: "gave-up",
+        reason: `gave up after ${envelope.attempt} attempts: ${err instanceof Error ? err.message : String(err)}`,
+        ...(firstAccess ? { firstAccess } : {}),
+      };
+      await Promise.all([deps.events.setOutcome(tenantId, body.event.eventId, gaveUp).catch(() => undefined), alertFailure(deps, tenantId, body, gaveUp)]);
     }
     throw err;
   }
 }
 
-/** What became of the event, and (for a claim) the claim's last write, done together with the event's. */
-type Decided = EventOutcome & { finalize?: () => Promise<void> };
+/**
+ * What became of the event, and (for a claim) the claim's last write, done together with the event's;
+ * for a failure, the product it concerned (for the alert).
+ */
+type Decided = EventOutcome & { finalize?: () => Promise<void>; failedSkuId?: string | undefined };
+
+/** L18 b: a claim that failed (no license anywhere, refused by Graph, gave up) is a licensing failure. */
+async function alertFailure(deps: ProcessorDeps, tenantId: string, body: Body, outcome: EventOutcome, skuId?: string): Promise<void> {
+  await deps.reportFailure({
+    tenantId,
+    source: "auto-claim",
+    code: outcome.code ?? "failed",
+    message: `sign-in event ${body.event.eventId} for app ${body.event.appId}: ${outcome.reason ?? "failed"}`,
+    product: skuId ? { skuId } : null,
+    userIds: [body.event.userId],
+  });
+}
 
 async function decide(deps: ProcessorDeps, tenantId: string, body: Body, now: Date): Promise<Decided | "duplicate"> {
   const ev = body.event;
@@ -160,10 +181,12 @@ async function decide(deps: ProcessorDeps, tenantId: string, body: Body, now: Da
   const held = new Set(user.assignedLicenses.map((l) => l.skuId));
   const covering = plan.products.find((p) => held.has(p.skuId));
   if (covering) {
+    const settled = await settleOwnClaim(deps, tenantId, ev, held, catalog);
+    if (settled) return { ...settled, ...withTracking };
     return { status: "skipped", code: "already-licensed", reason: `the user already holds ${covering.skuId}, a product of the policy`, ...withTracking };
   }
   if (!user.usageLocation) {
-    return { status: "failed", code: "usage-location-missing", reason: "the user has no usage location, which a license needs (L8)", ...withTracking };
+    return { status: "failed", code: "usage-location-missing", reason: "the user has no usage location, which a license needs (L8)", failedSkuId: plan.products[0]?.skuId, ...withTracking };
   }
 
   const result = await claim(deps, tenantId, body, plan.policy, plan.products, now);
@@ -179,9 +202,30 @@ async function decide(deps: ProcessorDeps, tenantId: string, body: Body, now: Da
         claim: { policyId: plan.policy.id, policyName: plan.policy.name, skuId: result.claim.skuId, skuPartNumber: result.product?.skuPartNumber ?? null },
         ...withTracking,
       };
-    default:
-      return { status: result.kind, code: result.code, reason: result.reason, ...withTracking };
+    case "skipped":
+      return { status: "skipped", code: result.code, reason: result.reason, ...withTracking };
+    case "failed":
+      return { status: "failed", code: result.code, reason: result.reason, failedSkuId: result.skuId, ...withTracking };
   }
+}
+
+/**
+ * A redelivery of an event whose earlier delivery got the license from Graph but failed before it
+ * recorded that (a Cosmos write failed, the worker died): the user holds the product of this event's
+ * own claim. The event is claimed - not "already licensed" - and its claim is settled.
+ */
+async function settleOwnClaim(
+  deps: ProcessorDeps, tenantId: string, ev: Body["event"], held: ReadonlySet<string>, catalog: Catalog,
+): Promise<Decided | undefined> {
+  const own = await deps.claims.get(tenantId, ev.appId, ev.userId);
+  if (!own || own.eventId !== ev.eventId || own.status === "reclaimed" || !held.has(own.skuId)) return undefined;
+  return {
+    ...(own.status === "pending" ? { finalize: () => deps.claims.markClaimed(own, deps.now()) } : {}),
+    status: "claimed",
+    code: null,
+    reason: null,
+    claim: { policyId: own.policyId, policyName: own.policyName, skuId: own.skuId, skuPartNumber: catalog.products.find((p) => p.skuId === own.skuId)?.skuPartNumber ?? null },
+  };
 }
 
 type Plan = { skip: { code: string; reason: string } } | { policy: PolicyDocument; products: PolicyDocument["products"] };
@@ -267,12 +311,13 @@ async function claim(
         throw outcome.error;
       case "refused":
         await giveBack(deps, tenantId, claimDoc, held);
-        return { kind: "failed", code: outcome.error.code, reason: outcome.error.message };
+        return { kind: "failed", code: outcome.error.code, reason: outcome.error.message, skuId: claimDoc.skuId };
     }
   }
   return {
     kind: "failed",
     code: "no-license-available",
+    skuId: products[0]?.skuId,
     reason: `no license available in any product of the policy "${policy.name}" (${products.map((p) => productOf(p.skuId)?.skuPartNumber ?? p.skuId).join(", ")})` +
       (lastRefusal ? `; Graph: ${lastRefusal.message}` : ""),
   };

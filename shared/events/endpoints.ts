@@ -50,7 +50,7 @@ export const entraTokenIssuanceStart = defineEndpoint({
     "(azp/appid 99045fe1-7639-4a75-9d4a-577b6ca3810f), in this tenant. Always answers \"continue\" (no claims) within its deadline, " +
     "also when storage or the queue is down; a first-sign-in event is queued for the user and app.",
   tag: "Sign-in events",
-  access: ACCESS.public,
+  access: ACCESS.entraExtension,
   params: tenantParams,
   body: tokenIssuanceStartRequestSchema,
   responses: {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { Access } from "../auth/roles.js";
 import type { EndpointDefinition } from "../http/endpoint.js";
 import { PROBLEM_CONTENT_TYPE } from "../http/problem.js";
 import { ERROR_KINDS, PROBLEM_TYPE_BASE } from "../errors/app-error.js";
@@ -36,6 +37,20 @@ function parameters(def: EndpointDefinition): JsonSchema[] {
   return out;
 }
 
+/** Who may call: the security requirement and this API's `x-access` summary of P4. */
+function security(access: Access): Record<string, unknown> {
+  switch (access.kind) {
+    case "public":
+      return { security: [], "x-access": "public" };
+    case "entraExtension":
+      return { security: [{ entraCustomExtension: [] }], "x-access": { entraExtension: true } };
+    case "appRole":
+      return { "x-access": { appRole: access.role } };
+    case "directoryRoles":
+      return { "x-access": { directoryRoles: access.anyOf } };
+  }
+}
+
 /** OpenAPI 3.1 document generated from the endpoint contracts (the same zod schemas that validate). */
 export function buildOpenApiDocument(endpoints: readonly EndpointDefinition[], info: { title: string; version: string }) {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -51,7 +66,7 @@ export function buildOpenApiDocument(endpoints: readonly EndpointDefinition[], i
           : {}),
       };
     }
-    const errorStatuses = def.access.kind === "public" ? [400, 500] : [400, 401, 403, 500, 503];
+    const errorStatuses = def.access.kind === "public" ? [400, 500] : def.access.kind === "entraExtension" ? [401] : [400, 401, 403, 500, 503];
     for (const status of errorStatuses) {
       responses[String(status)] ??= { $ref: `#/components/responses/Problem${status}` };
     }
@@ -60,13 +75,7 @@ export function buildOpenApiDocument(endpoints: readonly EndpointDefinition[], i
       operationId: def.name,
       summary: def.summary,
       tags: [def.tag],
-      ...(def.access.kind === "public" ? { security: [] } : {}),
-      "x-access":
-        def.access.kind === "directoryRoles"
-          ? { directoryRoles: def.access.anyOf }
-          : def.access.kind === "appRole"
-            ? { appRole: def.access.role }
-            : "public",
+      ...security(def.access),
       parameters: parameters(def),
       ...(def.body
         ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(def.body, "input") } } } }
@@ -89,6 +98,14 @@ export function buildOpenApiDocument(endpoints: readonly EndpointDefinition[], i
     components: {
       securitySchemes: {
         entraBearer: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "A Microsoft Entra ID access token for this API" },
+        entraCustomExtension: {
+          type: "http",
+          scheme: "bearer",
+          bearerFormat: "JWT",
+          description:
+            "The token Microsoft Entra sends to a custom authentication extension: audience = ENTRA_EXTENSION_AUDIENCES, " +
+            "caller app (azp/appid) = ENTRA_EXTENSION_CALLER_APP_ID; admins' tokens are refused",
+        },
       },
       schemas: { Problem: jsonSchema(problemSchema, "output") },
       responses: problemResponses,

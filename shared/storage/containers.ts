@@ -36,7 +36,9 @@ export const CONTAINERS = [
     partitionKeyPath: "/partitionKey",
     description:
       "Ingested sign-in events and what became of them (E1-E3, A11); synthetic partition key `tenantId|eventId` (eventPartition): " +
-      "the event id alone finds an event (idempotency, GET), and no partition grows.",
+      "the event id alone finds an event (idempotency, GET), and no partition grows. Events expire 100 days after their " +
+      "last write: the A7 report looks back at most 90 days, and a replay is refused from 24 h on (E1-E3).",
+    defaultTtlSeconds: 8_640_000,
   },
   {
     name: "failures",

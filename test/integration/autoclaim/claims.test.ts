@@ -5,17 +5,19 @@ import { DEMO_IDS, DEMO_SKUS } from "../../../local/sim-cloud/demo-tenant.js";
 import { EVENTS_QUEUE } from "../../../shared/events/queues.js";
 import { newEnvelope } from "../../../shared/queue/envelope.js";
 import { encodeQueueMessage } from "../../../shared/queue/storage-queue-sender.js";
+import { startReceiver, type WebhookReceiver } from "../alerts/receiver.js";
 import { signInEvent, startAutoClaimStack, TENANT, type AutoClaimStack } from "./support.js";
 
 let s: AutoClaimStack;
 let queue: QueueClient;
+let hook: WebhookReceiver;
 beforeAll(async () => {
-  s = await startAutoClaimStack();
+  [s, hook] = await Promise.all([startAutoClaimStack(), startReceiver()]);
   queue = new QueueClient(s.stack.storageConnectionString, EVENTS_QUEUE);
   await s.setSetting("auto-claim", { enabled: true });
 });
 afterAll(async () => {
-  await s?.stop();
+  await Promise.all([s?.stop(), hook?.close()]);
 });
 
 const PRIMARY = DEMO_SKUS.powerAutomatePerUser;
@@ -123,6 +125,23 @@ describe("the claim processor", () => {
     expect(failures.resources).toEqual([]);
   });
 
+  it("when a claim fails for lack of licenses and alerts are on, then the tenant's webhook gets a licensing-failure alert naming the policy's primary product and the user (L18)", async () => {
+    await s.setSetting("alerts", { enabled: true, webhookUrl: hook.url });
+    try {
+      await s.setAvailable(PRIMARY, 0);
+      await s.setAvailable(BACKUP, 0);
+      const { appId } = await policyFor([PRIMARY, BACKUP]);
+      const [user] = await s.addUsers(1);
+      expect(await claimEvent(user!, appId)).toMatchObject({ status: "failed", code: "no-license-available" });
+      const isOurs = (a: { body: { type: string; product: { skuId: string } | null; failure: { code: string } | null } }) =>
+        a.body.type === "licensing-failure" && a.body.failure?.code === "no-license-available" && a.body.product?.skuId === PRIMARY.toLowerCase();
+      const [sent] = (await hook.waitFor((got) => got.some(isOurs))).filter(isOurs);
+      expect(sent?.body).toMatchObject({ tenantId: TENANT, failure: { source: "auto-claim", userIds: [user!.toLowerCase()] } });
+    } finally {
+      await s.setSetting("alerts", { enabled: false });
+    }
+  });
+
   it("when a product is removed from the policy or the policy is disabled, then no license is taken away, and a disabled policy claims nothing", async () => {
     await s.setAvailable(PRIMARY, 10);
     const { appId, policy } = await policyFor([PRIMARY, BACKUP]);
@@ -155,6 +174,28 @@ describe("the claim processor", () => {
     await s.waitForEvent(String((await postAndId(signInEvent((await s.addUsers(1))[0]!, randomUUID())))));
     expect((await assignCalls()) - before).toBe(1);
     expect(await s.getEvent(String(event.eventId))).toMatchObject({ status: "claimed" });
+  });
+
+  it("when an event comes again after Graph assigned its license but before that was recorded, then it is claimed and its claim settled; another event of the user is already-licensed", async () => {
+    await s.setAvailable(PRIMARY, 10);
+    const { appId, policy } = await policyFor([PRIMARY]);
+    const [user] = await s.addUsers(1);
+    const event = signInEvent(user!, appId);
+    // What the failed delivery left: the license in Graph, its claim still pending.
+    await s.sim(`/users/${user!}/licenses`, { method: "PUT", body: { licenses: [{ skuId: PRIMARY }] } });
+    const now = new Date().toISOString();
+    await s.stack.database.container("autoclaim").items.create({
+      id: `claim:${appId}:${user!}`, type: "claim", tenantId: TENANT, appId, userId: user!, status: "pending", eventId: event.eventId, trigger: "sign-in",
+      source: "E3", caller: { id: "relay", kind: "relay" }, policyId: policy.id, policyName: "p", skuId: PRIMARY, shard: 0, createdAt: now,
+      expiresAt: new Date(Date.now() + 15 * 60_000).toISOString(),
+    });
+    const before = await assignCalls();
+    expect(await claimEvent(user!, appId)).toMatchObject({ status: "skipped", code: "already-licensed" });
+    expect((await s.postEvent(event)).status).toBe(202);
+    expect(await s.waitForEvent(String(event.eventId))).toMatchObject({ status: "claimed", claim: { policyId: policy.id, skuId: PRIMARY } });
+    const { resource: settled } = await s.stack.database.container("autoclaim").item(`claim:${appId}:${user!}`, TENANT).read<{ status: string }>();
+    expect(settled?.status).toBe("claimed");
+    expect((await assignCalls()) - before).toBe(0);
   });
 
   it("when 50 events for the same user and app arrive at once, then the license is assigned once", async () => {

@@ -133,3 +133,91 @@ describe("A13: reclamation (off by default)", () => {
     expect(report.reclaimed).toEqual(expect.arrayContaining([expect.objectContaining({ userId: idle, reason: expect.stringMatching(/A13/) })]));
   });
 });
+
+describe("A10 maintenance: abandoned reservations and counters", () => {
+  const P = DEMO_SKUS.powerAutomatePerUser;
+  const events = () => s.stack.database.container("events");
+  const autoclaim = () => s.stack.database.container("autoclaim");
+
+  const counters = async (skuId: string) =>
+    (
+      await autoclaim()
+        .items.query<{ id: string; shard: number; available: number }>({
+          query: "SELECT c.id, c.shard, c.available FROM c WHERE c.type = 'sku-counter' AND c.skuId = @s",
+          parameters: [{ name: "@s", value: skuId }],
+        })
+        .fetchAll()
+    ).resources;
+  const counted = async (skuId: string) => (await counters(skuId)).reduce((sum, c) => sum + c.available, 0);
+  const availableInGraph = async (skuId: string) =>
+    ((await s.sim("/summary")) as { skus: { skuId: string; available: number }[] }).skus.find((x) => x.skuId === skuId)!.available;
+
+  /**
+   * What a worker leaves behind when it dies between reserving and finishing: the event still
+   * queued, a pending claim past its expiry, one unit taken from a counter shard.
+   */
+  async function abandonedClaim(template: Record<string, unknown>, appId: string, userId: string): Promise<string> {
+    const eventId = `ev-${randomUUID()}`;
+    const event = { ...(template.event as Record<string, unknown>), eventId, userId };
+    await events().items.create({
+      ...template, id: eventId, partitionKey: `${TENANT}|${eventId}`, event, status: "queued", code: null, reason: null, claim: null, processedAt: null,
+    });
+    const shard = (await counters(P)).find((c) => c.available > 0)!;
+    await autoclaim().item(shard.id, TENANT).patch([{ op: "incr", path: "/available", value: -1 }]);
+    const past = new Date(Date.now() - 60 * 60_000).toISOString();
+    await autoclaim().items.create({
+      id: `claim:${appId}:${userId}`, type: "claim", tenantId: TENANT, appId, userId, status: "pending", eventId, trigger: "sign-in",
+      source: template.source, caller: template.caller, policyId: "p", policyName: "abandoned", skuId: P, shard: shard.shard, createdAt: past, expiresAt: past,
+    });
+    return eventId;
+  }
+
+  it("when a worker died holding a reservation, then the unit is given back and the event claims again; when it died after Graph assigned, the claim is settled; the counters end equal to Graph", async () => {
+    await s.setSetting("auto-claim", { enabled: true });
+    await s.setAvailable(P, 5);
+    const appId = randomUUID();
+    await s.createPolicy({ name: `maintenance ${appId.slice(0, 8)}`, appId, products: [{ skuId: P }] });
+    const [first, beforeGraph, afterGraph] = await s.addUsers(3);
+    const e = signInEvent(first!, appId);
+    await s.postEvent(e);
+    expect(await s.waitForEvent(String(e.eventId))).toMatchObject({ status: "claimed" });
+    const { resource: template } = await events().item(String(e.eventId), `${TENANT}|${String(e.eventId)}`).read<Record<string, unknown>>();
+
+    const diedBeforeGraph = await abandonedClaim(template!, appId, beforeGraph!);
+    const diedAfterGraph = await abandonedClaim(template!, appId, afterGraph!);
+    await s.sim(`/users/${afterGraph!}/licenses`, { method: "PUT", body: { licenses: [{ skuId: P }] } });
+    expect(await counted(P)).toBe(2);
+
+    await runTimer("auto-claim-maintenance-timer");
+    expect(await s.waitForEvent(diedBeforeGraph)).toMatchObject({ status: "claimed", claim: { skuId: P } });
+    expect(await s.waitForEvent(diedAfterGraph)).toMatchObject({ status: "claimed", claim: { skuId: P } });
+    expect(await s.userLicenses(beforeGraph!)).toContain(P);
+    const { resource: settled } = await autoclaim().item(`claim:${appId}:${afterGraph!}`, TENANT).read<{ status: string }>();
+    expect(settled?.status).toBe("claimed");
+
+    // Three claimed of five: Graph has two left, and after the next run so do the counters.
+    expect(await availableInGraph(P)).toBe(2);
+    await runTimer("auto-claim-maintenance-timer");
+    expect(await eventually(async () => ((await counted(P)) === 2 ? true : undefined), "counters equal to Graph")).toBe(true);
+  });
+
+  it("when an admin assigns or frees licenses outside this product, then the counters follow subscribedSkus at the next maintenance", async () => {
+    await s.setSetting("auto-claim", { enabled: true });
+    await s.setAvailable(P, 6);
+    const appId = randomUUID();
+    await s.createPolicy({ name: `reconcile ${appId.slice(0, 8)}`, appId, products: [{ skuId: P }] });
+    const [user] = await s.addUsers(1);
+    const e = signInEvent(user!, appId);
+    await s.postEvent(e);
+    expect(await s.waitForEvent(String(e.eventId))).toMatchObject({ status: "claimed" });
+    expect(await counted(P)).toBe(5);
+
+    for (const target of [2, 7]) {
+      const summary = (await s.sim("/summary")) as { skus: { skuId: string; consumedUnits: number }[] };
+      const consumed = summary.skus.find((x) => x.skuId === P)!.consumedUnits;
+      await s.sim(`/skus/${P}`, { method: "PATCH", body: { prepaidUnits: { enabled: consumed + target, warning: 0 } } });
+      await runTimer("auto-claim-maintenance-timer");
+      expect(await eventually(async () => ((await counted(P)) === target ? true : undefined), `counters at ${target}`)).toBe(true);
+    }
+  });
+});

@@ -17,7 +17,7 @@ export interface AutoClaimStack {
   admin: string;
   relay: string;
   sim(path: string, init?: { method?: string; body?: unknown }): Promise<unknown>;
-  setSetting(kind: "auto-claim" | "automation", value: Record<string, boolean>): Promise<void>;
+  setSetting(kind: "auto-claim" | "automation" | "alerts", value: Record<string, unknown>): Promise<void>;
   createPolicy(body: Record<string, unknown>): Promise<{ id: string; etag: string; body: Record<string, unknown> }>;
   postEvent(event: Record<string, unknown>, token?: string): Promise<Response>;
   /** Polls GET /sign-in-events/{id} until its status is one of `statuses` (the processor is asynchronous). */

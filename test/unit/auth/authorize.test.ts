@@ -32,6 +32,11 @@ describe("authorization (P4)", () => {
     expect(await code(user(["Dynamics 365 Administrator"]), ACCESS.tenantAdminWrite, T)).toBe("missing-role");
   });
 
+  it("when an admin or app token reaches an endpoint for Entra's custom extension (E1), then 403: only Entra's token, checked by its handler, is accepted", async () => {
+    expect(await code(user(["Global Administrator"]), ACCESS.entraExtension, T)).toBe("entra-extension-only");
+    expect(await code(app(["SignInEvents.Send"]), ACCESS.entraExtension, T)).toBe("entra-extension-only");
+  });
+
   it("when the route's tenant differs from the token's, then 403 wrong-tenant", async () => {
     expect(await code(user(["Global Administrator"]), ACCESS.read, OTHER, [T, OTHER])).toBe("wrong-tenant");
   });

@@ -101,8 +101,8 @@ describe("the in-step checks, on broken copies of the Bicep", () => {
   });
 
   it("when the code declares a TTL the Bicep lacks, then the mismatch is reported", () => {
-    const declared = CONTAINERS.map((c) => (c.name === "events" ? { ...c, defaultTtlSeconds: 86_400 } : c));
-    expect(checkContainers(infra, declared)).toEqual([expect.stringContaining('container "events": defaultTtl undefined')]);
+    const declared = CONTAINERS.map((c) => (c.name === "tenants" ? { ...c, defaultTtlSeconds: 86_400 } : c));
+    expect(checkContainers(infra, declared)).toEqual([expect.stringContaining('container "tenants": defaultTtl undefined')]);
   });
 
   it("when the container list does not reach the container resources, then it is reported", () => {
