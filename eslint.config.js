@@ -16,6 +16,13 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": "error",
     },
   },
+  // Plain JavaScript preloads (outside the TypeScript project): linted without type information.
+  { files: ["**/*.mjs", "**/*.cjs"], ...tseslint.configs.disableTypeChecked, languageOptions: { parserOptions: { projectService: false, project: null } } },
+  {
+    files: ["**/*.cjs"],
+    languageOptions: { sourceType: "commonjs", globals: { require: "readonly", process: "readonly", console: "readonly" } },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
   {
     files: ["test/**/*.ts", "bench/**/*.ts"],
     rules: {

@@ -1,15 +1,18 @@
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { createWriteStream, mkdtempSync, readFileSync } from "node:fs";
 import http from "node:http";
-import { cpus, loadavg } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import { CosmosClient, type Container } from "@azure/cosmos";
 import { QueueClient } from "@azure/storage-queue";
 import { COSMOS_EMULATOR_KEY, freePort } from "../local/services.js";
 import { buildDemoTenant, DEMO_SKUS, DEMO_TENANT_ID } from "../local/sim-cloud/demo-tenant.js";
 import type { TenantFixture } from "../local/sim-cloud/state/fixture.js";
 import { freeStackPorts, startTestStack, type TestStack } from "../test/support/stack.js";
-import { numberArg, pct, simAdmin, stringArg } from "./support.js";
+import { cpuByComponent, readProfile } from "./cpu-profile.js";
+import { numberArg, pct, simAdmin } from "./support.js";
 
 /**
  * `npm run bench -- autoclaim [--events 5000] [--rate 50] [--burst 2000] [--latency 50]`
@@ -31,7 +34,8 @@ export async function run(args: string[]): Promise<void> {
   const burstEvents = numberArg(args, "--burst", 2000);
   const latency = numberArg(args, "--latency", 50);
   const shards = numberArg(args, "--shards", 8);
-  const profileDir = stringArg(args, "--profile");
+  // --cpu-profile: the host samples its JavaScript thread; the steady and burst phases are split by component.
+  const cpuProfile = args.includes("--cpu-profile") ? join(mkdtempSync(join(tmpdir(), "autoclaim-prof-")), "host.cpuprofile") : undefined;
   console.log(`autoclaim bench: steady ${steadyEvents} events at ${rate}/s, burst ${burstEvents}, Graph latency ${latency} ms, ${shards} counter shards`);
   console.log(`machine: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(" / ")}`);
 
@@ -43,8 +47,9 @@ export async function run(args: string[]): Promise<void> {
       COSMOS_ENDPOINT: proxy.url,
       AUTOCLAIM_DAILY_CAP_PER_CALLER: "10000000",
       AUTOCLAIM_COUNTER_SHARDS: String(shards),
-      // --profile DIR: DIR/preload.mjs is imported by the Functions host (e.g. to start a CPU profile).
-      ...(profileDir ? { NODE_OPTIONS: `--import ${profileDir}/preload.mjs` } : {}),
+      ...(cpuProfile
+        ? { NODE_OPTIONS: `--import ${join(dirname(fileURLToPath(import.meta.url)), "cpu-profile-preload.mjs")}`, BENCH_CPU_PROFILE_FILE: cpuProfile }
+        : {}),
     },
     simCloudEnv: { SIM_CLOUD_RATE_LIMITS: "off" },
     // BENCH_ECHO=1: the host's log on this console (e.g. each handler's duration).
@@ -55,6 +60,11 @@ export async function run(args: string[]): Promise<void> {
     const ca = readFileSync(stack.caPath);
     const sim = (method: string, path: string, body?: unknown) => simAdmin(ca, `${stack.simCloudUrl}/_admin/${path}`, method, body);
     const hostPid = stack.processes.host?.child.pid;
+    // The host's log goes to a file (its errors are counted at the end).
+    const hostLog = join(mkdtempSync(join(tmpdir(), "autoclaim-host-")), "host.log");
+    const logStream = createWriteStream(hostLog);
+    stack.processes.host?.child.stdout?.on("data", (c: Buffer) => logStream.write(c));
+    stack.processes.host?.child.stderr?.on("data", (c: Buffer) => logStream.write(c));
 
     // ---- 1. raw capacity -------------------------------------------------------------------
     const raw = await rawCapacity(stack);
@@ -107,6 +117,7 @@ export async function run(args: string[]): Promise<void> {
     // ---- 2. steady load ---------------------------------------------------------------------
     const steadyApp = await policy("steady");
     const steadyUsers = userIds.slice(0, steadyEvents);
+    if (cpuProfile && hostPid) process.kill(hostPid, "SIGUSR2"); // the warm-up's samples go to .0
     const s0 = await snapshot(sim, proxy, hostPid);
     const steadyFrom = await assignsSent(sim);
     const started = performance.now();
@@ -118,19 +129,22 @@ export async function run(args: string[]): Promise<void> {
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       inflight.push(post(steadyUsers[i]!, steadyApp).then(async (res) => {
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-        await res.body?.cancel();
+        if (res.status !== 202) console.error(`steady post: ${res.status} ${await res.text()}`);
+        else await res.body?.cancel();
       }));
     }
     await Promise.all(inflight);
     const sendSeconds = (performance.now() - started) / 1000;
-    await waitForClaims(sim, steadyFrom, events, steadyApp, steadyUsers.length, 300_000);
+    const steadyAccepted = statuses.get(202) ?? 0;
+    if (steadyAccepted < steadyUsers.length) console.log(`   (not accepted at ingestion: ${fmtMap(statuses)})`);
+    await waitForClaims(sim, steadyFrom, events, steadyApp, steadyAccepted, 300_000);
     const s1 = await snapshot(sim, proxy, hostPid);
     const steadyLatencies = await latencies(claims, events, steadyApp);
     console.log(`\n2. steady load: ${steadyUsers.length} events for distinct users at ${rate}/s (sent in ${sendSeconds.toFixed(1)} s; answers ${fmtMap(statuses)})`);
     console.log(`   ingestion -> assigned ms: p50 ${pct(steadyLatencies, 50, 0)}  p95 ${pct(steadyLatencies, 95, 0)}  p99 ${pct(steadyLatencies, 99, 0)}  max ${pct(steadyLatencies, 100, 0)}   (target p99 < 2000)`);
     console.log("   the host polls the queue with a randomized back-off from 100 ms up to maxPollingInterval 2 s (host.json) when it finds no message;");
     console.log(`   batchSize ${queues.batchSize}, newBatchThreshold ${queues.newBatchThreshold} (host.json); the claim processor gathers claims for ${"AUTOCLAIM_BATCH_LINGER_MS"} (default 5 ms) into one Graph $batch`);
-    perEvent("   steady", s0, s1, steadyUsers.length);
+    perEvent("   steady", s0, s1, steadyAccepted);
 
     // ---- 3. burst ---------------------------------------------------------------------------
     const burstApp = await policy("burst");
@@ -138,17 +152,21 @@ export async function run(args: string[]): Promise<void> {
     const b0 = await snapshot(sim, proxy, hostPid);
     const burstFrom = await assignsSent(sim);
     const burstStart = performance.now();
+    let burstAccepted = 0;
     await pool(burstUsers, 64, async (u) => {
       const res = await post(u, burstApp);
       if (res.status !== 202) console.error(`burst post: ${res.status} ${await res.text()}`);
-      else await res.body?.cancel();
+      else {
+        burstAccepted++;
+        await res.body?.cancel();
+      }
     });
     const ingestSeconds = (performance.now() - burstStart) / 1000;
-    await waitForClaims(sim, burstFrom, events, burstApp, burstUsers.length, 600_000);
+    await waitForClaims(sim, burstFrom, events, burstApp, burstAccepted, 600_000);
     const b1 = await snapshot(sim, proxy, hostPid);
     const window = await claimWindow(claims, events, burstApp);
-    const drainRate = burstUsers.length / window.seconds;
-    const cosmosPerEvent = (b1.cosmos.total - b0.cosmos.total) / burstUsers.length;
+    const drainRate = burstAccepted / window.seconds;
+    const cosmosPerEvent = (b1.cosmos.total - b0.cosmos.total) / burstAccepted;
     const bounds = {
       queue: raw.queue,
       cosmos: raw.writes / cosmosPerEvent,
@@ -162,7 +180,18 @@ export async function run(args: string[]): Promise<void> {
         `patches ${raw.patches.toFixed(0)}/s x ${shards} shards = ${bounds.counters.toFixed(0)}/s) = ${bound.toFixed(0)}/s, limited by ${limit}`,
     );
     console.log(`   drain / bound = ${(drainRate / bound).toFixed(2)}   (target >= 0.8)`);
-    perEvent("   burst", b0, b1, burstUsers.length);
+    perEvent("   burst", b0, b1, burstAccepted);
+
+    if (cpuProfile && hostPid) {
+      process.kill(hostPid, "SIGUSR2");
+      const byComponent = cpuByComponent(await readProfile(`${cpuProfile}.1`));
+      const n = steadyAccepted + burstAccepted;
+      const total = [...byComponent.values()].reduce((a, b) => a + b, 0);
+      console.log(`\n   host JavaScript thread per event, steady + burst (CPU profile, 0.5 ms sampling; ${(total / n).toFixed(2)} ms of ${((b1.cpuMs - s0.cpuMs) / n).toFixed(2)} ms process CPU):`);
+      for (const [component, ms] of [...byComponent].sort((a, b) => b[1] - a[1])) {
+        console.log(`     ${component.padEnd(52)} ${(ms / n).toFixed(2)} ms  (${((100 * ms) / total).toFixed(0)}%)`);
+      }
+    }
 
     // ---- 4. over-assignments ------------------------------------------------------------------
     const summary = (await sim("GET", "summary")) as { skus: { skuId: string; consumedUnits: number; available: number }[] };
@@ -181,6 +210,9 @@ export async function run(args: string[]): Promise<void> {
     console.log("\n4. correctness");
     console.log(`   bench users licensed: ${licensed} of ${benchSet.size}; users with more than one product of the policy: ${doubles}; products over their units: ${negative.length}`);
     console.log(`   over-assignments: ${doubles + negative.length}   (must be 0)`);
+    await new Promise((r) => logStream.end(r));
+    const errors = readFileSync(hostLog, "utf8").split("\n").filter((l) => / error: |Unhandled error|Internal error/.test(l));
+    console.log(`   host log ${hostLog}: ${errors.length} error lines${errors.length ? ` (first: ${errors[0]!.slice(0, 300)})` : ""}`);
     for (const [label, appId] of [["steady", steadyApp], ["burst", burstApp]] as const) {
       const missed = await notClaimed(events, appId);
       console.log(`   ${label} events not claimed: ${missed.size === 0 ? "none" : [...missed].map(([k, n]) => `${k}: ${n}`).join(", ")}`);

@@ -4,6 +4,7 @@ import { get as httpsGet } from "node:https";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { mkdirSync } from "node:fs";
+import { repoRoot } from "./paths.js";
 
 const require = createRequire(import.meta.url);
 
@@ -178,16 +179,12 @@ export async function startAzurite(opts: AzuriteOptions): Promise<ManagedProcess
 export const COSMOS_EMULATOR_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==";
 
 export async function startCosmosServer(opts: { port: number; echo?: boolean }): Promise<ManagedProcess & { endpoint: string }> {
-  const lib = path.join(path.dirname(require.resolve("@vercel/cosmosdb-server/package.json")), "lib", "index.js");
   const endpoint = `http://127.0.0.1:${opts.port}`;
-  // Its CLI answers every request with `Connection: close`; Azure Cosmos DB keeps connections
-  // alive, so the server is started with keepAlive (a new TCP connection per request would
-  // bill the client's CPU and latency for something Azure never makes it do).
-  const script = `require(${JSON.stringify(lib)}).createHttpServer({ keepAlive: true }).listen(Number(process.argv[1]), "127.0.0.1", () => console.log("cosmos ready"))`;
+  // local/cosmos-server.cjs: the server with keep-alive and point-evaluated conditional patches, as Azure behaves.
   const proc = await spawnService({
     name: "cosmos",
     command: process.execPath,
-    args: ["-e", script, String(opts.port)],
+    args: [path.join(repoRoot, "local", "cosmos-server.cjs"), String(opts.port)],
     echo: opts.echo,
     ready: () => answersHttp(`${endpoint}/`),
   });

@@ -61,13 +61,28 @@ export class AuditLog {
    * another process appended meanwhile, the create collides on the seq and the head is read again.
    */
   private readonly heads = new Map<string, Stored<ChainHead>>();
+  /**
+   * The last append queued per tenant: this process appends one record at a time per tenant (the
+   * chain is a sequence anyway; concurrent appends would only collide on the seq and read again).
+   */
+  private readonly tails = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly container: Container,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async append(tenantId: string, entry: AuditEntry): Promise<AuditRecord> {
+  append(tenantId: string, entry: AuditEntry): Promise<AuditRecord> {
+    const previous = this.tails.get(tenantId) ?? Promise.resolve();
+    const appended = previous.catch(() => undefined).then(() => this.appendNow(tenantId, entry));
+    this.tails.set(tenantId, appended);
+    void appended.catch(() => undefined).finally(() => {
+      if (this.tails.get(tenantId) === appended) this.tails.delete(tenantId);
+    });
+    return appended;
+  }
+
+  private async appendNow(tenantId: string, entry: AuditEntry): Promise<AuditRecord> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const head = this.heads.get(tenantId) ?? (await readItem<ChainHead>(this.container, "head", headPartition(tenantId)));
       const seq = (head?.seq ?? 0) + 1;

@@ -29,7 +29,7 @@ export class UserReader {
         const reads = await graph(tenantId).readUsers(userIds);
         return userIds.map((id) => reads.get(id) ?? { ok: false, status: 502, error: new AppError("upstream", "Microsoft Graph gave no answer for the user.") });
       },
-      { maxItems: MAX_BATCH_ITEMS, lingerMs: options.lingerMs, maxInFlight: options.maxInFlight ?? 4, clash: (a, b) => a === b },
+      { maxItems: MAX_BATCH_ITEMS, lingerMs: options.lingerMs, maxInFlight: options.maxInFlight ?? 8, clash: (a, b) => a === b },
     );
   }
 
@@ -63,7 +63,7 @@ export class ClaimAssigner {
   constructor(assignments: () => Promise<LicenseAssignments>, options: LicenseAccessOptions) {
     this.batcher = new Batcher<ClaimAssignment, AssignOutcome>(
       async (tenantId, items) => assignMany(await assignments(), tenantId, items),
-      { maxItems: MAX_BATCH_ITEMS, lingerMs: options.lingerMs, maxInFlight: options.maxInFlight ?? 2, clash: (a, b) => a.userId === b.userId },
+      { maxItems: MAX_BATCH_ITEMS, lingerMs: options.lingerMs, maxInFlight: options.maxInFlight ?? 6, clash: (a, b) => a.userId === b.userId },
     );
   }
 

@@ -54,6 +54,15 @@ describe("audit trail (P9, L16)", () => {
     expect((await logs[1]!.verify(tenantId)).ok).toBe(true);
   });
 
+  it("when one process appends 20 records at once, then they take their sequence numbers in the order they were called (one at a time, no collisions)", async () => {
+    const tenantId = randomUUID();
+    const log = new AuditLog(container);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => log.append(tenantId, entry(i))));
+    const records = await log.records(tenantId);
+    expect(records.map((r) => r.target?.id)).toEqual(Array.from({ length: 20 }, (_, i) => `user-${i}`));
+    expect((await log.verify(tenantId)).ok).toBe(true);
+  });
+
   it("when a record is edited in storage, then verification names it", async () => {
     const { tenantId, log } = await chainOf(4);
     const victim = (await log.records(tenantId))[1]!;

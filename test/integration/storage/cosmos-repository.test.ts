@@ -217,6 +217,29 @@ describe("patchIf", () => {
   });
 });
 
+describe("conditional patches on the local server (local/cosmos-server.cjs), as Azure decides them", () => {
+  it("when the condition names a camelCase property, then it is decided on the document's own value (true: patched; false: 412)", async () => {
+    const { container, tenantId } = settings();
+    await createItem(container, { id: "claim-1", tenantId, expiresAt: "2026-12-01T00:00:00.000Z", status: "pending" });
+    await patchIf(container, "claim-1", tenantId, [{ op: "set", path: "/status", value: "claimed" }], { condition: "from c where c.expiresAt > '2026-11-01'" });
+    await expect(
+      patchIf(container, "claim-1", tenantId, [{ op: "set", path: "/status", value: "x" }], { condition: "from c where c.expiresAt > '2027-01-01'" }),
+    ).rejects.toMatchObject({ kind: "preconditionFailed" });
+    expect((await readItem<{ status: string }>(container, "claim-1", tenantId))?.status).toBe("claimed");
+  });
+
+  it("when other documents of the container satisfy the condition but this one does not, then 412; a missing document is 404", async () => {
+    const { container, tenantId } = settings();
+    await Promise.all(Array.from({ length: 20 }, (_, i) => createItem(container, { id: `c-${i}`, tenantId, available: i === 0 ? 0 : 5 })));
+    await expect(
+      patchIf(container, "c-0", tenantId, [{ op: "incr", path: "/available", value: -1 }], { condition: "from c where c.available > 0" }),
+    ).rejects.toMatchObject({ kind: "preconditionFailed" });
+    await expect(
+      patchIf(container, "missing", tenantId, [{ op: "incr", path: "/available", value: -1 }], { condition: "from c where c.available > 0" }),
+    ).rejects.toMatchObject({ kind: "notFound" });
+  });
+});
+
 describe("an unreachable endpoint", () => {
   it("when Cosmos cannot be reached, then the helpers fail fast with unavailable and a retry-after", async () => {
     const closedPort = await freePort();
