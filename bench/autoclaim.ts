@@ -118,7 +118,7 @@ export async function run(args: string[]): Promise<void> {
     const steadyApp = await policy("steady");
     const steadyUsers = userIds.slice(0, steadyEvents);
     if (cpuProfile && hostPid) process.kill(hostPid, "SIGUSR2"); // the warm-up's samples go to .0
-    const s0 = await snapshot(sim, proxy, hostPid);
+    const s0 = await snapshot(sim, proxy, hostPid, stack);
     const steadyFrom = await assignsSent(sim);
     const started = performance.now();
     const statuses = new Map<number, number>();
@@ -138,18 +138,19 @@ export async function run(args: string[]): Promise<void> {
     const steadyAccepted = statuses.get(202) ?? 0;
     if (steadyAccepted < steadyUsers.length) console.log(`   (not accepted at ingestion: ${fmtMap(statuses)})`);
     await waitForClaims(sim, steadyFrom, events, steadyApp, steadyAccepted, 300_000);
-    const s1 = await snapshot(sim, proxy, hostPid);
+    const s1 = await snapshot(sim, proxy, hostPid, stack);
     const steadyLatencies = await latencies(claims, events, steadyApp);
     console.log(`\n2. steady load: ${steadyUsers.length} events for distinct users at ${rate}/s (sent in ${sendSeconds.toFixed(1)} s; answers ${fmtMap(statuses)})`);
     console.log(`   ingestion -> assigned ms: p50 ${pct(steadyLatencies, 50, 0)}  p95 ${pct(steadyLatencies, 95, 0)}  p99 ${pct(steadyLatencies, 99, 0)}  max ${pct(steadyLatencies, 100, 0)}   (target p99 < 2000)`);
     console.log("   the host polls the queue with a randomized back-off from 100 ms up to maxPollingInterval 2 s (host.json) when it finds no message;");
     console.log(`   batchSize ${queues.batchSize}, newBatchThreshold ${queues.newBatchThreshold} (host.json); the claim processor gathers claims for ${"AUTOCLAIM_BATCH_LINGER_MS"} (default 5 ms) into one Graph $batch`);
     perEvent("   steady", s0, s1, steadyAccepted);
+    coresUsed("   steady", s0, s1);
 
     // ---- 3. burst ---------------------------------------------------------------------------
     const burstApp = await policy("burst");
     const burstUsers = userIds.slice(steadyEvents);
-    const b0 = await snapshot(sim, proxy, hostPid);
+    const b0 = await snapshot(sim, proxy, hostPid, stack);
     const burstFrom = await assignsSent(sim);
     const burstStart = performance.now();
     let burstAccepted = 0;
@@ -163,7 +164,7 @@ export async function run(args: string[]): Promise<void> {
     });
     const ingestSeconds = (performance.now() - burstStart) / 1000;
     await waitForClaims(sim, burstFrom, events, burstApp, burstAccepted, 600_000);
-    const b1 = await snapshot(sim, proxy, hostPid);
+    const b1 = await snapshot(sim, proxy, hostPid, stack);
     const window = await claimWindow(claims, events, burstApp);
     const drainRate = burstAccepted / window.seconds;
     const cosmosPerEvent = (b1.cosmos.total - b0.cosmos.total) / burstAccepted;
@@ -181,6 +182,7 @@ export async function run(args: string[]): Promise<void> {
     );
     console.log(`   drain / bound = ${(drainRate / bound).toFixed(2)}   (target >= 0.8)`);
     perEvent("   burst", b0, b1, burstAccepted);
+    coresUsed("   burst", b0, b1);
 
     if (cpuProfile && hostPid) {
       process.kill(hostPid, "SIGUSR2");
@@ -229,11 +231,25 @@ interface Snapshot {
   cosmos: { total: number; byKind: Record<string, number> };
   graph: number;
   cpuMs: number;
+  at: number;
+  /** CPU ms of every process of the stack (and this one), to see which ones the phase kept busy. */
+  processCpuMs: Record<string, number>;
 }
 
-async function snapshot(sim: (m: string, p: string) => Promise<unknown>, proxy: CountingProxy, hostPid: number | undefined): Promise<Snapshot> {
+async function snapshot(sim: (m: string, p: string) => Promise<unknown>, proxy: CountingProxy, hostPid: number | undefined, stack?: TestStack): Promise<Snapshot> {
   const counters = (await sim("GET", "counters")) as { graph: { requests: number } };
-  return { cosmos: proxy.snapshot(), graph: counters.graph.requests, cpuMs: processCpuMs(hostPid) };
+  const own = process.cpuUsage();
+  const processCpuMs: Record<string, number> = { "bench (load generator, Cosmos proxy)": (own.user + own.system) / 1000 };
+  for (const [name, p] of Object.entries(stack?.processes ?? {})) processCpuMs[name] = cpuMsOf(p.child.pid);
+  return { cosmos: proxy.snapshot(), graph: counters.graph.requests, cpuMs: cpuMsOf(hostPid), at: performance.now(), processCpuMs };
+}
+
+/** Cores each process kept busy between two snapshots (1.0 = one core all the time). */
+function coresUsed(label: string, a: Snapshot, b: Snapshot): void {
+  const wallMs = b.at - a.at;
+  const parts = Object.keys(b.processCpuMs).map((name) => [name, ((b.processCpuMs[name] ?? 0) - (a.processCpuMs[name] ?? 0)) / wallMs] as const);
+  const total = parts.reduce((sum, [, c]) => sum + c, 0);
+  console.log(`${label} cores busy over ${(wallMs / 1000).toFixed(1)} s: ${total.toFixed(2)} of ${cpus().length} (${parts.sort((x, y) => y[1] - x[1]).map(([n, c]) => `${n} ${c.toFixed(2)}`).join(", ")})`);
 }
 
 function perEvent(label: string, a: Snapshot, b: Snapshot, n: number): void {
@@ -247,7 +263,7 @@ function perEvent(label: string, a: Snapshot, b: Snapshot, n: number): void {
 }
 
 /** User + system CPU of a process, from /proc (Linux). */
-function processCpuMs(pid: number | undefined): number {
+function cpuMsOf(pid: number | undefined): number {
   if (!pid) return 0;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
