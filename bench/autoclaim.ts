@@ -418,9 +418,10 @@ async function startCountingProxy(port: number, targetPort: number): Promise<Cou
       res.writeHead(up.statusCode ?? 502, up.headers);
       up.pipe(res);
     });
-    upstream.on("error", () => {
-      res.writeHead(502);
-      res.end();
+    upstream.on("error", (err) => {
+      // A body the SDK can read (an empty one makes it throw a TypeError).
+      if (!res.headersSent) res.writeHead(502, { "content-type": "application/json" });
+      res.end(JSON.stringify({ code: "BadGateway", message: `bench proxy: ${err.message}` }));
     });
     req.pipe(upstream);
   });

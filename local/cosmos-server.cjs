@@ -1,7 +1,8 @@
 // Starts @vercel/cosmosdb-server on 127.0.0.1:<port> (argv[2]) as the local Cosmos DB endpoint, with
 // two corrections that make it behave like Azure Cosmos DB where the app's cost depends on it:
 //  - keep-alive: its CLI answers every request with `Connection: close` (a new TCP connection per
-//    request would bill the client for something Azure never makes it do);
+//    request would bill the client for something Azure never makes it do), and idle connections
+//    are kept open for two minutes;
 //  - a conditional patch (`condition: "from c where ..."`) is decided on the one document, as Azure
 //    does: the server ran it as a query over the whole container, so every conditional patch got
 //    slower as the container grew (a claim counter patch at 7,000 claims cost a full scan).
@@ -41,6 +42,9 @@ patchOps.patchOperation = (collection, input) => {
   return patchWhole(collection, { ...input, condition: undefined }); // 404 / If-Match / the patch itself
 };
 
-require(path.join(serverDir, "lib", "index.js"))
-  .createHttpServer({ keepAlive: true })
-  .listen(Number(process.argv[2]), "127.0.0.1", () => console.log("cosmos ready"));
+const server = require(path.join(serverDir, "lib", "index.js")).createHttpServer({ keepAlive: true });
+// Idle connections stay open longer than clients keep them (Node closes them after 5 s by default,
+// and a client reusing one as it closes gets ECONNRESET).
+server.keepAliveTimeout = 120_000;
+server.headersTimeout = 121_000;
+server.listen(Number(process.argv[2]), "127.0.0.1", () => console.log("cosmos ready"));

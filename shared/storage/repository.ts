@@ -245,6 +245,12 @@ export function mapCosmosError(err: unknown): unknown {
       cause: err,
     });
   }
+  if (isUnreadableErrorResponse(err)) {
+    return new AppError("unavailable", "Cosmos DB (or a gateway before it) answered with an error the SDK could not read.", {
+      retryAfterSeconds: DEFAULT_OUTAGE_RETRY_SECONDS,
+      cause: err,
+    });
+  }
   if (status === 409) return new AppError("conflict", "An item with this id already exists.", { cause: err });
   if (status === 412) {
     return new AppError("preconditionFailed", "The item changed since it was read (stale ETag or failed condition).", {
@@ -256,6 +262,15 @@ export function mapCosmosError(err: unknown): unknown {
     return new AppError("notFound", "The item was not found.", { cause: err });
   }
   return err;
+}
+
+/**
+ * An error status with an empty body (a gateway's 502, a connection cut mid-answer): the SDK reads
+ * `message` of the missing body and throws a TypeError, to which it has attached the response's
+ * `diagnostics`. No status survives, but it is an answer that never came through: retry later.
+ */
+function isUnreadableErrorResponse(err: unknown): boolean {
+  return err instanceof TypeError && typeof (err as { diagnostics?: unknown }).diagnostics === "object";
 }
 
 function codeOf(err: unknown): number | string | undefined {

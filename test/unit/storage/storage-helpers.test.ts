@@ -44,6 +44,13 @@ describe("mapCosmosError", () => {
     expect(mapCosmosError(Object.assign(new Error("x"), { code }))).toMatchObject({ kind: "unavailable", transient: true });
   });
 
+  it("when an error status came with no body (the SDK throws a TypeError with the response's diagnostics), then it is unavailable; a TypeError of our own is not", () => {
+    const unreadable = Object.assign(new TypeError("Cannot read properties of null (reading 'message')"), { diagnostics: { clientSideRequestStatistics: {} }, headers: {} });
+    expect(mapCosmosError(unreadable)).toMatchObject({ kind: "unavailable", transient: true, retryAfterSeconds: 5 });
+    const bug = new TypeError("x is not a function");
+    expect(mapCosmosError(bug)).toBe(bug);
+  });
+
   it("when the status is 409, 412 or an item 404, then it maps to conflict, preconditionFailed, notFound", () => {
     expect(mapCosmosError({ code: 409 })).toMatchObject({ kind: "conflict" });
     expect(mapCosmosError({ code: 412 })).toMatchObject({ kind: "preconditionFailed" });
