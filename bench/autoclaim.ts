@@ -7,7 +7,7 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { CosmosClient, type Container } from "@azure/cosmos";
 import { QueueClient } from "@azure/storage-queue";
-import { COSMOS_EMULATOR_KEY, freePort } from "../local/services.js";
+import { azuriteConnectionString, COSMOS_EMULATOR_KEY, freePort } from "../local/services.js";
 import { buildDemoTenant, DEMO_SKUS, DEMO_TENANT_ID } from "../local/sim-cloud/demo-tenant.js";
 import type { TenantFixture } from "../local/sim-cloud/state/fixture.js";
 import { freeStackPorts, startTestStack, type TestStack } from "../test/support/stack.js";
@@ -41,10 +41,15 @@ export async function run(args: string[]): Promise<void> {
 
   const ports = await freeStackPorts();
   const proxy = await startCountingProxy(await freePort(), ports.cosmos);
+  // The app's queue requests also go through a counting proxy (the host's own storage does not).
+  const queueProxy = await startCountingProxy(await freePort(), ports.queue, queueRequestKind);
+  const eventQueueStorage = azuriteConnectionString({ ...ports, queue: Number(new URL(queueProxy.url).port) });
   const stack = await startTestStack({
     ports,
     appSettings: {
       COSMOS_ENDPOINT: proxy.url,
+      AzureWebJobsStorage: eventQueueStorage,
+      EventQueueStorage: eventQueueStorage,
       AUTOCLAIM_DAILY_CAP_PER_CALLER: "10000000",
       AUTOCLAIM_COUNTER_SHARDS: String(shards),
       ...(cpuProfile
@@ -118,7 +123,7 @@ export async function run(args: string[]): Promise<void> {
     const steadyApp = await policy("steady");
     const steadyUsers = userIds.slice(0, steadyEvents);
     if (cpuProfile && hostPid) process.kill(hostPid, "SIGUSR2"); // the warm-up's samples go to .0
-    const s0 = await snapshot(sim, proxy, hostPid, stack);
+    const s0 = await snapshot(sim, proxy, hostPid, stack, queueProxy);
     const steadyFrom = await assignsSent(sim);
     const started = performance.now();
     const statuses = new Map<number, number>();
@@ -138,7 +143,7 @@ export async function run(args: string[]): Promise<void> {
     const steadyAccepted = statuses.get(202) ?? 0;
     if (steadyAccepted < steadyUsers.length) console.log(`   (not accepted at ingestion: ${fmtMap(statuses)})`);
     await waitForClaims(sim, steadyFrom, events, steadyApp, steadyAccepted, 300_000);
-    const s1 = await snapshot(sim, proxy, hostPid, stack);
+    const s1 = await snapshot(sim, proxy, hostPid, stack, queueProxy);
     const steadyLatencies = await latencies(claims, events, steadyApp);
     console.log(`\n2. steady load: ${steadyUsers.length} events for distinct users at ${rate}/s (sent in ${sendSeconds.toFixed(1)} s; answers ${fmtMap(statuses)})`);
     console.log(`   ingestion -> assigned ms: p50 ${pct(steadyLatencies, 50, 0)}  p95 ${pct(steadyLatencies, 95, 0)}  p99 ${pct(steadyLatencies, 99, 0)}  max ${pct(steadyLatencies, 100, 0)}   (target p99 < 2000)`);
@@ -150,7 +155,7 @@ export async function run(args: string[]): Promise<void> {
     // ---- 3. burst ---------------------------------------------------------------------------
     const burstApp = await policy("burst");
     const burstUsers = userIds.slice(steadyEvents);
-    const b0 = await snapshot(sim, proxy, hostPid, stack);
+    const b0 = await snapshot(sim, proxy, hostPid, stack, queueProxy);
     const burstFrom = await assignsSent(sim);
     const burstStart = performance.now();
     let burstAccepted = 0;
@@ -164,7 +169,7 @@ export async function run(args: string[]): Promise<void> {
     });
     const ingestSeconds = (performance.now() - burstStart) / 1000;
     await waitForClaims(sim, burstFrom, events, burstApp, burstAccepted, 600_000);
-    const b1 = await snapshot(sim, proxy, hostPid, stack);
+    const b1 = await snapshot(sim, proxy, hostPid, stack, queueProxy);
     const window = await claimWindow(claims, events, burstApp);
     const drainRate = burstAccepted / window.seconds;
     const cosmosPerEvent = (b1.cosmos.total - b0.cosmos.total) / burstAccepted;
@@ -222,6 +227,7 @@ export async function run(args: string[]): Promise<void> {
   } finally {
     await stack.stop();
     proxy.close();
+    queueProxy.close();
   }
 }
 
@@ -229,6 +235,7 @@ export async function run(args: string[]): Promise<void> {
 
 interface Snapshot {
   cosmos: { total: number; byKind: Record<string, number> };
+  queue: { total: number; byKind: Record<string, number> };
   graph: number;
   cpuMs: number;
   at: number;
@@ -236,12 +243,16 @@ interface Snapshot {
   processCpuMs: Record<string, number>;
 }
 
-async function snapshot(sim: (m: string, p: string) => Promise<unknown>, proxy: CountingProxy, hostPid: number | undefined, stack?: TestStack): Promise<Snapshot> {
+async function snapshot(
+  sim: (m: string, p: string) => Promise<unknown>, proxy: CountingProxy, hostPid: number | undefined, stack?: TestStack, queueProxy?: CountingProxy,
+): Promise<Snapshot> {
   const counters = (await sim("GET", "counters")) as { graph: { requests: number } };
   const own = process.cpuUsage();
   const processCpuMs: Record<string, number> = { "bench (load generator, Cosmos proxy)": (own.user + own.system) / 1000 };
   for (const [name, p] of Object.entries(stack?.processes ?? {})) processCpuMs[name] = cpuMsOf(p.child.pid);
-  return { cosmos: proxy.snapshot(), graph: counters.graph.requests, cpuMs: cpuMsOf(hostPid), at: performance.now(), processCpuMs };
+  return {
+    cosmos: proxy.snapshot(), queue: queueProxy?.snapshot() ?? { total: 0, byKind: {} }, graph: counters.graph.requests, cpuMs: cpuMsOf(hostPid), at: performance.now(), processCpuMs,
+  };
 }
 
 /** Cores each process kept busy between two snapshots (1.0 = one core all the time). */
@@ -258,6 +269,11 @@ function perEvent(label: string, a: Snapshot, b: Snapshot, n: number): void {
     .filter(([, v]) => v > 0.005)
     .sort((x, y) => y[1] - x[1]);
   console.log(`${label} per claimed event: Cosmos requests ${((b.cosmos.total - a.cosmos.total) / n).toFixed(2)} (target <= 6: ${kinds.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")})`);
+  const queueKinds = Object.keys(b.queue.byKind)
+    .map((k) => [k, ((b.queue.byKind[k] ?? 0) - (a.queue.byKind[k] ?? 0)) / n] as const)
+    .filter(([, v]) => v > 0.005)
+    .sort((x, y) => y[1] - x[1]);
+  console.log(`${label} per claimed event: queue (Azurite) requests ${((b.queue.total - a.queue.total) / n).toFixed(2)} (${queueKinds.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")})`);
   console.log(`${label} per claimed event: Graph requests ${((b.graph - a.graph) / n).toFixed(2)} (target <= 2; reads and writes travel 20 per $batch)`);
   console.log(`${label} per claimed event: host CPU ${((b.cpuMs - a.cpuMs) / n).toFixed(2)} ms (target < 3; the whole Functions host process: HTTP ingestion, queue polling, processing)`);
 }
@@ -406,13 +422,14 @@ interface CountingProxy {
 }
 
 /** Forwards every request to the Cosmos server and counts them by method and resource kind. */
-async function startCountingProxy(port: number, targetPort: number): Promise<CountingProxy> {
+async function startCountingProxy(port: number, targetPort: number, kindOf: (url: string, headers: http.IncomingHttpHeaders) => string = resourceKind): Promise<CountingProxy> {
   const byKind: Record<string, number> = {};
   let total = 0;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  // Idle sockets are dropped after 4 s: Azurite closes them after 5 s, and reusing one as it closes gives ECONNRESET.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256, timeout: 4000 });
   const server = http.createServer((req, res) => {
     total++;
-    const kind = `${req.method ?? "?"} ${resourceKind(req.url ?? "/", req.headers)}`;
+    const kind = `${req.method ?? "?"} ${kindOf(req.url ?? "/", req.headers)}`;
     byKind[kind] = (byKind[kind] ?? 0) + 1;
     const upstream = http.request({ host: "127.0.0.1", port: targetPort, method: req.method, path: req.url, headers: req.headers, agent }, (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
@@ -435,6 +452,14 @@ async function startCountingProxy(port: number, targetPort: number): Promise<Cou
       agent.destroy();
     },
   };
+}
+
+/** A Storage queue request: the queue and whether it is about messages (receive, send, delete) or the queue. */
+function queueRequestKind(url: string): string {
+  const [path = "/", query = ""] = url.split("?");
+  const parts = path.split("/").filter(Boolean); // account, queue, messages, id
+  const what = parts[2] === "messages" ? (parts[3] ? "message" : "messages") : query.includes("comp=metadata") ? "metadata" : "queue";
+  return `${parts[1] ?? "(service)"} ${what}`;
 }
 
 function resourceKind(url: string, headers: http.IncomingHttpHeaders): string {

@@ -75,10 +75,13 @@ export function decodeQueueMessage(messageText: string): unknown {
   return JSON.parse(Buffer.from(messageText, "base64").toString("utf8"));
 }
 
-/** Throttling (503 ServerBusy), 500/408 and unreachable endpoints -> `unavailable`; the rest unchanged. */
+/**
+ * Throttling (503 ServerBusy, 429), any other 5xx (a gateway's 502 or 504 included), 408 and
+ * unreachable endpoints -> `unavailable`; the rest (400, 403, 404: a bug or a misconfiguration) unchanged.
+ */
 export function mapStorageQueueError(err: unknown, queueName: string): unknown {
   const status = err instanceof RestError ? err.statusCode : undefined;
-  if (status === 503 || status === 500 || status === 408 || status === 429 || isNetworkError(err)) {
+  if ((status !== undefined && (status >= 500 || status === 408 || status === 429)) || isNetworkError(err)) {
     return transportUnavailable(`Storage queue "${queueName}"`, err);
   }
   return err;
