@@ -12,7 +12,7 @@ import { buildDemoTenant, DEMO_SKUS, DEMO_TENANT_ID } from "../local/sim-cloud/d
 import type { TenantFixture } from "../local/sim-cloud/state/fixture.js";
 import { freeStackPorts, startTestStack, type TestStack } from "../test/support/stack.js";
 import { cpuByComponent, readProfile } from "./cpu-profile.js";
-import { numberArg, pct, simAdmin } from "./support.js";
+import { numberArg, pct, simAdmin, stringArg } from "./support.js";
 
 /**
  * `npm run bench -- autoclaim [--events 5000] [--rate 50] [--burst 2000] [--latency 50]`
@@ -34,6 +34,7 @@ export async function run(args: string[]): Promise<void> {
   const burstEvents = numberArg(args, "--burst", 2000);
   const latency = numberArg(args, "--latency", 50);
   const shards = numberArg(args, "--shards", 8);
+  const linger = stringArg(args, "--linger"); // AUTOCLAIM_BATCH_LINGER_MS for the host (default: the app's)
   // --cpu-profile: the host samples its JavaScript thread; the steady and burst phases are split by component.
   const cpuProfile = args.includes("--cpu-profile") ? join(mkdtempSync(join(tmpdir(), "autoclaim-prof-")), "host.cpuprofile") : undefined;
   console.log(`autoclaim bench: steady ${steadyEvents} events at ${rate}/s, burst ${burstEvents}, Graph latency ${latency} ms, ${shards} counter shards`);
@@ -52,6 +53,7 @@ export async function run(args: string[]): Promise<void> {
       EventQueueStorage: eventQueueStorage,
       AUTOCLAIM_DAILY_CAP_PER_CALLER: "10000000",
       AUTOCLAIM_COUNTER_SHARDS: String(shards),
+      ...(linger ? { AUTOCLAIM_BATCH_LINGER_MS: linger } : {}),
       ...(cpuProfile
         ? { NODE_OPTIONS: `--import ${join(dirname(fileURLToPath(import.meta.url)), "cpu-profile-preload.mjs")}`, BENCH_CPU_PROFILE_FILE: cpuProfile }
         : {}),
