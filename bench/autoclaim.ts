@@ -222,6 +222,16 @@ export async function run(args: string[]): Promise<void> {
     await new Promise((r) => logStream.end(r));
     const errors = readFileSync(hostLog, "utf8").split("\n").filter((l) => / error: |Unhandled error|Internal error/.test(l));
     console.log(`   host log ${hostLog}: ${errors.length} error lines${errors.length ? ` (first: ${errors[0]!.slice(0, 300)})` : ""}`);
+    const handled = handlerTimes(readFileSync(hostLog, "utf8"));
+    for (const [label, from, to] of [["steady", s0, s1], ["burst", b0, b1]] as const) {
+      const rows = handled.filter((h) => h.at >= from.wallClock && h.at <= to.wallClock);
+      const queued = rows.map((h) => h.queuedMs);
+      const inHandler = rows.map((h) => h.ms);
+      console.log(
+        `   ${label}: waiting in the queue ms p50 ${pct(queued, 50, 0)} p95 ${pct(queued, 95, 0)} p99 ${pct(queued, 99, 0)}; ` +
+          `in the handler ms p50 ${pct(inHandler, 50, 0)} p95 ${pct(inHandler, 95, 0)} p99 ${pct(inHandler, 99, 0)} (${rows.length} deliveries, host log)`,
+      );
+    }
     for (const [label, appId] of [["steady", steadyApp], ["burst", burstApp]] as const) {
       const missed = await notClaimed(events, appId);
       console.log(`   ${label} events not claimed: ${missed.size === 0 ? "none" : [...missed].map(([k, n]) => `${k}: ${n}`).join(", ")}`);
@@ -241,6 +251,7 @@ interface Snapshot {
   graph: number;
   cpuMs: number;
   at: number;
+  wallClock: number;
   /** CPU ms of every process of the stack (and this one), to see which ones the phase kept busy. */
   processCpuMs: Record<string, number>;
 }
@@ -253,7 +264,7 @@ async function snapshot(
   const processCpuMs: Record<string, number> = { "bench (load generator, Cosmos proxy)": (own.user + own.system) / 1000 };
   for (const [name, p] of Object.entries(stack?.processes ?? {})) processCpuMs[name] = cpuMsOf(p.child.pid);
   return {
-    cosmos: proxy.snapshot(), queue: queueProxy?.snapshot() ?? { total: 0, byKind: {} }, graph: counters.graph.requests, cpuMs: cpuMsOf(hostPid), at: performance.now(), processCpuMs,
+    cosmos: proxy.snapshot(), queue: queueProxy?.snapshot() ?? { total: 0, byKind: {} }, graph: counters.graph.requests, cpuMs: cpuMsOf(hostPid), at: performance.now(), wallClock: Date.now(), processCpuMs,
   };
 }
 
@@ -344,6 +355,23 @@ async function processedEvents(events: Container, appId: string): Promise<number
     .query<number>({ query: "SELECT VALUE COUNT(1) FROM c WHERE c.event.appId = @a AND IS_STRING(c.processedAt)", parameters: [{ name: "@a", value: appId }] })
     .fetchAll();
   return resources[0] ?? 0;
+}
+
+/** The claim handler's log lines (shared/autoclaim/handler.ts): when, time waiting in the queue, time in the handler. */
+function handlerTimes(log: string): { at: number; queuedMs: number; ms: number }[] {
+  const out: { at: number; queuedMs: number; ms: number }[] = [];
+  for (const line of log.split("\n")) {
+    if (!line.includes('"event":"sign-in-event"')) continue;
+    const at = Date.parse(line.slice(1, line.indexOf("]")));
+    const json = line.slice(line.indexOf("{"));
+    try {
+      const { queuedMs, ms } = JSON.parse(json) as { queuedMs?: number; ms?: number };
+      if (typeof queuedMs === "number" && typeof ms === "number" && Number.isFinite(at)) out.push({ at, queuedMs, ms });
+    } catch {
+      // a line cut by the log's chunking: skipped
+    }
+  }
+  return out;
 }
 
 /** The app's events that were not claimed, by outcome (a correct run has none). */

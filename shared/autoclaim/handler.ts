@@ -6,6 +6,7 @@ import { processSignInEvent } from "./processor.js";
 /** Registers the claim processor for `sign-in-event` envelopes (imported by functions/events-process.ts). */
 registerEnvelopeHandler(SIGN_IN_EVENT_KIND, async (envelope, context) => {
   const { processor } = await autoClaim();
+  const started = Date.now();
   const result = await processSignInEvent(processor, envelope);
   context.log(
     JSON.stringify({
@@ -13,6 +14,9 @@ registerEnvelopeHandler(SIGN_IN_EVENT_KIND, async (envelope, context) => {
       tenantId: envelope.tenantId,
       eventId: envelope.id,
       attempt: envelope.attempt,
+      // Where a claim's time went: waiting since it was first queued, then in this handler.
+      queuedMs: started - Date.parse(envelope.firstEnqueuedAt),
+      ms: Date.now() - started,
       result: result.kind,
       ...(result.kind === "done" ? { status: result.outcome.status, code: result.outcome.code ?? undefined } : {}),
       ...(result.kind === "rescheduled" ? { reason: result.reason, delaySeconds: result.delaySeconds } : {}),
