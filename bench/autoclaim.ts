@@ -202,6 +202,14 @@ export async function run(args: string[]): Promise<void> {
       }
     }
 
+    // The same raw capacity again, now that the services hold the run's data (a service whose cost
+    // grows with what it stores shows here).
+    const rawAfter = await rawCapacity(stack);
+    console.log(
+      `\n   raw capacity after the run: queue receive+delete ${rawAfter.queue.toFixed(0)} msg/s (before ${raw.queue.toFixed(0)}), ` +
+        `Cosmos creates ${rawAfter.writes.toFixed(0)} ops/s (${raw.writes.toFixed(0)}), conditional patches ${rawAfter.patches.toFixed(0)} ops/s (${raw.patches.toFixed(0)})`,
+    );
+
     // ---- 4. over-assignments ------------------------------------------------------------------
     const summary = (await sim("GET", "summary")) as { skus: { skuId: string; consumedUnits: number; available: number }[] };
     const users = (await sim("GET", "users")) as { value: { id: string; assignedLicenses?: { skuId: string }[] }[] };
