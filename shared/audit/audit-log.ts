@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { Container } from "@azure/cosmos";
+import { KeyedQueue } from "../concurrency/keyed-queue.js";
 import { AppError } from "../errors/app-error.js";
 import { monthPartition } from "../storage/containers.js";
 import { createItem, queryAll, readItem, replaceIfMatch, type Stored } from "../storage/repository.js";
@@ -62,10 +63,10 @@ export class AuditLog {
    */
   private readonly heads = new Map<string, Stored<ChainHead>>();
   /**
-   * The last append queued per tenant: this process appends one record at a time per tenant (the
-   * chain is a sequence anyway; concurrent appends would only collide on the seq and read again).
+   * This process appends one record at a time per tenant (the chain is a sequence anyway;
+   * concurrent appends would only collide on the seq and read the head again).
    */
-  private readonly tails = new Map<string, Promise<unknown>>();
+  private readonly perTenant = new KeyedQueue();
 
   constructor(
     private readonly container: Container,
@@ -73,13 +74,7 @@ export class AuditLog {
   ) {}
 
   append(tenantId: string, entry: AuditEntry): Promise<AuditRecord> {
-    const previous = this.tails.get(tenantId) ?? Promise.resolve();
-    const appended = previous.catch(() => undefined).then(() => this.appendNow(tenantId, entry));
-    this.tails.set(tenantId, appended);
-    void appended.catch(() => undefined).finally(() => {
-      if (this.tails.get(tenantId) === appended) this.tails.delete(tenantId);
-    });
-    return appended;
+    return this.perTenant.run(tenantId, () => this.appendNow(tenantId, entry));
   }
 
   private async appendNow(tenantId: string, entry: AuditEntry): Promise<AuditRecord> {

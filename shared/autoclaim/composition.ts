@@ -11,7 +11,7 @@ import { FIRST_ACCESS_KIND, type FirstAccessBody } from "../sync/first-access.js
 import { getRuntime, type Runtime } from "../runtime.js";
 import { isAutoClaimEnabled, isAutomationPaused } from "../settings/automation.js";
 import { ClaimStore } from "./claims.js";
-import { KeyedQueue } from "./keyed-queue.js";
+import { KeyedQueue } from "../concurrency/keyed-queue.js";
 import { ClaimAssigner, UserReader } from "./license-access.js";
 import { PolicyStore } from "./policy-store.js";
 import type { ProcessorDeps } from "./processor.js";

@@ -15,7 +15,7 @@ import type { ClaimAssigner, UserReader } from "./license-access.js";
 import type { PolicyDocument } from "./policy.js";
 import type { PolicyStore } from "./policy-store.js";
 import type { Reservation, Reservations } from "./reservations.js";
-import type { KeyedQueue } from "./keyed-queue.js";
+import type { KeyedQueue } from "../concurrency/keyed-queue.js";
 import { ensureTrackingPlan, trackingProductFor, type TrackingOutcome } from "./tracking-plans.js";
 import { isFirstAccessTrigger, productQualifies, triggerQualifies } from "./triggers.js";
 

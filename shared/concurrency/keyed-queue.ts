@@ -1,7 +1,8 @@
 /**
- * Runs tasks one after the other per key (here: a user and an app), so concurrent events for the
- * same claim in one process do not race each other to Graph; the claim document is what keeps
- * instances apart.
+ * Runs tasks one after the other per key, within this process (a task runs whether the one before
+ * it succeeded or failed). Used where concurrent work would only collide: events for the same
+ * user and app racing each other to Graph (auto-claim), appends to one tenant's audit chain.
+ * Other processes are kept apart by the documents themselves (conditional writes).
  */
 export class KeyedQueue {
   private readonly tails = new Map<string, Promise<unknown>>();
