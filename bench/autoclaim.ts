@@ -253,9 +253,14 @@ export async function run(args: string[]): Promise<void> {
 
 // ---- measurements ------------------------------------------------------------------------
 
+interface ProxyCounts {
+  total: number;
+  byKind: Record<string, number>;
+}
+
 interface Snapshot {
-  cosmos: { total: number; byKind: Record<string, number> };
-  queue: { total: number; byKind: Record<string, number> };
+  cosmos: ProxyCounts;
+  queue: ProxyCounts;
   graph: number;
   cpuMs: number;
   at: number;
@@ -285,18 +290,19 @@ function coresUsed(label: string, a: Snapshot, b: Snapshot): void {
 }
 
 function perEvent(label: string, a: Snapshot, b: Snapshot, n: number): void {
-  const kinds = Object.keys(b.cosmos.byKind)
-    .map((k) => [k, ((b.cosmos.byKind[k] ?? 0) - (a.cosmos.byKind[k] ?? 0)) / n] as const)
-    .filter(([, v]) => v > 0.005)
-    .sort((x, y) => y[1] - x[1]);
-  console.log(`${label} per claimed event: Cosmos requests ${((b.cosmos.total - a.cosmos.total) / n).toFixed(2)} (target <= 6: ${kinds.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")})`);
-  const queueKinds = Object.keys(b.queue.byKind)
-    .map((k) => [k, ((b.queue.byKind[k] ?? 0) - (a.queue.byKind[k] ?? 0)) / n] as const)
-    .filter(([, v]) => v > 0.005)
-    .sort((x, y) => y[1] - x[1]);
-  console.log(`${label} per claimed event: queue (Azurite) requests ${((b.queue.total - a.queue.total) / n).toFixed(2)} (${queueKinds.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")})`);
+  console.log(`${label} per claimed event: Cosmos requests ${requestsPerEvent(a.cosmos, b.cosmos, n, "target <= 6: ")}`);
+  console.log(`${label} per claimed event: queue (Azurite) requests ${requestsPerEvent(a.queue, b.queue, n)}`);
   console.log(`${label} per claimed event: Graph requests ${((b.graph - a.graph) / n).toFixed(2)} (target <= 2; reads and writes travel 20 per $batch)`);
   console.log(`${label} per claimed event: host CPU ${((b.cpuMs - a.cpuMs) / n).toFixed(2)} ms (target < 3; the whole Functions host process: HTTP ingestion, queue polling, processing)`);
+}
+
+/** A proxy's requests per event between two snapshots: the total, then each kind, most frequent first. */
+function requestsPerEvent(a: ProxyCounts, b: ProxyCounts, n: number, prefix = ""): string {
+  const kinds = Object.keys(b.byKind)
+    .map((k) => [k, ((b.byKind[k] ?? 0) - (a.byKind[k] ?? 0)) / n] as const)
+    .filter(([, v]) => v > 0.005)
+    .sort((x, y) => y[1] - x[1]);
+  return `${((b.total - a.total) / n).toFixed(2)} (${prefix}${kinds.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")})`;
 }
 
 /** User + system CPU of a process, from /proc (Linux). */
@@ -455,7 +461,7 @@ async function rawCapacity(stack: TestStack): Promise<{ queue: number; queueSend
 
 interface CountingProxy {
   url: string;
-  snapshot(): { total: number; byKind: Record<string, number> };
+  snapshot(): ProxyCounts;
   close(): void;
 }
 
