@@ -53,6 +53,7 @@ export async function run(args: string[]): Promise<void> {
       EventQueueStorage: eventQueueStorage,
       AUTOCLAIM_DAILY_CAP_PER_CALLER: "10000000",
       AUTOCLAIM_COUNTER_SHARDS: String(shards),
+      LOCAL_HOST_QUEUE_STATS: "1", // the listener logs in-flight, receives and deletes per second
       ...(linger ? { AUTOCLAIM_BATCH_LINGER_MS: linger } : {}),
       ...(cpuProfile
         ? { NODE_OPTIONS: `--import ${join(dirname(fileURLToPath(import.meta.url)), "cpu-profile-preload.mjs")}`, BENCH_CPU_PROFILE_FILE: cpuProfile }

@@ -1,12 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { get as httpsGet } from "node:https";
-import { createRequire } from "node:module";
 import path from "node:path";
 import { mkdirSync } from "node:fs";
 import { repoRoot } from "./paths.js";
 
-const require = createRequire(import.meta.url);
 
 /** A local service running as its own process (its own process group, so stopping it stops its children). */
 export interface ManagedProcess {
@@ -154,8 +152,11 @@ export interface AzuriteOptions {
 }
 
 export async function startAzurite(opts: AzuriteOptions): Promise<ManagedProcess & { connectionString: string }> {
-  const entry = require.resolve("azurite/dist/src/azurite.js");
+  // local/azurite.cjs: Azurite with its per-request cost kept flat as queues fill (see azurite-patches.cjs).
+  const entry = path.join(repoRoot, "local", "azurite.cjs");
   const args = [entry, "--silent", "--disableTelemetry", "--skipApiVersionCheck", "--loose",
+    // Idle connections stay open longer than clients keep them (5 s by default: a client reusing one as it closes gets ECONNRESET).
+    "--queueKeepAliveTimeout", "120", "--blobKeepAliveTimeout", "120", "--tableKeepAliveTimeout", "120",
     "--blobHost", "127.0.0.1", "--blobPort", String(opts.ports.blob),
     "--queueHost", "127.0.0.1", "--queuePort", String(opts.ports.queue),
     "--tableHost", "127.0.0.1", "--tablePort", String(opts.ports.table)];

@@ -60,6 +60,8 @@ export class QueueListener {
   #pollFailing = false;
   /** Counters, for tests and the listing. */
   readonly stats = { received: 0, succeeded: 0, failed: 0, poisoned: 0 };
+  /** LOCAL_HOST_QUEUE_STATS=1: one line per second with what the listener did (for benchmarks). */
+  readonly #trace = process.env.LOCAL_HOST_QUEUE_STATS === "1" ? { receives: 0, receiveMs: 0, maxReceiveMs: 0, received: 0, done: 0, completeMs: 0, maxCompleteMs: 0 } : undefined;
 
   constructor(
     readonly target: QueueTarget,
@@ -75,11 +77,25 @@ export class QueueListener {
 
   start(): void {
     this.#loop ??= this.#run();
+    const t = this.#trace;
+    if (t && !this.#traceTimer) {
+      this.#traceTimer = setInterval(() => {
+        if (t.receives || t.done || this.#inFlight.size) {
+          this.deps.logger.info(
+            `queue-stats ${JSON.stringify({ queue: this.target.queueName, inFlight: this.#inFlight.size, receives: t.receives, receiveMsMax: t.maxReceiveMs, receiveMsAvg: t.receives ? Math.round(t.receiveMs / t.receives) : 0, received: t.received, done: t.done, completeMsAvg: t.done ? Math.round(t.completeMs / t.done) : 0, completeMsMax: t.maxCompleteMs })}`,
+          );
+        }
+        Object.assign(t, { receives: 0, receiveMs: 0, maxReceiveMs: 0, received: 0, done: 0, completeMs: 0, maxCompleteMs: 0 });
+      }, 1000);
+      this.#traceTimer.unref();
+    }
   }
+  #traceTimer: NodeJS.Timeout | undefined;
 
   /** Stops polling, then waits for messages being processed (at most `timeoutMs`). */
   async stop(timeoutMs: number): Promise<void> {
     this.#abort.abort();
+    clearInterval(this.#traceTimer);
     this.#wake?.();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise((r) => (timer = setTimeout(r, timeoutMs)));
@@ -114,11 +130,19 @@ export class QueueListener {
           });
           continue;
         }
+        const receiveStarted = performance.now();
         const { receivedMessageItems } = await this.#queue.receiveMessages({
           numberOfMessages: options.batchSize,
           visibilityTimeout: PROCESSING_VISIBILITY_S,
           abortSignal: this.#abort.signal,
         });
+        if (this.#trace) {
+          const ms = performance.now() - receiveStarted;
+          this.#trace.receives++;
+          this.#trace.receiveMs += ms;
+          this.#trace.maxReceiveMs = Math.max(this.#trace.maxReceiveMs, Math.round(ms));
+          this.#trace.received += receivedMessageItems.length;
+        }
         if (this.#pollFailing) logger.info(`Queue '${this.target.queueName}' is reachable again`);
         this.#pollFailing = false;
         for (const message of receivedMessageItems) {
@@ -197,7 +221,14 @@ export class QueueListener {
       await stopRenewing();
       if (outcome.succeeded) {
         this.stats.succeeded++;
+        const completeStarted = performance.now();
         await this.#queue.deleteMessage(message.messageId, popReceipt);
+        if (this.#trace) {
+          const ms = performance.now() - completeStarted;
+          this.#trace.done++;
+          this.#trace.completeMs += ms;
+          this.#trace.maxCompleteMs = Math.max(this.#trace.maxCompleteMs, Math.round(ms));
+        }
       } else {
         this.stats.failed++;
         if (message.dequeueCount >= options.maxDequeueCount) {
