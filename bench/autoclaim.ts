@@ -48,9 +48,7 @@ export async function run(args: string[]): Promise<void> {
   const stack = await startTestStack({
     ports,
     appSettings: {
-      COSMOS_ENDPOINT: proxy.url,
-      AzureWebJobsStorage: eventQueueStorage,
-      EventQueueStorage: eventQueueStorage,
+      ...(process.env.BENCH_NO_PROXY === "1" ? {} : { COSMOS_ENDPOINT: proxy.url, AzureWebJobsStorage: eventQueueStorage, EventQueueStorage: eventQueueStorage }),
       AUTOCLAIM_DAILY_CAP_PER_CALLER: "10000000",
       AUTOCLAIM_COUNTER_SHARDS: String(shards),
       LOCAL_HOST_QUEUE_STATS: "1", // the listener logs in-flight, receives and deletes per second

@@ -5,7 +5,6 @@ import path from "node:path";
 import { mkdirSync } from "node:fs";
 import { repoRoot } from "./paths.js";
 
-
 /** A local service running as its own process (its own process group, so stopping it stops its children). */
 export interface ManagedProcess {
   name: string;

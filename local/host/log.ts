@@ -1,4 +1,5 @@
 /** Host log lines, printed like `func start` prints them. */
+import { writeSync } from "node:fs";
 
 export type HostLogLevel = "trace" | "debug" | "information" | "warning" | "error" | "critical";
 
@@ -26,15 +27,57 @@ export function formatLogEntry(entry: HostLogEntry): string {
   return `[${entry.time.toISOString()}] ${prefix}${level}${entry.message}`;
 }
 
+/**
+ * Lines written in one turn of the event loop go out in one write (a busy host logs several lines
+ * per invocation, and a write per line cost more CPU than the function itself); whatever is still
+ * held is written synchronously when the process exits.
+ */
+class LineBuffer {
+  #lines: string[] = [];
+  #scheduled = false;
+
+  constructor(private readonly fd: 1 | 2, private readonly stream: NodeJS.WriteStream) {
+    process.once("exit", () => this.#flushSync());
+  }
+
+  push(line: string): void {
+    this.#lines.push(line);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      const text = this.#lines.join("");
+      this.#lines = [];
+      if (text) this.stream.write(text);
+    });
+  }
+
+  #flushSync(): void {
+    const text = this.#lines.join("");
+    this.#lines = [];
+    if (!text) return;
+    try {
+      writeSync(this.fd, text);
+    } catch {
+      /* stdout closed */
+    }
+  }
+}
+
+let stdoutLines: LineBuffer | undefined;
+let stderrLines: LineBuffer | undefined;
+
 /** Prints to stdout (stderr for warnings and errors); debug and trace only when `verbose`. */
 export function consoleLogSink(options: { verbose?: boolean } = {}): HostLogSink {
+  const out = (stdoutLines ??= new LineBuffer(1, process.stdout));
+  const err = (stderrLines ??= new LineBuffer(2, process.stderr));
   return (entry) => {
     if (!options.verbose && !levelAtLeast(entry.level, "information")) return;
     // System logs from @azure/functions are chatty at information level; func shows them only verbose.
     if (!options.verbose && entry.category === "system" && !levelAtLeast(entry.level, "warning")) return;
     const line = formatLogEntry(entry) + "\n";
-    if (levelAtLeast(entry.level, "warning")) process.stderr.write(line);
-    else process.stdout.write(line);
+    if (levelAtLeast(entry.level, "warning")) err.push(line);
+    else out.push(line);
   };
 }
 

@@ -36,11 +36,23 @@ export interface TokenValidatorOptions {
   /** Override of the key set (tests). Defaults to <authorityHost>/common/discovery/v2.0/keys. */
   jwksUri?: string;
   clockToleranceSeconds?: number;
+  /** Clock (tests). */
+  now?: () => number;
 }
 
 export type TokenValidator = (authorizationHeader: string | null) => Promise<Principal>;
 
 const unauthorized = (detail: string) => new AppError("unauthorized", detail);
+
+/**
+ * A token that passed validation is remembered (by its exact text) until it expires, at most
+ * VERIFIED_TTL_MS: callers such as sign-in event relays send the same token with every request for
+ * an hour, and checking its RS256 signature again each time was the largest cost of ingesting an
+ * event. Expiry and not-before are still checked on every use; only the signature and the claims,
+ * which cannot change for the same text, are not recomputed.
+ */
+const VERIFIED_TTL_MS = 10 * 60_000;
+const VERIFIED_MAX = 1000;
 
 /**
  * Validates an Entra bearer token: signature against the authority's JWKS (cached and refreshed by
@@ -54,38 +66,56 @@ export function createTokenValidator(opts: TokenValidatorOptions): TokenValidato
     timeoutDuration: 5000,
   });
   const publicCloud = opts.authorityHost === "https://login.microsoftonline.com";
+  const now = opts.now ?? Date.now;
+  const toleranceMs = (opts.clockToleranceSeconds ?? 60) * 1000;
+  const verified = new Map<string, { principal: Principal; expMs: number; nbfMs: number; until: number }>();
 
   return async (header) => {
     const match = /^Bearer\s+(\S+)$/i.exec(header?.trim() ?? "");
-    if (!match?.[1]) throw unauthorized("A bearer token is required (Authorization: Bearer <token>).");
+    const jwt = match?.[1];
+    if (!jwt) throw unauthorized("A bearer token is required (Authorization: Bearer <token>).");
+    const t = now();
+    const known = verified.get(jwt);
+    if (known && t < known.until) {
+      if (t >= known.expMs + toleranceMs) throw unauthorized("The token has expired.");
+      if (t >= known.nbfMs - toleranceMs) return known.principal;
+    }
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(match[1], jwks, {
+      ({ payload } = await jwtVerify(jwt, jwks, {
         audience: [...opts.audiences],
         algorithms: ["RS256"],
         clockTolerance: opts.clockToleranceSeconds ?? 60,
         requiredClaims: ["exp", "iss", "aud", "tid"],
+        currentDate: new Date(t),
       }));
     } catch (err) {
       throw describeJoseError(err);
     }
-    const parsed = claimsSchema.safeParse(payload);
-    if (!parsed.success) throw unauthorized("The token lacks the claims tid and oid.");
-    const c = parsed.data;
-    const expectedIssuers = [`${opts.authorityHost}/${c.tid}/v2.0`];
-    if (publicCloud) expectedIssuers.push(`https://sts.windows.net/${c.tid}/`);
-    if (!expectedIssuers.includes(String(payload.iss))) throw unauthorized("The token's issuer does not match its tenant.");
-    const isApplication = c.idtyp === "app" || (c.scp === undefined && (c.roles?.length ?? 0) > 0 && !c.wids);
-    return {
-      tenantId: c.tid,
-      objectId: c.oid,
-      appId: c.azp ?? c.appid,
-      isApplication,
-      directoryRoles: rolesFromWids(c.wids ?? []),
-      appRoles: c.roles ?? [],
-      name: c.name,
-    };
+    const principal = principalOf(payload, opts.authorityHost, publicCloud);
+    if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);
+    verified.set(jwt, { principal, expMs: (payload.exp ?? 0) * 1000, nbfMs: (payload.nbf ?? 0) * 1000, until: t + VERIFIED_TTL_MS });
+    return principal;
   };
+}
+
+function principalOf(payload: JWTPayload, authorityHost: string, publicCloud: boolean): Principal {
+  const parsed = claimsSchema.safeParse(payload);
+  if (!parsed.success) throw unauthorized("The token lacks the claims tid and oid.");
+  const c = parsed.data;
+  const expectedIssuers = [`${authorityHost}/${c.tid}/v2.0`];
+  if (publicCloud) expectedIssuers.push(`https://sts.windows.net/${c.tid}/`);
+  if (!expectedIssuers.includes(String(payload.iss))) throw unauthorized("The token's issuer does not match its tenant.");
+  const isApplication = c.idtyp === "app" || (c.scp === undefined && (c.roles?.length ?? 0) > 0 && !c.wids);
+  return Object.freeze({
+    tenantId: c.tid,
+    objectId: c.oid,
+    appId: c.azp ?? c.appid,
+    isApplication,
+    directoryRoles: Object.freeze(rolesFromWids(c.wids ?? [])) as DirectoryRole[],
+    appRoles: Object.freeze(c.roles ?? []) as string[],
+    name: c.name,
+  });
 }
 
 function describeJoseError(err: unknown): AppError {
