@@ -1,13 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { createWriteStream, mkdtempSync, readFileSync } from "node:fs";
-import http from "node:http";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { CosmosClient, type Container } from "@azure/cosmos";
 import { QueueClient } from "@azure/storage-queue";
-import { azuriteConnectionString, COSMOS_EMULATOR_KEY, freePort } from "../local/services.js";
+import { COSMOS_EMULATOR_KEY } from "../local/services.js";
 import { buildDemoTenant, DEMO_SKUS, DEMO_TENANT_ID } from "../local/sim-cloud/demo-tenant.js";
 import type { TenantFixture } from "../local/sim-cloud/state/fixture.js";
 import { freeStackPorts, startTestStack, type TestStack } from "../test/support/stack.js";
@@ -41,14 +40,13 @@ export async function run(args: string[]): Promise<void> {
   console.log(`machine: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(" / ")}`);
 
   const ports = await freeStackPorts();
-  const proxy = await startCountingProxy(await freePort(), ports.cosmos);
-  // The app's queue requests also go through a counting proxy (the host's own storage does not).
-  const queueProxy = await startCountingProxy(await freePort(), ports.queue, queueRequestKind);
-  const eventQueueStorage = azuriteConnectionString({ ...ports, queue: Number(new URL(queueProxy.url).port) });
+  // The Cosmos server and Azurite count the requests they serve (local/request-counter.cjs).
+  process.env.LOCAL_COUNT_REQUESTS = "1";
+  const cosmosCounter = serviceCounter(`http://127.0.0.1:${ports.cosmos}`);
+  const queueCounter = serviceCounter(`http://127.0.0.1:${ports.queue}`);
   const stack = await startTestStack({
     ports,
     appSettings: {
-      ...(process.env.BENCH_NO_PROXY === "1" ? {} : { COSMOS_ENDPOINT: proxy.url, AzureWebJobsStorage: eventQueueStorage, EventQueueStorage: eventQueueStorage }),
       AUTOCLAIM_DAILY_CAP_PER_CALLER: "10000000",
       AUTOCLAIM_COUNTER_SHARDS: String(shards),
       LOCAL_HOST_QUEUE_STATS: "1", // the listener logs in-flight, receives and deletes per second
@@ -73,8 +71,9 @@ export async function run(args: string[]): Promise<void> {
     stack.processes.host?.child.stderr?.on("data", (c: Buffer) => logStream.write(c));
 
     // ---- 1. raw capacity -------------------------------------------------------------------
+    await rawCapacity(stack); // a first, untimed round warms the services up (JIT, connections)
     const raw = await rawCapacity(stack);
-    console.log("\n1. raw capacity of the local services (no work of ours)");
+    console.log("\n1. raw capacity of the local services (no work of ours; the second of two rounds)");
     console.log(`   queue (Azurite) receive+delete: ${raw.queue.toFixed(0)} msg/s   (8 receivers x 32 per receive; sends: ${raw.queueSend.toFixed(0)} msg/s)`);
     console.log(`   Cosmos point writes (creates):  ${raw.writes.toFixed(0)} ops/s  (32 concurrent)`);
     console.log(`   Cosmos conditional patches, one item: ${raw.patches.toFixed(0)} ops/s  (32 concurrent)`);
@@ -124,7 +123,7 @@ export async function run(args: string[]): Promise<void> {
     const steadyApp = await policy("steady");
     const steadyUsers = userIds.slice(0, steadyEvents);
     if (cpuProfile && hostPid) process.kill(hostPid, "SIGUSR2"); // the warm-up's samples go to .0
-    const s0 = await snapshot(sim, proxy, hostPid, stack, queueProxy);
+    const s0 = await snapshot(sim, cosmosCounter, hostPid, stack, queueCounter);
     const steadyFrom = await assignsSent(sim);
     const started = performance.now();
     const statuses = new Map<number, number>();
@@ -144,7 +143,7 @@ export async function run(args: string[]): Promise<void> {
     const steadyAccepted = statuses.get(202) ?? 0;
     if (steadyAccepted < steadyUsers.length) console.log(`   (not accepted at ingestion: ${fmtMap(statuses)})`);
     await waitForClaims(sim, steadyFrom, events, steadyApp, steadyAccepted, 300_000);
-    const s1 = await snapshot(sim, proxy, hostPid, stack, queueProxy);
+    const s1 = await snapshot(sim, cosmosCounter, hostPid, stack, queueCounter);
     const steadyLatencies = await latencies(claims, events, steadyApp);
     console.log(`\n2. steady load: ${steadyUsers.length} events for distinct users at ${rate}/s (sent in ${sendSeconds.toFixed(1)} s; answers ${fmtMap(statuses)})`);
     console.log(`   ingestion -> assigned ms: p50 ${pct(steadyLatencies, 50, 0)}  p95 ${pct(steadyLatencies, 95, 0)}  p99 ${pct(steadyLatencies, 99, 0)}  max ${pct(steadyLatencies, 100, 0)}   (target p99 < 2000)`);
@@ -156,7 +155,7 @@ export async function run(args: string[]): Promise<void> {
     // ---- 3. burst ---------------------------------------------------------------------------
     const burstApp = await policy("burst");
     const burstUsers = userIds.slice(steadyEvents);
-    const b0 = await snapshot(sim, proxy, hostPid, stack, queueProxy);
+    const b0 = await snapshot(sim, cosmosCounter, hostPid, stack, queueCounter);
     const burstFrom = await assignsSent(sim);
     const burstStart = performance.now();
     let burstAccepted = 0;
@@ -170,7 +169,7 @@ export async function run(args: string[]): Promise<void> {
     });
     const ingestSeconds = (performance.now() - burstStart) / 1000;
     await waitForClaims(sim, burstFrom, events, burstApp, burstAccepted, 600_000);
-    const b1 = await snapshot(sim, proxy, hostPid, stack, queueProxy);
+    const b1 = await snapshot(sim, cosmosCounter, hostPid, stack, queueCounter);
     const window = await claimWindow(claims, events, burstApp);
     const drainRate = burstAccepted / window.seconds;
     const cosmosPerEvent = (b1.cosmos.total - b0.cosmos.total) / burstAccepted;
@@ -189,6 +188,7 @@ export async function run(args: string[]): Promise<void> {
     console.log(`   drain / bound = ${(drainRate / bound).toFixed(2)}   (target >= 0.8)`);
     perEvent("   burst", b0, b1, burstAccepted);
     coresUsed("   burst", b0, b1);
+    cpuAtRate("   burst", b0, b1, burstAccepted, 0.8 * bound);
 
     if (cpuProfile && hostPid) {
       process.kill(hostPid, "SIGUSR2");
@@ -245,8 +245,6 @@ export async function run(args: string[]): Promise<void> {
     }
   } finally {
     await stack.stop();
-    proxy.close();
-    queueProxy.close();
   }
 }
 
@@ -269,14 +267,14 @@ interface Snapshot {
 }
 
 async function snapshot(
-  sim: (m: string, p: string) => Promise<unknown>, proxy: CountingProxy, hostPid: number | undefined, stack?: TestStack, queueProxy?: CountingProxy,
+  sim: (m: string, p: string) => Promise<unknown>, cosmosCounter: ServiceCounter, hostPid: number | undefined, stack: TestStack, queueCounter: ServiceCounter,
 ): Promise<Snapshot> {
   const counters = (await sim("GET", "counters")) as { graph: { requests: number } };
   const own = process.cpuUsage();
-  const processCpuMs: Record<string, number> = { "bench (load generator, Cosmos proxy)": (own.user + own.system) / 1000 };
+  const processCpuMs: Record<string, number> = { "bench (load generator)": (own.user + own.system) / 1000 };
   for (const [name, p] of Object.entries(stack?.processes ?? {})) processCpuMs[name] = cpuMsOf(p.child.pid);
   return {
-    cosmos: proxy.snapshot(), queue: queueProxy?.snapshot() ?? { total: 0, byKind: {} }, graph: counters.graph.requests, cpuMs: cpuMsOf(hostPid), at: performance.now(), wallClock: Date.now(), processCpuMs,
+    cosmos: await cosmosCounter.snapshot(), queue: await queueCounter.snapshot(), graph: counters.graph.requests, cpuMs: cpuMsOf(hostPid), at: performance.now(), wallClock: Date.now(), processCpuMs,
   };
 }
 
@@ -286,6 +284,17 @@ function coresUsed(label: string, a: Snapshot, b: Snapshot): void {
   const parts = Object.keys(b.processCpuMs).map((name) => [name, ((b.processCpuMs[name] ?? 0) - (a.processCpuMs[name] ?? 0)) / wallMs] as const);
   const total = parts.reduce((sum, [, c]) => sum + c, 0);
   console.log(`${label} cores busy over ${(wallMs / 1000).toFixed(1)} s: ${total.toFixed(2)} of ${cpus().length} (${parts.sort((x, y) => y[1] - x[1]).map(([n, c]) => `${n} ${c.toFixed(2)}`).join(", ")})`);
+}
+
+/** The cores the measured CPU per event of each process would take at `rate` events per second. */
+function cpuAtRate(label: string, a: Snapshot, b: Snapshot, n: number, rate: number): void {
+  const perEventMs = Object.keys(b.processCpuMs).map((name) => [name, ((b.processCpuMs[name] ?? 0) - (a.processCpuMs[name] ?? 0)) / n] as const);
+  const services = perEventMs.filter(([name]) => !name.startsWith("bench"));
+  const cores = (list: (readonly [string, number])[]) => (list.reduce((sum, [, ms]) => sum + ms, 0) * rate) / 1000;
+  console.log(
+    `${label} CPU per event: ${perEventMs.sort((x, y) => y[1] - x[1]).map(([name, ms]) => `${name} ${ms.toFixed(2)} ms`).join(", ")}; ` +
+      `at the target rate ${rate.toFixed(0)}/s the host and services would need ${cores(services).toFixed(2)} cores, ${cores(perEventMs).toFixed(2)} with the load generator (machine: ${cpus().length})`,
+  );
 }
 
 function perEvent(label: string, a: Snapshot, b: Snapshot, n: number): void {
@@ -456,63 +465,21 @@ async function rawCapacity(stack: TestStack): Promise<{ queue: number; queueSend
   }
 }
 
-// ---- the counting proxy in front of the Cosmos server --------------------------------------
+// ---- request counts kept by the services ---------------------------------------------------
 
-interface CountingProxy {
-  url: string;
-  snapshot(): ProxyCounts;
-  close(): void;
+interface ServiceCounter {
+  snapshot(): Promise<ProxyCounts>;
 }
 
-/** Forwards every request to the Cosmos server and counts them by method and resource kind. */
-async function startCountingProxy(port: number, targetPort: number, kindOf: (url: string, headers: http.IncomingHttpHeaders) => string = resourceKind): Promise<CountingProxy> {
-  const byKind: Record<string, number> = {};
-  let total = 0;
-  // Idle sockets are dropped after 4 s: Azurite closes them after 5 s, and reusing one as it closes gives ECONNRESET.
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256, timeout: 4000 });
-  const server = http.createServer((req, res) => {
-    total++;
-    const kind = `${req.method ?? "?"} ${kindOf(req.url ?? "/", req.headers)}`;
-    byKind[kind] = (byKind[kind] ?? 0) + 1;
-    const upstream = http.request({ host: "127.0.0.1", port: targetPort, method: req.method, path: req.url, headers: req.headers, agent }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
-    upstream.on("error", (err) => {
-      // A body the SDK can read (an empty one makes it throw a TypeError).
-      if (!res.headersSent) res.writeHead(502, { "content-type": "application/json" });
-      res.end(JSON.stringify({ code: "BadGateway", message: `bench proxy: ${err.message}` }));
-    });
-    req.pipe(upstream);
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+/** Reads a local service's request counts (GET /_local/request-counts, LOCAL_COUNT_REQUESTS=1). */
+function serviceCounter(baseUrl: string): ServiceCounter {
   return {
-    url: `http://127.0.0.1:${port}`,
-    snapshot: () => ({ total, byKind: { ...byKind } }),
-    close: () => {
-      server.close();
-      agent.destroy();
+    snapshot: async () => {
+      const res = await fetch(`${baseUrl}/_local/request-counts`);
+      if (!res.ok) throw new Error(`${baseUrl} does not count requests (${res.status})`);
+      return (await res.json()) as ProxyCounts;
     },
   };
-}
-
-/** A Storage queue request: the queue and whether it is about messages (receive, send, delete) or the queue. */
-function queueRequestKind(url: string): string {
-  const [path = "/", query = ""] = url.split("?");
-  const parts = path.split("/").filter(Boolean); // account, queue, messages, id
-  const what = parts[2] === "messages" ? (parts[3] ? "message" : "messages") : query.includes("comp=metadata") ? "metadata" : "queue";
-  return `${parts[1] ?? "(service)"} ${what}`;
-}
-
-function resourceKind(url: string, headers: http.IncomingHttpHeaders): string {
-  const path = url.split("?")[0] ?? "/";
-  const parts = path.split("/").filter(Boolean);
-  if (parts.length === 0) return "account";
-  const container = parts[3] ?? "";
-  if (parts[4] === "docs" && parts.length === 5) return headers["x-ms-documentdb-isquery"] ? `query ${container}` : `create ${container}`;
-  if (parts[4] === "docs") return `item ${container}`;
-  return parts.length <= 2 ? "database" : parts.length <= 4 ? "container" : parts[4] ?? "other";
 }
 
 // ---- helpers -----------------------------------------------------------------------------

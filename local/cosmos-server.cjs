@@ -42,7 +42,8 @@ patchOps.patchOperation = (collection, input) => {
   return patchWhole(collection, { ...input, condition: undefined }); // 404 / If-Match / the patch itself
 };
 
-const server = require(path.join(serverDir, "lib", "index.js")).createHttpServer({ keepAlive: true });
+const { countRequests, cosmosRequestKind } = require("./request-counter.cjs");
+const server = countRequests(require(path.join(serverDir, "lib", "index.js")).createHttpServer({ keepAlive: true }), cosmosRequestKind);
 // Idle connections stay open longer than clients keep them (Node closes them after 5 s by default,
 // and a client reusing one as it closes gets ECONNRESET).
 server.keepAliveTimeout = 120_000;
