@@ -52,17 +52,22 @@ class MemoryQueue {
 const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const ratio = (actual: number, minimum: number) => (minimum === 0 ? (actual === 0 ? "1.00" : "inf") : (actual / minimum).toFixed(2));
 
-/** Client CPU (us) per request of plain node:https keep-alive GETs: what any HTTPS call costs here before our code runs. */
+/**
+ * Client CPU (us) per request of plain node:https keep-alive requests shaped like addUser (POST, a
+ * bearer token, a small JSON body): what such an HTTPS call costs here before our code runs.
+ */
 async function httpsRequestCpuUs(url: string, concurrency: number, count = 2000): Promise<number> {
   const agent = new HttpsAgent({ keepAlive: true, maxSockets: concurrency });
+  const body = Buffer.from(JSON.stringify({ ObjectId: randomUUID() }));
+  const headers = { Authorization: `Bearer ${"x".repeat(1400)}`, "Content-Type": "application/json", Accept: "application/json", "Content-Length": body.length };
   const one = () =>
     new Promise<void>((resolve, reject) => {
-      const req = httpsRequest(url, { agent, headers: { Authorization: `Bearer ${"x".repeat(1400)}` } }, (res) => {
+      const req = httpsRequest(url, { agent, method: "POST", headers }, (res) => {
         res.on("data", () => undefined);
         res.on("end", resolve);
       });
       req.on("error", reject);
-      req.end();
+      req.end(body);
     });
   let left = count;
   const worker = async () => {
@@ -179,7 +184,7 @@ export async function run(args: string[]): Promise<void> {
     }
     const settings = await sim<{ graph: { deltaPageSize: number; groupDeltaMembersPerPage: number }; rateLimits: { bap: { requestsPerWindow: number; windowSeconds: number; enabled: boolean } } }>("/settings");
     const httpsFloorUs = await httpsRequestCpuUs(`${simUrl}/_admin/health`, rt.config.SYNC_ADDUSER_CONCURRENCY);
-    console.log(`reference: one keep-alive HTTPS request to the simulated cloud costs ${fmt(httpsFloorUs, 1)} us of client CPU in plain node:https (${rt.config.SYNC_ADDUSER_CONCURRENCY} in flight) - the floor under each addUser`);
+    console.log(`reference: one keep-alive HTTPS request to the simulated cloud costs ${fmt(httpsFloorUs, 1)} us of client CPU in plain node:https (a POST shaped like addUser, ${rt.config.SYNC_ADDUSER_CONCURRENCY} in flight) - the floor under each addUser`);
     meter.enabled = true;
 
     const drain = async () => {
