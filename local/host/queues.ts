@@ -50,6 +50,47 @@ export class PollingBackoff {
   }
 }
 
+/** LOCAL_HOST_QUEUE_STATS=1 (benchmarks): one log line per second with what a listener did. */
+class ListenerActivity {
+  #counts = ListenerActivity.#zero();
+  #timer: NodeJS.Timeout | undefined;
+
+  static #zero() {
+    return { receives: 0, receiveMs: 0, receiveMsMax: 0, received: 0, done: 0, completeMs: 0, completeMsMax: 0 };
+  }
+
+  received(ms: number, messages: number): void {
+    const c = this.#counts;
+    c.receives++;
+    c.receiveMs += ms;
+    c.receiveMsMax = Math.max(c.receiveMsMax, Math.round(ms));
+    c.received += messages;
+  }
+
+  completed(ms: number): void {
+    const c = this.#counts;
+    c.done++;
+    c.completeMs += ms;
+    c.completeMsMax = Math.max(c.completeMsMax, Math.round(ms));
+  }
+
+  start(queue: string, inFlight: () => number, logger: HostLogger): void {
+    this.#timer ??= setInterval(() => {
+      const c = this.#counts;
+      this.#counts = ListenerActivity.#zero();
+      if (!c.receives && !c.done && !inFlight()) return;
+      const avg = (total: number, n: number) => (n ? Math.round(total / n) : 0);
+      logger.info(
+        `queue-stats ${JSON.stringify({ queue, inFlight: inFlight(), receives: c.receives, receiveMsAvg: avg(c.receiveMs, c.receives), receiveMsMax: c.receiveMsMax, received: c.received, done: c.done, completeMsAvg: avg(c.completeMs, c.done), completeMsMax: c.completeMsMax })}`,
+      );
+    }, 1000).unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}
+
 export class QueueListener {
   readonly #queue: QueueClient;
   readonly #poison: QueueClient;
@@ -60,8 +101,7 @@ export class QueueListener {
   #pollFailing = false;
   /** Counters, for tests and the listing. */
   readonly stats = { received: 0, succeeded: 0, failed: 0, poisoned: 0 };
-  /** LOCAL_HOST_QUEUE_STATS=1: one line per second with what the listener did (for benchmarks). */
-  readonly #trace = process.env.LOCAL_HOST_QUEUE_STATS === "1" ? { receives: 0, receiveMs: 0, maxReceiveMs: 0, received: 0, done: 0, completeMs: 0, maxCompleteMs: 0 } : undefined;
+  readonly #activity = process.env.LOCAL_HOST_QUEUE_STATS === "1" ? new ListenerActivity() : undefined;
 
   constructor(
     readonly target: QueueTarget,
@@ -77,25 +117,13 @@ export class QueueListener {
 
   start(): void {
     this.#loop ??= this.#run();
-    const t = this.#trace;
-    if (t && !this.#traceTimer) {
-      this.#traceTimer = setInterval(() => {
-        if (t.receives || t.done || this.#inFlight.size) {
-          this.deps.logger.info(
-            `queue-stats ${JSON.stringify({ queue: this.target.queueName, inFlight: this.#inFlight.size, receives: t.receives, receiveMsMax: t.maxReceiveMs, receiveMsAvg: t.receives ? Math.round(t.receiveMs / t.receives) : 0, received: t.received, done: t.done, completeMsAvg: t.done ? Math.round(t.completeMs / t.done) : 0, completeMsMax: t.maxCompleteMs })}`,
-          );
-        }
-        Object.assign(t, { receives: 0, receiveMs: 0, maxReceiveMs: 0, received: 0, done: 0, completeMs: 0, maxCompleteMs: 0 });
-      }, 1000);
-      this.#traceTimer.unref();
-    }
+    this.#activity?.start(this.target.queueName, () => this.#inFlight.size, this.deps.logger);
   }
-  #traceTimer: NodeJS.Timeout | undefined;
 
   /** Stops polling, then waits for messages being processed (at most `timeoutMs`). */
   async stop(timeoutMs: number): Promise<void> {
     this.#abort.abort();
-    clearInterval(this.#traceTimer);
+    this.#activity?.stop();
     this.#wake?.();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise((r) => (timer = setTimeout(r, timeoutMs)));
@@ -136,13 +164,7 @@ export class QueueListener {
           visibilityTimeout: PROCESSING_VISIBILITY_S,
           abortSignal: this.#abort.signal,
         });
-        if (this.#trace) {
-          const ms = performance.now() - receiveStarted;
-          this.#trace.receives++;
-          this.#trace.receiveMs += ms;
-          this.#trace.maxReceiveMs = Math.max(this.#trace.maxReceiveMs, Math.round(ms));
-          this.#trace.received += receivedMessageItems.length;
-        }
+        this.#activity?.received(performance.now() - receiveStarted, receivedMessageItems.length);
         if (this.#pollFailing) logger.info(`Queue '${this.target.queueName}' is reachable again`);
         this.#pollFailing = false;
         for (const message of receivedMessageItems) {
@@ -223,12 +245,7 @@ export class QueueListener {
         this.stats.succeeded++;
         const completeStarted = performance.now();
         await this.#queue.deleteMessage(message.messageId, popReceipt);
-        if (this.#trace) {
-          const ms = performance.now() - completeStarted;
-          this.#trace.done++;
-          this.#trace.completeMs += ms;
-          this.#trace.maxCompleteMs = Math.max(this.#trace.maxCompleteMs, Math.round(ms));
-        }
+        this.#activity?.completed(performance.now() - completeStarted);
       } else {
         this.stats.failed++;
         if (message.dequeueCount >= options.maxDequeueCount) {
