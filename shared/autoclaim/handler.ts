@@ -1,4 +1,4 @@
-import { registerEnvelopeHandler } from "../events/dispatch.js";
+import { deliveryCount, registerEnvelopeHandler } from "../events/dispatch.js";
 import { SIGN_IN_EVENT_KIND } from "../events/sign-in-event.js";
 import { autoClaim } from "./composition.js";
 import { processSignInEvent } from "./processor.js";
@@ -7,7 +7,7 @@ import { processSignInEvent } from "./processor.js";
 registerEnvelopeHandler(SIGN_IN_EVENT_KIND, async (envelope, context) => {
   const { processor } = await autoClaim();
   const started = Date.now();
-  const result = await processSignInEvent(processor, envelope);
+  const result = await processSignInEvent(processor, envelope, { count: deliveryCount(context) });
   context.log(
     JSON.stringify({
       event: "sign-in-event",

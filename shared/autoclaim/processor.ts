@@ -75,7 +75,24 @@ type ClaimResult =
 
 type Body = SignInEnvelopeBody;
 
-export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope): Promise<ProcessResult> {
+/**
+ * How this message was delivered: the transport's delivery count (storage queue `dequeueCount`,
+ * Service Bus `deliveryCount`), when the trigger reported it.
+ */
+export interface Delivery {
+  count?: number;
+}
+
+/**
+ * Whether an earlier delivery of this event may have begun its claim: a transport redelivery (the
+ * handler threw, or the worker died holding the message), our own retry of a transient failure, a
+ * re-sent envelope (paused, deferred, re-queued by maintenance), or a delivery count unknown.
+ */
+export function mayFollowEarlierAttempt(envelope: Envelope, body: Body, delivery: Delivery): boolean {
+  return envelope.attempt > 1 || envelope.id !== body.event.eventId || delivery.count === undefined || delivery.count > 1;
+}
+
+export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope, delivery: Delivery = {}): Promise<ProcessResult> {
   const body: Body = signInEnvelopeBodySchema.parse(envelope.body);
   const tenantId = envelope.tenantId;
   const now = deps.now();
@@ -110,7 +127,8 @@ export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope
 
   try {
     const key = `${tenantId}|${body.event.userId}|${body.event.appId}`;
-    const decided = await deps.perClaim.run(key, () => decide(deps, tenantId, body, deps.now()));
+    const retried = mayFollowEarlierAttempt(envelope, body, delivery);
+    const decided = await deps.perClaim.run(key, () => decide(deps, tenantId, body, deps.now(), retried));
     if (decided === "duplicate") return { kind: "duplicate" };
     const { finalize, failedSkuId, ...outcome } = decided;
     const full = { ...outcome, ...(firstAccess ? { firstAccess } : {}) };
@@ -154,7 +172,7 @@ async function alertFailure(deps: ProcessorDeps, tenantId: string, body: Body, o
   });
 }
 
-async function decide(deps: ProcessorDeps, tenantId: string, body: Body, now: Date): Promise<Decided | "duplicate"> {
+async function decide(deps: ProcessorDeps, tenantId: string, body: Body, now: Date, retried: boolean): Promise<Decided | "duplicate"> {
   const ev = body.event;
   const autoClaimOn = await deps.isAutoClaimEnabled(tenantId);
   const policy = autoClaimOn ? await deps.policies.forApp(tenantId, ev.appId) : undefined;
@@ -181,7 +199,8 @@ async function decide(deps: ProcessorDeps, tenantId: string, body: Body, now: Da
   const held = new Set(user.assignedLicenses.map((l) => l.skuId));
   const covering = plan.products.find((p) => held.has(p.skuId));
   if (covering) {
-    const settled = await settleOwnClaim(deps, tenantId, ev, held, catalog);
+    // Only a delivery that may follow an earlier attempt can find its own claim (one point read).
+    const settled = retried ? await settleOwnClaim(deps, tenantId, ev, held, catalog) : undefined;
     if (settled) return { ...settled, ...withTracking };
     return { status: "skipped", code: "already-licensed", reason: `the user already holds ${covering.skuId}, a product of the policy`, ...withTracking };
   }

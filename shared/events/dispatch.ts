@@ -24,3 +24,10 @@ export async function dispatchEnvelope(envelope: Envelope, context: InvocationCo
   }
   await handler(envelope, context);
 }
+
+/** The transport's delivery count of the message being handled (storage queue or Service Bus), when the trigger reports it. */
+export function deliveryCount(context: InvocationContext): number | undefined {
+  const metadata = context.triggerMetadata ?? {};
+  const n = Number(metadata.dequeueCount ?? metadata.deliveryCount);
+  return Number.isInteger(n) && n >= 1 ? n : undefined;
+}

@@ -3,7 +3,7 @@ import { QueueClient } from "@azure/storage-queue";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_IDS, DEMO_SKUS } from "../../../local/sim-cloud/demo-tenant.js";
 import { EVENTS_QUEUE } from "../../../shared/events/queues.js";
-import { newEnvelope } from "../../../shared/queue/envelope.js";
+import { newEnvelope, nextAttempt } from "../../../shared/queue/envelope.js";
 import { encodeQueueMessage } from "../../../shared/queue/storage-queue-sender.js";
 import { startReceiver, type WebhookReceiver } from "../alerts/receiver.js";
 import { signInEvent, startAutoClaimStack, TENANT, type AutoClaimStack } from "./support.js";
@@ -191,7 +191,15 @@ describe("the claim processor", () => {
     });
     const before = await assignCalls();
     expect(await claimEvent(user!, appId)).toMatchObject({ status: "skipped", code: "already-licensed" });
-    expect((await s.postEvent(event)).status).toBe(202);
+    // The event as ingestion stored it, and the retry its failed first attempt re-enqueued (attempt 2).
+    const receivedAt = new Date().toISOString();
+    const caller = { id: "relay", kind: "relay" as const };
+    await s.stack.database.container("events").items.create({
+      id: String(event.eventId), partitionKey: `${TENANT}|${String(event.eventId)}`, type: "sign-in-event", tenantId: TENANT, event, bodyHash: "h", source: "E3", caller,
+      receivedAt, status: "queued", answer: 202, updatedAt: receivedAt,
+    });
+    const first = newEnvelope({ kind: "sign-in-event", tenantId: TENANT, id: String(event.eventId), body: { event, source: "E3", caller, receivedAt } });
+    await queue.sendMessage(encodeQueueMessage(nextAttempt(first, "Cosmos unavailable", new Date())));
     expect(await s.waitForEvent(String(event.eventId))).toMatchObject({ status: "claimed", claim: { policyId: policy.id, skuId: PRIMARY } });
     const { resource: settled } = await s.stack.database.container("autoclaim").item(`claim:${appId}:${user!}`, TENANT).read<{ status: string }>();
     expect(settled?.status).toBe("claimed");
