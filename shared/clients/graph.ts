@@ -5,6 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
 import type { TokenCredential } from "@azure/identity";
 import { AppError } from "../errors/app-error.js";
+import { reusingTokens } from "./credentials.js";
 
 /**
  * How long a caller may wait on Graph throttling. Interactive (HTTP) calls stay well inside the
@@ -80,7 +81,7 @@ class BudgetedRetryHandler implements Middleware {
  */
 export function createGraphClient(opts: GraphClientOptions): Client {
   const budget = opts.budget ?? INTERACTIVE_BUDGET;
-  const auth = new AuthenticationHandler(new TokenCredentialAuthenticationProvider(opts.credential, { scopes: [GRAPH_SCOPE] }));
+  const auth = new AuthenticationHandler(new TokenCredentialAuthenticationProvider(reusingTokens(opts.credential), { scopes: [GRAPH_SCOPE] }));
   const chain: Middleware[] = [auth, new BudgetedRetryHandler(budget)];
   if (opts.background) chain.push(new ThrottlePriorityHandler());
   chain.push(new HTTPMessageHandler());

@@ -1,7 +1,8 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
-import type { AccessToken, TokenCredential } from "@azure/identity";
+import type { TokenCredential } from "@azure/identity";
 import { AppError } from "../errors/app-error.js";
+import { reusedToken } from "./credentials.js";
 import type { RetryBudget } from "./graph.js";
 
 /**
@@ -98,23 +99,10 @@ function toResponse(status: number, headers: IncomingHttpHeaders, body: Buffer):
   };
 }
 
-/** Tokens are reused until 5 minutes before they expire (asking the credential each time costs a cache lookup per request). */
-const tokens = new WeakMap<TokenCredential, Map<string, AccessToken>>();
-
-async function tokenFor(credential: TokenCredential, scope: string): Promise<AccessToken | null> {
-  let byScope = tokens.get(credential);
-  if (!byScope) tokens.set(credential, (byScope = new Map<string, AccessToken>()));
-  const cached = byScope.get(scope);
-  if (cached && cached.expiresOnTimestamp - Date.now() > 300_000) return cached;
-  const token = await credential.getToken(scope);
-  if (token) byScope.set(scope, token);
-  return token;
-}
-
 export async function msFetch(url: string, init: MsRequestInit, opts: MsHttpOptions): Promise<MsResponse> {
   const sleep = opts.sleep ?? realSleep;
   for (let attempt = 1; ; attempt++) {
-    const token = await tokenFor(opts.credential, opts.scope);
+    const token = await reusedToken(opts.credential, opts.scope);
     if (!token) throw new AppError("unavailable", `No token for ${opts.service}.`, { retryAfterSeconds: 5 });
     const started = Date.now();
     let response: MsResponse;
