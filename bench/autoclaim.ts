@@ -6,7 +6,8 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { CosmosClient, type Container } from "@azure/cosmos";
 import { QueueClient } from "@azure/storage-queue";
-import { COSMOS_EMULATOR_KEY } from "../local/services.js";
+import { answersHttp, COSMOS_EMULATOR_KEY, freePort, spawnService } from "../local/services.js";
+import { repoRoot } from "../local/paths.js";
 import { buildDemoTenant, DEMO_SKUS, DEMO_TENANT_ID } from "../local/sim-cloud/demo-tenant.js";
 import type { TenantFixture } from "../local/sim-cloud/state/fixture.js";
 import { freeStackPorts, startTestStack, type TestStack } from "../test/support/stack.js";
@@ -243,8 +244,77 @@ export async function run(args: string[]): Promise<void> {
       const missed = await notClaimed(events, appId);
       console.log(`   ${label} events not claimed: ${missed.size === 0 ? "none" : [...missed].map(([k, n]) => `${k}: ${n}`).join(", ")}`);
     }
+
+    // ---- 5. the local host's own cost ------------------------------------------------------------
+    // In Azure the Functions host (HTTP front door, queue polling and deletes) is a process of its
+    // own; here it shares the app's. The same load against an app whose functions do nothing.
+    const base = await hostBaseline(stack, relay, Math.min(steadyEvents, 1500), rate, burstEvents);
+    const steadyHost = (s1.cpuMs - s0.cpuMs) / steadyAccepted;
+    const burstHost = (b1.cpuMs - b0.cpuMs) / burstAccepted;
+    console.log("\n5. the local host's own cost: one HTTP request and one queue message per event, functions that do nothing (bench/baseline-app.ts)");
+    console.log(`   host process CPU per event: steady ${base.steadyMs.toFixed(2)} ms, burst ${base.burstMs.toFixed(2)} ms`);
+    console.log(
+      `   app CPU per claimed event = host process CPU - that: steady ${(steadyHost - base.steadyMs).toFixed(2)} ms, burst ${(burstHost - base.burstMs).toFixed(2)} ms   (target < 3; ` +
+        "the baseline also holds @azure/functions' invocation of a no-op function, which a worker pays in Azure too)",
+    );
   } finally {
     await stack.stop();
+  }
+}
+
+/** Host process CPU per event for an app that does nothing: `n` POSTs and `n` queue messages, at `rate`/s, then all at once. */
+async function hostBaseline(stack: TestStack, token: string, steadyN: number, rate: number, burstN: number): Promise<{ steadyMs: number; burstMs: number }> {
+  const port = await freePort();
+  const host = await spawnService({
+    name: "baseline-host",
+    command: process.execPath,
+    args: ["--import", "tsx", join(repoRoot, "local/host/main.ts"), "--app", join(repoRoot, "bench/baseline-app.ts"), "--port", String(port), "--settings", mkdtempSync(join(tmpdir(), "baseline-settings-"))],
+    env: { ...process.env, AzureWebJobsStorage: stack.storageConnectionString, FUNCTIONS_WORKER_RUNTIME: "node" },
+    cwd: repoRoot,
+    ready: () => answersHttp(`http://127.0.0.1:${port}/`),
+  });
+  try {
+    const queue = new QueueClient(stack.storageConnectionString, "baseline");
+    await queue.createIfNotExists();
+    // A message and a request body the size of the pipeline's.
+    const message = Buffer.from(JSON.stringify({ kind: "sign-in-event", id: randomUUID(), tenantId: DEMO_TENANT_ID, attempt: 1, body: { event: { eventId: randomUUID(), userId: randomUUID(), appId: randomUUID(), trigger: "sign-in", occurredAt: new Date().toISOString() }, source: "E3", caller: { id: randomUUID(), kind: "relay" }, receivedAt: new Date().toISOString() }, firstEnqueuedAt: new Date().toISOString() })).toString("base64");
+    const one = async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/api/baseline`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ eventId: `bench-${randomUUID()}`, userId: randomUUID(), appId: randomUUID(), trigger: "sign-in", occurredAt: new Date().toISOString() }),
+      });
+      await res.body?.cancel();
+      await queue.sendMessage(message);
+    };
+    const drained = async () => {
+      for (let i = 0; i < 1200; i++) {
+        if ((await queue.getProperties()).approximateMessagesCount === 0) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error("the baseline queue did not drain");
+    };
+    const pid = host.child.pid;
+    await pool(Array.from({ length: 100 }, (_, i) => i), 8, one); // warm-up
+    await drained();
+    let cpu = cpuMsOf(pid);
+    const started = performance.now();
+    const sent: Promise<void>[] = [];
+    for (let i = 0; i < steadyN; i++) {
+      const wait = started + (i * 1000) / rate - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      sent.push(one());
+    }
+    await Promise.all(sent);
+    await drained();
+    const steadyMs = (cpuMsOf(pid) - cpu) / steadyN;
+    cpu = cpuMsOf(pid);
+    await pool(Array.from({ length: burstN }, (_, i) => i), 64, one);
+    await drained();
+    const burstMs = (cpuMsOf(pid) - cpu) / burstN;
+    return { steadyMs, burstMs };
+  } finally {
+    await host.stop();
   }
 }
 
