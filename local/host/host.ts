@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { HostConfigError, loadHostJson, loadLocalSettings, resolveSettingPlaceholders, type HostJson } from "./config.js";
 import { core, type RegisteredFunction, type RpcTypedData } from "./core.js";
 import { FrontDoor, type HttpRoute } from "./http-server.js";
-import { Invoker, sysMetadata, type InvokeOutcome } from "./invoke.js";
+import { Invoker, jsonDate, sysMetadata, type InvokeOutcome } from "./invoke.js";
 import { consoleLogSink, errorMessage, HostLogger, type HostLogSink } from "./log.js";
 import { OutputWriter, unsupportedBindings } from "./outputs.js";
 import { QueueListener } from "./queues.js";
@@ -200,9 +200,9 @@ export async function startFunctionsHost(options: StartFunctionsHostOptions): Pr
         DequeueCount: { json: "0" },
         Id: { string: randomUUID() },
         PopReceipt: { string: "" },
-        InsertionTime: { string: now.toISOString() },
-        ExpirationTime: { string: new Date(now.getTime() + 7 * 86_400_000).toISOString() },
-        NextVisibleTime: { string: now.toISOString() },
+        InsertionTime: jsonDate(now),
+        ExpirationTime: jsonDate(new Date(now.getTime() + 7 * 86_400_000)),
+        NextVisibleTime: jsonDate(now),
       });
     }
     return invoker

@@ -229,6 +229,11 @@ export function typedDataToBuffer(data: RpcTypedData | null | undefined): Buffer
   return Buffer.alloc(0);
 }
 
+/** A date in trigger metadata, typed as the Functions host types a DateTimeOffset (JSON, a quoted ISO string). */
+export function jsonDate(date: Date): RpcTypedData {
+  return { json: JSON.stringify(date.toISOString()) };
+}
+
 /** The host-side `sys` trigger metadata every invocation carries. */
 export function sysMetadata(functionName: string): RpcTypedData {
   return { json: JSON.stringify({ MethodName: functionName, UtcNow: new Date().toISOString(), RandGuid: randomUUID() }) };

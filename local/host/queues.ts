@@ -8,7 +8,7 @@
 import type { QueueClient, DequeuedMessageItem } from "@azure/storage-queue";
 import type { QueuesOptions } from "./config.js";
 import type { RegisteredFunction, RpcTypedData } from "./core.js";
-import { sysMetadata, type Invoker, type InvokeOutcome } from "./invoke.js";
+import { jsonDate, sysMetadata, type Invoker, type InvokeOutcome } from "./invoke.js";
 import { errorMessage, type HostLogger } from "./log.js";
 import type { OutputWriter } from "./outputs.js";
 import { decodeMessage, type StorageQueues } from "./storage.js";
@@ -221,9 +221,9 @@ export class QueueListener {
         DequeueCount: { json: String(message.dequeueCount) },
         Id: { string: message.messageId },
         PopReceipt: { string: popReceipt },
-        InsertionTime: { string: message.insertedOn.toISOString() },
-        ExpirationTime: { string: message.expiresOn.toISOString() },
-        NextVisibleTime: { string: message.nextVisibleOn.toISOString() },
+        InsertionTime: jsonDate(message.insertedOn),
+        ExpirationTime: jsonDate(message.expiresOn),
+        NextVisibleTime: jsonDate(message.nextVisibleOn),
         sys: sysMetadata(fn.metadata.name),
       };
       let outcome: InvokeOutcome = await invoker.invoke({
