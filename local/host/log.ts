@@ -44,12 +44,15 @@ class LineBuffer {
     this.#lines.push(line);
     if (this.#scheduled) return;
     this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      const text = this.#lines.join("");
-      this.#lines = [];
-      if (text) this.stream.write(text);
-    });
+    setImmediate(() => this.flush());
+  }
+
+  /** Writes what is held now (before a line written to the stream directly, to keep the order). */
+  flush(): void {
+    this.#scheduled = false;
+    const text = this.#lines.join("");
+    this.#lines = [];
+    if (text) this.stream.write(text);
   }
 
   #flushSync(): void {
@@ -66,6 +69,12 @@ class LineBuffer {
 
 let stdoutLines: LineBuffer | undefined;
 let stderrLines: LineBuffer | undefined;
+
+/** Writes the log lines still held, so that a line written to stdout or stderr directly comes after them. */
+export function flushConsoleLog(): void {
+  stdoutLines?.flush();
+  stderrLines?.flush();
+}
 
 /** Prints to stdout (stderr for warnings and errors); debug and trace only when `verbose`. */
 export function consoleLogSink(options: { verbose?: boolean } = {}): HostLogSink {

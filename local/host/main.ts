@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { HostConfigError } from "./config.js";
 import { startFunctionsHost, type FunctionsHost } from "./host.js";
-import { errorMessage, errorText } from "./log.js";
+import { errorMessage, errorText, flushConsoleLog } from "./log.js";
 import { AppLoadError } from "./registrations.js";
 
 const USAGE = `Usage: main --app <entry module> [--port <n>] [--host-json <path>] [--settings <dir>] [--verbose] [--method-mismatch 404|405]`;
@@ -64,6 +64,7 @@ async function main(): Promise<number | undefined> {
       verbose: values.verbose,
     });
   } catch (err) {
+    flushConsoleLog();
     if (err instanceof AppLoadError || err instanceof HostConfigError) {
       process.stderr.write(`${err.message}\n`);
       if (values.verbose && err instanceof AppLoadError) process.stderr.write(`${errorText(err.cause)}\n`);
@@ -72,6 +73,7 @@ async function main(): Promise<number | undefined> {
     }
     return 1;
   }
+  flushConsoleLog(); // the function table first, then the ready line
   process.stdout.write(`FUNCTIONS_HOST_READY ${host.url}\n`);
 
   let stopping = false;
