@@ -103,8 +103,11 @@ export async function startLocalStack(opts: StackOptions): Promise<LocalStack> {
   const tls = ensureLocalTls();
   await ensureDevSigningKey();
   const started: ManagedProcess[] = [];
+  /** The stack's processes by name; a caller may put a replacement in (a test restarting Azurite). */
+  const processes: Record<string, ManagedProcess> = {};
   const stop = async () => {
-    for (const p of started.reverse()) await p.stop();
+    // Last started first, then any replacement put into `processes` (stop() is a no-op once exited).
+    for (const p of new Set([...[...started].reverse(), ...Object.values(processes)])) await p.stop();
   };
   try {
     const childEnv = { ...process.env, NODE_EXTRA_CA_CERTS: tls.caPath };
@@ -145,7 +148,7 @@ export async function startLocalStack(opts: StackOptions): Promise<LocalStack> {
       });
     };
     if (opts.withHost !== false) started.push(await spawnHost());
-    const processes: Record<string, ManagedProcess> = Object.fromEntries(started.map((p) => [p.name, p]));
+    Object.assign(processes, Object.fromEntries(started.map((p) => [p.name, p])));
     const restartHost = async (how: "crash" | "stop" = "stop") => {
       const old = processes.host;
       if (old) {

@@ -1,18 +1,21 @@
 import { randomUUID } from "node:crypto";
 import { QueueClient } from "@azure/storage-queue";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAzurite } from "../../../local/services.js";
+import { startAzurite, type ManagedProcess } from "../../../local/services.js";
 import { DEMO_IDS } from "../../../local/sim-cloud/demo-tenant.js";
 import { EVENTS_QUEUE } from "../../../shared/events/queues.js";
 import { signInEvent, startAutoClaimStack, TENANT, type AutoClaimStack } from "./support.js";
 
 const CAP = 3;
 let s: AutoClaimStack;
+/** The Azurite a test starts in place of the one it stopped: the stack stops it too. */
+let restarted: ManagedProcess | undefined;
 beforeAll(async () => {
   s = await startAutoClaimStack({ AUTOCLAIM_DAILY_CAP_PER_CALLER: String(CAP) });
 });
 afterAll(async () => {
   await s?.stop();
+  if (restarted) expect(restarted.child.exitCode !== null || restarted.child.signalCode !== null).toBe(true);
 });
 
 /** Each test relays with its own application, so each has its own daily cap. */
@@ -102,7 +105,7 @@ describe("sign-in event ingestion (E3)", () => {
     expect(await s.getEvent(String(event.eventId))).toBeUndefined();
 
     const azurite = await startAzurite({ ports: s.stack.ports });
-    s.stack.processes.azurite = azurite;
+    s.stack.processes.azurite = restarted = azurite;
     await new QueueClient(s.stack.storageConnectionString, EVENTS_QUEUE).createIfNotExists();
     const retried = await s.postEvent(event, token);
     expect(retried.status).toBe(202);
