@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COSMOS_EMULATOR_KEY, freePort, startCosmosServer } from "../../../local/services.js";
 import { AppError } from "../../../shared/errors/app-error.js";
 import { ensureDatabaseAndContainers } from "../../../shared/storage/bootstrap.js";
-import { CONTAINERS } from "../../../shared/storage/containers.js";
+import { CONTAINERS, type ContainerDeclaration } from "../../../shared/storage/containers.js";
 import { createCosmosClient, getCosmosClient, getDatabase, resetCosmosClient } from "../../../shared/storage/cosmos.js";
 import {
   createItem,
@@ -47,11 +47,14 @@ function settings(): { container: Container; tenantId: string } {
 }
 
 describe("bootstrap", () => {
-  it("when run, then every declared container exists with its partition key", async () => {
-    for (const declared of CONTAINERS) {
+  it("when run, then every declared container exists with its partition key and its time to live", async () => {
+    for (const declared of CONTAINERS as readonly ContainerDeclaration[]) {
       const { resource } = await database.container(declared.name).read();
       expect(resource?.partitionKey?.paths, declared.name).toEqual([declared.partitionKeyPath]);
+      expect(resource?.defaultTtl, declared.name).toBe(declared.defaultTtlSeconds);
     }
+    // Events expire 100 days after their last write (the report looks back at most 90).
+    expect((CONTAINERS as readonly ContainerDeclaration[]).find((c) => c.name === "events")?.defaultTtlSeconds).toBe(100 * 86_400);
   });
 
   it("when run twice, then it succeeds again", async () => {
