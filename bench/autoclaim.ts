@@ -8,6 +8,7 @@ import { CosmosClient, type Container } from "@azure/cosmos";
 import { QueueClient } from "@azure/storage-queue";
 import { answersHttp, COSMOS_EMULATOR_KEY, freePort, spawnService } from "../local/services.js";
 import { repoRoot } from "../local/paths.js";
+import { serviceEntry } from "../local/stack.js";
 import { buildDemoTenant, DEMO_SKUS, DEMO_TENANT_ID } from "../local/sim-cloud/demo-tenant.js";
 import type { TenantFixture } from "../local/sim-cloud/state/fixture.js";
 import { freeStackPorts, startTestStack, type TestStack } from "../test/support/stack.js";
@@ -128,18 +129,12 @@ export async function run(args: string[]): Promise<void> {
     const steadyFrom = await assignsSent(sim);
     const started = performance.now();
     const statuses = new Map<number, number>();
-    const inflight: Promise<void>[] = [];
-    for (let i = 0; i < steadyUsers.length; i++) {
-      const due = started + (i * 1000) / rate;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      inflight.push(post(steadyUsers[i]!, steadyApp).then(async (res) => {
-        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-        if (res.status !== 202) console.error(`steady post: ${res.status} ${await res.text()}`);
-        else await res.body?.cancel();
-      }));
-    }
-    await Promise.all(inflight);
+    await atRate(steadyUsers, rate, async (user) => {
+      const res = await post(user, steadyApp);
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      if (res.status !== 202) console.error(`steady post: ${res.status} ${await res.text()}`);
+      else await res.body?.cancel();
+    });
     const sendSeconds = (performance.now() - started) / 1000;
     const steadyAccepted = statuses.get(202) ?? 0;
     if (steadyAccepted < steadyUsers.length) console.log(`   (not accepted at ingestion: ${fmtMap(statuses)})`);
@@ -265,10 +260,11 @@ export async function run(args: string[]): Promise<void> {
 /** Host process CPU per event for an app that does nothing: `n` POSTs and `n` queue messages, at `rate`/s, then all at once. */
 async function hostBaseline(stack: TestStack, token: string, steadyN: number, rate: number, burstN: number): Promise<{ steadyMs: number; burstMs: number }> {
   const port = await freePort();
+  const hostEntry = serviceEntry("ts", "local/host/main");
   const host = await spawnService({
     name: "baseline-host",
-    command: process.execPath,
-    args: ["--import", "tsx", join(repoRoot, "local/host/main.ts"), "--app", join(repoRoot, "bench/baseline-app.ts"), "--port", String(port), "--settings", mkdtempSync(join(tmpdir(), "baseline-settings-"))],
+    command: hostEntry.command,
+    args: [...hostEntry.args, "--app", join(repoRoot, "bench/baseline-app.ts"), "--port", String(port), "--settings", mkdtempSync(join(tmpdir(), "baseline-settings-"))],
     env: { ...process.env, AzureWebJobsStorage: stack.storageConnectionString, FUNCTIONS_WORKER_RUNTIME: "node" },
     cwd: repoRoot,
     ready: () => answersHttp(`http://127.0.0.1:${port}/`),
@@ -298,14 +294,7 @@ async function hostBaseline(stack: TestStack, token: string, steadyN: number, ra
     await pool(Array.from({ length: 100 }, (_, i) => i), 8, one); // warm-up
     await drained();
     let cpu = cpuMsOf(pid);
-    const started = performance.now();
-    const sent: Promise<void>[] = [];
-    for (let i = 0; i < steadyN; i++) {
-      const wait = started + (i * 1000) / rate - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      sent.push(one());
-    }
-    await Promise.all(sent);
+    await atRate(Array.from({ length: steadyN }, (_, i) => i), rate, one);
     await drained();
     const steadyMs = (cpuMsOf(pid) - cpu) / steadyN;
     cpu = cpuMsOf(pid);
@@ -320,14 +309,14 @@ async function hostBaseline(stack: TestStack, token: string, steadyN: number, ra
 
 // ---- measurements ------------------------------------------------------------------------
 
-interface ProxyCounts {
+interface RequestCounts {
   total: number;
   byKind: Record<string, number>;
 }
 
 interface Snapshot {
-  cosmos: ProxyCounts;
-  queue: ProxyCounts;
+  cosmos: RequestCounts;
+  queue: RequestCounts;
   graph: number;
   cpuMs: number;
   at: number;
@@ -375,7 +364,7 @@ function perEvent(label: string, a: Snapshot, b: Snapshot, n: number): void {
 }
 
 /** A proxy's requests per event between two snapshots: the total, then each kind, most frequent first. */
-function requestsPerEvent(a: ProxyCounts, b: ProxyCounts, n: number, prefix = ""): string {
+function requestsPerEvent(a: RequestCounts, b: RequestCounts, n: number, prefix = ""): string {
   const kinds = Object.keys(b.byKind)
     .map((k) => [k, ((b.byKind[k] ?? 0) - (a.byKind[k] ?? 0)) / n] as const)
     .filter(([, v]) => v > 0.005)
@@ -538,7 +527,7 @@ async function rawCapacity(stack: TestStack): Promise<{ queue: number; queueSend
 // ---- request counts kept by the services ---------------------------------------------------
 
 interface ServiceCounter {
-  snapshot(): Promise<ProxyCounts>;
+  snapshot(): Promise<RequestCounts>;
 }
 
 /** Reads a local service's request counts (GET /_local/request-counts, LOCAL_COUNT_REQUESTS=1). */
@@ -547,7 +536,7 @@ function serviceCounter(baseUrl: string): ServiceCounter {
     snapshot: async () => {
       const res = await fetch(`${baseUrl}/_local/request-counts`);
       if (!res.ok) throw new Error(`${baseUrl} does not count requests (${res.status})`);
-      return (await res.json()) as ProxyCounts;
+      return (await res.json()) as RequestCounts;
     },
   };
 }
@@ -573,6 +562,18 @@ async function setSetting(stack: TestStack, token: string, kind: string, value: 
 async function expectOk(res: Response, what: string): Promise<void> {
   if (res.status >= 300) throw new Error(`${what}: ${res.status} ${await res.text()}`);
   await res.body?.cancel();
+}
+
+/** Starts `work` for each item at `rate` per second (not waiting for one to finish before the next), then waits for all. */
+async function atRate<T>(items: readonly T[], rate: number, work: (item: T) => Promise<void>): Promise<void> {
+  const started = performance.now();
+  const running: Promise<void>[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const wait = started + (i * 1000) / rate - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    running.push(work(items[i]!));
+  }
+  await Promise.all(running);
 }
 
 async function pool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {

@@ -82,7 +82,8 @@ export function localAppSettings(ports: StackPorts): Record<string, string> {
   };
 }
 
-function entry(mode: "dist" | "ts", relative: string): { command: string; args: string[] } {
+/** How to run one of the project's programs: compiled (dist) or from TypeScript through tsx. */
+export function serviceEntry(mode: "dist" | "ts", relative: string): { command: string; args: string[] } {
   if (mode === "dist") return { command: process.execPath, args: [path.join(repoRoot, "dist", `${relative}.js`)] };
   return { command: process.execPath, args: ["--import", "tsx", path.join(repoRoot, `${relative}.ts`)] };
 }
@@ -117,7 +118,7 @@ export async function startLocalStack(opts: StackOptions): Promise<LocalStack> {
     ]);
     started.push(azurite, cosmos);
     const simUrl = `https://127.0.0.1:${ports.simCloud}`;
-    const sim = entry(opts.mode, "local/sim-cloud/main");
+    const sim = serviceEntry(opts.mode, "local/sim-cloud/main");
     started.push(
       await spawnService({
         name: "sim-cloud",
@@ -133,7 +134,7 @@ export async function startLocalStack(opts: StackOptions): Promise<LocalStack> {
     const appSettings = { ...localAppSettings(ports), ...opts.appSettings };
     const hostUrl = `http://127.0.0.1:${ports.host}`;
     const spawnHost = () => {
-      const host = entry(opts.mode, "local/host/main");
+      const host = serviceEntry(opts.mode, "local/host/main");
       const app = opts.mode === "dist" ? path.join(repoRoot, "dist/functions/index.js") : path.join(repoRoot, "functions/index.ts");
       if (!existsSync(app)) throw new Error(`The app entry ${app} does not exist (run npm run build).`);
       return spawnService({

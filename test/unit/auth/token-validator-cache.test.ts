@@ -1,12 +1,9 @@
-import { createServer, type Server } from "node:http";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type * as Jose from "jose";
-import { ensureDevSigningKey, issueDevToken, jwksOf, type DevSigningKey } from "../../../local/dev-identity.js";
+import { issueDevToken, type DevSigningKey } from "../../../local/dev-identity.js";
 import { AppError } from "../../../shared/errors/app-error.js";
+import { startJwksServer } from "./jwks-server.js";
 
 // Counts signature checks: the validator remembers tokens it has verified.
 const verifications = vi.hoisted(() => ({ count: 0 }));
@@ -25,17 +22,15 @@ const { createTokenValidator } = await import("../../../shared/auth/token-valida
 const AUTHORITY = "https://127.0.0.1:1/login";
 const AUDIENCE = "api://license-control-plane";
 const TENANT = randomUUID();
-let server: Server;
+let jwks: Awaited<ReturnType<typeof startJwksServer>>;
 let key: DevSigningKey;
 let jwksUri: string;
 
 beforeAll(async () => {
-  key = await ensureDevSigningKey(mkdtempSync(path.join(tmpdir(), "devkey-")));
-  server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(jwksOf(key))));
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  jwksUri = `http://127.0.0.1:${(server.address() as { port: number }).port}/keys`;
+  jwks = await startJwksServer();
+  ({ key, jwksUri } = jwks);
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(() => jwks.close());
 
 const token = (expiresInSeconds = 3600, audience = AUDIENCE) =>
   issueDevToken(key, { authorityHost: AUTHORITY, tenantId: TENANT, audience, roles: ["SignInEvents.Send"], idtyp: "app", expiresInSeconds });

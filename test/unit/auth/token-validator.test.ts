@@ -1,31 +1,26 @@
-import { createServer, type Server } from "node:http";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exportJWK, generateKeyPair } from "jose";
-import { ensureDevSigningKey, issueDevToken, jwksOf, type DevSigningKey } from "../../../local/dev-identity.js";
+import { issueDevToken, type DevSigningKey } from "../../../local/dev-identity.js";
 import { createTokenValidator, type TokenValidator } from "../../../shared/auth/token-validator.js";
 import { DIRECTORY_ROLES } from "../../../shared/auth/roles.js";
 import { AppError } from "../../../shared/errors/app-error.js";
+import { startJwksServer } from "./jwks-server.js";
 
 const AUTHORITY = "https://127.0.0.1:1/login";
 const AUDIENCE = "api://license-control-plane";
 const TENANT = randomUUID();
 
-let server: Server;
+let jwks: Awaited<ReturnType<typeof startJwksServer>>;
 let key: DevSigningKey;
 let validate: TokenValidator;
 
 beforeAll(async () => {
-  key = await ensureDevSigningKey(mkdtempSync(path.join(tmpdir(), "devkey-")));
-  server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(jwksOf(key))));
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as { port: number }).port;
-  validate = createTokenValidator({ authorityHost: AUTHORITY, audiences: [AUDIENCE], jwksUri: `http://127.0.0.1:${port}/keys` });
+  jwks = await startJwksServer();
+  key = jwks.key;
+  validate = createTokenValidator({ authorityHost: AUTHORITY, audiences: [AUDIENCE], jwksUri: jwks.jwksUri });
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(() => jwks.close());
 
 const token = (over: Partial<Parameters<typeof issueDevToken>[1]> = {}) =>
   issueDevToken(key, { authorityHost: AUTHORITY, tenantId: TENANT, audience: AUDIENCE, wids: [DIRECTORY_ROLES["License Administrator"]], ...over });
