@@ -13,7 +13,7 @@ import { buildDemoTenant, DEMO_SKUS, DEMO_TENANT_ID } from "../local/sim-cloud/d
 import type { TenantFixture } from "../local/sim-cloud/state/fixture.js";
 import { freeStackPorts, startTestStack, type TestStack } from "../test/support/stack.js";
 import { cpuByComponent, readProfile } from "./cpu-profile.js";
-import { numberArg, pct, simAdmin, stringArg } from "./support.js";
+import { numberArg, pct, poster, simAdmin, stringArg } from "./support.js";
 
 /**
  * `npm run bench -- autoclaim [--events 5000] [--rate 50] [--burst 2000] [--latency 50]`
@@ -105,12 +105,9 @@ export async function run(args: string[]): Promise<void> {
       );
       return appId;
     };
+    const send = poster(64);
     const post = (userId: string, appId: string) =>
-      stack.call(`/api/tenants/${DEMO_TENANT_ID}/sign-in-events`, {
-        method: "POST",
-        token: relay,
-        body: JSON.stringify({ eventId: `bench-${randomUUID()}`, userId, appId, trigger: "sign-in", occurredAt: new Date().toISOString() }),
-      });
+      send(`${stack.hostUrl}/api/tenants/${DEMO_TENANT_ID}/sign-in-events`, relay, JSON.stringify({ eventId: `bench-${randomUUID()}`, userId, appId, trigger: "sign-in", occurredAt: new Date().toISOString() }));
     const claims = stack.database.container("autoclaim");
     const events = stack.database.container("events");
 
@@ -132,8 +129,7 @@ export async function run(args: string[]): Promise<void> {
     await atRate(steadyUsers, rate, async (user) => {
       const res = await post(user, steadyApp);
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-      if (res.status !== 202) console.error(`steady post: ${res.status} ${await res.text()}`);
-      else await res.body?.cancel();
+      if (res.status !== 202) console.error(`steady post: ${res.status} ${res.text}`);
     });
     const sendSeconds = (performance.now() - started) / 1000;
     const steadyAccepted = statuses.get(202) ?? 0;
@@ -157,11 +153,8 @@ export async function run(args: string[]): Promise<void> {
     let burstAccepted = 0;
     await pool(burstUsers, 64, async (u) => {
       const res = await post(u, burstApp);
-      if (res.status !== 202) console.error(`burst post: ${res.status} ${await res.text()}`);
-      else {
-        burstAccepted++;
-        await res.body?.cancel();
-      }
+      if (res.status !== 202) console.error(`burst post: ${res.status} ${res.text}`);
+      else burstAccepted++;
     });
     const ingestSeconds = (performance.now() - burstStart) / 1000;
     await waitForClaims(sim, burstFrom, events, burstApp, burstAccepted, 600_000);
@@ -274,13 +267,9 @@ async function hostBaseline(stack: TestStack, token: string, steadyN: number, ra
     await queue.createIfNotExists();
     // A message and a request body the size of the pipeline's.
     const message = Buffer.from(JSON.stringify({ kind: "sign-in-event", id: randomUUID(), tenantId: DEMO_TENANT_ID, attempt: 1, body: { event: { eventId: randomUUID(), userId: randomUUID(), appId: randomUUID(), trigger: "sign-in", occurredAt: new Date().toISOString() }, source: "E3", caller: { id: randomUUID(), kind: "relay" }, receivedAt: new Date().toISOString() }, firstEnqueuedAt: new Date().toISOString() })).toString("base64");
+    const send = poster(64);
     const one = async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/api/baseline`, {
-        method: "POST",
-        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-        body: JSON.stringify({ eventId: `bench-${randomUUID()}`, userId: randomUUID(), appId: randomUUID(), trigger: "sign-in", occurredAt: new Date().toISOString() }),
-      });
-      await res.body?.cancel();
+      await send(`http://127.0.0.1:${port}/api/baseline`, token, JSON.stringify({ eventId: `bench-${randomUUID()}`, userId: randomUUID(), appId: randomUUID(), trigger: "sign-in", occurredAt: new Date().toISOString() }));
       await queue.sendMessage(message);
     };
     const drained = async () => {
