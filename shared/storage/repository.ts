@@ -1,4 +1,4 @@
-import type { Container, FeedOptions, PartitionKey, PatchOperation, SqlParameter } from "@azure/cosmos";
+import type { Container, FeedOptions, OperationInput, PartitionKey, PatchOperation, SqlParameter } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
 import { NETWORK_ERROR_CODES } from "../errors/network.js";
 import { CONTAINERS } from "./containers.js";
@@ -218,6 +218,41 @@ export async function deleteItem(
   }
 }
 
+
+/** What a transactional batch did: every operation, or none (the failing one's status, by index). */
+export type BatchOutcome =
+  | { ok: true; resources: unknown[] }
+  | { ok: false; index: number; statusCode: number };
+
+/**
+ * A transactional batch in one logical partition: every operation is applied, or none is. When one
+ * fails (409 on a create, 412 on a condition or ETag, 404), the others are undone and answer 424;
+ * the outcome names the failing operation and its status. A request that fails as a whole
+ * (throttled past the SDK's retries, unreachable) is `unavailable`: the SDK rethrows it as a plain
+ * Error without its status, and the operations, built by our code, are never malformed.
+ */
+export async function transact(container: Container, partitionKey: PartitionKey, operations: OperationInput[]): Promise<BatchOutcome> {
+  let results;
+  try {
+    ({ result: results } = await container.items.batch(operations, partitionKey));
+  } catch (err) {
+    const mapped = mapCosmosError(err);
+    if (mapped instanceof AppError) throw mapped;
+    throw new AppError("unavailable", `A Cosmos DB batch failed: ${err instanceof Error ? err.message : String(err)}`, {
+      retryAfterSeconds: DEFAULT_OUTAGE_RETRY_SECONDS,
+      cause: err,
+    });
+  }
+  if (!results || results.length !== operations.length) {
+    throw new AppError("unavailable", "A Cosmos DB batch answered without a result per operation.", { retryAfterSeconds: DEFAULT_OUTAGE_RETRY_SECONDS });
+  }
+  const index = results.findIndex((r) => r.statusCode >= 400 && r.statusCode !== 424);
+  if (index >= 0) return { ok: false, index, statusCode: results[index]!.statusCode };
+  if (results.some((r) => r.statusCode >= 400)) {
+    throw new AppError("unavailable", "A Cosmos DB batch failed without naming the operation that failed.", { retryAfterSeconds: DEFAULT_OUTAGE_RETRY_SECONDS });
+  }
+  return { ok: true, resources: results.map((r) => r.resourceBody) };
+}
 
 /** Retry-After for outages that do not say how long to wait. */
 const DEFAULT_OUTAGE_RETRY_SECONDS = 5;

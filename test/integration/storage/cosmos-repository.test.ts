@@ -14,6 +14,7 @@ import {
   queryPage,
   readItem,
   replaceIfMatch,
+  transact,
   upsert,
 } from "../../../shared/storage/repository.js";
 
@@ -240,6 +241,69 @@ describe("conditional patches on the local server (local/cosmos-server.cjs), as 
     await expect(
       patchIf(container, "missing", tenantId, [{ op: "incr", path: "/available", value: -1 }], { condition: "from c where c.available > 0" }),
     ).rejects.toMatchObject({ kind: "notFound" });
+  });
+});
+
+describe("transactional batches (transact; local/cosmos-server.cjs makes them all or nothing, as Azure does)", () => {
+  const take = (id: string) => ({
+    operationType: "Patch" as const,
+    id,
+    resourceBody: { operations: [{ op: "incr" as const, path: "/available", value: -1 }], condition: "from c where c.available > 0" },
+  });
+
+  it("when every operation succeeds, then all are applied and each answers its resource", async () => {
+    const { container, tenantId } = settings();
+    await createItem(container, { id: "counter", tenantId, available: 2 });
+    const outcome = await transact(container, tenantId, [{ operationType: "Create", resourceBody: { id: "lock", tenantId, n: 1 } }, take("counter")]);
+    expect(outcome.ok).toBe(true);
+    expect(outcome.ok && outcome.resources.map((r) => (r as { id: string }).id)).toEqual(["lock", "counter"]);
+    expect((await readItem<{ available: number }>(container, "counter", tenantId))?.available).toBe(1);
+    expect(await readItem(container, "lock", tenantId)).toBeDefined();
+  });
+
+  it("when a later operation's condition fails, then the earlier create is undone and the failing one is named (412)", async () => {
+    const { container, tenantId } = settings();
+    const counter = await createItem(container, { id: "counter", tenantId, available: 0 });
+    const outcome = await transact(container, tenantId, [{ operationType: "Create", resourceBody: { id: "lock", tenantId, n: 1 } }, take("counter")]);
+    expect(outcome).toEqual({ ok: false, index: 1, statusCode: 412 });
+    expect(await readItem(container, "lock", tenantId)).toBeUndefined();
+    expect((await readItem(container, "counter", tenantId))?._etag).toBe(counter._etag);
+  });
+
+  it("when the first operation conflicts (409), then the later patch is not applied", async () => {
+    const { container, tenantId } = settings();
+    await createItem(container, { id: "lock", tenantId, n: 0 });
+    await createItem(container, { id: "counter", tenantId, available: 3 });
+    const outcome = await transact(container, tenantId, [{ operationType: "Create", resourceBody: { id: "lock", tenantId, n: 1 } }, take("counter")]);
+    expect(outcome).toEqual({ ok: false, index: 0, statusCode: 409 });
+    expect((await readItem<{ available: number }>(container, "counter", tenantId))?.available).toBe(3);
+    expect((await readItem<Doc>(container, "lock", tenantId))?.n).toBe(0);
+  });
+
+  it("when a replace under a stale ETag follows a patch, then the patch is undone to the very version it changed", async () => {
+    const { container, tenantId } = settings();
+    const counter = await createItem(container, { id: "counter", tenantId, available: 1 });
+    const lock = await createItem<Doc>(container, { id: "lock", tenantId, n: 0 });
+    await patchIf(container, "lock", tenantId, [{ op: "set", path: "/n", value: 5 }]);
+    const outcome = await transact(container, tenantId, [take("counter"), { operationType: "Replace", id: "lock", ifMatch: lock._etag, resourceBody: { id: "lock", tenantId, n: 9 } }]);
+    expect(outcome).toEqual({ ok: false, index: 1, statusCode: 412 });
+    const after = await readItem<{ available: number }>(container, "counter", tenantId);
+    expect(after?.available).toBe(1);
+    expect(after?._etag).toBe(counter._etag);
+    expect((await readItem<Doc>(container, "lock", tenantId))?.n).toBe(5);
+  });
+
+  it("when 30 batches race for 10 units, each with its own lock document, then exactly 10 locks exist and the counter is 0", async () => {
+    const { container, tenantId } = settings();
+    await createItem(container, { id: "counter", tenantId, available: 10 });
+    const outcomes = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => transact(container, tenantId, [{ operationType: "Create", resourceBody: { id: `lock-${i}`, tenantId, n: i } }, take("counter")])),
+    );
+    expect(outcomes.filter((o) => o.ok)).toHaveLength(10);
+    expect(outcomes.filter((o) => !o.ok).every((o) => !o.ok && o.index === 1 && o.statusCode === 412)).toBe(true);
+    const locks = await queryAll<string>(container, { query: "SELECT VALUE c.id FROM c WHERE c.tenantId = @t AND STARTSWITH(c.id, 'lock-')", parameters: [{ name: "@t", value: tenantId }] });
+    expect(locks).toHaveLength(10);
+    expect((await readItem<{ available: number }>(container, "counter", tenantId))?.available).toBe(0);
   });
 });
 
