@@ -1,7 +1,7 @@
-import type { Container } from "@azure/cosmos";
+import type { Container, JSONObject, OperationInput } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
 import type { Caller, EventSource } from "../events/sign-in-event.js";
-import { createItem, deleteItem, patchIf, queryAll, readItem, replaceIfMatch, type Stored } from "../storage/repository.js";
+import { deleteItem, patchIf, queryAll, readItem, type Stored } from "../storage/repository.js";
 import type { Trigger } from "./triggers.js";
 
 /**
@@ -38,31 +38,27 @@ export interface ClaimDocument {
 
 export const claimId = (appId: string, userId: string) => `claim:${appId.toLowerCase()}:${userId.toLowerCase()}`;
 
-export type LockResult = { taken: true; claim: Stored<ClaimDocument> } | { taken: false; existing: Stored<ClaimDocument> };
-
 export class ClaimStore {
   constructor(private readonly container: Container) {}
 
-  /** Creates the pending claim, or returns the claim that already exists for the user and app. */
-  async lock(doc: ClaimDocument): Promise<LockResult> {
-    try {
-      return { taken: true, claim: await createItem(this.container, doc) };
-    } catch (err) {
-      if (!(err instanceof AppError && err.kind === "conflict")) throw err;
-    }
-    const existing = await this.get(doc.tenantId, doc.appId, doc.userId);
-    if (!existing) return this.lock(doc); // removed in between: try again
-    return { taken: false, existing };
+  /**
+   * The write that creates a pending claim, for the transactional batch that also takes its unit
+   * (Reservations.reserveWith): an existing claim for the user and app refuses it with 409.
+   */
+  createOperation(doc: ClaimDocument): OperationInput {
+    return { operationType: "Create", resourceBody: doc as unknown as JSONObject };
   }
 
-  /** Replaces an existing claim (expired pending, or a claim whose license is gone) if unchanged; undefined when someone else did. */
-  async takeOver(doc: ClaimDocument, etag: string): Promise<Stored<ClaimDocument> | undefined> {
-    try {
-      return await replaceIfMatch(this.container, doc, etag);
-    } catch (err) {
-      if (err instanceof AppError && (err.kind === "preconditionFailed" || err.kind === "notFound")) return undefined;
-      throw err;
-    }
+  /** The write that takes an existing claim over (expired pending, or its license gone) if unchanged since `etag`. */
+  replaceOperation(doc: ClaimDocument, etag: string): OperationInput {
+    return { operationType: "Replace", id: doc.id, ifMatch: etag, resourceBody: doc as unknown as JSONObject };
+  }
+
+  /** The claim a batch wrote: the stored item it answered, or the document with its new ETag. */
+  written(doc: ClaimDocument, result: { resource: unknown; etag: string | undefined }): Stored<ClaimDocument> {
+    if (result.resource) return result.resource as Stored<ClaimDocument>;
+    if (!result.etag) throw new Error(`Cosmos answered no ETag for the claim ${doc.id}.`);
+    return { ...doc, _etag: result.etag, _ts: Math.floor(Date.now() / 1000) };
   }
 
   get(tenantId: string, appId: string, userId: string): Promise<Stored<ClaimDocument> | undefined> {

@@ -278,8 +278,6 @@ async function claim(
   const productOf = (skuId: string) => catalog.products.find((p) => p.skuId === skuId);
   let lastRefusal: AppError | undefined;
   for (const product of products) {
-    const reservation = await deps.reservations.reserve(tenantId, product.skuId, ev.userId);
-    if (!reservation) continue;
     const pending: ClaimDocument = {
       id: claimId(ev.appId, ev.userId),
       type: "claim",
@@ -294,11 +292,12 @@ async function claim(
       policyId: policy.id,
       policyName: policy.name,
       skuId: product.skuId,
-      shard: reservation.shard,
+      shard: 0, // the shard its unit comes from, set when the unit is taken
       createdAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + deps.reservationExpiryMinutes * 60_000).toISOString(),
     };
-    const locked = await lockClaim(deps, pending, reservation, now);
+    const locked = await lockClaim(deps, pending, now);
+    if ("none" in locked) continue;
     if ("result" in locked) return locked.result;
     const { claimDoc, held } = locked;
     const outcome = await deps.assigner
@@ -342,36 +341,38 @@ async function claim(
   };
 }
 
-type Locked = { claimDoc: Stored<ClaimDocument>; held: Reservation } | { result: ClaimResult };
+type Locked = { claimDoc: Stored<ClaimDocument>; held: Reservation } | { result: ClaimResult } | { none: true };
 
 /**
- * Creates the pending claim holding `reservation`; when a claim for the user and app exists already,
- * decides from its state (A10: the same event resumes, another event's live claim wins).
+ * Takes a unit of the claim's product and creates the pending claim holding it, in one
+ * transactional batch (both or neither). When a claim for the user and app exists already, decides
+ * from its state (A10: the same event resumes, another event's live claim wins, an abandoned one is
+ * taken over - again together with a unit). `none`: the product has no unit left.
  */
-async function lockClaim(deps: ProcessorDeps, pending: ClaimDocument, reservation: Reservation, now: Date): Promise<Locked> {
-  const lock = await deps.claims.lock(pending);
-  if (lock.taken) return { claimDoc: lock.claim, held: reservation };
-  const existing = lock.existing;
-  const tenantId = pending.tenantId;
+async function lockClaim(deps: ProcessorDeps, pending: ClaimDocument, now: Date): Promise<Locked> {
+  const { tenantId, skuId, userId } = pending;
+  const created = await deps.reservations.reserveWith(tenantId, skuId, userId, (shard) => deps.claims.createOperation({ ...pending, shard }));
+  if (created.kind === "none") return { none: true };
+  if (created.kind === "reserved") return { claimDoc: deps.claims.written({ ...pending, shard: created.reservation.shard }, created.result), held: created.reservation };
+  if (created.statusCode !== 409) throw new Error(`Creating the claim ${pending.id} failed (${created.statusCode}).`);
+
+  const existing = await deps.claims.get(tenantId, pending.appId, userId);
+  if (!existing) return lockClaim(deps, pending, now); // removed in between: try again
   const expired = existing.status === "pending" && Date.parse(existing.expiresAt) < now.getTime();
-  if (existing.eventId === pending.eventId && !expired) {
-    // Another delivery of this event is claiming (or has claimed): it writes the outcome.
-    await deps.reservations.release(tenantId, reservation);
-    return { result: { kind: "duplicate" } };
-  }
+  // Another delivery of this event is claiming (or has claimed): it writes the outcome.
+  if (existing.eventId === pending.eventId && !expired) return { result: { kind: "duplicate" } };
   if (existing.status === "pending" && !expired) {
-    await deps.reservations.release(tenantId, reservation);
     return { result: { kind: "skipped", code: "claim-in-progress", reason: `event ${existing.eventId} is claiming a license for this user and app` } };
   }
   // An abandoned pending claim, or a claim whose license is gone (the user holds none of the
   // policy's products now): this event claims afresh.
-  const taken = await deps.claims.takeOver(pending, existing._etag);
-  if (!taken) {
-    await deps.reservations.release(tenantId, reservation);
+  const taken = await deps.reservations.reserveWith(tenantId, skuId, userId, (shard) => deps.claims.replaceOperation({ ...pending, shard }, existing._etag));
+  if (taken.kind === "none") return { none: true };
+  if (taken.kind === "refused") {
     return { result: { kind: "skipped", code: "claim-in-progress", reason: "another event is claiming a license for this user and app" } };
   }
   if (existing.status === "pending") await deps.reservations.release(tenantId, { skuId: existing.skuId, shard: existing.shard }).catch(() => undefined);
-  return { claimDoc: taken, held: reservation };
+  return { claimDoc: deps.claims.written({ ...pending, shard: taken.reservation.shard }, taken.result), held: taken.reservation };
 }
 
 async function giveBack(deps: ProcessorDeps, tenantId: string, claimDoc: Stored<ClaimDocument>, held: Reservation): Promise<void> {

@@ -1,12 +1,14 @@
 import { createHash } from "node:crypto";
-import type { Container } from "@azure/cosmos";
+import type { Container, OperationInput } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
-import { createItem, patchIf, queryAll } from "../storage/repository.js";
+import { createItem, patchIf, queryAll, transact } from "../storage/repository.js";
 
 /**
  * A10: license reservations. Before Graph is called a claim takes one unit from a counter of the
  * product in Cosmos (a conditional patch `available - 1 where available > 0`), so concurrent claims
- * never take more units than the product has. One counter item would serialise every claim of a
+ * never take more units than the product has. The unit is taken in one transactional batch with the
+ * write that records who holds it (the pending claim, in the same tenant partition): both happen or
+ * neither, in one round trip. One counter item would serialise every claim of a
  * product (about 100 conditional patches per second on one item locally), so each product's count
  * is split over `shards` items; a claim starts at the shard its user hashes to and moves on when
  * that one is empty. A product is exhausted only when every shard is, so the total is exact.
@@ -30,6 +32,15 @@ export interface Reservation {
   skuId: string;
   shard: number;
 }
+
+/** What `reserveWith` did. */
+export type ReservedWith =
+  /** A unit is taken and the companion write done; `result` is the companion's stored item. */
+  | { kind: "reserved"; reservation: Reservation; result: { resource: unknown; etag: string | undefined } }
+  /** The product has no unit left (or Graph said so recently): nothing written. */
+  | { kind: "none" }
+  /** The companion write failed (409 exists, 412 changed, 404 gone): nothing written, no unit taken. */
+  | { kind: "refused"; statusCode: number };
 
 export interface ReservationDeps {
   container: Container;
@@ -58,37 +69,42 @@ export class Reservations {
     this.memoMs = deps.exhaustedMemoMs ?? DEFAULT_EXHAUSTED_MEMO_MS;
   }
 
-  /** Takes one unit of the product, or undefined when none is left. */
-  async reserve(tenantId: string, skuId: string, hint: string): Promise<Reservation | undefined> {
+  /**
+   * Takes one unit of the product together with `companion(shard)`, a write in the tenant's
+   * partition of the same container, in one transactional batch: both are applied or neither is.
+   */
+  async reserveWith(tenantId: string, skuId: string, hint: string, companion: (shard: number) => OperationInput): Promise<ReservedWith> {
     const shards = this.deps.shards;
-    if (this.isMemoEmpty(tenantId, skuId, "all") || (this.graphExhaustedUntil.get(`${tenantId}|${skuId}`) ?? 0) > Date.now()) return undefined;
+    if (this.isMemoEmpty(tenantId, skuId, "all") || (this.graphExhaustedUntil.get(`${tenantId}|${skuId}`) ?? 0) > Date.now()) return { kind: "none" };
     const start = shardOf(hint, shards);
     let initialized = false;
     for (let i = 0; i < shards; i++) {
       const shard = (start + i) % shards;
       if (this.isMemoEmpty(tenantId, skuId, shard)) continue;
-      try {
-        await patchIf(this.deps.container, counterId(skuId, shard), tenantId, [{ op: "incr", path: "/available", value: -1 }], {
-          condition: "from c where c.available > 0",
-        });
-        return { skuId, shard };
-      } catch (err) {
-        if (!(err instanceof AppError)) throw err;
-        if (err.kind === "preconditionFailed") {
-          this.memoEmpty(tenantId, skuId, shard, this.memoMs);
-          continue;
-        }
-        if (err.kind === "notFound" && !initialized) {
-          await this.initialize(tenantId, skuId);
-          initialized = true;
-          i--;
-          continue;
-        }
-        throw err;
+      const outcome = await transact(this.deps.container, tenantId, [
+        companion(shard),
+        {
+          operationType: "Patch",
+          id: counterId(skuId, shard),
+          resourceBody: { operations: [{ op: "incr", path: "/available", value: -1 }], condition: "from c where c.available > 0" },
+        },
+      ]);
+      if (outcome.ok) return { kind: "reserved", reservation: { skuId, shard }, result: outcome.results[0]! };
+      if (outcome.index === 0) return { kind: "refused", statusCode: outcome.statusCode };
+      if (outcome.statusCode === 412) {
+        this.memoEmpty(tenantId, skuId, shard, this.memoMs);
+        continue;
       }
+      if (outcome.statusCode === 404 && !initialized) {
+        await this.initialize(tenantId, skuId);
+        initialized = true;
+        i--;
+        continue;
+      }
+      throw new AppError("unavailable", `Reserving a unit of ${skuId} failed (${outcome.statusCode}).`, { retryAfterSeconds: 5 });
     }
     this.memoEmpty(tenantId, skuId, "all", this.memoMs);
-    return undefined;
+    return { kind: "none" };
   }
 
   /** Gives a unit back (the claim did not happen). */

@@ -221,7 +221,7 @@ export async function deleteItem(
 
 /** What a transactional batch did: every operation, or none (the failing one's status, by index). */
 export type BatchOutcome =
-  | { ok: true; resources: unknown[] }
+  | { ok: true; results: { resource: unknown; etag: string | undefined }[] }
   | { ok: false; index: number; statusCode: number };
 
 /**
@@ -251,7 +251,7 @@ export async function transact(container: Container, partitionKey: PartitionKey,
   if (results.some((r) => r.statusCode >= 400)) {
     throw new AppError("unavailable", "A Cosmos DB batch failed without naming the operation that failed.", { retryAfterSeconds: DEFAULT_OUTAGE_RETRY_SECONDS });
   }
-  return { ok: true, resources: results.map((r) => r.resourceBody) };
+  return { ok: true, results: results.map((r) => ({ resource: r.resourceBody, etag: r.eTag })) };
 }
 
 /** Retry-After for outages that do not say how long to wait. */

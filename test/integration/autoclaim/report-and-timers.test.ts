@@ -201,6 +201,41 @@ describe("A10 maintenance: abandoned reservations and counters", () => {
     expect(await eventually(async () => ((await counted(P)) === 2 ? true : undefined), "counters equal to Graph")).toBe(true);
   });
 
+  it("when a new sign-in meets another event's abandoned claim, or a claim whose license was taken back, then it takes the claim over: one license each, the abandoned unit given back", async () => {
+    await s.setSetting("auto-claim", { enabled: true });
+    await s.setAvailable(P, 5);
+    const appId = randomUUID();
+    await s.createPolicy({ name: `takeover ${appId.slice(0, 8)}`, appId, products: [{ skuId: P }] });
+    const [first, stale] = await s.addUsers(2);
+    const e = signInEvent(first!, appId);
+    await s.postEvent(e);
+    expect(await s.waitForEvent(String(e.eventId))).toMatchObject({ status: "claimed" });
+    const { resource: template } = await events().item(String(e.eventId), `${TENANT}|${String(e.eventId)}`).read<Record<string, unknown>>();
+    const abandoned = await abandonedClaim(template!, appId, stale!);
+    expect(await counted(P)).toBe(3);
+
+    // The stale user signs in again (a new event): the abandoned claim is taken over.
+    const again = signInEvent(stale!, appId);
+    await s.postEvent(again);
+    expect(await s.waitForEvent(String(again.eventId))).toMatchObject({ status: "claimed", claim: { skuId: P } });
+    const { resource: takenOver } = await autoclaim().item(`claim:${appId}:${stale!}`, TENANT).read<{ status: string; eventId: string }>();
+    expect(takenOver).toMatchObject({ status: "claimed", eventId: String(again.eventId) });
+    expect(abandoned).not.toBe(String(again.eventId));
+
+    // An admin took the first user's license away: the next sign-in claims afresh over the old claim.
+    await s.sim(`/users/${first!}/licenses`, { method: "PUT", body: { licenses: [] } });
+    const back = signInEvent(first!, appId);
+    await s.postEvent(back);
+    expect(await s.waitForEvent(String(back.eventId))).toMatchObject({ status: "claimed", claim: { skuId: P } });
+    expect(await s.userLicenses(first!)).toContain(P);
+
+    // Graph: two licenses held of five. Counters: five, minus a unit for each of the four claims
+    // (first, abandoned, taken over, claimed back), plus the abandoned unit given back = 2 (the unit
+    // the admin freed returns at the next maintenance).
+    expect(await availableInGraph(P)).toBe(3);
+    expect(await counted(P)).toBe(2);
+  });
+
   it("when an admin assigns or frees licenses outside this product, then the counters follow subscribedSkus at the next maintenance", async () => {
     await s.setSetting("auto-claim", { enabled: true });
     await s.setAvailable(P, 6);

@@ -256,7 +256,8 @@ describe("transactional batches (transact; local/cosmos-server.cjs makes them al
     await createItem(container, { id: "counter", tenantId, available: 2 });
     const outcome = await transact(container, tenantId, [{ operationType: "Create", resourceBody: { id: "lock", tenantId, n: 1 } }, take("counter")]);
     expect(outcome.ok).toBe(true);
-    expect(outcome.ok && outcome.resources.map((r) => (r as { id: string }).id)).toEqual(["lock", "counter"]);
+    expect(outcome.ok && outcome.results.map((r) => (r.resource as { id: string }).id)).toEqual(["lock", "counter"]);
+    expect(outcome.ok && outcome.results.every((r) => r.etag === (r.resource as { _etag: string })._etag)).toBe(true);
     expect((await readItem<{ available: number }>(container, "counter", tenantId))?.available).toBe(1);
     expect(await readItem(container, "lock", tenantId)).toBeDefined();
   });
