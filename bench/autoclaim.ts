@@ -36,7 +36,7 @@ export async function run(args: string[]): Promise<void> {
   const latency = numberArg(args, "--latency", 50);
   const shards = numberArg(args, "--shards", 8);
   const linger = stringArg(args, "--linger"); // AUTOCLAIM_BATCH_LINGER_MS for the host (default: the app's)
-  // --cpu-profile: the host samples its JavaScript thread; the steady and burst phases are split by component.
+  // --cpu-profile: the host samples its JavaScript thread; each of the steady and burst phases is split by component.
   const cpuProfile = args.includes("--cpu-profile") ? join(mkdtempSync(join(tmpdir(), "autoclaim-prof-")), "host.cpuprofile") : undefined;
   console.log(`autoclaim bench: steady ${steadyEvents} events at ${rate}/s, burst ${burstEvents}, Graph latency ${latency} ms, ${shards} counter shards`);
   console.log(`machine: ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(" / ")}`);
@@ -143,6 +143,7 @@ export async function run(args: string[]): Promise<void> {
     console.log(`   batchSize ${queues.batchSize}, newBatchThreshold ${queues.newBatchThreshold} (host.json); the claim processor gathers claims for ${linger ? `${linger} ms (--linger)` : "AUTOCLAIM_BATCH_LINGER_MS (default 40 ms)"} into one Graph $batch`);
     perEvent("   steady", s0, s1, steadyAccepted);
     coresUsed("   steady", s0, s1);
+    if (cpuProfile && hostPid) process.kill(hostPid, "SIGUSR2"); // the steady phase's samples go to .1
 
     // ---- 3. burst ---------------------------------------------------------------------------
     const burstApp = await policy("burst");
@@ -180,13 +181,14 @@ export async function run(args: string[]): Promise<void> {
     cpuAtRate("   burst", b0, b1, burstAccepted, 0.8 * bound);
 
     if (cpuProfile && hostPid) {
-      process.kill(hostPid, "SIGUSR2");
-      const byComponent = cpuByComponent(await readProfile(`${cpuProfile}.1`));
-      const n = steadyAccepted + burstAccepted;
-      const total = [...byComponent.values()].reduce((a, b) => a + b, 0);
-      console.log(`\n   host JavaScript thread per event, steady + burst (CPU profile, 0.5 ms sampling; ${(total / n).toFixed(2)} ms of ${((b1.cpuMs - s0.cpuMs) / n).toFixed(2)} ms process CPU):`);
-      for (const [component, ms] of [...byComponent].sort((a, b) => b[1] - a[1])) {
-        console.log(`     ${component.padEnd(52)} ${(ms / n).toFixed(2)} ms  (${((100 * ms) / total).toFixed(0)}%)`);
+      process.kill(hostPid, "SIGUSR2"); // the burst's samples go to .2
+      for (const [label, part, n, cpuMs] of [["steady", 1, steadyAccepted, s1.cpuMs - s0.cpuMs], ["burst", 2, burstAccepted, b1.cpuMs - b0.cpuMs]] as const) {
+        const byComponent = cpuByComponent(await readProfile(`${cpuProfile}.${part}`));
+        const total = [...byComponent.values()].reduce((a, b) => a + b, 0);
+        console.log(`\n   host JavaScript thread per event, ${label} (CPU profile, 0.5 ms sampling; ${(total / n).toFixed(2)} ms of ${(cpuMs / n).toFixed(2)} ms process CPU):`);
+        for (const [component, ms] of [...byComponent].sort((a, b) => b[1] - a[1])) {
+          console.log(`     ${component.padEnd(52)} ${(ms / n).toFixed(2)} ms  (${((100 * ms) / total).toFixed(0)}%)`);
+        }
       }
     }
 
