@@ -1,11 +1,11 @@
 import {
-  AuthenticationHandler, Client, GraphError, HTTPMessageHandler, type Context, type Middleware,
+  AuthenticationHandler, Client, GraphError, type Context, type Middleware,
 } from "@microsoft/microsoft-graph-client";
 import { setTimeout as sleep } from "node:timers/promises";
-import { TokenCredentialAuthenticationProvider } from "@microsoft/microsoft-graph-client/authProviders/azureTokenCredentials/index.js";
 import type { TokenCredential } from "@azure/identity";
 import { AppError } from "../errors/app-error.js";
-import { reusingTokens } from "./credentials.js";
+import { reusedTokenProvider } from "./credentials.js";
+import { httpSend, type RawResponse } from "./http-transport.js";
 
 /**
  * How long a caller may wait on Graph throttling. Interactive (HTTP) calls stay well inside the
@@ -75,16 +75,65 @@ class BudgetedRetryHandler implements Middleware {
 }
 
 /**
+ * The chain's last middleware, in place of the package's HTTPMessageHandler (fetch): sends the
+ * request through the process's keep-alive pool (http-transport.ts) and hands the client a
+ * Response whose body is already read. The client reads status, headers (a real Headers), and the
+ * body as JSON, text or bytes; Graph requests carry JSON or nothing.
+ */
+class NodeHttpMessageHandler implements Middleware {
+  async execute(context: Context): Promise<void> {
+    const request = context.request as string | Request; // RequestInfo: a DOM type, unresolved without lib dom
+    const options = context.options ?? {};
+    const headers: Record<string, string> = {};
+    if (typeof request !== "string") request.headers.forEach((value, name) => (headers[name] = value));
+    new Headers(options.headers).forEach((value, name) => (headers[name] = value));
+    const body = options.body;
+    if (body !== undefined && body !== null && typeof body !== "string" && !(body instanceof Uint8Array)) {
+      throw new TypeError("Graph requests carry a JSON string or bytes.");
+    }
+    const url = typeof request === "string" ? request : request.url;
+    const raw = await httpSend(url, { method: options.method ?? (typeof request === "string" ? "GET" : request.method), headers, ...(body ? { body } : {}) });
+    context.response = bufferedResponse(url, raw);
+  }
+}
+
+function bufferedResponse(url: string, raw: RawResponse): Response {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(raw.headers)) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) headers.append(name, one);
+  }
+  const text = () => raw.body.toString("utf8");
+  const response = {
+    ok: raw.status >= 200 && raw.status < 300,
+    status: raw.status,
+    statusText: "",
+    url,
+    redirected: false,
+    type: "basic",
+    headers,
+    body: null,
+    bodyUsed: false,
+    text: () => Promise.resolve(text()),
+    json: () => Promise.resolve(JSON.parse(text()) as unknown),
+    arrayBuffer: () => Promise.resolve(raw.body.buffer.slice(raw.body.byteOffset, raw.body.byteOffset + raw.body.byteLength)),
+    blob: () => Promise.resolve(new Blob([raw.body])),
+    clone: () => bufferedResponse(url, raw),
+  };
+  return response as unknown as Response;
+}
+
+/**
  * The official Graph client, with retries bounded by a budget. The same code talks to
  * Microsoft Graph and to the local simulated cloud; only `baseUrl` differs (a non-Graph host is
  * listed in `customHosts` so that @odata.nextLink stays absolute and carries the token).
  */
 export function createGraphClient(opts: GraphClientOptions): Client {
   const budget = opts.budget ?? INTERACTIVE_BUDGET;
-  const auth = new AuthenticationHandler(new TokenCredentialAuthenticationProvider(reusingTokens(opts.credential), { scopes: [GRAPH_SCOPE] }));
+  const auth = new AuthenticationHandler(reusedTokenProvider(opts.credential, GRAPH_SCOPE));
   const chain: Middleware[] = [auth, new BudgetedRetryHandler(budget)];
   if (opts.background) chain.push(new ThrottlePriorityHandler());
-  chain.push(new HTTPMessageHandler());
+  chain.push(new NodeHttpMessageHandler());
   const host = new URL(opts.baseUrl).hostname;
   return Client.initWithMiddleware({
     baseUrl: opts.baseUrl.replace(/\/+$/, ""),

@@ -1,8 +1,8 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import type { IncomingHttpHeaders } from "node:http";
 import type { TokenCredential } from "@azure/identity";
 import { AppError } from "../errors/app-error.js";
 import { reusedToken } from "./credentials.js";
+import { httpSend } from "./http-transport.js";
 import type { RetryBudget } from "./graph.js";
 
 /**
@@ -53,33 +53,9 @@ export interface MsRequestInit {
   body?: string;
 }
 
-/**
- * One connection pool per process for these APIs: node's keep-alive agents, which cost far less
- * CPU per request than fetch's web streams (the sync sends one addUser per user added).
- */
-const agents = { https: new HttpsAgent({ keepAlive: true, maxSockets: 64 }), http: new HttpAgent({ keepAlive: true, maxSockets: 64 }) };
-
-function send(url: string, init: MsRequestInit): Promise<MsResponse> {
-  const target = new URL(url);
-  const secure = target.protocol === "https:";
-  const headers: Record<string, string | number> = { ...init.headers };
-  const body = init.body === undefined ? undefined : Buffer.from(init.body, "utf8");
-  if (body) headers["Content-Length"] = body.length;
-  return new Promise((resolve, reject) => {
-    const req = (secure ? httpsRequest : httpRequest)(
-      target,
-      { method: init.method ?? "GET", headers, agent: secure ? agents.https : agents.http, timeout: 120_000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", reject);
-        res.on("end", () => resolve(toResponse(res.statusCode ?? 502, res.headers, Buffer.concat(chunks))));
-      },
-    );
-    req.on("timeout", () => req.destroy(Object.assign(new Error("request timed out"), { code: "ETIMEDOUT" })));
-    req.on("error", reject);
-    req.end(body);
-  });
+async function send(url: string, init: MsRequestInit): Promise<MsResponse> {
+  const raw = await httpSend(url, init);
+  return toResponse(raw.status, raw.headers, raw.body);
 }
 
 function toResponse(status: number, headers: IncomingHttpHeaders, body: Buffer): MsResponse {
