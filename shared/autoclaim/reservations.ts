@@ -8,9 +8,9 @@ import { createItem, patchIf, queryAll, transact } from "../storage/repository.j
  * product in Cosmos (a conditional patch `available - 1 where available > 0`), so concurrent claims
  * never take more units than the product has. The unit is taken in one transactional batch with the
  * write that records who holds it (the pending claim, in the same tenant partition): both happen or
- * neither, in one round trip. One counter item would serialise every claim of a
- * product (about 100 conditional patches per second on one item locally), so each product's count
- * is split over `shards` items; a claim starts at the shard its user hashes to and moves on when
+ * neither, in one round trip. One counter item would serialise every claim of a product (about 100
+ * conditional patches per second on one item locally), so each product's count is split over
+ * `shards` items; a claim starts at the shard its user hashes to and moves on when
  * that one is empty. A product is exhausted only when every shard is, so the total is exact.
  *
  * Counters start from Graph (`subscribedSkus`: enabled + warning - consumed) and are reconciled

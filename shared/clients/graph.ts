@@ -82,17 +82,16 @@ class BudgetedRetryHandler implements Middleware {
  */
 class NodeHttpMessageHandler implements Middleware {
   async execute(context: Context): Promise<void> {
-    const request = context.request as string | Request; // RequestInfo: a DOM type, unresolved without lib dom
+    const url = context.request as unknown; // RequestInfo: a DOM type, unresolved without lib dom
+    if (typeof url !== "string") throw new TypeError("The Graph client sends requests by URL.");
     const options = context.options ?? {};
     const headers: Record<string, string> = {};
-    if (typeof request !== "string") request.headers.forEach((value, name) => (headers[name] = value));
     new Headers(options.headers).forEach((value, name) => (headers[name] = value));
     const body = options.body;
     if (body !== undefined && body !== null && typeof body !== "string" && !(body instanceof Uint8Array)) {
       throw new TypeError("Graph requests carry a JSON string or bytes.");
     }
-    const url = typeof request === "string" ? request : request.url;
-    const raw = await httpSend(url, { method: options.method ?? (typeof request === "string" ? "GET" : request.method), headers, ...(body ? { body } : {}) });
+    const raw = await httpSend(url, { method: options.method ?? "GET", headers, ...(body ? { body } : {}) });
     context.response = bufferedResponse(url, raw);
   }
 }
