@@ -319,8 +319,10 @@ describe("an unreachable endpoint", () => {
       const read = await readItem(container, "x", "t").catch((e: unknown) => e);
       const write = await createItem(container, { id: "x", tenantId: "t" }).catch((e: unknown) => e);
       const query = await queryPage(container, { query: "SELECT * FROM c" }, { limit: 1 }).catch((e: unknown) => e);
+      // The SDK rethrows a failed batch request as a plain Error without its status.
+      const batch = await transact(container, "t", [{ operationType: "Create", resourceBody: { id: "x", tenantId: "t" } }]).catch((e: unknown) => e);
 
-      for (const error of [read, write, query]) {
+      for (const error of [read, write, query, batch]) {
         expect(error).toBeInstanceOf(AppError);
         expect(error).toMatchObject({ kind: "unavailable", transient: true });
         expect((error as AppError).retryAfterSeconds).toBeGreaterThan(0);
