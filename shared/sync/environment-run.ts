@@ -1,3 +1,4 @@
+import { Gate } from "../concurrency/gate.js";
 import { AppError } from "../errors/app-error.js";
 import { executeActions, type ActionResult } from "./apply.js";
 import type { PlannedAction } from "./decide.js";
@@ -25,6 +26,16 @@ import type { Versioned } from "./store.js";
 export type EnvironmentJobOutcome = "stale" | "busy" | "paused" | "awaiting-approval" | "continued" | "succeeded" | "failed";
 
 const PLAN_CHUNK = 1000;
+/** How long a full plan waits when this process already runs as many as it may (SYNC_FULL_PLANS_PER_PROCESS). */
+export const FULL_PLAN_WAIT_SECONDS = 30;
+
+/**
+ * Full plans running in this process. A full plan reads every user of the tenant and every record of
+ * the environment into memory; the sync timer starts every due environment at once, and the host
+ * runs up to batchSize + newBatchThreshold queue messages at a time, so without a bound one instance
+ * would hold that many tenant-sized plans together.
+ */
+export const fullPlans = new Gate();
 const FAILURES_KEPT = 50;
 const INITIAL_BATCH = 100;
 
@@ -75,8 +86,14 @@ class EnvironmentRun {
       throw err;
     }
     if (await this.deps.isPaused(this.tenantId)) return this.park();
+    let holdsGate = run.phase === "plan" && run.full;
+    if (holdsGate && !fullPlans.tryEnter(this.deps.config.SYNC_FULL_PLANS_PER_PROCESS)) return this.continueLater(FULL_PLAN_WAIT_SECONDS);
     try {
       if (run.phase === "plan" && (await meter.cpu("plan", () => this.planPhase()))) return "awaiting-approval";
+      if (holdsGate) {
+        fullPlans.leave(); // the plan is stored in chunks: applying it needs no more than a window in memory
+        holdsGate = false;
+      }
       const applied = await meter.cpu("apply", () => this.applyPhase());
       if (applied === "paused") return this.park();
       if (applied !== "finished") return this.continueLater(applied === "deadline" ? null : applied.deferSeconds);
@@ -87,6 +104,8 @@ class EnvironmentRun {
       if (err instanceof AppError && err.transient) throw err;
       await this.finish("failed", err instanceof Error ? err.message : String(err));
       return "failed";
+    } finally {
+      if (holdsGate) fullPlans.leave();
     }
   }
 
