@@ -13,7 +13,7 @@ import { buildDemoTenant, DEMO_SKUS, DEMO_TENANT_ID } from "../local/sim-cloud/d
 import type { TenantFixture } from "../local/sim-cloud/state/fixture.js";
 import { freeStackPorts, startTestStack, type TestStack } from "../test/support/stack.js";
 import { cpuByComponent, readProfile } from "./cpu-profile.js";
-import { numberArg, pct, poster, simAdmin, stringArg } from "./support.js";
+import { numberArg, pct, postJson, simAdmin, stringArg } from "./support.js";
 
 /**
  * `npm run bench -- autoclaim [--events 5000] [--rate 50] [--burst 2000] [--latency 50]`
@@ -105,9 +105,8 @@ export async function run(args: string[]): Promise<void> {
       );
       return appId;
     };
-    const send = poster(64);
     const post = (userId: string, appId: string) =>
-      send(`${stack.hostUrl}/api/tenants/${DEMO_TENANT_ID}/sign-in-events`, relay, JSON.stringify({ eventId: `bench-${randomUUID()}`, userId, appId, trigger: "sign-in", occurredAt: new Date().toISOString() }));
+      postJson(`${stack.hostUrl}/api/tenants/${DEMO_TENANT_ID}/sign-in-events`, relay, JSON.stringify({ eventId: `bench-${randomUUID()}`, userId, appId, trigger: "sign-in", occurredAt: new Date().toISOString() }));
     const claims = stack.database.container("autoclaim");
     const events = stack.database.container("events");
 
@@ -269,9 +268,8 @@ async function hostBaseline(stack: TestStack, token: string, steadyN: number, ra
     await queue.createIfNotExists();
     // A message and a request body the size of the pipeline's.
     const message = Buffer.from(JSON.stringify({ kind: "sign-in-event", id: randomUUID(), tenantId: DEMO_TENANT_ID, attempt: 1, body: { event: { eventId: randomUUID(), userId: randomUUID(), appId: randomUUID(), trigger: "sign-in", occurredAt: new Date().toISOString() }, source: "E3", caller: { id: randomUUID(), kind: "relay" }, receivedAt: new Date().toISOString() }, firstEnqueuedAt: new Date().toISOString() })).toString("base64");
-    const send = poster(64);
     const one = async () => {
-      await send(`http://127.0.0.1:${port}/api/baseline`, token, JSON.stringify({ eventId: `bench-${randomUUID()}`, userId: randomUUID(), appId: randomUUID(), trigger: "sign-in", occurredAt: new Date().toISOString() }));
+      await postJson(`http://127.0.0.1:${port}/api/baseline`, token, JSON.stringify({ eventId: `bench-${randomUUID()}`, userId: randomUUID(), appId: randomUUID(), trigger: "sign-in", occurredAt: new Date().toISOString() }));
       await queue.sendMessage(message);
     };
     const drained = async () => {

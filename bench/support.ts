@@ -1,5 +1,5 @@
-import { Agent as HttpAgent, request as httpRequest } from "node:http";
 import { request } from "node:https";
+import { httpSend } from "../shared/clients/http-transport.js";
 
 /** Shared helpers of the benchmarks (bench/<name>.ts). */
 
@@ -41,24 +41,13 @@ export function simAdmin(ca: Buffer, url: string, method: string, body?: unknown
   });
 }
 
+
 /**
- * The load generator's POST: node:http over keep-alive connections. fetch costs the bench process
- * ~3x the CPU per request, and the load generator shares the machine's two cores with the stack it
- * measures.
+ * The load generator's POST: through the app's keep-alive node:http pool (shared/clients/http-transport.ts).
+ * fetch costs the bench process ~3x the CPU per request, and the load generator shares the
+ * machine's two cores with the stack it measures.
  */
-export function poster(maxSockets: number): (url: string, token: string, body: string) => Promise<{ status: number; text: string }> {
-  const agent = new HttpAgent({ keepAlive: true, maxSockets });
-  return (url, token, body) =>
-    new Promise((resolve, reject) => {
-      const payload = Buffer.from(body);
-      const headers = { Authorization: `Bearer ${token}`, "Content-Type": "application/json", "Content-Length": payload.length };
-      const req = httpRequest(url, { method: "POST", agent, headers }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", reject);
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
-      });
-      req.on("error", reject);
-      req.end(payload);
-    });
+export async function postJson(url: string, token: string, body: string): Promise<{ status: number; text: string }> {
+  const res = await httpSend(url, { method: "POST", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body });
+  return { status: res.status, text: res.body.toString("utf8") };
 }
