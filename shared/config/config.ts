@@ -102,10 +102,11 @@ export const configSchema = z
     /** D12: the Dataverse $batch duration the tuning aims for (ms). */
     SYNC_DATAVERSE_BATCH_TARGET_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
     /**
-     * Full sync plans a process runs at once: each holds every user of the tenant and every record of
-     * the environment in memory (~400 MB at 100,000 users); more environments wait in the queue.
+     * Sync work holding a whole tenant in memory that a process runs at once: full plans (every user of
+     * the tenant and every record of the environment, ~400 MB at 100,000 users) and the directory
+     * cycle's fold of a full read; more wait in the queue (shared/sync/tenant-sized.ts).
      */
-    SYNC_FULL_PLANS_PER_PROCESS: z.coerce.number().int().min(1).max(16).default(1),
+    SYNC_TENANT_SIZED_JOBS_PER_PROCESS: z.coerce.number().int().min(1).max(16).default(1),
     /** D12: addUser calls in flight per environment. */
     SYNC_ADDUSER_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
     /** D13: default mass-disable guard, in percent of an environment's enabled users (each environment can set its own). */

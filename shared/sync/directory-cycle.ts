@@ -14,6 +14,7 @@ import { enqueueDirectoryJob, enqueueEnvironmentJob, type DirectoryJob } from ".
 import type { DirectoryUser, PlatformEnvironment, TenantFacts } from "./model.js";
 import { isStalled, newEnvState, newRun, TERMINAL_STATES } from "./runs.js";
 import { bucketOf, chooseBucketCount, fold, needsAllBuckets, toBuckets } from "./snapshot.js";
+import { TENANT_SIZED_WAIT_SECONDS, tenantSizedWork } from "./tenant-sized.js";
 import type { Versioned } from "./store.js";
 
 /**
@@ -133,7 +134,24 @@ class DirectoryCycle {
       throw err;
     }
     // On a failure the lease stays: a retry of this message (same owner) resumes from the last checkpoint.
-    return this.work();
+    try {
+      return await this.work();
+    } finally {
+      this.releaseGate();
+    }
+  }
+
+  /** Whether this job holds a place of tenantSizedWork (fold and store of a full read). */
+  private holdsGate = false;
+
+  private releaseGate(): void {
+    if (this.holdsGate) tenantSizedWork.leave();
+    this.holdsGate = false;
+  }
+
+  /** A full read (users, or a group listed in full) folds every staged user into the whole snapshot. */
+  private foldsWholeTenant(a: ActiveCycle): boolean {
+    return a.usersFull || a.groupsFull || a.groupRoundFull;
   }
 
   /** Reads the environments and the tenant's facts; false when there is nothing to sync. */
@@ -175,7 +193,13 @@ class DirectoryCycle {
   private async work(): Promise<DirectoryJobOutcome> {
     while (this.state.active) {
       if (Date.now() > this.deadline) return this.continueLater();
-      switch (this.active.phase) {
+      const a = this.active;
+      if ((a.phase === "fold" || a.phase === "store") && this.foldsWholeTenant(a) && !this.holdsGate) {
+        if (!tenantSizedWork.tryEnter(this.deps.config.SYNC_TENANT_SIZED_JOBS_PER_PROCESS)) return this.continueLater(TENANT_SIZED_WAIT_SECONDS);
+        this.holdsGate = true;
+      }
+      if (a.phase === "fanout") this.releaseGate(); // the folded snapshot is stored and dropped
+      switch (a.phase) {
         case "users":
           await this.usersPhase();
           break;
@@ -196,12 +220,12 @@ class DirectoryCycle {
     return "completed";
   }
 
-  private async continueLater(): Promise<DirectoryJobOutcome> {
+  private async continueLater(delaySeconds?: number): Promise<DirectoryJobOutcome> {
     const a = this.active;
     a.step += 1;
     this.state.lease = null;
     await this.checkpoint();
-    await enqueueDirectoryJob(this.deps.queue, this.tenantId, { trigger: "continue", cycle: a.cycle, step: a.step });
+    await enqueueDirectoryJob(this.deps.queue, this.tenantId, { trigger: "continue", cycle: a.cycle, step: a.step }, delaySeconds);
     return "continued";
   }
 

@@ -1,4 +1,3 @@
-import { Gate } from "../concurrency/gate.js";
 import { AppError } from "../errors/app-error.js";
 import { executeActions, type ActionResult } from "./apply.js";
 import type { PlannedAction } from "./decide.js";
@@ -9,6 +8,7 @@ import { enqueueEnvironmentJob, type EnvironmentJob } from "./jobs.js";
 import type { DirectoryUser, SystemUserRow } from "./model.js";
 import { meter } from "./metrics.js";
 import { planRun } from "./plan.js";
+import { TENANT_SIZED_WAIT_SECONDS, tenantSizedWork } from "./tenant-sized.js";
 import { TERMINAL_STATES } from "./runs.js";
 import type { Versioned } from "./store.js";
 
@@ -26,16 +26,7 @@ import type { Versioned } from "./store.js";
 export type EnvironmentJobOutcome = "stale" | "busy" | "paused" | "awaiting-approval" | "continued" | "succeeded" | "failed";
 
 const PLAN_CHUNK = 1000;
-/** How long a full plan waits when this process already runs as many as it may (SYNC_FULL_PLANS_PER_PROCESS). */
-export const FULL_PLAN_WAIT_SECONDS = 30;
 
-/**
- * Full plans running in this process. A full plan reads every user of the tenant and every record of
- * the environment into memory; the sync timer starts every due environment at once, and the host
- * runs up to batchSize + newBatchThreshold queue messages at a time, so without a bound one instance
- * would hold that many tenant-sized plans together.
- */
-export const fullPlans = new Gate();
 const FAILURES_KEPT = 50;
 const INITIAL_BATCH = 100;
 
@@ -87,11 +78,12 @@ class EnvironmentRun {
     }
     if (await this.deps.isPaused(this.tenantId)) return this.park();
     let holdsGate = run.phase === "plan" && run.full;
-    if (holdsGate && !fullPlans.tryEnter(this.deps.config.SYNC_FULL_PLANS_PER_PROCESS)) return this.continueLater(FULL_PLAN_WAIT_SECONDS);
+    // A full plan holds the whole tenant in memory: at most SYNC_TENANT_SIZED_JOBS_PER_PROCESS at once.
+    if (holdsGate && !tenantSizedWork.tryEnter(this.deps.config.SYNC_TENANT_SIZED_JOBS_PER_PROCESS)) return this.continueLater(TENANT_SIZED_WAIT_SECONDS);
     try {
       if (run.phase === "plan" && (await meter.cpu("plan", () => this.planPhase()))) return "awaiting-approval";
       if (holdsGate) {
-        fullPlans.leave(); // the plan is stored in chunks: applying it needs no more than a window in memory
+        tenantSizedWork.leave(); // the plan is stored in chunks: applying it needs no more than a window in memory
         holdsGate = false;
       }
       const applied = await meter.cpu("apply", () => this.applyPhase());
@@ -105,7 +97,7 @@ class EnvironmentRun {
       await this.finish("failed", err instanceof Error ? err.message : String(err));
       return "failed";
     } finally {
-      if (holdsGate) fullPlans.leave();
+      if (holdsGate) tenantSizedWork.leave();
     }
   }
 
