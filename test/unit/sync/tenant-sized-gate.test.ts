@@ -18,6 +18,20 @@ import { TENANT_SIZED_WAIT_SECONDS as WAIT, tenantSizedWork as gate } from "../.
  * here fail (transiently) as soon as the work starts reading: that is how the tests see it begin.
  */
 const config = { SYNC_TENANT_SIZED_JOBS_PER_PROCESS: 1, SYNC_LEASE_SECONDS: 300, SYNC_CHUNK_SECONDS: 120 } as unknown as AppConfig;
+
+/** Sync deps over a store with the given reads: records every document saved and every job sent. */
+function fakeDeps<D>(reads: Record<string, (...args: unknown[]) => Promise<unknown>>) {
+  const saved: D[] = [];
+  const sent: { envelope: Envelope; options: SendOptions | undefined }[] = [];
+  const deps = {
+    config,
+    store: { ...reads, save: (doc: D) => (saved.push(structuredClone(doc)), Promise.resolve(`e${saved.length}`)) },
+    queue: { send: (envelope: Envelope, options?: SendOptions) => (sent.push({ envelope, options }), Promise.resolve()) },
+    isPaused: () => Promise.resolve(false),
+    now: () => new Date(),
+  } as unknown as SyncDeps;
+  return { deps, saved, sent };
+}
 function harness(full: boolean) {
   const run: RunDocument = {
     ...newRun({ tenantId: "t", environmentId: "env", trigger: "schedule", requestedBy: null, now: new Date() }),
@@ -26,21 +40,12 @@ function harness(full: boolean) {
     environment: { id: "env", displayName: "Env", type: "Production", dataverse: null, createdBy: null, appPassCapacity: false, region: null, expirationTime: null },
     settings: { syncEnabled: true, massDisableThresholdPercent: 10, defaultSecurityRoleIds: [] },
   } as RunDocument;
-  const saved: RunDocument[] = [];
-  const sent: { envelope: Envelope; options: SendOptions | undefined }[] = [];
   let plansStarted = 0;
-  const deps = {
-    config,
-    store: {
-      readRun: () => Promise.resolve({ doc: structuredClone(run), etag: "e0" }),
-      save: (doc: RunDocument) => (saved.push(structuredClone(doc)), Promise.resolve(`e${saved.length}`)),
-      readDirectoryState: () => (plansStarted++, Promise.resolve(undefined)),
-      readJournal: () => (plansStarted++, Promise.resolve(undefined)),
-    },
-    queue: { send: (envelope: Envelope, options?: SendOptions) => (sent.push({ envelope, options }), Promise.resolve()) },
-    isPaused: () => Promise.resolve(false),
-    now: () => new Date(),
-  } as unknown as SyncDeps;
+  const { deps, saved, sent } = fakeDeps<RunDocument>({
+    readRun: () => Promise.resolve({ doc: structuredClone(run), etag: "e0" }),
+    readDirectoryState: () => (plansStarted++, Promise.resolve(undefined)),
+    readJournal: () => (plansStarted++, Promise.resolve(undefined)),
+  });
   const job = () => runEnvironmentJob(deps, "t", { environmentId: "env", runId: run.runId, step: 1 }, "worker-1");
   return { job, saved, sent, plansStarted: () => plansStarted };
 }
@@ -92,20 +97,11 @@ function directoryHarness(fullRead: boolean) {
     id: "directory-state", type: "directory-state", tenantId: "t", partitionKey: "t|directory", cycle: 3, usersDeltaLink: "x", groupStreams: [], bucketCount: 8,
     facts: null, environments: [], journal: {}, fullCycles: [], journalFloor: 0, lastCycleAt: null, active, lease: null,
   } as unknown as DirectoryState;
-  const saved: DirectoryState[] = [];
-  const sent: { envelope: Envelope; options: SendOptions | undefined }[] = [];
   let foldsStarted = 0;
-  const deps = {
-    config,
-    store: {
-      loadDirectory: () => Promise.resolve({ state: { doc: structuredClone(state), etag: "e0" }, environments: new Map() }),
-      save: (doc: DirectoryState) => (saved.push(structuredClone(doc)), Promise.resolve(`e${saved.length}`)),
-      readStaging: () => (foldsStarted++, Promise.reject(new AppError("unavailable", "stop here", { retryAfterSeconds: 1 }))),
-    },
-    queue: { send: (envelope: Envelope, options?: SendOptions) => (sent.push({ envelope, options }), Promise.resolve()) },
-    isPaused: () => Promise.resolve(false),
-    now: () => new Date(),
-  } as unknown as SyncDeps;
+  const { deps, saved, sent } = fakeDeps<DirectoryState>({
+    loadDirectory: () => Promise.resolve({ state: { doc: structuredClone(state), etag: "e0" }, environments: new Map() }),
+    readStaging: () => (foldsStarted++, Promise.reject(new AppError("unavailable", "stop here", { retryAfterSeconds: 1 }))),
+  });
   const job = () => runDirectoryJob(deps, "t", { trigger: "continue", cycle: 4, step: 1 }, "worker-1");
   return { job, saved, sent, foldsStarted: () => foldsStarted };
 }
