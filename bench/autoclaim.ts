@@ -139,7 +139,7 @@ export async function run(args: string[]): Promise<void> {
     console.log(`\n2. steady load: ${steadyUsers.length} events for distinct users at ${rate}/s (sent in ${sendSeconds.toFixed(1)} s; answers ${fmtMap(statuses)})`);
     console.log(`   ingestion -> assigned ms: p50 ${pct(steadyLatencies, 50, 0)}  p95 ${pct(steadyLatencies, 95, 0)}  p99 ${pct(steadyLatencies, 99, 0)}  max ${pct(steadyLatencies, 100, 0)}   (target p99 < 2000)`);
     console.log(`   the host polls the queue with a randomized back-off from 100 ms up to maxPollingInterval ${queues.maxPollingInterval} (host.json) when it finds no message;`);
-    console.log(`   batchSize ${queues.batchSize}, newBatchThreshold ${queues.newBatchThreshold} (host.json); the claim processor gathers claims for ${linger ? `${linger} ms (--linger)` : "AUTOCLAIM_BATCH_LINGER_MS (default 40 ms)"} into one Graph $batch`);
+    console.log(`   batchSize ${queues.batchSize}, newBatchThreshold ${queues.newBatchThreshold} (host.json); the claim processor gathers claims for ${linger ? `${linger} ms (--linger)` : "AUTOCLAIM_BATCH_LINGER_MS (default 100 ms)"} into one Graph $batch`);
     perEvent("   steady", s0, s1, steadyAccepted);
     coresUsed("   steady", s0, s1);
     if (cpuProfile && hostPid) process.kill(hostPid, "SIGUSR2"); // the steady phase's samples go to .1
