@@ -4,6 +4,7 @@ import {
 import { setTimeout as sleep } from "node:timers/promises";
 import type { TokenCredential } from "@azure/identity";
 import { AppError } from "../errors/app-error.js";
+import { isNetworkError } from "../errors/network.js";
 import { reusedTokenProvider } from "./credentials.js";
 import { httpSend, type RawResponse } from "./http-transport.js";
 
@@ -171,7 +172,7 @@ export function mapGraphError(err: unknown, what = "Microsoft Graph"): AppError 
       cause: err,
     });
   }
-  if (err instanceof Error && /fetch failed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|socket/i.test(`${err.message} ${String(err.cause)}`)) {
+  if (isNetworkError(err) || (err instanceof Error && /fetch failed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|socket/i.test(`${err.message} ${String(err.cause)}`))) {
     return new AppError("unavailable", `${what} could not be reached.`, { retryAfterSeconds: 5, cause: err });
   }
   return new AppError("upstream", `${what} call failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });

@@ -47,6 +47,7 @@ export async function httpSend(url: string, init: RawRequest): Promise<RawRespon
 }
 
 class StaleSocketError extends Error {
+  readonly code = "ECONNRESET"; // a network error to whoever sees it (shared/errors/network.ts)
   constructor(readonly cause: unknown) {
     super("A kept-alive connection was closed by the server as it was reused.");
   }

@@ -1,3 +1,4 @@
+import { createServer } from "node:http";
 import { ClientSecretCredential } from "@azure/identity";
 import { PageIterator, type PageCollection } from "@microsoft/microsoft-graph-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -61,6 +62,16 @@ describe("Graph client adapter", () => {
     const err = await failure(graph.api("/subscribedSkus").get());
     expect(err.status).toBe(503);
     expect(t.sim.counters().graph.requests).toBe(3);
+  });
+
+  it("when Graph cannot be reached, then the call fails as unavailable (retried later), not as Graph's answer", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const graph = createGraphClient({ baseUrl: `http://127.0.0.1:${port}/v1.0`, credential });
+    const err = await failure(graph.api("/users/x").get());
+    expect(err).toMatchObject({ kind: "unavailable", transient: true });
   });
 
   it("when a user does not exist, then notFound; when Graph refuses a request, then upstream (502) with Graph's code", async () => {
