@@ -17,6 +17,23 @@ export class Gate {
     if (this.holders > 0) this.holders--;
   }
 
+  /**
+   * One holder's place: `take` enters once (again while held: true, without counting twice),
+   * `release` leaves once (a place not taken, or already released, does nothing) - so a caller can
+   * release early and again in a `finally` without keeping its own flag.
+   */
+  place(): { take(limit: number): boolean; release(): void } {
+    let held = false;
+    return {
+      take: (limit) => held || (held = this.tryEnter(limit)),
+      release: () => {
+        if (!held) return;
+        held = false;
+        this.leave();
+      },
+    };
+  }
+
   get inUse(): number {
     return this.holders;
   }

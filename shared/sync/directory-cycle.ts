@@ -137,17 +137,12 @@ class DirectoryCycle {
     try {
       return await this.work();
     } finally {
-      this.releaseGate();
+      this.place.release();
     }
   }
 
-  /** Whether this job holds a place of tenantSizedWork (fold and store of a full read). */
-  private holdsGate = false;
-
-  private releaseGate(): void {
-    if (this.holdsGate) tenantSizedWork.leave();
-    this.holdsGate = false;
-  }
+  /** This job's place of tenantSizedWork, held from the fold of a full read until it is stored. */
+  private readonly place = tenantSizedWork.place();
 
   /** A full read (users, or a group listed in full) folds every staged user into the whole snapshot. */
   private foldsWholeTenant(a: ActiveCycle): boolean {
@@ -194,11 +189,10 @@ class DirectoryCycle {
     while (this.state.active) {
       if (Date.now() > this.deadline) return this.continueLater();
       const a = this.active;
-      if ((a.phase === "fold" || a.phase === "store") && this.foldsWholeTenant(a) && !this.holdsGate) {
-        if (!tenantSizedWork.tryEnter(this.deps.config.SYNC_TENANT_SIZED_JOBS_PER_PROCESS)) return this.continueLater(TENANT_SIZED_WAIT_SECONDS);
-        this.holdsGate = true;
+      if ((a.phase === "fold" || a.phase === "store") && this.foldsWholeTenant(a) && !this.place.take(this.deps.config.SYNC_TENANT_SIZED_JOBS_PER_PROCESS)) {
+        return this.continueLater(TENANT_SIZED_WAIT_SECONDS);
       }
-      if (a.phase === "fanout") this.releaseGate(); // the folded snapshot is stored and dropped
+      if (a.phase === "fanout") this.place.release(); // the folded snapshot is stored and dropped
       switch (a.phase) {
         case "users":
           await this.usersPhase();

@@ -77,15 +77,14 @@ class EnvironmentRun {
       throw err;
     }
     if (await this.deps.isPaused(this.tenantId)) return this.park();
-    let holdsGate = run.phase === "plan" && run.full;
     // A full plan holds the whole tenant in memory: at most SYNC_TENANT_SIZED_JOBS_PER_PROCESS at once.
-    if (holdsGate && !tenantSizedWork.tryEnter(this.deps.config.SYNC_TENANT_SIZED_JOBS_PER_PROCESS)) return this.continueLater(TENANT_SIZED_WAIT_SECONDS);
+    const place = tenantSizedWork.place();
+    if (run.phase === "plan" && run.full && !place.take(this.deps.config.SYNC_TENANT_SIZED_JOBS_PER_PROCESS)) {
+      return this.continueLater(TENANT_SIZED_WAIT_SECONDS);
+    }
     try {
       if (run.phase === "plan" && (await meter.cpu("plan", () => this.planPhase()))) return "awaiting-approval";
-      if (holdsGate) {
-        tenantSizedWork.leave(); // the plan is stored in chunks: applying it needs no more than a window in memory
-        holdsGate = false;
-      }
+      place.release(); // the plan is stored in chunks: applying it needs no more than a window in memory
       const applied = await meter.cpu("apply", () => this.applyPhase());
       if (applied === "paused") return this.park();
       if (applied !== "finished") return this.continueLater(applied === "deadline" ? null : applied.deferSeconds);
@@ -97,7 +96,7 @@ class EnvironmentRun {
       await this.finish("failed", err instanceof Error ? err.message : String(err));
       return "failed";
     } finally {
-      if (holdsGate) tenantSizedWork.leave();
+      place.release();
     }
   }
 

@@ -70,21 +70,6 @@ describe("full sync plans per process", () => {
     expect(h.sent[0]!.options).toEqual({ delaySeconds: WAIT });
   });
 
-  it("when no full plan runs, then the run plans, and the gate is free again after it (also when planning failed)", async () => {
-    const h = harness(true);
-    await expect(h.job()).rejects.toMatchObject({ kind: "unavailable" }); // the store has no directory yet
-    expect(h.plansStarted()).toBe(1);
-    expect(gate.inUse).toBe(0);
-    expect(h.sent).toHaveLength(0);
-  });
-
-  it("when the run is incremental (only the changed users), then it plans even while a full plan runs", async () => {
-    expect(gate.tryEnter(1)).toBe(true);
-    const h = harness(false);
-    await expect(h.job()).rejects.toMatchObject({ kind: "unavailable" });
-    expect(h.plansStarted()).toBe(1);
-    expect(gate.inUse).toBe(1);
-  });
 });
 
 function directoryHarness(fullRead: boolean) {
@@ -118,23 +103,59 @@ describe("the directory cycle's fold per process", () => {
     expect(h.sent[0]!.options).toEqual({ delaySeconds: WAIT });
   });
 
-  it("when nothing else holds a tenant, then the full read is folded, and the place is free again afterwards (also on failure)", async () => {
-    const h = directoryHarness(true);
-    await expect(h.job()).rejects.toMatchObject({ message: "stop here" });
-    expect(h.foldsStarted()).toBe(1);
+});
+
+/** Both kinds of tenant-sized work, started in full and (not bounded) incrementally; each harness fails as the work starts reading. */
+const kinds = [
+  {
+    kind: "an environment's plan",
+    full: () => harness(true),
+    incremental: () => harness(false),
+    started: (h: ReturnType<typeof harness>) => h.plansStarted(),
+    failure: { kind: "unavailable" }, // the store has no directory yet
+  },
+  {
+    kind: "the directory cycle's fold",
+    full: () => directoryHarness(true),
+    incremental: () => directoryHarness(false),
+    started: (h: ReturnType<typeof directoryHarness>) => h.foldsStarted(),
+    failure: { message: "stop here" },
+  },
+] as const;
+
+describe.each(kinds)("$kind", ({ full, incremental, started, failure }) => {
+  const startedIn = started as (h: ReturnType<typeof harness> | ReturnType<typeof directoryHarness>) => number;
+
+  it("when nothing else holds a tenant, then the full work starts, and its place is free again afterwards (also when it failed)", async () => {
+    const h = full();
+    await expect(h.job()).rejects.toMatchObject(failure);
+    expect(startedIn(h)).toBe(1);
     expect(gate.inUse).toBe(0);
+    expect(h.sent).toHaveLength(0);
   });
 
-  it("when the cycle read only changes (delta), then it folds even while another tenant-sized job runs", async () => {
+  it("when the work is incremental (only the changes), then it starts even while a tenant-sized job runs", async () => {
     expect(gate.tryEnter(1)).toBe(true);
-    const h = directoryHarness(false);
-    await expect(h.job()).rejects.toMatchObject({ message: "stop here" });
-    expect(h.foldsStarted()).toBe(1);
+    const h = incremental();
+    await expect(h.job()).rejects.toMatchObject(failure);
+    expect(startedIn(h)).toBe(1);
     expect(gate.inUse).toBe(1);
   });
 });
 
 describe("Gate", () => {
+  it("when a place is taken twice and released twice, then it counts once", () => {
+    const g = new Gate();
+    const place = g.place();
+    expect(place.take(1)).toBe(true);
+    expect(place.take(1)).toBe(true);
+    expect(g.inUse).toBe(1);
+    expect(g.place().take(1)).toBe(false);
+    place.release();
+    place.release();
+    expect(g.inUse).toBe(0);
+  });
+
   it("when full, then it refuses until one holder leaves", () => {
     const gate = new Gate();
     expect([gate.tryEnter(2), gate.tryEnter(2), gate.tryEnter(2)]).toEqual([true, true, false]);
