@@ -40,7 +40,11 @@ function cosmosRequestKind(url, headers) {
   const parts = path.split("/").filter(Boolean);
   if (parts.length === 0) return "account";
   const container = parts[3] || "";
-  if (parts[4] === "docs" && parts.length === 5) return headers["x-ms-documentdb-isquery"] ? `query ${container}` : `create ${container}`;
+  if (parts[4] === "docs" && parts.length === 5) {
+    if (headers["x-ms-documentdb-isquery"]) return `query ${container}`;
+    if (headers["x-ms-cosmos-is-batch-request"]) return `${String(headers["x-ms-cosmos-batch-atomic"]).toLowerCase() === "true" ? "batch" : "bulk"} ${container}`;
+    return `create ${container}`;
+  }
   if (parts[4] === "docs") return `item ${container}`;
   return parts.length <= 2 ? "database" : parts.length <= 4 ? "container" : parts[4] || "other";
 }

@@ -1,6 +1,7 @@
 import type { Container, JSONObject, OperationInput } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
 import type { Caller, EventSource } from "../events/sign-in-event.js";
+import { GroupedPatches } from "../storage/grouped-patches.js";
 import { deleteItem, patchIf, queryAll, readItem, type Stored } from "../storage/repository.js";
 import type { Trigger } from "./triggers.js";
 
@@ -39,7 +40,12 @@ export interface ClaimDocument {
 export const claimId = (appId: string, userId: string) => `claim:${appId.toLowerCase()}:${userId.toLowerCase()}`;
 
 export class ClaimStore {
-  constructor(private readonly container: Container) {}
+  /** The claims of one Graph `$batch` are marked claimed together: one request for the group. */
+  private readonly marks: GroupedPatches;
+
+  constructor(private readonly container: Container) {
+    this.marks = new GroupedPatches(container);
+  }
 
   /**
    * The write that creates a pending claim, for the transactional batch that also takes its unit
@@ -66,10 +72,14 @@ export class ClaimStore {
   }
 
   async markClaimed(claim: ClaimDocument, at: Date): Promise<void> {
-    await patchIf(this.container, claim.id, claim.tenantId, [
-      { op: "set", path: "/status", value: "claimed" },
-      { op: "set", path: "/claimedAt", value: at.toISOString() },
-    ]);
+    await this.marks.patch({
+      id: claim.id,
+      partitionKey: claim.tenantId,
+      operations: [
+        { op: "set", path: "/status", value: "claimed" },
+        { op: "set", path: "/claimedAt", value: at.toISOString() },
+      ],
+    });
   }
 
   async markReclaimed(claim: ClaimDocument, at: Date, reason: string): Promise<void> {

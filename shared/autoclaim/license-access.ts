@@ -3,7 +3,7 @@ import { systemActor } from "../licenses/actor.js";
 import type { LicenseAssignments } from "../licenses/assign.js";
 import type { GraphUser, LicensingGraph, UserRead } from "../licenses/graph-licensing.js";
 import { MAX_BATCH_ITEMS } from "../clients/graph-batch.js";
-import { Batcher } from "./batcher.js";
+import { Batcher } from "../concurrency/batcher.js";
 
 /**
  * The claim processor's access to users and licenses, built on license administration's module

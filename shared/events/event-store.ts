@@ -1,6 +1,7 @@
 import type { Container, PatchOperation } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
-import { createItem, deleteItem, patchIf, queryAll, readItem, type Stored } from "../storage/repository.js";
+import { GroupedPatches } from "../storage/grouped-patches.js";
+import { createItem, deleteItem, queryAll, readItem, type Stored } from "../storage/repository.js";
 import type { EventDocument, EventStatus } from "./sign-in-event.js";
 
 /**
@@ -25,10 +26,15 @@ export interface EventOutcome {
 const FINAL_CONDITION = "from c where NOT (c.status = 'claimed')";
 
 export class EventStore {
+  /** Outcomes written within a moment of each other (the claims of one Graph `$batch`) share a request. */
+  private readonly outcomes: GroupedPatches;
+
   constructor(
     private readonly container: Container,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.outcomes = new GroupedPatches(container);
+  }
 
   /** Stores a new event; an existing id -> AppError `conflict`. */
   create(doc: EventDocument): Promise<Stored<EventDocument>> {
@@ -60,7 +66,7 @@ export class EventStore {
     if (outcome.firstAccess !== undefined) ops.push({ op: "set", path: "/firstAccess", value: outcome.firstAccess });
     if (options.processed !== false) ops.push({ op: "set", path: "/processedAt", value: at });
     try {
-      await patchIf(this.container, eventId, eventPartition(tenantId, eventId), ops, { condition: FINAL_CONDITION });
+      await this.outcomes.patch({ id: eventId, partitionKey: eventPartition(tenantId, eventId), operations: ops, conditions: { condition: FINAL_CONDITION } });
       return true;
     } catch (err) {
       if (err instanceof AppError && (err.kind === "preconditionFailed" || err.kind === "notFound")) return false;

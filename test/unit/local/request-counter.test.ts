@@ -43,5 +43,7 @@ describe("request counts of the local services (LOCAL_COUNT_REQUESTS=1, benchmar
     expect(cosmosRequestKind(docs, {})).toBe("create claims");
     expect(cosmosRequestKind(docs, { "x-ms-documentdb-isquery": "True" })).toBe("query claims");
     expect(cosmosRequestKind(`${docs}/abc`, {})).toBe("item claims");
+    expect(cosmosRequestKind(docs, { "x-ms-cosmos-is-batch-request": "True", "x-ms-cosmos-batch-atomic": "True" })).toBe("batch claims");
+    expect(cosmosRequestKind(docs, { "x-ms-cosmos-is-batch-request": "true", "x-ms-cosmos-batch-atomic": "false", "x-ms-cosmos-batch-continue-on-error": "true" })).toBe("bulk claims");
   });
 });

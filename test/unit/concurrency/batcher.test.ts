@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Batcher } from "../../../shared/autoclaim/batcher.js";
+import { Batcher } from "../../../shared/concurrency/batcher.js";
 
 describe("group commit of claims", () => {
   it("when items arrive together, then they travel in one batch of at most maxItems, and the same user never twice in one batch", async () => {
