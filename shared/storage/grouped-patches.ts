@@ -11,8 +11,9 @@ import { mapCosmosError, patchIf, type PatchConditions } from "./repository.js";
  * finish writes two patches (the claim, the event): one request per group instead of two per claim.
  *
  * Each caller gets what `patchIf` would give it, less the item: success, or the error its status maps to
- * (404 `notFound`, 412 `preconditionFailed`, 429 `unavailable`, ...). A patch alone in its group is
- * sent as a plain patch. A bulk request that fails as a whole fails every patch in it.
+ * (404 `notFound`, 412 `preconditionFailed`, ...). A patch alone in its group is sent as a plain
+ * patch, and so is one throttled (429) inside a bulk request, to get the SDK's throttling retries.
+ * A bulk request that fails as a whole fails every patch in it.
  *
  * The SDK's `items.bulk` is used, not `executeBulkOperations`: the newer API waits up to a second
  * to fill partial batches (it is built for ingestion, not for latency), and on the local
@@ -54,13 +55,7 @@ export class GroupedPatches {
   }
 
   private async send(items: PatchRequest[]): Promise<Result[]> {
-    if (items.length === 1) {
-      const [only] = items as [PatchRequest];
-      return [await patchIf(this.container, only.id, only.partitionKey, only.operations, only.conditions).then(
-        (): Result => ({ ok: true }),
-        (error: unknown): Result => ({ ok: false, error }),
-      )];
-    }
+    if (items.length === 1) return [await this.patchAlone(items[0] as PatchRequest)];
     let responses: OperationResponse[];
     try {
       responses = await this.container.items.bulk(items.map(toOperation), { continueOnError: true });
@@ -70,7 +65,16 @@ export class GroupedPatches {
         ? mapped
         : new AppError("unavailable", `A Cosmos DB bulk request failed: ${err instanceof Error ? err.message : String(err)}`, { retryAfterSeconds: DEFAULT_OUTAGE_RETRY_SECONDS, cause: err });
     }
-    return items.map((item, i) => resultOf(item, responses[i]));
+    // A patch throttled inside the bulk request (its partition was busy) goes again on its own,
+    // with the SDK's throttling retries, which a bulk operation does not get.
+    return Promise.all(items.map((item, i) => (responses[i]?.statusCode === 429 ? this.patchAlone(item) : Promise.resolve(resultOf(item, responses[i])))));
+  }
+
+  private patchAlone(request: PatchRequest): Promise<Result> {
+    return patchIf(this.container, request.id, request.partitionKey, request.operations, request.conditions).then(
+      (): Result => ({ ok: true }),
+      (error: unknown): Result => ({ ok: false, error }),
+    );
   }
 }
 

@@ -1,0 +1,44 @@
+import type { Container } from "@azure/cosmos";
+import { describe, expect, it, vi } from "vitest";
+import { GroupedPatches } from "../../../shared/storage/grouped-patches.js";
+
+/** A container whose bulk requests answer the given statuses, and whose point patches succeed. */
+function fakeContainer(bulkStatuses: number[]) {
+  const bulk = vi.fn(() => Promise.resolve(bulkStatuses.map((statusCode) => ({ statusCode, requestCharge: 1 }))));
+  const patched: string[] = [];
+  const container = {
+    items: { bulk },
+    item: (id: string) => ({
+      patch: () => {
+        patched.push(id);
+        return Promise.resolve({ resource: { id, _etag: "e", _ts: 1 } });
+      },
+    }),
+  } as unknown as Container;
+  return { container, bulk, patched };
+}
+
+const request = (id: string) => ({ id, partitionKey: `t|${id}`, operations: [{ op: "set" as const, path: "/status", value: "claimed" }] });
+
+describe("grouped patches at the SDK boundary", () => {
+  it("when one patch of a bulk request is throttled (429), then it goes again on its own and succeeds; the others are not sent again", async () => {
+    const { container, bulk, patched } = fakeContainer([200, 429, 200]);
+    const patches = new GroupedPatches(container);
+
+    const results = await Promise.allSettled(["a", "b", "c"].map((id) => patches.patch(request(id))));
+
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "fulfilled"]);
+    expect(bulk).toHaveBeenCalledTimes(1);
+    expect(patched).toEqual(["b"]);
+  });
+
+  it("when the bulk request answers without a result for a patch, then that patch fails as unavailable, not as done", async () => {
+    const { container } = fakeContainer([200]);
+    const patches = new GroupedPatches(container);
+
+    const results = await Promise.allSettled(["a", "b"].map((id) => patches.patch(request(id))));
+
+    expect(results[0]?.status).toBe("fulfilled");
+    expect(results[1]).toMatchObject({ status: "rejected", reason: { kind: "unavailable" } });
+  });
+});
