@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -116,5 +116,15 @@ describe("%Setting% placeholders", () => {
     expect(resolveSettingPlaceholders("%Q%-x", { Q: "jobs" })).toBe("jobs-x");
     expect(resolveSettingPlaceholders("0 */5 * * * *", {})).toBe("0 */5 * * * *");
     expect(() => resolveSettingPlaceholders("%MISSING%", {})).toThrow(/does not resolve/);
+  });
+});
+
+describe("the app's host.json", () => {
+  it("gives a Service Bus trigger as many messages in flight per instance as a storage queue trigger (claims in flight fill the Graph $batches)", () => {
+    const hostJson = parseJsonWithComments(readFileSync(new URL("../../../host.json", import.meta.url), "utf8")) as {
+      extensions: { queues: { batchSize: number; newBatchThreshold: number }; serviceBus: { maxConcurrentCalls: number } };
+    };
+    const { queues, serviceBus } = hostJson.extensions;
+    expect(serviceBus.maxConcurrentCalls).toBe(queues.batchSize + queues.newBatchThreshold);
   });
 });
