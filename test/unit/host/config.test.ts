@@ -121,7 +121,7 @@ describe("%Setting% placeholders", () => {
 
 describe("the app's host.json", () => {
   it("gives a Service Bus trigger as many messages in flight per instance as a storage queue trigger (claims in flight fill the Graph $batches)", () => {
-    const hostJson = parseJsonWithComments(readFileSync(new URL("../../../host.json", import.meta.url), "utf8")) as {
+    const hostJson = parseJsonWithComments(readFileSync(new URL("../../../host.json", import.meta.url), "utf8"), "host.json") as {
       extensions: { queues: { batchSize: number; newBatchThreshold: number }; serviceBus: { maxConcurrentCalls: number } };
     };
     const { queues, serviceBus } = hostJson.extensions;
