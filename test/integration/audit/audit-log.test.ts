@@ -1,23 +1,14 @@
 import { randomUUID } from "node:crypto";
-import type { Container, CosmosClient } from "@azure/cosmos";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { COSMOS_EMULATOR_KEY, freePort, startCosmosServer } from "../../../local/services.js";
+import type { Container } from "@azure/cosmos";
+import { beforeAll, describe, expect, it } from "vitest";
 import { AuditLog, type AuditEntry, type AuditRecord } from "../../../shared/audit/audit-log.js";
-import { ensureDatabaseAndContainers } from "../../../shared/storage/bootstrap.js";
-import { createCosmosClient } from "../../../shared/storage/cosmos.js";
+import { useLocalCosmos } from "../../support/cosmos.js";
 
-let server: Awaited<ReturnType<typeof startCosmosServer>>;
-let client: CosmosClient;
+const cosmos = useLocalCosmos("audit");
 let container: Container;
 
-beforeAll(async () => {
-  server = await startCosmosServer({ port: await freePort() });
-  client = createCosmosClient({ endpoint: server.endpoint, key: COSMOS_EMULATOR_KEY });
-  container = (await ensureDatabaseAndContainers(client, `audit-${randomUUID()}`)).container("audit");
-});
-afterAll(async () => {
-  client?.dispose();
-  await server?.stop();
+beforeAll(() => {
+  container = cosmos.database.container("audit");
 });
 
 const entry = (n: number): AuditEntry => ({

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import type { Container, CosmosClient, Database } from "@azure/cosmos";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { COSMOS_EMULATOR_KEY, freePort, startCosmosServer } from "../../../local/services.js";
+import type { Container } from "@azure/cosmos";
+import { describe, expect, it } from "vitest";
+import { COSMOS_EMULATOR_KEY, freePort } from "../../../local/services.js";
 import { AppError } from "../../../shared/errors/app-error.js";
 import { ensureDatabaseAndContainers } from "../../../shared/storage/bootstrap.js";
 import { CONTAINERS, type ContainerDeclaration } from "../../../shared/storage/containers.js";
@@ -17,23 +17,9 @@ import {
   transact,
   upsert,
 } from "../../../shared/storage/repository.js";
+import { useLocalCosmos } from "../../support/cosmos.js";
 
-let server: Awaited<ReturnType<typeof startCosmosServer>>;
-let client: CosmosClient;
-let database: Database;
-const databaseName = `test-${randomUUID()}`;
-
-beforeAll(async () => {
-  server = await startCosmosServer({ port: await freePort() });
-  client = createCosmosClient({ endpoint: server.endpoint, key: COSMOS_EMULATOR_KEY });
-  database = await ensureDatabaseAndContainers(client, databaseName);
-});
-
-afterAll(async () => {
-  client?.dispose();
-  resetCosmosClient();
-  await server?.stop();
-});
+const cosmos = useLocalCosmos();
 
 interface Doc {
   id: string;
@@ -44,13 +30,13 @@ interface Doc {
 
 /** A `settings` container scoped to this test: every test writes under its own tenant id. */
 function settings(): { container: Container; tenantId: string } {
-  return { container: database.container("settings"), tenantId: randomUUID() };
+  return { container: cosmos.database.container("settings"), tenantId: randomUUID() };
 }
 
 describe("bootstrap", () => {
   it("when run, then every declared container exists with its partition key and its time to live", async () => {
     for (const declared of CONTAINERS as readonly ContainerDeclaration[]) {
-      const { resource } = await database.container(declared.name).read();
+      const { resource } = await cosmos.database.container(declared.name).read();
       expect(resource?.partitionKey?.paths, declared.name).toEqual([declared.partitionKeyPath]);
       expect(resource?.defaultTtl, declared.name).toBe(declared.defaultTtlSeconds);
     }
@@ -59,14 +45,14 @@ describe("bootstrap", () => {
   });
 
   it("when run twice, then it succeeds again", async () => {
-    await expect(ensureDatabaseAndContainers(client, databaseName)).resolves.toBeDefined();
+    await expect(ensureDatabaseAndContainers(cosmos.client, cosmos.database.id)).resolves.toBeDefined();
   });
 
   it("when a container exists with another partition key, then it refuses", async () => {
     const name = `test-${randomUUID()}`;
-    await ensureDatabaseAndContainers(client, name, [{ name: "things", partitionKeyPath: "/a", description: "" }]);
+    await ensureDatabaseAndContainers(cosmos.client, name, [{ name: "things", partitionKeyPath: "/a", description: "" }]);
 
-    await expect(ensureDatabaseAndContainers(client, name, [{ name: "things", partitionKeyPath: "/b", description: "" }])).rejects.toThrow(
+    await expect(ensureDatabaseAndContainers(cosmos.client, name, [{ name: "things", partitionKeyPath: "/b", description: "" }])).rejects.toThrow(
       /partition key/,
     );
   });
@@ -75,11 +61,11 @@ describe("bootstrap", () => {
 describe("shared client", () => {
   it("when configured with the local endpoint, then getDatabase reaches the same database", async () => {
     resetCosmosClient();
-    getCosmosClient({ endpoint: server.endpoint, key: COSMOS_EMULATOR_KEY });
+    getCosmosClient({ endpoint: cosmos.endpoint, key: COSMOS_EMULATOR_KEY });
 
-    const { resource } = await getDatabase(databaseName).read();
+    const { resource } = await getDatabase(cosmos.database.id).read();
 
-    expect(resource?.id).toBe(databaseName);
+    expect(resource?.id).toBe(cosmos.database.id);
     expect(getCosmosClient()).toBe(getCosmosClient());
   });
 });

@@ -1,28 +1,14 @@
 import { randomUUID } from "node:crypto";
-import type { Container, CosmosClient, Database } from "@azure/cosmos";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { COSMOS_EMULATOR_KEY, freePort, startCosmosServer } from "../../../local/services.js";
+import type { Container } from "@azure/cosmos";
+import { describe, expect, it, vi } from "vitest";
+import { COSMOS_EMULATOR_KEY, freePort } from "../../../local/services.js";
 import { AppError } from "../../../shared/errors/app-error.js";
-import { ensureDatabaseAndContainers } from "../../../shared/storage/bootstrap.js";
-import { createCosmosClient, resetCosmosClient } from "../../../shared/storage/cosmos.js";
+import { createCosmosClient } from "../../../shared/storage/cosmos.js";
 import { GroupedPatches } from "../../../shared/storage/grouped-patches.js";
 import { createItem, readItem } from "../../../shared/storage/repository.js";
+import { useLocalCosmos } from "../../support/cosmos.js";
 
-let server: Awaited<ReturnType<typeof startCosmosServer>>;
-let client: CosmosClient;
-let database: Database;
-
-beforeAll(async () => {
-  server = await startCosmosServer({ port: await freePort() });
-  client = createCosmosClient({ endpoint: server.endpoint, key: COSMOS_EMULATOR_KEY });
-  database = await ensureDatabaseAndContainers(client, `test-${randomUUID()}`);
-});
-
-afterAll(async () => {
-  client?.dispose();
-  resetCosmosClient();
-  await server?.stop();
-});
+const cosmos = useLocalCosmos();
 
 /** In the `events` container, whose partition key path is /partitionKey. */
 interface Doc {
@@ -47,7 +33,7 @@ const setStatus = (doc: Doc, status: string, condition?: string) => ({
 
 describe("grouped patches (one Cosmos bulk request for the patches issued together)", () => {
   it("when patches to items in different partitions are issued together, then one bulk request applies them all", async () => {
-    const container = database.container("events");
+    const container = cosmos.database.container("events");
     const docs = await seed(container, 12);
     const bulk = vi.spyOn(container.items, "bulk");
     const patches = new GroupedPatches(container);
@@ -60,7 +46,7 @@ describe("grouped patches (one Cosmos bulk request for the patches issued togeth
   });
 
   it("when one patch of a group fails its condition and one meets no item, then only those two fail, each with its own error, and the others are applied", async () => {
-    const container = database.container("events");
+    const container = cosmos.database.container("events");
     const docs = await seed(container, 5);
     await createItem(container, { id: "done", partitionKey: "t|done", status: "claimed" });
     const patches = new GroupedPatches(container);
@@ -80,7 +66,7 @@ describe("grouped patches (one Cosmos bulk request for the patches issued togeth
   });
 
   it("when a patch is alone, then it is sent as a plain patch (a bulk request of one would cost more)", async () => {
-    const container = database.container("events");
+    const container = cosmos.database.container("events");
     const [doc] = await seed(container, 1);
     const bulk = vi.spyOn(container.items, "bulk");
     const patches = new GroupedPatches(container);
@@ -92,7 +78,7 @@ describe("grouped patches (one Cosmos bulk request for the patches issued togeth
   });
 
   it("when more patches arrive while groups are in flight, then they wait and go together in the next group, none lost", async () => {
-    const container = database.container("events");
+    const container = cosmos.database.container("events");
     const docs = await seed(container, 60);
     const bulk = vi.spyOn(container.items, "bulk");
     const patches = new GroupedPatches(container, { lingerMs: 0, maxInFlight: 1 });
