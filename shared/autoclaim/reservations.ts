@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Container, OperationInput } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
+import { Batcher } from "../concurrency/batcher.js";
 import { createItem, patchIf, queryAll, transact } from "../storage/repository.js";
 
 /**
@@ -17,6 +18,12 @@ import { createItem, patchIf, queryAll, transact } from "../storage/repository.j
  * with it (`reconcile`): admins assign outside this product, and a reservation whose claim never
  * completed is given back then. Graph stays the last word: if it says a product has no license
  * left, the claim moves to the next backup and the product is treated as exhausted for a while.
+ *
+ * Reservations of one product asked for together (the claims of one Graph read `$batch` reach this
+ * step in the same turn of the event loop) share one transactional batch: k units from one shard
+ * (`available - k where available >= k`) and the k claims' writes, instead of k batches. When the
+ * shard has fewer than k units, or the counters do not exist yet, they go one at a time as above;
+ * when one claim's write is refused (its claim exists), that one is refused and the others go again.
  */
 interface CounterDocument {
   id: string;
@@ -58,15 +65,41 @@ const DEFAULT_EXHAUSTED_MEMO_MS = 2000;
 
 const counterId = (skuId: string, shard: number) => `sku:${skuId}:${shard}`;
 
+/** Takes `units` from a shard's counter if it has that many. */
+const takeUnits = (skuId: string, shard: number, units: number): OperationInput => ({
+  operationType: "Patch",
+  id: counterId(skuId, shard),
+  resourceBody: { operations: [{ op: "incr", path: "/available", value: -units }], condition: `from c where c.available >= ${units}` },
+});
+
+interface Asked {
+  tenantId: string;
+  skuId: string;
+  hint: string;
+  companion: (shard: number) => OperationInput;
+}
+
+/** A transactional batch holds at most 100 operations: 99 claims and their counter. */
+const MAX_GROUP = 99;
+
 export class Reservations {
   private readonly emptyUntil = new Map<string, number>();
   private readonly graphExhaustedUntil = new Map<string, number>();
   private readonly initializing = new Map<string, Promise<void>>();
 
   private readonly memoMs: number;
+  private readonly groups: Batcher<Asked, ReservedWith>;
 
   constructor(private readonly deps: ReservationDeps) {
     this.memoMs = deps.exhaustedMemoMs ?? DEFAULT_EXHAUSTED_MEMO_MS;
+    // No linger: what arrives in the same turn of the event loop (or while a group of the product
+    // is in flight) goes together. One group in flight per shard, each starting at its first claim's.
+    this.groups = new Batcher((_key, asked) => this.reserveGroup(asked), {
+      maxItems: MAX_GROUP,
+      lingerMs: 0,
+      maxInFlight: deps.shards,
+      clash: (a, b) => a.hint === b.hint,
+    });
   }
 
   /**
@@ -74,21 +107,39 @@ export class Reservations {
    * partition of the same container, in one transactional batch: both are applied or neither is.
    */
   async reserveWith(tenantId: string, skuId: string, hint: string, companion: (shard: number) => OperationInput): Promise<ReservedWith> {
-    const shards = this.deps.shards;
     if (this.isMemoEmpty(tenantId, skuId, "all") || (this.graphExhaustedUntil.get(`${tenantId}|${skuId}`) ?? 0) > Date.now()) return { kind: "none" };
+    return this.groups.submit(`${tenantId}|${skuId}`, { tenantId, skuId, hint, companion });
+  }
+
+  /** Reservations of one product asked for together: one batch for all when one shard has the units. */
+  private async reserveGroup(asked: Asked[]): Promise<ReservedWith[]> {
+    const [first] = asked;
+    if (!first) return [];
+    if (asked.length === 1) return [await this.reserveOne(first)];
+    const { tenantId, skuId } = first;
+    const shard = shardOf(first.hint, this.deps.shards);
+    if (!this.isMemoEmpty(tenantId, skuId, shard)) {
+      const outcome = await transact(this.deps.container, tenantId, [...asked.map((a) => a.companion(shard)), takeUnits(skuId, shard, asked.length)]);
+      if (outcome.ok) return asked.map((_, i) => ({ kind: "reserved", reservation: { skuId, shard }, result: outcome.results[i]! }));
+      if (outcome.index < asked.length) {
+        // That claim's write was refused (its claim exists, or changed): the others go again.
+        const others = await this.reserveGroup(asked.filter((_, i) => i !== outcome.index));
+        others.splice(outcome.index, 0, { kind: "refused", statusCode: outcome.statusCode });
+        return others;
+      }
+    }
+    // The shard has fewer units than the group (or none, or no counters yet): one at a time.
+    return Promise.all(asked.map((a) => this.reserveOne(a)));
+  }
+
+  private async reserveOne({ tenantId, skuId, hint, companion }: Asked): Promise<ReservedWith> {
+    const shards = this.deps.shards;
     const start = shardOf(hint, shards);
     let initialized = false;
     for (let i = 0; i < shards; i++) {
       const shard = (start + i) % shards;
       if (this.isMemoEmpty(tenantId, skuId, shard)) continue;
-      const outcome = await transact(this.deps.container, tenantId, [
-        companion(shard),
-        {
-          operationType: "Patch",
-          id: counterId(skuId, shard),
-          resourceBody: { operations: [{ op: "incr", path: "/available", value: -1 }], condition: "from c where c.available > 0" },
-        },
-      ]);
+      const outcome = await transact(this.deps.container, tenantId, [companion(shard), takeUnits(skuId, shard, 1)]);
       if (outcome.ok) return { kind: "reserved", reservation: { skuId, shard }, result: outcome.results[0]! };
       if (outcome.index === 0) return { kind: "refused", statusCode: outcome.statusCode };
       if (outcome.statusCode === 412) {

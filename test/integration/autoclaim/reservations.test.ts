@@ -1,0 +1,76 @@
+import { randomUUID } from "node:crypto";
+import type { Container, JSONObject } from "@azure/cosmos";
+import { describe, expect, it, vi } from "vitest";
+import { Reservations, type ReservedWith } from "../../../shared/autoclaim/reservations.js";
+import { createItem, queryAll } from "../../../shared/storage/repository.js";
+import { useLocalCosmos } from "../../support/cosmos.js";
+
+const cosmos = useLocalCosmos("reservations");
+const SHARDS = 8;
+
+/** A product with `units` licenses in Graph, counters in a fresh tenant of the `autoclaim` container. */
+function product(units: number) {
+  const container: Container = cosmos.database.container("autoclaim");
+  const tenantId = randomUUID();
+  const skuId = randomUUID();
+  const reservations = new Reservations({ container, shards: SHARDS, availableInGraph: () => Promise.resolve(units), pendingClaims: () => Promise.resolve(0) });
+  const claim = (n: number) => (shard: number) => ({
+    operationType: "Create" as const,
+    resourceBody: { id: `claim:${n}`, type: "claim", tenantId, skuId, shard } as JSONObject,
+  });
+  const ask = (users: number[]) => Promise.all(users.map((n) => reservations.reserveWith(tenantId, skuId, `user-${n}`, claim(n))));
+  const left = async () => (await reservations.counters(tenantId, skuId)).reduce((sum, c) => sum + c.available, 0);
+  const claims = () => queryAll<string>(container, { query: "SELECT VALUE c.id FROM c WHERE c.tenantId = @t AND c.type = 'claim'", parameters: [{ name: "@t", value: tenantId }] });
+  return { container, tenantId, skuId, reservations, ask, left, claims };
+}
+
+const reserved = (results: ReservedWith[]) => results.filter((r) => r.kind === "reserved").length;
+const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
+
+describe("A10 reservations asked for together (one transactional batch for the group)", () => {
+  it("when 12 claims of a product ask at once and one shard has the units, then one batch takes 12 units and writes the 12 claims", async () => {
+    const p = product(200);
+    await p.ask([1000]); // creates the counters (25 units per shard)
+    const batch = vi.spyOn(p.container.items, "batch");
+
+    const results = await p.ask(range(12));
+
+    expect(reserved(results)).toBe(12);
+    expect(batch).toHaveBeenCalledTimes(1);
+    expect(batch.mock.calls[0]?.[0]).toHaveLength(13); // 12 claims + the counter
+    expect(await p.left()).toBe(200 - 13);
+    expect(await p.claims()).toHaveLength(13);
+  });
+
+  it("when one claim of the group exists already, then that one is refused (409) and the others are reserved; the units stay exact", async () => {
+    const p = product(200);
+    await p.ask([1000]);
+    await createItem(p.container, { id: "claim:5", type: "claim", tenantId: p.tenantId, skuId: p.skuId, shard: 0 });
+
+    const results = await p.ask(range(10));
+
+    expect(results[5]).toEqual({ kind: "refused", statusCode: 409 });
+    expect(results.filter((_, i) => i !== 5).every((r) => r.kind === "reserved")).toBe(true);
+    expect(await p.left()).toBe(200 - 1 - 9);
+  });
+
+  it("when the group asks for more units than its shard has, then they go one at a time over every shard: exactly the product's units are taken", async () => {
+    const p = product(10); // 1 or 2 units per shard
+    const results = await p.ask(range(16));
+
+    expect(reserved(results)).toBe(10);
+    expect(results.filter((r) => r.kind === "none")).toHaveLength(6);
+    expect(await p.left()).toBe(0);
+    expect(await p.claims()).toHaveLength(10);
+  });
+
+  it("when 120 claims ask in waves while groups are in flight, then no more units are taken than exist and every unit has its claim", async () => {
+    const p = product(50);
+    await p.ask([1000]);
+    const waves = await Promise.all([p.ask(range(40)), p.ask(range(40, 40)), p.ask(range(40, 80))]);
+
+    expect(reserved(waves.flat())).toBe(49);
+    expect(await p.left()).toBe(0);
+    expect(await p.claims()).toHaveLength(50);
+  });
+});
