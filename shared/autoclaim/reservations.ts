@@ -93,7 +93,8 @@ export class Reservations {
   constructor(private readonly deps: ReservationDeps) {
     this.memoMs = deps.exhaustedMemoMs ?? DEFAULT_EXHAUSTED_MEMO_MS;
     // No linger: what arrives in the same turn of the event loop (or while a group of the product
-    // is in flight) goes together. One group in flight per shard, each starting at its first claim's.
+    // is in flight) goes together. Up to `shards` groups of a product in flight, each taking its units
+    // from its first claim's shard.
     this.groups = new Batcher((_key, asked) => this.reserveGroup(asked), {
       maxItems: MAX_GROUP,
       lingerMs: 0,
