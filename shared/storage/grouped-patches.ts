@@ -1,7 +1,6 @@
 import type { Container, OperationInput, OperationResponse, PatchOperation } from "@azure/cosmos";
 import { Batcher } from "../concurrency/batcher.js";
-import { AppError } from "../errors/app-error.js";
-import { mapCosmosError, patchIf, type PatchConditions } from "./repository.js";
+import { cosmosUnavailable, mapCosmosError, patchIf, wholeRequestFailure, type PatchConditions } from "./repository.js";
 
 /**
  * Group commit of point patches to one container: the patches a process issues within `lingerMs`
@@ -34,7 +33,6 @@ export interface GroupedPatchOptions {
 
 /** Cosmos takes at most 100 operations per bulk request (per partition key range). */
 const MAX_PER_REQUEST = 100;
-const DEFAULT_OUTAGE_RETRY_SECONDS = 5;
 
 type Result = { ok: true } | { ok: false; error: unknown };
 
@@ -60,10 +58,7 @@ export class GroupedPatches {
     try {
       responses = await this.container.items.bulk(items.map(toOperation), { continueOnError: true });
     } catch (err) {
-      const mapped = mapCosmosError(err);
-      throw mapped instanceof AppError
-        ? mapped
-        : new AppError("unavailable", `A Cosmos DB bulk request failed: ${err instanceof Error ? err.message : String(err)}`, { retryAfterSeconds: DEFAULT_OUTAGE_RETRY_SECONDS, cause: err });
+      throw wholeRequestFailure(err, "bulk request");
     }
     // A patch throttled inside the bulk request (its partition was busy) goes again on its own,
     // with the SDK's throttling retries, which a bulk operation does not get.
@@ -91,7 +86,7 @@ function toOperation(request: PatchRequest): OperationInput {
 
 function resultOf(request: PatchRequest, response: OperationResponse | undefined): Result {
   if (!response) {
-    return { ok: false, error: new AppError("unavailable", `A Cosmos DB bulk request answered without a result for ${request.id}.`, { retryAfterSeconds: DEFAULT_OUTAGE_RETRY_SECONDS }) };
+    return { ok: false, error: cosmosUnavailable(`A Cosmos DB bulk request answered without a result for ${request.id}.`) };
   }
   if (response.statusCode < 400) return { ok: true };
   // The per-operation status, mapped as a failed point patch's would be.

@@ -236,26 +236,34 @@ export async function transact(container: Container, partitionKey: PartitionKey,
   try {
     ({ result: results } = await container.items.batch(operations, partitionKey));
   } catch (err) {
-    const mapped = mapCosmosError(err);
-    if (mapped instanceof AppError) throw mapped;
-    throw new AppError("unavailable", `A Cosmos DB batch failed: ${err instanceof Error ? err.message : String(err)}`, {
-      retryAfterSeconds: DEFAULT_OUTAGE_RETRY_SECONDS,
-      cause: err,
-    });
+    throw wholeRequestFailure(err, "batch");
   }
-  if (!results || results.length !== operations.length) {
-    throw new AppError("unavailable", "A Cosmos DB batch answered without a result per operation.", { retryAfterSeconds: DEFAULT_OUTAGE_RETRY_SECONDS });
-  }
+  if (!results || results.length !== operations.length) throw cosmosUnavailable("A Cosmos DB batch answered without a result per operation.");
   const index = results.findIndex((r) => r.statusCode >= 400 && r.statusCode !== 424);
   if (index >= 0) return { ok: false, index, statusCode: results[index]!.statusCode };
   if (results.some((r) => r.statusCode >= 400)) {
-    throw new AppError("unavailable", "A Cosmos DB batch failed without naming the operation that failed.", { retryAfterSeconds: DEFAULT_OUTAGE_RETRY_SECONDS });
+    throw cosmosUnavailable("A Cosmos DB batch failed without naming the operation that failed.");
   }
   return { ok: true, results: results.map((r) => ({ resource: r.resourceBody, etag: r.eTag })) };
 }
 
 /** Retry-After for outages that do not say how long to wait. */
 const DEFAULT_OUTAGE_RETRY_SECONDS = 5;
+
+/** A Cosmos answer that cannot be used: try again later. */
+export function cosmosUnavailable(detail: string, cause?: unknown): AppError {
+  return new AppError("unavailable", detail, { retryAfterSeconds: DEFAULT_OUTAGE_RETRY_SECONDS, ...(cause !== undefined && { cause }) });
+}
+
+/**
+ * A batch or bulk request that failed as a whole (throttled past the SDK's retries, unreachable):
+ * the SDK rethrows it as a plain Error without its status, and the operations, built by our code,
+ * are never malformed - so what is not otherwise recognised is `unavailable`.
+ */
+export function wholeRequestFailure(err: unknown, kind: "batch" | "bulk request"): AppError {
+  const mapped = mapCosmosError(err);
+  return mapped instanceof AppError ? mapped : cosmosUnavailable(`A Cosmos DB ${kind} failed: ${err instanceof Error ? err.message : String(err)}`, err);
+}
 
 /**
  * Turns a Cosmos/SDK error into the app's taxonomy where the meaning is generic:
