@@ -1,9 +1,10 @@
 /**
- * Group commit: items that arrive for the same key (a tenant) within `lingerMs` - or while the
- * previous batches are still running - are sent together, at most `maxItems` per batch and
- * `maxInFlight` batches per key at a time. Under load batches fill up by themselves (one Graph
- * `$batch` and one pair of audit records for up to 20 claims); when quiet an item waits at most
- * `lingerMs`.
+ * Group commit: items that arrive for the same key within `lingerMs` - or while the previous
+ * batches are still running - are sent together, at most `maxItems` per batch and `maxInFlight`
+ * batches per key at a time. Under load batches fill up by themselves; when quiet an item waits at
+ * most `lingerMs`. Used for the claim processor's Graph `$batch`es (key: the tenant), its
+ * reservations (one transactional batch per product) and its last writes (one bulk request per
+ * container).
  */
 export interface BatcherOptions<I> {
   maxItems: number;
