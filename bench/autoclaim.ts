@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createWriteStream, mkdtempSync, readFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -36,6 +37,7 @@ export async function run(args: string[]): Promise<void> {
   const latency = numberArg(args, "--latency", 50);
   const shards = numberArg(args, "--shards", 8);
   const linger = stringArg(args, "--linger"); // AUTOCLAIM_BATCH_LINGER_MS for the host (default: the app's)
+  const storeLinger = stringArg(args, "--store-linger"); // EVENT_STORE_LINGER_MS for the host (default: the app's)
   // --cpu-profile: the host samples its JavaScript thread; each of the steady and burst phases is split by component.
   const cpuProfile = args.includes("--cpu-profile") ? join(mkdtempSync(join(tmpdir(), "autoclaim-prof-")), "host.cpuprofile") : undefined;
   console.log(`autoclaim bench: steady ${steadyEvents} events at ${rate}/s, burst ${burstEvents}, Graph latency ${latency} ms, ${shards} counter shards`);
@@ -53,6 +55,7 @@ export async function run(args: string[]): Promise<void> {
       AUTOCLAIM_COUNTER_SHARDS: String(shards),
       LOCAL_HOST_QUEUE_STATS: "1", // the listener logs in-flight, receives and deletes per second
       ...(linger ? { AUTOCLAIM_BATCH_LINGER_MS: linger } : {}),
+      ...(storeLinger ? { EVENT_STORE_LINGER_MS: storeLinger } : {}),
       ...(cpuProfile
         ? { NODE_OPTIONS: `--import ${join(dirname(fileURLToPath(import.meta.url)), "cpu-profile-preload.mjs")}`, BENCH_CPU_PROFILE_FILE: cpuProfile }
         : {}),
@@ -243,6 +246,13 @@ export async function run(args: string[]): Promise<void> {
     const burstHost = (b1.cpuMs - b0.cpuMs) / burstAccepted;
     console.log("\n5. the local host's own cost: one HTTP request and one queue message per event, functions that do nothing (bench/baseline-app.ts)");
     console.log(`   host process CPU per event: steady ${base.steadyMs.toFixed(2)} ms, burst ${base.burstMs.toFixed(2)} ms`);
+    const appWakeups = (s1.wakeups - s0.wakeups) / steadyAccepted - base.steadyWakeups;
+    const [idle20, idle1] = [idleWakeupCostUs(1000 / rate), idleWakeupCostUs(1)];
+    console.log(`   host wakeups per event: steady ${base.steadyWakeups.toFixed(2)}, burst ${base.burstWakeups.toFixed(2)}; the app adds ${appWakeups.toFixed(2)} in the steady phase`);
+    console.log(
+      `   this machine: a Node.js process woken by a timer with nothing to do costs ${idle20.toFixed(0)} us of CPU per wakeup after ${(1000 / rate).toFixed(0)} ms idle, ` +
+        `${idle1.toFixed(0)} us after 1 ms: the app's extra steady wakeups at that price ~ ${((appWakeups * idle20) / 1000).toFixed(2)} ms per event`,
+    );
     console.log(
       `   app CPU per claimed event = host process CPU - that: steady ${(steadyHost - base.steadyMs).toFixed(2)} ms, burst ${(burstHost - base.burstMs).toFixed(2)} ms   (target < 3; ` +
         "the baseline also holds @azure/functions' invocation of a no-op function, which a worker pays in Azure too)",
@@ -253,7 +263,9 @@ export async function run(args: string[]): Promise<void> {
 }
 
 /** Host process CPU per event for an app that does nothing: `n` POSTs and `n` queue messages, at `rate`/s, then all at once. */
-async function hostBaseline(stack: TestStack, token: string, steadyN: number, rate: number, burstN: number): Promise<{ steadyMs: number; burstMs: number }> {
+async function hostBaseline(
+  stack: TestStack, token: string, steadyN: number, rate: number, burstN: number,
+): Promise<{ steadyMs: number; burstMs: number; steadyWakeups: number; burstWakeups: number }> {
   const port = await freePort();
   const hostEntry = serviceEntry("ts", "local/host/main");
   const host = await spawnService({
@@ -283,15 +295,17 @@ async function hostBaseline(stack: TestStack, token: string, steadyN: number, ra
     const pid = host.child.pid;
     await pool(Array.from({ length: 100 }, (_, i) => i), 8, one); // warm-up
     await drained();
-    let cpu = cpuMsOf(pid);
+    let [cpu, wakeups] = [cpuMsOf(pid), wakeupsOf(pid)];
     await atRate(Array.from({ length: steadyN }, (_, i) => i), rate, one);
     await drained();
     const steadyMs = (cpuMsOf(pid) - cpu) / steadyN;
-    cpu = cpuMsOf(pid);
+    const steadyWakeups = (wakeupsOf(pid) - wakeups) / steadyN;
+    [cpu, wakeups] = [cpuMsOf(pid), wakeupsOf(pid)];
     await pool(Array.from({ length: burstN }, (_, i) => i), 64, one);
     await drained();
     const burstMs = (cpuMsOf(pid) - cpu) / burstN;
-    return { steadyMs, burstMs };
+    const burstWakeups = (wakeupsOf(pid) - wakeups) / burstN;
+    return { steadyMs, burstMs, steadyWakeups, burstWakeups };
   } finally {
     await host.stop();
   }
@@ -309,6 +323,8 @@ interface Snapshot {
   queue: RequestCounts;
   graph: number;
   cpuMs: number;
+  /** Times the host's JavaScript thread went to sleep and was woken (voluntary context switches). */
+  wakeups: number;
   at: number;
   wallClock: number;
   /** CPU ms of every process of the stack (and this one), to see which ones the phase kept busy. */
@@ -323,7 +339,7 @@ async function snapshot(
   const processCpuMs: Record<string, number> = { "bench (load generator)": (own.user + own.system) / 1000 };
   for (const [name, p] of Object.entries(stack?.processes ?? {})) processCpuMs[name] = cpuMsOf(p.child.pid);
   return {
-    cosmos: await cosmosCounter.snapshot(), queue: await queueCounter.snapshot(), graph: counters.graph.requests, cpuMs: cpuMsOf(hostPid), at: performance.now(), wallClock: Date.now(), processCpuMs,
+    cosmos: await cosmosCounter.snapshot(), queue: await queueCounter.snapshot(), graph: counters.graph.requests, cpuMs: cpuMsOf(hostPid), wakeups: wakeupsOf(hostPid), at: performance.now(), wallClock: Date.now(), processCpuMs,
   };
 }
 
@@ -351,6 +367,7 @@ function perEvent(label: string, a: Snapshot, b: Snapshot, n: number): void {
   console.log(`${label} per claimed event: queue (Azurite) requests ${requestsPerEvent(a.queue, b.queue, n)}`);
   console.log(`${label} per claimed event: Graph requests ${((b.graph - a.graph) / n).toFixed(2)} (target <= 2; reads and writes travel 20 per $batch)`);
   console.log(`${label} per claimed event: host CPU ${((b.cpuMs - a.cpuMs) / n).toFixed(2)} ms (target < 3; the whole Functions host process: HTTP ingestion, queue polling, processing)`);
+  console.log(`${label} per claimed event: host wakeups ${((b.wakeups - a.wakeups) / n).toFixed(2)} (times its JavaScript thread slept and was woken)`);
 }
 
 /** A proxy's requests per event between two snapshots: the total, then each kind, most frequent first. */
@@ -360,6 +377,27 @@ function requestsPerEvent(a: RequestCounts, b: RequestCounts, n: number, prefix 
     .filter(([, v]) => v > 0.005)
     .sort((x, y) => y[1] - x[1]);
   return `${((b.total - a.total) / n).toFixed(2)} (${prefix}${kinds.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")})`;
+}
+
+/** Voluntary context switches of a process's main (JavaScript) thread, from /proc (Linux): each one a sleep and a wakeup. */
+function wakeupsOf(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    return Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * What this machine charges a Node.js process for waking from idle with nothing to do: a timer
+ * loop in a fresh process, with `gapMs` between wakeups. On this project's VM a wakeup after 20 ms
+ * of idle costs several times one after 1 ms (caches cold after idle), so work arriving in
+ * ones and twos costs more CPU than the same work in a burst.
+ */
+function idleWakeupCostUs(gapMs: number, n = 300): number {
+  const script = `const c0 = process.cpuUsage(); for (let i = 0; i < ${n}; i++) await new Promise((r) => setTimeout(r, ${gapMs})); const c = process.cpuUsage(c0); console.log((c.user + c.system) / ${n});`;
+  return Number(execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" }).trim());
 }
 
 /** User + system CPU of a process, from /proc (Linux). */

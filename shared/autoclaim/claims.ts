@@ -1,7 +1,7 @@
 import type { Container, JSONObject, OperationInput } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
 import type { Caller, EventSource } from "../events/sign-in-event.js";
-import { GroupedPatches } from "../storage/grouped-patches.js";
+import { GroupedWrites } from "../storage/grouped-writes.js";
 import { deleteItem, patchIf, queryAll, readItem, type Stored } from "../storage/repository.js";
 import type { Trigger } from "./triggers.js";
 
@@ -41,10 +41,10 @@ export const claimId = (appId: string, userId: string) => `claim:${appId.toLower
 
 export class ClaimStore {
   /** The claims of one Graph `$batch` are marked claimed together: one request for the group. */
-  private readonly marks: GroupedPatches;
+  private readonly marks: GroupedWrites;
 
   constructor(private readonly container: Container) {
-    this.marks = new GroupedPatches(container);
+    this.marks = new GroupedWrites(container);
   }
 
   /**

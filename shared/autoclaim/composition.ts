@@ -51,7 +51,7 @@ export function autoClaim(): Promise<AutoClaim> {
 function build(rt: Runtime, lic: Licensing): AutoClaim {
   const config = rt.config;
   const policies = new PolicyStore(rt.container("policies"));
-  const events = new EventStore(rt.container("events"));
+  const events = new EventStore(rt.container("events"), { arrivalLingerMs: config.EVENT_STORE_LINGER_MS });
   const claims = new ClaimStore(rt.container("autoclaim"));
   const caps = new CallerCaps(rt.container("autoclaim"), config.AUTOCLAIM_DAILY_CAP_PER_CALLER);
   const reservations = new Reservations({

@@ -74,6 +74,12 @@ export const configSchema = z
      * Graph throttles writes per app and tenant. A burst fills its batches without waiting.
      */
     AUTOCLAIM_BATCH_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(100),
+    /**
+     * E1-E3: how long (ms) a sign-in event waits for others arriving with it to share its write to
+     * Cosmos DB (one bulk request instead of one request each); 0 groups only events that arrive
+     * while a write is in flight.
+     */
+    EVENT_STORE_LINGER_MS: z.coerce.number().int().min(0).max(200).default(20),
     /** A13: return a claimed license after this many days without use; 0 (default) = off. */
     AUTOCLAIM_RECLAIM_AFTER_DAYS: z.coerce.number().int().min(0).max(3650).default(0),
     /** NCRONTAB of reservation expiry and counter reconciliation with subscribedSkus. */

@@ -1,7 +1,7 @@
 import type { Container, PatchOperation } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
-import { GroupedPatches } from "../storage/grouped-patches.js";
-import { createItem, deleteItem, queryAll, readItem, type Stored } from "../storage/repository.js";
+import { GroupedWrites } from "../storage/grouped-writes.js";
+import { deleteItem, queryAll, readItem, type Stored } from "../storage/repository.js";
 import type { EventDocument, EventStatus } from "./sign-in-event.js";
 
 /**
@@ -25,20 +25,35 @@ export interface EventOutcome {
 /** Outcomes a later write may not overwrite: a claimed event stays claimed (a redelivery cannot downgrade it). */
 const FINAL_CONDITION = "from c where NOT (c.status = 'claimed')";
 
+export interface EventStoreOptions {
+  /**
+   * How long a new event waits for others to share its write (ms). Events arriving together (a
+   * morning's sign-ins) are stored in one bulk request instead of one request each; 0 groups only
+   * the events that arrive while a write is in flight.
+   */
+  arrivalLingerMs?: number;
+  now?: () => Date;
+}
+
 export class EventStore {
   /** Outcomes written within a moment of each other (the claims of one Graph `$batch`) share a request. */
-  private readonly outcomes: GroupedPatches;
+  private readonly outcomes: GroupedWrites;
+  /** New events arriving within `arrivalLingerMs` of each other share a request. */
+  private readonly arrivals: GroupedWrites;
+  private readonly now: () => Date;
 
   constructor(
     private readonly container: Container,
-    private readonly now: () => Date = () => new Date(),
+    options: EventStoreOptions = {},
   ) {
-    this.outcomes = new GroupedPatches(container);
+    this.now = options.now ?? (() => new Date());
+    this.outcomes = new GroupedWrites(container);
+    this.arrivals = new GroupedWrites(container, { lingerMs: options.arrivalLingerMs ?? 0, maxInFlight: 4 });
   }
 
   /** Stores a new event; an existing id -> AppError `conflict`. */
-  create(doc: EventDocument): Promise<Stored<EventDocument>> {
-    return createItem(this.container, doc);
+  create(doc: EventDocument): Promise<void> {
+    return this.arrivals.create(doc.partitionKey, doc);
   }
 
   get(tenantId: string, eventId: string): Promise<Stored<EventDocument> | undefined> {

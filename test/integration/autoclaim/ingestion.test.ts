@@ -46,6 +46,16 @@ describe("sign-in event ingestion (E3)", () => {
     expect(((await other.json()) as { type: string }).type).toMatch(/event-id-reused$/);
   });
 
+  it("when one event is posted five times at once (the copies share one grouped write), then it is stored once and every copy gets 202 with its id", async () => {
+    const token = await relayToken();
+    const event = signInEvent(member, app());
+    const answers = await Promise.all(Array.from({ length: 5 }, () => s.postEvent(event, token)));
+    expect(answers.map((r) => r.status)).toEqual([202, 202, 202, 202, 202]);
+    for (const r of answers) expect(((await r.json()) as { id: string }).id).toBe(event.eventId);
+    const stored = await s.getEvent(String(event.eventId));
+    expect(stored).toMatchObject({ id: event.eventId, userId: member });
+  });
+
   it("when occurredAt is more than 24 hours old or in the future, then 422 and nothing is stored", async () => {
     const token = await relayToken();
     const old = signInEvent(member, app(), { occurredAt: new Date(Date.now() - 25 * 3600_000).toISOString() });

@@ -1,6 +1,6 @@
 import type { Container } from "@azure/cosmos";
 import { describe, expect, it, vi } from "vitest";
-import { GroupedPatches } from "../../../shared/storage/grouped-patches.js";
+import { GroupedWrites } from "../../../shared/storage/grouped-writes.js";
 
 /** A container whose bulk requests answer the given statuses, and whose point patches succeed. */
 function fakeContainer(bulkStatuses: number[]) {
@@ -23,7 +23,7 @@ const request = (id: string) => ({ id, partitionKey: `t|${id}`, operations: [{ o
 describe("grouped patches at the SDK boundary", () => {
   it("when one patch of a bulk request is throttled (429), then it goes again on its own and succeeds; the others are not sent again", async () => {
     const { container, bulk, patched } = fakeContainer([200, 429, 200]);
-    const patches = new GroupedPatches(container);
+    const patches = new GroupedWrites(container);
 
     const results = await Promise.allSettled(["a", "b", "c"].map((id) => patches.patch(request(id))));
 
@@ -34,7 +34,7 @@ describe("grouped patches at the SDK boundary", () => {
 
   it("when the bulk request answers without a result for a patch, then that patch fails as unavailable, not as done", async () => {
     const { container } = fakeContainer([200]);
-    const patches = new GroupedPatches(container);
+    const patches = new GroupedWrites(container);
 
     const results = await Promise.allSettled(["a", "b"].map((id) => patches.patch(request(id))));
 

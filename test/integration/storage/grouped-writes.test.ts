@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import { COSMOS_EMULATOR_KEY, freePort } from "../../../local/services.js";
 import { AppError } from "../../../shared/errors/app-error.js";
 import { createCosmosClient } from "../../../shared/storage/cosmos.js";
-import { GroupedPatches } from "../../../shared/storage/grouped-patches.js";
+import { GroupedWrites } from "../../../shared/storage/grouped-writes.js";
 import { createItem, readItem } from "../../../shared/storage/repository.js";
 import { useLocalCosmos } from "../../support/cosmos.js";
 
@@ -31,12 +31,12 @@ const setStatus = (doc: Doc, status: string, condition?: string) => ({
   ...(condition && { conditions: { condition } }),
 });
 
-describe("grouped patches (one Cosmos bulk request for the patches issued together)", () => {
+describe("grouped writes (one Cosmos bulk request for the writes issued together)", () => {
   it("when patches to items in different partitions are issued together, then one bulk request applies them all", async () => {
     const container = cosmos.database.container("events");
     const docs = await seed(container, 12);
     const bulk = vi.spyOn(container.items, "bulk");
-    const patches = new GroupedPatches(container);
+    const patches = new GroupedWrites(container);
 
     await Promise.all(docs.map((d) => patches.patch(setStatus(d, "claimed"))));
 
@@ -49,7 +49,7 @@ describe("grouped patches (one Cosmos bulk request for the patches issued togeth
     const container = cosmos.database.container("events");
     const docs = await seed(container, 5);
     await createItem(container, { id: "done", partitionKey: "t|done", status: "claimed" });
-    const patches = new GroupedPatches(container);
+    const patches = new GroupedWrites(container);
     const final = "from c where NOT (c.status = 'claimed')";
 
     const results = await Promise.allSettled([
@@ -69,7 +69,7 @@ describe("grouped patches (one Cosmos bulk request for the patches issued togeth
     const container = cosmos.database.container("events");
     const [doc] = await seed(container, 1);
     const bulk = vi.spyOn(container.items, "bulk");
-    const patches = new GroupedPatches(container);
+    const patches = new GroupedWrites(container);
 
     await patches.patch(setStatus(doc!, "claimed"));
 
@@ -81,7 +81,7 @@ describe("grouped patches (one Cosmos bulk request for the patches issued togeth
     const container = cosmos.database.container("events");
     const docs = await seed(container, 60);
     const bulk = vi.spyOn(container.items, "bulk");
-    const patches = new GroupedPatches(container, { lingerMs: 0, maxInFlight: 1 });
+    const patches = new GroupedWrites(container, { lingerMs: 0, maxInFlight: 1 });
 
     const first = docs.slice(0, 10).map((d) => patches.patch(setStatus(d, "claimed")));
     await new Promise((resolve) => setTimeout(resolve, 5)); // the first group is on its way
@@ -95,7 +95,7 @@ describe("grouped patches (one Cosmos bulk request for the patches issued togeth
   it("when Cosmos cannot be reached, then every patch of the group fails with unavailable and a retry-after", async () => {
     const dead = createCosmosClient({ endpoint: `http://127.0.0.1:${await freePort()}`, key: COSMOS_EMULATOR_KEY, requestTimeoutMs: 1000 });
     try {
-      const patches = new GroupedPatches(dead.database("nowhere").container("events"));
+      const patches = new GroupedWrites(dead.database("nowhere").container("events"));
       const results = await Promise.allSettled([1, 2, 3].map((n) => patches.patch(setStatus({ id: `e${n}`, partitionKey: `t|e${n}`, status: "" }, "claimed"))));
       for (const r of results) {
         expect(r.status).toBe("rejected");
@@ -107,5 +107,46 @@ describe("grouped patches (one Cosmos bulk request for the patches issued togeth
     } finally {
       dead.dispose();
     }
+  });
+
+  it("when creates are issued together and one id exists already, then one bulk request stores the others and only that one fails as a conflict, the stored item unchanged", async () => {
+    const container = cosmos.database.container("events");
+    const partition = (id: string) => `t|${id}`;
+    await createItem(container, { id: "known", partitionKey: partition("known"), status: "claimed" });
+    const bulk = vi.spyOn(container.items, "bulk");
+    const writes = new GroupedWrites(container);
+    const ids = ["n1", "n2", "known", "n3"].map((id) => (id === "known" ? id : `${id}-${randomUUID()}`));
+
+    const results = await Promise.allSettled(ids.map((id) => writes.create(partition(id), { id, partitionKey: partition(id), status: "queued" })));
+
+    expect(bulk).toHaveBeenCalledTimes(1);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
+    expect(results[2]).toMatchObject({ status: "rejected", reason: { kind: "conflict" } });
+    for (const id of ids) expect((await readItem<Doc>(container, id, partition(id)))?.status).toBe(id === "known" ? "claimed" : "queued");
+  });
+
+  it("when creates arrive a few milliseconds apart within the linger, then they wait for each other and share one request; a create alone is a plain create", async () => {
+    const container = cosmos.database.container("events");
+    const bulk = vi.spyOn(container.items, "bulk");
+    const create = vi.spyOn(container.items, "create");
+    const writes = new GroupedWrites(container, { lingerMs: 1000, maxInFlight: 4 }); // far longer than the 15 ms the four take to arrive
+    const doc = () => {
+      const id = randomUUID();
+      return { id, partitionKey: `t|${id}`, status: "queued" };
+    };
+
+    const spread: Promise<void>[] = [];
+    for (let i = 0; i < 4; i++) {
+      const d = doc();
+      spread.push(writes.create(d.partitionKey, d));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await Promise.all(spread);
+    const lone = doc();
+    await writes.create(lone.partitionKey, lone);
+
+    expect(bulk.mock.calls.map((c) => c[0].length)).toEqual([4]);
+    expect(create).toHaveBeenCalledTimes(1);
+    expect((await readItem<Doc>(container, lone.id, lone.partitionKey))?.status).toBe("queued");
   });
 });
