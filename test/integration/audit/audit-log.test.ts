@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Container } from "@azure/cosmos";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { AuditLog, type AuditEntry, type AuditRecord } from "../../../shared/audit/audit-log.js";
 import { useLocalCosmos } from "../../support/cosmos.js";
 
@@ -45,12 +45,45 @@ describe("audit trail (P9, L16)", () => {
     expect((await logs[1]!.verify(tenantId)).ok).toBe(true);
   });
 
-  it("when one process appends 20 records at once, then they take their sequence numbers in the order they were called (one at a time, no collisions)", async () => {
+  it("when one process appends 20 records at once, then they take their sequence numbers in the order they were called (no collisions)", async () => {
     const tenantId = randomUUID();
     const log = new AuditLog(container);
     await Promise.all(Array.from({ length: 20 }, (_, i) => log.append(tenantId, entry(i))));
     const records = await log.records(tenantId);
     expect(records.map((r) => r.target?.id)).toEqual(Array.from({ length: 20 }, (_, i) => `user-${i}`));
+    expect((await log.verify(tenantId)).ok).toBe(true);
+  });
+
+  it("when appends are asked for together, then their records are stored in one transactional batch and the chain verifies; appends asked for while it is written form the next run", async () => {
+    const tenantId = randomUUID();
+    const log = new AuditLog(container);
+    const batch = vi.spyOn(container.items, "batch");
+    try {
+      const first = Array.from({ length: 20 }, (_, i) => log.append(tenantId, entry(i)));
+      await new Promise((resolve) => setTimeout(resolve, 1)); // the first run is on its way
+      const next = Array.from({ length: 7 }, (_, i) => log.append(tenantId, entry(20 + i)));
+      await Promise.all([...first, ...next]);
+      expect(batch.mock.calls.map((c) => c[0].length)).toEqual([20, 7]);
+    } finally {
+      batch.mockRestore();
+    }
+    const records = await log.records(tenantId);
+    expect(records.map((r) => r.target?.id)).toEqual(Array.from({ length: 27 }, (_, i) => `user-${i}`));
+    expect(await log.verify(tenantId)).toMatchObject({ ok: true, count: 27 });
+  });
+
+  it("when the records asked for together are larger than one batch may carry, then they go in several runs, in order, and the chain verifies", async () => {
+    const tenantId = randomUUID();
+    const log = new AuditLog(container);
+    const batch = vi.spyOn(container.items, "batch");
+    const big = (n: number): AuditEntry => ({ ...entry(n), after: { note: "x".repeat(300_000) } });
+    try {
+      await Promise.all(Array.from({ length: 5 }, (_, i) => log.append(tenantId, big(i))));
+      expect(batch.mock.calls.map((c) => c[0].length)).toEqual([3, 2]);
+    } finally {
+      batch.mockRestore();
+    }
+    expect((await log.records(tenantId)).map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
     expect((await log.verify(tenantId)).ok).toBe(true);
   });
 
@@ -79,6 +112,19 @@ describe("audit trail (P9, L16)", () => {
     const result = await log.verify(tenantId);
     expect(result.ok).toBe(false);
     expect(result.problems[0]!.problem).toMatch(/missing at the end/);
+  });
+
+  it("when a writer crashed after storing a run of 30 records but before moving the head, then the next writer catches up past the whole run at once", async () => {
+    const tenantId = randomUUID();
+    const crashed = new AuditLog(container);
+    await crashed.append(tenantId, entry(0));
+    const { resource: head } = await container.item("head", `${tenantId}|head`).read<Record<string, unknown>>();
+    await Promise.all(Array.from({ length: 30 }, (_, i) => crashed.append(tenantId, entry(i + 1))));
+    await container.item("head", `${tenantId}|head`).replace(head!); // as if the run's head update never happened
+    const restarted = new AuditLog(container);
+    await restarted.append(tenantId, entry(31));
+    expect((await restarted.records(tenantId)).map((r) => r.seq)).toEqual(Array.from({ length: 32 }, (_, i) => i + 1));
+    expect((await restarted.verify(tenantId)).ok).toBe(true);
   });
 
   it("when a writer crashed after storing its record but before moving the head, then the next append continues the chain", async () => {
