@@ -3,8 +3,9 @@
  * batches are still running - are sent together, at most `maxItems` per batch and `maxInFlight`
  * batches per key at a time. Under load batches fill up by themselves; when quiet an item waits at
  * most `lingerMs`. Used for the claim processor's Graph `$batch`es (key: the tenant), its
- * reservations (one transactional batch per product) and its last writes (one bulk request per
- * container).
+ * reservations (one transactional batch per product), grouped Cosmos writes (one bulk request per
+ * container: claims and event outcomes, new sign-in events) and audit runs (one transactional
+ * batch per tenant's chain).
  */
 export interface BatcherOptions<I> {
   maxItems: number;

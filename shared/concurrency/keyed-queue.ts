@@ -1,7 +1,7 @@
 /**
  * Runs tasks one after the other per key, within this process (a task runs whether the one before
  * it succeeded or failed). Used where concurrent work would only collide: events for the same
- * user and app racing each other to Graph (auto-claim), appends to one tenant's audit chain.
+ * user and app racing each other to Graph (auto-claim).
  * Other processes are kept apart by the documents themselves (conditional writes).
  */
 export class KeyedQueue {
