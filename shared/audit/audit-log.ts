@@ -2,7 +2,6 @@ import { createHash, randomUUID } from "node:crypto";
 import type { Container, JSONObject } from "@azure/cosmos";
 import { Batcher } from "../concurrency/batcher.js";
 import { AppError } from "../errors/app-error.js";
-import { monthPartition } from "../storage/containers.js";
 import { createItem, mapCosmosError, queryAll, readItem, replaceIfMatch, transact, type Stored } from "../storage/repository.js";
 
 /**
@@ -10,8 +9,9 @@ import { createItem, mapCosmosError, queryAll, readItem, replaceIfMatch, transac
  * removed or inserted record shows. Each record carries its tenant-wide sequence number, the hash
  * of the previous record and its own hash over its canonical JSON.
  *
- * Appending writes the record first (id = tenant:seq, so two writers racing for one seq collide
- * with a 409) and then advances the chain head with If-Match. A crash between the two leaves the
+ * Appending writes the record first (id = tenant:seq in the partition its seq decides, so two
+ * writers racing for one seq collide with a 409, whatever their clocks say) and then advances the
+ * chain head with If-Match. A crash between the two leaves the
  * record in place and the head behind: the next writer collides on that seq, and moves the head
  * forward to the stored record before retrying - no gap, no fork.
  *
@@ -64,6 +64,20 @@ const headPartition = (tenantId: string) => `${tenantId}|head`;
 /** A run's records: at most this many, and about this many bytes (a transactional batch takes 100 operations and 2 MB). */
 const MAX_RUN_RECORDS = 50;
 const MAX_RUN_BYTES = 1_000_000;
+/** Records per logical partition: a few hundred MB at most, far under Cosmos DB's 20 GB. */
+const RECORDS_PER_PARTITION = 100_000;
+
+/**
+ * The partition of a tenant's record `seq`: `tenantId|seq0` holds records 1-100,000, `seq1` the
+ * next 100,000, and so on. It follows from the seq alone (not from a clock), so the same seq is
+ * always the same item: two writers of one seq collide even across a month boundary. (Records
+ * written before December 2026 sit in month partitions, `tenantId|yyyymm`; readers query across
+ * partitions and find both.)
+ */
+export function auditPartition(tenantId: string, seq: number): string {
+  if (!tenantId || tenantId.includes("|")) throw new Error(`Invalid tenant id for a partition key: "${tenantId}".`);
+  return `${tenantId}|seq${Math.floor((seq - 1) / RECORDS_PER_PARTITION)}`;
+}
 
 export class AuditLog {
   /**
@@ -101,11 +115,12 @@ export class AuditLog {
     for (let attempt = 0; attempt < 20; attempt++) {
       const head = this.heads.get(tenantId) ?? (await readItem<ChainHead>(this.container, "head", headPartition(tenantId)));
       const at = this.now();
-      const partitionKey = monthPartition(tenantId, at);
+      const partitionKey = auditPartition(tenantId, (head?.seq ?? 0) + 1);
       const run: AuditRecord[] = [];
       let bytes = 0;
       for (const entry of entries) {
         const seq = (head?.seq ?? 0) + run.length + 1;
+        if (auditPartition(tenantId, seq) !== partitionKey) break; // a batch stays in one partition
         const unsigned = {
           ...stripUndefined(entry),
           id: `${tenantId}:${seq}`,
@@ -128,7 +143,7 @@ export class AuditLog {
       } catch (err) {
         if (!(err instanceof AppError && err.kind === "conflict")) throw err;
         this.heads.delete(tenantId);
-        await this.catchUp(tenantId, head, first.seq, partitionKey);
+        await this.catchUp(tenantId, head, first.seq);
         continue;
       }
       await this.advanceHead(tenantId, head, run.at(-1) as AuditRecord);
@@ -154,12 +169,13 @@ export class AuditLog {
    * head to the last record of that run (records are only ever stored right after the head, so they
    * follow each other without a gap).
    */
-  private async catchUp(tenantId: string, head: Stored<ChainHead> | undefined, seq: number, partitionKey: string): Promise<void> {
-    const first = await readItem<AuditRecord>(this.container, `${tenantId}:${seq}`, partitionKey);
+  private async catchUp(tenantId: string, head: Stored<ChainHead> | undefined, seq: number): Promise<void> {
+    const first = await readItem<AuditRecord>(this.container, `${tenantId}:${seq}`, auditPartition(tenantId, seq));
     if (!first) return;
     let last: AuditRecord = first;
     for (let step = 0; step < MAX_RUN_RECORDS; step++) {
-      const next: AuditRecord | undefined = await readItem<AuditRecord>(this.container, `${tenantId}:${last.seq + 1}`, partitionKey);
+      const nextSeq = last.seq + 1;
+      const next: AuditRecord | undefined = await readItem<AuditRecord>(this.container, `${tenantId}:${nextSeq}`, auditPartition(tenantId, nextSeq));
       if (!next) break;
       last = next;
     }

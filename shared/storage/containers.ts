@@ -29,7 +29,9 @@ export const CONTAINERS = [
   {
     name: "audit",
     partitionKeyPath: "/partitionKey",
-    description: "Append-only audit records; synthetic partition key `tenantId|yyyymm` (see monthPartition).",
+    description:
+      "Append-only audit records, hash-chained per tenant; synthetic partition key `tenantId|seqN` from the record's sequence number " +
+      "(see auditPartition: 100,000 records per partition) and `tenantId|head` for the chain head.",
   },
   {
     name: "events",

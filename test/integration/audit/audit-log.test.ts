@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Container } from "@azure/cosmos";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { AuditLog, type AuditEntry, type AuditRecord } from "../../../shared/audit/audit-log.js";
+import { AuditLog, auditPartition, type AuditEntry, type AuditRecord } from "../../../shared/audit/audit-log.js";
 import { useLocalCosmos } from "../../support/cosmos.js";
 
 const cosmos = useLocalCosmos("audit");
@@ -45,6 +45,16 @@ describe("audit trail (P9, L16)", () => {
     expect((await logs[1]!.verify(tenantId)).ok).toBe(true);
   });
 
+  it("when two processes append at once across a month boundary (their clocks a moment apart), then the chain has one record per sequence number and verifies", async () => {
+    const tenantId = randomUUID();
+    const november = new AuditLog(container, () => new Date("2026-11-30T23:59:59.999Z"));
+    const december = new AuditLog(container, () => new Date("2026-12-01T00:00:00.001Z"));
+    await Promise.all([november.append(tenantId, entry(1)), december.append(tenantId, entry(2)), november.append(tenantId, entry(3)), december.append(tenantId, entry(4))]);
+    const records = await november.records(tenantId);
+    expect(records.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    expect((await december.verify(tenantId)).ok).toBe(true);
+  });
+
   it("when one process appends 20 records at once, then they take their sequence numbers in the order they were called (no collisions)", async () => {
     const tenantId = randomUUID();
     const log = new AuditLog(container);
@@ -85,6 +95,30 @@ describe("audit trail (P9, L16)", () => {
     }
     expect((await log.records(tenantId)).map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
     expect((await log.verify(tenantId)).ok).toBe(true);
+  });
+
+  it("when a run reaches the end of a partition's 100,000 records, then it is split there: each batch stays in one partition", async () => {
+    const tenantId = randomUUID();
+    // A chain 99,998 records long (only its head is written here).
+    await container.items.create({ id: "head", type: "audit-head", tenantId, partitionKey: `${tenantId}|head`, seq: 99_998, hash: "f".repeat(64) });
+    const log = new AuditLog(container);
+    const batch = vi.spyOn(container.items, "batch");
+    try {
+      await Promise.all(Array.from({ length: 5 }, (_, i) => log.append(tenantId, entry(i))));
+      expect(batch.mock.calls.map((c) => c[0].length)).toEqual([2, 3]);
+    } finally {
+      batch.mockRestore();
+    }
+    const records = await log.records(tenantId);
+    expect(records.map((r) => [r.seq, r.partitionKey])).toEqual([
+      [99_999, `${tenantId}|seq0`],
+      [100_000, `${tenantId}|seq0`],
+      [100_001, `${tenantId}|seq1`],
+      [100_002, `${tenantId}|seq1`],
+      [100_003, `${tenantId}|seq1`],
+    ]);
+    expect(records[2]!.prevHash).toBe(records[1]!.hash);
+    expect(auditPartition(tenantId, 1)).toBe(`${tenantId}|seq0`);
   });
 
   it("when a record is edited in storage, then verification names it", async () => {
