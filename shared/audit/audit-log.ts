@@ -59,6 +59,9 @@ interface ChainHead {
   recordPartitionKey?: string;
 }
 
+/** What became of one append of a run: its record, or why it was not stored. */
+type Appended = { ok: true; record: AuditRecord } | { ok: false; error: unknown };
+
 export const GENESIS_HASH = "0".repeat(64);
 const headPartition = (tenantId: string) => `${tenantId}|head`;
 /** A run's records: at most this many, and about this many bytes (a transactional batch takes 100 operations and 2 MB). */
@@ -90,7 +93,7 @@ export class AuditLog {
    * would only collide on the seq and read the head again); appends arriving meanwhile wait and
    * form the next run.
    */
-  private readonly runs: Batcher<AuditEntry, AuditRecord>;
+  private readonly runs: Batcher<AuditEntry, Appended>;
 
   constructor(
     private readonly container: Container,
@@ -99,15 +102,27 @@ export class AuditLog {
     this.runs = new Batcher((tenantId, entries) => this.appendAll(tenantId, entries), { maxItems: 500, lingerMs: 0, maxInFlight: 1 });
   }
 
-  append(tenantId: string, entry: AuditEntry): Promise<AuditRecord> {
-    return this.runs.submit(tenantId, entry);
+  async append(tenantId: string, entry: AuditEntry): Promise<AuditRecord> {
+    const appended = await this.runs.submit(tenantId, entry);
+    if (!appended.ok) throw appended.error;
+    return appended.record;
   }
 
-  /** The entries in call order, in as few runs as their count and size allow. */
-  private async appendAll(tenantId: string, entries: AuditEntry[]): Promise<AuditRecord[]> {
-    const records: AuditRecord[] = [];
-    while (records.length < entries.length) records.push(...(await this.appendRun(tenantId, entries.slice(records.length))));
-    return records;
+  /**
+   * The entries in call order, in as few runs as their count and size allow. When a run fails, the
+   * entries stored by the runs before it keep their records; it and the rest fail with its error.
+   */
+  private async appendAll(tenantId: string, entries: AuditEntry[]): Promise<Appended[]> {
+    const results: Appended[] = [];
+    while (results.length < entries.length) {
+      try {
+        const run = await this.appendRun(tenantId, entries.slice(results.length));
+        results.push(...run.map((record): Appended => ({ ok: true, record })));
+      } catch (error) {
+        while (results.length < entries.length) results.push({ ok: false, error });
+      }
+    }
+    return results;
   }
 
   /** Appends the first of `entries` that fit in one run; returns their records. */

@@ -97,6 +97,27 @@ describe("audit trail (P9, L16)", () => {
     expect((await log.verify(tenantId)).ok).toBe(true);
   });
 
+  it("when a later run of appends asked for together fails, then the appends stored by the earlier run succeed and only the rest fail", async () => {
+    const tenantId = randomUUID();
+    const log = new AuditLog(container);
+    const big = (n: number): AuditEntry => ({ ...entry(n), after: { note: "x".repeat(300_000) } });
+    const original = container.items.batch.bind(container.items);
+    let calls = 0;
+    const batch = vi
+      .spyOn(container.items, "batch")
+      .mockImplementation((ops, partitionKey, options) => (++calls === 2 ? Promise.reject(Object.assign(new Error("Service Unavailable"), { code: 503 })) : original(ops, partitionKey, options)));
+    let results: PromiseSettledResult<AuditRecord>[];
+    try {
+      results = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => log.append(tenantId, big(i))));
+    } finally {
+      batch.mockRestore();
+    }
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "fulfilled", "rejected", "rejected"]);
+    expect(results[3]).toMatchObject({ status: "rejected", reason: { kind: "unavailable" } });
+    expect((await log.records(tenantId)).map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect((await log.verify(tenantId)).ok).toBe(true);
+  });
+
   it("when a run reaches the end of a partition's 100,000 records, then it is split there: each batch stays in one partition", async () => {
     const tenantId = randomUUID();
     // A chain 99,998 records long (only its head is written here).
