@@ -2,24 +2,20 @@ import { createHash, randomUUID } from "node:crypto";
 import type { Container, JSONObject } from "@azure/cosmos";
 import { Batcher } from "../concurrency/batcher.js";
 import { AppError } from "../errors/app-error.js";
-import { createItem, mapCosmosError, queryAll, readItem, replaceIfMatch, transact, type Stored } from "../storage/repository.js";
+import { createItem, mapCosmosError, queryAll, readItem, replaceIfMatch, transact } from "../storage/repository.js";
 
 /**
  * The audit trail (P9, L16): append-only records, hash-chained per tenant so that an edited,
  * removed or inserted record shows. Each record carries its tenant-wide sequence number, the hash
  * of the previous record and its own hash over its canonical JSON.
  *
- * Appending writes the record first (id = tenant:seq in the partition its seq decides, so two
- * writers racing for one seq collide with a 409, whatever their clocks say) and then advances the
- * chain head with If-Match. A crash between the two leaves the
- * record in place and the head behind: the next writer collides on that seq, and moves the head
- * forward to the stored record before retrying - no gap, no fork.
- *
- * A process appends for one tenant one run at a time; the appends asked for while a run is being
- * written form the next run: its records are chained in call order and stored in one transactional
- * batch (all or none; a collision on any seq fails the whole run, which catches up and goes again),
- * then the head moves once. Under load (a burst of license changes, each with an intent and an
- * outcome record) the chain takes two requests per run instead of two per record.
+ * Records are written in runs: the appends a process is asked for while it writes the previous run
+ * are chained in call order and stored in one transactional batch together with the chain head
+ * they lead to - records and head, all or none, one request. Record ids are `tenant:seq` in the
+ * partition the seq decides (`auditPartition`), so two writers of one seq collide (409) whatever
+ * their clocks say; the one that collides catches up and goes again - no gap, no fork. Each records
+ * partition keeps the head of the records written in it; the chain head is the one with the
+ * highest seq.
  */
 export interface AuditEntry {
   actor: { type: "user" | "application" | "system"; id: string; name?: string };
@@ -56,14 +52,12 @@ interface ChainHead {
   partitionKey: string;
   seq: number;
   hash: string;
-  recordPartitionKey?: string;
 }
 
 /** What became of one append of a run: its record, or why it was not stored. */
 type Appended = { ok: true; record: AuditRecord } | { ok: false; error: unknown };
 
 export const GENESIS_HASH = "0".repeat(64);
-const headPartition = (tenantId: string) => `${tenantId}|head`;
 /** A run's records: at most this many, and about this many bytes (a transactional batch takes 100 operations and 2 MB). */
 const MAX_RUN_RECORDS = 50;
 const MAX_RUN_BYTES = 1_000_000;
@@ -87,7 +81,7 @@ export class AuditLog {
    * The last head this process wrote, per tenant: saves reading it before every append. When
    * another process appended meanwhile, the create collides on the seq and the head is read again.
    */
-  private readonly heads = new Map<string, Stored<ChainHead>>();
+  private readonly heads = new Map<string, ChainHead>();
   /**
    * One run in flight per tenant (the chain is a sequence anyway; concurrent runs of one process
    * would only collide on the seq and read the head again); appends arriving meanwhile wait and
@@ -128,7 +122,7 @@ export class AuditLog {
   /** Appends the first of `entries` that fit in one run; returns their records. */
   private async appendRun(tenantId: string, entries: AuditEntry[]): Promise<AuditRecord[]> {
     for (let attempt = 0; attempt < 20; attempt++) {
-      const head = this.heads.get(tenantId) ?? (await readItem<ChainHead>(this.container, "head", headPartition(tenantId)));
+      const head = this.heads.get(tenantId) ?? (await this.newestHead(tenantId));
       const at = this.now();
       const partitionKey = auditPartition(tenantId, (head?.seq ?? 0) + 1);
       const run: AuditRecord[] = [];
@@ -153,38 +147,47 @@ export class AuditLog {
         bytes += canonical.length;
       }
       const first = run[0] as AuditRecord;
-      try {
-        await this.store(run, partitionKey);
-      } catch (err) {
-        if (!(err instanceof AppError && err.kind === "conflict")) throw err;
-        this.heads.delete(tenantId);
-        await this.catchUp(tenantId, head, first.seq);
-        continue;
+      const next = headAt(run.at(-1) as AuditRecord);
+      // The records and the head they lead to, in one transactional batch: both or neither. The
+      // head is upserted: the creates alone decide who writes these seqs (a seq taken fails the batch).
+      const outcome = await transact(this.container, partitionKey, [
+        ...run.map((record) => ({ operationType: "Create" as const, resourceBody: record as unknown as JSONObject })),
+        { operationType: "Upsert" as const, resourceBody: next as unknown as JSONObject },
+      ]);
+      if (outcome.ok) {
+        this.heads.set(tenantId, next);
+        return run;
       }
-      await this.advanceHead(tenantId, head, run.at(-1) as AuditRecord);
-      return run;
+      if (outcome.statusCode !== 409) {
+        throw mapCosmosError(Object.assign(new Error(`Cosmos DB refused audit record ${run[outcome.index]?.seq ?? "?"} (${outcome.statusCode}).`), { code: outcome.statusCode }));
+      }
+      // Another writer took a seq of this run (or records lie past the head): catch up, go again.
+      this.heads.delete(tenantId);
+      await this.catchUp(tenantId, first.seq);
     }
     throw new AppError("unavailable", "The audit trail is busy; try again.", { retryAfterSeconds: 1 });
   }
 
-  /** A run's records, all or none: one create, or one transactional batch. A seq taken already -> AppError `conflict`. */
-  private async store(run: AuditRecord[], partitionKey: string): Promise<void> {
-    if (run.length === 1) {
-      await createItem(this.container, run[0] as AuditRecord);
-      return;
-    }
-    const outcome = await transact(this.container, partitionKey, run.map((record) => ({ operationType: "Create" as const, resourceBody: record as unknown as JSONObject })));
-    if (!outcome.ok) {
-      throw mapCosmosError(Object.assign(new Error(`Cosmos DB refused audit record ${run[outcome.index]?.seq ?? "?"} (${outcome.statusCode}).`), { code: outcome.statusCode }));
-    }
+  /**
+   * The chain head: the head with the highest seq, wherever it is (each records partition has the
+   * head of the records written in it; `tenantId|head` holds the head of a chain begun before the
+   * head moved with its records).
+   */
+  private async newestHead(tenantId: string): Promise<ChainHead | undefined> {
+    const [newest] = await queryAll<ChainHead>(
+      this.container,
+      { query: "SELECT TOP 1 * FROM c WHERE c.tenantId = @t AND c.type = 'audit-head' ORDER BY c.seq DESC", parameters: [{ name: "@t", value: tenantId }] },
+      { maxItems: 1 },
+    );
+    return newest;
   }
 
   /**
-   * Another writer (or a crashed one) already stored `seq`, perhaps as the first of a run: move the
-   * head to the last record of that run (records are only ever stored right after the head, so they
-   * follow each other without a gap).
+   * `seq` is stored already, perhaps as the first of a run past the head (left by a writer before
+   * the head moved with its records, or restored from a backup): move the head to the last record
+   * that follows it without a gap, never backwards.
    */
-  private async catchUp(tenantId: string, head: Stored<ChainHead> | undefined, seq: number): Promise<void> {
+  private async catchUp(tenantId: string, seq: number): Promise<void> {
     const first = await readItem<AuditRecord>(this.container, `${tenantId}:${seq}`, auditPartition(tenantId, seq));
     if (!first) return;
     let last: AuditRecord = first;
@@ -194,29 +197,9 @@ export class AuditLog {
       if (!next) break;
       last = next;
     }
-    await this.advanceHead(tenantId, head, last).catch(ignoreRace);
-  }
-
-  /** Moves the head forward to `record` (never backwards), whatever head this process last saw. */
-  private async advanceHead(tenantId: string, seen: Stored<ChainHead> | undefined, record: AuditRecord): Promise<void> {
-    const next: ChainHead = {
-      id: "head", type: "audit-head", tenantId, partitionKey: headPartition(tenantId), seq: record.seq, hash: record.hash,
-      recordPartitionKey: record.partitionKey,
-    };
-    let head = seen;
-    for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        const stored = head ? await replaceIfMatch(this.container, next, head._etag) : await createItem(this.container, next);
-        this.heads.set(tenantId, stored);
-        return;
-      } catch (err) {
-        ignoreRace(err);
-        this.heads.delete(tenantId);
-        head = await readItem<ChainHead>(this.container, "head", headPartition(tenantId));
-        // Someone moved it to our record or beyond: the chain is intact.
-        if (head && head.seq >= record.seq) return;
-      }
-    }
+    const current = await readItem<ChainHead>(this.container, "head", auditPartition(tenantId, last.seq));
+    if (current && current.seq >= last.seq) return;
+    await (current ? replaceIfMatch(this.container, headAt(last), current._etag) : createItem(this.container, headAt(last))).catch(ignoreRace);
   }
 
   /** Every record of the tenant in sequence order (bounded; for verification and small tenants). */
@@ -231,7 +214,7 @@ export class AuditLog {
   /** Walks the chain: every seq from 1 present once, each linked to its predecessor and unaltered. */
   async verify(tenantId: string): Promise<ChainVerification> {
     const records = await this.records(tenantId);
-    const head = await readItem<ChainHead>(this.container, "head", headPartition(tenantId));
+    const head = await this.newestHead(tenantId);
     return verifyChain(records, head ? { seq: head.seq, hash: head.hash } : undefined);
   }
 }
@@ -265,6 +248,11 @@ function withoutSystemProperties(r: AuditRecord): AuditRecord {
   const copy: Record<string, unknown> = { ...r };
   for (const k of Object.keys(copy)) if (k.startsWith("_")) delete copy[k];
   return copy as unknown as AuditRecord;
+}
+
+/** The head that points at `record`, kept in the record's partition. */
+function headAt(record: AuditRecord): ChainHead {
+  return { id: "head", type: "audit-head", tenantId: record.tenantId, partitionKey: record.partitionKey, seq: record.seq, hash: record.hash };
 }
 
 function ignoreRace(err: unknown): void {

@@ -31,7 +31,8 @@ export const CONTAINERS = [
     partitionKeyPath: "/partitionKey",
     description:
       "Append-only audit records, hash-chained per tenant; synthetic partition key `tenantId|seqN` from the record's sequence number " +
-      "(see auditPartition: 100,000 records per partition) and `tenantId|head` for the chain head.",
+      "(see auditPartition: 100,000 records per partition); each such partition also holds the head of the records written in it " +
+      "(`tenantId|head`: the head of a chain begun before heads moved with their records).",
   },
   {
     name: "events",

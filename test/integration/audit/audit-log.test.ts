@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Container } from "@azure/cosmos";
+import type { Container, OperationInput } from "@azure/cosmos";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { AuditLog, auditPartition, type AuditEntry, type AuditRecord } from "../../../shared/audit/audit-log.js";
 import { useLocalCosmos } from "../../support/cosmos.js";
@@ -20,6 +20,10 @@ const entry = (n: number): AuditEntry => ({
   outcome: "succeeded",
 });
 
+/** The audit records each transactional batch carried (each batch also moves the chain head). */
+const recordsPerBatch = (batch: { mock: { calls: [OperationInput[], ...unknown[]][] } }) =>
+  batch.mock.calls.map((c) => c[0].filter((op) => (op as { resourceBody?: { type?: string } }).resourceBody?.type === "audit").length);
+
 async function chainOf(n: number) {
   const tenantId = randomUUID();
   const log = new AuditLog(container);
@@ -34,6 +38,27 @@ describe("audit trail (P9, L16)", () => {
     expect(records.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(records[1]!.prevHash).toBe(records[0]!.hash);
     expect(await log.verify(tenantId)).toMatchObject({ ok: true, count: 5, problems: [] });
+  });
+
+  it("when a record is appended, then it and the chain head it leads to are written in one request (one transactional batch): a crash cannot keep one without the other", async () => {
+    const { tenantId, log } = await chainOf(2);
+    const batch = vi.spyOn(container.items, "batch");
+    const create = vi.spyOn(container.items, "create");
+    try {
+      await log.append(tenantId, entry(3));
+      expect(batch).toHaveBeenCalledTimes(1);
+      expect(batch.mock.calls[0]![0].map((op) => [op.operationType, (op as { resourceBody?: { type?: string } }).resourceBody?.type])).toEqual([
+        ["Create", "audit"],
+        ["Upsert", "audit-head"],
+      ]);
+      expect(create).not.toHaveBeenCalled();
+    } finally {
+      batch.mockRestore();
+      create.mockRestore();
+    }
+    const { resource: head } = await container.item("head", auditPartition(tenantId, 3)).read<{ seq: number }>();
+    expect(head?.seq).toBe(3);
+    expect((await log.verify(tenantId)).ok).toBe(true);
   });
 
   it("when 10 writers in two processes append at once, then every record gets its own sequence number and the chain verifies", async () => {
@@ -73,7 +98,7 @@ describe("audit trail (P9, L16)", () => {
       await new Promise((resolve) => setTimeout(resolve, 1)); // the first run is on its way
       const next = Array.from({ length: 7 }, (_, i) => log.append(tenantId, entry(20 + i)));
       await Promise.all([...first, ...next]);
-      expect(batch.mock.calls.map((c) => c[0].length)).toEqual([20, 7]);
+      expect(recordsPerBatch(batch)).toEqual([20, 7]);
     } finally {
       batch.mockRestore();
     }
@@ -89,7 +114,7 @@ describe("audit trail (P9, L16)", () => {
     const big = (n: number): AuditEntry => ({ ...entry(n), after: { note: "x".repeat(300_000) } });
     try {
       await Promise.all(Array.from({ length: 5 }, (_, i) => log.append(tenantId, big(i))));
-      expect(batch.mock.calls.map((c) => c[0].length)).toEqual([3, 2]);
+      expect(recordsPerBatch(batch)).toEqual([3, 2]);
     } finally {
       batch.mockRestore();
     }
@@ -126,7 +151,7 @@ describe("audit trail (P9, L16)", () => {
     const batch = vi.spyOn(container.items, "batch");
     try {
       await Promise.all(Array.from({ length: 5 }, (_, i) => log.append(tenantId, entry(i))));
-      expect(batch.mock.calls.map((c) => c[0].length)).toEqual([2, 3]);
+      expect(recordsPerBatch(batch)).toEqual([2, 3]);
     } finally {
       batch.mockRestore();
     }
@@ -169,13 +194,14 @@ describe("audit trail (P9, L16)", () => {
     expect(result.problems[0]!.problem).toMatch(/missing at the end/);
   });
 
-  it("when a writer crashed after storing a run of 30 records but before moving the head, then the next writer catches up past the whole run at once", async () => {
+  it("when 30 records lie past the chain head (a writer crashed between them, or a restore), then the next writer catches up past them at once", async () => {
     const tenantId = randomUUID();
     const crashed = new AuditLog(container);
     await crashed.append(tenantId, entry(0));
-    const { resource: head } = await container.item("head", `${tenantId}|head`).read<Record<string, unknown>>();
+    const headItem = container.item("head", auditPartition(tenantId, 1));
+    const { resource: head } = await headItem.read<Record<string, unknown>>();
     await Promise.all(Array.from({ length: 30 }, (_, i) => crashed.append(tenantId, entry(i + 1))));
-    await container.item("head", `${tenantId}|head`).replace(head!); // as if the run's head update never happened
+    await headItem.replace(head!); // records past the head (a writer of an earlier version crashed, or a restore)
     const restarted = new AuditLog(container);
     await restarted.append(tenantId, entry(31));
     expect((await restarted.records(tenantId)).map((r) => r.seq)).toEqual(Array.from({ length: 32 }, (_, i) => i + 1));
@@ -186,13 +212,14 @@ describe("audit trail (P9, L16)", () => {
     const { tenantId, log } = await chainOf(2);
     // Simulate the crash: put the head back to seq 1 (as if seq 2's head update never happened).
     const records = await log.records(tenantId);
-    const { resource: head } = await container.item("head", `${tenantId}|head`).read<Record<string, unknown>>();
-    await container.item("head", `${tenantId}|head`).replace({ ...head, seq: 1, hash: records[0]!.hash });
+    const headItem = container.item("head", auditPartition(tenantId, 1));
+    const { resource: head } = await headItem.read<Record<string, unknown>>();
+    await headItem.replace({ ...head, seq: 1, hash: records[0]!.hash });
     const restarted = new AuditLog(container); // a new process: it knows only what Cosmos holds
     await restarted.append(tenantId, entry(3));
     expect((await log.records(tenantId)).map((r) => r.seq)).toEqual([1, 2, 3]);
     expect((await log.verify(tenantId)).ok).toBe(true);
-    const { resource: after } = await container.item("head", `${tenantId}|head`).read<{ seq: number }>();
+    const { resource: after } = await headItem.read<{ seq: number }>();
     expect(after?.seq).toBe(3);
   });
 });
