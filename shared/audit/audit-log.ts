@@ -161,9 +161,15 @@ export class AuditLog {
       if (outcome.statusCode !== 409) {
         throw mapCosmosError(Object.assign(new Error(`Cosmos DB refused audit record ${run[outcome.index]?.seq ?? "?"} (${outcome.statusCode}).`), { code: outcome.statusCode }));
       }
-      // Another writer took a seq of this run (or records lie past the head): catch up, go again.
-      this.heads.delete(tenantId);
-      await this.catchUp(tenantId, first.seq);
+      // Another writer took a seq of this run: its head came with its records - go on from there.
+      // Or records lie past the head (a restore, a crashed writer of an earlier version): catch up.
+      const fresh = await this.newestHead(tenantId);
+      if (fresh && fresh.seq >= first.seq) {
+        this.heads.set(tenantId, fresh);
+      } else {
+        this.heads.delete(tenantId);
+        await this.catchUp(tenantId, first.seq);
+      }
     }
     throw new AppError("unavailable", "The audit trail is busy; try again.", { retryAfterSeconds: 1 });
   }
