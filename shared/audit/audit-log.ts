@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { Container, JSONObject } from "@azure/cosmos";
-import { Batcher } from "../concurrency/batcher.js";
+import { Batcher, ItemFailure } from "../concurrency/batcher.js";
 import { AppError } from "../errors/app-error.js";
 import { createItem, mapCosmosError, queryAll, readItem, replaceIfMatch, transact } from "../storage/repository.js";
 
@@ -54,9 +54,6 @@ interface ChainHead {
   hash: string;
 }
 
-/** What became of one append of a run: its record, or why it was not stored. */
-type Appended = { ok: true; record: AuditRecord } | { ok: false; error: unknown };
-
 export const GENESIS_HASH = "0".repeat(64);
 /** A run's records: at most this many, and about this many bytes (a transactional batch takes 100 operations and 2 MB). */
 const MAX_RUN_RECORDS = 50;
@@ -87,7 +84,7 @@ export class AuditLog {
    * would only collide on the seq and read the head again); appends arriving meanwhile wait and
    * form the next run.
    */
-  private readonly runs: Batcher<AuditEntry, Appended>;
+  private readonly runs: Batcher<AuditEntry, AuditRecord>;
 
   constructor(
     private readonly container: Container,
@@ -96,24 +93,21 @@ export class AuditLog {
     this.runs = new Batcher((tenantId, entries) => this.appendAll(tenantId, entries), { maxItems: 500, lingerMs: 0, maxInFlight: 1 });
   }
 
-  async append(tenantId: string, entry: AuditEntry): Promise<AuditRecord> {
-    const appended = await this.runs.submit(tenantId, entry);
-    if (!appended.ok) throw appended.error;
-    return appended.record;
+  append(tenantId: string, entry: AuditEntry): Promise<AuditRecord> {
+    return this.runs.submit(tenantId, entry);
   }
 
   /**
    * The entries in call order, in as few runs as their count and size allow. When a run fails, the
    * entries stored by the runs before it keep their records; it and the rest fail with its error.
    */
-  private async appendAll(tenantId: string, entries: AuditEntry[]): Promise<Appended[]> {
-    const results: Appended[] = [];
+  private async appendAll(tenantId: string, entries: AuditEntry[]): Promise<(AuditRecord | ItemFailure)[]> {
+    const results: (AuditRecord | ItemFailure)[] = [];
     while (results.length < entries.length) {
       try {
-        const run = await this.appendRun(tenantId, entries.slice(results.length));
-        results.push(...run.map((record): Appended => ({ ok: true, record })));
+        results.push(...(await this.appendRun(tenantId, entries.slice(results.length))));
       } catch (error) {
-        while (results.length < entries.length) results.push({ ok: false, error });
+        while (results.length < entries.length) results.push(new ItemFailure(error));
       }
     }
     return results;

@@ -6,7 +6,15 @@
  * reservations (one transactional batch per product), grouped Cosmos writes (one bulk request per
  * container: claims and event outcomes, new sign-in events) and audit runs (one transactional
  * batch per tenant's chain).
+ *
+ * `send` answers one result per item, in order; an item that failed on its own while the others
+ * of its batch went through answers an `ItemFailure`, and only its caller's promise is rejected.
+ * A `send` that throws rejects the whole batch.
  */
+export class ItemFailure {
+  constructor(readonly error: unknown) {}
+}
+
 export interface BatcherOptions<I> {
   maxItems: number;
   lingerMs: number;
@@ -31,7 +39,7 @@ export class Batcher<I, R> {
   private readonly lanes = new Map<string, Lane<I, R>>();
 
   constructor(
-    private readonly send: (key: string, items: I[]) => Promise<R[]>,
+    private readonly send: (key: string, items: I[]) => Promise<(R | ItemFailure)[]>,
     private readonly options: BatcherOptions<I>,
   ) {}
 
@@ -88,8 +96,9 @@ export class Batcher<I, R> {
       const results = await this.send(key, batch.map((w) => w.item));
       batch.forEach((w, i) => {
         const r = results[i];
-        if (r === undefined) w.reject(new Error("The batch returned no result for an item."));
-        else w.resolve(r);
+        if (i >= results.length) w.reject(new Error("The batch returned no result for an item."));
+        else if (r instanceof ItemFailure) w.reject(r.error);
+        else w.resolve(r as R);
       });
     } catch (err) {
       for (const w of batch) w.reject(err);

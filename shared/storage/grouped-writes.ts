@@ -1,5 +1,5 @@
 import type { Container, OperationInput, OperationResponse, PatchOperation } from "@azure/cosmos";
-import { Batcher } from "../concurrency/batcher.js";
+import { Batcher, ItemFailure } from "../concurrency/batcher.js";
 import { cosmosUnavailable, createItem, mapCosmosError, patchIf, wholeRequestFailure, type PatchConditions } from "./repository.js";
 
 /**
@@ -38,10 +38,11 @@ export interface GroupedWriteOptions {
 /** Cosmos takes at most 100 operations per bulk request (per partition key range). */
 const MAX_PER_REQUEST = 100;
 
-type Result = { ok: true } | { ok: false; error: unknown };
+/** A write applied, or why not (its caller's promise is rejected with it). */
+type Result = void | ItemFailure;
 
 export class GroupedWrites {
-  private readonly batcher: Batcher<WriteRequest, Result>;
+  private readonly batcher: Batcher<WriteRequest, void>;
 
   constructor(
     private readonly container: Container,
@@ -60,9 +61,8 @@ export class GroupedWrites {
     return this.submit({ kind: "create", partitionKey, item });
   }
 
-  private async submit(request: WriteRequest): Promise<void> {
-    const result = await this.batcher.submit("", request);
-    if (!result.ok) throw result.error;
+  private submit(request: WriteRequest): Promise<void> {
+    return this.batcher.submit("", request);
   }
 
   private async send(items: WriteRequest[]): Promise<Result[]> {
@@ -84,8 +84,8 @@ export class GroupedWrites {
         ? createItem(this.container, request.item)
         : patchIf(this.container, request.id, request.partitionKey, request.operations, request.conditions);
     return write.then(
-      (): Result => ({ ok: true }),
-      (error: unknown): Result => ({ ok: false, error }),
+      (): Result => undefined,
+      (error: unknown): Result => new ItemFailure(error),
     );
   }
 }
@@ -107,9 +107,9 @@ function toOperation(request: WriteRequest): OperationInput {
 function resultOf(request: WriteRequest, response: OperationResponse | undefined): Result {
   const id = request.kind === "create" ? request.item.id : request.id;
   if (!response) {
-    return { ok: false, error: cosmosUnavailable(`A Cosmos DB bulk request answered without a result for ${id}.`) };
+    return new ItemFailure(cosmosUnavailable(`A Cosmos DB bulk request answered without a result for ${id}.`));
   }
-  if (response.statusCode < 400) return { ok: true };
+  if (response.statusCode < 400) return undefined;
   // The per-operation status, mapped as a failed point write's would be.
-  return { ok: false, error: mapCosmosError(Object.assign(new Error(`Cosmos DB refused the ${request.kind} of ${id} (${response.statusCode}).`), { code: response.statusCode })) };
+  return new ItemFailure(mapCosmosError(Object.assign(new Error(`Cosmos DB refused the ${request.kind} of ${id} (${response.statusCode}).`), { code: response.statusCode })));
 }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Batcher } from "../../../shared/concurrency/batcher.js";
+import { Batcher, ItemFailure } from "../../../shared/concurrency/batcher.js";
 
 describe("group commit of claims", () => {
   it("when items arrive together, then they travel in one batch of at most maxItems, and the same user never twice in one batch", async () => {
@@ -29,6 +29,21 @@ describe("group commit of claims", () => {
     const first = await Promise.allSettled([batcher.submit("t", 1), batcher.submit("t", 2)]);
     expect(first.map((r) => r.status)).toEqual(["rejected", "rejected"]);
     expect(await batcher.submit("t", 3)).toBe(3);
+  });
+
+  it("when one item of a batch fails on its own (an ItemFailure), then only its caller's promise is rejected, with its error; an item without a result is rejected too", async () => {
+    const refused = new Error("refused");
+    const batcher = new Batcher<number, number>(
+      (_key, items) => Promise.resolve(items.slice(0, 3).map((i) => (i === 2 ? new ItemFailure(refused) : i * 10))),
+      { maxItems: 10, lingerMs: 1, maxInFlight: 1 },
+    );
+    const results = await Promise.allSettled([1, 2, 3, 4].map((i) => batcher.submit("t", i)));
+    expect(results).toEqual([
+      { status: "fulfilled", value: 10 },
+      { status: "rejected", reason: refused },
+      { status: "fulfilled", value: 30 },
+      { status: "rejected", reason: new Error("The batch returned no result for an item.") },
+    ]);
   });
 
   describe("timing (fake clock)", () => {
