@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import type { Container, JSONObject } from "@azure/cosmos";
 import { Batcher, ItemFailure } from "../concurrency/batcher.js";
 import { AppError } from "../errors/app-error.js";
+import { partitionTenant } from "../storage/containers.js";
 import { createItem, mapCosmosError, queryAll, readItem, replaceIfMatch, transact } from "../storage/repository.js";
 
 /**
@@ -69,8 +70,7 @@ const RECORDS_PER_PARTITION = 100_000;
  * partitions and find both.)
  */
 export function auditPartition(tenantId: string, seq: number): string {
-  if (!tenantId || tenantId.includes("|")) throw new Error(`Invalid tenant id for a partition key: "${tenantId}".`);
-  return `${tenantId}|seq${Math.floor((seq - 1) / RECORDS_PER_PARTITION)}`;
+  return `${partitionTenant(tenantId)}|seq${Math.floor((seq - 1) / RECORDS_PER_PARTITION)}`;
 }
 
 export class AuditLog {

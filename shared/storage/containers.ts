@@ -115,13 +115,19 @@ export function containerDeclaration(name: ContainerName): ContainerDeclaration 
   return found;
 }
 
+/** Checks a tenant id for use as the first part of a synthetic partition key (`tenantId|...`). */
+export function partitionTenant(tenantId: string): string {
+  if (!tenantId || tenantId.includes("|")) throw new Error(`Invalid tenant id for a partition key: "${tenantId}".`);
+  return tenantId;
+}
+
 /**
  * Synthetic partition key `tenantId|yyyymm` (UTC month) for high-volume, time-ordered data, so no
  * logical partition approaches Cosmos DB's 20 GB limit. Derive it from a date that never changes
  * for the item (e.g. when it first happened), so re-writes land in the same partition.
  */
 export function monthPartition(tenantId: string, date: Date | string): string {
-  if (!tenantId || tenantId.includes("|")) throw new Error(`Invalid tenant id for a partition key: "${tenantId}".`);
+  partitionTenant(tenantId);
   const d = typeof date === "string" ? new Date(date) : date;
   if (Number.isNaN(d.getTime())) throw new Error(`Invalid date for a partition key: "${String(date)}".`);
   const month = String(d.getUTCMonth() + 1).padStart(2, "0");
