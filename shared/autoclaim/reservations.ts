@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Container, OperationInput } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
-import { Batcher } from "../concurrency/batcher.js";
+import { Batcher, ItemFailure } from "../concurrency/batcher.js";
 import { createItem, patchIf, queryAll, transact } from "../storage/repository.js";
 
 /**
@@ -112,8 +112,12 @@ export class Reservations {
     return this.groups.submit(`${tenantId}|${skuId}`, { tenantId, skuId, hint, companion });
   }
 
-  /** Reservations of one product asked for together: one batch for all when one shard has the units. */
-  private async reserveGroup(asked: Asked[]): Promise<ReservedWith[]> {
+  /**
+   * Reservations of one product asked for together: one batch for all when one shard has the units.
+   * Taken one at a time, a reservation that fails (Cosmos unavailable) fails alone: the others are
+   * made, and their callers must hear so (the units are taken and the claims written).
+   */
+  private async reserveGroup(asked: Asked[]): Promise<(ReservedWith | ItemFailure)[]> {
     const [first] = asked;
     if (!first) return [];
     if (asked.length === 1) return [await this.reserveOne(first)];
@@ -130,7 +134,8 @@ export class Reservations {
       }
     }
     // The shard has fewer units than the group (or none, or no counters yet): one at a time.
-    return Promise.all(asked.map((a) => this.reserveOne(a)));
+    const each = await Promise.allSettled(asked.map((a) => this.reserveOne(a)));
+    return each.map((s) => (s.status === "fulfilled" ? s.value : new ItemFailure(s.reason)));
   }
 
   private async reserveOne({ tenantId, skuId, hint, companion }: Asked): Promise<ReservedWith> {

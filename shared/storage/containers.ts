@@ -133,18 +133,3 @@ export function monthPartition(tenantId: string, date: Date | string): string {
   const month = String(d.getUTCMonth() + 1).padStart(2, "0");
   return `${tenantId}|${d.getUTCFullYear()}${month}`;
 }
-
-/**
- * The month partitions covering [from, to] (inclusive, UTC), oldest first: lets a reader of a
- * time range query partition by partition instead of fanning out over the whole container.
- */
-export function monthPartitionsBetween(tenantId: string, from: Date, to: Date): string[] {
-  const keys: string[] = [];
-  const cursor = new Date(Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), 1));
-  const end = Date.UTC(to.getUTCFullYear(), to.getUTCMonth(), 1);
-  while (cursor.getTime() <= end) {
-    keys.push(monthPartition(tenantId, cursor));
-    cursor.setUTCMonth(cursor.getUTCMonth() + 1);
-  }
-  return keys;
-}

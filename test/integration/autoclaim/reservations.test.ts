@@ -64,6 +64,26 @@ describe("A10 reservations asked for together (one transactional batch for the g
     expect(await p.claims()).toHaveLength(10);
   });
 
+  it("when one reservation of a group taken one at a time cannot reach Cosmos, then only that one fails: the others are reserved and told so", async () => {
+    const p = product(10); // 1 or 2 units per shard: a group of 3 goes one at a time
+    await p.ask([1000]);
+    const batch = p.container.items.batch.bind(p.container.items);
+    vi.spyOn(p.container.items, "batch").mockImplementation((operations, partitionKey, options) => {
+      const lone = operations.length === 2 && JSON.stringify(operations[0]).includes('"claim:1"');
+      return lone ? Promise.reject(Object.assign(new Error("service unavailable"), { code: 503 })) : batch(operations, partitionKey, options);
+    });
+
+    const results = await Promise.allSettled([0, 1, 2].map((n) => p.reservations.reserveWith(p.tenantId, p.skuId, `user-${n}`, (shard) => ({
+      operationType: "Create" as const,
+      resourceBody: { id: `claim:${n}`, type: "claim", tenantId: p.tenantId, skuId: p.skuId, shard } as JSONObject,
+    }))));
+
+    expect(results.map((r) => (r.status === "fulfilled" ? r.value.kind : "rejected"))).toEqual(["reserved", "rejected", "reserved"]);
+    expect(results[1]).toMatchObject({ status: "rejected", reason: { code: "unavailable" } });
+    expect((await p.claims()).sort()).toEqual(["claim:0", "claim:1000", "claim:2"]);
+    expect(await p.left()).toBe(10 - 3);
+  });
+
   it("when 120 claims ask in waves while groups are in flight, then no more units are taken than exist and every unit has its claim", async () => {
     const p = product(50);
     await p.ask([1000]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../../../shared/errors/app-error.js";
-import { CONTAINERS, monthPartition, monthPartitionsBetween } from "../../../shared/storage/containers.js";
+import { CONTAINERS, monthPartition } from "../../../shared/storage/containers.js";
 import { mapCosmosError } from "../../../shared/storage/repository.js";
 
 describe("container declaration", () => {
@@ -21,15 +21,6 @@ describe("monthPartition", () => {
   it("when the tenant id contains the separator or the date is invalid, then it throws", () => {
     expect(() => monthPartition("a|b", new Date())).toThrow();
     expect(() => monthPartition("t1", "not a date")).toThrow();
-  });
-
-  it("when a range spans a year end, then every month is listed once", () => {
-    expect(monthPartitionsBetween("t1", new Date("2025-11-20Z"), new Date("2026-02-01Z"))).toEqual([
-      "t1|202511",
-      "t1|202512",
-      "t1|202601",
-      "t1|202602",
-    ]);
   });
 });
 
