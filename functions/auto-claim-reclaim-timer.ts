@@ -2,7 +2,7 @@ import { app, type InvocationContext, type Timer } from "@azure/functions";
 import { autoClaim } from "../shared/autoclaim/composition.js";
 import { runReclamation } from "../shared/autoclaim/reclaim.js";
 import { getConfig } from "../shared/config/config.js";
-import { isAutomationPaused } from "../shared/settings/automation.js";
+import { isAutoClaimEnabled, isAutomationPaused } from "../shared/settings/automation.js";
 
 /** A13 (off by default: AUTOCLAIM_RECLAIM_AFTER_DAYS=0): return claimed licenses unused for N days. */
 export async function handler(_timer: Timer, context: InvocationContext): Promise<void> {
@@ -15,6 +15,8 @@ export async function handler(_timer: Timer, context: InvocationContext): Promis
       reservations: ac.reservations,
       assignments: () => Promise.resolve(ac.licensing.assignments),
       isPaused: isAutomationPaused,
+      isAutoClaimEnabled,
+      policies: (tenantId) => ac.policies.all(tenantId),
       afterDays: ac.runtime.config.AUTOCLAIM_RECLAIM_AFTER_DAYS,
       now: () => new Date(),
     },

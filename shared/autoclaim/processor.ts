@@ -3,6 +3,7 @@ import type { AppError } from "../errors/app-error.js";
 import type { CatalogService } from "../licenses/catalog.js";
 import type { LicenseAssignments } from "../licenses/assign.js";
 import type { Catalog, Product } from "../licenses/model.js";
+import { productOfApp } from "../licenses/usage.js";
 import type { CallerCaps } from "../events/caller-cap.js";
 import { secondsUntilNextDay, utcDay } from "../events/caller-cap.js";
 import type { EventOutcome, EventStore } from "../events/event-store.js";
@@ -179,9 +180,13 @@ async function decide(deps: ProcessorDeps, tenantId: string, body: Body, now: Da
   const catalog = await deps.catalog.get(tenantId);
   const tracking = trackingProductFor(ev.appId, catalog);
   const plan = claimPlan(autoClaimOn, policy, ev.trigger, ev.appId, catalog);
-  if ("skip" in plan && !tracking) {
-    return ev.trigger === "first-access" ? { status: "forwarded", code: null, reason: "handed to the Dataverse sync" } : { status: "skipped", ...plan.skip };
-  }
+  const notClaiming = (extra: Partial<Decided> = {}): Decided | undefined =>
+    "skip" in plan
+      ? ev.trigger === "first-access" ? { status: "forwarded", code: null, reason: "handed to the Dataverse sync", ...extra } : { status: "skipped", ...plan.skip, ...extra }
+      : undefined;
+  // A sign-in that claims nothing is still a use of the app (L13, L19; A13 reclaims on it) when
+  // the app is one whose use is recorded, whatever A1, the policy or the trigger say.
+  if ("skip" in plan && !tracking && !productOfApp(ev.appId)) return notClaiming()!;
 
   const user = await deps.users.read(tenantId, ev.userId);
   if (!user) return { status: "skipped", code: "user-not-found", reason: "Microsoft Entra ID does not know this user (or the user is deleted)" };
@@ -194,7 +199,7 @@ async function decide(deps: ProcessorDeps, tenantId: string, body: Body, now: Da
     trackingPlan = await ensureTrackingPlan(await deps.assignments(), tenantId, user, tracking, { eventId: ev.eventId, caller: body.caller.id, source: body.source });
   }
   const withTracking = trackingPlan ? { trackingPlan } : {};
-  if ("skip" in plan) return { status: "skipped", ...plan.skip, ...withTracking };
+  if ("skip" in plan) return notClaiming(withTracking)!;
 
   const held = new Set(user.assignedLicenses.map((l) => l.skuId));
   const covering = plan.products.find((p) => held.has(p.skuId));

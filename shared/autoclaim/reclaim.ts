@@ -3,6 +3,7 @@ import { AppError } from "../errors/app-error.js";
 import type { LicenseAssignments } from "../licenses/assign.js";
 import { productOfApp, usageOfUsers } from "../licenses/usage.js";
 import type { ClaimStore } from "./claims.js";
+import type { PolicyDocument } from "./policy.js";
 import { AUTO_CLAIM_ACTOR } from "./license-access.js";
 import { onboardedTenants } from "./maintenance.js";
 import type { Reservations } from "./reservations.js";
@@ -13,6 +14,8 @@ import type { Reservations } from "./reservations.js";
  * processor writes at every sign-in (shared/licenses/usage.ts), so only the apps those records
  * track (Power Apps, Power Automate) are reclaimed; last use defaults to the claim date. The claim
  * shows as reclaimed, with the reason, in the report; the license change is audited (L16).
+ * Nothing is reclaimed while the tenant's auto-claim is off (A1: claimed licenses stay) or from a
+ * policy that is disabled or deleted (A5: existing claims stay).
  */
 export interface ReclaimDeps {
   tenants: Container;
@@ -21,6 +24,9 @@ export interface ReclaimDeps {
   reservations: Reservations;
   assignments(): Promise<LicenseAssignments>;
   isPaused(tenantId: string): Promise<boolean>;
+  isAutoClaimEnabled(tenantId: string): Promise<boolean>;
+  /** The tenant's policies (A5: only an enabled policy's claims are reclaimed). */
+  policies(tenantId: string): Promise<Pick<PolicyDocument, "id" | "enabled">[]>;
   afterDays: number;
   now(): Date;
 }
@@ -31,7 +37,9 @@ export async function runReclamation(deps: ReclaimDeps, log: (msg: string) => vo
   const cutoff = new Date(deps.now().getTime() - deps.afterDays * 24 * 3600_000).toISOString();
   for (const tenantId of await onboardedTenants(deps.tenants)) {
     if (await deps.isPaused(tenantId)) continue; // P11: automatic changes wait
-    const claims = (await deps.claims.claimed(tenantId)).filter((c) => productOfApp(c.appId) !== undefined);
+    if (!(await deps.isAutoClaimEnabled(tenantId))) continue;
+    const enabled = new Set((await deps.policies(tenantId)).filter((p) => p.enabled).map((p) => p.id));
+    const claims = (await deps.claims.claimed(tenantId)).filter((c) => productOfApp(c.appId) !== undefined && enabled.has(c.policyId));
     if (claims.length === 0) continue;
     const usage = await usageOfUsers(deps.usage, tenantId, [...new Set(claims.map((c) => c.userId))]);
     for (const claim of claims) {

@@ -54,6 +54,26 @@ describe("L12: the free tracking plan", () => {
   });
 });
 
+describe("use of an app (L13, L19, A13)", () => {
+  it("when a user signs in to Power Apps and nothing is claimed (auto-claim off, or no policy), then the sign-in is still recorded as use", async () => {
+    const app = DEMO_SIGNIN_APPS.powerApps.appId;
+    const usage = async (userId: string) => (await s.stack.database.container("usage").item(`${userId}|powerApps`, TENANT).read<{ lastAccessAt: string }>()).resource;
+    const [off, plain] = await s.addUsers(2);
+
+    await s.setSetting("auto-claim", { enabled: false });
+    const first = signInEvent(off!, app, { trigger: "premium-app-launch" });
+    await s.postEvent(first);
+    expect(await s.waitForEvent(String(first.eventId))).toMatchObject({ status: "skipped", code: "auto-claim-off" });
+    expect(await usage(off!)).toMatchObject({ lastAccessAt: first.occurredAt });
+
+    await s.setSetting("auto-claim", { enabled: true });
+    const second = signInEvent(plain!, app, { trigger: "sign-in" });
+    await s.postEvent(second);
+    expect(await s.waitForEvent(String(second.eventId))).toMatchObject({ status: "skipped" }); // no policy for Power Apps yet, and a plain sign-in claims nothing for it (A8)
+    expect(await usage(plain!)).toMatchObject({ lastAccessAt: second.occurredAt });
+  });
+});
+
 describe("the report (A7, A11)", () => {
   it("when licenses were claimed and events skipped, then the report lists them per policy and product with the users, and the skipped events with their reasons", async () => {
     await s.setSetting("auto-claim", { enabled: true });
