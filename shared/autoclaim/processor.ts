@@ -18,7 +18,7 @@ import type { PolicyStore } from "./policy-store.js";
 import type { Reservation, Reservations } from "./reservations.js";
 import type { KeyedQueue } from "../concurrency/keyed-queue.js";
 import { ensureTrackingPlan, trackingProductFor, type TrackingOutcome } from "./tracking-plans.js";
-import { isFirstAccessTrigger, productQualifies, triggerQualifies } from "./triggers.js";
+import { coveringProduct, isFirstAccessTrigger, productQualifies, triggerQualifies } from "./triggers.js";
 
 /**
  * The claim processor (A1, A3, A5, A10, A11, L12, P11) for one `sign-in-event` envelope:
@@ -208,6 +208,10 @@ async function decide(deps: ProcessorDeps, tenantId: string, body: Body, now: Da
     const settled = retried ? await settleOwnClaim(deps, tenantId, ev, held, catalog) : undefined;
     if (settled) return { ...settled, ...withTracking };
     return { status: "skipped", code: "already-licensed", reason: `the user already holds ${covering.skuId}, a product of the policy`, ...withTracking };
+  }
+  const elsewhere = coveringProduct(user, ev.appId, ev.trigger, catalog);
+  if (elsewhere) {
+    return { status: "skipped", code: "already-licensed", reason: `the user already holds ${elsewhere.skuPartNumber} (${elsewhere.skuId}), which covers this app`, ...withTracking };
   }
   if (!user.usageLocation) {
     return { status: "failed", code: "usage-location-missing", reason: "the user has no usage location, which a license needs (L8)", failedSkuId: plan.products[0]?.skuId, ...withTracking };

@@ -1,5 +1,8 @@
 import { z } from "zod";
-import { knownAppOf } from "./apps.js";
+import type { GraphUser } from "../licenses/graph-licensing.js";
+import { isActive, productIndex, statesOf } from "../licenses/license-state.js";
+import type { Catalog, Product } from "../licenses/model.js";
+import { knownAppOf, type KnownApp } from "./apps.js";
 
 /**
  * What a user did that may earn a license (the `trigger` of a sign-in event). E1 and E2 only see
@@ -66,4 +69,31 @@ export function triggerQualifies(appId: string, trigger: Trigger): TriggerVerdic
 export function productQualifies(trigger: Trigger, skuPartNumber: string | undefined): boolean {
   if (!RPA_TRIGGERS.has(trigger)) return true;
   return skuPartNumber !== undefined && POWER_AUTOMATE_PREMIUM_PART_NUMBERS.has(skuPartNumber);
+}
+
+/**
+ * Service plans that already give the user what a claim for this app and trigger would give, from
+ * any product (A8: "a user without a standalone Power Apps license"; A9 likewise): Power Apps
+ * Premium for Power Apps; Power Automate per user or Premium for premium flows, only Premium for
+ * the attended-RPA variants. The Power Apps, Power Automate and Dataverse plans of Office 365,
+ * Dynamics 365, trials and free plans do not count, nor the flow plan bundled with Power Apps
+ * Premium (it covers flows inside its apps only). Other apps: none (the policy's own products).
+ */
+const COVERING_PLANS: Partial<Record<KnownApp, (trigger: Trigger) => ReadonlySet<string>>> = {
+  powerApps: () => new Set(["POWERAPPS_PER_USER"]),
+  powerAutomate: (trigger) => new Set(RPA_TRIGGERS.has(trigger) ? ["POWER_AUTOMATE_ATTENDED_RPA"] : ["FLOW_PER_USER", "POWER_AUTOMATE_ATTENDED_RPA"]),
+};
+
+/** The product the user holds (active, the covering plan enabled) that already covers the app for this trigger, if any. */
+export function coveringProduct(user: GraphUser, appId: string, trigger: Trigger, catalog: Catalog): Product | undefined {
+  const app = knownAppOf(appId);
+  const plans = app ? COVERING_PLANS[app]?.(trigger) : undefined;
+  if (!plans) return undefined;
+  const products = productIndex(catalog);
+  for (const state of statesOf(user)) {
+    if (!isActive(state)) continue;
+    const product = products.get(state.skuId);
+    if (product?.servicePlans.some((p) => plans.has(p.servicePlanName.toUpperCase()) && !state.disabledPlans.includes(p.servicePlanId))) return product;
+  }
+  return undefined;
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { QueueClient } from "@azure/storage-queue";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEMO_IDS, DEMO_SKUS } from "../../../local/sim-cloud/demo-tenant.js";
+import { DEMO_IDS, DEMO_PLANS, DEMO_SIGNIN_APPS, DEMO_SKUS } from "../../../local/sim-cloud/demo-tenant.js";
 import { EVENTS_QUEUE } from "../../../shared/events/queues.js";
 import { newEnvelope, nextAttempt } from "../../../shared/queue/envelope.js";
 import { encodeQueueMessage } from "../../../shared/queue/storage-queue-sender.js";
@@ -58,6 +58,26 @@ describe("the claim processor", () => {
       })
       .fetchAll();
     expect(resources[0]?.context.autoClaim?.[0]).toMatchObject({ eventId: event.id, caller: expect.any(String) });
+  });
+
+  it("when the user already holds a product that covers the app (A8, A9), then nothing is claimed; a product that only seems to (the flow plan of Power Apps Premium) does not count", async () => {
+    await s.setAvailable(PRIMARY, 10);
+    const appId = DEMO_SIGNIN_APPS.powerAutomate.appId;
+    await s.createPolicy({ name: "Power Automate", appId, products: [{ skuId: PRIMARY }] });
+    const [premium, powerApps, disabledPlan] = await s.addUsers(3);
+    await s.sim(`/users/${premium!}/licenses`, { method: "PUT", body: { licenses: [{ skuId: DEMO_SKUS.powerAutomatePremium, disabledPlans: [] }] } });
+    await s.sim(`/users/${powerApps!}/licenses`, { method: "PUT", body: { licenses: [{ skuId: DEMO_SKUS.powerAppsPerUser, disabledPlans: [] }] } });
+    await s.sim(`/users/${disabledPlan!}/licenses`, { method: "PUT", body: { licenses: [{ skuId: DEMO_SKUS.powerAutomatePremium, disabledPlans: [DEMO_PLANS.attendedRpa] }] } });
+    const flowRun = async (userId: string) => {
+      const event = signInEvent(userId, appId, { trigger: "premium-flow-run" });
+      expect((await s.postEvent(event)).status).toBe(202);
+      return s.waitForEvent(String(event.eventId));
+    };
+
+    expect(await flowRun(premium!)).toMatchObject({ status: "skipped", code: "already-licensed", reason: expect.stringContaining("POWERAUTOMATE_ATTENDED_RPA") });
+    expect(await s.userLicenses(premium!)).not.toContain(PRIMARY);
+    expect(await flowRun(powerApps!)).toMatchObject({ status: "claimed", claim: { skuId: PRIMARY } });
+    expect(await flowRun(disabledPlan!)).toMatchObject({ status: "claimed", claim: { skuId: PRIMARY } });
   });
 
   it("when a guest or a disabled user signs in, then they never get a claim", async () => {

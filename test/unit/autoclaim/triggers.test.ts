@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { KNOWN_APPS } from "../../../shared/autoclaim/apps.js";
-import { productQualifies, triggerQualifies } from "../../../shared/autoclaim/triggers.js";
+import { coveringProduct, productQualifies, triggerQualifies } from "../../../shared/autoclaim/triggers.js";
+import { graphUserSchema } from "../../../shared/licenses/graph-licensing.js";
+import type { Catalog, Product } from "../../../shared/licenses/model.js";
 
 describe("which triggers claim (A8, A9)", () => {
   it("when a Power Apps event is a premium or managed-environment app launch, then it qualifies; a plain sign-in does not", () => {
@@ -30,5 +32,44 @@ describe("which triggers claim (A8, A9)", () => {
     expect(triggerQualifies(other, "sign-in").qualifies).toBe(true);
     expect(triggerQualifies(other, "first-access").qualifies).toBe(false);
     expect(triggerQualifies(KNOWN_APPS.powerApps.appId, "first-access").qualifies).toBe(false);
+  });
+});
+
+describe("a license that already covers the app (A8, A9)", () => {
+  const product = (skuId: string, skuPartNumber: string, plans: string[]): Product => ({
+    skuId, skuPartNumber, displayName: skuPartNumber, kind: "paid", status: "Enabled", renewalDate: null, total: 10, assigned: 0, available: 10, appliesTo: "User",
+    servicePlans: plans.map((name) => ({ servicePlanId: `plan-${name.toLowerCase()}`, servicePlanName: name, provisioningStatus: "Success", appliesTo: "User" })),
+  });
+  const catalog: Catalog = {
+    tenantId: "t",
+    refreshedAt: "2026-12-06T00:00:00Z",
+    products: [
+      product("perflow", "FLOW_PER_USER", ["FLOW_PER_USER", "DYN365_CDS_P2"]),
+      product("premium", "POWERAUTOMATE_ATTENDED_RPA", ["POWER_AUTOMATE_ATTENDED_RPA", "CDS_ATTENDED_RPA"]),
+      product("apps", "POWERAPPS_PER_USER", ["POWERAPPS_PER_USER", "Flow_PowerApps_PerUser"]),
+      product("e3", "ENTERPRISEPACK", ["POWERAPPS_O365_P2", "FLOW_O365_P2"]),
+    ],
+  };
+  const holding = (skuId: string, disabledPlans: string[] = [], state = "Active") =>
+    graphUserSchema.parse({ id: "u", assignedLicenses: [{ skuId, disabledPlans }], licenseAssignmentStates: [{ skuId, disabledPlans, assignedByGroup: null, state, error: "None" }] });
+  const flows = KNOWN_APPS.powerAutomate.appId;
+  const apps = KNOWN_APPS.powerApps.appId;
+
+  it("when the user holds Power Automate per user, then premium flows are covered but the attended-RPA triggers are not (only Premium serves them)", () => {
+    expect(coveringProduct(holding("perflow"), flows, "premium-flow-run", catalog)?.skuId).toBe("perflow");
+    expect(coveringProduct(holding("perflow"), flows, "rpa-flow-run", catalog)).toBeUndefined();
+    expect(coveringProduct(holding("premium"), flows, "rpa-flow-save", catalog)?.skuId).toBe("premium");
+  });
+
+  it("when the user holds Power Apps Premium, then Power Apps is covered and Power Automate is not (its flow plan covers flows inside its apps only)", () => {
+    expect(coveringProduct(holding("apps"), apps, "premium-app-launch", catalog)?.skuId).toBe("apps");
+    expect(coveringProduct(holding("apps"), flows, "premium-flow-run", catalog)).toBeUndefined();
+  });
+
+  it("when the covering plan is disabled, the license is not active, or it is an Office 365 plan, then it does not cover; other apps have no covering plans", () => {
+    expect(coveringProduct(holding("apps", ["plan-powerapps_per_user"]), apps, "premium-app-launch", catalog)).toBeUndefined();
+    expect(coveringProduct(holding("apps", [], "Disabled"), apps, "premium-app-launch", catalog)).toBeUndefined();
+    expect(coveringProduct(holding("e3"), apps, "premium-app-launch", catalog)).toBeUndefined();
+    expect(coveringProduct(holding("apps"), "9f1c5c6e-0000-4000-8000-000000000000", "sign-in", catalog)).toBeUndefined();
   });
 });
