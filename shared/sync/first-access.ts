@@ -22,6 +22,11 @@ export const firstAccessBodySchema = z.object({
   /** Power Platform environment id (as the admin API names it). */
   environmentId: z.string().min(1).max(100).regex(/^[A-Za-z0-9-]+$/, "an environment id"),
   occurredAt: z.iso.datetime({ offset: true }),
+  /**
+   * Set by this handler (never by the producer) when it re-sends the event while automation is
+   * paused: the id of the event's first envelope and how many wait rounds it has been through.
+   */
+  pausedWait: z.object({ originalId: z.string().min(1).max(200), round: z.number().int().min(1) }).optional(),
 });
 export type FirstAccessBody = z.infer<typeof firstAccessBodySchema>;
 
@@ -38,7 +43,7 @@ export async function handleFirstAccess(deps: SyncDeps, envelope: Envelope, requ
   const tenantId = envelope.tenantId;
   if (await deps.isPaused(tenantId)) {
     // P11: the event waits (same attempt: waiting is not failing) and is applied once automation resumes.
-    await requeue.send({ ...envelope }, { delaySeconds: PAUSED_RECHECK_SECONDS });
+    await requeue.send(pausedResend(envelope, body), { delaySeconds: PAUSED_RECHECK_SECONDS });
     return { outcome: "waiting", reason: "automation is paused (P11)" };
   }
   const environmentId = body.environmentId.toLowerCase();
@@ -58,6 +63,22 @@ export async function handleFirstAccess(deps: SyncDeps, envelope: Envelope, requ
     if (err instanceof AppError && (err.kind === "businessRule" || err.kind === "conflict")) return skip(err.message);
     throw err;
   }
+}
+
+/**
+ * The envelope that carries a paused event into its next wait round. Each round needs its own id:
+ * Service Bus derives the message id from it and drops an id it saw within its duplicate-detection
+ * window, so re-sending the same id would lose the event. The id depends only on the message being
+ * handled (original id + round count in the body), so a redelivery of one message re-sends the same
+ * id and duplicate detection still collapses it.
+ */
+export function pausedResend(envelope: Envelope, body: FirstAccessBody): Envelope {
+  const originalId = body.pausedWait?.originalId ?? envelope.id;
+  const round = (body.pausedWait?.round ?? 0) + 1;
+  const suffix = `.wait-${round}`;
+  // Cut the original id, never the suffix: two rounds must not collapse into one id.
+  const id = `${originalId.slice(0, 200 - suffix.length)}${suffix}`;
+  return { ...envelope, id, body: { ...body, pausedWait: { originalId, round } } };
 }
 
 async function record(deps: SyncDeps, tenantId: string, body: FirstAccessBody, outcome: "succeeded" | "skipped", reason: string): Promise<void> {

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { sendBatch } from "../clients/graph-batch.js";
+import type { Client } from "@microsoft/microsoft-graph-client";
+import { graphErrorOf, sendBatch, type BatchItemResult } from "../clients/graph-batch.js";
 import { mapGraphError } from "../clients/graph.js";
 import { DataverseClient } from "../clients/dataverse.js";
 import { AppError } from "../errors/app-error.js";
@@ -41,21 +42,51 @@ async function readUser(deps: SyncDeps, tenantId: string, userId: string): Promi
   ]);
   const user = answers.get("user");
   if (user?.status === 404) return null;
-  if (!user || user.status >= 300) throw mapGraphError(new AppError("upstream", `Microsoft Graph answered ${user?.status ?? "nothing"} reading the user.`));
-  const staged = stagedUserOf(user.body as Record<string, unknown>);
+  const staged = stagedUserOf(succeeded(user, "reading the user") as Record<string, unknown>);
   if (!staged) throw new AppError("upstream", "Microsoft Graph answered a user without an id.");
-  const groups: string[] = [];
-  const memberOf = answers.get("memberOf");
-  if (memberOf && memberOf.status < 300) {
-    let page = memberOfSchema.parse(memberOf.body);
-    for (;;) {
-      for (const o of page.value) if (!o["@odata.type"] || o["@odata.type"] === "#microsoft.graph.group") groups.push(o.id.toLowerCase());
-      const next = page["@odata.nextLink"];
-      if (!next) break;
-      page = memberOfSchema.parse(await client.api(next).get());
-    }
-  }
+  // A failed read is not "member of no group": D2's group rule would fail and a refresh would disable the user.
+  const groups = await readGroups(client, succeeded(answers.get("memberOf"), "reading the user's group memberships"));
   return { ...applyStagedUser(undefined, staged), groups: groups.sort() };
+}
+
+async function readGroups(client: Client, firstPage: unknown): Promise<string[]> {
+  const groups: string[] = [];
+  let page = parseMemberOf(firstPage);
+  for (;;) {
+    for (const o of page.value) if (!o["@odata.type"] || o["@odata.type"] === "#microsoft.graph.group") groups.push(o.id.toLowerCase());
+    const next = page["@odata.nextLink"];
+    if (!next) return groups;
+    let raw: unknown;
+    try {
+      raw = await client.api(next).get();
+    } catch (err) {
+      throw mapGraphError(err, "Microsoft Graph (the user's group memberships)");
+    }
+    page = parseMemberOf(raw);
+  }
+}
+
+function parseMemberOf(body: unknown): z.infer<typeof memberOfSchema> {
+  const parsed = memberOfSchema.safeParse(body);
+  if (!parsed.success) throw new AppError("upstream", "Microsoft Graph answered the user's group memberships with an unexpected body.", { cause: parsed.error });
+  return parsed.data;
+}
+
+/**
+ * The body of a batch item that succeeded; otherwise the failure in the app's taxonomy: throttled
+ * or unavailable past the retry budget -> `unavailable` (503, Retry-After), anything else ->
+ * `upstream` (502). Nothing is decided, and nothing written, from a read that failed.
+ */
+function succeeded(item: BatchItemResult | undefined, what: string): unknown {
+  if (item && item.status >= 200 && item.status < 300) return item.body;
+  const status = item?.status ?? 502;
+  if (status === 429 || status >= 500) {
+    throw new AppError("unavailable", `Microsoft Graph is throttling or unavailable (${status}) ${what}; try again later.`, { retryAfterSeconds: item?.retryAfterSeconds ?? 5 });
+  }
+  const { code, message } = graphErrorOf(item?.body);
+  throw new AppError("upstream", `Microsoft Graph answered ${item ? status : "nothing"} ${what}: ${message || code || "no details"}`, {
+    extensions: { upstreamStatus: status, upstreamCode: code },
+  });
 }
 
 export async function loadSituation(deps: SyncDeps, tenantId: string, env: PlatformEnvironment, userId: string): Promise<UserSituation> {

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { newEnvelope, type Envelope } from "../../../shared/queue/envelope.js";
+import type { ServiceBusMessage } from "@azure/service-bus";
+import { envelopeSchema, newEnvelope, type Envelope } from "../../../shared/queue/envelope.js";
+import { ServiceBusQueueSender } from "../../../shared/queue/service-bus-sender.js";
 import type { QueueSender, SendOptions } from "../../../shared/queue/transport.js";
 import type { SyncDeps } from "../../../shared/sync/deps.js";
 import { FIRST_ACCESS_KIND, firstAccessBodySchema, handleFirstAccess, PAUSED_RECHECK_SECONDS } from "../../../shared/sync/first-access.js";
@@ -34,11 +36,62 @@ describe("D4 first-access events", () => {
     expect(firstAccessBodySchema.safeParse({ userId: "someone@contoso.example", environmentId: "e1", occurredAt: new Date().toISOString() }).success).toBe(false);
   });
 
-  it("when automation is paused (P11), then the event waits: it is sent again with a delay and the same attempt, and nothing else happens", async () => {
+  it("when automation is paused (P11), then the event waits: it is sent again with a delay, the same attempt and body, under a new id, and nothing else happens", async () => {
     const { deps, sent, requeue } = fakeDeps({ paused: true });
     const envelope = event();
     expect(await handleFirstAccess(deps, envelope, requeue)).toMatchObject({ outcome: "waiting" });
-    expect(sent).toEqual([{ envelope, options: { delaySeconds: PAUSED_RECHECK_SECONDS } }]);
+    expect(sent).toEqual([
+      {
+        envelope: { ...envelope, id: `${envelope.id}.wait-1`, body: { ...(envelope.body as object), pausedWait: { originalId: envelope.id, round: 1 } } },
+        options: { delaySeconds: PAUSED_RECHECK_SECONDS },
+      },
+    ]);
+  });
+
+  it("when a paused event waits round after round, then each round gets a fresh id derived from the original event's id", async () => {
+    const { deps, sent, requeue } = fakeDeps({ paused: true });
+    const original = event();
+    let current = original;
+    for (let i = 0; i < 3; i++) {
+      await handleFirstAccess(deps, current, requeue);
+      current = sent.at(-1)!.envelope;
+    }
+    expect(sent.map((s) => s.envelope.id)).toEqual([`${original.id}.wait-1`, `${original.id}.wait-2`, `${original.id}.wait-3`]);
+    expect(sent.every((s) => s.envelope.attempt === original.attempt && s.envelope.firstEnqueuedAt === original.firstEnqueuedAt)).toBe(true);
+  });
+
+  it("when the same waiting message is delivered twice, then both re-sends carry the same id (duplicate detection collapses them)", async () => {
+    const { deps, sent, requeue } = fakeDeps({ paused: true });
+    await handleFirstAccess(deps, event(), requeue);
+    const round1 = sent[0]!.envelope;
+    await handleFirstAccess(deps, round1, requeue);
+    await handleFirstAccess(deps, round1, requeue);
+    expect(sent[1]!.envelope).toEqual(sent[2]!.envelope);
+    expect(sent[1]!.envelope.id).not.toBe(round1.id);
+  });
+
+  it("when the original id is as long as an envelope id may be, then the rounds still get distinct, valid ids", async () => {
+    const { deps, sent, requeue } = fakeDeps({ paused: true });
+    const long = { ...event(), id: "x".repeat(200) };
+    await handleFirstAccess(deps, long, requeue);
+    await handleFirstAccess(deps, sent[0]!.envelope, requeue);
+    const ids = sent.map((s) => s.envelope.id);
+    expect(new Set([long.id, ...ids]).size).toBe(3);
+    for (const s of sent) expect(envelopeSchema.safeParse(s.envelope).success).toBe(true);
+  });
+
+  it("when paused wait rounds go through Service Bus, then every round has its own messageId (the queue's duplicate detection would drop a repeated one)", async () => {
+    const { deps } = fakeDeps({ paused: true });
+    const sdk = { sent: [] as ServiceBusMessage[], sendMessages: (m: ServiceBusMessage) => Promise.resolve(void sdk.sent.push(m)), close: () => Promise.resolve() };
+    const serviceBus = new ServiceBusQueueSender("events", sdk);
+    const original = event();
+    await serviceBus.send(original);
+    await handleFirstAccess(deps, original, serviceBus);
+    const round1 = JSON.parse((sdk.sent[1]!.body as Buffer).toString("utf8")) as Envelope;
+    await handleFirstAccess(deps, round1, serviceBus);
+    const ids = sdk.sent.map((m) => m.messageId);
+    expect(new Set(ids).size).toBe(3);
+    expect(ids.includes(original.id)).toBe(true);
   });
 
   it("when this product does not sync the environment, then the event is skipped with its reason and audited", async () => {
