@@ -88,11 +88,22 @@ export const syncRunsApprove = defineEndpoint({
   name: "environments-sync-runs-approve",
   method: "POST",
   route: `${base}/{environmentId}/sync-runs/{runId}/approve`,
-  summary: "D13: approve a run the mass-disable guard holds; it continues with its plan. 409 when the run is not waiting for approval.",
+  summary: "D13: approve a run the mass-disable guard holds; it continues with its plan, disabling only the users still ineligible when it applies (the others are skipped). 409 when the run is not waiting for approval.",
   tag: TAG,
   access: ACCESS.environmentWrite,
   params: syncRunParamsSchema,
   responses: { 202: { description: "Approved; the run continues", schema: acceptedSchema, headers: location } },
+});
+
+export const syncRunsReject = defineEndpoint({
+  name: "environments-sync-runs-reject",
+  method: "POST",
+  route: `${base}/{environmentId}/sync-runs/{runId}/reject`,
+  summary: "D13: reject a run the mass-disable guard holds: it ends `rejected` with nothing disabled and the environment's sync is free to run again (a later run is held again if the directory still asks for as many disables). 409 when the run is not waiting for approval.",
+  tag: TAG,
+  access: ACCESS.environmentWrite,
+  params: syncRunParamsSchema,
+  responses: { 200: { description: "Rejected: the run as it ended", schema: syncRunSchema } },
 });
 
 export const environmentUsersList = defineEndpoint({
@@ -178,7 +189,8 @@ export const applicationUsersPatch = defineEndpoint({
 });
 
 export const ENVIRONMENT_ENDPOINTS = [
-  environmentsList, environmentsGet, environmentsPatch, syncRunsPost, syncRunsList, syncRunsGet, syncRunsApprove, environmentUsersList,
-  environmentUsersPost, environmentUsersRefresh, environmentUsersDiagnostics, environmentUsersPatch, applicationUsersPost, applicationUsersPatch,
+  environmentsList, environmentsGet, environmentsPatch, syncRunsPost, syncRunsList, syncRunsGet, syncRunsApprove, syncRunsReject,
+  environmentUsersList, environmentUsersPost, environmentUsersRefresh, environmentUsersDiagnostics, environmentUsersPatch, applicationUsersPost,
+  applicationUsersPatch,
 ] as const;
 

@@ -84,8 +84,18 @@ export const syncRunSchema = z.object({
   }),
   plan: z.record(z.string(), z.number().int()).nullable(),
   guard: z
-    .object({ disables: z.number().int(), enabledUsers: z.number().int(), thresholdPercent: z.number(), heldAt: z.string().nullable(), approvedBy: z.string().nullable(), approvedAt: z.string().nullable() })
-    .nullable(),
+    .object({
+      disables: z.number().int(),
+      enabledUsers: z.number().int(),
+      thresholdPercent: z.number(),
+      heldAt: z.string().nullable(),
+      approvedBy: z.string().nullable(),
+      approvedAt: z.string().nullable(),
+      rejectedBy: z.string().nullable(),
+      rejectedAt: z.string().nullable(),
+    })
+    .nullable()
+    .describe("D13: the mass-disable guard held the run; an admin approves it (the disables still ineligible are applied) or rejects it (nothing is disabled)"),
   batchSize: z.number().int().nullable(),
   pausedReason: z.string().nullable(),
   error: z.string().nullable(),

@@ -3,9 +3,9 @@ import type { Principal } from "../auth/token-validator.js";
 import { AppError, notFound } from "../errors/app-error.js";
 import { decodeCursor, encodeCursor } from "../http/conventions.js";
 import type { SyncDeps } from "../sync/deps.js";
-import type { RunDocument } from "../sync/documents.js";
+import { environmentPartition, type RunDocument } from "../sync/documents.js";
 import { enqueueDirectoryJob, enqueueEnvironmentJob } from "../sync/jobs.js";
-import { newEnvState, newRun } from "../sync/runs.js";
+import { newEnvState, newRun, TERMINAL_STATES } from "../sync/runs.js";
 import { actorOf, requireDataverse, requireEnvironment } from "./environments.js";
 import type { syncRunSchema } from "./schemas.js";
 
@@ -31,7 +31,7 @@ export function runView(run: RunDocument): z.infer<typeof syncRunSchema> {
       planActions: run.plan?.actions ?? null,
     },
     plan: run.plan?.byOp ?? null,
-    guard: run.guard,
+    guard: run.guard && { ...run.guard, rejectedBy: run.guard.rejectedBy ?? null, rejectedAt: run.guard.rejectedAt ?? null },
     batchSize: run.batchSize,
     pausedReason: run.pausedReason,
     error: run.error,
@@ -49,7 +49,7 @@ export async function startRun(deps: SyncDeps, tenantId: string, environmentId: 
   const env = await requireEnvironment(deps, tenantId, environmentId);
   requireDataverse(env);
   const existing = await deps.store.readEnvState(tenantId, env.id);
-  if (existing?.doc.activeRunId) {
+  if (existing?.doc.activeRunId && !(await hasEnded(deps, tenantId, env.id, existing.doc.activeRunId))) {
     throw new AppError("conflict", `A sync run of environment ${env.id} is in progress (${existing.doc.activeRunId}).`, {
       code: "sync-run-in-progress",
       extensions: { runId: existing.doc.activeRunId },
@@ -78,6 +78,12 @@ export async function startRun(deps: SyncDeps, tenantId: string, environmentId: 
   return run;
 }
 
+/** The environment still names a run that ended (its worker or an admin stopped before releasing it): it holds nothing. */
+async function hasEnded(deps: SyncDeps, tenantId: string, environmentId: string, runId: string): Promise<boolean> {
+  const found = await deps.store.readRun(tenantId, environmentId, runId);
+  return !found || TERMINAL_STATES.has(found.doc.state);
+}
+
 export async function getRun(deps: SyncDeps, tenantId: string, environmentId: string, runId: string): Promise<RunDocument> {
   const found = await deps.store.readRun(tenantId, environmentId, runId);
   if (!found) throw notFound(`Sync run ${runId}`);
@@ -94,26 +100,20 @@ export async function listRuns(deps: SyncDeps, tenantId: string, environmentId: 
   };
 }
 
-/** D13: an admin approves a held run; it continues with the plan it made (nothing was applied before). */
+/**
+ * D13: an admin approves a held run; it continues with the plan it made (nothing was applied
+ * before), and each disable is judged again against the directory when it is applied.
+ */
 export async function approveRun(deps: SyncDeps, tenantId: string, environmentId: string, runId: string, principal: Principal): Promise<RunDocument> {
-  const found = await deps.store.readRun(tenantId, environmentId, runId);
-  if (!found) throw notFound(`Sync run ${runId}`);
+  const { found, guard } = await readHeldRun(deps, tenantId, environmentId, runId);
   const run = found.doc;
-  if (run.state !== "awaiting-approval" || !run.guard) {
-    throw new AppError("conflict", `Sync run ${runId} is ${run.state}, not waiting for approval.`, { code: "sync-run-not-awaiting-approval", extensions: { state: run.state } });
-  }
   const now = deps.now();
-  run.guard = { ...run.guard, approvedBy: principal.objectId, approvedAt: now.toISOString() };
+  run.guard = { ...guard, approvedBy: principal.objectId, approvedAt: now.toISOString() };
   run.state = "running";
   run.step += 1;
   run.lease = null;
   run.heartbeatAt = now.getTime();
-  try {
-    await deps.store.save(run, found.etag);
-  } catch (err) {
-    if (err instanceof AppError && err.kind === "preconditionFailed") throw new AppError("conflict", "The run changed meanwhile; read it again.", { code: "sync-run-changed" });
-    throw err;
-  }
+  await saveDecision(deps, run, found.etag);
   await deps.audit.append(tenantId, {
     actor: actorOf(principal),
     action: "sync.run.approve",
@@ -124,4 +124,73 @@ export async function approveRun(deps: SyncDeps, tenantId: string, environmentId
   });
   await enqueueEnvironmentJob(deps.queue, tenantId, { environmentId, runId, step: run.step });
   return run;
+}
+
+/**
+ * D13: an admin refuses what a held run would disable: the run ends `rejected` with nothing applied
+ * and the environment is free again. Its cursor stays where it was, so the next run plans the same
+ * changes again (and is held again if the directory still asks for as many disables).
+ */
+export async function rejectRun(deps: SyncDeps, tenantId: string, environmentId: string, runId: string, principal: Principal): Promise<RunDocument> {
+  const { found, guard } = await readHeldRun(deps, tenantId, environmentId, runId);
+  const run = found.doc;
+  const now = deps.now();
+  run.guard = { ...guard, rejectedBy: principal.objectId, rejectedAt: now.toISOString() };
+  run.state = "rejected";
+  run.step += 1;
+  run.lease = null;
+  run.heartbeatAt = now.getTime();
+  run.finishedAt = now.toISOString();
+  run.durationMs = run.startedAt ? now.getTime() - Date.parse(run.startedAt) : null;
+  await saveDecision(deps, run, found.etag);
+  // Once the run is terminal, a crash from here on loses nothing: the next directory cycle (or POST
+  // …/sync-runs) releases an environment whose active run has ended.
+  await releaseEnvironment(deps, run);
+  if (run.plan?.chunks) {
+    await deps.store.deleteChunks(environmentPartition(tenantId, environmentId), Array.from({ length: run.plan.chunks }, (_, i) => `plan|${run.runId}|${i}`));
+  }
+  await deps.audit.append(tenantId, {
+    actor: actorOf(principal),
+    action: "sync.run.reject",
+    target: { type: "environment", id: environmentId },
+    phase: "record",
+    outcome: "succeeded",
+    context: { runId, disables: guard.disables, enabledUsers: guard.enabledUsers, thresholdPercent: guard.thresholdPercent },
+  });
+  return run;
+}
+
+async function readHeldRun(deps: SyncDeps, tenantId: string, environmentId: string, runId: string) {
+  const found = await deps.store.readRun(tenantId, environmentId, runId);
+  if (!found) throw notFound(`Sync run ${runId}`);
+  const { state, guard } = found.doc;
+  if (state !== "awaiting-approval" || !guard) {
+    throw new AppError("conflict", `Sync run ${runId} is ${state}, not waiting for approval.`, { code: "sync-run-not-awaiting-approval", extensions: { state } });
+  }
+  return { found, guard };
+}
+
+/** An approval or rejection, saved only over the held run it was decided on. */
+async function saveDecision(deps: SyncDeps, run: RunDocument, etag: string): Promise<void> {
+  try {
+    await deps.store.save(run, etag);
+  } catch (err) {
+    if (err instanceof AppError && err.kind === "preconditionFailed") throw new AppError("conflict", "The run changed meanwhile; read it again.", { code: "sync-run-changed" });
+    throw err;
+  }
+}
+
+/** The environment's active run ended without applying anything: free it and record it as the last run. */
+async function releaseEnvironment(deps: SyncDeps, run: RunDocument): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const es = await deps.store.readEnvState(run.tenantId, run.environmentId);
+    if (es?.doc.activeRunId !== run.runId) return;
+    const doc = { ...es.doc, activeRunId: null, lastRun: { runId: run.runId, state: run.state, finishedAt: run.finishedAt, counts: run.counts } };
+    try {
+      await deps.store.save(doc, es.etag);
+      return;
+    } catch (err) {
+      if (!(err instanceof AppError && err.kind === "preconditionFailed")) throw err;
+    }
+  }
 }

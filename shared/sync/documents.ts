@@ -72,7 +72,7 @@ export const directoryStateSchema = z.object({
 });
 export type DirectoryState = z.infer<typeof directoryStateSchema>;
 
-export const RUN_STATES = ["queued", "running", "awaiting-approval", "paused", "succeeded", "failed"] as const;
+export const RUN_STATES = ["queued", "running", "awaiting-approval", "paused", "succeeded", "failed", "rejected"] as const;
 export const runStateSchema = z.enum(RUN_STATES);
 export type RunState = z.infer<typeof runStateSchema>;
 
@@ -167,6 +167,9 @@ export const runDocumentSchema = z.object({
       heldAt: z.string().nullable(),
       approvedBy: z.string().nullable(),
       approvedAt: z.string().nullable(),
+      /** D13: an admin refused the disables (the run ended `rejected`); absent on runs held before rejection existed. */
+      rejectedBy: z.string().nullable().optional(),
+      rejectedAt: z.string().nullable().optional(),
     })
     .nullable(),
   batchSize: z.number().int().nullable(),

@@ -1,13 +1,17 @@
 import { AppError } from "../errors/app-error.js";
+import type { DataverseClient } from "../clients/dataverse.js";
 import { executeActions, type ActionResult } from "./apply.js";
-import type { PlannedAction } from "./decide.js";
+import { decide, type PlannedAction } from "./decide.js";
 import type { SyncDeps } from "./deps.js";
 import { environmentPartition, type DriftDocument, type EmailLock, type RunDocument } from "./documents.js";
 import { driftLever } from "./drift.js";
+import { evaluateEligibility } from "./eligibility.js";
 import { enqueueEnvironmentJob, type EnvironmentJob } from "./jobs.js";
 import type { DirectoryUser, SystemUserRow } from "./model.js";
 import { meter } from "./metrics.js";
 import { planRun } from "./plan.js";
+import { recordKind } from "./records.js";
+import { bucketOf } from "./snapshot.js";
 import { TENANT_SIZED_WAIT_SECONDS, tenantSizedWork } from "./tenant-sized.js";
 import { TERMINAL_STATES } from "./runs.js";
 import type { Versioned } from "./store.js";
@@ -17,7 +21,8 @@ import type { Versioned } from "./store.js";
  * - plan: the candidates (every user on a full reconcile, the journal's changed users otherwise)
  *   are judged and compared with their records; the actions are stored in plan chunks;
  * - D13: a plan that would disable more than the threshold waits for an admin's approval, with
- *   nothing applied before;
+ *   nothing applied before; once approved, each window's disables are judged again against the
+ *   current snapshot (a user eligible again meanwhile is skipped); a rejected run ends unapplied;
  * - apply: windows of actions, each followed by a checkpoint (position, the window's done
  *   actions, counts), so a worker killed anywhere repeats at most the window it was in - and
  *   every lever is idempotent (addUser, PATCH with If-Match: *), so a repeat changes nothing
@@ -165,7 +170,7 @@ class EnvironmentRun {
     const threshold = settings.massDisableThresholdPercent;
     if (disables > 0 && disables > (enabledUsers * threshold) / 100) {
       run.state = "awaiting-approval";
-      run.guard = { disables, enabledUsers, thresholdPercent: threshold, heldAt: deps.now().toISOString(), approvedBy: null, approvedAt: null };
+      run.guard = { disables, enabledUsers, thresholdPercent: threshold, heldAt: deps.now().toISOString(), approvedBy: null, approvedAt: null, rejectedBy: null, rejectedAt: null };
       run.lease = null;
       await this.save();
       return true;
@@ -194,12 +199,15 @@ class EnvironmentRun {
       const size = run.batchSize ?? Math.min(INITIAL_BATCH, max);
       const window = actions.slice(run.progress.position, run.progress.position + size);
       const done = new Set(run.progress.doneInWindow);
-      const todo = window.filter((a) => !done.has(actionKey(a)));
       const started = Date.now();
+      const { todo, spared } = await this.recheckApprovedDisables(window.filter((a) => !done.has(actionKey(a))), dataverse);
       const outcome = await executeActions(
         { platform, dataverse, environmentId: env.id, defaultRoleIds: run.settings.defaultSecurityRoleIds, concurrency: deps.config.SYNC_ADDUSER_CONCURRENCY, deadline: this.deadline },
         todo,
       );
+      // Counted and marked done in the same checkpoint as the window's results: a repeat neither loses nor recounts them.
+      run.counts.skipped += spared.length;
+      for (const a of spared) done.add(actionKey(a));
       await this.record(outcome.results);
       for (const f of outcome.roleFailures) this.addFailure({ userId: f.userId, op: "assignRole", code: f.code, message: f.message });
       for (const r of outcome.results) done.add(actionKey(r.action));
@@ -216,6 +224,46 @@ class EnvironmentRun {
       if (outcome.deferSeconds !== null) return { deferSeconds: outcome.deferSeconds };
     }
     return "finished";
+  }
+
+  /**
+   * D13: the disables of a run an admin approved were planned when it was held, possibly long
+   * before. Each one is judged again against the directory as it is now (the snapshot and tenant
+   * facts the last directory cycle stored, and the user's record): only a user still ineligible is
+   * disabled; the others are spared and skipped (eligible again, e.g. put back in the security
+   * group, or a record already disabled or gone).
+   */
+  private async recheckApprovedDisables(actions: PlannedAction[], dataverse: DataverseClient): Promise<{ todo: PlannedAction[]; spared: PlannedAction[] }> {
+    const { deps, tenantId } = this;
+    const run = this.run;
+    const disables = actions.filter((a) => a.op === "disable");
+    if (!run.guard?.approvedAt || disables.length === 0) return { todo: actions, spared: [] };
+    const directory = await deps.store.readDirectoryState(tenantId);
+    const facts = directory?.doc.facts;
+    if (!directory || !facts) throw new AppError("unavailable", "The tenant's directory has not been read yet.", { retryAfterSeconds: 30 });
+    const environment = directory.doc.environments.find((e) => e.id === run.environmentId) ?? run.environment;
+    if (!environment) throw new AppError("internal", "A run without its environment cannot apply.");
+    const ids = new Set(disables.map((a) => a.userId));
+    const { bucketCount } = directory.doc;
+    const users = new Map<string, DirectoryUser>();
+    if (bucketCount > 0) {
+      const buckets = await deps.store.readBuckets(tenantId, bucketCount, [...new Set([...ids].map((id) => bucketOf(id, bucketCount)))]);
+      for (const list of buckets.values()) for (const u of list) if (ids.has(u.id)) users.set(u.id, u);
+    }
+    const rows = new Map<string, SystemUserRow>();
+    for (const row of await dataverse.systemUsersByObjectIds([...ids])) {
+      const id = row.azureactivedirectoryobjectid?.toLowerCase();
+      if (id) rows.set(id, row);
+    }
+    const spared = new Set<PlannedAction>();
+    for (const action of disables) {
+      const row = rows.get(action.userId) ?? null;
+      const user = users.get(action.userId) ?? null;
+      const eligibility = evaluateEligibility({ user, userId: action.userId, tenant: facts, environment, record: row ? { kind: recordKind(row) } : null });
+      const decision = decide({ userId: action.userId, user, row, eligibility, internalEmailLocked: false });
+      if (decision.action?.op !== "disable") spared.add(action);
+    }
+    return { todo: actions.filter((a) => !spared.has(a)), spared: [...spared] };
   }
 
   /** This worker wrote drift records (a later window may clear them). */

@@ -55,11 +55,13 @@ export function newEnvState(tenantId: string, environmentId: string): EnvState {
   };
 }
 
-export const TERMINAL_STATES = new Set<RunDocument["state"]>(["succeeded", "failed"]);
+/** States a run never leaves; `rejected`: an admin refused what the D13 guard held (nothing was applied). */
+export const TERMINAL_STATES = new Set<RunDocument["state"]>(["succeeded", "failed", "rejected"]);
 
 /**
  * A run nobody works on: not finished, not waiting for an admin, and past its lease, its last
  * checkpoint and any planned resume by more than a lease (its worker crashed or its message was lost).
+ * A run held for approval is never stalled: an admin approves or rejects it (D13), which frees it.
  */
 export function isStalled(run: RunDocument, now: number, leaseSeconds: number): boolean {
   if (TERMINAL_STATES.has(run.state) || run.state === "awaiting-approval") return false;

@@ -74,6 +74,7 @@ describe("function registrations", () => {
         http("environments-sync-runs-list", "GET", "tenants/{tenantId}/environments/{environmentId}/sync-runs"),
         http("environments-sync-runs-get", "GET", "tenants/{tenantId}/environments/{environmentId}/sync-runs/{runId}"),
         http("environments-sync-runs-approve", "POST", "tenants/{tenantId}/environments/{environmentId}/sync-runs/{runId}/approve"),
+        http("environments-sync-runs-reject", "POST", "tenants/{tenantId}/environments/{environmentId}/sync-runs/{runId}/reject"),
         http("environments-users-list", "GET", "tenants/{tenantId}/environments/{environmentId}/users"),
         http("environments-users-post", "POST", "tenants/{tenantId}/environments/{environmentId}/users"),
         http("environments-users-refresh", "POST", "tenants/{tenantId}/environments/{environmentId}/users/{userId}/refresh"),

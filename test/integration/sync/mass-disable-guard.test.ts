@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DEMO_IDS, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
+import { byObjectId, eventually, startSyncStack, type RunView, type SyncStack } from "./support.js";
+
+/**
+ * D13: what an admin can do with a run the mass-disable guard holds - reject it (nothing is
+ * disabled, the environment's sync runs again), or approve it (only the users still ineligible
+ * when it applies are disabled). Demo tenant, Production environment "Contoso Sales" (security
+ * group Sales: users 1-7 and 20-80 directly).
+ */
+let stack: SyncStack;
+const P = DEMO_IDS.environments.production;
+const u = demoUserId;
+const LEAVING = [20, 21, 22, 23, 24, 26, 27, 28].map(u);
+
+beforeAll(async () => {
+  stack = await startSyncStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+beforeEach(async () => {
+  await stack.reset();
+});
+
+async function enable(patch: Record<string, unknown>) {
+  const res = await stack.configure(P, { syncEnabled: true, ...patch });
+  expect(res.status, await res.clone().text()).toBe(200);
+}
+
+/** A first run adds the group's members; then 8 of them leave the group and the next cycle's run is held (threshold 10%). */
+async function heldRun(): Promise<RunView> {
+  await stack.sim("/settings", { method: "PATCH", body: { dataverse: { refuseSyncedUserDisable: false } } });
+  await enable({ massDisableThresholdPercent: 100 });
+  await stack.runNow(P);
+  await enable({ massDisableThresholdPercent: 10 });
+  await stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { method: "PATCH", body: { remove: LEAVING } });
+  const held = await stack.tickAndWait(P);
+  expect(held).toMatchObject({ state: "awaiting-approval", guard: { disables: 8 } });
+  return held;
+}
+
+const post = (runId: string, verb: "approve" | "reject", token = stack.admin) => stack.call(stack.env(P, `/sync-runs/${runId}/${verb}`), { method: "POST", token });
+
+async function activeRunId(): Promise<string | null> {
+  const res = await stack.call(stack.env(P), { token: stack.admin });
+  return ((await res.json()) as { sync: { activeRunId: string | null } }).sync.activeRunId;
+}
+
+/** Waits until a directory cycle after `cycle` has finished (its snapshot is stored). */
+async function waitForCycleAfter(cycle: number): Promise<void> {
+  await eventually(async () => {
+    const state = await stack.database.container("sync").item("directory-state", `${stack.tenantId}|directory`).read<{ cycle: number; active: unknown }>();
+    return state.resource && state.resource.cycle > cycle && state.resource.active === null ? true : undefined;
+  }, `a directory cycle after ${cycle}`);
+}
+
+describe("D13 rejecting a held run", () => {
+  it("when an admin rejects a held run, then it ends rejected with nothing disabled, and a new run can start (and is held again)", async () => {
+    const held = await heldRun();
+    const reader = await stack.token({ tenantId: stack.tenantId, roles: ["Global Reader"] });
+    expect((await post(held.id, "reject", reader)).status).toBe(403);
+
+    const res = await post(held.id, "reject");
+    expect(res.status, await res.clone().text()).toBe(200);
+    const rejected = (await res.json()) as RunView & { guard: { rejectedBy: string | null; rejectedAt: string | null; approvedAt: string | null }; finishedAt: string | null };
+    expect(rejected).toMatchObject({ id: held.id, state: "rejected", counts: { disabled: 0 }, guard: { disables: 8, approvedAt: null, rejectedBy: expect.any(String) as string } });
+    expect(rejected.guard.rejectedAt).not.toBeNull();
+    expect(rejected.finishedAt).not.toBeNull();
+    const read = (await (await stack.call(stack.env(P, `/sync-runs/${held.id}`), { token: stack.admin })).json()) as RunView;
+    expect(read.state).toBe("rejected");
+    const rows = byObjectId(await stack.rows(P));
+    for (const id of LEAVING) expect(rows.get(id)?.isdisabled, `user ${id}`).toBe(false);
+    expect(await activeRunId()).toBeNull();
+
+    const audit = await stack.call(`/api/tenants/${stack.tenantId}/audit?action=sync.run.reject&limit=200`, { token: stack.admin });
+    const records = ((await audit.json()) as { items: { context?: { runId?: string } }[] }).items;
+    expect(records.some((r) => r.context?.runId === held.id)).toBe(true);
+
+    // The environment is free: a manual run starts (202) and, the directory being unchanged, is held again.
+    const again = await stack.runNow(P);
+    expect(again.id).not.toBe(held.id);
+    expect(again).toMatchObject({ state: "awaiting-approval", guard: { disables: 8 } });
+    for (const id of LEAVING) expect(byObjectId(await stack.rows(P)).get(id)?.isdisabled, `user ${id}`).toBe(false);
+  });
+
+  it("when the run is not waiting for approval, then rejecting it is a 409 problem saying its state, and approving a rejected run too", async () => {
+    await enable({ massDisableThresholdPercent: 100 });
+    const done = await stack.runNow(P);
+    expect(done.state).toBe("succeeded");
+    const res = await post(done.id, "reject");
+    expect(res.status).toBe(409);
+    expect(res.headers.get("content-type")).toMatch(/application\/problem\+json/);
+    const problem = (await res.json()) as { type: string; status: number; detail: string; state: string };
+    expect(problem).toMatchObject({ status: 409, state: "succeeded" });
+    expect(problem.type).toMatch(/sync-run-not-awaiting-approval$/);
+    expect(problem.detail).toMatch(/succeeded/);
+
+    const held = await heldRun();
+    expect((await post(held.id, "reject")).status).toBe(200);
+    const twice = await post(held.id, "reject");
+    expect(twice.status).toBe(409);
+    expect(((await twice.json()) as { state: string }).state).toBe("rejected");
+    expect((await post(held.id, "approve")).status).toBe(409);
+  });
+});
+
+describe("D13 approving a held run", () => {
+  it("when users the run planned to disable are back in the security group before it is approved, then only the still ineligible users are disabled", async () => {
+    const held = await heldRun();
+    const back = LEAVING.slice(0, 3);
+    const stillGone = LEAVING.slice(3);
+    await stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { method: "PATCH", body: { add: back } });
+    // The next directory cycle stores the change; the held run stays held meanwhile.
+    await stack.tick();
+    await waitForCycleAfter(held.checkpoint.directoryCycle ?? 0);
+    expect(await activeRunId()).toBe(held.id);
+
+    const approve = await post(held.id, "approve");
+    expect(approve.status).toBe(202);
+    const done = await stack.waitForRun(P, held.id);
+    expect(done).toMatchObject({ state: "succeeded", counts: { disabled: stillGone.length, failed: 0, skipped: held.counts.skipped + back.length } });
+    const rows = byObjectId(await stack.rows(P));
+    for (const id of back) expect(rows.get(id)?.isdisabled, `user ${id} (back in the group)`).toBe(false);
+    for (const id of stillGone) expect(rows.get(id)?.isdisabled, `user ${id}`).toBe(true);
+  });
+});
