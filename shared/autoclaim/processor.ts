@@ -1,5 +1,5 @@
 import type { LicensingFailureInput } from "../alerts/alerts.js";
-import type { AppError } from "../errors/app-error.js";
+import { AppError } from "../errors/app-error.js";
 import type { CatalogService } from "../licenses/catalog.js";
 import type { LicenseAssignments } from "../licenses/assign.js";
 import type { Catalog, Product } from "../licenses/model.js";
@@ -140,19 +140,31 @@ export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope
     ]);
     return { kind: "done", outcome: full };
   } catch (err) {
-    // The last attempt of a transient failure: make the failure visible on the event (A11) before
-    // the queue helper records it.
-    if (isTransient(err) && envelope.attempt >= deps.maxAttempts) {
-      const gaveUp: EventOutcome = {
-        status: "failed",
-        code: "gave-up",
-        reason: `gave up after ${envelope.attempt} attempts: ${err instanceof Error ? err.message : String(err)}`,
-        ...(firstAccess ? { firstAccess } : {}),
-      };
-      await Promise.all([deps.events.setOutcome(tenantId, body.event.eventId, gaveUp).catch(() => undefined), alertFailure(deps, tenantId, body, gaveUp)]);
+    // A11: what the queue helper records (the failure store) or leaves to the host's retries (a
+    // bug) shows on the event too, so the event and the report say why it was not served.
+    const failed = failureOutcome(err, envelope.attempt, deps.maxAttempts);
+    if (failed) {
+      const outcome: EventOutcome = { ...failed, ...(firstAccess ? { firstAccess } : {}) };
+      await Promise.all([
+        deps.events.setOutcome(tenantId, body.event.eventId, outcome).catch(() => undefined),
+        failed.code === "internal-error" ? undefined : alertFailure(deps, tenantId, body, outcome),
+      ]);
     }
     throw err;
   }
+}
+
+/**
+ * The event's outcome when processing throws: a transient failure at its last attempt gave up; any
+ * other AppError is permanent (the failure store keeps the message); an unexpected error is retried
+ * by the host and kept in its poison queue after the last delivery - the event says so meanwhile
+ * (a later delivery that succeeds replaces it). A transient failure before its last attempt: none.
+ */
+function failureOutcome(err: unknown, attempt: number, maxAttempts: number): (EventOutcome & { status: "failed"; code: string }) | undefined {
+  const message = err instanceof Error ? err.message : String(err);
+  if (isTransient(err)) return attempt >= maxAttempts ? { status: "failed", code: "gave-up", reason: `gave up after ${attempt} attempts: ${message}` } : undefined;
+  if (err instanceof AppError) return { status: "failed", code: err.code, reason: message };
+  return { status: "failed", code: "internal-error", reason: `processing failed unexpectedly (retried by the host, then kept in its poison queue): ${message}` };
 }
 
 /**
