@@ -4,6 +4,7 @@ import { AppError } from "../errors/app-error.js";
 import { acceptedResponse } from "../http/conventions.js";
 import { toProblemResponse } from "../http/problem.js";
 import { autoClaim } from "../autoclaim/composition.js";
+import { getConfig } from "../config/config.js";
 import { continueResponse, eventFromTokenIssuance, isGuest, tokenIssuanceStartRequestSchema, withDeadline } from "./entra-extension.js";
 import { ingestSignInEvent } from "./ingestion.js";
 import { toEventView, type SignInEvent } from "./sign-in-event.js";
@@ -45,15 +46,16 @@ export async function entraTokenIssuanceStartHandler(request: HttpRequest, conte
     context.log(JSON.stringify({ event: "entra-extension", tenantId, outcome: note, ms: Date.now() - started }));
     return { status: 200, jsonBody: continueResponse() };
   };
-  let ac;
-  try {
-    ac = await autoClaim();
-  } catch (err) {
-    context.warn("entra-extension: services unavailable", err);
+  // A cold instance builds its services first (Cosmos client, queue, token keys): that counts
+  // against the deadline too.
+  const deadlineMs = getConfig().ENTRA_EXTENSION_DEADLINE_MS;
+  const services = await withDeadline(autoClaim(), deadlineMs);
+  if (services.outcome !== "done") {
+    context.warn("entra-extension: services unavailable", services.outcome === "failed" ? services.error : "not ready within the deadline");
     return answer("continue-without-services");
   }
-  const deadlineMs = ac.runtime.config.ENTRA_EXTENSION_DEADLINE_MS;
-  const auth = await withDeadline(ac.entraAuth(request.headers.get("authorization"), tenantId), deadlineMs);
+  const ac = services.value;
+  const auth = await withDeadline(ac.entraAuth(request.headers.get("authorization"), tenantId), Math.max(10, deadlineMs - (Date.now() - started)));
   if (auth.outcome === "failed") {
     const err = auth.error;
     if (err instanceof AppError && (err.kind === "unauthorized" || err.kind === "forbidden")) return toProblemResponse(err, context);
