@@ -6,7 +6,7 @@ import { entraTokenIssuanceStartHandler } from "../../../shared/events/http.js";
 // A cold instance whose services never come up (Cosmos unreachable while the runtime is built).
 vi.mock("../../../shared/autoclaim/composition.js", () => ({ autoClaim: () => new Promise<never>(() => undefined) }));
 vi.mock("../../../shared/config/config.js", async (importOriginal) => ({
-  ...(await importOriginal<typeof import("../../../shared/config/config.js")>()),
+  ...(await importOriginal<Record<string, unknown>>()),
   getConfig: () => ({ ENTRA_EXTENSION_DEADLINE_MS: 300 }),
 }));
 
