@@ -6,13 +6,17 @@ import { mapGraphError } from "../clients/graph.js";
 import { createItem, readItem, replaceIfMatch } from "../storage/repository.js";
 import type { IngestDeps } from "./ingestion.js";
 import { ingestSignInEvent, MAX_EVENT_AGE_MS } from "./ingestion.js";
+import { FREE_TRACKING_PLANS } from "../autoclaim/tracking-plans.js";
 
 /**
  * E2 (optional, off unless SIGNIN_POLL_ENABLED): reads Entra sign-in logs (Graph
- * `auditLogs/signIns`, Entra ID P1 and AuditLog.Read.All) and queues a first-sign-in event for
- * each user seen on a connected app (one with a policy or a free tracking plan). Entries appear
- * minutes after the sign-in, so each poll reads back `LAG_MS` before the previous one; the event id
- * `e2-<sign-in id>` makes re-reads idempotent.
+ * `auditLogs/signIns`, Entra ID P1 and AuditLog.Read.All) and queues a sign-in event for a user
+ * seen on a connected app (one with a policy, or with a free tracking plan - L12 whatever the
+ * tenant's policies) for the first time that UTC day: the event id `e2-<yyyymmdd>-<user>-<app>`
+ * makes every later sign-in of that day, in this poll or a later one, a replay that queues nothing
+ * (a day is what the use records keep, L13/L19/A13, and when a removed tracking plan comes back,
+ * L12). Entries appear minutes after the sign-in, so each poll reads back `LAG_MS` before the
+ * previous one.
  */
 export const LAG_MS = 15 * 60_000;
 const CHECKPOINT_ID = "signin-poll";
@@ -64,16 +68,18 @@ export async function pollSignIns(deps: PollDeps, tenantId: string, connectedApp
       const s = entry.data;
       const appId = s.appId.toLowerCase();
       const userId = s.userId.toLowerCase();
-      if ((s.status?.errorCode ?? 0) !== 0 || !connectedApps.has(appId) || seen.has(`${userId}|${appId}`)) continue;
-      seen.add(`${userId}|${appId}`);
+      const eventId = `e2-${s.createdDateTime.slice(0, 10).replaceAll("-", "")}-${userId}-${appId}`;
+      if ((s.status?.errorCode ?? 0) !== 0 || !connectedApps.has(appId) || seen.has(eventId)) continue;
+      seen.add(eventId);
       try {
-        await ingestSignInEvent(deps.ingest, tenantId, { eventId: `e2-${s.id}`, userId, appId, trigger: "sign-in", occurredAt: s.createdDateTime }, "E2", {
+        const result = await ingestSignInEvent(deps.ingest, tenantId, { eventId, userId, appId, trigger: "sign-in", occurredAt: s.createdDateTime }, "E2", {
           id: "sign-in-log",
           kind: "sign-in-log",
         });
-        queued++;
+        if (!result.replay) queued++;
       } catch (err) {
-        // Too old or not a valid event: skip it; anything else (queue down) stops the poll, to resume from the checkpoint.
+        // Too old or not a valid event, or the user's event of that day exists (another sign-in:
+        // conflict): skip it; anything else (queue down) stops the poll, to resume from the checkpoint.
         if (!(err instanceof AppError && (err.kind === "businessRule" || err.kind === "conflict" || err.kind === "validation"))) throw err;
       }
     }
@@ -83,4 +89,30 @@ export async function pollSignIns(deps: PollDeps, tenantId: string, connectedApp
   if (checkpoint) await replaceIfMatch(deps.state, next, checkpoint._etag);
   else await createItem(deps.state, next);
   return { read, queued };
+}
+
+export interface PollAllDeps extends PollDeps {
+  tenants(): Promise<string[]>;
+  /** The apps of the tenant's auto-claim policies. */
+  policyApps(tenantId: string): Promise<string[]>;
+  log(message: string, err?: unknown): void;
+}
+
+/**
+ * One poll of every onboarded tenant. The connected apps are the tenant's policies' apps and the
+ * apps with a free tracking plan: a tenant without any policy is still polled for those (L12 does
+ * not depend on auto-claim). A tenant whose poll fails (no Entra ID P1, consent missing) is logged
+ * and the others go on.
+ */
+export async function pollAllTenants(deps: PollAllDeps): Promise<{ tenantId: string; read: number; queued: number }[]> {
+  const results: { tenantId: string; read: number; queued: number }[] = [];
+  for (const tenantId of await deps.tenants()) {
+    try {
+      const apps = new Set([...(await deps.policyApps(tenantId)).map((a) => a.toLowerCase()), ...FREE_TRACKING_PLANS.map((f) => f.appId)]);
+      results.push({ tenantId, ...(await pollSignIns(deps, tenantId, apps)) });
+    } catch (err) {
+      deps.log(`sign-in log poll failed for tenant ${tenantId}`, err);
+    }
+  }
+  return results;
 }

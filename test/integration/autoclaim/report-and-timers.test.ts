@@ -114,13 +114,14 @@ describe("E2: the sign-in log poller", () => {
     const appId = randomUUID();
     await s.createPolicy({ name: "E2 app", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
     const [user] = await s.addUsers(1);
-    const signInId = randomUUID();
+    const at = new Date().toISOString();
     await s.sim("/signins", {
       method: "POST",
-      body: { id: signInId, createdDateTime: new Date().toISOString(), userId: user, userPrincipalName: `${user!}@contoso-sim.onmicrosoft.com`, appId, appDisplayName: "E2 app" },
+      body: { id: randomUUID(), createdDateTime: at, userId: user, userPrincipalName: `${user!}@contoso-sim.onmicrosoft.com`, appId, appDisplayName: "E2 app" },
     });
     await runTimer("sign-in-log-poll-timer");
-    expect(await s.waitForEvent(`e2-${signInId}`)).toMatchObject({ status: "claimed", source: "E2", caller: "sign-in-log" });
+    // One event per user, app and UTC day of the sign-in.
+    expect(await s.waitForEvent(`e2-${at.slice(0, 10).replaceAll("-", "")}-${user!}-${appId}`)).toMatchObject({ status: "claimed", source: "E2", caller: "sign-in-log" });
   });
 });
 
