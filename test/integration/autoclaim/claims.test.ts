@@ -125,10 +125,13 @@ describe("the claim processor", () => {
 
   it("when the primary product has no license left, then the first backup with licenses is used; when all are exhausted, the event fails with no-license-available, shows in the report and is not retried", async () => {
     await s.setAvailable(PRIMARY, 0);
-    await s.setAvailable(BACKUP, 0);
+    await s.setAvailable(BACKUP, 5);
     await s.setAvailable(THIRD, 5);
     const { appId } = await policyFor([PRIMARY, BACKUP, THIRD]);
-    const [a, b] = await s.addUsers(2);
+    const [first, a, b] = await s.addUsers(3);
+    // In order: the first backup while it has licenses, then the next.
+    expect(await claimEvent(first!, appId)).toMatchObject({ status: "claimed", claim: { skuId: BACKUP } });
+    await s.setAvailable(BACKUP, 0);
     expect(await claimEvent(a!, appId)).toMatchObject({ status: "claimed", claim: { skuId: THIRD } });
     await s.setAvailable(THIRD, 0);
     const failed = await claimEvent(b!, appId);
