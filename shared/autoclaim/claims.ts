@@ -2,7 +2,7 @@ import type { Container, JSONObject, OperationInput } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
 import type { Caller, EventSource } from "../events/sign-in-event.js";
 import { GroupedWrites } from "../storage/grouped-writes.js";
-import { deleteItem, patchIf, queryAll, readItem, type Stored } from "../storage/repository.js";
+import { createItem, deleteItem, patchIf, queryAll, readItem, type Stored } from "../storage/repository.js";
 import type { Trigger } from "./triggers.js";
 
 /**
@@ -106,16 +106,45 @@ export class ClaimStore {
     }
   }
 
-  /** Claims (claimed or reclaimed) made since `from`, for the report. */
-  claimedSince(tenantId: string, from: Date, maxItems = 100_000): Promise<ClaimDocument[]> {
-    return queryAll<ClaimDocument>(
+  /**
+   * Keeps a completed claim (claimed, or reclaimed) that a new event is about to take over: the
+   * user and app have one live claim document, and the report (A7) still lists the earlier claim.
+   * Idempotent (one copy per claim event); a copy whose takeover then fails duplicates the live
+   * claim, which the report sees once (`claimedSince` keeps one per event).
+   */
+  async archive(claim: ClaimDocument): Promise<void> {
+    if (claim.status === "pending") return;
+    const { id, tenantId, appId, userId, status, eventId, trigger, source, caller, policyId, policyName, skuId, shard, createdAt, expiresAt, claimedAt, reclaimedAt, reclaimReason } = claim;
+    const copy = {
+      id: `claim-history:${appId.toLowerCase()}:${userId.toLowerCase()}:${eventId}`, type: "claim-history", claimId: id, tenantId, appId, userId, status, eventId, trigger, source,
+      caller, policyId, policyName, skuId, shard, createdAt, expiresAt, claimedAt, reclaimedAt, reclaimReason,
+    };
+    try {
+      await createItem(this.container, copy);
+    } catch (err) {
+      if (!(err instanceof AppError && err.kind === "conflict")) throw err;
+    }
+  }
+
+  /** Claims (claimed or reclaimed) made since `from`, with the earlier claims that were taken over, for the report. */
+  async claimedSince(tenantId: string, from: Date, maxItems = 100_000): Promise<ClaimDocument[]> {
+    const rows = await queryAll<ClaimDocument & { type: "claim" | "claim-history" }>(
       this.container,
       {
-        query: "SELECT * FROM c WHERE c.tenantId = @t AND c.type = 'claim' AND c.status != 'pending' AND c.claimedAt >= @from",
+        query:
+          "SELECT * FROM c WHERE c.tenantId = @t AND (c.type = 'claim' OR c.type = 'claim-history') AND c.status != 'pending' AND c.claimedAt >= @from",
         parameters: [{ name: "@t", value: tenantId }, { name: "@from", value: from.toISOString() }],
       },
       { partitionKey: tenantId, maxItems },
     );
+    // One row per claim event: the live claim wins over its copy.
+    const byEvent = new Map<string, ClaimDocument & { type: string }>();
+    for (const row of rows) {
+      const key = `${row.appId}|${row.userId}|${row.eventId}`;
+      const known = byEvent.get(key);
+      if (!known || (known.type !== "claim" && row.type === "claim")) byEvent.set(key, row);
+    }
+    return [...byEvent.values()];
   }
 
   /** Pending claims created before `before` (abandoned), for the maintenance timer. */

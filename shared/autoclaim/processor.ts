@@ -386,7 +386,8 @@ async function lockClaim(deps: ProcessorDeps, pending: ClaimDocument, now: Date)
     return { result: { kind: "skipped", code: "claim-in-progress", reason: `event ${existing.eventId} is claiming a license for this user and app` } };
   }
   // An abandoned pending claim, or a claim whose license is gone (the user holds none of the
-  // policy's products now): this event claims afresh.
+  // policy's products now): this event claims afresh (a completed claim stays in the report, A7).
+  await deps.claims.archive(existing);
   const taken = await deps.reservations.reserveWith(tenantId, skuId, userId, (shard) => deps.claims.replaceOperation({ ...pending, shard }, existing._etag));
   if (taken.kind === "none") return { none: true };
   if (taken.kind === "refused") {

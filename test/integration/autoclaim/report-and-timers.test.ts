@@ -249,6 +249,13 @@ describe("A10 maintenance: abandoned reservations and counters", () => {
     await s.postEvent(back);
     expect(await s.waitForEvent(String(back.eventId))).toMatchObject({ status: "claimed", claim: { skuId: P } });
     expect(await s.userLicenses(first!)).toContain(P);
+    // The report (A7) still lists the claims that were taken over, besides the new ones.
+    const report = (await (await s.stack.call(`/api/tenants/${TENANT}/auto-claim-policies/report?days=1`, { token: s.admin })).json()) as {
+      policies: { appId: string; count: number; products: { users: { userId: string; eventId: string }[] }[] }[];
+    };
+    const mine = report.policies.find((p) => p.appId === appId);
+    expect(mine?.products[0]?.users.filter((u) => u.userId === first).map((u) => u.eventId).sort()).toEqual([String(e.eventId), String(back.eventId)].sort());
+    expect(mine?.count).toBe(3); // first, its claim back, and the stale user's (the abandoned claim never completed)
 
     // Graph: two licenses held of five. Counters: five, minus a unit for each of the four claims
     // (first, abandoned, taken over, claimed back), plus the abandoned unit given back = 2 (the unit
