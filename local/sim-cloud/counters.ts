@@ -15,6 +15,8 @@ export interface ServiceCounters {
   throttled: number;
   /** Injected faults (429, 503, timeouts). */
   injectedFaults: number;
+  /** Requests that carried `x-ms-throttle-priority: low` (D12: background work), and how many did not. */
+  throttlePriority: { low: number; other: number };
   /** Milliseconds from receiving each request to writing its answer, summed (added latency included). */
   servedMs: number;
 }
@@ -22,7 +24,7 @@ export interface ServiceCounters {
 export type CounterSnapshot = Record<"graph" | "dataverse" | "bap" | "login" | "admin", ServiceCounters>;
 
 function empty(): ServiceCounters {
-  return { requests: 0, byKind: {}, batchItemsByKind: {}, byStatus: {}, byEnvironment: {}, throttled: 0, injectedFaults: 0, servedMs: 0 };
+  return { requests: 0, byKind: {}, batchItemsByKind: {}, byStatus: {}, byEnvironment: {}, throttled: 0, injectedFaults: 0, throttlePriority: { low: 0, other: 0 }, servedMs: 0 };
 }
 
 const bump = (record: Record<string, number>, key: string) => {
@@ -32,9 +34,11 @@ const bump = (record: Record<string, number>, key: string) => {
 export class Counters {
   private data: CounterSnapshot = { graph: empty(), dataverse: empty(), bap: empty(), login: empty(), admin: empty() };
 
-  request(service: keyof CounterSnapshot, kind: string, environmentId?: string): void {
+  request(service: keyof CounterSnapshot, kind: string, environmentId?: string, throttlePriority?: string): void {
     const c = this.data[service];
     c.requests++;
+    if (throttlePriority?.trim().toLowerCase() === "low") c.throttlePriority.low++;
+    else c.throttlePriority.other++;
     bump(c.byKind, kind);
     if (environmentId) bump(c.byEnvironment, environmentId);
   }

@@ -11,11 +11,13 @@ const DEFAULT_SERVICES: readonly ServiceName[] = ["graph", "dataverse", "bap"];
 
 /**
  * Seeded fault injection: each request that a rule covers draws one number from the PRNG, so a
- * given seed and sequence of requests always produces the same faults.
+ * given seed and sequence of requests always produces the same faults. Rules with `inBatch` cover
+ * the operations inside a Dataverse $batch instead (decideInBatch), each operation drawing on its
+ * own; a rule with a `count` stops covering anything once it has produced that many faults.
  */
 export class FaultInjector {
   private random: () => number;
-  private compiled: Array<{ rule: FaultRule; pattern: RegExp | null }> = [];
+  private compiled: Array<{ rule: FaultRule; pattern: RegExp | null; faults: number }> = [];
 
   constructor(rules: FaultRule[], seed: number) {
     this.random = createPrng(seed);
@@ -24,19 +26,39 @@ export class FaultInjector {
 
   configure(rules: FaultRule[], seed: number): void {
     this.random = createPrng(seed);
-    this.compiled = rules.map((rule) => ({ rule, pattern: rule.pathPattern ? new RegExp(rule.pathPattern) : null }));
+    this.compiled = rules.map((rule) => ({ rule, pattern: rule.pathPattern ? new RegExp(rule.pathPattern) : null, faults: 0 }));
   }
 
+  /** A whole request (rules without inBatch). */
   decide(service: ServiceName, path: string): FaultDecision {
-    for (const { rule, pattern } of this.compiled) {
+    return this.pick(service, path, false);
+  }
+
+  /** One operation inside a $batch (rules with inBatch): never a timeout - a part cannot hang on its own. */
+  decideInBatch(service: ServiceName, path: string): Exclude<FaultDecision, { kind: "timeout" }> {
+    const decision = this.pick(service, path, true);
+    return decision.kind === "timeout" ? { kind: "none" } : decision;
+  }
+
+  private pick(service: ServiceName, path: string, inBatch: boolean): FaultDecision {
+    for (const entry of this.compiled) {
+      const { rule, pattern } = entry;
+      if (rule.inBatch !== inBatch) continue;
       if (!(rule.services ?? DEFAULT_SERVICES).includes(service)) continue;
       if (pattern && !pattern.test(path)) continue;
-      const total = rule.rate429 + rule.rate503 + rule.rateTimeout;
+      if (rule.count !== undefined && entry.faults >= rule.count) continue;
+      const rateTimeout = inBatch ? 0 : rule.rateTimeout;
+      const total = rule.rate429 + rule.rate503 + rateTimeout;
       if (total <= 0) continue;
       const r = this.random();
-      if (r < rule.rate429) return { kind: "429", retryAfterSeconds: rule.retryAfterSeconds };
-      if (r < rule.rate429 + rule.rate503) return { kind: "503", retryAfterSeconds: rule.retryAfterSeconds };
-      if (r < total) return { kind: "timeout", hangMs: rule.hangMs };
+      let decision: FaultDecision | null = null;
+      if (r < rule.rate429) decision = { kind: "429", retryAfterSeconds: rule.retryAfterSeconds };
+      else if (r < rule.rate429 + rule.rate503) decision = { kind: "503", retryAfterSeconds: rule.retryAfterSeconds };
+      else if (r < total) decision = { kind: "timeout", hangMs: rule.hangMs };
+      if (decision) {
+        entry.faults++;
+        return decision;
+      }
     }
     return { kind: "none" };
   }

@@ -168,7 +168,7 @@ export async function startSimCloud(opts: SimCloudOptions): Promise<SimCloud> {
   async function pipeline(service: ServiceKey, req: SimRequest): Promise<SimResponse | { hangMs: number }> {
     const kinds = { graph, dataverse, bap, login, admin };
     const kind = kinds[service].kind(req);
-    rt.counters.request(service, kind, service === "dataverse" ? dataverse.environmentOf(req) : undefined);
+    rt.counters.request(service, kind, service === "dataverse" ? dataverse.environmentOf(req) : undefined, req.headers["x-ms-throttle-priority"]);
     if (service === "admin") return admin.handle(req);
     const latency = rt.settings.latencyMs[service];
     if (service === "login") {

@@ -18,6 +18,22 @@ export const FaultRuleSchema = z.object({
   rateTimeout: z.number().min(0).max(1).default(0),
   retryAfterSeconds: z.number().int().min(0).default(2),
   hangMs: z.number().int().min(0).default(5000),
+  /**
+   * Dataverse only. false (default): the rule covers whole requests, never the operations inside
+   * a $batch. true: it covers only the operations inside a $batch - each one whose path
+   * (`/{environmentId}/api/data/v9.2/<resource>`, the form a single request's path has, so one
+   * pathPattern fits both) matches draws on its own, and a throttled one is answered in its own
+   * part as Dataverse does: 429 with `Retry-After` (and the service-protection error body), or
+   * 503; the other operations run. Inside a change set the failure fails the change set (rolled
+   * back, one answer part). rateTimeout does not apply to operations.
+   */
+  inBatch: z.boolean().default(false),
+  /**
+   * At most this many faults from this rule, counted from the last time settings were applied
+   * (or the cloud reset); then the rule is spent. With a rate of 1, exactly the first `count`
+   * requests (or operations) the rule covers fail. Unset: no limit.
+   */
+  count: z.number().int().min(0).optional(),
 });
 export type FaultRule = z.output<typeof FaultRuleSchema>;
 

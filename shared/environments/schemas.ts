@@ -111,6 +111,11 @@ export const driftApiSchema = z.object({
   lastSeenAt: z.string(),
 });
 
+/** D8: an access mode an admin chose; the sync leaves it alone until it is unpinned. */
+export const accessModePinApiSchema = z
+  .object({ accessMode: accessModeSchema, pinnedBy: z.string(), pinnedAt: z.string() })
+  .describe("D8: the access mode an admin set (PATCH …/users/{userId}); the sync no longer derives it from the license. Unpin with {\"accessMode\": null}");
+
 export const environmentUserSchema = z.object({
   systemUserId: z.string(),
   userId: z.string().nullable().describe("Entra object id (a service principal for application users)"),
@@ -120,6 +125,7 @@ export const environmentUserSchema = z.object({
   accessMode: accessModeSchema,
   type: recordKindSchema,
   applicationId: z.string().nullable(),
+  accessModePin: accessModePinApiSchema.nullable(),
   drift: driftApiSchema.nullable(),
 });
 
@@ -137,6 +143,9 @@ export const oneUserResultSchema = z.object({
   systemUserId: z.string().nullable(),
   drift: z.object({ kind: driftKindApiSchema, lever: z.string(), platform: z.object({ status: z.number().int(), code: z.string(), message: z.string() }) }).nullable(),
   failedRules: z.array(z.object({ id: ruleIdSchema, title: z.string(), lever: z.string().nullable() })),
+  roleFailures: z
+    .array(z.object({ roleId: z.string(), code: z.string(), message: z.string() }))
+    .describe("D14: default security roles the user added by this call did not receive, and why (also recorded in the audit trail)"),
 });
 
 export const ruleResultApiSchema = z.object({
@@ -165,10 +174,21 @@ export const diagnosticsSchema = z.object({
     explanation: z.string(),
   }),
   rules: z.array(ruleResultApiSchema),
+  accessModePin: accessModePinApiSchema
+    .extend({ lever: z.string() })
+    .nullable()
+    .describe("D8: set when an admin pinned the access mode: the sync leaves it alone (verdict.accessMode is what the license alone would give)"),
   drift: driftApiSchema.nullable(),
 });
 
-export const accessModePatchSchema = z.object({ accessMode: z.enum(["readWrite", "administrative", "read", "nonInteractive"]) }).strict();
+export const accessModePatchSchema = z
+  .object({
+    accessMode: z
+      .enum(["readWrite", "administrative", "read", "nonInteractive"])
+      .nullable()
+      .describe("D8: the mode to set and pin (the sync then leaves it alone); null unpins it, and the next sync run sets the mode the license decides"),
+  })
+  .strict();
 
 export const applicationUserCreateSchema = z
   .object({ applicationId: guid, securityRoleIds: z.array(guid).max(20).optional().describe("Default: the environment's default security roles (D14)") })

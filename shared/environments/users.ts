@@ -4,13 +4,13 @@ import { AppError, notFound } from "../errors/app-error.js";
 import { decodeCursor, encodeCursor } from "../http/conventions.js";
 import type { SyncDeps } from "../sync/deps.js";
 import { decide } from "../sync/decide.js";
-import type { DriftDocument } from "../sync/documents.js";
+import { accessModePinId, environmentPartition, type AccessModePin, type DriftDocument } from "../sync/documents.js";
 import { environmentPolicy } from "../sync/environment-types.js";
 import { ACCESS_MODES, accessModeName, type AccessMode, type SystemUserRow } from "../sync/model.js";
 import { loadSituation, syncOneUser, type OneUserResult } from "../sync/one-user.js";
 import { MAX_NON_INTERACTIVE_USERS, recordKind } from "../sync/records.js";
 import { actorOf, requireDataverse, requireEnvironment } from "./environments.js";
-import type { diagnosticsSchema, driftApiSchema, environmentUserSchema, oneUserResultSchema } from "./schemas.js";
+import type { accessModePinApiSchema, diagnosticsSchema, driftApiSchema, environmentUserSchema, oneUserResultSchema } from "./schemas.js";
 
 type UserView = z.infer<typeof environmentUserSchema>;
 
@@ -18,7 +18,14 @@ function driftView(d: DriftDocument | undefined | null): z.infer<typeof driftApi
   return d ? { kind: d.kind, failedRules: d.failedRules, lever: d.lever, platform: d.platform, since: d.since, lastSeenAt: d.lastSeenAt } : null;
 }
 
-export function userView(row: SystemUserRow, drift: DriftDocument | undefined | null): UserView {
+function pinView(p: AccessModePin | undefined | null): z.infer<typeof accessModePinApiSchema> | null {
+  return p ? { accessMode: p.accessMode, pinnedBy: p.pinnedBy, pinnedAt: p.pinnedAt } : null;
+}
+
+const unpinLever = (envId: string, userId: string) =>
+  `An admin chose this access mode (D8), so the sync leaves it alone. To let the license decide again (read-write, or administrative for an admin without a license), PATCH …/environments/${envId}/users/${userId} with {"accessMode": null}; the next sync run sets it.`;
+
+export function userView(row: SystemUserRow, drift: DriftDocument | undefined | null, pin: AccessModePin | undefined | null = null): UserView {
   return {
     systemUserId: row.systemuserid,
     userId: row.azureactivedirectoryobjectid?.toLowerCase() ?? null,
@@ -28,6 +35,7 @@ export function userView(row: SystemUserRow, drift: DriftDocument | undefined | 
     accessMode: accessModeName(row.accessmode),
     type: recordKind(row),
     applicationId: row.applicationid?.toLowerCase() ?? null,
+    accessModePin: pinView(pin),
     drift: driftView(drift),
   };
 }
@@ -40,9 +48,10 @@ export async function listEnvironmentUsers(deps: SyncDeps, tenantId: string, env
   const skipToken = decodeCursor(query.cursor, tenantId, filter) ?? null;
   const page = await deps.dataverse(tenantId, env, "interactive").listSystemUsers({ pageSize: query.limit, skipToken });
   const ids = page.rows.flatMap((r) => (r.azureactivedirectoryobjectid ? [r.azureactivedirectoryobjectid.toLowerCase()] : []));
-  const drift = await deps.store.listDrift(tenantId, env.id, ids);
+  const { drift, pins } = await deps.store.readMarks(tenantId, env.id, ids);
+  const idOf = (r: SystemUserRow) => r.azureactivedirectoryobjectid?.toLowerCase() ?? "";
   return {
-    items: page.rows.map((r) => userView(r, r.azureactivedirectoryobjectid ? drift.get(r.azureactivedirectoryobjectid.toLowerCase()) : null)),
+    items: page.rows.map((r) => userView(r, drift.get(idOf(r)), pins.get(idOf(r)))),
     nextCursor: page.skipToken ? encodeCursor(tenantId, filter, page.skipToken) : null,
   };
 }
@@ -81,8 +90,11 @@ export async function diagnose(deps: SyncDeps, tenantId: string, environmentId: 
   const s = await loadSituation(deps, tenantId, env, userId);
   const kind = s.row ? recordKind(s.row) : null;
   const managed = kind === null || kind === "regular" || kind === "nonInteractive";
-  const decision = managed ? decide({ userId, user: s.user, row: s.row, eligibility: s.eligibility, internalEmailLocked: s.internalEmailLocked }) : null;
+  const decision = managed
+    ? decide({ userId, user: s.user, row: s.row, eligibility: s.eligibility, internalEmailLocked: s.internalEmailLocked, accessModePinned: s.accessModePin !== null })
+    : null;
   const expected = !managed ? "notManaged" : decision?.action?.op ?? "none";
+  const pin = pinView(s.accessModePin);
   const explanation = !managed
     ? `A ${kind} record: the directory sync never changes it (D7).`
     : decision?.action
@@ -90,7 +102,7 @@ export async function diagnose(deps: SyncDeps, tenantId: string, environmentId: 
       : decision?.skipped
         ? `Nothing in the periodic sync: ${decision.skipped}.`
         : s.row
-          ? "The record matches the rules."
+          ? `The record matches the rules.${s.accessModePin ? " Its access mode is pinned by an admin (see accessModePin)." : ""}`
           : "The user is not eligible for this environment; see the failed rules and their levers.";
   return {
     userId,
@@ -115,12 +127,17 @@ export async function diagnose(deps: SyncDeps, tenantId: string, environmentId: 
       explanation,
     },
     rules: s.eligibility.rules.map((r) => ({ ...r, addOnly: r.addOnly ?? false, exception: r.exception ?? null, lever: r.lever ?? null })),
+    accessModePin: pin && { ...pin, lever: unpinLever(env.id, userId) },
     drift: driftView(s.drift),
   };
 }
 
-/** D8: an admin changes a user's access mode; D7's limit of 7 non-interactive users is a 409. */
-export async function setAccessMode(deps: SyncDeps, tenantId: string, environmentId: string, userId: string, accessMode: AccessMode, principal: Principal) {
+/**
+ * D8: an admin sets a user's access mode and so pins it: the license decides the default, an
+ * admin's choice stands (the sync leaves a pinned mode alone). `null` unpins it: the next sync run
+ * sets the mode the license decides. D7's limit of 7 non-interactive users is a 409.
+ */
+export async function setAccessMode(deps: SyncDeps, tenantId: string, environmentId: string, userId: string, accessMode: AccessMode | null, principal: Principal) {
   const env = await requireEnvironment(deps, tenantId, environmentId);
   requireDataverse(env);
   const dataverse = deps.dataverse(tenantId, env, "interactive");
@@ -130,25 +147,51 @@ export async function setAccessMode(deps: SyncDeps, tenantId: string, environmen
   if (kind !== "regular" && kind !== "nonInteractive") {
     throw new AppError("conflict", `The record is ${kind === "application" ? "an application user" : `a ${kind} record`}; its access mode is not changed here (D7).`, { code: "record-not-directory-managed" });
   }
+  const marks = await deps.store.readMarks(tenantId, env.id, [userId]);
+  const pinned = marks.pins.get(userId) ?? null;
+  const drift = marks.drift.get(userId) ?? null;
+  if (accessMode === null) {
+    if (pinned) await unpin(deps, tenantId, env.id, pinned, principal, row.systemuserid);
+    return userView(row, drift, null);
+  }
   const target = ACCESS_MODES[accessMode];
-  if (target === row.accessmode) return userView(row, null);
-  if (target === ACCESS_MODES.nonInteractive) {
-    const count = await dataverse.countNonInteractiveUsers();
-    if (count >= MAX_NON_INTERACTIVE_USERS) throw nonInteractiveLimit(count);
+  if (target === row.accessmode && pinned?.accessMode === accessMode) return userView(row, drift, pinned);
+  if (target !== row.accessmode) {
+    if (target === ACCESS_MODES.nonInteractive) {
+      const count = await dataverse.countNonInteractiveUsers();
+      if (count >= MAX_NON_INTERACTIVE_USERS) throw nonInteractiveLimit(count);
+    }
+    try {
+      await dataverse.patchSystemUser(row.systemuserid, { accessmode: target });
+    } catch (err) {
+      // The platform counts too: its refusal of an 8th is the same conflict.
+      if (err instanceof AppError && /0x80044331|non-interactive/i.test(err.message) && target === ACCESS_MODES.nonInteractive) throw nonInteractiveLimit(MAX_NON_INTERACTIVE_USERS);
+      throw err;
+    }
   }
-  try {
-    await dataverse.patchSystemUser(row.systemuserid, { accessmode: target });
-  } catch (err) {
-    // The platform counts too: its refusal of an 8th is the same conflict.
-    if (err instanceof AppError && /0x80044331|non-interactive/i.test(err.message) && target === ACCESS_MODES.nonInteractive) throw nonInteractiveLimit(MAX_NON_INTERACTIVE_USERS);
-    throw err;
-  }
+  // Pinned after Dataverse took the mode: a failed PATCH leaves no pin of a mode the record does not have.
+  const pk = environmentPartition(tenantId, env.id);
+  const pin: AccessModePin = {
+    id: accessModePinId(userId), type: "access-mode-pin", tenantId, environmentId: env.id, partitionKey: pk, userId, accessMode,
+    pinnedBy: principal.objectId, pinnedAt: deps.now().toISOString(),
+  };
+  await deps.store.upsertMarks(pk, [pin]);
   await deps.audit.append(tenantId, {
     actor: actorOf(principal), action: "environment.user.accessMode", target: { type: "user", id: userId }, phase: "record", outcome: "succeeded",
-    before: { accessMode: accessModeName(row.accessmode) }, after: { accessMode }, context: { environmentId: env.id, systemUserId: row.systemuserid },
+    before: { accessMode: accessModeName(row.accessmode), pinned: pinned !== null }, after: { accessMode, pinned: true },
+    context: { environmentId: env.id, systemUserId: row.systemuserid },
   });
-  const updated = (await dataverse.getSystemUser(row.systemuserid)) ?? { ...row, accessmode: target };
-  return userView(updated, null);
+  const updated = target === row.accessmode ? row : ((await dataverse.getSystemUser(row.systemuserid)) ?? { ...row, accessmode: target });
+  return userView(updated, drift, pin);
+}
+
+async function unpin(deps: SyncDeps, tenantId: string, environmentId: string, pin: AccessModePin, principal: Principal, systemUserId: string): Promise<void> {
+  await deps.store.deleteMany(environmentPartition(tenantId, environmentId), [pin.id]);
+  await deps.audit.append(tenantId, {
+    actor: actorOf(principal), action: "environment.user.accessMode", target: { type: "user", id: pin.userId }, phase: "record", outcome: "succeeded",
+    before: { accessMode: pin.accessMode, pinned: true, pinnedBy: pin.pinnedBy, pinnedAt: pin.pinnedAt }, after: { pinned: false },
+    context: { environmentId, systemUserId },
+  });
 }
 
 function nonInteractiveLimit(count: number): AppError {

@@ -1,5 +1,6 @@
 import { batchItemError, DataverseClient, type BatchOperation } from "../clients/dataverse.js";
 import type { PowerPlatformClient } from "../clients/power-platform.js";
+import { retryAfterFromHeader } from "../clients/ms-http.js";
 import { AppError } from "../errors/app-error.js";
 import type { PlannedAction } from "./decide.js";
 import type { DriftKind } from "./drift.js";
@@ -110,22 +111,34 @@ async function runDataverse(ctx: ExecuteContext, actions: PlannedAction[]): Prom
     throw err;
   }
   const ms = Date.now() - started;
-  const results = actions.map((action, i): ActionResult => {
+  const results: ActionResult[] = [];
+  // Items still throttled after the batch's own retries: not done (a throttled disable is no
+  // refusal, so no drift), tried in the next chunk after the longest Retry-After they carry.
+  let deferSeconds: number | null = null;
+  for (const [i, action] of actions.entries()) {
     const answer = answers[i] ?? { status: 502, headers: {}, body: null };
-    if (answer.status >= 200 && answer.status < 300) return { action, outcome: "done" };
+    if (answer.status === 429 || answer.status === 503) {
+      // 0 = this item gave no Retry-After.
+      deferSeconds = Math.max(deferSeconds ?? 0, retryAfterFromHeader(answer.headers["retry-after"], 0));
+      continue;
+    }
+    if (answer.status >= 200 && answer.status < 300) {
+      results.push({ action, outcome: "done" });
+      continue;
+    }
     const error = batchItemError(answer);
     if (action.op === "disable" && answer.status >= 400 && answer.status < 500 && answer.status !== 404) {
-      return { action, outcome: "drift", drift: { kind: "enabledButIneligible", platform: { status: answer.status, ...error } } };
+      results.push({ action, outcome: "drift", drift: { kind: "enabledButIneligible", platform: { status: answer.status, ...error } } });
+      continue;
     }
-    return { action, outcome: "failed", failure: { code: error.code || String(answer.status), message: error.message } };
-  });
-  // Items still throttled after the batch's own retries: not done, try them in the next chunk.
-  const throttled = results.filter((r, i) => r.outcome === "failed" && (answers[i]?.status === 429 || answers[i]?.status === 503));
-  if (throttled.length) {
-    return { results: results.filter((r) => !throttled.includes(r)), deferSeconds: 30, ms };
+    results.push({ action, outcome: "failed", failure: { code: error.code || String(answer.status), message: error.message } });
   }
-  return { results, deferSeconds: null, ms };
+  if (deferSeconds === 0) deferSeconds = THROTTLED_ITEM_DEFAULT_DEFER_SECONDS;
+  return { results, deferSeconds, ms };
 }
+
+/** How long items throttled inside a batch wait when none of them says (no Retry-After). */
+const THROTTLED_ITEM_DEFAULT_DEFER_SECONDS = 30;
 
 /** D14: the environment's default security roles for users this product added. */
 async function assignDefaultRoles(ctx: ExecuteContext, userIds: string[]): Promise<{ userId: string; code: string; message: string }[]> {

@@ -29,6 +29,8 @@ export interface Situation {
   row: SystemUserRow | null;
   eligibility: Eligibility;
   internalEmailLocked: boolean;
+  /** D8: an admin chose this user's access mode (an access-mode pin): the license no longer decides it. */
+  accessModePinned?: boolean;
 }
 
 export function failedKeepRules(e: Eligibility): RuleId[] {
@@ -58,8 +60,8 @@ export function decide(s: Situation): Decision {
   if (!user) return { action: null, lockInternalEmail: false };
   const fields = profilePatch(row, user, { internalEmailLocked: s.internalEmailLocked });
   const patch: Record<string, string | number | null> = { ...fields.patch };
-  // D8: switch between read-write and administrative with the license; other modes are an admin's choice.
-  if (kind === "regular" && (row.accessmode === ACCESS_MODES.readWrite || row.accessmode === ACCESS_MODES.administrative)) {
+  // D8: switch between read-write and administrative with the license; other modes, and any mode an admin pinned, are an admin's choice.
+  if (!s.accessModePinned && kind === "regular" && (row.accessmode === ACCESS_MODES.readWrite || row.accessmode === ACCESS_MODES.administrative)) {
     const desired = ACCESS_MODES[e.accessMode];
     if (row.accessmode !== desired) patch.accessmode = desired;
   }

@@ -13,9 +13,9 @@ import { meter } from "./metrics.js";
 import { enqueueDirectoryJob, enqueueEnvironmentJob, type DirectoryJob } from "./jobs.js";
 import type { DirectoryUser, PlatformEnvironment, TenantFacts } from "./model.js";
 import { isStalled, newEnvState, newRun, TERMINAL_STATES } from "./runs.js";
-import { bucketOf, chooseBucketCount, fold, needsAllBuckets, toBuckets } from "./snapshot.js";
+import { bucketOf, chooseBucketCount, fold, needsAllBuckets, pendingByBucket, toBuckets, type PendingMemberships } from "./snapshot.js";
 import { TENANT_SIZED_WAIT_SECONDS, tenantSizedWork } from "./tenant-sized.js";
-import type { Versioned } from "./store.js";
+import { bucketId, type Versioned } from "./store.js";
 
 /**
  * The tenant's directory cycle (D1, D12): reads users/delta and the security groups' delta once
@@ -344,8 +344,8 @@ class DirectoryCycle {
       a.phase = "fanout";
       return;
     }
-    const snapshot = await this.readSnapshot(all ? undefined : [...users.map((u) => u.id), ...members.map((m) => m.u), ...affected]);
-    const changed = fold(snapshot, changes, all ? "all" : "touched");
+    const { snapshot, pending } = await this.readSnapshot(all ? undefined : [...users.map((u) => u.id), ...members.map((m) => m.u), ...affected]);
+    const changed = fold(snapshot, changes, all ? "all" : "touched", pending);
     a.bucketCount = all ? chooseBucketCount(snapshot.size) : a.bucketCount;
     if (!a.fullCycle) {
       const journal = [...new Set([...changed, ...affected])].flatMap((id) => {
@@ -358,18 +358,23 @@ class DirectoryCycle {
     }
     a.phase = "store";
     await this.checkpoint();
-    this.folded = { snapshot, changed, all };
+    this.folded = { snapshot, pending, changed, all };
   }
 
-  private folded: { snapshot: Map<string, DirectoryUser>; changed: Set<string>; all: boolean } | undefined;
+  private folded: { snapshot: Map<string, DirectoryUser>; pending: PendingMemberships; changed: Set<string>; all: boolean } | undefined;
 
-  private async readSnapshot(ids: string[] | undefined): Promise<Map<string, DirectoryUser>> {
+  /** The users (and pending memberships) of the buckets of `ids`, or of every bucket. */
+  private async readSnapshot(ids: string[] | undefined): Promise<{ snapshot: Map<string, DirectoryUser>; pending: PendingMemberships }> {
     const count = this.state.bucketCount;
-    const map = new Map<string, DirectoryUser>();
-    if (count === 0) return map;
+    const snapshot = new Map<string, DirectoryUser>();
+    const pending: PendingMemberships = new Map();
+    if (count === 0) return { snapshot, pending };
     const buckets = ids ? [...new Set(ids.map((id) => bucketOf(id, count)))] : undefined;
-    for (const list of (await this.deps.store.readBuckets(this.tenantId, count, buckets)).values()) for (const u of list) map.set(u.id, u);
-    return map;
+    for (const doc of await this.deps.store.readBucketDocuments(this.tenantId, count, buckets)) {
+      for (const u of doc.users) snapshot.set(u.id, u);
+      for (const [id, groups] of Object.entries(doc.pending ?? {})) pending.set(id, groups);
+    }
+    return { snapshot, pending };
   }
 
   /** Writes the snapshot (re-folding from the staged changes after a crash) and drops the staging. */
@@ -382,22 +387,21 @@ class DirectoryCycle {
       const members = staging.flatMap((d) => (d.kind === "groups" ? d.changes : []));
       const changes = { users, members, trackedGroups: a.trackedGroups };
       const all = needsAllBuckets(changes);
-      const snapshot = await this.readSnapshot(all ? undefined : [...users.map((u) => u.id), ...members.map((m) => m.u)]);
-      const changed = fold(snapshot, changes, all ? "all" : "touched");
-      this.folded = { snapshot, changed, all };
+      const { snapshot, pending } = await this.readSnapshot(all ? undefined : [...users.map((u) => u.id), ...members.map((m) => m.u)]);
+      const changed = fold(snapshot, changes, all ? "all" : "touched", pending);
+      this.folded = { snapshot, pending, changed, all };
     }
-    const { snapshot, changed, all } = this.folded;
+    const { snapshot, pending, changed, all } = this.folded;
     const pk = directoryPartition(this.tenantId);
     if (all) {
-      await store.writeBuckets(this.tenantId, a.bucketCount, toBuckets(snapshot.values(), a.bucketCount));
-      if (this.state.bucketCount !== 0 && this.state.bucketCount !== a.bucketCount) {
-        await store.deleteChunks(pk, Array.from({ length: this.state.bucketCount }, (_, b) => `bucket|${this.state.bucketCount}|${b}`));
-      }
+      // Under the new count's ids: the buckets of the count in the state stay whole until finishCycle
+      // has saved the new count (readers, and a re-fold after a crash, read those).
+      await store.writeBuckets(this.tenantId, a.bucketCount, toBuckets(snapshot.values(), a.bucketCount), pendingByBucket(pending, a.bucketCount));
     } else if (changed.size > 0) {
       const touched = new Set([...changed].map((id) => bucketOf(id, a.bucketCount)));
       const buckets = new Map<number, DirectoryUser[]>([...touched].map((b) => [b, []]));
       for (const u of snapshot.values()) buckets.get(bucketOf(u.id, a.bucketCount))?.push(u);
-      await store.writeBuckets(this.tenantId, a.bucketCount, buckets);
+      await store.writeBuckets(this.tenantId, a.bucketCount, buckets, pendingByBucket(pending, a.bucketCount, touched));
     }
     await store.deleteChunks(pk, Array.from({ length: a.staged }, (_, i) => `staging|${a.cycle}|${i}`));
     this.folded = undefined;
@@ -498,6 +502,7 @@ class DirectoryCycle {
 
   private async finishCycle(journal: Record<string, number>, fullCycles: number[], minCursor: number): Promise<void> {
     const a = this.active;
+    const retiredBuckets = this.state.bucketCount !== 0 && this.state.bucketCount !== a.bucketCount ? this.state.bucketCount : 0;
     // Journal no environment still needs is removed (an environment left behind reconciles fully).
     const prunable = Object.entries(journal).filter(([c]) => Number(c) <= minCursor);
     if (prunable.length) {
@@ -523,5 +528,10 @@ class DirectoryCycle {
       lease: null,
     };
     await this.checkpoint();
+    // The old bucket count's documents go only once no state names it any more. (A crash before this
+    // leaves them behind unread; a later switch back to that count rewrites every one of its buckets.)
+    if (retiredBuckets) {
+      await this.deps.store.deleteChunks(directoryPartition(this.tenantId), Array.from({ length: retiredBuckets }, (_, b) => bucketId(retiredBuckets, b)));
+    }
   }
 }

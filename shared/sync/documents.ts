@@ -1,13 +1,14 @@
 import { z } from "zod";
 import { RULE_IDS } from "./eligibility.js";
-import { directoryUserSchema, platformEnvironmentSchema, tenantFactsSchema } from "./model.js";
+import { accessModeSchema, directoryUserSchema, platformEnvironmentSchema, tenantFactsSchema } from "./model.js";
 
 /**
  * The sync's documents in the `sync` container. Two kinds of partition:
  * - `tenantId|directory`: what the tenant's directory cycle reads and every environment shares
  *   (directory state with its delta links and lease, one state per environment, the user snapshot
  *   in bucket documents, staged delta pages, the per-cycle change journal);
- * - `tenantId|env|environmentId`: one environment's runs, their plans, drift and D6 locks.
+ * - `tenantId|env|environmentId`: one environment's runs, their plans, drift, D6 locks and D8
+ *   access-mode pins.
  */
 export const directoryPartition = (tenantId: string) => `${tenantId}|directory`;
 export const environmentPartition = (tenantId: string, environmentId: string) => `${tenantId}|env|${environmentId}`;
@@ -210,6 +211,24 @@ export const emailLockSchema = z.object({
   value: z.string().nullable(),
 });
 export type EmailLock = z.infer<typeof emailLockSchema>;
+
+/**
+ * D8: an access mode an admin chose for a user (PATCH …/users/{userId}). The license decides the
+ * default (read-write or administrative); while a pin stands the sync leaves the access mode alone.
+ */
+export const accessModePinSchema = z.object({
+  id: z.string(),
+  type: z.literal("access-mode-pin"),
+  tenantId: z.string(),
+  environmentId: z.string(),
+  partitionKey: z.string(),
+  userId: z.string(),
+  accessMode: accessModeSchema,
+  pinnedBy: z.string(),
+  pinnedAt: z.string(),
+});
+export type AccessModePin = z.infer<typeof accessModePinSchema>;
+export const accessModePinId = (userId: string) => `access-mode-pin|${userId}`;
 
 export const bucketDocumentSchema = z.object({
   id: z.string(),

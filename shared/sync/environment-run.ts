@@ -147,7 +147,7 @@ class EnvironmentRun {
       rows = users.size ? await dataverse.systemUsersByObjectIds([...users.keys()]) : [];
     }
     const marks = await deps.store.readMarks(tenantId, env.id, run.full ? undefined : [...users.keys()]);
-    const plan = planRun({ environment: env, facts, users, rows, full: run.full, drift: marks.drift, locks: marks.locks });
+    const plan = planRun({ environment: env, facts, users, rows, full: run.full, drift: marks.drift, locks: marks.locks, pins: marks.pins });
 
     const pk = environmentPartition(tenantId, env.id);
     if (plan.resolvedDrift.length) await deps.store.deleteMany(pk, plan.resolvedDrift.map((u) => `drift|${u}`));

@@ -7,8 +7,9 @@ import type { DirectoryUser, SystemUserRow } from "./model.js";
  * - username (UPN) -> domainname; title, first and last name, phones and address fields as listed;
  * - full name is never updated by the sync;
  * - primary email is never updated (to avoid data loss): no column of the mapping writes it;
- * - internal email (internalemailaddress) follows Entra's mail until someone changes it in
- *   Dataverse; from then on it is never written again (the record is "locked").
+ * - internal email (internalemailaddress) follows Entra's mail (the UPN when there is none)
+ *   until someone changes it in Dataverse; from then on it is never written again (the record is
+ *   "locked").
  */
 export const MAPPED_FIELDS = {
   domainname: (u) => u.upn,
@@ -52,7 +53,9 @@ export function profilePatch(row: SystemUserRow, user: DirectoryUser, options: {
   const desired = internalEmailOf(user);
   const current = row.internalemailaddress;
   if (!options.internalEmailLocked && !sameEmail(current, desired)) {
-    // A value Entra once had (or none) is the sync's own; anything else an admin typed in Dataverse.
+    // A value the sync derived for this user before (the snapshot keeps each former internal email:
+    // a mail, or the UPN of a user without mail, so a rename is no edit), or none, is the sync's own;
+    // anything else an admin typed in Dataverse.
     const written = [user.upn, ...(user.mailHistory ?? [])];
     if (!current || written.some((w) => sameEmail(w, current))) patch.internalemailaddress = desired;
     else lockInternalEmail = true;

@@ -2,11 +2,11 @@ import { z } from "zod";
 import type { Client } from "@microsoft/microsoft-graph-client";
 import { graphErrorOf, sendBatch, type BatchItemResult } from "../clients/graph-batch.js";
 import { mapGraphError } from "../clients/graph.js";
-import { DataverseClient } from "../clients/dataverse.js";
+import { batchItemError, DataverseClient, type BatchOperationResult } from "../clients/dataverse.js";
 import { AppError } from "../errors/app-error.js";
 import type { SyncDeps } from "./deps.js";
 import { readTenantFacts, stagedUserOf, USER_SELECT } from "./directory-reader.js";
-import { environmentPartition, type DriftDocument } from "./documents.js";
+import { environmentPartition, type AccessModePin, type DriftDocument, type RunDocument } from "./documents.js";
 import { driftLever, type DriftKind } from "./drift.js";
 import { evaluateEligibility, type Eligibility, type RuleResult } from "./eligibility.js";
 import { profilePatch } from "./fields.js";
@@ -26,6 +26,8 @@ export interface UserSituation {
   eligibility: Eligibility;
   internalEmailLocked: boolean;
   drift: DriftDocument | null;
+  /** D8: the access mode an admin chose for the user (the sync leaves it alone), if any. */
+  accessModePin: AccessModePin | null;
 }
 
 const memberOfSchema = z.object({
@@ -34,8 +36,8 @@ const memberOfSchema = z.object({
 });
 
 /** The user as Entra knows it now (null when unknown or deleted) and its direct group memberships. */
-async function readUser(deps: SyncDeps, tenantId: string, userId: string): Promise<DirectoryUser | null> {
-  const client = deps.graph(tenantId, "interactive");
+async function readUser(deps: SyncDeps, tenantId: string, userId: string, clients: ClientMode): Promise<DirectoryUser | null> {
+  const client = deps.graph(tenantId, clients);
   const answers = await sendBatch(client, [
     { id: "user", method: "GET", url: `/users/${userId}?$select=${USER_SELECT.join(",")}` },
     { id: "memberOf", method: "GET", url: `/users/${userId}/memberOf?$select=id` },
@@ -89,24 +91,29 @@ function succeeded(item: BatchItemResult | undefined, what: string): unknown {
   });
 }
 
-export async function loadSituation(deps: SyncDeps, tenantId: string, env: PlatformEnvironment, userId: string): Promise<UserSituation> {
+/** How the clients are made: "interactive" for an admin's request, "background" for queue work (D12: low throttle priority to Graph). */
+export type ClientMode = "background" | "interactive";
+
+export async function loadSituation(deps: SyncDeps, tenantId: string, env: PlatformEnvironment, userId: string, clients: ClientMode = "interactive"): Promise<UserSituation> {
   const group = env.dataverse?.securityGroupId ?? null;
   const [user, facts] = await Promise.all([
-    readUser(deps, tenantId, userId),
-    readTenantFacts(deps.graph(tenantId, "interactive"), group ? [group] : []),
+    readUser(deps, tenantId, userId, clients),
+    readTenantFacts(deps.graph(tenantId, clients), group ? [group] : []),
   ]);
   if (user) user.groups = user.groups.filter((g) => g === group);
   let row: SystemUserRow | null = null;
   let internalEmailLocked = false;
   let drift: DriftDocument | null = null;
+  let accessModePin: AccessModePin | null = null;
   if (env.dataverse) {
-    row = await deps.dataverse(tenantId, env, "interactive").systemUserByObjectId(userId);
+    row = await deps.dataverse(tenantId, env, clients).systemUserByObjectId(userId);
     const marks = await deps.store.readMarks(tenantId, env.id, [userId]);
     internalEmailLocked = marks.locks.has(userId);
     drift = marks.drift.get(userId) ?? null;
+    accessModePin = marks.pins.get(userId) ?? null;
   }
   const eligibility = evaluateEligibility({ user, userId, tenant: facts, environment: env, record: row ? { kind: recordKind(row) } : null });
-  return { user, facts, row, eligibility, internalEmailLocked, drift };
+  return { user, facts, row, eligibility, internalEmailLocked, drift, accessModePin };
 }
 
 export type OneUserOutcome = "added" | "reEnabled" | "refreshed" | "updated" | "disabled" | "unchanged";
@@ -119,6 +126,14 @@ export interface OneUserResult {
   /** Set when the platform refused a change: recorded as drift, with its lever. */
   drift: { kind: DriftKind; lever: string; platform: { status: number; code: string; message: string } } | null;
   failedRules: RuleResult[];
+  /** D14: default roles a user this call added did not receive, and why (also in the audit trail). */
+  roleFailures: RoleFailure[];
+}
+
+export interface RoleFailure {
+  roleId: string;
+  code: string;
+  message: string;
 }
 
 function notEligible(env: PlatformEnvironment, userId: string, rules: RuleResult[], onDemand: boolean): AppError {
@@ -134,17 +149,19 @@ function notEligible(env: PlatformEnvironment, userId: string, rules: RuleResult
  * eligibility; a refresh brings an existing record in line with the rules (re-enable, refresh,
  * update, or disable - D3, with drift when the platform refuses).
  */
-export async function syncOneUser(deps: SyncDeps, tenantId: string, env: PlatformEnvironment, userId: string, mode: "add" | "refresh", defaultRoleIds: readonly string[]): Promise<OneUserResult> {
+export async function syncOneUser(
+  deps: SyncDeps, tenantId: string, env: PlatformEnvironment, userId: string, mode: "add" | "refresh", defaultRoleIds: readonly string[], clients: ClientMode = "interactive",
+): Promise<OneUserResult> {
   if (!env.dataverse) {
     throw new AppError("businessRule", `Environment ${env.id} has no Dataverse database: it has no users (D5).`, { code: "environment-without-dataverse" });
   }
-  const s = await loadSituation(deps, tenantId, env, userId);
-  const base = { userId, environmentId: env.id, drift: null, failedRules: [] as RuleResult[] };
+  const s = await loadSituation(deps, tenantId, env, userId, clients);
+  const base = { userId, environmentId: env.id, drift: null, failedRules: [] as RuleResult[], roleFailures: [] as RoleFailure[] };
   if (s.row && !isDirectoryManaged(recordKind(s.row))) {
     throw new AppError("conflict", `The record of ${userId} in this environment is ${recordKind(s.row)} record; the directory sync never changes it (D7).`, { code: "record-not-directory-managed" });
   }
-  const platform = deps.platform(tenantId, "interactive");
-  const dataverse = deps.dataverse(tenantId, env, "interactive");
+  const platform = deps.platform(tenantId, clients);
+  const dataverse = deps.dataverse(tenantId, env, clients);
   const addUser = async (outcome: OneUserOutcome, kind: DriftKind): Promise<OneUserResult> => {
     const answer = await platform.addUser(env.id, userId);
     if (!answer.ok) {
@@ -157,11 +174,9 @@ export async function syncOneUser(deps: SyncDeps, tenantId: string, env: Platfor
       });
     }
     const row = await dataverse.systemUserByObjectId(userId);
-    if (outcome === "added" && row && defaultRoleIds.length) {
-      await dataverse.batch(defaultRoleIds.map((r) => DataverseClient.associateRole(dataverse.apiBase, row.systemuserid, r)));
-    }
+    const roleFailures = outcome === "added" ? await assignDefaultRoles(deps, tenantId, env, dataverse, userId, row, defaultRoleIds) : [];
     if (s.drift) await deps.store.deleteMany(environmentPartition(tenantId, env.id), [s.drift.id]);
-    return { ...base, outcome, systemUserId: row?.systemuserid ?? null };
+    return { ...base, outcome, systemUserId: row?.systemuserid ?? null, roleFailures };
   };
 
   if (!s.row || s.row.isdisabled) {
@@ -190,7 +205,10 @@ export async function syncOneUser(deps: SyncDeps, tenantId: string, env: Platfor
   if (s.user) {
     const fields = profilePatch(row, s.user, { internalEmailLocked: s.internalEmailLocked });
     const patch: Record<string, unknown> = { ...fields.patch };
-    if (recordKind(row) === "regular" && (row.accessmode === ACCESS_MODES.readWrite || row.accessmode === ACCESS_MODES.administrative) && row.accessmode !== ACCESS_MODES[s.eligibility.accessMode]) {
+    if (s.accessModePin) {
+      // D8: an admin's choice stands, and addUser may just have reset it (the platform gives a licensed user read-write).
+      if (row.accessmode !== s.row.accessmode) patch.accessmode = s.row.accessmode;
+    } else if (recordKind(row) === "regular" && (row.accessmode === ACCESS_MODES.readWrite || row.accessmode === ACCESS_MODES.administrative) && row.accessmode !== ACCESS_MODES[s.eligibility.accessMode]) {
       patch.accessmode = ACCESS_MODES[s.eligibility.accessMode];
     }
     if (Object.keys(patch).length) {
@@ -199,6 +217,48 @@ export async function syncOneUser(deps: SyncDeps, tenantId: string, env: Platfor
     }
   }
   return refreshed;
+}
+
+/**
+ * D14 for a user added on demand: the environment's default roles, each answer checked. An
+ * association that already exists is what we wanted (as in apply.ts). A role not given - the new
+ * record not readable yet, Dataverse refusing the association, or the $batch failing - is returned
+ * for the caller's answer and recorded in the audit trail as `assignRole` failures, the entries a
+ * periodic run records for its role failures.
+ */
+async function assignDefaultRoles(
+  deps: SyncDeps, tenantId: string, env: PlatformEnvironment, dataverse: DataverseClient, userId: string, row: SystemUserRow | null, roleIds: readonly string[],
+): Promise<RoleFailure[]> {
+  if (!roleIds.length) return [];
+  let failures: RoleFailure[];
+  if (!row) {
+    failures = roleIds.map((roleId) => ({
+      roleId, code: "record-not-found", message: "The platform added the user, but Dataverse does not show its record yet; the role was not assigned.",
+    }));
+  } else {
+    let answers: BatchOperationResult[];
+    try {
+      answers = await dataverse.batch(roleIds.map((r) => DataverseClient.associateRole(dataverse.apiBase, row.systemuserid, r)));
+    } catch (err) {
+      const code = err instanceof AppError ? err.code : "error";
+      answers = roleIds.map(() => ({ status: 502, headers: {}, body: { error: { code, message: err instanceof Error ? err.message : String(err) } } }));
+    }
+    failures = roleIds.flatMap((roleId, i) => {
+      const answer = answers[i] ?? { status: 502, headers: {}, body: null };
+      if (answer.status < 300) return [];
+      const error = batchItemError(answer);
+      return /duplicate|already/i.test(error.message) ? [] : [{ roleId, code: error.code || String(answer.status), message: error.message }];
+    });
+  }
+  if (failures.length) {
+    const entries: RunDocument["failures"] = failures.map((f) => ({ userId, op: "assignRole", code: f.code, message: `role ${f.roleId}: ${f.message}` }));
+    await deps.audit.append(tenantId, {
+      actor: { type: "system", id: "sync" }, action: "sync.user.assignRole", target: { type: "user", id: userId }, phase: "record", outcome: "failed",
+      reason: `${failures.length} of ${roleIds.length} default security roles were not assigned (D14).`,
+      context: { environmentId: env.id, systemUserId: row?.systemuserid ?? null, roleIds: failures.map((f) => f.roleId), failures: entries },
+    });
+  }
+  return failures;
 }
 
 async function recordDrift(

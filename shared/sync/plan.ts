@@ -1,5 +1,5 @@
 import { decide, type PlannedAction } from "./decide.js";
-import type { DriftDocument } from "./documents.js";
+import type { AccessModePin, DriftDocument } from "./documents.js";
 import { evaluateEligibility } from "./eligibility.js";
 import type { DirectoryUser, PlatformEnvironment, SystemUserRow, TenantFacts } from "./model.js";
 import { isDirectoryManaged, recordKind } from "./records.js";
@@ -19,6 +19,8 @@ export interface PlanInput {
   full: boolean;
   drift: Map<string, DriftDocument>;
   locks: Set<string>;
+  /** D8: users whose access mode an admin pinned (the sync leaves it alone). */
+  pins?: ReadonlyMap<string, AccessModePin>;
 }
 
 export interface Plan {
@@ -61,7 +63,7 @@ export function planRun(input: PlanInput): Plan {
     const user = input.users.get(userId) ?? null;
     plan.read++;
     const eligibility = evaluateEligibility({ user, userId, tenant: input.facts, environment: input.environment, record: row ? { kind: recordKind(row) } : null });
-    const decision = decide({ userId, user, row, eligibility, internalEmailLocked: input.locks.has(userId) });
+    const decision = decide({ userId, user, row, eligibility, internalEmailLocked: input.locks.has(userId), accessModePinned: input.pins?.has(userId) ?? false });
     if (decision.action) plan.actions.push(decision.action);
     if (decision.skipped) plan.skipped++;
     if (decision.lockInternalEmail) plan.newLocks.push({ userId, value: row?.internalemailaddress ?? null });

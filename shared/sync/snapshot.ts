@@ -1,4 +1,5 @@
 import { FULL_LISTING, type StagedMemberChange, type StagedUser } from "./documents.js";
+import { internalEmailOf } from "./fields.js";
 import type { DirectoryUser } from "./model.js";
 
 /**
@@ -48,8 +49,11 @@ export function applyStagedUser(existing: DirectoryUser | undefined, staged: Sta
     if (key === "id" || key === "groups" || key === "mailHistory" || key === "removed" || value === undefined) continue;
     (merged as Record<string, unknown>)[key] = value;
   }
-  if (base.mail !== merged.mail && base.mail) {
-    merged.mailHistory = [...(base.mailHistory ?? []).filter((m) => m !== base.mail), base.mail].slice(-MAIL_HISTORY);
+  // D6: every internal email the sync wrote (or would have) stays recognisable as its own: the
+  // value derived before this change (mail, or the UPN when there is no mail) joins the history.
+  const before = internalEmailOf(base);
+  if (before && before !== internalEmailOf(merged)) {
+    merged.mailHistory = [...(base.mailHistory ?? []).filter((m) => m !== before), before].slice(-MAIL_HISTORY);
   }
   return merged;
 }
@@ -85,6 +89,15 @@ export interface FoldChanges {
   trackedGroups: readonly string[];
 }
 
+/**
+ * Memberships groups/delta reported for users the snapshot does not have yet: user id -> tracked
+ * groups (sorted). A user created after a cycle's users/delta read and added to a group before its
+ * groups/delta read arrives with the next cycle's users/delta, but groups/delta never sends that
+ * membership again: it waits here, stored with the bucket the user id falls in (so a user and its
+ * pending memberships are always written together), and is applied when the user arrives.
+ */
+export type PendingMemberships = Map<string, string[]>;
+
 /** A fold needs every bucket when a full listing (users or a group) is among the changes. */
 export function needsAllBuckets(changes: Pick<FoldChanges, "users" | "members">): boolean {
   return changes.users.some((u) => u.id === FULL_LISTING) || changes.members.some((m) => m.u === FULL_LISTING);
@@ -92,13 +105,22 @@ export function needsAllBuckets(changes: Pick<FoldChanges, "users" | "members">)
 
 /**
  * Applies a cycle's staged changes to the users given (the touched buckets on an incremental
- * cycle, every bucket when needsAllBuckets). Mutates `users`; returns the ids that changed.
+ * cycle, every bucket when needsAllBuckets) and to the pending memberships of those buckets.
+ * Mutates both; returns the ids that changed (their user, or only their pending memberships: the
+ * bucket of every id returned must be written).
  */
-export function fold(users: Map<string, DirectoryUser>, changes: FoldChanges, scope: "touched" | "all"): Set<string> {
+export function fold(users: Map<string, DirectoryUser>, changes: FoldChanges, scope: "touched" | "all", pending: PendingMemberships = new Map()): Set<string> {
   const changed = new Set<string>();
   const set = (id: string, next: DirectoryUser) => {
     if (!sameUser(users.get(id), next)) changed.add(id);
     users.set(id, next);
+  };
+  const setPending = (id: string, groups: string[]) => {
+    const before = pending.get(id) ?? [];
+    if (sameList(before, groups)) return;
+    if (groups.length) pending.set(id, groups);
+    else pending.delete(id);
+    changed.add(id);
   };
   let listed: Set<string> | null = null;
   for (const s of changes.users) {
@@ -107,7 +129,19 @@ export function fold(users: Map<string, DirectoryUser>, changes: FoldChanges, sc
       continue;
     }
     listed?.add(s.id);
-    set(s.id, applyStagedUser(users.get(s.id), s));
+    let next = applyStagedUser(users.get(s.id), s);
+    const waiting = pending.get(s.id);
+    if (waiting) {
+      // The user arrives: the memberships reported before it take effect (the user changes anyway).
+      for (const g of waiting) next = withGroup(next, g, true);
+      setPending(s.id, []);
+    }
+    set(s.id, next);
+  }
+  if (listed) {
+    // Pending memberships come from earlier cycles, whose group reads preceded this full round: a
+    // user it does not list was deleted before it was ever seen.
+    for (const id of [...pending.keys()]) if (!listed.has(id)) setPending(id, []);
   }
   const fullGroups = new Map<string, Set<string>>();
   for (const m of changes.members) {
@@ -122,6 +156,11 @@ export function fold(users: Map<string, DirectoryUser>, changes: FoldChanges, sc
     }
     const user = users.get(m.u);
     if (user) set(m.u, withGroup(user, m.g, m.a));
+    else {
+      // Not in the snapshot (yet): keep an add until the user arrives; a removal cancels it.
+      const groups = pending.get(m.u) ?? [];
+      setPending(m.u, m.a ? [...new Set([...groups, m.g])].sort() : groups.filter((g) => g !== m.g));
+    }
   }
   if (scope === "all") {
     const tracked = new Set(changes.trackedGroups);
@@ -132,6 +171,9 @@ export function fold(users: Map<string, DirectoryUser>, changes: FoldChanges, sc
       if (next.groups.some((g) => !tracked.has(g))) next = { ...next, groups: next.groups.filter((g) => tracked.has(g)) };
       if (next !== user) set(id, next);
     }
+    for (const [id, groups] of [...pending]) {
+      setPending(id, groups.filter((g) => tracked.has(g) && (fullGroups.get(g)?.has(id) ?? true)));
+    }
   }
   return changed;
 }
@@ -141,5 +183,18 @@ export function toBuckets(users: Iterable<DirectoryUser>, bucketCount: number): 
   const out = new Map<number, DirectoryUser[]>();
   for (let b = 0; b < bucketCount; b++) out.set(b, []);
   for (const u of users) out.get(bucketOf(u.id, bucketCount))?.push(u);
+  return out;
+}
+
+/** Pending memberships by bucket, for the buckets given (every bucket when undefined); a bucket with none has no entry. */
+export function pendingByBucket(pending: PendingMemberships, bucketCount: number, buckets?: ReadonlySet<number>): Map<number, Record<string, string[]>> {
+  const out = new Map<number, Record<string, string[]>>();
+  for (const [id, groups] of pending) {
+    const b = bucketOf(id, bucketCount);
+    if (buckets && !buckets.has(b)) continue;
+    const entry = out.get(b) ?? {};
+    entry[id] = groups;
+    out.set(b, entry);
+  }
   return out;
 }

@@ -2,7 +2,7 @@ import type { Container, JSONObject, OperationInput, SqlParameter } from "@azure
 import { AppError } from "../errors/app-error.js";
 import { createItem, deleteItem, mapCosmosError, queryAll, queryPage, readItem, replaceIfMatch, upsert, type Page, type Stored } from "../storage/repository.js";
 import {
-  directoryPartition, environmentPartition, type DirectoryState, type DriftDocument, type EmailLock, type EnvState, type RunDocument,
+  directoryPartition, environmentPartition, type AccessModePin, type DirectoryState, type DriftDocument, type EmailLock, type EnvState, type RunDocument,
   type StagedMemberChange, type StagedUser,
 } from "./documents.js";
 import { meter } from "./metrics.js";
@@ -18,6 +18,13 @@ export type StagingDocument =
   | { id: string; type: "staging"; partitionKey: string; cycle: number; seq: number; kind: "groups"; changes: StagedMemberChange[] };
 
 export type Versioned<T> = { doc: T; etag: string };
+
+/** A snapshot bucket: its users, and memberships reported for users of the bucket not seen yet (user id -> groups). */
+export interface BucketDocument {
+  bucket: number;
+  users: DirectoryUser[];
+  pending?: Record<string, string[]>;
+}
 
 /**
  * Every Cosmos request of the sync goes through here (one place to see them, count them and
@@ -104,15 +111,33 @@ export class SyncStore {
   /** Users of the snapshot, by bucket; `buckets` undefined = every bucket. */
   async readBuckets(tenantId: string, bucketCount: number, buckets?: readonly number[]): Promise<Map<number, DirectoryUser[]>> {
     const out = new Map<number, DirectoryUser[]>();
-    const wanted = buckets ?? Array.from({ length: bucketCount }, (_, b) => b);
-    const items = await this.readChunks<{ bucket: number; users: DirectoryUser[] }>(directoryPartition(tenantId), wanted.map((b) => bucketId(bucketCount, b)));
-    for (const item of items) out.set(item.bucket, item.users);
+    for (const item of await this.readBucketDocuments(tenantId, bucketCount, buckets)) out.set(item.bucket, item.users);
     return out;
   }
 
-  async writeBuckets(tenantId: string, bucketCount: number, buckets: Map<number, DirectoryUser[]>): Promise<void> {
+  /**
+   * The snapshot's bucket documents (users and pending memberships). Every bucket of a bucket count
+   * is written before the count is saved, and removed only after another count replaced it: a
+   * missing bucket means the count was read just before it changed, so the read fails (transient;
+   * a retry reads the directory state again) rather than answer with users missing.
+   */
+  async readBucketDocuments(tenantId: string, bucketCount: number, buckets?: readonly number[]): Promise<BucketDocument[]> {
+    const wanted = buckets ?? Array.from({ length: bucketCount }, (_, b) => b);
+    const items = await this.readChunks<BucketDocument>(directoryPartition(tenantId), wanted.map((b) => bucketId(bucketCount, b)));
+    const found = new Set(items.map((i) => i.bucket));
+    if (wanted.some((b) => !found.has(b))) {
+      throw new AppError("unavailable", "The directory snapshot changed while it was read (its bucket count moved on).", { retryAfterSeconds: 5 });
+    }
+    return items;
+  }
+
+  /** Writes whole buckets; `pending` holds the pending memberships of those of them that have any. */
+  async writeBuckets(tenantId: string, bucketCount: number, buckets: Map<number, DirectoryUser[]>, pending?: Map<number, Record<string, string[]>>): Promise<void> {
     const pk = directoryPartition(tenantId);
-    await this.batchUpsert(this.chunks, pk, [...buckets].map(([bucket, users]) => ({ id: bucketId(bucketCount, bucket), type: "bucket", partitionKey: pk, bucketCount, bucket, users })));
+    await this.batchUpsert(this.chunks, pk, [...buckets].map(([bucket, users]) => {
+      const waiting = pending?.get(bucket);
+      return { id: bucketId(bucketCount, bucket), type: "bucket", partitionKey: pk, bucketCount, bucket, users, ...(waiting && { pending: waiting }) };
+    }));
   }
 
   async writeJournal(tenantId: string, cycle: number, chunks: DirectoryUser[][]): Promise<void> {
@@ -211,25 +236,29 @@ export class SyncStore {
     return item.actions;
   }
 
-  /** Drift records and D6 locks of an environment; only those of `userIds` when given. */
-  async readMarks(tenantId: string, environmentId: string, userIds?: readonly string[]): Promise<{ drift: Map<string, DriftDocument>; locks: Set<string> }> {
+  /** Drift records, D6 locks and D8 access-mode pins of an environment; only those of `userIds` when given. */
+  async readMarks(
+    tenantId: string, environmentId: string, userIds?: readonly string[],
+  ): Promise<{ drift: Map<string, DriftDocument>; locks: Set<string>; pins: Map<string, AccessModePin> }> {
     const pk = environmentPartition(tenantId, environmentId);
     const drift = new Map<string, DriftDocument>();
     const locks = new Set<string>();
-    if (userIds && userIds.length === 0) return { drift, locks };
-    const items = await this.queryAll<DriftDocument | EmailLock>(
-      `SELECT * FROM c WHERE c.partitionKey = @pk AND (c.type = 'drift' OR c.type = 'email-lock')${userIds ? " AND ARRAY_CONTAINS(@ids, c.userId)" : ""}`,
+    const pins = new Map<string, AccessModePin>();
+    if (userIds && userIds.length === 0) return { drift, locks, pins };
+    const items = await this.queryAll<DriftDocument | EmailLock | AccessModePin>(
+      `SELECT * FROM c WHERE c.partitionKey = @pk AND (c.type = 'drift' OR c.type = 'email-lock' OR c.type = 'access-mode-pin')${userIds ? " AND ARRAY_CONTAINS(@ids, c.userId)" : ""}`,
       [{ name: "@pk", value: pk }, ...(userIds ? [{ name: "@ids", value: [...userIds] }] : [])],
       pk,
     );
     for (const item of items) {
       if (item.type === "drift") drift.set(item.userId, item);
+      else if (item.type === "access-mode-pin") pins.set(item.userId, item);
       else locks.add(item.userId);
     }
-    return { drift, locks };
+    return { drift, locks, pins };
   }
 
-  async upsertMarks(partitionKey: string, docs: (DriftDocument | EmailLock)[]): Promise<void> {
+  async upsertMarks(partitionKey: string, docs: (DriftDocument | EmailLock | AccessModePin)[]): Promise<void> {
     await this.batchUpsert(this.container, partitionKey, docs);
   }
 
@@ -244,7 +273,8 @@ export class SyncStore {
  */
 function estimatedSize(doc: JSONObject): number {
   const list = (doc.users ?? doc.actions) as unknown[] | undefined;
-  return Array.isArray(list) ? 1024 + list.length * 1024 : 4096;
+  const pending = doc.pending ? Object.keys(doc.pending).length * 256 : 0;
+  return Array.isArray(list) ? 1024 + list.length * 1024 + pending : 4096;
 }
 
 export function bucketId(bucketCount: number, bucket: number): string {

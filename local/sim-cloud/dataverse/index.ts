@@ -264,6 +264,15 @@ export class DataverseService {
   private runPart(base: DvContext, t: Target, part: BatchRequestPart, refs: Map<string, string>, outerPrefer: ReturnType<typeof parsePrefer>): { response: SimResponse; cost: number; ok: boolean } {
     const resource = this.partResource(part, t, refs);
     if (!resource) return { response: dvError(400, "0x80060888", `The Content-ID reference in '${part.url}' does not resolve.`), cost: 0, ok: false };
+    // Fault rules with inBatch: this operation alone is throttled (its own part: 429 + Retry-After) or unavailable.
+    const fault = this.rt.faults.decideInBatch("dataverse", `/${t.environmentId}/api/data/v9.2/${resource.resource}`);
+    if (fault.kind !== "none") {
+      this.rt.counters.fault("dataverse");
+      const response = fault.kind === "429"
+        ? this.throttled("0x80072322", "Number of requests exceeded the limit (injected fault).", fault.retryAfterSeconds)
+        : this.unavailable(fault.retryAfterSeconds);
+      return { response, cost: 0, ok: false };
+    }
     let body = part.body;
     if (refs.size && body) {
       body = body.replace(/"\$(\w+)"/g, (whole, id: string) => (refs.has(id) ? JSON.stringify(refs.get(id)) : whole));

@@ -1,8 +1,7 @@
 import { createServer } from "node:http";
-import { ClientSecretCredential } from "@azure/identity";
+import type { ClientSecretCredential } from "@azure/identity";
 import { PageIterator, type PageCollection } from "@microsoft/microsoft-graph-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { DEMO_TENANT_ID } from "../../../local/sim-cloud/demo-tenant.js";
 import { createGraphClient, mapGraphError } from "../../../shared/clients/graph.js";
 import { AppError } from "../../../shared/errors/app-error.js";
 import { startTestSim, type TestSim } from "../sim-cloud/support.js";
@@ -13,10 +12,7 @@ let credential: ClientSecretCredential;
 
 beforeAll(async () => {
   t = await startTestSim({ rateLimits: false });
-  credential = new ClientSecretCredential(DEMO_TENANT_ID, "8f6e3c1a-2b4d-4e5f-9a0b-1c2d3e4f5a6b", "local-simulated-cloud-accepts-any-secret", {
-    authorityHost: t.sim.authorityHost,
-    disableInstanceDiscovery: true,
-  });
+  credential = t.credential;
 });
 afterAll(async () => {
   await t?.sim.close();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { DEMO_IDS } from "../../../local/sim-cloud/demo-tenant.js";
+import { parseBatchResponse } from "../../../shared/clients/dataverse.js";
 import { startTestSim, type TestSim } from "./support.js";
 
 let t: TestSim;
@@ -125,6 +126,39 @@ describe("fault injection", () => {
     await expect(t.call(whoAmI())).rejects.toThrow();
     t.sim.updateSettings({ faults: [] });
     expect((await t.call(whoAmI())).status).toBe(200);
+  });
+
+  it("when an inBatch rule matches operations of a Dataverse $batch, then each answers in its own part with 429 and Retry-After (a change set fails whole and is rolled back); whole requests are untouched", async () => {
+    const api = `${t.sim.dataverseUrl(ENV)}api/data/v9.2`;
+    const list = (await (await t.call(`${api}/systemusers?$select=systemuserid,title&$filter=applicationid eq null`)).json()) as { value: { systemuserid: string; title: string | null }[] };
+    const [a, b, c] = list.value.map((r) => r.systemuserid);
+    t.sim.updateSettings({ faults: [{ services: ["dataverse"], inBatch: true, pathPattern: `/systemusers\\(${c}\\)$`, rate429: 1, retryAfterSeconds: 4 }] });
+    const patch = (id: string | undefined, cid: number) =>
+      ["Content-Type: application/http", "Content-Transfer-Encoding: binary", `Content-ID: ${cid}`, "", `PATCH ${api}/systemusers(${id}) HTTP/1.1`, "Content-Type: application/json", "", JSON.stringify({ title: "changed" })];
+    const body = [
+      "--batch_x", ...patch(a, 1),
+      "--batch_x", "Content-Type: multipart/mixed; boundary=changeset_y", "",
+      "--changeset_y", ...patch(b, 2), "--changeset_y", ...patch(c, 3), "--changeset_y--",
+      "--batch_x--", "",
+    ].join("\r\n");
+    const res = await t.call(`${api}/$batch`, { method: "POST", headers: { "Content-Type": "multipart/mixed; boundary=batch_x", Prefer: "odata.continue-on-error" }, body });
+    expect(res.status).toBe(200);
+    const parts = parseBatchResponse(await res.text(), res.headers.get("content-type") ?? "");
+    expect(parts.map((p) => p.status)).toEqual([204, 429]);
+    expect(parts[1]?.headers["retry-after"]).toBe("4");
+    expect(parts[1]?.body).toMatchObject({ error: { code: "0x80072322" } });
+    const titles = new Map(((await (await t.call(`${api}/systemusers?$select=systemuserid,title`)).json()) as typeof list).value.map((r) => [r.systemuserid, r.title]));
+    expect(titles.get(a!)).toBe("changed");
+    expect(titles.get(b!)).not.toBe("changed");
+    expect(titles.get(c!)).not.toBe("changed");
+    expect((await t.call(`${api}/systemusers(${c})?$select=title`)).status).toBe(200);
+    expect(t.sim.counters().dataverse).toMatchObject({ injectedFaults: 1, throttled: 1 });
+  });
+
+  it("when requests carry x-ms-throttle-priority: low, then the counters tell them apart", async () => {
+    await t.call(userUrl(), { headers: { "x-ms-throttle-priority": "low" } });
+    await t.call(userUrl());
+    expect(t.sim.counters().graph.throttlePriority).toEqual({ low: 1, other: 1 });
   });
 
   it("when faults are given at start, then they apply per service (Dataverse here, not Graph)", async () => {

@@ -1,3 +1,4 @@
+import { ClientSecretCredential } from "@azure/identity";
 import { Client } from "@microsoft/microsoft-graph-client";
 import { ensureDevSigningKey, issueDevToken, type DevSigningKey } from "../../../local/dev-identity.js";
 import { DEMO_APP, DEMO_TENANT_ID } from "../../../local/sim-cloud/demo-tenant.js";
@@ -16,6 +17,8 @@ export interface TestSim {
   /** fetch with the demo app's bearer token for the right audience of the URL. */
   call(url: string, init?: RequestInit): Promise<Response>;
   admin(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }>;
+  /** The credential the production adapters use against the simulated cloud (it accepts any secret). */
+  credential: ClientSecretCredential;
 }
 
 /** Starts the simulated cloud in-process on a free port with the local TLS and signing key. */
@@ -66,7 +69,11 @@ export async function startTestSim(opts: Partial<Omit<SimCloudOptions, "tls" | "
     const text = await res.text();
     return { status: res.status, json: text ? (JSON.parse(text) as unknown) : null };
   };
-  return { sim, key, token, graph, call, admin };
+  const credential = new ClientSecretCredential(DEMO_TENANT_ID, DEMO_APP.appId, "local-simulated-cloud-accepts-any-secret", {
+    authorityHost: sim.authorityHost,
+    disableInstanceDiscovery: true,
+  });
+  return { sim, key, token, graph, call, admin, credential };
 }
 
 /** Follows @odata.nextLink until the end (or a deltaLink) with plain fetch; returns every page. */

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DEMO_IDS, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
+import { DEMO_IDS, demoRoleId, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
 import { newEnvelope } from "../../../shared/queue/envelope.js";
 import { createQueueSender } from "../../../shared/queue/create-sender.js";
 import { FIRST_ACCESS_KIND } from "../../../shared/sync/first-access.js";
@@ -71,6 +71,46 @@ describe("D4 on-demand add", () => {
   });
 });
 
+describe("D14 default roles on an on-demand add", () => {
+  /** D14's default roles of an environment, as stored: a role deleted in Dataverse after it was chosen stays listed. */
+  async function storeDefaultRoles(environmentId: string, roleIds: string[]) {
+    const settings = stack.database.container("settings");
+    const { resource } = await settings.item(`environment|${environmentId}`, stack.tenantId).read<Record<string, unknown>>();
+    expect(resource, "the environment's settings").toBeDefined();
+    await settings.items.upsert({ ...resource, defaultSecurityRoleIds: roleIds });
+  }
+
+  it("when an admin adds a user to a Trial environment with default roles, then the user has them and the answer reports no failure", async () => {
+    const basicUser = demoRoleId(E.trial, "Basic User");
+    expect((await stack.configure(E.trial, { defaultSecurityRoleIds: [basicUser] })).status).toBe(200);
+    const res = await post(stack.env(E.trial, "/users"), { userId: u(21) });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(await res.json()).toMatchObject({ outcome: "added", roleFailures: [] });
+    expect(byObjectId(await stack.rows(E.trial)).get(u(21))?.roles).toEqual([basicUser]);
+  });
+
+  it("when a default role cannot be assigned, then the user is added, the answer names the role and why, and the audit trail records it", async () => {
+    const basicUser = demoRoleId(E.trial, "Basic User");
+    const deletedRole = randomUUID();
+    expect((await stack.configure(E.trial, { defaultSecurityRoleIds: [basicUser] })).status).toBe(200);
+    await storeDefaultRoles(E.trial, [deletedRole, basicUser]);
+
+    const res = await post(stack.env(E.trial, "/users"), { userId: u(21) });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const body = (await res.json()) as { outcome: string; roleFailures: { roleId: string; code: string; message: string }[] };
+    expect(body.outcome).toBe("added");
+    expect(body.roleFailures).toEqual([{ roleId: deletedRole, code: expect.any(String) as string, message: expect.stringContaining(deletedRole) as string }]);
+    // The other role is still given.
+    expect(byObjectId(await stack.rows(E.trial)).get(u(21))).toMatchObject({ isdisabled: false, roles: [basicUser] });
+
+    const audit = await stack.call(`/api/tenants/${stack.tenantId}/audit?action=sync.user.assignRole&limit=200`, { token: stack.admin });
+    const records = ((await audit.json()) as { items: { outcome?: string; target?: { id: string }; context?: { roleIds?: string[]; failures?: { op: string }[] } }[] }).items;
+    expect(records.find((r) => r.context?.roleIds?.includes(deletedRole))).toMatchObject({
+      outcome: "failed", target: { id: u(21) }, context: { environmentId: E.trial, failures: [expect.objectContaining({ userId: u(21), op: "assignRole" })] },
+    });
+  });
+});
+
 describe("D9 refresh and D10 diagnostics", () => {
   it("when an admin refreshes a user whose profile changed, then the record is brought in line now", async () => {
     await stack.sim(`/users/${u(21)}`, { method: "PATCH", body: { jobTitle: "Refreshed title" } });
@@ -118,6 +158,44 @@ describe("D8 access modes and D7 user types", () => {
     expect(counters.dataverse.byKind["systemusers.update"] ?? 0).toBe(0);
     expect(((await eighth.json()) as { type: string }).type).toMatch(/non-interactive-limit$/);
     expect(byObjectId(await stack.rows(E.production)).get(u(28))?.accessmode).toBe(0);
+  });
+
+  it("when an admin sets administrative on a licensed user, then a full reconcile leaves it; once unpinned, the next run sets read-write again", async () => {
+    expect((await stack.configure(E.production, { syncEnabled: true, massDisableThresholdPercent: 100 })).status).toBe(200);
+    const user = stack.env(E.production, `/users/${u(21)}`);
+    const diagnostics = async () => (await stack.call(`${user}/diagnostics`, { token: stack.admin })).json() as Promise<{ verdict: { accessMode: string; expected: string }; accessModePin: unknown }>;
+
+    const pinned = await patch(user, { accessMode: "administrative" });
+    expect(pinned.status, await pinned.clone().text()).toBe(200);
+    expect(await pinned.json()).toMatchObject({ accessMode: "administrative", accessModePin: { accessMode: "administrative", pinnedBy: expect.any(String) as string } });
+    // The license alone would give read-write; the diagnostics say an admin's choice stands, and how to undo it.
+    expect(await diagnostics()).toMatchObject({
+      verdict: { accessMode: "readWrite" },
+      accessModePin: { accessMode: "administrative", lever: expect.stringContaining('{"accessMode": null}') as string },
+    });
+    expect((await stack.runNow(E.production)).state).toBe("succeeded");
+    expect(byObjectId(await stack.rows(E.production)).get(u(21))?.accessmode).toBe(1);
+    // A refresh (D9) brings the record in line with the rules, the admin's choice included.
+    expect((await post(`${user}/refresh`)).status).toBe(200);
+    expect(byObjectId(await stack.rows(E.production)).get(u(21))?.accessmode).toBe(1);
+
+    const unpinned = await patch(user, { accessMode: null });
+    expect(unpinned.status, await unpinned.clone().text()).toBe(200);
+    expect(await unpinned.json()).toMatchObject({ accessMode: "administrative", accessModePin: null });
+    expect(await diagnostics()).toMatchObject({ verdict: { accessMode: "readWrite", expected: "update" }, accessModePin: null });
+    expect((await stack.runNow(E.production)).state).toBe("succeeded");
+    expect(byObjectId(await stack.rows(E.production)).get(u(21))?.accessmode).toBe(0);
+  });
+
+  it("when the access mode body is not a mode or null, then 400 problem+json naming the field, and nothing changes", async () => {
+    for (const body of [{ accessMode: "owner" }, {}, { accessMode: "administrative", pinned: true }]) {
+      const res = await patch(stack.env(E.production, `/users/${u(21)}`), body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.headers.get("content-type")).toMatch(/application\/problem\+json/);
+      const problem = (await res.json()) as { errors?: { path: string }[] };
+      expect(problem.errors?.length, JSON.stringify(body)).toBeGreaterThan(0);
+    }
+    expect((await stack.call(stack.env(E.production, `/users/${u(21)}/diagnostics`), { token: stack.admin }).then((r) => r.json())) as { accessModePin: unknown }).toMatchObject({ accessModePin: null });
   });
 
   it("when an admin creates an application user and disables it, then it exists, and the answer warns that its integrations break", async () => {

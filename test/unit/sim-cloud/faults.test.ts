@@ -36,4 +36,26 @@ describe("FaultInjector", () => {
     f.configure(rules, 3);
     expect(Array.from({ length: 20 }, () => f.decide("bap", "/").kind)).toEqual(first);
   });
+
+  it("when a rule is for operations inside a $batch (inBatch), then it covers only them; other rules never reach inside a batch", () => {
+    const f = new FaultInjector([rule({ services: ["dataverse"], inBatch: true, rate429: 1, rateTimeout: 1, retryAfterSeconds: 3 }), rule({ services: ["dataverse"], rate503: 1 })], 1);
+    expect(f.decide("dataverse", "/env/api/data/v9.2/$batch")).toEqual({ kind: "503", retryAfterSeconds: 2 });
+    expect(f.decideInBatch("dataverse", "/env/api/data/v9.2/systemusers(1)")).toEqual({ kind: "429", retryAfterSeconds: 3 });
+    // A part cannot hang on its own: timeouts do not apply to operations.
+    const timeouts = new FaultInjector([rule({ inBatch: true, rateTimeout: 1 })], 1);
+    expect(timeouts.decideInBatch("dataverse", "/env/api/data/v9.2/systemusers(1)")).toEqual({ kind: "none" });
+    expect(FaultRuleSchema.parse({ rate429: 1 }).inBatch).toBe(false);
+  });
+
+  it("when a rule has a count, then exactly the first count covered requests fail and then it is spent, until reconfigured", () => {
+    const rules = [rule({ inBatch: true, pathPattern: "systemusers\\(", rate429: 1, retryAfterSeconds: 1, count: 2 })];
+    const f = new FaultInjector(rules, 7);
+    const kinds = () => ["roles", "systemusers(1)", "systemusers(2)", "systemusers(3)"].map((p) => f.decideInBatch("dataverse", `/env/api/data/v9.2/${p}`).kind);
+    expect(kinds()).toEqual(["none", "429", "429", "none"]);
+    expect(kinds()).toEqual(["none", "none", "none", "none"]);
+    f.configure(rules, 7);
+    expect(kinds()).toEqual(["none", "429", "429", "none"]);
+    const requests = new FaultInjector([rule({ rate503: 1, count: 1 })], 1);
+    expect([requests.decide("bap", "/"), requests.decide("bap", "/")].map((d) => d.kind)).toEqual(["503", "none"]);
+  });
 });

@@ -54,6 +54,25 @@ describe("D6 field mapping", () => {
     expect(profilePatch(edited, after, unlocked)).toEqual({ patch: {}, lockInternalEmail: true });
   });
 
+  it("when a user without mail is renamed (UPN change), then the internal email follows the new UPN and is not locked", () => {
+    const before = user({ mail: null, upn: "old.name@contoso.example" });
+    const after = applyStagedUser(before, { id: before.id, upn: "new.name@contoso.example" });
+    expect(profilePatch(rowFor(before), after, unlocked)).toEqual({
+      patch: { domainname: "new.name@contoso.example", internalemailaddress: "new.name@contoso.example" },
+      lockInternalEmail: false,
+    });
+    // Renamed twice before the record was updated: both former names are the sync's own.
+    const again = applyStagedUser(after, { id: before.id, upn: "newest.name@contoso.example" });
+    expect(profilePatch(rowFor(before), again, unlocked).patch.internalemailaddress).toBe("newest.name@contoso.example");
+  });
+
+  it("when a user without mail is renamed but someone changed the internal email in Dataverse, then it is still locked", () => {
+    const before = user({ mail: null, upn: "old.name@contoso.example" });
+    const after = applyStagedUser(before, { id: before.id, upn: "new.name@contoso.example" });
+    const edited = rowFor(before, { internalemailaddress: "typed.by.an.admin@contoso.example" });
+    expect(profilePatch(edited, after, unlocked)).toEqual({ patch: { domainname: "new.name@contoso.example" }, lockInternalEmail: true });
+  });
+
   it("when the internal email is locked, then it is never written again, even when the value looks like one the sync wrote", () => {
     const before = user();
     const after = applyStagedUser(before, { id: before.id, mail: "newest@contoso.example" });

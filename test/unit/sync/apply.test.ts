@@ -1,0 +1,47 @@
+import { randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import type { BatchOperationResult, DataverseClient } from "../../../shared/clients/dataverse.js";
+import type { PowerPlatformClient } from "../../../shared/clients/power-platform.js";
+import { executeActions, type ExecuteContext } from "../../../shared/sync/apply.js";
+import type { PlannedAction } from "../../../shared/sync/decide.js";
+
+/** D12: Dataverse items still throttled after the batch's own retries (the client's retries are tested against the simulated cloud). */
+const update = (): PlannedAction => ({ op: "update", userId: randomUUID(), systemUserId: randomUUID(), patch: { title: "x" } });
+const disable = (): PlannedAction => ({ op: "disable", userId: randomUUID(), systemUserId: randomUUID(), failedRules: ["D2.accountEnabled"] });
+
+const ok: BatchOperationResult = { status: 204, headers: {}, body: null };
+const throttled = (retryAfter?: string): BatchOperationResult => ({
+  status: 429,
+  headers: retryAfter === undefined ? {} : { "retry-after": retryAfter },
+  body: { error: { code: "0x80072322", message: "Number of requests exceeded the limit of 6000 over time window of 300 seconds." } },
+});
+
+function context(answers: BatchOperationResult[]): ExecuteContext {
+  const dataverse = { apiBase: "https://x/api/data/v9.2", batch: () => Promise.resolve(answers) } as unknown as DataverseClient;
+  const platform = {} as PowerPlatformClient;
+  return { platform, dataverse, environmentId: "e1", defaultRoleIds: [], concurrency: 1, deadline: Date.now() + 60_000 };
+}
+
+describe("applying updates and disables through a Dataverse $batch", () => {
+  it("when items are still throttled, then they are left for the next chunk (a throttled disable is not drift), deferred by the longest Retry-After they carry", async () => {
+    const actions = [update(), disable(), update(), disable()];
+    const outcome = await executeActions(context([ok, throttled("7"), throttled("3"), ok]), actions);
+    expect(outcome.deferSeconds).toBe(7);
+    expect(outcome.results).toEqual([{ action: actions[0], outcome: "done" }, { action: actions[3], outcome: "done" }]);
+  });
+
+  it("when only some throttled items say how long to wait, then theirs counts; when none does, then 30 seconds", async () => {
+    expect((await executeActions(context([throttled(), throttled("2")]), [update(), disable()])).deferSeconds).toBe(2);
+    const none = await executeActions(context([throttled(), { status: 503, headers: {}, body: null }]), [update(), disable()]);
+    expect(none).toMatchObject({ deferSeconds: 30, results: [] });
+  });
+
+  it("when nothing is throttled, then nothing is deferred; a refused disable is drift and a failed update a failure", async () => {
+    const actions = [disable(), update()];
+    const refused: BatchOperationResult = { status: 403, headers: {}, body: { error: { code: "0x80040225", message: "managed by the platform" } } };
+    const broken: BatchOperationResult = { status: 400, headers: {}, body: { error: { code: "0x1", message: "bad" } } };
+    const outcome = await executeActions(context([refused, broken]), actions);
+    expect(outcome.deferSeconds).toBeNull();
+    expect(outcome.results.map((r) => r.outcome)).toEqual(["drift", "failed"]);
+  });
+});
