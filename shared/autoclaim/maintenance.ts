@@ -73,10 +73,14 @@ export async function runMaintenance(deps: MaintenanceDeps, log: (msg: string) =
   return result;
 }
 
-/** Queues an event again whose claim was abandoned (its worker died before Graph answered). */
+/**
+ * Queues an event again whose claim was abandoned (its worker died before Graph answered): one
+ * still waiting for its outcome - queued, waiting out a pause, or deferred by the daily cap (its
+ * processing began on a later day). An event that failed or gave up stays as it is (A11).
+ */
 async function requeue(deps: MaintenanceDeps, tenantId: string, eventId: string): Promise<void> {
   const doc = await deps.events.get(tenantId, eventId);
-  if (!doc || (doc.status !== "queued" && doc.status !== "waiting")) return;
+  if (!doc || (doc.status !== "queued" && doc.status !== "waiting" && doc.status !== "deferred")) return;
   const body: SignInEnvelopeBody = { event: doc.event, source: doc.source, caller: doc.caller, receivedAt: doc.receivedAt };
   await deps.queue.send(newEnvelope({ kind: SIGN_IN_EVENT_KIND, tenantId, body, id: `${eventId}.requeued-${deps.now().getTime()}`.slice(0, 200) }));
 }

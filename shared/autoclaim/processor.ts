@@ -129,7 +129,10 @@ export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope
   try {
     const key = `${tenantId}|${body.event.userId}|${body.event.appId}`;
     const retried = mayFollowEarlierAttempt(envelope, body, delivery);
-    const decided = await deps.perClaim.run(key, () => decide(deps, tenantId, body, deps.now(), retried));
+    // Our own retry of a transient failure, sent once the earlier attempt had finished: a pending
+    // claim of this event is that attempt's, kept because Graph's answer was not known - resume it.
+    const resume = envelope.attempt > 1;
+    const decided = await deps.perClaim.run(key, () => decide(deps, tenantId, body, deps.now(), retried, resume));
     if (decided === "duplicate") return { kind: "duplicate" };
     const { finalize, failedSkuId, ...outcome } = decided;
     const full = { ...outcome, ...(firstAccess ? { firstAccess } : {}) };
@@ -185,7 +188,7 @@ async function alertFailure(deps: ProcessorDeps, tenantId: string, body: Body, o
   });
 }
 
-async function decide(deps: ProcessorDeps, tenantId: string, body: Body, now: Date, retried: boolean): Promise<Decided | "duplicate"> {
+async function decide(deps: ProcessorDeps, tenantId: string, body: Body, now: Date, retried: boolean, resume: boolean): Promise<Decided | "duplicate"> {
   const ev = body.event;
   const autoClaimOn = await deps.isAutoClaimEnabled(tenantId);
   const policy = autoClaimOn ? await deps.policies.forApp(tenantId, ev.appId) : undefined;
@@ -229,7 +232,7 @@ async function decide(deps: ProcessorDeps, tenantId: string, body: Body, now: Da
     return { status: "failed", code: "usage-location-missing", reason: "the user has no usage location, which a license needs (L8)", failedSkuId: plan.products[0]?.skuId, ...withTracking };
   }
 
-  const result = await claim(deps, tenantId, body, plan.policy, plan.products, now);
+  const result = await claim(deps, tenantId, body, plan.policy, plan.products, now, resume);
   switch (result.kind) {
     case "duplicate":
       return "duplicate";
@@ -293,6 +296,7 @@ async function claim(
   policy: PolicyDocument,
   products: PolicyDocument["products"],
   now: Date,
+  resume: boolean,
 ): Promise<ClaimResult> {
   const ev = body.event;
   const catalog = await deps.catalog.get(tenantId);
@@ -317,7 +321,7 @@ async function claim(
       createdAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + deps.reservationExpiryMinutes * 60_000).toISOString(),
     };
-    const locked = await lockClaim(deps, pending, now);
+    const locked = await lockClaim(deps, pending, now, resume);
     if ("none" in locked) continue;
     if ("result" in locked) return locked.result;
     const { claimDoc, held } = locked;
@@ -328,10 +332,7 @@ async function claim(
         disabledPlans: products.find((p) => p.skuId === claimDoc.skuId)?.disabledPlans ?? product.disabledPlans,
         context: { eventId: ev.eventId, policyId: policy.id, caller: body.caller.id, source: body.source, trigger: ev.trigger, appId: ev.appId },
       })
-      .catch(async (err: unknown) => {
-        await giveBack(deps, tenantId, claimDoc, held);
-        throw err;
-      });
+      .catch((err: unknown) => ({ outcome: "unknown" as const, error: err }));
     switch (outcome.outcome) {
       case "assigned":
         // Written together with the event's outcome (one round trip less per claim).
@@ -346,7 +347,11 @@ async function claim(
         lastRefusal = outcome.error;
         continue;
       case "unavailable":
-        await giveBack(deps, tenantId, claimDoc, held);
+      case "unknown":
+        // Whether Graph assigned is not known (an outage, a timeout, the audit outcome not written
+        // after Graph answered): the pending claim keeps its unit. The retry of this event resumes
+        // it (or finds the license and settles it); past its attempts, maintenance settles it
+        // against Graph when it expires. Giving it back could leave a license with no claim.
         throw outcome.error;
       case "refused":
         await giveBack(deps, tenantId, claimDoc, held);
@@ -370,7 +375,7 @@ type Locked = { claimDoc: Stored<ClaimDocument>; held: Reservation } | { result:
  * from its state (A10: the same event resumes, another event's live claim wins, an abandoned one is
  * taken over - again together with a unit). `none`: the product has no unit left.
  */
-async function lockClaim(deps: ProcessorDeps, pending: ClaimDocument, now: Date): Promise<Locked> {
+async function lockClaim(deps: ProcessorDeps, pending: ClaimDocument, now: Date, resume: boolean): Promise<Locked> {
   const { tenantId, skuId, userId } = pending;
   const created = await deps.reservations.reserveWith(tenantId, skuId, userId, (shard) => deps.claims.createOperation({ ...pending, shard }));
   if (created.kind === "none") return { none: true };
@@ -378,8 +383,12 @@ async function lockClaim(deps: ProcessorDeps, pending: ClaimDocument, now: Date)
   if (created.statusCode !== 409) throw new Error(`Creating the claim ${pending.id} failed (${created.statusCode}).`);
 
   const existing = await deps.claims.get(tenantId, pending.appId, userId);
-  if (!existing) return lockClaim(deps, pending, now); // removed in between: try again
+  if (!existing) return lockClaim(deps, pending, now, resume); // removed in between: try again
   const expired = existing.status === "pending" && Date.parse(existing.expiresAt) < now.getTime();
+  // This event's earlier attempt kept its claim and unit (Graph's answer unknown): go on with them.
+  if (resume && existing.eventId === pending.eventId && existing.status === "pending" && !expired) {
+    return { claimDoc: existing, held: { skuId: existing.skuId, shard: existing.shard } };
+  }
   // Another delivery of this event is claiming (or has claimed): it writes the outcome.
   if (existing.eventId === pending.eventId && !expired) return { result: { kind: "duplicate" } };
   if (existing.status === "pending" && !expired) {

@@ -177,11 +177,11 @@ describe("A10 maintenance: abandoned reservations and counters", () => {
    * What a worker leaves behind when it dies between reserving and finishing: the event still
    * queued, a pending claim past its expiry, one unit taken from a counter shard.
    */
-  async function abandonedClaim(template: Record<string, unknown>, appId: string, userId: string): Promise<string> {
+  async function abandonedClaim(template: Record<string, unknown>, appId: string, userId: string, status = "queued"): Promise<string> {
     const eventId = `ev-${randomUUID()}`;
     const event = { ...(template.event as Record<string, unknown>), eventId, userId };
     await events().items.create({
-      ...template, id: eventId, partitionKey: `${TENANT}|${eventId}`, event, status: "queued", code: null, reason: null, claim: null, processedAt: null,
+      ...template, id: eventId, partitionKey: `${TENANT}|${eventId}`, event, status, code: null, reason: null, claim: null, processedAt: null,
     });
     const shard = (await counters(P)).find((c) => c.available > 0)!;
     await autoclaim().item(shard.id, TENANT).patch([{ op: "incr", path: "/available", value: -1 }]);
@@ -204,7 +204,8 @@ describe("A10 maintenance: abandoned reservations and counters", () => {
     expect(await s.waitForEvent(String(e.eventId))).toMatchObject({ status: "claimed" });
     const { resource: template } = await events().item(String(e.eventId), `${TENANT}|${String(e.eventId)}`).read<Record<string, unknown>>();
 
-    const diedBeforeGraph = await abandonedClaim(template!, appId, beforeGraph!);
+    // An event the daily cap had deferred: its processing began on the next day when the worker died.
+    const diedBeforeGraph = await abandonedClaim(template!, appId, beforeGraph!, "deferred");
     const diedAfterGraph = await abandonedClaim(template!, appId, afterGraph!);
     await s.sim(`/users/${afterGraph!}/licenses`, { method: "PUT", body: { licenses: [{ skuId: P }] } });
     expect(await counted(P)).toBe(2);

@@ -1,0 +1,110 @@
+import { describe, expect, it } from "vitest";
+import type { ClaimDocument } from "../../../shared/autoclaim/claims.js";
+import { processSignInEvent, type ProcessorDeps } from "../../../shared/autoclaim/processor.js";
+import { KeyedQueue } from "../../../shared/concurrency/keyed-queue.js";
+import { AppError } from "../../../shared/errors/app-error.js";
+import type { EventOutcome } from "../../../shared/events/event-store.js";
+import type { SignInEnvelopeBody } from "../../../shared/events/sign-in-event.js";
+import { newEnvelope, type Envelope } from "../../../shared/queue/envelope.js";
+
+/**
+ * A10/A11: when Graph's answer to an assignment is not known (an outage, a timeout, the audit
+ * outcome not written after Graph answered), the pending claim keeps its unit; the event's retry
+ * resumes it, or settles it when the user turns out to hold the license. Giving it back would leave
+ * a license Graph may have assigned with no claim (not in the report, never reclaimed).
+ */
+const TENANT = "0b0b0b0b-0000-4000-8000-000000000004";
+const APP = "33333333-3333-4333-8333-333333333333";
+const USER = "11111111-1111-4111-8111-111111111111";
+const SKU = "44444444-4444-4444-8444-444444444444";
+
+function fakes(opts: { holds: boolean; assign: () => Promise<unknown>; existing?: ClaimDocument }) {
+  const calls = { released: 0, removed: 0, reserved: 0, assigned: 0, marked: 0 };
+  const outcomes: EventOutcome[] = [];
+  const deps = {
+    now: () => new Date("2026-12-06T12:00:00.000Z"),
+    events: { setOutcome: (_t: string, _id: string, o: EventOutcome) => (outcomes.push(o), Promise.resolve(true)) },
+    isPaused: () => Promise.resolve(false),
+    isAutoClaimEnabled: () => Promise.resolve(true),
+    policies: { forApp: () => Promise.resolve({ id: "p1", name: "Policy", appId: APP, enabled: true, products: [{ skuId: SKU, disabledPlans: [] }] }) },
+    catalog: { get: () => Promise.resolve({ tenantId: TENANT, refreshedAt: "2026-12-06T00:00:00Z", products: [] }) },
+    users: {
+      read: () =>
+        Promise.resolve({
+          id: USER, userType: "Member", accountEnabled: true, usageLocation: "NL",
+          assignedLicenses: opts.holds ? [{ skuId: SKU, disabledPlans: [] }] : [], licenseAssignmentStates: [], assignedPlans: [],
+        }),
+    },
+    recordUse: () => Promise.resolve(),
+    claims: {
+      createOperation: (doc: ClaimDocument) => doc,
+      written: (doc: ClaimDocument) => ({ ...doc, _etag: "e1" }),
+      get: () => Promise.resolve(opts.existing && { ...opts.existing, _etag: "e1" }),
+      remove: () => (calls.removed++, Promise.resolve()),
+      markClaimed: () => (calls.marked++, Promise.resolve()),
+      archive: () => Promise.resolve(),
+    },
+    reservations: {
+      reserveWith: () => {
+        calls.reserved++;
+        return Promise.resolve(opts.existing ? { kind: "refused", statusCode: 409 } : { kind: "reserved", reservation: { skuId: SKU, shard: 2 }, result: { resource: undefined, etag: "e1" } });
+      },
+      release: () => (calls.released++, Promise.resolve()),
+      graphExhausted: () => undefined,
+    },
+    assigner: { assign: () => (calls.assigned++, opts.assign()) },
+    perClaim: new KeyedQueue(),
+    reportFailure: () => Promise.resolve(),
+    forwardFirstAccess: () => Promise.resolve(),
+    reservationExpiryMinutes: 15,
+    maxAttempts: 5,
+  } as unknown as ProcessorDeps;
+  return { deps, calls, outcomes };
+}
+
+const envelope = (attempt: number): Envelope => {
+  const body: SignInEnvelopeBody = {
+    event: { eventId: "ev-unknown", userId: USER, appId: APP, trigger: "sign-in", occurredAt: "2026-12-06T11:59:00.000Z" },
+    source: "E3",
+    caller: { id: "relay-app", kind: "relay" },
+    receivedAt: "2026-12-06T11:59:01.000Z",
+  };
+  return { ...newEnvelope({ kind: "sign-in-event", tenantId: TENANT, body, id: "ev-unknown" }), attempt };
+};
+
+/** The pending claim the first attempt left: this event's, on shard 2, not expired. */
+const kept: ClaimDocument = {
+  id: `claim:${APP}:${USER}`, type: "claim", tenantId: TENANT, appId: APP, userId: USER, status: "pending", eventId: "ev-unknown", trigger: "sign-in",
+  source: "E3", caller: { id: "relay-app", kind: "relay" }, policyId: "p1", policyName: "Policy", skuId: SKU, shard: 2,
+  createdAt: "2026-12-06T11:59:02.000Z", expiresAt: "2026-12-06T12:14:02.000Z",
+};
+
+describe("an assignment whose outcome is unknown", () => {
+  it("when Graph's answer is lost (an outage past the budget, a timeout, an error after Graph answered), then the pending claim and its unit are kept and the error goes on to be retried", async () => {
+    for (const failure of [new AppError("unavailable", "Microsoft Graph is unavailable.", { retryAfterSeconds: 5 }), new Error("socket hang up")]) {
+      const f = fakes({ holds: false, assign: () => Promise.reject(failure) });
+      await expect(processSignInEvent(f.deps, envelope(1), { count: 1 })).rejects.toBe(failure);
+      expect(f.calls).toMatchObject({ reserved: 1, assigned: 1, released: 0, removed: 0 });
+    }
+  });
+
+  it("when the retry finds the user without the license, then it resumes the kept claim with its unit: assigned once more, no new unit taken, nothing given back", async () => {
+    const f = fakes({ holds: false, assign: () => Promise.resolve({ outcome: "assigned" }), existing: kept });
+    const result = await processSignInEvent(f.deps, envelope(2), { count: 1 });
+    expect(result).toMatchObject({ kind: "done", outcome: { status: "claimed", claim: { skuId: SKU } } });
+    expect(f.calls).toMatchObject({ assigned: 1, released: 0, removed: 0, marked: 1 });
+  });
+
+  it("when the retry finds the user holding the license (Graph had assigned it), then the kept claim is settled: claimed, no second assignment", async () => {
+    const f = fakes({ holds: true, assign: () => Promise.reject(new Error("must not be called")), existing: kept });
+    const result = await processSignInEvent(f.deps, envelope(2), { count: 1 });
+    expect(result).toMatchObject({ kind: "done", outcome: { status: "claimed" } });
+    expect(f.calls).toMatchObject({ assigned: 0, reserved: 0, released: 0, marked: 1 });
+  });
+
+  it("when a redelivery of the first attempt meets the kept claim, then it is a duplicate (its own retry, or maintenance, settles the claim)", async () => {
+    const f = fakes({ holds: false, assign: () => Promise.reject(new Error("must not be called")), existing: kept });
+    expect(await processSignInEvent(f.deps, envelope(1), { count: 2 })).toEqual({ kind: "duplicate" });
+    expect(f.calls).toMatchObject({ assigned: 0, released: 0, removed: 0 });
+  });
+});
