@@ -147,6 +147,20 @@ export class ClaimStore {
     return [...byEvent.values()];
   }
 
+  /** Claims reclaimed since `from` (A13), whenever they were made, for the report. */
+  async reclaimedSince(tenantId: string, from: Date, maxItems = 100_000): Promise<ClaimDocument[]> {
+    const rows = await queryAll<ClaimDocument>(
+      this.container,
+      {
+        query:
+          "SELECT * FROM c WHERE c.tenantId = @t AND (c.type = 'claim' OR c.type = 'claim-history') AND c.status = 'reclaimed' AND c.reclaimedAt >= @from",
+        parameters: [{ name: "@t", value: tenantId }, { name: "@from", value: from.toISOString() }],
+      },
+      { partitionKey: tenantId, maxItems },
+    );
+    return [...new Map(rows.map((r) => [`${r.appId}|${r.userId}|${r.eventId}`, r])).values()];
+  }
+
   /** Pending claims created before `before` (abandoned), for the maintenance timer. */
   expiredPending(tenantId: string, before: Date): Promise<Stored<ClaimDocument>[]> {
     return queryAll<Stored<ClaimDocument>>(

@@ -21,9 +21,10 @@ export interface ReportDeps {
 
 export async function buildReport(deps: ReportDeps, tenantId: string, days: number, now: Date): Promise<Report> {
   const from = new Date(now.getTime() - days * 24 * 3600_000);
-  const [policies, claims, catalog, listed, counts, failures] = await Promise.all([
+  const [policies, claims, reclaimed, catalog, listed, counts, failures] = await Promise.all([
     deps.policies.all(tenantId),
     deps.claims.claimedSince(tenantId, from),
+    deps.claims.reclaimedSince(tenantId, from),
     deps.catalog.get(tenantId).catch(() => undefined),
     deps.events.processedSince(tenantId, ["failed", "skipped"], from, REPORT_MAX_ROWS * 2),
     deps.events.countsSince(tenantId, ["failed", "skipped"], from),
@@ -92,9 +93,8 @@ export async function buildReport(deps: ReportDeps, tenantId: string, days: numb
     policies: policyRows,
     failed: list("failed"),
     skipped: list("skipped"),
-    reclaimed: claims
-      .filter((c) => c.status === "reclaimed")
-      .map((c) => ({ userId: c.userId, policyId: c.policyId, skuId: c.skuId, reclaimedAt: c.reclaimedAt ?? "", reason: c.reclaimReason ?? "" })),
+    // Reclaimed within the period, whenever claimed (a license is reclaimed after days unused).
+    reclaimed: reclaimed.map((c) => ({ userId: c.userId, policyId: c.policyId, skuId: c.skuId, reclaimedAt: c.reclaimedAt ?? "", reason: c.reclaimReason ?? "" })),
     unprocessableMessages: {
       count: recent.length,
       items: recent.map((f) => ({ id: f.id, reason: f.reason, failedAt: f.failedAt })),
