@@ -82,7 +82,16 @@ export async function ingestSignInEvent(
     const existing = await deps.events.get(tenantId, event.eventId);
     if (!existing) throw new AppError("unavailable", "The event is being stored concurrently; try again.", { retryAfterSeconds: 1 });
     const replay = replayOf(existing, bodyHash, now);
-    if (existing.status === "queued" || existing.status === "deferred") await enqueue(deps, tenantId, existing, now).catch(() => undefined);
+    // Not processed yet: it may never have reached the queue (the first request's send failed, and
+    // so did removing the event), so it is sent again; a send that fails is the caller's 503, not a
+    // 202 for an event on no queue.
+    if (existing.status === "queued" || existing.status === "deferred") {
+      try {
+        await enqueue(deps, tenantId, existing, now);
+      } catch (err) {
+        throw queueUnavailable(err);
+      }
+    }
     return replay;
   }
 
@@ -91,17 +100,21 @@ export async function ingestSignInEvent(
   } catch (err) {
     if (cap.ok) deps.caps.refund(tenantId, caller.id, cap.day);
     await deps.events.delete(tenantId, event.eventId).catch(() => undefined);
-    throw err instanceof AppError && err.transient
-      ? new AppError("unavailable", "The event queue is unavailable; the event was not accepted. Send it again later.", {
-          code: "event-queue-unavailable",
-          retryAfterSeconds: err.retryAfterSeconds ?? 5,
-          cause: err,
-        })
-      : err;
+    throw queueUnavailable(err);
   }
   return deferred
     ? { id: event.eventId, status: "deferred", httpStatus: 429, retryAfterSeconds: secondsUntilNextDay(now), replay: false }
     : { id: event.eventId, status: "queued", httpStatus: 202, replay: false };
+}
+
+function queueUnavailable(err: unknown): unknown {
+  return err instanceof AppError && err.transient
+    ? new AppError("unavailable", "The event queue is unavailable; the event was not accepted. Send it again later.", {
+        code: "event-queue-unavailable",
+        retryAfterSeconds: err.retryAfterSeconds ?? 5,
+        cause: err,
+      })
+    : err;
 }
 
 /** Puts the event's envelope on the queue (delayed to the next UTC day when deferred by the cap). */
