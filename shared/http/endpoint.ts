@@ -77,6 +77,8 @@ export function endpointHandler<P extends z.ZodObject, Q extends z.ZodObject, B 
     let tenantId: string | undefined;
     try {
       const rawParams = { ...request.params };
+      // One spelling of a tenant id everywhere (partition keys, settings, routes): Entra's lower case.
+      if (typeof rawParams.tenantId === "string") rawParams.tenantId = rawParams.tenantId.toLowerCase();
       tenantId = rawParams.tenantId;
       let principal: Principal | undefined;
       if (def.access.kind !== "public") {

@@ -34,6 +34,16 @@ describe("sign-in event ingestion (E3)", () => {
     expect(read).toMatchObject({ id: event.eventId, source: "E3", userId: member, trigger: "sign-in" });
   });
 
+  it("when the route names the tenant in capitals, then it is the same tenant: the event is stored and processed under its id as Entra writes it", async () => {
+    const event = signInEvent(member, app());
+    const res = await s.stack.call(`/api/tenants/${TENANT.toUpperCase()}/sign-in-events`, {
+      method: "POST", token: await relayToken(), headers: { "Content-Type": "application/json" }, body: JSON.stringify(event),
+    });
+    expect(res.status).toBe(202);
+    expect(res.headers.get("location")).toBe(`/api/tenants/${TENANT}/sign-in-events/${String(event.eventId)}`);
+    expect(await s.waitForEvent(String(event.eventId))).toMatchObject({ id: event.eventId, source: "E3" });
+  });
+
   it("when the same event is posted again, then the same answer; when its id comes with another body, then 409 event-id-reused", async () => {
     const token = await relayToken();
     const event = signInEvent(member, app());
