@@ -95,9 +95,12 @@ async function assignMany(assignments: LicenseAssignments, tenantId: string, ite
     if (!(err instanceof AppError)) throw err;
     const short = err.code === "not-enough-licenses" ? (typeof err.extensions.skuId === "string" ? err.extensions.skuId : "") : "";
     if (short && items.length > 1) {
-      // L7 refuses the whole request when one product is short: those claims move on to their
-      // next backup, the others are sent again without them.
-      const rest = items.filter((i) => i.skuId !== short);
+      // L7 refuses the whole request when one product is short: as many claims of that product as
+      // it has licenses go again with the others; only the excess moves on to its next backup (A3).
+      const ofShort = items.filter((i) => i.skuId === short);
+      const shortBy = typeof err.extensions.shortBy === "number" && err.extensions.shortBy >= 1 ? err.extensions.shortBy : ofShort.length;
+      const fitting = new Set(ofShort.slice(0, Math.max(0, ofShort.length - shortBy)));
+      const rest = items.filter((i) => i.skuId !== short || fitting.has(i));
       const retried = rest.length ? await assignMany(assignments, tenantId, rest) : [];
       const byUser = new Map(rest.map((i, n) => [i.userId, retried[n]]));
       return items.map((i) => byUser.get(i.userId) ?? { outcome: "no-license-left", error: err });
