@@ -102,6 +102,7 @@ export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope
     const rescheduled = await takeDeferredCap(deps, envelope, body, now);
     if (rescheduled) return rescheduled;
     delete body.deferredDay;
+    body.capDay = utcDay(now);
   }
 
   let firstAccess: EventOutcome["firstAccess"];
@@ -136,6 +137,11 @@ export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope
     if (decided === "duplicate") return { kind: "duplicate" };
     const { finalize, failedSkuId, ...outcome } = decided;
     const full = { ...outcome, ...(firstAccess ? { firstAccess } : {}) };
+    // The daily cap counts claims: an event that claims nothing gives its unit back (before its
+    // outcome shows, so a caller who reads it can count on the unit).
+    if (full.status !== "claimed") {
+      await deps.caps.giveBack(tenantId, body.caller.id, body.capDay ?? utcDay(new Date(body.receivedAt))).catch(() => undefined);
+    }
     await Promise.all([
       finalize?.(),
       deps.events.setOutcome(tenantId, body.event.eventId, full),

@@ -3,9 +3,11 @@ import { AppError } from "../errors/app-error.js";
 import { createItem, patchIf, readItem } from "../storage/repository.js";
 
 /**
- * The per-caller daily cap (rules for every event): how many events one caller (a relay's app,
- * Entra's extension, the sign-in log poller) may have accepted per UTC day. Past it the caller
- * gets 429 and its events are kept and processed the next day.
+ * The per-caller daily cap on claims (rules for every event): how many events one caller (a relay's
+ * app, Entra's extension, the sign-in log poller) may have in flight or claiming per UTC day. Each
+ * accepted event takes a unit; one that ends without a claim (skipped, failed, handed to the
+ * Dataverse sync) gives it back, so sign-ins of users already licensed do not use the cap up.
+ * Past it the caller gets 429 and its events are kept and processed the next day.
  *
  * Counting every event with a Cosmos write would add a request per event on one hot item, so each
  * instance counts in memory and adds its count to the day's document about once a second
@@ -66,6 +68,18 @@ export class CallerCaps {
   refund(tenantId: string, callerId: string, day: string): void {
     const counter = this.counters.get(key(tenantId, callerId, day));
     if (counter) counter.pending--;
+  }
+
+  /**
+   * Gives back the unit an event took on `day` once it ends without a claim, from whichever
+   * instance processes it (the count is shared through the day's document). A unit of an earlier
+   * day is not given back: that day is over.
+   */
+  async giveBack(tenantId: string, callerId: string, day: string): Promise<void> {
+    if (day !== utcDay(this.now())) return;
+    const counter = await this.counter(tenantId, callerId, day);
+    counter.pending--;
+    this.scheduleFlush(tenantId, callerId, day, counter);
   }
 
   /** Writes every pending count now (tests, shutdown). */

@@ -61,6 +61,8 @@ export const signInEnvelopeBodySchema = z.object({
   receivedAt: z.string(),
   /** Set while the event waits for its caller's next day (cap) or for automation to resume. */
   deferredDay: z.string().optional(),
+  /** The UTC day whose cap unit the event holds, when not the day it was received (a deferred event takes one on a later day). */
+  capDay: z.string().optional(),
   waitingSince: z.string().optional(),
   /** The event was already handed to the Dataverse sync (first access), on an earlier delivery. */
   forwarded: z.boolean().optional(),

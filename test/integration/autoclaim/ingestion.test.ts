@@ -102,16 +102,32 @@ describe("sign-in event ingestion (E3)", () => {
   });
 
   it("when a caller is over its daily cap, then 429 with Retry-After, and its event is kept (deferred) for the next day", async () => {
+    // Paused: the accepted events stay in flight (each holds its unit of the cap).
+    await s.setSetting("automation", { paused: true });
+    try {
+      const token = await relayToken();
+      for (let i = 0; i < CAP; i++) expect((await s.postEvent(signInEvent(member, app()), token)).status).toBe(202);
+      const over = signInEvent(member, app());
+      const res = await s.postEvent(over, token);
+      expect(res.status).toBe(429);
+      expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(await res.json()).toMatchObject({ id: over.eventId, eventStatus: "deferred" });
+      expect(await s.getEvent(String(over.eventId))).toMatchObject({ status: "deferred", code: "daily-cap-reached" });
+      // Another caller is not affected.
+      expect((await s.postEvent(signInEvent(member, app()), await relayToken())).status).toBe(202);
+    } finally {
+      await s.setSetting("automation", { paused: false });
+    }
+  });
+
+  it("when a caller's events claim nothing (skipped), then they give their unit of the cap back: the cap counts claims", async () => {
     const token = await relayToken();
-    for (let i = 0; i < CAP; i++) expect((await s.postEvent(signInEvent(member, app()), token)).status).toBe(202);
-    const over = signInEvent(member, app());
-    const res = await s.postEvent(over, token);
-    expect(res.status).toBe(429);
-    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect(await res.json()).toMatchObject({ id: over.eventId, eventStatus: "deferred" });
-    expect(await s.getEvent(String(over.eventId))).toMatchObject({ status: "deferred", code: "daily-cap-reached" });
-    // Another caller is not affected.
-    expect((await s.postEvent(signInEvent(member, app()), await relayToken())).status).toBe(202);
+    for (let i = 0; i < CAP + 2; i++) {
+      const event = signInEvent(member, app()); // no policy for the app: skipped
+      expect((await s.postEvent(event, token)).status).toBe(202);
+      expect(await s.waitForEvent(String(event.eventId))).toMatchObject({ status: "skipped" });
+    }
+    expect((await s.postEvent(signInEvent(member, app()), token)).status).toBe(202);
   });
 
   // Last: it stops the queue service.
