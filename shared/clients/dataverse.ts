@@ -105,10 +105,16 @@ export class DataverseClient {
     const rows: SystemUserRow[] = [];
     for (let i = 0; i < ops.length; i += READS_PER_BATCH) {
       const results = await this.batch(ops.slice(i, i + READS_PER_BATCH));
-      for (const r of results) {
-        if (r.status !== 200) throw new AppError("upstream", `Dataverse answered ${r.status} reading systemusers in a batch.`, { extensions: { upstreamStatus: r.status } });
-        rows.push(...parseRows((r.body as { value?: unknown[] } | null)?.value ?? []));
+      const failed = results.find((r) => r.status !== 200 && !isThrottled(r));
+      if (failed) throw new AppError("upstream", `Dataverse answered ${failed.status} reading systemusers in a batch.`, { extensions: { upstreamStatus: failed.status } });
+      // Throttled past the budget or the deadline: not a failure of the data, so retried later (D12).
+      const throttled = results.find(isThrottled);
+      if (throttled) {
+        throw new AppError("unavailable", `Dataverse is throttling or unavailable (${throttled.status}) reading systemusers in a batch; try again later.`, {
+          retryAfterSeconds: throttledRetryAfter(results) ?? THROTTLED_ITEM_DEFAULT_RETRY_AFTER_SECONDS, extensions: { upstreamStatus: throttled.status },
+        });
       }
+      for (const r of results) rows.push(...parseRows((r.body as { value?: unknown[] } | null)?.value ?? []));
     }
     return rows;
   }
@@ -140,8 +146,7 @@ export class DataverseClient {
       let wait = 0;
       pending.forEach((p, i) => {
         const answer = answers[i] ?? { status: 502, headers: {}, body: null };
-        const throttled = answer.status === 429 || answer.status === 503;
-        if (throttled && attempt <= this.opts.budget.maxRetries) {
+        if (isThrottled(answer) && attempt <= this.opts.budget.maxRetries) {
           const after = retryAfterFromHeader(answer.headers["retry-after"], 2 ** (attempt - 1));
           if (after <= this.opts.budget.maxDelaySeconds && (this.deadline === undefined || Date.now() + after * 1000 < this.deadline)) {
             retry.push(p);
@@ -315,6 +320,26 @@ function parseHttpResponse(text: string): BatchOperationResult {
     }
   }
   return { status, headers, body: raw === "" ? null : parsed };
+}
+
+/** How long items throttled inside a batch wait when none of them says (no Retry-After). */
+export const THROTTLED_ITEM_DEFAULT_RETRY_AFTER_SECONDS = 30;
+
+/** A batch item still throttled (429) or unavailable (503) after the batch's own retries. */
+export function isThrottled(result: BatchOperationResult): boolean {
+  return result.status === 429 || result.status === 503;
+}
+
+/**
+ * The longest Retry-After among the throttled items of a batch's answer (the default when none of
+ * them carries one); null when no item is throttled.
+ */
+export function throttledRetryAfter(results: readonly BatchOperationResult[]): number | null {
+  const throttled = results.filter(isThrottled);
+  if (!throttled.length) return null;
+  // 0 = this item gave no Retry-After.
+  const longest = Math.max(...throttled.map((r) => retryAfterFromHeader(r.headers["retry-after"], 0)));
+  return longest > 0 ? longest : THROTTLED_ITEM_DEFAULT_RETRY_AFTER_SECONDS;
 }
 
 /** The `{error: {code, message}}` of a batch item. */

@@ -1,8 +1,8 @@
-import { batchItemError, DataverseClient, type BatchOperation } from "../clients/dataverse.js";
+import { batchItemError, DataverseClient, isThrottled, rowsByObjectId, throttledRetryAfter, type BatchOperation } from "../clients/dataverse.js";
 import type { PowerPlatformClient } from "../clients/power-platform.js";
-import { retryAfterFromHeader } from "../clients/ms-http.js";
 import { AppError } from "../errors/app-error.js";
 import type { PlannedAction } from "./decide.js";
+import { associationFailure, RECORD_NOT_READABLE, type RoleAssignmentError } from "./default-roles.js";
 import type { DriftKind } from "./drift.js";
 
 /**
@@ -24,7 +24,7 @@ export interface ExecuteOutcome {
   /** Set when throttling stopped the work: wait this long before the rest. */
   deferSeconds: number | null;
   /** D14 role assignments that failed (the user was added). */
-  roleFailures: { userId: string; code: string; message: string }[];
+  roleFailures: AssignRoleFailure[];
   /** How long the Dataverse batch took (batch size tuning). */
   dataverseBatchMs: number | null;
 }
@@ -114,14 +114,9 @@ async function runDataverse(ctx: ExecuteContext, actions: PlannedAction[]): Prom
   const results: ActionResult[] = [];
   // Items still throttled after the batch's own retries: not done (a throttled disable is no
   // refusal, so no drift), tried in the next chunk after the longest Retry-After they carry.
-  let deferSeconds: number | null = null;
   for (const [i, action] of actions.entries()) {
     const answer = answers[i] ?? { status: 502, headers: {}, body: null };
-    if (answer.status === 429 || answer.status === 503) {
-      // 0 = this item gave no Retry-After.
-      deferSeconds = Math.max(deferSeconds ?? 0, retryAfterFromHeader(answer.headers["retry-after"], 0));
-      continue;
-    }
+    if (isThrottled(answer)) continue;
     if (answer.status >= 200 && answer.status < 300) {
       results.push({ action, outcome: "done" });
       continue;
@@ -133,30 +128,41 @@ async function runDataverse(ctx: ExecuteContext, actions: PlannedAction[]): Prom
     }
     results.push({ action, outcome: "failed", failure: { code: error.code || String(answer.status), message: error.message } });
   }
-  if (deferSeconds === 0) deferSeconds = THROTTLED_ITEM_DEFAULT_DEFER_SECONDS;
-  return { results, deferSeconds, ms };
+  return { results, deferSeconds: throttledRetryAfter(answers.slice(0, actions.length)), ms };
 }
 
-/** How long items throttled inside a batch wait when none of them says (no Retry-After). */
-const THROTTLED_ITEM_DEFAULT_DEFER_SECONDS = 30;
+/** A D14 role a user this product added did not receive (the run's `assignRole` failures). */
+export interface AssignRoleFailure {
+  userId: string;
+  code: string;
+  message: string;
+}
 
-/** D14: the environment's default security roles for users this product added. */
-async function assignDefaultRoles(ctx: ExecuteContext, userIds: string[]): Promise<{ userId: string; code: string; message: string }[]> {
-  const rows = await ctx.dataverse.systemUsersByObjectIds(userIds);
-  const ops: { userId: string; op: BatchOperation }[] = [];
-  for (const row of rows) {
-    const userId = row.azureactivedirectoryobjectid?.toLowerCase();
-    if (!userId) continue;
-    for (const roleId of ctx.defaultRoleIds) ops.push({ userId, op: DataverseClient.associateRole(ctx.dataverse.apiBase, row.systemuserid, roleId) });
+/**
+ * D14: the environment's default security roles for users this product added. A user whose new
+ * record cannot be read yet gets none, and each of its roles is a failure: the next run finds the
+ * record and adds nothing, so nothing else would tell. A read throttled past the budget throws
+ * `unavailable` (transient): the window is repeated after the Retry-After, and its levers are
+ * idempotent (addUser, an association that already exists).
+ */
+export async function assignDefaultRoles(ctx: Pick<ExecuteContext, "dataverse" | "defaultRoleIds">, userIds: readonly string[]): Promise<AssignRoleFailure[]> {
+  const rows = rowsByObjectId(await ctx.dataverse.systemUsersByObjectIds(userIds));
+  const failures: AssignRoleFailure[] = [];
+  const failed = (userId: string, roleId: string, error: RoleAssignmentError) => failures.push({ userId, code: error.code, message: `role ${roleId}: ${error.message}` });
+  const ops: { userId: string; roleId: string; op: BatchOperation }[] = [];
+  for (const userId of userIds) {
+    const row = rows.get(userId.toLowerCase());
+    for (const roleId of ctx.defaultRoleIds) {
+      if (row) ops.push({ userId, roleId, op: DataverseClient.associateRole(ctx.dataverse.apiBase, row.systemuserid, roleId) });
+      else failed(userId, roleId, RECORD_NOT_READABLE);
+    }
   }
-  const failures: { userId: string; code: string; message: string }[] = [];
   for (let i = 0; i < ops.length; i += 500) {
     const slice = ops.slice(i, i + 500);
     const answers = await ctx.dataverse.batch(slice.map((s) => s.op));
-    answers.forEach((answer, j) => {
-      const userId = slice[j]?.userId ?? "";
-      // An association that already exists is what we wanted (a resumed chunk repeats it).
-      if (answer.status >= 300 && !/duplicate|already/i.test(batchItemError(answer).message)) failures.push({ userId, ...batchItemError(answer) });
+    slice.forEach((s, j) => {
+      const failure = associationFailure(answers[j] ?? { status: 502, headers: {}, body: null });
+      if (failure) failed(s.userId, s.roleId, failure);
     });
   }
   return failures;

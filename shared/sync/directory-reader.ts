@@ -1,7 +1,7 @@
 import { GraphError, type Client } from "@microsoft/microsoft-graph-client";
 import { z } from "zod";
 import { DIRECTORY_ROLES } from "../auth/roles.js";
-import { sendBatch, type BatchRequestItem } from "../clients/graph-batch.js";
+import { sendBatch, type BatchItemResult, type BatchRequestItem } from "../clients/graph-batch.js";
 import { BACKGROUND_BUDGET, mapGraphError } from "../clients/graph.js";
 import type { StagedMemberChange, StagedUser } from "./documents.js";
 import { classifySkus } from "./licensing.js";
@@ -157,7 +157,7 @@ export async function readTenantFacts(client: Client, trackedGroups: readonly st
     ...Object.entries(ROLE_TEMPLATES).map(([key, template]) => ({ id: `role:${key}`, method: "GET" as const, url: `/directoryRoles(roleTemplateId='${template}')/members?$select=id` })),
     ...trackedGroups.map((g) => ({ id: `owners:${g}`, method: "GET" as const, url: `/groups/${g}/owners?$select=id` })),
   ];
-  const results = new Map<string, { status: number; body: unknown }>();
+  const results = new Map<string, BatchItemResult>();
   for (let i = 0; i < items.length; i += 20) {
     const answers = await meter.time("graph", () => sendBatch(client, items.slice(i, i + 20), { budget: BACKGROUND_BUDGET }));
     for (const [id, r] of answers) results.set(id, r);
@@ -166,7 +166,10 @@ export async function readTenantFacts(client: Client, trackedGroups: readonly st
     const r = results.get(id);
     if (r && r.status >= 200 && r.status < 300) return r.body;
     if (r && r.status === 404 && allowNotFound) return { value: [] };
-    throw mapGraphError(new GraphError(r?.status ?? 502, `Microsoft Graph answered ${r?.status ?? "nothing"} for ${id}`), "Microsoft Graph ($batch)");
+    const error = new GraphError(r?.status ?? 502, `Microsoft Graph answered ${r?.status ?? "nothing"} for ${id}`);
+    // Still throttled past the budget: the item's own Retry-After, so the retry waits as long as Graph asked.
+    if (r?.retryAfterSeconds !== undefined) error.headers = new Headers({ "retry-after": String(r.retryAfterSeconds) });
+    throw mapGraphError(error, "Microsoft Graph ($batch)");
   };
   const skus = classifySkus(skusSchema.parse(bodyOf("skus", false)).value);
   const idsOf = async (id: string): Promise<string[]> => {

@@ -2,8 +2,9 @@ import { z } from "zod";
 import type { Client } from "@microsoft/microsoft-graph-client";
 import { graphErrorOf, sendBatch, type BatchItemResult } from "../clients/graph-batch.js";
 import { mapGraphError } from "../clients/graph.js";
-import { batchItemError, DataverseClient, type BatchOperationResult } from "../clients/dataverse.js";
+import { DataverseClient, isThrottled, THROTTLED_ITEM_DEFAULT_RETRY_AFTER_SECONDS, throttledRetryAfter, type BatchOperationResult } from "../clients/dataverse.js";
 import { AppError } from "../errors/app-error.js";
+import { associationFailure, RECORD_NOT_READABLE } from "./default-roles.js";
 import type { SyncDeps } from "./deps.js";
 import { readTenantFacts, stagedUserOf, USER_SELECT } from "./directory-reader.js";
 import { environmentPartition, type AccessModePin, type DriftDocument, type RunDocument } from "./documents.js";
@@ -192,6 +193,12 @@ export async function syncOneUser(
       if (s.drift) await deps.store.deleteMany(environmentPartition(tenantId, env.id), [s.drift.id]);
       return { ...base, outcome: "disabled", systemUserId: s.row.systemuserid, failedRules };
     }
+    // Throttled past the interactive budget: no refusal by the platform (no drift); 503 with Retry-After (D12, P5).
+    if (answer && isThrottled(answer)) {
+      throw new AppError("unavailable", `Dataverse is throttling or unavailable (${answer.status}); the user was not disabled. Try again later.`, {
+        retryAfterSeconds: throttledRetryAfter([answer]) ?? THROTTLED_ITEM_DEFAULT_RETRY_AFTER_SECONDS, extensions: { upstreamStatus: answer.status },
+      });
+    }
     const error = (answer?.body as { error?: { code?: string; message?: string } } | null)?.error;
     const platformError = { status: answer?.status ?? 502, code: error?.code ?? "", message: error?.message ?? "" };
     const lever = driftLever("enabledButIneligible", failedRules.map((r) => r.id), env, platformError.message);
@@ -220,11 +227,11 @@ export async function syncOneUser(
 }
 
 /**
- * D14 for a user added on demand: the environment's default roles, each answer checked. An
- * association that already exists is what we wanted (as in apply.ts). A role not given - the new
- * record not readable yet, Dataverse refusing the association, or the $batch failing - is returned
- * for the caller's answer and recorded in the audit trail as `assignRole` failures, the entries a
- * periodic run records for its role failures.
+ * D14 for a user added on demand: the environment's default roles, each answer checked as the
+ * periodic sync does (default-roles.ts). A role not given - the new record not readable yet,
+ * Dataverse refusing the association, or the $batch failing - is returned for the caller's answer
+ * and recorded in the audit trail as `assignRole` failures, the entries a periodic run records for
+ * its role failures.
  */
 async function assignDefaultRoles(
   deps: SyncDeps, tenantId: string, env: PlatformEnvironment, dataverse: DataverseClient, userId: string, row: SystemUserRow | null, roleIds: readonly string[],
@@ -232,9 +239,7 @@ async function assignDefaultRoles(
   if (!roleIds.length) return [];
   let failures: RoleFailure[];
   if (!row) {
-    failures = roleIds.map((roleId) => ({
-      roleId, code: "record-not-found", message: "The platform added the user, but Dataverse does not show its record yet; the role was not assigned.",
-    }));
+    failures = roleIds.map((roleId) => ({ roleId, ...RECORD_NOT_READABLE }));
   } else {
     let answers: BatchOperationResult[];
     try {
@@ -244,10 +249,8 @@ async function assignDefaultRoles(
       answers = roleIds.map(() => ({ status: 502, headers: {}, body: { error: { code, message: err instanceof Error ? err.message : String(err) } } }));
     }
     failures = roleIds.flatMap((roleId, i) => {
-      const answer = answers[i] ?? { status: 502, headers: {}, body: null };
-      if (answer.status < 300) return [];
-      const error = batchItemError(answer);
-      return /duplicate|already/i.test(error.message) ? [] : [{ roleId, code: error.code || String(answer.status), message: error.message }];
+      const failure = associationFailure(answers[i] ?? { status: 502, headers: {}, body: null });
+      return failure ? [{ roleId, ...failure }] : [];
     });
   }
   if (failures.length) {

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_IDS } from "../../../local/sim-cloud/demo-tenant.js";
 import { DataverseClient, type BatchOperation } from "../../../shared/clients/dataverse.js";
 import type { RetryBudget } from "../../../shared/clients/graph.js";
+import { AppError } from "../../../shared/errors/app-error.js";
 import type { SystemUserRow } from "../../../shared/sync/model.js";
 import { startTestSim, type TestSim } from "../sim-cloud/support.js";
 
@@ -103,5 +104,45 @@ describe("DataverseClient.batch with operations throttled inside the batch", () 
     const pastDeadline = await client({ sleeps, deadline: Date.now() + 3000 }).batch([patchTitle(0, "x"), patchTitle(1, "y")]);
     expect(pastDeadline.map((r) => r.status)).toEqual([429, 204]);
     expect(sleeps).toEqual([]);
+  });
+});
+
+describe("DataverseClient.systemUsersByObjectIds when a read inside its $batch stays throttled", () => {
+  /** Throttles the reads of systemusers by filter (the GET parts of the batch), not single records. */
+  const throttleReads = (fault: "rate429" | "rate503", retryAfterSeconds: number, count?: number) => ({
+    services: ["dataverse"], inBatch: true, pathPattern: "/systemusers$", [fault]: 1, retryAfterSeconds, ...(count !== undefined && { count }),
+  });
+  const objectIds = () => users.map((r) => r.azureactivedirectoryobjectid!);
+
+  async function failure(p: Promise<unknown>): Promise<AppError> {
+    const err = await p.then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    return err as AppError;
+  }
+
+  it("when the read item is throttled past the retry budget, then it is the transient unavailable (503) with the item's Retry-After, not upstream", async () => {
+    t.sim.updateSettings({ faults: [throttleReads("rate429", 2)] });
+    const sleeps: number[] = [];
+
+    const err = await failure(client({ sleeps, budget: { maxRetries: 2, maxDelaySeconds: 10 } }).systemUsersByObjectIds(objectIds()));
+
+    expect(err).toMatchObject({ kind: "unavailable", status: 503, retryAfterSeconds: 2, transient: true });
+    expect(sleeps).toEqual([2000, 2000]);
+  });
+
+  it("when the read item's Retry-After is longer than the budget allows or it answers 503, then unavailable carries that Retry-After", async () => {
+    t.sim.updateSettings({ faults: [throttleReads("rate429", 90)] });
+    expect(await failure(client().systemUsersByObjectIds(objectIds()))).toMatchObject({ kind: "unavailable", retryAfterSeconds: 90 });
+
+    t.sim.updateSettings({ faults: [throttleReads("rate503", 45)] });
+    expect(await failure(client().systemUsersByObjectIds(objectIds()))).toMatchObject({ kind: "unavailable", retryAfterSeconds: 45 });
+  });
+
+  it("when the read item is throttled within the budget, then the records come back after the wait", async () => {
+    t.sim.updateSettings({ faults: [throttleReads("rate429", 1, 1)] });
+    const sleeps: number[] = [];
+    const rows = await client({ sleeps }).systemUsersByObjectIds(objectIds());
+    expect(rows.map((r) => r.systemuserid).sort()).toEqual(users.map((r) => r.systemuserid).sort());
+    expect(sleeps).toEqual([1000]);
   });
 });

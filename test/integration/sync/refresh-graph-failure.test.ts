@@ -75,6 +75,46 @@ describe("D9 refresh when Graph fails", () => {
   });
 });
 
+describe("D9 refresh when Dataverse throttles the disable inside its $batch", () => {
+  /** The PATCH of a record inside a $batch answers 429 (or 503), `count` times when given. */
+  const throttleDisable = (fault: "rate429" | "rate503", retryAfterSeconds: number, count?: number) =>
+    stack.sim("/settings", {
+      method: "PATCH",
+      body: { faults: [{ services: ["dataverse"], inBatch: true, pathPattern: "/systemusers\\([0-9a-f-]+\\)$", [fault]: 1, retryAfterSeconds, ...(count !== undefined && { count }) }] },
+    });
+  const driftOf = async (userId: string) => {
+    const res = await stack.call(stack.env(E.production, "/users?limit=200"), { token: stack.admin });
+    const body = (await res.json()) as { items: { userId: string | null; drift: unknown }[] };
+    return body.items.find((i) => i.userId === userId)?.drift ?? null;
+  };
+
+  it("when the disable's Retry-After is longer than an admin's request may wait, then 503 with that Retry-After, no drift, and the record stays enabled", async () => {
+    await throttleDisable("rate429", 30);
+
+    const res = await post(stack.env(E.production, `/users/${u(60)}/refresh`));
+
+    await expectProblem(res, 503);
+    expect(res.headers.get("retry-after")).toBe("30");
+    expect(await driftOf(u(60))).toBeNull();
+    expect(byObjectId(await stack.rows(E.production)).get(u(60))?.isdisabled).toBe(false);
+  });
+
+  it("when the disable stays throttled (503) past the interactive retry budget, then 503 with its Retry-After and no drift; once Dataverse answers, then the refresh disables", async () => {
+    // The interactive budget sends an item 4 times at most (3 retries, 1 s each).
+    await throttleDisable("rate503", 1, 4);
+
+    const res = await post(stack.env(E.production, `/users/${u(60)}/refresh`));
+
+    await expectProblem(res, 503);
+    expect(res.headers.get("retry-after")).toBe("1");
+    expect(await driftOf(u(60))).toBeNull();
+    const again = await post(stack.env(E.production, `/users/${u(60)}/refresh`));
+    expect(again.status, await again.clone().text()).toBe(200);
+    expect(await again.json()).toMatchObject({ outcome: "disabled", drift: null });
+    expect(byObjectId(await stack.rows(E.production)).get(u(60))?.isdisabled).toBe(true);
+  });
+});
+
 describe("D4 add and D10 diagnostics when Graph fails", () => {
   it("when the group memberships cannot be read, then an on-demand add answers 503 (not a false 422) and the record stays disabled", async () => {
     await failGraph(MEMBER_OF, "rate429");

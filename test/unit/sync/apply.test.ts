@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import type { BatchOperationResult, DataverseClient } from "../../../shared/clients/dataverse.js";
+import type { BatchOperation, BatchOperationResult, DataverseClient } from "../../../shared/clients/dataverse.js";
 import type { PowerPlatformClient } from "../../../shared/clients/power-platform.js";
-import { executeActions, type ExecuteContext } from "../../../shared/sync/apply.js";
+import { assignDefaultRoles, executeActions, type ExecuteContext } from "../../../shared/sync/apply.js";
 import type { PlannedAction } from "../../../shared/sync/decide.js";
+import type { SystemUserRow } from "../../../shared/sync/model.js";
+import { rowFor, user } from "./fixtures.js";
 
 /** D12: Dataverse items still throttled after the batch's own retries (the client's retries are tested against the simulated cloud). */
 const update = (): PlannedAction => ({ op: "update", userId: randomUUID(), systemUserId: randomUUID(), patch: { title: "x" } });
@@ -43,5 +45,43 @@ describe("applying updates and disables through a Dataverse $batch", () => {
     const outcome = await executeActions(context([refused, broken]), actions);
     expect(outcome.deferSeconds).toBeNull();
     expect(outcome.results.map((r) => r.outcome)).toEqual(["drift", "failed"]);
+  });
+});
+
+describe("D14 default roles for the users a run added", () => {
+  const roles = [randomUUID(), randomUUID()];
+
+  /** Dataverse holding these records; associations answered by `answer` (204 unless told). */
+  function rolesContext(rows: SystemUserRow[], answer: (op: BatchOperation) => BatchOperationResult = () => ok) {
+    const sent: BatchOperation[] = [];
+    const dataverse = {
+      apiBase: "https://x/api/data/v9.2",
+      systemUsersByObjectIds: (ids: readonly string[]) => Promise.resolve(rows.filter((r) => ids.includes(r.azureactivedirectoryobjectid ?? ""))),
+      batch: (ops: readonly BatchOperation[]) => {
+        sent.push(...ops);
+        return Promise.resolve(ops.map(answer));
+      },
+    } as unknown as DataverseClient;
+    return { ctx: { dataverse, defaultRoleIds: roles }, sent };
+  }
+
+  it("when an added user's record is not readable yet, then each of their default roles is a failure of that user, and the others get their roles", async () => {
+    const readable = user();
+    const notYet = user();
+    const { ctx, sent } = rolesContext([rowFor(readable)]);
+
+    const failures = await assignDefaultRoles(ctx, [readable.id, notYet.id]);
+
+    expect(failures).toEqual(roles.map((roleId) => ({ userId: notYet.id, code: "record-not-found", message: expect.stringContaining(roleId) as string })));
+    expect(sent).toHaveLength(roles.length);
+  });
+
+  it("when an association already exists, then it is no failure; when Dataverse refuses one, then that role is a failure with its code", async () => {
+    const added = user();
+    const refused = { status: 400, headers: {}, body: { error: { code: "0x80040217", message: "role does not exist" } } };
+    const duplicate = { status: 400, headers: {}, body: { error: { code: "0x80040237", message: "Cannot insert duplicate key." } } };
+    const { ctx } = rolesContext([rowFor(added)], (op) => (op.body as { "@odata.id": string })["@odata.id"].includes(roles[0]!) ? duplicate : refused);
+
+    expect(await assignDefaultRoles(ctx, [added.id])).toEqual([{ userId: added.id, code: "0x80040217", message: `role ${roles[1]}: role does not exist` }]);
   });
 });

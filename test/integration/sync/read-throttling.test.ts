@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { DEMO_IDS, demoRoleId, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
+import { byObjectId, startSyncStack, type SyncStack } from "./support.js";
+
+/**
+ * D12: a read of records (GET systemusers by object id, a part of a Dataverse $batch) throttled past
+ * what the run may wait is no failure of the run: the chunk is retried after the item's
+ * Retry-After. Chunks are 4 s here, so the apply phase cannot wait a Retry-After of 6 s.
+ */
+let stack: SyncStack;
+const P = DEMO_IDS.environments.production;
+const u = demoUserId;
+
+beforeAll(async () => {
+  stack = await startSyncStack({ appSettings: { SYNC_CHUNK_SECONDS: "4" } });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+beforeEach(async () => {
+  await stack.reset();
+});
+
+/** The reads of systemusers inside a $batch (not the PATCHes of single records) answer 429 `count` times. */
+const throttleReads = (retryAfterSeconds: number, count: number) =>
+  stack.sim("/settings", {
+    method: "PATCH",
+    body: { faults: [{ services: ["dataverse"], inBatch: true, pathPattern: "/systemusers$", rate429: 1, retryAfterSeconds, count }] },
+  });
+const injectedFaults = async () => (await stack.sim<{ dataverse: { injectedFaults: number } }>("/counters")).dataverse.injectedFaults;
+
+describe("D12 a read inside a Dataverse $batch throttled past what the run may wait", () => {
+  it("when the read of the users just added is throttled, then the run retries after its Retry-After and they get their default roles (D14)", async () => {
+    const salesPerson = demoRoleId(P, "Sales Person");
+    const enabled = await stack.configure(P, { syncEnabled: true, massDisableThresholdPercent: 50, defaultSecurityRoleIds: [salesPerson] });
+    expect(enabled.status, await enabled.clone().text()).toBe(200);
+    await throttleReads(6, 1);
+
+    const run = await stack.runNow(P);
+
+    expect(run, run.error ?? "").toMatchObject({ state: "succeeded", counts: { failed: 0 } });
+    expect(run.failures).toEqual([]);
+    expect(run.counts.added).toBeGreaterThanOrEqual(25);
+    expect(await injectedFaults()).toBe(1);
+    const rows = byObjectId(await stack.rows(P));
+    for (const n of [2, 3, 4, 7, 56, 57, 62, 80]) expect(rows.get(u(n)), `user ${n}`).toMatchObject({ isdisabled: false, roles: [salesPerson] });
+  });
+
+  it("when the incremental plan's read of the changed users stays throttled past the retry budget, then the run is retried, not failed", async () => {
+    expect((await stack.configure(P, { syncEnabled: true, massDisableThresholdPercent: 50 })).status).toBe(200);
+    expect(await stack.runNow(P)).toMatchObject({ state: "succeeded" });
+    await stack.sim(`/users/${u(21)}`, { method: "PATCH", body: { jobTitle: "Read after throttling" } });
+    // The background budget retries 8 times: the 9th answer is handed back still throttled.
+    await throttleReads(1, 9);
+    await stack.sim("/counters/reset", { body: {} });
+
+    const run = await stack.tickAndWait(P);
+
+    expect(run, run.error ?? "").toMatchObject({ state: "succeeded", full: false, counts: { updated: 1, failed: 0 } });
+    expect(await injectedFaults()).toBe(9);
+    expect(byObjectId(await stack.rows(P)).get(u(21))?.title).toBe("Read after throttling");
+  });
+});
