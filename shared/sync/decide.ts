@@ -31,6 +31,12 @@ export interface Situation {
   internalEmailLocked: boolean;
   /** D8: an admin chose this user's access mode (an access-mode pin): the license no longer decides it. */
   accessModePinned?: boolean;
+  /**
+   * D4: the snapshot has never seen the user, and the record was created after the users read the
+   * snapshot comes from: a user created since (and added on demand), not a deleted one. The next
+   * cycle knows the user; until then the record is left alone.
+   */
+  recordNewerThanSnapshot?: boolean;
 }
 
 export function failedKeepRules(e: Eligibility): RuleId[] {
@@ -55,6 +61,9 @@ export function decide(s: Situation): Decision {
     return { action: null, lockInternalEmail: false };
   }
   if (!e.keep) {
+    if (!user && s.recordNewerThanSnapshot) {
+      return { action: null, skipped: "created after the directory was read: the next cycle judges the user", lockInternalEmail: false };
+    }
     return { action: { op: "disable", userId: s.userId, systemUserId: row.systemuserid, failedRules: failedKeepRules(e) }, lockInternalEmail: false };
   }
   if (!user) return { action: null, lockInternalEmail: false };

@@ -27,7 +27,8 @@ import { bucketId, type Versioned } from "./store.js";
  * read again at most, never lost, and merging a replayed change changes nothing.
  * fold: the changes are merged into the snapshot in memory and the journal (the changed users)
  * is written and checkpointed before the snapshot is (store), so a crash cannot lose the journal.
- * fanout: each environment due gets a run on the `sync-jobs` queue.
+ * fanout: the staging is dropped, each environment due gets a run on the `sync-jobs` queue, and
+ * the cycle is saved (a run picked up before that waits for it: environment-run.ts).
  */
 export type DirectoryJobOutcome = "idle" | "stale" | "busy" | "continued" | "completed";
 
@@ -377,7 +378,7 @@ class DirectoryCycle {
     return { snapshot, pending };
   }
 
-  /** Writes the snapshot (re-folding from the staged changes after a crash) and drops the staging. */
+  /** Writes the snapshot (re-folding from every staged page after a crash; the staging goes in the fanout). */
   private async storePhase(): Promise<void> {
     const a = this.active;
     const { store } = this.deps;
@@ -392,7 +393,6 @@ class DirectoryCycle {
       this.folded = { snapshot, pending, changed, all };
     }
     const { snapshot, pending, changed, all } = this.folded;
-    const pk = directoryPartition(this.tenantId);
     if (all) {
       // Under the new count's ids: the buckets of the count in the state stay whole until finishCycle
       // has saved the new count (readers, and a re-fold after a crash, read those).
@@ -403,16 +403,25 @@ class DirectoryCycle {
       for (const u of snapshot.values()) buckets.get(bucketOf(u.id, a.bucketCount))?.push(u);
       await store.writeBuckets(this.tenantId, a.bucketCount, buckets, pendingByBucket(pending, a.bucketCount, touched));
     }
-    await store.deleteChunks(pk, Array.from({ length: a.staged }, (_, i) => `staging|${a.cycle}|${i}`));
+    // The staging stays until this checkpoint is saved: a worker that dies before it re-folds from every staged page.
     this.folded = undefined;
     a.phase = "fanout";
     await this.checkpoint();
+  }
+
+  /** The staged delta pages of the cycle, once the snapshot they were folded into is checkpointed (a page already gone is fine). */
+  private async dropStaging(): Promise<void> {
+    const a = this.active;
+    if (a.staged === 0) return;
+    await this.deps.store.deleteChunks(directoryPartition(this.tenantId), Array.from({ length: a.staged }, (_, i) => `staging|${a.cycle}|${i}`));
   }
 
   /** Starts the runs of the environments that are due, resumes stalled ones, and closes the cycle. */
   private async fanoutPhase(): Promise<void> {
     const a = this.active;
     const { deps, tenantId } = this;
+    // Here, not in the store phase: a store phase resumed after a crash must find every page it folded.
+    await this.dropStaging();
     let settings = this.settingsRead;
     if (!settings) {
       // A cycle resumed in a later message: environment states and settings may have moved since.
@@ -442,7 +451,9 @@ class DirectoryCycle {
         await this.driveActiveRun(env, es, existing, { cycle: a.cycle, full, settings: runSettings, paused });
         continue;
       }
-      if (settings.get(env.id)?.value.syncEnabled !== true || !(full || pendingJournal)) continue;
+      // Users whose last action failed (a 5xx) are retried by the next run even when the directory did not change.
+      const retryFailed = (es.failedUsers ?? 0) > 0;
+      if (settings.get(env.id)?.value.syncEnabled !== true || !(full || pendingJournal || retryFailed)) continue;
       minCursor = Math.min(minCursor, es.cursor);
       const run = newRun({ tenantId, environmentId: env.id, trigger: "schedule", requestedBy: null, now: deps.now() });
       Object.assign(run, { environment: env, settings: runSettings, fromCycle: es.cursor, targetCycle: a.cycle, full, batchSize: es.batchSize ?? null });
@@ -524,6 +535,8 @@ class DirectoryCycle {
       fullCycles: fullCycles.filter((c) => c > minCursor),
       journalFloor: Math.max(this.state.journalFloor, ...prunable.map(([c]) => Number(c))),
       lastCycleAt: this.deps.now().toISOString(),
+      // D4: the cycle started before its users/delta read (a full round restarted after 410 Gone read later still).
+      usersReadAt: a.startedAt,
       active: null,
       lease: null,
     };

@@ -68,6 +68,12 @@ export const directoryStateSchema = z.object({
   /** Journal of cycles up to here was pruned: an environment behind it reconciles fully. */
   journalFloor: z.number().int(),
   lastCycleAt: z.string().nullable(),
+  /**
+   * D4: when the users/delta read of the cycle that stored the snapshot began (no later). A user
+   * created after it may be missing from the snapshot although Entra has it (added on demand since).
+   * Absent in states saved before it was kept.
+   */
+  usersReadAt: z.string().nullable().optional(),
   active: activeCycleSchema.nullable(),
   lease: leaseSchema.nullable(),
 });
@@ -105,6 +111,8 @@ export const envStateSchema = z.object({
   lastRun: z.object({ runId: z.string(), state: runStateSchema, finishedAt: z.string().nullable(), counts: runCountsSchema }).nullable(),
   /** D12: the batch size the last run tuned itself to (the next run starts from it). */
   batchSize: z.number().int().nullable(),
+  /** Users with a failed action (failed-action marks) after the last run: the next cycle starts a run to retry them. */
+  failedUsers: z.number().int().optional(),
 });
 export type EnvState = z.infer<typeof envStateSchema>;
 
@@ -156,6 +164,8 @@ export const runDocumentSchema = z.object({
       enabledUsers: z.number().int(),
       /** Drift records the environment had when the run planned (none: windows need not look for them). */
       driftRecords: z.number().int(),
+      /** Failed-action marks left when the run planned (none: windows need not look for them); absent on older runs. */
+      failedMarks: z.number().int().optional(),
     })
     .nullable(),
   progress: z.object({ chunk: z.number().int(), position: z.number().int(), doneInWindow: z.array(z.string()) }),
@@ -229,6 +239,28 @@ export const accessModePinSchema = z.object({
 });
 export type AccessModePin = z.infer<typeof accessModePinSchema>;
 export const accessModePinId = (userId: string) => `access-mode-pin|${userId}`;
+
+/**
+ * A user whose action failed (a 5xx or an unknown error, not a refusal: that is drift). The next
+ * run retries the user, incremental or not, until the action succeeds, is refused, or is no longer
+ * needed; then the mark goes.
+ */
+export const failedActionSchema = z.object({
+  id: z.string(),
+  type: z.literal("failed-action"),
+  tenantId: z.string(),
+  environmentId: z.string(),
+  partitionKey: z.string(),
+  userId: z.string(),
+  op: z.string(),
+  code: z.string(),
+  message: z.string(),
+  since: z.string(),
+  lastSeenAt: z.string(),
+  runId: z.string(),
+});
+export type FailedAction = z.infer<typeof failedActionSchema>;
+export const failedActionId = (userId: string) => `failed|${userId}`;
 
 export const bucketDocumentSchema = z.object({
   id: z.string(),

@@ -3,13 +3,13 @@ import type { DataverseClient } from "../clients/dataverse.js";
 import { executeActions, type ActionResult } from "./apply.js";
 import { decide, type PlannedAction } from "./decide.js";
 import type { SyncDeps } from "./deps.js";
-import { environmentPartition, type DriftDocument, type EmailLock, type RunDocument } from "./documents.js";
+import { environmentPartition, failedActionId, type DriftDocument, type EmailLock, type FailedAction, type RunDocument } from "./documents.js";
 import { driftLever } from "./drift.js";
 import { evaluateEligibility } from "./eligibility.js";
 import { enqueueEnvironmentJob, type EnvironmentJob } from "./jobs.js";
 import type { DirectoryUser, SystemUserRow } from "./model.js";
 import { meter } from "./metrics.js";
-import { planRun } from "./plan.js";
+import { planRun, recordNewerThanSnapshot } from "./plan.js";
 import { recordKind } from "./records.js";
 import { bucketOf } from "./snapshot.js";
 import { TENANT_SIZED_WAIT_SECONDS, tenantSizedWork } from "./tenant-sized.js";
@@ -31,6 +31,13 @@ import type { Versioned } from "./store.js";
 export type EnvironmentJobOutcome = "stale" | "busy" | "paused" | "awaiting-approval" | "continued" | "succeeded" | "failed";
 
 const PLAN_CHUNK = 1000;
+/** How soon a run waiting for its directory cycle to be saved looks again (the cycle saves right after its fanout). */
+const CYCLE_WAIT_SECONDS = 5;
+
+const parseTime = (iso: string | null | undefined): number | null => {
+  const t = iso ? Date.parse(iso) : NaN;
+  return Number.isFinite(t) ? t : null;
+};
 
 const FAILURES_KEPT = 50;
 const INITIAL_BATCH = 100;
@@ -134,23 +141,52 @@ class EnvironmentRun {
     const directory = await deps.store.readDirectoryState(tenantId);
     const facts = directory?.doc.facts;
     if (!directory || !facts) throw new AppError("unavailable", "The tenant's directory has not been read yet.", { retryAfterSeconds: 30 });
+    const target = run.targetCycle ?? 0;
+    if (directory.doc.cycle < target) {
+      // D1/D12: the directory cycle enqueues its runs before it saves itself (journal, snapshot's
+      // bucket count, facts, cycle number). A run picked up in between waits for it: planned now,
+      // it would find none of the cycle's changes and still move the cursor past them.
+      if (directory.doc.active?.cycle === target) {
+        throw new AppError("unavailable", `The directory cycle ${target} this run applies is not saved yet.`, { retryAfterSeconds: CYCLE_WAIT_SECONDS });
+      }
+      // No cycle under way can ever reach the target (the directory state was reset): fail, which frees the environment.
+      throw new AppError("conflict", `The run waits for directory cycle ${target}, but the tenant's directory is at cycle ${directory.doc.cycle} with no cycle ${target} under way.`);
+    }
     const dataverse = deps.dataverse(tenantId, env, "background", this.deadline + 60_000);
+    const snapshotReadAt = parseTime(directory.doc.usersReadAt ?? directory.doc.lastCycleAt);
     let users: Map<string, DirectoryUser>;
     let rows: SystemUserRow[];
+    let failed: Set<string>;
+    let marks: Awaited<ReturnType<typeof deps.store.readMarks>>;
     if (run.full) {
       users = new Map();
       for (const list of (await deps.store.readBuckets(tenantId, directory.doc.bucketCount)).values()) for (const u of list) users.set(u.id, u);
       rows = [];
       for await (const page of dataverse.allSystemUsers()) rows.push(...page);
+      marks = await deps.store.readMarks(tenantId, env.id);
+      failed = new Set(marks.failed.keys());
     } else {
-      users = await deps.store.readJournal(tenantId, directory.doc.journal, run.fromCycle, run.targetCycle ?? run.fromCycle);
-      rows = users.size ? await dataverse.systemUsersByObjectIds([...users.keys()]) : [];
+      users = await deps.store.readJournal(tenantId, directory.doc.journal, run.fromCycle, target);
+      // Users whose last action failed are tried again, changed in the directory or not.
+      failed = new Set((await deps.store.readFailedActions(tenantId, env.id)).keys());
+      const missing = [...failed].filter((id) => !users.has(id));
+      const { bucketCount } = directory.doc;
+      if (missing.length && bucketCount > 0) {
+        const wanted = new Set(missing);
+        const buckets = await deps.store.readBuckets(tenantId, bucketCount, [...new Set(missing.map((id) => bucketOf(id, bucketCount)))]);
+        for (const list of buckets.values()) for (const u of list) if (wanted.has(u.id)) users.set(u.id, u);
+      }
+      const ids = [...new Set([...users.keys(), ...failed])];
+      rows = ids.length ? await dataverse.systemUsersByObjectIds(ids) : [];
+      marks = await deps.store.readMarks(tenantId, env.id, ids);
     }
-    const marks = await deps.store.readMarks(tenantId, env.id, run.full ? undefined : [...users.keys()]);
-    const plan = planRun({ environment: env, facts, users, rows, full: run.full, drift: marks.drift, locks: marks.locks, pins: marks.pins });
+    const plan = planRun({
+      environment: env, facts, users, rows, full: run.full, drift: marks.drift, locks: marks.locks, pins: marks.pins, failed, snapshotReadAt,
+    });
 
     const pk = environmentPartition(tenantId, env.id);
     if (plan.resolvedDrift.length) await deps.store.deleteMany(pk, plan.resolvedDrift.map((u) => `drift|${u}`));
+    if (plan.resolvedFailed.length) await deps.store.deleteMany(pk, plan.resolvedFailed.map(failedActionId));
     if (plan.newLocks.length) {
       const at = deps.now().toISOString();
       await deps.store.upsertMarks(pk, plan.newLocks.map((l): EmailLock => ({ id: `email-lock|${l.userId}`, type: "email-lock", tenantId, partitionKey: pk, userId: l.userId, lockedAt: at, value: l.value })));
@@ -161,7 +197,10 @@ class EnvironmentRun {
     if (chunks.length) await deps.store.writePlan(tenantId, env.id, run.runId, chunks);
     const byOp: Record<string, number> = {};
     for (const a of plan.actions) byOp[a.op] = (byOp[a.op] ?? 0) + 1;
-    run.plan = { chunks: chunks.length, actions: plan.actions.length, byOp, enabledUsers, driftRecords: marks.drift.size - plan.resolvedDrift.length };
+    run.plan = {
+      chunks: chunks.length, actions: plan.actions.length, byOp, enabledUsers, driftRecords: marks.drift.size - plan.resolvedDrift.length,
+      failedMarks: failed.size - plan.resolvedFailed.length,
+    };
     run.phase = "apply";
     run.progress = { chunk: 0, position: 0, doneInWindow: [] };
     run.counts = { ...run.counts, read: plan.read, skipped: plan.skipped };
@@ -260,7 +299,10 @@ class EnvironmentRun {
       const row = rows.get(action.userId) ?? null;
       const user = users.get(action.userId) ?? null;
       const eligibility = evaluateEligibility({ user, userId: action.userId, tenant: facts, environment, record: row ? { kind: recordKind(row) } : null });
-      const decision = decide({ userId: action.userId, user, row, eligibility, internalEmailLocked: false });
+      const decision = decide({
+        userId: action.userId, user, row, eligibility, internalEmailLocked: false,
+        recordNewerThanSnapshot: recordNewerThanSnapshot(row, user, parseTime(directory.doc.usersReadAt ?? directory.doc.lastCycleAt)),
+      });
       if (decision.action?.op !== "disable") spared.add(action);
     }
     return { todo: actions.filter((a) => !spared.has(a)), spared: [...spared] };
@@ -268,12 +310,14 @@ class EnvironmentRun {
 
   /** This worker wrote drift records (a later window may clear them). */
   private driftWritten = false;
+  /** This worker wrote failed-action marks (a later window may clear them). */
+  private failedWritten = false;
 
   private addFailure(f: RunDocument["failures"][number]): void {
     if (this.run.failures.length < FAILURES_KEPT) this.run.failures.push(f);
   }
 
-  /** Counts, failures and drift records of a window's results. */
+  /** Counts, failures, drift records and failed-action marks of a window's results. */
   private async record(results: readonly ActionResult[]): Promise<void> {
     const { deps, tenantId } = this;
     const run = this.run;
@@ -281,6 +325,7 @@ class EnvironmentRun {
     if (!env || results.length === 0) return;
     const c = run.counts;
     const driftResults = results.filter((r) => r.outcome === "drift");
+    const failedResults = results.filter((r) => r.outcome === "failed");
     for (const r of results) {
       if (r.outcome === "drift") c.drift++;
       else if (r.outcome === "failed") {
@@ -292,15 +337,33 @@ class EnvironmentRun {
       else c.disabled++;
     }
     const pk = environmentPartition(tenantId, env.id);
-    // Nothing to clear or keep a `since` of when the environment had no drift and this window made none.
-    if (!driftResults.length && (run.plan?.driftRecords ?? 1) === 0 && !this.driftWritten) return;
+    // Nothing to clear or keep a `since` of when the environment had no drift (or failed marks) and this window made none.
+    const driftMayExist = driftResults.length > 0 || (run.plan?.driftRecords ?? 1) > 0 || this.driftWritten;
+    const failedMayExist = failedResults.length > 0 || (run.plan?.failedMarks ?? 1) > 0 || this.failedWritten;
+    if (!driftMayExist && !failedMayExist) return;
+    const existing = await deps.store.readMarks(tenantId, env.id, [...new Set(results.map((r) => r.action.userId))]);
+    const at = deps.now().toISOString();
+
+    // A user whose action was answered (done, or refused: drift) has no failed action any more.
+    const answered = results.filter((r) => r.outcome !== "failed").map((r) => r.action.userId).filter((u) => existing.failed.has(u));
+    if (answered.length) await deps.store.deleteMany(pk, answered.map(failedActionId));
+    if (failedResults.length) {
+      this.failedWritten = true;
+      await deps.store.upsertMarks(
+        pk,
+        failedResults.map((r): FailedAction => ({
+          id: failedActionId(r.action.userId), type: "failed-action", tenantId, environmentId: env.id, partitionKey: pk, userId: r.action.userId, op: r.action.op,
+          code: r.failure?.code ?? "", message: r.failure?.message ?? "", since: existing.failed.get(r.action.userId)?.since ?? at, lastSeenAt: at, runId: run.runId,
+        })),
+      );
+    }
+
+    if (!driftMayExist) return;
     const resolved = results.filter((r) => r.outcome === "done").map((r) => r.action.userId);
-    const existing = await deps.store.readMarks(tenantId, env.id, [...new Set([...resolved, ...driftResults.map((r) => r.action.userId)])]);
     const gone = resolved.filter((u) => existing.drift.has(u));
     if (gone.length) await deps.store.deleteMany(pk, gone.map((u) => `drift|${u}`));
     if (!driftResults.length) return;
     this.driftWritten = true;
-    const at = deps.now().toISOString();
     await deps.store.upsertMarks(
       pk,
       driftResults.map((r): DriftDocument => {
@@ -327,6 +390,11 @@ class EnvironmentRun {
     run.durationMs = run.startedAt ? finishedAt.getTime() - Date.parse(run.startedAt) : null;
     run.lease = null;
     await this.save();
+    // Failed actions left (this run's, or earlier ones it has not cleared): the next cycle starts a run for them.
+    // (No plan: the marks are as they were.)
+    const failedUsers = !run.plan
+      ? undefined
+      : run.counts.failed > 0 || (run.plan.failedMarks ?? 1) > 0 ? await deps.store.countFailedActions(tenantId, run.environmentId) : 0;
     for (let attempt = 0; attempt < 5; attempt++) {
       const es = await deps.store.readEnvState(tenantId, run.environmentId);
       if (!es) break;
@@ -334,6 +402,7 @@ class EnvironmentRun {
       if (doc.activeRunId === run.runId) doc.activeRunId = null;
       doc.lastRun = { runId: run.runId, state, finishedAt: run.finishedAt, counts: run.counts };
       if (run.batchSize !== null) doc.batchSize = run.batchSize;
+      if (failedUsers !== undefined) doc.failedUsers = failedUsers;
       if (state === "succeeded") {
         doc.cursor = Math.max(doc.cursor, run.targetCycle ?? 0);
         if (run.full) doc.lastFullAt = run.startedAt ?? run.finishedAt;

@@ -109,7 +109,7 @@ export function accessModeName(value: number): AccessMode {
 export const SYSTEMUSER_COLUMNS = [
   "systemuserid", "azureactivedirectoryobjectid", "domainname", "internalemailaddress", "fullname", "firstname", "lastname", "title",
   "mobilephone", "address1_telephone1", "address1_city", "address1_stateorprovince", "address1_country", "isdisabled", "islicensed",
-  "applicationid", "accessmode", "azurestate",
+  "applicationid", "accessmode", "azurestate", "createdon",
 ] as const;
 
 const nullableString = z.string().nullish().transform((v) => v ?? null);
@@ -133,6 +133,8 @@ export const systemUserRowSchema = z.object({
   applicationid: nullableString,
   accessmode: z.number().int().nullish().transform((v) => v ?? 0),
   azurestate: z.number().int().nullish().transform((v) => v ?? 0),
+  /** When the record was created (D4: a record newer than the snapshot's users read may be of a user the snapshot does not know yet). */
+  createdon: z.string().nullish(),
 });
 export type SystemUserRow = z.infer<typeof systemUserRowSchema>;
 

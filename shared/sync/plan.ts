@@ -21,6 +21,10 @@ export interface PlanInput {
   locks: Set<string>;
   /** D8: users whose access mode an admin pinned (the sync leaves it alone). */
   pins?: ReadonlyMap<string, AccessModePin>;
+  /** Users whose last action failed (failed-action marks): candidates too, incremental or not. */
+  failed?: ReadonlySet<string>;
+  /** D4: when the users read of the snapshot's cycle began (epoch ms; null: unknown). */
+  snapshotReadAt?: number | null;
 }
 
 export interface Plan {
@@ -29,10 +33,26 @@ export interface Plan {
   skipped: number;
   /** Users whose record now matches the rules: their drift record goes. */
   resolvedDrift: string[];
+  /** Users with a failed-action mark who need no action any more: their mark goes. */
+  resolvedFailed: string[];
   /** D6: users whose internal email was edited in Dataverse. */
   newLocks: { userId: string; value: string | null }[];
   /** Enabled directory-managed records (the base of the mass-disable guard; full reconcile only). */
   enabledUsers: number;
+}
+
+/**
+ * How much earlier than the cycle's own clock a record's `createdon` (Dataverse's clock) may say
+ * and still count as created after the users read: clock skew, and Graph's delta lagging behind a
+ * user's creation.
+ */
+export const SNAPSHOT_READ_MARGIN_MS = 5 * 60_000;
+
+/** D4: a record of a user the snapshot has never seen, created after the snapshot's users read began. */
+export function recordNewerThanSnapshot(row: SystemUserRow | null, user: DirectoryUser | null, snapshotReadAt: number | null | undefined): boolean {
+  if (user || !row?.createdon || snapshotReadAt === null || snapshotReadAt === undefined) return false;
+  const created = Date.parse(row.createdon);
+  return Number.isFinite(created) && created > snapshotReadAt - SNAPSHOT_READ_MARGIN_MS;
 }
 
 const ORDER: Record<PlannedAction["op"], number> = { add: 0, reenable: 1, update: 2, disable: 3 };
@@ -55,16 +75,24 @@ export function planRun(input: PlanInput): Plan {
   const ids = new Set<string>();
   for (const [id, user] of input.users) if (!user.removed || rowsByUser.has(id)) ids.add(id);
   if (input.full) for (const id of rowsByUser.keys()) ids.add(id);
+  for (const id of input.failed ?? []) ids.add(id);
 
-  const plan: Plan = { actions: [], read: 0, skipped: 0, resolvedDrift: [], newLocks: [], enabledUsers };
+  const plan: Plan = { actions: [], read: 0, skipped: 0, resolvedDrift: [], resolvedFailed: [], newLocks: [], enabledUsers };
   for (const userId of ids) {
     const row = rowsByUser.get(userId) ?? null;
-    if (row && !isDirectoryManaged(recordKind(row))) continue;
+    if (row && !isDirectoryManaged(recordKind(row))) {
+      if (input.failed?.has(userId)) plan.resolvedFailed.push(userId);
+      continue;
+    }
     const user = input.users.get(userId) ?? null;
     plan.read++;
     const eligibility = evaluateEligibility({ user, userId, tenant: input.facts, environment: input.environment, record: row ? { kind: recordKind(row) } : null });
-    const decision = decide({ userId, user, row, eligibility, internalEmailLocked: input.locks.has(userId), accessModePinned: input.pins?.has(userId) ?? false });
+    const decision = decide({
+      userId, user, row, eligibility, internalEmailLocked: input.locks.has(userId), accessModePinned: input.pins?.has(userId) ?? false,
+      recordNewerThanSnapshot: recordNewerThanSnapshot(row, user, input.snapshotReadAt),
+    });
     if (decision.action) plan.actions.push(decision.action);
+    else if (input.failed?.has(userId)) plan.resolvedFailed.push(userId);
     if (decision.skipped) plan.skipped++;
     if (decision.lockInternalEmail) plan.newLocks.push({ userId, value: row?.internalemailaddress ?? null });
     if (!decision.action && input.drift.has(userId)) plan.resolvedDrift.push(userId);

@@ -2,8 +2,8 @@ import type { Container, JSONObject, OperationInput, SqlParameter } from "@azure
 import { AppError } from "../errors/app-error.js";
 import { createItem, deleteItem, mapCosmosError, queryAll, queryPage, readItem, replaceIfMatch, upsert, type Page, type Stored } from "../storage/repository.js";
 import {
-  directoryPartition, environmentPartition, type AccessModePin, type DirectoryState, type DriftDocument, type EmailLock, type EnvState, type RunDocument,
-  type StagedMemberChange, type StagedUser,
+  directoryPartition, environmentPartition, type AccessModePin, type DirectoryState, type DriftDocument, type EmailLock, type EnvState, type FailedAction,
+  type RunDocument, type StagedMemberChange, type StagedUser,
 } from "./documents.js";
 import { meter } from "./metrics.js";
 import type { DirectoryUser } from "./model.js";
@@ -236,29 +236,46 @@ export class SyncStore {
     return item.actions;
   }
 
-  /** Drift records, D6 locks and D8 access-mode pins of an environment; only those of `userIds` when given. */
+  /** Drift records, D6 locks, D8 access-mode pins and failed-action marks of an environment; only those of `userIds` when given. */
   async readMarks(
     tenantId: string, environmentId: string, userIds?: readonly string[],
-  ): Promise<{ drift: Map<string, DriftDocument>; locks: Set<string>; pins: Map<string, AccessModePin> }> {
+  ): Promise<{ drift: Map<string, DriftDocument>; locks: Set<string>; pins: Map<string, AccessModePin>; failed: Map<string, FailedAction> }> {
     const pk = environmentPartition(tenantId, environmentId);
     const drift = new Map<string, DriftDocument>();
     const locks = new Set<string>();
     const pins = new Map<string, AccessModePin>();
-    if (userIds && userIds.length === 0) return { drift, locks, pins };
-    const items = await this.queryAll<DriftDocument | EmailLock | AccessModePin>(
-      `SELECT * FROM c WHERE c.partitionKey = @pk AND (c.type = 'drift' OR c.type = 'email-lock' OR c.type = 'access-mode-pin')${userIds ? " AND ARRAY_CONTAINS(@ids, c.userId)" : ""}`,
+    const failed = new Map<string, FailedAction>();
+    if (userIds && userIds.length === 0) return { drift, locks, pins, failed };
+    const items = await this.queryAll<DriftDocument | EmailLock | AccessModePin | FailedAction>(
+      `SELECT * FROM c WHERE c.partitionKey = @pk AND (c.type = 'drift' OR c.type = 'email-lock' OR c.type = 'access-mode-pin' OR c.type = 'failed-action')${
+        userIds ? " AND ARRAY_CONTAINS(@ids, c.userId)" : ""
+      }`,
       [{ name: "@pk", value: pk }, ...(userIds ? [{ name: "@ids", value: [...userIds] }] : [])],
       pk,
     );
     for (const item of items) {
       if (item.type === "drift") drift.set(item.userId, item);
       else if (item.type === "access-mode-pin") pins.set(item.userId, item);
+      else if (item.type === "failed-action") failed.set(item.userId, item);
       else locks.add(item.userId);
     }
-    return { drift, locks, pins };
+    return { drift, locks, pins, failed };
   }
 
-  async upsertMarks(partitionKey: string, docs: (DriftDocument | EmailLock | AccessModePin)[]): Promise<void> {
+  /** Every failed-action mark of an environment (the users an incremental run retries). */
+  async readFailedActions(tenantId: string, environmentId: string): Promise<Map<string, FailedAction>> {
+    const pk = environmentPartition(tenantId, environmentId);
+    const items = await this.queryAll<FailedAction>("SELECT * FROM c WHERE c.partitionKey = @pk AND c.type = 'failed-action'", [{ name: "@pk", value: pk }], pk);
+    return new Map(items.map((i) => [i.userId, i]));
+  }
+
+  /** How many failed-action marks an environment has. */
+  async countFailedActions(tenantId: string, environmentId: string): Promise<number> {
+    const pk = environmentPartition(tenantId, environmentId);
+    return (await this.queryAll<{ id: string }>("SELECT c.id FROM c WHERE c.partitionKey = @pk AND c.type = 'failed-action'", [{ name: "@pk", value: pk }], pk)).length;
+  }
+
+  async upsertMarks(partitionKey: string, docs: (DriftDocument | EmailLock | AccessModePin | FailedAction)[]): Promise<void> {
     await this.batchUpsert(this.container, partitionKey, docs);
   }
 

@@ -26,6 +26,8 @@ function harness(initial: { bucketCount: number; users: DirectoryUser[] }) {
   let onChange: (op: string, id: string) => void = () => undefined;
   /** Makes the next deletion of an id starting with this prefix fail once (a crash at that point). */
   let failDeleteOf: string | null = null;
+  /** Makes the next save of the state that matches fail once (a crash before that checkpoint). */
+  let failSaveOf: ((doc: DirectoryState) => boolean) | null = null;
   const container = {
     item: (id: string) => ({
       read: () => Promise.resolve(chunks.has(id) ? { resource: structuredClone(chunks.get(id)), statusCode: 200 } : { resource: undefined, statusCode: 404 }),
@@ -65,6 +67,10 @@ function harness(initial: { bucketCount: number; users: DirectoryUser[] }) {
     loadDirectory: () => Promise.resolve({ state: { doc: structuredClone(state), etag: `e${etag}` }, environments: new Map() }),
     readDirectoryState: () => Promise.resolve({ doc: structuredClone(state), etag: `e${etag}` }),
     save: (doc: DirectoryState) => {
+      if (failSaveOf?.(doc)) {
+        failSaveOf = null;
+        return Promise.reject(new Error("the worker died"));
+      }
       state = structuredClone(doc);
       etag++;
       onChange("save", doc.id);
@@ -112,6 +118,7 @@ function harness(initial: { bucketCount: number; users: DirectoryUser[] }) {
     state: () => state,
     onChange: (fn: (op: string, id: string) => void) => (onChange = fn),
     failDeleteOf: (prefix: string) => (failDeleteOf = prefix),
+    failSaveOf: (match: (doc: DirectoryState) => boolean) => (failSaveOf = match),
   };
 }
 
@@ -153,14 +160,42 @@ describe("the snapshot while the bucket count changes", () => {
   it("when the worker dies in the store phase after writing the new buckets, then the resumed cycle still finds every user", async () => {
     const h = harness({ bucketCount: 32, users });
     h.stageCycle(fullGroupListing);
-    h.failDeleteOf("staging|");
+    h.failSaveOf((doc) => doc.active?.phase === "fanout");
     await expect(h.runCycle()).rejects.toThrow();
     expect(h.state().active?.phase).toBe("store");
+    expect([...h.chunks.keys()].filter((id) => id.startsWith("bucket|16|"))).toHaveLength(16);
 
     expect(await h.runCycle()).toBe("completed");
     const snapshot = await h.readSnapshot();
     expect(snapshot.size).toBe(100);
     expect([...snapshot.values()].every((u) => u.groups.includes(GROUP) && !u.removed)).toBe(true);
+  });
+});
+
+describe("a crash while the cycle's staged pages are deleted (D12)", () => {
+  it("when the worker dies after some staged pages are gone, then the resumed cycle loses none of their changes (the bucket count switching too)", async () => {
+    // 100 users in 32 buckets, in no group yet; the cycle lists the group in full over two pages (the
+    // fold moves the snapshot to 16 buckets) and a third page changes one user's job title.
+    const before = Array.from({ length: 100 }, () => user({ groups: [] }));
+    const h = harness({ bucketCount: 32, users: before });
+    const promoted = before[7]!;
+    const cycle = h.stageCycle([
+      { kind: "groups", changes: [{ g: GROUP, u: FULL_LISTING, a: true }, ...before.slice(0, 50).map((u) => ({ g: GROUP, u: u.id, a: true }))] },
+      { kind: "groups", changes: before.slice(50).map((u) => ({ g: GROUP, u: u.id, a: true })) },
+      { kind: "users", users: [{ id: promoted.id, jobTitle: "Head of Sales" }] },
+    ]);
+    // The first two pages are deleted, then the worker dies deleting the third.
+    h.failDeleteOf(`staging|${cycle}|2`);
+    await expect(h.runCycle()).rejects.toThrow();
+    expect(h.chunks.has(`staging|${cycle}|0`)).toBe(false);
+
+    expect(await h.runCycle()).toBe("completed");
+    expect(h.state()).toMatchObject({ cycle, bucketCount: 16, active: null });
+    const snapshot = await h.readSnapshot();
+    expect(snapshot.size).toBe(100);
+    expect([...snapshot.values()].filter((u) => !u.groups.includes(GROUP)).map((u) => u.id)).toEqual([]);
+    expect(snapshot.get(promoted.id)?.jobTitle).toBe("Head of Sales");
+    expect([...h.chunks.keys()].filter((id) => id.startsWith("staging|"))).toEqual([]);
   });
 });
 
