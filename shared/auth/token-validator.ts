@@ -17,8 +17,8 @@ export interface Principal {
 }
 
 const claimsSchema = z.object({
-  tid: z.uuid(),
-  oid: z.uuid(),
+  tid: z.guid(),
+  oid: z.guid(),
   ver: z.enum(["1.0", "2.0"]).optional(),
   azp: z.string().optional(),
   appid: z.string().optional(),

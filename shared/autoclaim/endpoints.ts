@@ -9,7 +9,7 @@ const tenantParams = z.object({ tenantId: tenantIdSchema });
 const policyParams = z.object({ tenantId: tenantIdSchema, policyId: policyIdSchema });
 const etag = { ETag: "Version to send in If-Match" };
 const COLLECTION = "tenants/{tenantId}/auto-claim-policies";
-const ITEM = `${COLLECTION}/{policyId:guid}`;
+const ITEM = `${COLLECTION}/{policyId}`;
 
 export const autoClaimPoliciesList = defineEndpoint({
   name: "auto-claim-policies-list",

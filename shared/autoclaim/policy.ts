@@ -5,7 +5,7 @@ import { servicePlanIdSchema, skuIdSchema } from "../licenses/model.js";
 export const MAX_BACKUP_PRODUCTS = 4;
 
 export const policyAppIdSchema = z
-  .uuid({ message: "must be the application (client) id of the app, a GUID" })
+  .guid({ message: "must be the application (client) id of the app, a GUID" })
   .transform((s) => s.toLowerCase())
   .describe("Application (client) id of the app whose users claim licenses, e.g. Power Apps a8f7a65c-f5ba-4859-b2d6-df772c264e9d");
 

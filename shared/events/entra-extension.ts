@@ -17,16 +17,16 @@ export const tokenIssuanceStartRequestSchema = z
     data: z
       .object({
         "@odata.type": z.literal("microsoft.graph.onTokenIssuanceStartCalloutData"),
-        tenantId: z.uuid(),
+        tenantId: z.guid(),
         authenticationEventListenerId: z.string().optional(),
         customAuthenticationExtensionId: z.string().optional(),
         authenticationContext: z
           .object({
             correlationId: z.string().min(1),
             protocol: z.string().optional(),
-            clientServicePrincipal: z.object({ id: z.string().optional(), appId: z.uuid(), appDisplayName: z.string().optional() }).loose(),
+            clientServicePrincipal: z.object({ id: z.string().optional(), appId: z.guid(), appDisplayName: z.string().optional() }).loose(),
             resourceServicePrincipal: z.object({ id: z.string().optional(), appId: z.string().optional() }).loose().optional(),
-            user: z.object({ id: z.uuid(), userType: z.string().optional(), userPrincipalName: z.string().optional() }).loose(),
+            user: z.object({ id: z.guid(), userType: z.string().optional(), userPrincipalName: z.string().optional() }).loose(),
           })
           .loose(),
       })

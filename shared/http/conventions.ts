@@ -77,5 +77,5 @@ export function requireIfMatch(headers: { get(name: string): string | null }): s
 }
 
 /** Entra object ids only: a UPN where an id belongs is a 400 (history must survive renames). */
-export const objectIdSchema = z.uuid({ message: "must be an Entra object id (GUID), not a user principal name" });
-export const tenantIdSchema = z.uuid({ message: "must be an Entra tenant id (GUID)" });
+export const objectIdSchema = z.guid({ message: "must be an Entra object id (GUID), not a user principal name" });
+export const tenantIdSchema = z.guid({ message: "must be an Entra tenant id (GUID)" });

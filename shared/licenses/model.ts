@@ -5,8 +5,8 @@ import { objectIdSchema, tenantIdSchema } from "../http/conventions.js";
  * The shapes of license administration (section L), one schema per shape: the HTTP contracts in
  * endpoints.ts and the use-cases share them. Ids are GUIDs; they are compared in lower case.
  */
-export const skuIdSchema = z.uuid({ message: "must be a product (SKU) id (GUID)" }).transform((s) => s.toLowerCase());
-export const servicePlanIdSchema = z.uuid({ message: "must be a service plan id (GUID)" }).transform((s) => s.toLowerCase());
+export const skuIdSchema = z.guid({ message: "must be a product (SKU) id (GUID)" }).transform((s) => s.toLowerCase());
+export const servicePlanIdSchema = z.guid({ message: "must be a service plan id (GUID)" }).transform((s) => s.toLowerCase());
 export const userIdSchema = objectIdSchema.transform((s) => s.toLowerCase());
 
 /** L1: paid, trial, free (tracking only), self-service purchase (an admin cannot assign it: L10). */

@@ -34,6 +34,12 @@ describe("sign-in event ingestion (E3)", () => {
     expect(read).toMatchObject({ id: event.eventId, source: "E3", userId: member, trigger: "sign-in" });
   });
 
+  it("when the app is a first-party Microsoft app (ids like 00000007-0000-0000-c000-000000000000 are GUIDs, not RFC 4122 UUIDs) and the environment is the default one (Default-<tenant id>), then the event is accepted", async () => {
+    const event = signInEvent(member, "00000007-0000-0000-c000-000000000000", { environmentId: `Default-${TENANT}` });
+    const res = await s.postEvent(event, await relayToken());
+    expect(res.status, await res.clone().text()).toBe(202);
+  });
+
   it("when the route names the tenant in capitals, then it is the same tenant: the event is stored and processed under its id as Entra writes it", async () => {
     const event = signInEvent(member, app());
     const res = await s.stack.call(`/api/tenants/${TENANT.toUpperCase()}/sign-in-events`, {

@@ -33,6 +33,18 @@ describe("auto-claim policies (A2-A6, A12)", () => {
     expect(mine?.products[0]?.total).toBe(60);
   });
 
+  it("when the app is a first-party Microsoft app whose id is a GUID but not an RFC 4122 UUID (Dataverse: 00000007-0000-0000-c000-000000000000), then it is accepted", async () => {
+    const res = await call(base, { method: "POST", body: JSON.stringify(body({ appId: "00000007-0000-0000-c000-000000000000", name: "Dataverse" })) });
+    expect(res.status, await res.clone().text()).toBe(201);
+  });
+
+  it("when a policy id in the route is not a GUID, then 400 problem+json naming params.policyId (not an empty 404)", async () => {
+    const res = await call(`${base}/not-a-guid`);
+    expect(res.status).toBe(400);
+    expect(res.headers.get("content-type")).toMatch(/problem\+json/);
+    expect(JSON.stringify(await res.json())).toContain("policyId");
+  });
+
   it("when a second policy names the same app, then 409 policy-exists-for-app", async () => {
     const first = await s.createPolicy(body());
     const second = await call(base, { method: "POST", body: JSON.stringify(body({ appId: first.body.appId, name: "again" })) });
