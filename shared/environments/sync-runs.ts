@@ -5,6 +5,7 @@ import { decodeCursor, encodeCursor } from "../http/conventions.js";
 import type { SyncDeps } from "../sync/deps.js";
 import { environmentPartition, type RunDocument } from "../sync/documents.js";
 import { enqueueDirectoryJob, enqueueEnvironmentJob } from "../sync/jobs.js";
+import { environmentPolicy } from "../sync/environment-types.js";
 import { newEnvState, newRun, TERMINAL_STATES } from "../sync/runs.js";
 import { actorOf, requireDataverse, requireEnvironment } from "./environments.js";
 import type { syncRunSchema } from "./schemas.js";
@@ -48,6 +49,9 @@ export const runLocation = (tenantId: string, environmentId: string, runId: stri
 export async function startRun(deps: SyncDeps, tenantId: string, environmentId: string, principal: Principal): Promise<RunDocument> {
   const env = await requireEnvironment(deps, tenantId, environmentId);
   requireDataverse(env);
+  const policy = environmentPolicy(env);
+  // The directory cycle runs only environments whose type it manages: a run of another would stay queued.
+  if (!policy.usersAllowed) throw new AppError("businessRule", `Environment ${env.id}: ${policy.summary}`, { code: "environment-not-synced" });
   const existing = await deps.store.readEnvState(tenantId, env.id);
   if (existing?.doc.activeRunId && !(await hasEnded(deps, tenantId, env.id, existing.doc.activeRunId))) {
     throw new AppError("conflict", `A sync run of environment ${env.id} is in progress (${existing.doc.activeRunId}).`, {
@@ -91,6 +95,7 @@ export async function getRun(deps: SyncDeps, tenantId: string, environmentId: st
 }
 
 export async function listRuns(deps: SyncDeps, tenantId: string, environmentId: string, query: { limit: number; cursor?: string | undefined }) {
+  await requireEnvironment(deps, tenantId, environmentId); // an unknown environment is a 404, not an empty list
   const filter = { environmentId };
   const continuationToken = decodeCursor(query.cursor, tenantId, filter) ?? null;
   const page = await deps.store.listRuns(tenantId, environmentId, { limit: query.limit, continuationToken });
