@@ -25,7 +25,9 @@ export async function authorize(principal: Principal, access: Access, ctx: Autho
     throw forbidden("This tenant is not onboarded. A Global Administrator of the tenant must onboard it first (PUT /api/tenants/{tenantId}).", "tenant-not-onboarded");
   }
   if (access.kind === "appRole") {
-    if (!principal.appRoles.includes(access.role)) {
+    // An app role is granted to applications (P4: "an application token with the app role"): a
+    // user token carrying the same role name (assigned to a user) does not pass.
+    if (!principal.isApplication || !principal.appRoles.includes(access.role)) {
       throw forbidden(`This endpoint needs an application token with the app role ${access.role}.`, "missing-role");
     }
     return;
