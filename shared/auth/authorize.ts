@@ -32,6 +32,7 @@ export async function authorize(principal: Principal, access: Access, ctx: Autho
     }
     return;
   }
+  if (access.orAppRole && principal.isApplication && principal.appRoles.includes(access.orAppRole)) return;
   if (principal.isApplication || !principal.directoryRoles.some((r) => access.anyOf.includes(r))) {
     throw forbidden(`This endpoint needs one of these directory roles: ${access.anyOf.join(", ")}.`, "missing-role");
   }

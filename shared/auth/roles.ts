@@ -33,7 +33,13 @@ export type Access =
   /** No token (health, OpenAPI document). */
   | { kind: "public" }
   /** A user token with one of these directory roles, for the route's tenant. */
-  | { kind: "directoryRoles"; anyOf: readonly DirectoryRole[]; allowNotOnboarded?: boolean }
+  | {
+      kind: "directoryRoles";
+      anyOf: readonly DirectoryRole[];
+      allowNotOnboarded?: boolean;
+      /** Also an application token with this app role (the handler limits what it may see). */
+      orAppRole?: AppRole;
+    }
   /** An application token with this app role, for the route's tenant. */
   | { kind: "appRole"; role: AppRole }
   /**
@@ -61,5 +67,7 @@ export const ACCESS = {
   licenseWrite: { kind: "directoryRoles", anyOf: LICENSE_WRITERS },
   environmentWrite: { kind: "directoryRoles", anyOf: ENVIRONMENT_WRITERS },
   signInEventsSend: { kind: "appRole", role: APP_ROLES.signInEventsSend },
+  /** Any admin, or the relay that sent the event (E3: it polls the Location it was given). */
+  signInEventRead: { kind: "directoryRoles", anyOf: DIRECTORY_ROLE_NAMES, orAppRole: APP_ROLES.signInEventsSend },
   entraExtension: { kind: "entraExtension" },
 } as const satisfies Record<string, Access>;

@@ -33,9 +33,9 @@ export const signInEventsGet = defineEndpoint({
   route: "tenants/{tenantId}/sign-in-events/{eventId}",
   summary:
     "What became of an event: queued, deferred, waiting (automation paused), claimed (policy, product), skipped (why), failed (why). " +
-    "For admins; a relay learns the current status by sending the same event again (idempotent).",
+    "For admins, and for the relay that sent it (an application token with SignInEvents.Send sees only its own events; others are 404).",
   tag: "Sign-in events",
-  access: ACCESS.read,
+  access: ACCESS.signInEventRead,
   params: z.object({ tenantId: tenantIdSchema, eventId: eventIdSchema }),
   responses: { 200: { description: "The event", schema: eventViewSchema } },
 });

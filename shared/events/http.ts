@@ -26,10 +26,12 @@ export async function postSignInEventResponse(tenantId: string, event: SignInEve
   return acceptedResponse(result.id, result.status, eventLocation(tenantId, result.id));
 }
 
-export async function getSignInEventResponse(tenantId: string, eventId: string): Promise<HttpResponseInit> {
+export async function getSignInEventResponse(tenantId: string, eventId: string, principal: Principal): Promise<HttpResponseInit> {
   const ac = await autoClaim();
   const doc = await ac.events.get(tenantId, eventId);
-  if (!doc || doc.tenantId !== tenantId) throw new AppError("notFound", "The sign-in event was not found.", { code: "event-not-found" });
+  // A relay sees the events it sent, nothing else (not even whether another caller's id exists).
+  const othersEvent = principal.isApplication && doc?.caller.id !== (principal.appId ?? principal.objectId).toLowerCase();
+  if (!doc || doc.tenantId !== tenantId || othersEvent) throw new AppError("notFound", "The sign-in event was not found.", { code: "event-not-found" });
   return { status: 200, jsonBody: toEventView(doc) };
 }
 

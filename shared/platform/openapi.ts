@@ -47,7 +47,7 @@ function security(access: Access): Record<string, unknown> {
     case "appRole":
       return { "x-access": { appRole: access.role } };
     case "directoryRoles":
-      return { "x-access": { directoryRoles: access.anyOf } };
+      return { "x-access": { directoryRoles: access.anyOf, ...(access.orAppRole ? { appRole: access.orAppRole } : {}) } };
   }
 }
 

@@ -50,6 +50,17 @@ describe("sign-in event ingestion (E3)", () => {
     expect(await s.waitForEvent(String(event.eventId))).toMatchObject({ id: event.eventId, source: "E3" });
   });
 
+  it("when the relay polls the Location it was given, then it reads its own event; another relay's event is a 404 to it", async () => {
+    const token = await relayToken();
+    const event = signInEvent(member, app());
+    const res = await s.postEvent(event, token);
+    const location = res.headers.get("location") ?? "";
+    const own = await s.stack.call(location, { token });
+    expect(own.status).toBe(200);
+    expect(await own.json()).toMatchObject({ id: event.eventId });
+    expect((await s.stack.call(location, { token: await relayToken() })).status).toBe(404);
+  });
+
   it("when the same event is posted again, then the same answer; when its id comes with another body, then 409 event-id-reused", async () => {
     const token = await relayToken();
     const event = signInEvent(member, app());

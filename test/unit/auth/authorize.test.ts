@@ -52,6 +52,9 @@ describe("authorization (P4)", () => {
     expect(await code(app([]), ACCESS.signInEventsSend, T)).toBe("missing-role");
     expect(await code(user(["Global Administrator"]), ACCESS.signInEventsSend, T)).toBe("missing-role");
     expect(await code(app(["SignInEvents.Send"]), ACCESS.read, T)).toBe("missing-role");
+    // Reading an event: any admin, or an application with the role (its handler shows it only its own events).
+    expect(await code(app(["SignInEvents.Send"]), ACCESS.signInEventRead, T)).toBe("allowed");
+    expect(await code(app([]), ACCESS.signInEventRead, T)).toBe("missing-role");
     // A user (delegated) token with the role assigned to the user is not an application's.
     expect(await code({ ...user([]), appRoles: ["SignInEvents.Send"] }, ACCESS.signInEventsSend, T)).toBe("missing-role");
   });
