@@ -89,7 +89,10 @@ export const DEMO_IDS = {
     dynamicsAdmin: user(6),
     developerCreator: user(7),
     selfServicePurchaser: user(8),
-    /** An ordinary licensed member (Office 365 E3). */
+    /**
+     * An ordinary licensed member (Office 365 E3). E3's Power Apps and Dataverse plans count for
+     * on-demand adds only (D2): the periodic sync adds holders of a Power Platform license.
+     */
     member: user(20),
     /** A member without usageLocation (license assignment fails). */
     noUsageLocation: user(25),
@@ -538,7 +541,7 @@ export interface LargeTenantOptions {
   groupMembers?: number;
   /** systemusers already present in the Production environment (the first N users; default 0). */
   dataverseUsers?: number;
-  /** Share of generated users holding Office 365 E3 (default 0.8). */
+  /** Share of generated users holding Power Apps per user, a license that gives Dataverse access (default 0.8). */
   licensedShare?: number;
 }
 
@@ -581,7 +584,10 @@ export function buildLargeTenant(options: LargeTenantOptions = {}): ParsedFixtur
   const dvUsers = Math.min(options.dataverseUsers ?? 0, count);
   const licensedShare = options.licensedShare ?? LARGE_TENANT_LICENSED_SHARE;
   const domain = "large-sim.onmicrosoft.com";
-  const e3 = [{ skuId: DEMO_SKUS.office365E3, disabledPlans: NO_LICENSES as string[], assignedDateTime: "2024-02-01T10:00:00Z" }];
+  // A license that gives Dataverse access: Office 365 E3 alone would not (its Power Apps and Power
+  // Automate plans are Microsoft 365 use rights, honoured only for on-demand adds), and the first
+  // full sync would add no one.
+  const powerApps = [{ skuId: DEMO_SKUS.powerAppsPerUser, disabledPlans: NO_LICENSES as string[], assignedDateTime: "2024-02-01T10:00:00Z" }];
   const users: ParsedUser[] = new Array<ParsedUser>(count);
   const memberIds: string[] = new Array<string>(members);
   for (let n = 1; n <= count; n++) {
@@ -600,12 +606,12 @@ export function buildLargeTenant(options: LargeTenantOptions = {}): ParsedFixtur
       accountEnabled: largeTenantUserEnabled(n),
       usageLocation: "NL",
       createdDateTime: "2024-01-15T09:00:00.000Z",
-      licenses: largeTenantUserLicensed(n, licensedShare) ? e3 : NO_LICENSES,
+      licenses: largeTenantUserLicensed(n, licensedShare) ? powerApps : NO_LICENSES,
     };
     if (n <= members) memberIds[n - 1] = id;
   }
   const demo = buildDemoTenant();
-  const skuList = (demo.skus ?? []).map((s) => (s.skuId === DEMO_SKUS.office365E3 ? { ...s, prepaidUnits: { enabled: count + 1000 } } : s));
+  const skuList = (demo.skus ?? []).map((s) => (s.skuId === DEMO_SKUS.powerAppsPerUser ? { ...s, prepaidUnits: { enabled: count + 1000 } } : s));
   const admins = (demo.users ?? []).filter((u) => [1, 2, 3, 4, 5, 6].some((n) => u.id === user(n)));
   const systemusers: ParsedSystemUser[] = [];
   for (let n = 1; n <= dvUsers; n++) {

@@ -2,8 +2,14 @@ import type { AssignedLicense, PlanClass, SkuFacts, TenantFacts } from "./model.
 
 /**
  * Which licenses give Dataverse access (D2). Graph publishes no such table, so it ships here as
- * data: a service plan of a Power Platform / Dynamics 365 service grants access, except the free
- * Dataverse plans that come with Microsoft 365 licenses, which count only for on-demand adds.
+ * data: a service plan of a Power Platform / Dynamics 365 service grants access, except the
+ * Power Platform and Dataverse plans that come with Microsoft 365 / Office 365 licenses (the
+ * "… for Office 365" use rights), which count only for on-demand adds.
+ *
+ * Trials and free self-service sign-ups (the "viral" plans: POWERAPPS_P2_VIRAL, FLOW_P2_VIRAL,
+ * DYN365_CDS_VIRAL of Power Apps Plan 2 Trial and Power Automate Free) are Power Platform
+ * licenses in their own right, not Microsoft 365 use rights: they grant access for as long as
+ * they are assigned (L11 removes a trial when it expires), like any other license.
  */
 
 /**
@@ -16,11 +22,31 @@ export const ACCESS_GRANTING_PLAN_PREFIXES: readonly string[] = [
   "VIRTUAL_AGENT_", "POWER_VIRTUAL_AGENTS_", "PROJECT_FOR_PROJECT_OPERATIONS",
 ];
 
-/** The free Dataverse service plans of Microsoft 365 licenses (servicePlanName): on-demand adds only. */
+/**
+ * The Power Platform and Dataverse service plans of Microsoft 365 / Office 365 licenses (E1/E3/E5,
+ * F1/F3, Business Basic/Standard/Premium, A1/A3/A5, and their government variants), by
+ * servicePlanName: on-demand adds only. Names not listed here are caught by
+ * {@link MICROSOFT_365_PLAN_SEGMENT} when they have a Power Platform prefix.
+ */
 export const FREE_M365_DATAVERSE_PLANS: ReadonlySet<string> = new Set([
+  // Dataverse (Common Data Service) for Microsoft 365 / Teams.
   "DYN365_CDS_O365_P1", "DYN365_CDS_O365_P2", "DYN365_CDS_O365_P3", "DYN365_CDS_O365_F1",
   "CDS_O365_P1", "CDS_O365_P2", "CDS_O365_P3", "CDS_O365_F1", "CDS_O365_E5_KM", "DYN365_CDS_FOR_PROJECT_P1",
+  // Power Apps for Office 365 (P1: E1/Business, P2: E3/A3, P3: E5/A5, S1: F3).
+  "POWERAPPS_O365_P1", "POWERAPPS_O365_P2", "POWERAPPS_O365_P3", "POWERAPPS_O365_S1",
+  // Power Automate for Office 365.
+  "FLOW_O365_P1", "FLOW_O365_P2", "FLOW_O365_P3", "FLOW_O365_S1",
+  // Power Virtual Agents (Copilot Studio) for Office 365.
+  "POWER_VIRTUAL_AGENTS_O365_P1", "POWER_VIRTUAL_AGENTS_O365_P2", "POWER_VIRTUAL_AGENTS_O365_P3", "POWER_VIRTUAL_AGENTS_O365_F1",
+  // Project Plan 1's Power Automate, which comes with its free Dataverse plan (DYN365_CDS_FOR_PROJECT_P1).
+  "POWER_AUTOMATE_FOR_PROJECT_P1",
 ]);
+
+/**
+ * An O365 or M365 segment in a Power Platform plan's name marks a Microsoft 365 use right
+ * (e.g. POWERAPPS_O365_P3_GOV, FLOW_O365_S1_GOV, DYN365_CDS_O365_F1_GCC, CDS_O365_F1_GCC).
+ */
+export const MICROSOFT_365_PLAN_SEGMENT = /(?:^|_)(?:O365|M365)(?:_|$)/;
 
 /** Tenant-level Marketing products (skuPartNumber): users need no license of their own for on-demand adds. */
 export const TENANT_MARKETING_SKUS: ReadonlySet<string> = new Set([
@@ -38,7 +64,8 @@ export interface SubscribedSkuInput {
 export function classifyPlan(plan: SubscribedSkuInput["servicePlans"][number]): PlanClass {
   const name = plan.servicePlanName.toUpperCase();
   if (FREE_M365_DATAVERSE_PLANS.has(name)) return "freeDataverse";
-  return ACCESS_GRANTING_PLAN_PREFIXES.some((prefix) => name.startsWith(prefix)) ? "grantsAccess" : "none";
+  if (!ACCESS_GRANTING_PLAN_PREFIXES.some((prefix) => name.startsWith(prefix))) return "none";
+  return MICROSOFT_365_PLAN_SEGMENT.test(name) ? "freeDataverse" : "grantsAccess";
 }
 
 /** The tenant's products as the rules see them (from `GET /subscribedSkus`). */

@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DEMO_IDS, demoRoleId, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
+import { DEMO_IDS, DEMO_SKUS, demoRoleId, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
 import { byObjectId, startSyncStack, type SimRow, type SyncStack } from "./support.js";
 
 /**
  * The periodic sync against the simulated cloud's demo tenant (Production environment "Contoso
  * Sales": security group Sales = users 1-7 and 20-80 directly, nested group Sales EMEA 81-100,
- * owner user 81).
+ * owner user 81). Most demo users hold Office 365 E3 only, whose Power Apps and Dataverse plans
+ * count for on-demand adds only (D2): the periodic sync adds and re-enables holders of a Power
+ * Platform license (see m365-plans.test.ts for the E3-only users).
  */
 let stack: SyncStack;
 const P = DEMO_IDS.environments.production;
@@ -21,6 +23,11 @@ beforeEach(async () => {
   await stack.reset();
 });
 
+/** Assigns user n Power Apps per user (a license that gives Dataverse access) in the simulated Entra ID. */
+async function licensePowerApps(n: number) {
+  await stack.sim(`/users/${u(n)}/assign-license`, { body: { addLicenses: [{ skuId: DEMO_SKUS.powerAppsPerUser }] } });
+}
+
 async function enable(environmentId: string, patch: Record<string, unknown> = {}) {
   const res = await stack.configure(environmentId, { syncEnabled: true, massDisableThresholdPercent: 50, ...patch });
   expect(res.status, await res.clone().text()).toBe(200);
@@ -30,23 +37,29 @@ describe("the periodic sync of a Production environment (D1, D2, D3, D7, D11, D1
   it("when it runs the first time, then eligible direct members are added with the default roles, and nothing else changes", async () => {
     const salesPerson = demoRoleId(P, "Sales Person");
     await enable(P, { defaultSecurityRoleIds: [salesPerson] });
+    // User 54 (disabled here) holds Office 365 E3 only; with Power Apps per user the periodic sync may re-enable it.
+    await licensePowerApps(54);
     const before = await stack.rows(P);
     const run = await stack.runNow(P);
 
     expect(run).toMatchObject({ state: "succeeded", full: true, checkpoint: { phase: "done" } });
     const after = byObjectId(await stack.rows(P));
-    // Licensed direct members: added, with the environment's default role (D14).
-    for (const n of [2, 3, 4, 7, 56, 57, 62, 80]) {
+    // Direct members with a license that gives Dataverse access: added, with the environment's default role (D14).
+    // Power Apps per user (65, 78), Power Automate per user (58), the Power Apps trial (68), Power Automate Free (57, 76).
+    for (const n of [57, 58, 65, 68, 76, 78]) {
       expect(after.get(u(n)), `user ${n}`).toMatchObject({ isdisabled: false, roles: [salesPerson] });
     }
     // The Dynamics 365 administrator needs no license but must be (and is) in the group: administrative mode.
-    expect(after.get(u(6))).toMatchObject({ isdisabled: false, accessmode: 1 });
+    expect(after.get(u(6))).toMatchObject({ isdisabled: false, accessmode: 1, roles: [salesPerson] });
+    // Office 365 E3 only (2, 3, 4, 7, 56, 62, 80): its Power Apps and Dataverse plans are Microsoft 365 use
+    // rights, honoured for on-demand adds only (D2) - the periodic sync does not add them.
+    for (const n of [2, 3, 4, 7, 56, 62, 80]) expect(after.has(u(n)), `user ${n}`).toBe(false);
     // Not eligible: no license (25, 50, 75), disabled account (30), only in the nested group (82), only the group's owner (81).
     for (const n of [25, 30, 50, 75, 81, 82]) expect(after.has(u(n)), `user ${n}`).toBe(false);
     // Disabled here but eligible: re-enabled (through addUser), without default roles (not added by this product).
     expect(after.get(u(54))).toMatchObject({ isdisabled: false, roles: [demoRoleId(P, "Basic User")] });
-    expect(run.counts).toMatchObject({ added: expect.any(Number) as number, reEnabled: 1, failed: 0 });
-    expect(run.counts.added).toBeGreaterThanOrEqual(25);
+    // 6, 57, 58, 65, 68, 76 and 78: the only direct members without a record whom the periodic sync may add.
+    expect(run.counts).toMatchObject({ added: 7, reEnabled: 1, failed: 0 });
     expect(run.counts.read).toBeGreaterThan(run.counts.added);
 
     // D3: nothing is deleted; D7: application, support, delegated-admin and stub records are untouched.
@@ -84,6 +97,11 @@ describe("the periodic sync of a Production environment (D1, D2, D3, D7, D11, D1
     for (const n of [49, 60, 296]) expect(rows.get(u(n))?.isdisabled, `user ${n}`).toBe(true);
 
     await stack.sim(`/users/${u(60)}/enable`, { body: {} });
+    // User 60 holds Office 365 E3 only: enabled in Entra, it may come back through an on-demand add only.
+    const onDemandOnly = await stack.tickAndWait(P);
+    expect(onDemandOnly).toMatchObject({ state: "succeeded", full: false, counts: { reEnabled: 0 } });
+    expect(byObjectId(await stack.rows(P)).get(u(60))?.isdisabled).toBe(true);
+    await licensePowerApps(60);
     const next = await stack.tickAndWait(P);
     expect(next).toMatchObject({ state: "succeeded", full: false, counts: { reEnabled: 1 } });
     rows = byObjectId(await stack.rows(P));
