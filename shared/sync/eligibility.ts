@@ -10,8 +10,12 @@ import type { DirectoryUser, PlatformEnvironment, RecordKind, TenantFacts } from
  *
  * Every rule is judged twice: for the periodic (background) sync, and for an on-demand add (first
  * access or the API), where D2's extra exceptions apply (app passes, a tenant Marketing license,
- * Microsoft 365's free Dataverse plans, the group's owner).
+ * Microsoft 365's free Dataverse plans, the group's owner). Which on-demand path (`addPath`)
+ * matters too: Dataverse for Teams environments get users only at their first access (D5).
  */
+
+/** How an on-demand add happens (D4): at the user's first access to the environment, or by an admin through the API. */
+export type AddPath = "firstAccess" | "api";
 
 export const RULE_IDS = ["D2.notDeleted", "D2.accountEnabled", "D2.license", "D2.securityGroup", "D5.environment", "D5.addPath"] as const;
 export type RuleId = (typeof RULE_IDS)[number];
@@ -58,6 +62,11 @@ export interface EligibilityInput {
   environment: PlatformEnvironment;
   /** The user's record in the environment, when there is one. */
   record?: { kind: RecordKind } | null;
+  /**
+   * The path of the on-demand add being judged. Unset (the periodic sync, diagnostics): an
+   * on-demand add by whichever path the environment's type allows.
+   */
+  addPath?: AddPath;
 }
 
 export function adminRolesOf(userId: string, tenant: Pick<TenantFacts, "admins">): AdminRole[] {
@@ -103,9 +112,13 @@ export function evaluateEligibility(input: EligibilityInput): Eligibility {
     ...(!enabled && { lever: "Allow sign-in for the user in Entra ID (unblock the account)." }),
   }));
 
-  rules.push(licenseRule(input, { adminRoles, nonInteractive, licenseNeeded: policy.licenseNeeded }));
+  rules.push(licenseRule(input, { adminRoles, nonInteractive }));
   rules.push(groupRule(input, { adminRoles, tenantAdmin }));
 
+  // A Developer environment whose creator the platform does not name: no user can be shown to be
+  // its creator, so no one is added or re-enabled - and no record is disabled on that account (the
+  // real creator's would be), so the rule is then about adding only.
+  const creatorUnknown = policy.usersAllowed && policy.onlyCreator && env.createdBy === null;
   const isCreator = env.createdBy !== null && env.createdBy.toLowerCase() === userId.toLowerCase();
   const envOk = policy.usersAllowed && (!policy.onlyCreator || isCreator);
   rules.push(rule({
@@ -113,22 +126,29 @@ export function evaluateEligibility(input: EligibilityInput): Eligibility {
     title: "The environment's type allows this user",
     passed: envOk,
     passedOnDemand: envOk,
-    data: { type: env.type, hasDataverse: env.dataverse !== null, ...(policy.onlyCreator && { createdBy: env.createdBy }) },
+    data: { type: env.type, hasDataverse: env.dataverse !== null, ...(policy.onlyCreator && { createdBy: env.createdBy, creatorKnown: !creatorUnknown }) },
+    ...(creatorUnknown && { addOnly: true }),
     ...(!envOk && {
       lever: !policy.usersAllowed
         ? "The environment has no Dataverse database: add one in the Power Platform admin center before it can have users."
-        : "A Developer environment has only its creator as a user.",
+        : creatorUnknown
+          ? "The platform does not name the environment's creator (the Power Platform admin API gives no Entra object id for it), so this Developer environment gets no users from this product; existing records are not disabled on this rule."
+          : "A Developer environment has only its creator as a user.",
     }),
   }));
 
+  const pathOnDemand = policy.usersAllowed && (input.addPath !== "api" || policy.apiAdds);
   rules.push(rule({
     id: "D5.addPath",
     title: "How users join this type of environment",
     passed: policy.backgroundAdds,
-    passedOnDemand: policy.usersAllowed,
+    passedOnDemand: pathOnDemand,
     addOnly: true,
-    data: { type: env.type, periodicSyncAdds: policy.backgroundAdds },
-    ...(!policy.backgroundAdds && policy.usersAllowed && {
+    data: { type: env.type, periodicSyncAdds: policy.backgroundAdds, apiAdds: policy.apiAdds, ...(input.addPath && { addPath: input.addPath }) },
+    ...(policy.usersAllowed && !policy.apiAdds && {
+      lever: `${policy.summary} The user is added when they first open the environment (in Teams); neither the periodic sync nor an admin through the API can add them.`,
+    }),
+    ...(policy.usersAllowed && policy.apiAdds && !policy.backgroundAdds && {
       lever: `${policy.summary} Add the user with POST …/environments/${env.id}/users, or let the user open the environment.`,
     }),
   }));
@@ -139,7 +159,7 @@ export function evaluateEligibility(input: EligibilityInput): Eligibility {
     rules,
     addInBackground: rules.every((r) => r.passed),
     addOnDemand: rules.every((r) => r.passedOnDemand),
-    reenableInBackground: keepRules.every((r) => r.passed),
+    reenableInBackground: keepRules.every((r) => r.passed) && !creatorUnknown,
     keep: keepRules.every((r) => r.passedOnDemand),
     accessMode: !licensed && anyAdmin ? "administrative" : "readWrite",
     adminRoles,
@@ -148,7 +168,7 @@ export function evaluateEligibility(input: EligibilityInput): Eligibility {
 
 function licenseRule(
   input: EligibilityInput,
-  ctx: { adminRoles: AdminRole[]; nonInteractive: boolean; licenseNeeded: boolean },
+  ctx: { adminRoles: AdminRole[]; nonInteractive: boolean },
 ): RuleResult {
   const { user, tenant, environment: env } = input;
   const standing = licenseStanding(user?.licenses ?? [], tenant);
@@ -162,7 +182,9 @@ function licenseRule(
     nonInteractive: ctx.nonInteractive,
     tenantMarketingLicense: tenant.marketing,
     environmentAppPasses: env.appPassCapacity,
-    ...(guest && { note: "A guest needs a license from this (the environment's) tenant; licenses of the guest's home tenant do not count." }),
+    ...(guest && {
+      note: "A guest needs a license from this (the environment's) tenant; licenses of the guest's home tenant do not count, and neither app passes nor the tenant's Marketing license stand in for one.",
+    }),
   };
   const base = { id: "D2.license" as const, title: "The user holds a valid license (or an exception applies)", data };
   if (standing.granting.length > 0) return { ...base, passed: true, passedOnDemand: true };
@@ -170,20 +192,20 @@ function licenseRule(
     ? `${ctx.adminRoles.join(", ")}: administrators need no license (they get administrative access mode)`
     : ctx.nonInteractive
       ? "Non-interactive users need no license"
-      : !ctx.licenseNeeded
-        ? "Dataverse for Teams: team membership gives access without a Power Platform license"
-        : undefined;
+      : undefined;
   if (strictException) return { ...base, passed: true, passedOnDemand: true, exception: strictException };
+  // D2: a guest needs a license of this tenant. The free Dataverse plan of a Microsoft 365 license
+  // the guest holds here is one; the environment's app passes and a tenant-level Marketing license are not.
   const onDemandException = standing.freeDataverseOnly.length > 0
     ? `On-demand adds honour the free Dataverse plan of ${standing.freeDataverseOnly.join(", ")}`
-    : env.appPassCapacity
+    : env.appPassCapacity && !guest
       ? "On-demand adds: the environment has app-pass capacity"
-      : tenant.marketing
+      : tenant.marketing && !guest
         ? "On-demand adds: the tenant has a tenant-level Marketing license"
         : undefined;
   const lever = guest
-    ? "Assign the guest a license of this tenant that includes Dataverse access (e.g. Power Apps per user)."
-    : "Assign a license that includes Dataverse access (e.g. Power Apps per user, a Dynamics 365 app, or a Microsoft 365 plan with Power Apps).";
+    ? "Assign the guest a license of this tenant that includes Dataverse access (e.g. Power Apps per user); app passes and the tenant's Marketing license do not cover guests."
+    : "Assign a license that includes Dataverse access (e.g. Power Apps per user or a Dynamics 365 app; the Power Apps of a Microsoft 365 license counts for on-demand adds only).";
   if (onDemandException) return { ...base, passed: false, passedOnDemand: true, exception: onDemandException, lever: `${lever} Until then the user can only be added on demand.` };
   return { ...base, passed: false, passedOnDemand: false, lever };
 }

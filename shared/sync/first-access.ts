@@ -56,7 +56,7 @@ export async function handleFirstAccess(deps: SyncDeps, envelope: Envelope, requ
   if (!settings.value.syncEnabled) return skip("this product does not manage the environment (sync is off)");
   try {
     // Queue work, not an admin waiting: background clients (D12: Graph gets x-ms-throttle-priority: low).
-    const result = await syncOneUser(deps, tenantId, env, body.userId.toLowerCase(), "add", settings.value.defaultSecurityRoleIds, "background");
+    const result = await syncOneUser(deps, tenantId, env, body.userId.toLowerCase(), "firstAccess", settings.value.defaultSecurityRoleIds, "background");
     if (result.outcome !== "unchanged") await record(deps, tenantId, body, "succeeded", result.outcome);
     return { outcome: "applied", result };
   } catch (err) {

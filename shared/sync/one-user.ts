@@ -9,7 +9,7 @@ import type { SyncDeps } from "./deps.js";
 import { readTenantFacts, stagedUserOf, USER_SELECT } from "./directory-reader.js";
 import { environmentPartition, type AccessModePin, type DriftDocument, type RunDocument } from "./documents.js";
 import { driftLever, type DriftKind } from "./drift.js";
-import { evaluateEligibility, type Eligibility, type RuleResult } from "./eligibility.js";
+import { evaluateEligibility, type AddPath, type Eligibility, type RuleResult } from "./eligibility.js";
 import { profilePatch } from "./fields.js";
 import { ACCESS_MODES, type DirectoryUser, type PlatformEnvironment, type SystemUserRow, type TenantFacts } from "./model.js";
 import { isDirectoryManaged, recordKind } from "./records.js";
@@ -95,7 +95,9 @@ function succeeded(item: BatchItemResult | undefined, what: string): unknown {
 /** How the clients are made: "interactive" for an admin's request, "background" for queue work (D12: low throttle priority to Graph). */
 export type ClientMode = "background" | "interactive";
 
-export async function loadSituation(deps: SyncDeps, tenantId: string, env: PlatformEnvironment, userId: string, clients: ClientMode = "interactive"): Promise<UserSituation> {
+export async function loadSituation(
+  deps: SyncDeps, tenantId: string, env: PlatformEnvironment, userId: string, clients: ClientMode = "interactive", addPath?: AddPath,
+): Promise<UserSituation> {
   const group = env.dataverse?.securityGroupId ?? null;
   const [user, facts] = await Promise.all([
     readUser(deps, tenantId, userId, clients),
@@ -113,7 +115,7 @@ export async function loadSituation(deps: SyncDeps, tenantId: string, env: Platf
     drift = marks.drift.get(userId) ?? null;
     accessModePin = marks.pins.get(userId) ?? null;
   }
-  const eligibility = evaluateEligibility({ user, userId, tenant: facts, environment: env, record: row ? { kind: recordKind(row) } : null });
+  const eligibility = evaluateEligibility({ user, userId, tenant: facts, environment: env, record: row ? { kind: recordKind(row) } : null, ...(addPath && { addPath }) });
   return { user, facts, row, eligibility, internalEmailLocked, drift, accessModePin };
 }
 
@@ -139,24 +141,31 @@ export interface RoleFailure {
 
 function notEligible(env: PlatformEnvironment, userId: string, rules: RuleResult[], onDemand: boolean): AppError {
   const failed = rules.filter((r) => !(onDemand ? r.passedOnDemand : r.passed));
-  return new AppError("businessRule", `The user is not eligible for environment ${env.id}: ${failed.map((r) => r.title.toLowerCase()).join("; ")}.`, {
+  // D5: the environment's type refuses this path of adding (Dataverse for Teams: first access only) - say so first.
+  const path = failed.find((r) => r.id === "D5.addPath");
+  const reason = path ? `${path.lever ?? path.title} ` : "";
+  return new AppError("businessRule", `${reason}The user is not eligible for environment ${env.id}: ${failed.map((r) => r.title.toLowerCase()).join("; ")}.`, {
     code: "user-not-eligible",
     extensions: { userId, environmentId: env.id, failedRules: failed.map((r) => ({ id: r.id, title: r.title, data: r.data, lever: r.lever ?? null })) },
   });
 }
 
 /**
- * D4 (mode "add": first access or the API) and D9 (mode "refresh"). An add needs on-demand
- * eligibility; a refresh brings an existing record in line with the rules (re-enable, refresh,
- * update, or disable - D3, with drift when the platform refuses).
+ * D4 (mode "add": an admin through the API; mode "firstAccess": the user's first access) and D9
+ * (mode "refresh", an admin's). An add needs on-demand eligibility for its path (D5: Dataverse for
+ * Teams environments get users only at their first access); a refresh brings an existing record in
+ * line with the rules (re-enable, refresh, update, or disable - D3, with drift when the platform
+ * refuses).
  */
 export async function syncOneUser(
-  deps: SyncDeps, tenantId: string, env: PlatformEnvironment, userId: string, mode: "add" | "refresh", defaultRoleIds: readonly string[], clients: ClientMode = "interactive",
+  deps: SyncDeps, tenantId: string, env: PlatformEnvironment, userId: string, mode: "add" | "firstAccess" | "refresh", defaultRoleIds: readonly string[],
+  clients: ClientMode = "interactive",
 ): Promise<OneUserResult> {
   if (!env.dataverse) {
     throw new AppError("businessRule", `Environment ${env.id} has no Dataverse database: it has no users (D5).`, { code: "environment-without-dataverse" });
   }
-  const s = await loadSituation(deps, tenantId, env, userId, clients);
+  const adding = mode !== "refresh";
+  const s = await loadSituation(deps, tenantId, env, userId, clients, mode === "firstAccess" ? "firstAccess" : "api");
   const base = { userId, environmentId: env.id, drift: null, failedRules: [] as RuleResult[], roleFailures: [] as RoleFailure[] };
   if (s.row && !isDirectoryManaged(recordKind(s.row))) {
     throw new AppError("conflict", `The record of ${userId} in this environment is ${recordKind(s.row)} record; the directory sync never changes it (D7).`, { code: "record-not-directory-managed" });
@@ -182,11 +191,11 @@ export async function syncOneUser(
 
   if (!s.row || s.row.isdisabled) {
     if (s.eligibility.addOnDemand) return addUser(s.row ? "reEnabled" : "added", s.row ? "disabledButEligible" : "eligibleButNotAdded");
-    if (mode === "add" || !s.row) throw notEligible(env, userId, s.eligibility.rules, true);
+    if (adding || !s.row) throw notEligible(env, userId, s.eligibility.rules, true);
     return { ...base, outcome: "unchanged", systemUserId: s.row.systemuserid, failedRules: s.eligibility.rules.filter((r) => !r.passedOnDemand) };
   }
   if (!s.eligibility.keep) {
-    if (mode === "add") throw notEligible(env, userId, s.eligibility.rules, true);
+    if (adding) throw notEligible(env, userId, s.eligibility.rules, true);
     const failedRules = s.eligibility.rules.filter((r) => !r.addOnly && !r.passedOnDemand);
     const [answer] = await dataverse.batch([{ method: "PATCH", path: `systemusers(${s.row.systemuserid})`, headers: { "If-Match": "*" }, body: { isdisabled: true } }]);
     if (answer && answer.status < 300) {
@@ -205,7 +214,7 @@ export async function syncOneUser(
     await recordDrift(deps, tenantId, env, userId, s.row.systemuserid, "enabledButIneligible", failedRules.map((r) => r.id), platformError, lever, s.drift);
     return { ...base, outcome: "unchanged", systemUserId: s.row.systemuserid, failedRules, drift: { kind: "enabledButIneligible", lever, platform: platformError } };
   }
-  if (mode === "add") return { ...base, outcome: "unchanged", systemUserId: s.row.systemuserid };
+  if (adding) return { ...base, outcome: "unchanged", systemUserId: s.row.systemuserid };
   // Refresh: the platform refreshes what it owns, then the fields D6 maps and D8's access mode.
   const refreshed = await addUser("refreshed", "disabledButEligible");
   const row = (await dataverse.systemUserByObjectId(userId)) ?? s.row;

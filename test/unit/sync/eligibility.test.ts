@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { decide } from "../../../shared/sync/decide.js";
 import { evaluateEligibility, type EligibilityInput, type RuleId } from "../../../shared/sync/eligibility.js";
 import type { DirectoryUser } from "../../../shared/sync/model.js";
-import { environment, facts, GROUP, PLANS, SKUS, user } from "./fixtures.js";
+import { environment, facts, GROUP, PLANS, rowFor, SKUS, user } from "./fixtures.js";
 
 function evaluate(u: DirectoryUser | null, overrides: Partial<EligibilityInput> = {}) {
   return evaluateEligibility({ user: u, userId: u?.id ?? "9f000000-0000-4000-8000-000000000001", tenant: facts(), environment: environment(), ...overrides });
@@ -52,6 +53,19 @@ describe("D2 eligibility: each condition", () => {
 
   it("when the environment has no security group, then membership is not asked for", () => {
     expect(evaluate(user({ groups: [] }), { environment: environment({}, { securityGroupId: null }) }).addInBackground).toBe(true);
+  });
+
+  it("when an unlicensed guest is added on demand where the environment has app passes or the tenant a Marketing license, then not eligible: those exceptions are not a license of this tenant", () => {
+    const guest = user({ userType: "Guest", ...unlicensed });
+    const appPasses = evaluate(guest, { environment: environment({ appPassCapacity: true }), addPath: "firstAccess" });
+    expect(appPasses).toMatchObject({ addInBackground: false, addOnDemand: false, keep: false });
+    expect(failed(appPasses, true)).toEqual(["D2.license"]);
+    expect(appPasses.rules.find((r) => r.id === "D2.license")?.lever).toMatch(/do not cover guests/);
+    const marketing = evaluate(guest, { tenant: facts({}, [{ skuId: "66666666-6666-4666-8666-666666666666", skuPartNumber: "DYN365_MARKETING_APP" }]), addPath: "api" });
+    expect(marketing.addOnDemand).toBe(false);
+    // A member still gets both exceptions; a guest's Microsoft 365 license of this tenant with a free Dataverse plan still counts on demand.
+    expect(evaluate(user(unlicensed), { environment: environment({ appPassCapacity: true }) }).addOnDemand).toBe(true);
+    expect(evaluate(user({ userType: "Guest", licenses: [{ skuId: SKUS.m365FreeDataverse, disabledPlans: [] }] }), { environment: environment({ appPassCapacity: true }) }).addOnDemand).toBe(true);
   });
 
   it("when a guest holds a license of this tenant, then eligible; without one, then not, and the lever says the license must be this tenant's", () => {
@@ -142,9 +156,47 @@ describe("D5 environment types", () => {
     expect(failed(other, true)).toEqual(["D5.environment"]);
   });
 
-  it("when the environment is Dataverse for Teams, then users come only at first access, and team membership needs no Power Platform license", () => {
-    const e = evaluate(user(unlicensed), { environment: environment({ type: "Teams" }) });
-    expect(e).toMatchObject({ addInBackground: false, addOnDemand: true, keep: true });
+  it("when the environment is Dataverse for Teams, then a first access adds the user, an admin's API add does not, and neither does the periodic sync", () => {
+    const teams = environment({ type: "Teams" });
+    const firstAccess = evaluate(user(), { environment: teams, addPath: "firstAccess" });
+    expect(firstAccess).toMatchObject({ addInBackground: false, addOnDemand: true, keep: true });
+    const api = evaluate(user(), { environment: teams, addPath: "api" });
+    expect(api).toMatchObject({ addInBackground: false, addOnDemand: false, keep: true, reenableInBackground: true });
+    expect(failed(api, true)).toEqual(["D5.addPath"]);
+    const path = api.rules.find((r) => r.id === "D5.addPath");
+    expect(path?.lever).toMatch(/only at their first access/);
+    expect(path?.lever).not.toMatch(/POST/);
+    // Elsewhere the API still adds.
+    expect(evaluate(user(), { environment: environment({ type: "Trial" }), addPath: "api" }).addOnDemand).toBe(true);
+  });
+
+  it("when the environment is Dataverse for Teams, then D2's license rule still holds (no Teams exception): an unlicensed member is not added at first access; Microsoft 365's free Dataverse plan is honoured", () => {
+    const teams = environment({ type: "Teams" });
+    const e = evaluate(user(unlicensed), { environment: teams, addPath: "firstAccess" });
+    expect(e).toMatchObject({ addOnDemand: false, keep: false });
+    expect(failed(e, true)).toEqual(["D2.license"]);
+    const free = evaluate(user({ licenses: [{ skuId: SKUS.m365FreeDataverse, disabledPlans: [] }] }), { environment: teams, addPath: "firstAccess" });
+    expect(free).toMatchObject({ addOnDemand: true, keep: true });
+  });
+
+  it("when the platform does not name a Developer environment's creator, then no one is added (on demand or in the background) and no record is disabled or re-enabled on that account", () => {
+    const env = environment({ type: "Developer", createdBy: null }, { securityGroupId: null });
+    const u = user();
+    const e = evaluate(u, { environment: env });
+    expect(e).toMatchObject({ addInBackground: false, addOnDemand: false, keep: true, reenableInBackground: false });
+    expect(evaluate(u, { environment: env, addPath: "firstAccess" }).addOnDemand).toBe(false);
+    const rule = e.rules.find((r) => r.id === "D5.environment");
+    expect(rule).toMatchObject({ passed: false, passedOnDemand: false, data: { createdBy: null, creatorKnown: false } });
+    expect(rule?.lever).toMatch(/does not name the environment's creator/);
+    // The periodic sync plans no disable for the existing (enabled) record - the real creator's may be among them - nor an add, nor a re-enable.
+    const plan = (row: ReturnType<typeof rowFor> | null) =>
+      decide({ userId: u.id, user: u, row, eligibility: evaluate(u, { environment: env, record: row ? { kind: "regular" } : null }), internalEmailLocked: false }).action;
+    expect(plan(rowFor(u))).toBeNull();
+    expect(plan(rowFor(u, { isdisabled: true }))).toBeNull();
+    expect(plan(null)).toBeNull();
+    // Another rule failing still disables, and names only that rule.
+    expect(decide({ userId: u.id, user: { ...u, accountEnabled: false }, row: rowFor(u), eligibility: evaluate({ ...u, accountEnabled: false }, { environment: env, record: { kind: "regular" } }), internalEmailLocked: false }).action)
+      .toMatchObject({ op: "disable", failedRules: ["D2.accountEnabled"] });
   });
 
   it("when the environment has no Dataverse database, then no user at all", () => {
