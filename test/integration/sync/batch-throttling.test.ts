@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DEMO_IDS, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
-import { byObjectId, startSyncStack, type SyncStack } from "./support.js";
+import { byObjectId, useSyncStack } from "./support.js";
 
 /**
  * D12: updates and disables throttled one by one inside the run's Dataverse $batch (the simulated
@@ -9,20 +9,11 @@ import { byObjectId, startSyncStack, type SyncStack } from "./support.js";
  * none lost, none counted twice, a throttled disable never taken for the platform's refusal.
  * Chunks are 4 s here, so a Retry-After of 6 s never fits in the chunk's deadline.
  */
-let stack: SyncStack;
 const P = DEMO_IDS.environments.production;
 const u = demoUserId;
 const RETRY_AFTER = 6;
 
-beforeAll(async () => {
-  stack = await startSyncStack({ appSettings: { SYNC_CHUNK_SECONDS: "4" } });
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-beforeEach(async () => {
-  await stack.reset();
-});
+const stack = useSyncStack({ appSettings: { SYNC_CHUNK_SECONDS: "4" } });
 
 /** Every wait (resumeAt - last checkpoint, ms) a run of the environment was seen to be sent into, until stop() is called. */
 function watchDeferrals(environmentId: string): { stop(): Promise<number[]> } {

@@ -1,21 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DEMO_IDS, demoRoleId } from "../../../local/sim-cloud/demo-tenant.js";
-import { startSyncStack, type SyncStack } from "./support.js";
+import { useSyncStack } from "./support.js";
 
 /** D15: environments come from the Power Platform admin API; admins set only this product's settings. */
-let stack: SyncStack;
 const E = DEMO_IDS.environments;
 
-beforeAll(async () => {
-  stack = await startSyncStack();
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-beforeEach(async () => {
-  await stack.reset();
-});
+const stack = useSyncStack();
 
 interface EnvironmentBody {
   id: string;

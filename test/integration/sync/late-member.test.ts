@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { DEMO_DOMAIN, DEMO_IDS, DEMO_SKUS } from "../../../local/sim-cloud/demo-tenant.js";
-import { byObjectId, eventually, startSyncStack, type SyncStack } from "./support.js";
+import { byObjectId, eventually, useSyncStack } from "./support.js";
 
 /**
  * D1/D2: HR provisioning creates a user and puts it in the environment's security group seconds
@@ -11,17 +11,10 @@ import { byObjectId, eventually, startSyncStack, type SyncStack } from "./suppor
  * The cycle is held between its two reads by answering groups/delta 429 (Retry-After) until the
  * user has been created and added to the group.
  */
-let stack: SyncStack;
 const P = DEMO_IDS.environments.production;
 const NEW_USER = "c0000000-0000-4000-8000-00000000a001";
 
-beforeAll(async () => {
-  stack = await startSyncStack();
-  await stack.reset();
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = useSyncStack();
 
 async function directoryCycle(): Promise<{ cycle: number; active: unknown }> {
   const state = await stack.database.container("sync").item("directory-state", `${stack.tenantId}|directory`).read<{ cycle: number; active: unknown }>();

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DEMO_IDS, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
 import { createQueueSender } from "../../../shared/queue/create-sender.js";
 import { newEnvelope } from "../../../shared/queue/envelope.js";
 import { FIRST_ACCESS_KIND } from "../../../shared/sync/first-access.js";
-import { byObjectId, eventually, startSyncStack, type SyncStack } from "./support.js";
+import { byObjectId, eventually, useSyncStack } from "./support.js";
 
 /**
  * D2: the Power Apps, Power Automate and Dataverse plans of Microsoft 365 / Office 365 licenses
@@ -11,19 +11,10 @@ import { byObjectId, eventually, startSyncStack, type SyncStack } from "./suppor
  * hold Office 365 E3 alone (POWERAPPS_O365_P2, FLOW_O365_P2) and are direct members of the Sales
  * security group of the Production environment, with no record there.
  */
-let stack: SyncStack;
 const P = DEMO_IDS.environments.production;
 const u = demoUserId;
 
-beforeAll(async () => {
-  stack = await startSyncStack();
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-beforeEach(async () => {
-  await stack.reset();
-});
+const stack = useSyncStack();
 
 async function syncOnce() {
   const res = await stack.configure(P, { syncEnabled: true, massDisableThresholdPercent: 50 });

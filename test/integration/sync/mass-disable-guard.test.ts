@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DEMO_IDS, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
-import { byObjectId, eventually, startSyncStack, type RunView, type SyncStack } from "./support.js";
+import { byObjectId, eventually, useSyncStack, type RunView } from "./support.js";
 
 /**
  * D13: what an admin can do with a run the mass-disable guard holds - reject it (nothing is
@@ -8,20 +8,11 @@ import { byObjectId, eventually, startSyncStack, type RunView, type SyncStack } 
  * when it applies are disabled). Demo tenant, Production environment "Contoso Sales" (security
  * group Sales: users 1-7 and 20-80 directly).
  */
-let stack: SyncStack;
 const P = DEMO_IDS.environments.production;
 const u = demoUserId;
 const LEAVING = [20, 21, 22, 23, 24, 26, 27, 28].map(u);
 
-beforeAll(async () => {
-  stack = await startSyncStack();
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-beforeEach(async () => {
-  await stack.reset();
-});
+const stack = useSyncStack();
 
 async function enable(patch: Record<string, unknown>) {
   const res = await stack.configure(P, { syncEnabled: true, ...patch });

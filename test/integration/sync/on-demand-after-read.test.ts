@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { DEMO_DOMAIN, DEMO_IDS, DEMO_SKUS } from "../../../local/sim-cloud/demo-tenant.js";
-import { byObjectId, eventually, startSyncStack, type RunView, type SyncStack } from "./support.js";
+import { byObjectId, eventually, useSyncStack, type RunView } from "./support.js";
 
 /**
  * D4: a user created after a directory cycle's users/delta read opens a Trial environment and is
@@ -10,17 +10,10 @@ import { byObjectId, eventually, startSyncStack, type RunView, type SyncStack } 
  * The cycle is held between its users/delta and groups/delta reads by answering groups/delta 429
  * (Retry-After) while the user is created and added (Production syncs too, for its security group).
  */
-let stack: SyncStack;
 const T = DEMO_IDS.environments.trial;
 const NEW_USER = "c0000000-0000-4000-8000-00000000a004";
 
-beforeAll(async () => {
-  stack = await startSyncStack();
-  await stack.reset();
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = useSyncStack();
 
 it("when a user created after the cycle's users/delta read is added on demand, then that cycle's full run does not disable them", async () => {
   // Dataverse lets the sync disable synced users here: a wrong disable would go through.

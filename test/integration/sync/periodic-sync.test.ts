@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DEMO_IDS, DEMO_SKUS, demoRoleId, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
-import { byObjectId, startSyncStack, type SimRow, type SyncStack } from "./support.js";
+import { byObjectId, useSyncStack, type SimRow } from "./support.js";
 
 /**
  * The periodic sync against the simulated cloud's demo tenant (Production environment "Contoso
@@ -9,19 +9,10 @@ import { byObjectId, startSyncStack, type SimRow, type SyncStack } from "./suppo
  * count for on-demand adds only (D2): the periodic sync adds and re-enables holders of a Power
  * Platform license (see m365-plans.test.ts for the E3-only users).
  */
-let stack: SyncStack;
 const P = DEMO_IDS.environments.production;
 const u = demoUserId;
 
-beforeAll(async () => {
-  stack = await startSyncStack();
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-beforeEach(async () => {
-  await stack.reset();
-});
+const stack = useSyncStack();
 
 /** Assigns user n Power Apps per user (a license that gives Dataverse access) in the simulated Entra ID. */
 async function licensePowerApps(n: number) {

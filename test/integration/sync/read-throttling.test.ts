@@ -1,25 +1,16 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DEMO_IDS, demoRoleId, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
-import { byObjectId, startSyncStack, type SyncStack } from "./support.js";
+import { byObjectId, useSyncStack } from "./support.js";
 
 /**
  * D12: a read of records (GET systemusers by object id, a part of a Dataverse $batch) throttled past
  * what the run may wait is no failure of the run: the chunk is retried after the item's
  * Retry-After. Chunks are 4 s here, so the apply phase cannot wait a Retry-After of 6 s.
  */
-let stack: SyncStack;
 const P = DEMO_IDS.environments.production;
 const u = demoUserId;
 
-beforeAll(async () => {
-  stack = await startSyncStack({ appSettings: { SYNC_CHUNK_SECONDS: "4" } });
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-beforeEach(async () => {
-  await stack.reset();
-});
+const stack = useSyncStack({ appSettings: { SYNC_CHUNK_SECONDS: "4" } });
 
 /** The reads of systemusers inside a $batch (not the PATCHes of single records) answer 429 `count` times. */
 const throttleReads = (retryAfterSeconds: number, count: number) =>

@@ -1,23 +1,16 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { DEMO_IDS, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
-import { byObjectId, startSyncStack, type SyncStack } from "./support.js";
+import { byObjectId, useSyncStack } from "./support.js";
 
 /**
  * D9 refresh, D4 on-demand add and D10 diagnostics when Microsoft Graph fails to answer a read about
  * the user: a failed read is not "no groups" (or "no user"), so the answer is 503/502 and nothing is written.
  */
-let stack: SyncStack;
 const E = DEMO_IDS.environments;
 const u = demoUserId;
 
-beforeAll(async () => {
-  stack = await startSyncStack();
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = useSyncStack();
 beforeEach(async () => {
-  await stack.reset();
   // Let Dataverse accept a disable, so a wrong decision would show in the record.
   await stack.sim("/settings", { method: "PATCH", body: { dataverse: { refuseSyncedUserDisable: false } } });
 });

@@ -1,4 +1,4 @@
-import { expect } from "vitest";
+import { afterAll, beforeAll, beforeEach, expect } from "vitest";
 import { DEMO_TENANT_ID } from "../../../local/sim-cloud/demo-tenant.js";
 import { startTestStack, type TestStack } from "../../support/stack.js";
 import type { StackOptions } from "../../../local/stack.js";
@@ -172,4 +172,27 @@ export async function startSyncStack(options: Partial<StackOptions> = {}, tenant
 
 export function byObjectId(rows: readonly SimRow[]): Map<string, SimRow> {
   return new Map(rows.flatMap((r) => (r.azureactivedirectoryobjectid ? [[r.azureactivedirectoryobjectid, r] as [string, SimRow]] : [])));
+}
+
+/**
+ * The sync stack of a test file: started before its tests, reset to the demo tenant before each
+ * one, stopped after them. Use the returned stack inside tests and hooks (it exists once started).
+ */
+export function useSyncStack(options: Partial<StackOptions> = {}): SyncStack {
+  let started: SyncStack | undefined;
+  beforeAll(async () => {
+    started = await startSyncStack(options);
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
+  beforeEach(async () => {
+    await started?.reset();
+  });
+  return new Proxy({} as SyncStack, {
+    get(_target, key) {
+      if (!started) throw new Error("The sync stack is not started yet (use it inside a test or hook).");
+      return Reflect.get(started, key) as unknown;
+    },
+  });
 }

@@ -1,25 +1,16 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DEMO_IDS, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
 import { createQueueSender } from "../../../shared/queue/create-sender.js";
 import { newEnvelope } from "../../../shared/queue/envelope.js";
 import { FIRST_ACCESS_KIND } from "../../../shared/sync/first-access.js";
-import { byObjectId, eventually, startSyncStack, type SyncStack } from "./support.js";
+import { byObjectId, eventually, useSyncStack } from "./support.js";
 
 /** D5: a Dataverse for Teams environment gets users only at their first access - never through the API. */
-let stack: SyncStack;
 const TEAMS = DEMO_IDS.environments.teams;
 /** A member of the Teams environment's group (users 20-40) with Office 365 E3 and Power Apps per user: eligible apart from the add path. */
 const MEMBER = demoUserId(26);
 
-beforeAll(async () => {
-  stack = await startSyncStack();
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-beforeEach(async () => {
-  await stack.reset();
-});
+const stack = useSyncStack();
 
 describe("D5 Dataverse for Teams: only on first access", () => {
   it("when an admin adds a team member to a Teams environment through the API, then 422 says Teams environments get users only at their first access, and nothing is created", async () => {

@@ -1,25 +1,16 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DEMO_IDS, demoRoleId, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
 import { newEnvelope } from "../../../shared/queue/envelope.js";
 import { createQueueSender } from "../../../shared/queue/create-sender.js";
 import { FIRST_ACCESS_KIND } from "../../../shared/sync/first-access.js";
-import { byObjectId, eventually, startSyncStack, type SyncStack } from "./support.js";
+import { byObjectId, eventually, useSyncStack } from "./support.js";
 
 /** Environment users by admins and by first access (D4, D7-D10). */
-let stack: SyncStack;
 const E = DEMO_IDS.environments;
 const u = demoUserId;
 
-beforeAll(async () => {
-  stack = await startSyncStack();
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-beforeEach(async () => {
-  await stack.reset();
-});
+const stack = useSyncStack();
 
 const post = (path: string, body?: unknown, token = stack.admin) =>
   stack.call(path, { method: "POST", token, ...(body !== undefined && { body: JSON.stringify(body) }) });
