@@ -169,6 +169,7 @@ function memberUser(n: number, overrides: Partial<FixtureUserInput> = {}): Fixtu
     mobilePhone: `+31 6 ${String(10000000 + n * 7919).slice(0, 8)}`,
     businessPhones: [`+31 20 ${String(5550000 + n)}`],
     officeLocation: city,
+    streetAddress: `${String(n % 200 + 1)} Main Street`,
     city,
     state,
     country,
@@ -375,6 +376,7 @@ function syncedUser(envId: string, u: FixtureUserInput, extra: Partial<FixtureSy
     title: u.jobTitle ?? null,
     mobilephone: u.mobilePhone ?? null,
     address1_telephone1: u.businessPhones?.[0] ?? null,
+    address1_line1: u.streetAddress ?? null,
     address1_city: u.city ?? null,
     address1_stateorprovince: u.state ?? null,
     address1_country: u.country ?? null,
@@ -619,7 +621,7 @@ export function buildLargeTenant(options: LargeTenantOptions = {}): ParsedFixtur
     systemusers.push({
       systemuserid: guidFor(`large-su:${LARGE_TENANT_ID}`, n), azureactivedirectoryobjectid: u.id, domainname: u.userPrincipalName,
       internalemailaddress: u.mail ?? null, windowsliveid: u.userPrincipalName, fullname: u.displayName, firstname: u.givenName ?? null,
-      lastname: u.surname ?? null, title: null, mobilephone: null, address1_telephone1: null, address1_city: null,
+      lastname: u.surname ?? null, title: null, mobilephone: null, address1_telephone1: null, address1_line1: null, address1_city: null,
       address1_stateorprovince: null, address1_country: null, isdisabled: false, islicensed: true, applicationid: null, accessmode: 0,
       azurestate: 0, createdon: "2024-03-01T08:00:00Z", roles: [],
     });

@@ -15,7 +15,7 @@ import type { TenantFacts } from "./model.js";
  */
 export const USER_SELECT = [
   "id", "userPrincipalName", "accountEnabled", "userType", "displayName", "givenName", "surname", "mail", "jobTitle", "mobilePhone",
-  "businessPhones", "city", "state", "country", "assignedLicenses",
+  "businessPhones", "streetAddress", "city", "state", "country", "assignedLicenses",
 ] as const;
 
 /** groups/delta takes at most this many ids in one `$filter`. */
@@ -72,7 +72,7 @@ export function stagedUserOf(item: Record<string, unknown>): StagedUser | null {
   if ("userPrincipalName" in item) staged.upn = str(item.userPrincipalName) ?? "";
   if ("accountEnabled" in item) staged.accountEnabled = item.accountEnabled === true;
   if ("userType" in item) staged.userType = str(item.userType) ?? "Member";
-  for (const key of ["displayName", "givenName", "surname", "mail", "jobTitle", "mobilePhone", "city", "state", "country"] as const) {
+  for (const key of ["displayName", "givenName", "surname", "mail", "jobTitle", "mobilePhone", "streetAddress", "city", "state", "country"] as const) {
     if (key in item) staged[key] = str(item[key]);
   }
   if ("businessPhones" in item) staged.businessPhone = Array.isArray(item.businessPhones) ? (str(item.businessPhones[0]) ?? null) : null;

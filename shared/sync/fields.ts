@@ -18,6 +18,7 @@ export const MAPPED_FIELDS = {
   title: (u) => u.jobTitle,
   mobilephone: (u) => u.mobilePhone,
   address1_telephone1: (u) => u.businessPhone,
+  address1_line1: (u) => u.streetAddress,
   address1_city: (u) => u.city,
   address1_stateorprovince: (u) => u.state,
   address1_country: (u) => u.country,
@@ -45,8 +46,11 @@ const sameEmail = (a: string | null, b: string | null) => (a ?? "").toLowerCase(
 
 export function profilePatch(row: SystemUserRow, user: DirectoryUser, options: { internalEmailLocked: boolean }): FieldDecision {
   const patch: FieldDecision["patch"] = {};
-  for (const [column, from] of Object.entries(MAPPED_FIELDS) as [keyof typeof MAPPED_FIELDS, (u: DirectoryUser) => string | null][]) {
+  for (const [column, from] of Object.entries(MAPPED_FIELDS) as [keyof typeof MAPPED_FIELDS, (u: DirectoryUser) => string | null | undefined][]) {
     const value = from(user);
+    // Not known yet (a snapshot stored before the field was read, e.g. streetAddress): neither
+    // compared nor written - the next read of the user brings it.
+    if (value === undefined) continue;
     if (!same(row[column], value)) patch[column] = value;
   }
   let lockInternalEmail = false;

@@ -28,6 +28,7 @@ export const directoryUserSchema = z.object({
   jobTitle: z.string().nullable(),
   mobilePhone: z.string().nullable(),
   businessPhone: z.string().nullable(),
+  streetAddress: z.string().nullable(),
   city: z.string().nullable(),
   state: z.string().nullable(),
   country: z.string().nullable(),
@@ -108,7 +109,7 @@ export function accessModeName(value: number): AccessMode {
 /** The systemuser columns the sync reads (the rest of the row is none of its business). */
 export const SYSTEMUSER_COLUMNS = [
   "systemuserid", "azureactivedirectoryobjectid", "domainname", "internalemailaddress", "fullname", "firstname", "lastname", "title",
-  "mobilephone", "address1_telephone1", "address1_city", "address1_stateorprovince", "address1_country", "isdisabled", "islicensed",
+  "mobilephone", "address1_telephone1", "address1_line1", "address1_city", "address1_stateorprovince", "address1_country", "isdisabled", "islicensed",
   "applicationid", "accessmode", "azurestate", "createdon",
 ] as const;
 
@@ -125,6 +126,7 @@ export const systemUserRowSchema = z.object({
   title: nullableString,
   mobilephone: nullableString,
   address1_telephone1: nullableString,
+  address1_line1: nullableString,
   address1_city: nullableString,
   address1_stateorprovince: nullableString,
   address1_country: nullableString,

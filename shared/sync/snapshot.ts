@@ -35,7 +35,7 @@ export function chooseBucketCount(users: number): number {
 function emptyUser(id: string): DirectoryUser {
   return {
     id, upn: "", accountEnabled: false, userType: "Member", displayName: null, givenName: null, surname: null, mail: null, jobTitle: null,
-    mobilePhone: null, businessPhone: null, city: null, state: null, country: null, licenses: [], groups: [],
+    mobilePhone: null, businessPhone: null, streetAddress: null, city: null, state: null, country: null, licenses: [], groups: [],
   };
 }
 
@@ -58,7 +58,7 @@ export function applyStagedUser(existing: DirectoryUser | undefined, staged: Sta
   return merged;
 }
 
-const SCALARS = ["upn", "accountEnabled", "userType", "removed", "displayName", "givenName", "surname", "mail", "jobTitle", "mobilePhone", "businessPhone", "city", "state", "country"] as const;
+const SCALARS = ["upn", "accountEnabled", "userType", "removed", "displayName", "givenName", "surname", "mail", "jobTitle", "mobilePhone", "businessPhone", "streetAddress", "city", "state", "country"] as const;
 
 const sameList = (a: readonly string[] | undefined, b: readonly string[] | undefined) =>
   (a?.length ?? 0) === (b?.length ?? 0) && (a ?? []).every((x, i) => x === b?.[i]);

@@ -293,6 +293,7 @@ const UserPatchSchema = z.object({
   mobilePhone: nullableText,
   businessPhones: z.array(z.string()),
   officeLocation: nullableText,
+  streetAddress: nullableText,
   city: nullableText,
   state: nullableText,
   country: nullableText,

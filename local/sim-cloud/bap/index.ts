@@ -208,6 +208,7 @@ function profileFields(user: UserRec, licensed: boolean): Row {
     title: user.jobTitle,
     mobilephone: user.mobilePhone,
     address1_telephone1: user.businessPhones[0] ?? null,
+    address1_line1: user.streetAddress,
     address1_city: user.city,
     address1_stateorprovince: user.state,
     address1_country: user.country,

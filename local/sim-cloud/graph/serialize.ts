@@ -9,13 +9,13 @@ export const USER_DEFAULT_PROPS = [
 
 export const USER_PROPS = [
   ...USER_DEFAULT_PROPS, "accountEnabled", "userType", "usageLocation", "assignedLicenses", "assignedPlans",
-  "licenseAssignmentStates", "createdDateTime", "deletedDateTime", "department", "city", "state", "country", "companyName",
+  "licenseAssignmentStates", "createdDateTime", "deletedDateTime", "department", "streetAddress", "city", "state", "country", "companyName",
   "onPremisesSyncEnabled", "creationType", "externalUserState", "mailNickname", "otherMails", "proxyAddresses",
 ] as const;
 
 export const USER_FILTER_PROPS = [
   "id", "userPrincipalName", "displayName", "givenName", "surname", "mail", "userType", "accountEnabled", "usageLocation",
-  "jobTitle", "department", "createdDateTime", "city", "country", "state", "companyName", "assignedLicenses", "onPremisesSyncEnabled",
+  "jobTitle", "department", "createdDateTime", "streetAddress", "city", "country", "state", "companyName", "assignedLicenses", "onPremisesSyncEnabled",
   "mailNickname", "otherMails", "proxyAddresses",
 ] as const;
 

@@ -19,6 +19,7 @@ export const SYSTEMUSER_COLUMNS: Record<string, ColumnType> = {
   title: "string",
   mobilephone: "string",
   address1_telephone1: "string",
+  address1_line1: "string",
   address1_city: "string",
   address1_stateorprovince: "string",
   address1_country: "string",
@@ -53,7 +54,7 @@ export const BUSINESSUNIT_COLUMNS: Record<string, ColumnType> = {
 const DEFAULT_ROW: Row = {
   systemuserid: null, azureactivedirectoryobjectid: null, domainname: null, internalemailaddress: null, personalemailaddress: null,
   windowsliveid: null, fullname: null, firstname: null, lastname: null, title: null, mobilephone: null, address1_telephone1: null,
-  address1_city: null, address1_stateorprovince: null, address1_country: null, isdisabled: false, islicensed: false,
+  address1_line1: null, address1_city: null, address1_stateorprovince: null, address1_country: null, isdisabled: false, islicensed: false,
   issyncwithdirectory: true, applicationid: null, accessmode: 0, azurestate: 0, caltype: 0, userlicensetype: 6,
   _businessunitid_value: null, createdon: null, modifiedon: null,
 };

@@ -23,6 +23,7 @@ export interface UserInput {
   mobilePhone?: string | null;
   businessPhones?: string[];
   officeLocation?: string | null;
+  streetAddress?: string | null;
   city?: string | null;
   state?: string | null;
   country?: string | null;
@@ -35,7 +36,7 @@ export interface UserInput {
 /** Profile fields an admin may change (PATCH /_admin/users/{id}). */
 export const EDITABLE_USER_FIELDS = [
   "userPrincipalName", "displayName", "givenName", "surname", "mail", "userType", "accountEnabled", "usageLocation",
-  "jobTitle", "department", "mobilePhone", "businessPhones", "officeLocation", "city", "state", "country",
+  "jobTitle", "department", "mobilePhone", "businessPhones", "officeLocation", "streetAddress", "city", "state", "country",
   "companyName", "preferredLanguage",
 ] as const;
 export type UserPatch = Partial<Pick<UserRec, (typeof EDITABLE_USER_FIELDS)[number]>>;
@@ -179,6 +180,7 @@ export class Directory {
       mobilePhone: input.mobilePhone ?? null,
       businessPhones: input.businessPhones?.length ? input.businessPhones : EMPTY,
       officeLocation: input.officeLocation ?? null,
+      streetAddress: input.streetAddress ?? null,
       city: input.city ?? null,
       state: input.state ?? null,
       country: input.country ?? null,

@@ -37,6 +37,7 @@ export interface UserRec {
   mobilePhone: string | null;
   businessPhones: string[];
   officeLocation: string | null;
+  streetAddress: string | null;
   city: string | null;
   state: string | null;
   country: string | null;

@@ -111,6 +111,16 @@ describe("the periodic sync of a Production environment (D1, D2, D3, D7, D11, D1
     expect(after).toMatchObject({ title: "Head of Sales", fullname: before?.fullname });
   });
 
+  it("when a user's street address changes in Entra, then the next incremental cycle writes it to address1_line1", async () => {
+    await enable(P);
+    await stack.runNow(P);
+    expect(byObjectId(await stack.rows(P)).get(u(21))?.address1_line1).not.toBe("Keizersgracht 100");
+    await stack.sim(`/users/${u(21)}`, { method: "PATCH", body: { streetAddress: "Keizersgracht 100" } });
+    const run = await stack.tickAndWait(P);
+    expect(run).toMatchObject({ state: "succeeded", full: false, counts: { read: 1, updated: 1, added: 0 } });
+    expect(byObjectId(await stack.rows(P)).get(u(21))).toMatchObject({ address1_line1: "Keizersgracht 100" });
+  });
+
   it("when nothing changed in Entra, then the next cycle starts no run and writes nothing", async () => {
     await enable(P);
     const first = await stack.runNow(P);

@@ -54,6 +54,7 @@ export interface SimRow {
   lastname: string | null;
   title: string | null;
   mobilephone: string | null;
+  address1_line1: string | null;
   address1_city: string | null;
   roles: string[];
   [column: string]: unknown;

@@ -23,12 +23,19 @@ describe("D6 field mapping", () => {
     ["surname", "lastname"],
     ["mobilePhone", "mobilephone"],
     ["businessPhone", "address1_telephone1"],
+    ["streetAddress", "address1_line1"],
     ["city", "address1_city"],
     ["state", "address1_stateorprovince"],
     ["country", "address1_country"],
   ] as const)("when %s changes in Entra, then only %s is written", (property, column) => {
     const u = user();
     expect(profilePatch(rowFor(u), { ...u, [property]: "changed" }, unlocked).patch).toEqual({ [column]: "changed" });
+  });
+
+  it("when a user comes from a snapshot stored before the street address was read, then address1_line1 is neither compared nor written", () => {
+    const u = user();
+    const legacy = { ...u, streetAddress: undefined } as unknown as typeof u;
+    expect(Object.keys(profilePatch(rowFor(u, { address1_line1: "17 Main Street" }), legacy, unlocked).patch)).toEqual([]);
   });
 
   it("when the display name changes, then the full name is not updated by the sync", () => {
