@@ -127,17 +127,25 @@ export class ClaimStore {
   }
 
   /** Claims (claimed or reclaimed) made since `from`, with the earlier claims that were taken over, for the report. */
-  async claimedSince(tenantId: string, from: Date, maxItems = 100_000): Promise<ClaimDocument[]> {
+  claimedSince(tenantId: string, from: Date, maxItems = 100_000): Promise<ClaimDocument[]> {
+    return this.withHistory(tenantId, "c.status != 'pending' AND c.claimedAt >= @from", from, maxItems);
+  }
+
+  /** Claims reclaimed since `from` (A13), whenever they were made, for the report. */
+  reclaimedSince(tenantId: string, from: Date, maxItems = 100_000): Promise<ClaimDocument[]> {
+    return this.withHistory(tenantId, "c.status = 'reclaimed' AND c.reclaimedAt >= @from", from, maxItems);
+  }
+
+  /** Live claims and claim history matching `condition`, one per claim event (the live claim wins over its copy). */
+  private async withHistory(tenantId: string, condition: string, from: Date, maxItems: number): Promise<ClaimDocument[]> {
     const rows = await queryAll<ClaimDocument & { type: "claim" | "claim-history" }>(
       this.container,
       {
-        query:
-          "SELECT * FROM c WHERE c.tenantId = @t AND (c.type = 'claim' OR c.type = 'claim-history') AND c.status != 'pending' AND c.claimedAt >= @from",
+        query: `SELECT * FROM c WHERE c.tenantId = @t AND (c.type = 'claim' OR c.type = 'claim-history') AND ${condition}`,
         parameters: [{ name: "@t", value: tenantId }, { name: "@from", value: from.toISOString() }],
       },
       { partitionKey: tenantId, maxItems },
     );
-    // One row per claim event: the live claim wins over its copy.
     const byEvent = new Map<string, ClaimDocument & { type: string }>();
     for (const row of rows) {
       const key = `${row.appId}|${row.userId}|${row.eventId}`;
@@ -145,20 +153,6 @@ export class ClaimStore {
       if (!known || (known.type !== "claim" && row.type === "claim")) byEvent.set(key, row);
     }
     return [...byEvent.values()];
-  }
-
-  /** Claims reclaimed since `from` (A13), whenever they were made, for the report. */
-  async reclaimedSince(tenantId: string, from: Date, maxItems = 100_000): Promise<ClaimDocument[]> {
-    const rows = await queryAll<ClaimDocument>(
-      this.container,
-      {
-        query:
-          "SELECT * FROM c WHERE c.tenantId = @t AND (c.type = 'claim' OR c.type = 'claim-history') AND c.status = 'reclaimed' AND c.reclaimedAt >= @from",
-        parameters: [{ name: "@t", value: tenantId }, { name: "@from", value: from.toISOString() }],
-      },
-      { partitionKey: tenantId, maxItems },
-    );
-    return [...new Map(rows.map((r) => [`${r.appId}|${r.userId}|${r.eventId}`, r])).values()];
   }
 
   /** Pending claims created before `before` (abandoned), for the maintenance timer. */

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { objectIdSchema, tenantIdSchema } from "../http/conventions.js";
-import { DRIFT_KINDS, RUN_STATES, runCountsSchema } from "../sync/documents.js";
+import { DRIFT_KINDS, RUN_STATES, runCountsSchema, runGuardSchema } from "../sync/documents.js";
 import { RULE_IDS } from "../sync/eligibility.js";
 import { accessModeSchema, ENVIRONMENT_TYPES, recordKindSchema } from "../sync/model.js";
 
@@ -83,17 +83,8 @@ export const syncRunSchema = z.object({
     planActions: z.number().int().nullable(),
   }),
   plan: z.record(z.string(), z.number().int()).nullable(),
-  guard: z
-    .object({
-      disables: z.number().int(),
-      enabledUsers: z.number().int(),
-      thresholdPercent: z.number(),
-      heldAt: z.string().nullable(),
-      approvedBy: z.string().nullable(),
-      approvedAt: z.string().nullable(),
-      rejectedBy: z.string().nullable(),
-      rejectedAt: z.string().nullable(),
-    })
+  guard: runGuardSchema
+    .required({ rejectedBy: true, rejectedAt: true })
     .nullable()
     .describe("D13: the mass-disable guard held the run; an admin approves it (the disables still ineligible are applied) or rejects it (nothing is disabled)"),
   batchSize: z.number().int().nullable(),

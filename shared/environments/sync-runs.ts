@@ -3,7 +3,7 @@ import type { Principal } from "../auth/token-validator.js";
 import { AppError, notFound } from "../errors/app-error.js";
 import { decodeCursor, encodeCursor } from "../http/conventions.js";
 import type { SyncDeps } from "../sync/deps.js";
-import { environmentPartition, type RunDocument } from "../sync/documents.js";
+import type { RunDocument, RunGuard } from "../sync/documents.js";
 import { enqueueDirectoryJob, enqueueEnvironmentJob } from "../sync/jobs.js";
 import { environmentPolicy } from "../sync/environment-types.js";
 import { newEnvState, newRun, TERMINAL_STATES } from "../sync/runs.js";
@@ -110,23 +110,11 @@ export async function listRuns(deps: SyncDeps, tenantId: string, environmentId: 
  * before), and each disable is judged again against the directory when it is applied.
  */
 export async function approveRun(deps: SyncDeps, tenantId: string, environmentId: string, runId: string, principal: Principal): Promise<RunDocument> {
-  const { found, guard } = await readHeldRun(deps, tenantId, environmentId, runId);
-  const run = found.doc;
-  const now = deps.now();
-  run.guard = { ...guard, approvedBy: principal.objectId, approvedAt: now.toISOString() };
-  run.state = "running";
-  run.step += 1;
-  run.lease = null;
-  run.heartbeatAt = now.getTime();
-  await saveDecision(deps, run, found.etag);
-  await deps.audit.append(tenantId, {
-    actor: actorOf(principal),
-    action: "sync.run.approve",
-    target: { type: "environment", id: environmentId },
-    phase: "record",
-    outcome: "succeeded",
-    context: { runId, disables: run.guard.disables, enabledUsers: run.guard.enabledUsers, thresholdPercent: run.guard.thresholdPercent },
+  const run = await decideHeldRun(deps, tenantId, environmentId, runId, (held, guard, at) => {
+    held.guard = { ...guard, approvedBy: principal.objectId, approvedAt: at.toISOString() };
+    held.state = "running";
   });
+  await auditDecision(deps, principal, run, "sync.run.approve");
   await enqueueEnvironmentJob(deps.queue, tenantId, { environmentId, runId, step: run.step });
   return run;
 }
@@ -137,65 +125,52 @@ export async function approveRun(deps: SyncDeps, tenantId: string, environmentId
  * changes again (and is held again if the directory still asks for as many disables).
  */
 export async function rejectRun(deps: SyncDeps, tenantId: string, environmentId: string, runId: string, principal: Principal): Promise<RunDocument> {
-  const { found, guard } = await readHeldRun(deps, tenantId, environmentId, runId);
-  const run = found.doc;
-  const now = deps.now();
-  run.guard = { ...guard, rejectedBy: principal.objectId, rejectedAt: now.toISOString() };
-  run.state = "rejected";
-  run.step += 1;
-  run.lease = null;
-  run.heartbeatAt = now.getTime();
-  run.finishedAt = now.toISOString();
-  run.durationMs = run.startedAt ? now.getTime() - Date.parse(run.startedAt) : null;
-  await saveDecision(deps, run, found.etag);
+  const run = await decideHeldRun(deps, tenantId, environmentId, runId, (held, guard, at) => {
+    held.guard = { ...guard, rejectedBy: principal.objectId, rejectedAt: at.toISOString() };
+    held.state = "rejected";
+    held.finishedAt = at.toISOString();
+    held.durationMs = held.startedAt ? at.getTime() - Date.parse(held.startedAt) : null;
+  });
   // Once the run is terminal, a crash from here on loses nothing: the next directory cycle (or POST
   // …/sync-runs) releases an environment whose active run has ended.
-  await releaseEnvironment(deps, run);
-  if (run.plan?.chunks) {
-    await deps.store.deleteChunks(environmentPartition(tenantId, environmentId), Array.from({ length: run.plan.chunks }, (_, i) => `plan|${run.runId}|${i}`));
-  }
-  await deps.audit.append(tenantId, {
-    actor: actorOf(principal),
-    action: "sync.run.reject",
-    target: { type: "environment", id: environmentId },
-    phase: "record",
-    outcome: "succeeded",
-    context: { runId, disables: guard.disables, enabledUsers: guard.enabledUsers, thresholdPercent: guard.thresholdPercent },
-  });
+  await deps.store.releaseEnvironment(run, { onlyIfActive: true });
+  await deps.store.deletePlan(run);
+  await auditDecision(deps, principal, run, "sync.run.reject");
   return run;
 }
 
-async function readHeldRun(deps: SyncDeps, tenantId: string, environmentId: string, runId: string) {
+/** An admin's decision on a run the D13 guard holds (409 for any other), saved only over the run it was decided on. */
+async function decideHeldRun(
+  deps: SyncDeps, tenantId: string, environmentId: string, runId: string, decide: (run: RunDocument, guard: RunGuard, at: Date) => void,
+): Promise<RunDocument> {
   const found = await deps.store.readRun(tenantId, environmentId, runId);
   if (!found) throw notFound(`Sync run ${runId}`);
-  const { state, guard } = found.doc;
-  if (state !== "awaiting-approval" || !guard) {
-    throw new AppError("conflict", `Sync run ${runId} is ${state}, not waiting for approval.`, { code: "sync-run-not-awaiting-approval", extensions: { state } });
+  const run = found.doc;
+  if (run.state !== "awaiting-approval" || !run.guard) {
+    throw new AppError("conflict", `Sync run ${runId} is ${run.state}, not waiting for approval.`, { code: "sync-run-not-awaiting-approval", extensions: { state: run.state } });
   }
-  return { found, guard };
-}
-
-/** An approval or rejection, saved only over the held run it was decided on. */
-async function saveDecision(deps: SyncDeps, run: RunDocument, etag: string): Promise<void> {
+  const now = deps.now();
+  decide(run, run.guard, now);
+  run.step += 1;
+  run.lease = null;
+  run.heartbeatAt = now.getTime();
   try {
-    await deps.store.save(run, etag);
+    await deps.store.save(run, found.etag);
   } catch (err) {
     if (err instanceof AppError && err.kind === "preconditionFailed") throw new AppError("conflict", "The run changed meanwhile; read it again.", { code: "sync-run-changed" });
     throw err;
   }
+  return run;
 }
 
-/** The environment's active run ended without applying anything: free it and record it as the last run. */
-async function releaseEnvironment(deps: SyncDeps, run: RunDocument): Promise<void> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const es = await deps.store.readEnvState(run.tenantId, run.environmentId);
-    if (es?.doc.activeRunId !== run.runId) return;
-    const doc = { ...es.doc, activeRunId: null, lastRun: { runId: run.runId, state: run.state, finishedAt: run.finishedAt, counts: run.counts } };
-    try {
-      await deps.store.save(doc, es.etag);
-      return;
-    } catch (err) {
-      if (!(err instanceof AppError && err.kind === "preconditionFailed")) throw err;
-    }
-  }
+async function auditDecision(deps: SyncDeps, principal: Principal, run: RunDocument, action: "sync.run.approve" | "sync.run.reject"): Promise<void> {
+  const guard = run.guard!;
+  await deps.audit.append(run.tenantId, {
+    actor: actorOf(principal),
+    action,
+    target: { type: "environment", id: run.environmentId },
+    phase: "record",
+    outcome: "succeeded",
+    context: { runId: run.runId, disables: guard.disables, enabledUsers: guard.enabledUsers, thresholdPercent: guard.thresholdPercent },
+  });
 }

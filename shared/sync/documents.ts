@@ -130,6 +130,20 @@ export const plannedActionSchema = z.discriminatedUnion("op", [
 
 export const runFailureSchema = z.object({ userId: z.string(), op: z.string(), code: z.string(), message: z.string() });
 
+/** D13: why a run waits for an admin, and what the admin decided. */
+export const runGuardSchema = z.object({
+  disables: z.number().int(),
+  enabledUsers: z.number().int(),
+  thresholdPercent: z.number(),
+  heldAt: z.string().nullable(),
+  approvedBy: z.string().nullable(),
+  approvedAt: z.string().nullable(),
+  /** An admin refused the disables (the run ended `rejected`); absent on runs held before rejection existed. */
+  rejectedBy: z.string().nullable().optional(),
+  rejectedAt: z.string().nullable().optional(),
+});export type RunGuard = z.infer<typeof runGuardSchema>;
+
+
 export const runDocumentSchema = z.object({
   id: z.string(),
   type: z.literal("run"),
@@ -170,19 +184,7 @@ export const runDocumentSchema = z.object({
     .nullable(),
   progress: z.object({ chunk: z.number().int(), position: z.number().int(), doneInWindow: z.array(z.string()) }),
   counts: runCountsSchema,
-  guard: z
-    .object({
-      disables: z.number().int(),
-      enabledUsers: z.number().int(),
-      thresholdPercent: z.number(),
-      heldAt: z.string().nullable(),
-      approvedBy: z.string().nullable(),
-      approvedAt: z.string().nullable(),
-      /** D13: an admin refused the disables (the run ended `rejected`); absent on runs held before rejection existed. */
-      rejectedBy: z.string().nullable().optional(),
-      rejectedAt: z.string().nullable().optional(),
-    })
-    .nullable(),
+  guard: runGuardSchema.nullable(),
   batchSize: z.number().int().nullable(),
   pausedReason: z.string().nullable(),
   error: z.string().nullable(),

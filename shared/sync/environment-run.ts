@@ -395,30 +395,19 @@ class EnvironmentRun {
     const failedUsers = !run.plan
       ? undefined
       : run.counts.failed > 0 || (run.plan.failedMarks ?? 1) > 0 ? await deps.store.countFailedActions(tenantId, run.environmentId) : 0;
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const es = await deps.store.readEnvState(tenantId, run.environmentId);
-      if (!es) break;
-      const doc = { ...es.doc };
-      if (doc.activeRunId === run.runId) doc.activeRunId = null;
-      doc.lastRun = { runId: run.runId, state, finishedAt: run.finishedAt, counts: run.counts };
-      if (run.batchSize !== null) doc.batchSize = run.batchSize;
-      if (failedUsers !== undefined) doc.failedUsers = failedUsers;
-      if (state === "succeeded") {
-        doc.cursor = Math.max(doc.cursor, run.targetCycle ?? 0);
-        if (run.full) doc.lastFullAt = run.startedAt ?? run.finishedAt;
-        const base = run.plan?.enabledUsers ?? doc.enabledUsers ?? 0;
-        doc.enabledUsers = Math.max(0, base - run.counts.disabled + run.counts.added + run.counts.reEnabled);
-      }
-      try {
-        await deps.store.save(doc, es.etag);
-        break;
-      } catch (err) {
-        if (!(err instanceof AppError && err.kind === "preconditionFailed")) throw err;
-      }
-    }
-    if (run.plan?.chunks) {
-      await deps.store.deleteChunks(environmentPartition(tenantId, run.environmentId), Array.from({ length: run.plan.chunks }, (_, i) => `plan|${run.runId}|${i}`));
-    }
+    await deps.store.releaseEnvironment(run, {
+      update: (doc) => {
+        if (run.batchSize !== null) doc.batchSize = run.batchSize;
+        if (failedUsers !== undefined) doc.failedUsers = failedUsers;
+        if (state === "succeeded") {
+          doc.cursor = Math.max(doc.cursor, run.targetCycle ?? 0);
+          if (run.full) doc.lastFullAt = run.startedAt ?? run.finishedAt;
+          const base = run.plan?.enabledUsers ?? doc.enabledUsers ?? 0;
+          doc.enabledUsers = Math.max(0, base - run.counts.disabled + run.counts.added + run.counts.reEnabled);
+        }
+      },
+    });
+    await deps.store.deletePlan(run);
     const c = run.counts;
     if (state === "failed" || c.added + c.updated + c.disabled + c.reEnabled + c.drift + c.failed > 0) {
       await deps.audit.append(tenantId, {

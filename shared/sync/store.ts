@@ -89,6 +89,34 @@ export class SyncStore {
     return stored._etag;
   }
 
+  /**
+   * An ended run frees its environment and becomes its last run; `update` adds what the run changed
+   * (cursor, counts). Read, change, save with the ETag - again when another writer came first.
+   * `onlyIfActive`: leave the state alone unless this run is the environment's active one.
+   */
+  async releaseEnvironment(run: RunDocument, options: { onlyIfActive?: boolean; update?: (doc: EnvState) => void } = {}): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const es = await this.readEnvState(run.tenantId, run.environmentId);
+      if (!es || (options.onlyIfActive && es.doc.activeRunId !== run.runId)) return;
+      const doc = { ...es.doc };
+      if (doc.activeRunId === run.runId) doc.activeRunId = null;
+      doc.lastRun = { runId: run.runId, state: run.state, finishedAt: run.finishedAt, counts: run.counts };
+      options.update?.(doc);
+      try {
+        await this.save(doc, es.etag);
+        return;
+      } catch (err) {
+        if (!(err instanceof AppError && err.kind === "preconditionFailed")) throw err;
+      }
+    }
+  }
+
+  /** The plan chunks of a run that ended. */
+  async deletePlan(run: RunDocument): Promise<void> {
+    if (!run.plan?.chunks) return;
+    await this.deleteChunks(environmentPartition(run.tenantId, run.environmentId), Array.from({ length: run.plan.chunks }, (_, i) => `plan|${run.runId}|${i}`));
+  }
+
   async writeStaging(doc: StagingDocument): Promise<void> {
     await this.time(() => upsert(this.chunks, doc));
   }
