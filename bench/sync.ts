@@ -206,11 +206,13 @@ export async function run(args: string[]): Promise<void> {
       meter.reset();
       const rows0 = (await deps.store.readEnvState(tenantId, LARGE_ENVIRONMENT_ID))?.doc.lastRun?.runId;
       const cpu0 = process.cpuUsage();
+      const switches0 = process.resourceUsage().voluntaryContextSwitches;
       const t0 = performance.now();
       await enqueueDirectoryJob(queue, tenantId, { trigger: "schedule" });
       await drain();
       const wallMs = performance.now() - t0;
       const cpu = process.cpuUsage(cpu0);
+      const wakeups = process.resourceUsage().voluntaryContextSwitches - switches0;
       const counters = await sim<{
         graph: { requests: number; byKind: Record<string, number>; throttled: number };
         dataverse: { requests: number; byKind: Record<string, number>; batchItemsByKind: Record<string, number>; throttled: number };
@@ -253,7 +255,7 @@ export async function run(args: string[]): Promise<void> {
       console.log(`  Dataverse requests:        ${fmt(counters.dataverse.requests)} (minimum ${fmt(dataverseMin)}) ratio ${ratio(counters.dataverse.requests, dataverseMin)}; write operations ${fmt(dvWriteItems)}; throttled ${counters.dataverse.throttled}; batch size chosen ${batch ?? "-"}`);
       console.log(`  Power Platform requests:   ${fmt(counters.bap.requests)} (addUser ${fmt(bapAdds)}; minimum ${fmt(bapMin)}) ratio ${ratio(counters.bap.requests, bapMin)}; throttled ${counters.bap.throttled}`);
       console.log(`  Cosmos requests:           ${fmt(meter.count("cosmos"))}`);
-      console.log(`  wall time:                 ${fmt(wallMs / 1000, 1)} s = Graph ${fmt(graphMs / 1000, 1)} s, Dataverse ${fmt(dvMs / 1000, 1)} s, Power Platform ${fmt(bapMs / 1000, 1)} s (limits allow no less than ${fmt(bapFloorSeconds)} s: ratio ${bapFloorSeconds ? ratio(bapMs / 1000, bapFloorSeconds) : "-"}), Cosmos ${fmt(cosmosMs / 1000, 1)} s, own CPU ${fmt(ownCpuUs / 1e6, 1)} s`);
+      console.log(`  wall time:                 ${fmt(wallMs / 1000, 1)} s = Graph ${fmt(graphMs / 1000, 1)} s, Dataverse ${fmt(dvMs / 1000, 1)} s, Power Platform ${fmt(bapMs / 1000, 1)} s (limits allow no less than ${fmt(bapFloorSeconds)} s: ratio ${bapFloorSeconds ? ratio(bapMs / 1000, bapFloorSeconds) : "-"}), Cosmos ${fmt(cosmosMs / 1000, 1)} s, own CPU ${fmt(ownCpuUs / 1e6, 1)} s (user ${fmt(cpu.user / 1e6, 1)} s, system ${fmt(cpu.system / 1e6, 1)} s; ${fmt(wakeups)} wakeups from idle)`);
       const perUserLogic = meter.sectionCpu("directory") + meter.sectionCpu("plan");
       console.log(`  own CPU per user:          ${considered ? fmt(ownExclCosmos / Math.max(considered, 1), 1) : "-"} us (excluding ${fmt(meter.cosmosCpu() / 1e6, 1)} s in the Cosmos SDK; ${fmt(considered)} users considered)`);
       console.log(`    of which: directory read + plan ${fmt(perUserLogic / 1e6, 1)} s (${considered ? fmt(perUserLogic / considered, 1) : "-"} us per user, Cosmos SDK included), applying ${fmt(meter.sectionCpu("apply") / 1e6, 1)} s (${fmt(((byOp.add ?? 0) + (byOp.reenable ?? 0) + writes) || 0)} changes: ${fmt(meter.sectionCpu("apply") / Math.max(1, (byOp.add ?? 0) + (byOp.reenable ?? 0) + writes), 1)} us each)`);

@@ -1,11 +1,19 @@
 import type { FaultRule, ServiceName } from "./settings.js";
+import type { SimResponse } from "./http/types.js";
 import { createPrng } from "./state/ids.js";
 
 export type FaultDecision =
   | { kind: "none" }
   | { kind: "429"; retryAfterSeconds: number }
   | { kind: "503"; retryAfterSeconds: number }
+  | { kind: "500" }
+  | { kind: "malformed" }
   | { kind: "timeout"; hangMs: number };
+
+/** An answer of 200 whose body is not the contract's shape (what a client must not take for data). */
+export function malformedAnswer(): SimResponse {
+  return { status: 200, json: { unexpected: "An answer of an unexpected shape (injected fault)." } };
+}
 
 const DEFAULT_SERVICES: readonly ServiceName[] = ["graph", "dataverse", "bap"];
 
@@ -48,13 +56,24 @@ export class FaultInjector {
       if (pattern && !pattern.test(path)) continue;
       if (rule.count !== undefined && entry.faults >= rule.count) continue;
       const rateTimeout = inBatch ? 0 : rule.rateTimeout;
-      const total = rule.rate429 + rule.rate503 + rateTimeout;
-      if (total <= 0) continue;
+      const shares: Array<[number, FaultDecision]> = [
+        [rule.rate429, { kind: "429", retryAfterSeconds: rule.retryAfterSeconds }],
+        [rule.rate503, { kind: "503", retryAfterSeconds: rule.retryAfterSeconds }],
+        [rule.rate500, { kind: "500" }],
+        [rule.rateMalformed, { kind: "malformed" }],
+        [rateTimeout, { kind: "timeout", hangMs: rule.hangMs }],
+      ];
+      if (shares.every(([share]) => share <= 0)) continue;
       const r = this.random();
       let decision: FaultDecision | null = null;
-      if (r < rule.rate429) decision = { kind: "429", retryAfterSeconds: rule.retryAfterSeconds };
-      else if (r < rule.rate429 + rule.rate503) decision = { kind: "503", retryAfterSeconds: rule.retryAfterSeconds };
-      else if (r < total) decision = { kind: "timeout", hangMs: rule.hangMs };
+      let upTo = 0;
+      for (const [share, candidate] of shares) {
+        upTo += share;
+        if (r < upTo) {
+          decision = candidate;
+          break;
+        }
+      }
       if (decision) {
         entry.faults++;
         return decision;

@@ -5,6 +5,7 @@ import type { DevSigningKey } from "../dev-identity.js";
 import { AdminService } from "./admin/index.js";
 import { BapService } from "./bap/index.js";
 import type { CounterSnapshot } from "./counters.js";
+import { malformedAnswer, type FaultDecision } from "./faults.js";
 import { DataverseService } from "./dataverse/index.js";
 import { dvError } from "./dataverse/query.js";
 import { buildDemoTenant } from "./demo-tenant.js";
@@ -155,14 +156,20 @@ export async function startSimCloud(opts: SimCloudOptions): Promise<SimCloud> {
     return { status: 401, headers: { "content-type": "application/json; charset=utf-8", ...challenge }, json: { error: { code: "InvalidAuthenticationToken", message } } };
   }
 
-  function faultResponse(service: ServiceKey, kind: "429" | "503", retryAfter: number, req: SimRequest): SimResponse {
-    if (service === "graph") return kind === "429" ? tooMany(req, retryAfter, "InjectedFault", "") : graphUnavailable(req, retryAfter);
-    if (service === "dataverse") {
-      return kind === "429"
-        ? dataverse.throttled("0x80072322", "Number of requests exceeded the limit (injected fault).", retryAfter)
-        : dataverse.unavailable(retryAfter);
+  function faultResponse(service: ServiceKey, fault: Exclude<FaultDecision, { kind: "none" } | { kind: "timeout" }>, req: SimRequest): SimResponse {
+    if (fault.kind === "malformed") return malformedAnswer();
+    if (service === "graph") {
+      if (fault.kind === "500") return graphError(500, "generalException", "An internal server error occurred (injected fault).", {}, req);
+      return fault.kind === "429" ? tooMany(req, fault.retryAfterSeconds, "InjectedFault", "") : graphUnavailable(req, fault.retryAfterSeconds);
     }
-    return kind === "429" ? bap.throttled(retryAfter) : bap.unavailable(retryAfter);
+    if (service === "dataverse") {
+      if (fault.kind === "500") return dataverse.internalError();
+      return fault.kind === "429"
+        ? dataverse.throttled("0x80072322", "Number of requests exceeded the limit (injected fault).", fault.retryAfterSeconds)
+        : dataverse.unavailable(fault.retryAfterSeconds);
+    }
+    if (fault.kind === "500") return bap.internalError();
+    return fault.kind === "429" ? bap.throttled(fault.retryAfterSeconds) : bap.unavailable(fault.retryAfterSeconds);
   }
 
   async function pipeline(service: ServiceKey, req: SimRequest): Promise<SimResponse | { hangMs: number }> {
@@ -177,6 +184,8 @@ export async function startSimCloud(opts: SimCloudOptions): Promise<SimCloud> {
       if (latency > 0) await sleep(latency);
       if (fault.kind !== "none") {
         rt.counters.fault("login");
+        if (fault.kind === "malformed") return malformedAnswer();
+        if (fault.kind === "500") return { status: 500, json: { error: "server_error", error_description: "AADSTS50000: There was an error issuing a token (injected fault)." } };
         return { status: fault.kind === "429" ? 429 : 503, headers: { "retry-after": String(fault.retryAfterSeconds) }, json: { error: "temporarily_unavailable", error_description: "AADSTS90033: A transient error has occurred. Please try again." } };
       }
       return login.handle(req);
@@ -195,7 +204,7 @@ export async function startSimCloud(opts: SimCloudOptions): Promise<SimCloud> {
       rt.counters.fault(service);
       if (fault.kind === "timeout") return { hangMs: fault.hangMs };
       if (latency > 0) await sleep(latency);
-      return faultResponse(service, fault.kind, fault.retryAfterSeconds, req);
+      return faultResponse(service, fault, req);
     }
     if (service === "dataverse") {
       const refused = dataverse.admit(req);

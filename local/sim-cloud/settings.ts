@@ -14,6 +14,10 @@ export const FaultRuleSchema = z.object({
   rate429: z.number().min(0).max(1).default(0),
   /** Share answered 503 Service Unavailable. */
   rate503: z.number().min(0).max(1).default(0),
+  /** Share answered 500 with the service's error body (a server error that carries no Retry-After). */
+  rate500: z.number().min(0).max(1).default(0),
+  /** Share answered 200 with a JSON body that is not the contract's shape (`{"unexpected": …}`). */
+  rateMalformed: z.number().min(0).max(1).default(0),
   /** Share that hang for hangMs and then have their connection reset. */
   rateTimeout: z.number().min(0).max(1).default(0),
   retryAfterSeconds: z.number().int().min(0).default(2),

@@ -1,10 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { TokenCredential } from "@azure/identity";
+import { z } from "zod";
 import { AppError } from "../errors/app-error.js";
 import { SYSTEMUSER_COLUMNS, systemUserRowSchema, type SystemUserRow } from "../sync/model.js";
 import { meter } from "../sync/metrics.js";
 import type { RetryBudget } from "./graph.js";
 import { msFetch, readError, realSleep, retryAfterFromHeader, type MsRequestInit, type MsResponse } from "./ms-http.js";
+import { parseUpstream } from "./upstream-body.js";
 
 /**
  * A small Dataverse Web API adapter (v9.2) for what the sync needs: `systemusers` reads, `$batch`
@@ -80,8 +82,8 @@ export class DataverseClient {
       headers: this.headers({ Prefer: `odata.maxpagesize=${opts.pageSize}` }),
     });
     if (!response.ok) throw await dataverseError(response, "reading systemusers");
-    const body = (await response.json()) as { value?: unknown[]; "@odata.nextLink"?: string };
-    return { rows: parseRows(body.value ?? []), skipToken: skipTokenOf(body["@odata.nextLink"]) };
+    const body = parseUpstream(systemUserPageSchema, await response.json(), "Dataverse (systemusers)");
+    return { rows: parseRows(body.value), skipToken: skipTokenOf(body["@odata.nextLink"] ?? undefined) };
   }
 
   /** Every systemuser, page by page. */
@@ -114,7 +116,7 @@ export class DataverseClient {
           retryAfterSeconds: throttledRetryAfter(results) ?? THROTTLED_ITEM_DEFAULT_RETRY_AFTER_SECONDS, extensions: { upstreamStatus: throttled.status },
         });
       }
-      for (const r of results) rows.push(...parseRows((r.body as { value?: unknown[] } | null)?.value ?? []));
+      for (const r of results) rows.push(...parseRows(parseUpstream(systemUserPageSchema, r.body, "Dataverse (systemusers in a $batch)").value));
     }
     return rows;
   }
@@ -128,7 +130,7 @@ export class DataverseClient {
     const response = await this.fetch(`${this.apiBase}/systemusers(${guid(systemUserId)})?$select=${SYSTEMUSER_COLUMNS.join(",")}`, { headers: this.headers() });
     if (response.status === 404) return null;
     if (!response.ok) throw await dataverseError(response, "reading a systemuser");
-    return systemUserRowSchema.parse(await response.json());
+    return parseUpstream(systemUserRowSchema, await response.json(), "Dataverse (a systemuser)");
   }
 
   /**
@@ -186,7 +188,7 @@ export class DataverseClient {
       body: JSON.stringify(body),
     });
     if (!response.ok) throw await dataverseError(response, "creating a systemuser");
-    return systemUserRowSchema.parse(await response.json());
+    return parseUpstream(systemUserRowSchema, await response.json(), "Dataverse (a systemuser)");
   }
 
   /** Updates an existing record only (`If-Match: *`: a PATCH never creates one). */
@@ -235,8 +237,10 @@ function guid(value: string): string {
   return value.toLowerCase();
 }
 
+const systemUserPageSchema = z.object({ value: z.array(z.unknown()), "@odata.nextLink": z.string().nullish() });
+
 function parseRows(values: unknown[]): SystemUserRow[] {
-  return values.map((v) => systemUserRowSchema.parse(v));
+  return values.map((v) => parseUpstream(systemUserRowSchema, v, "Dataverse (a systemuser)"));
 }
 
 function skipTokenOf(nextLink: string | undefined): string | null {

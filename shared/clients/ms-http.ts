@@ -70,7 +70,14 @@ function toResponse(status: number, headers: IncomingHttpHeaders, body: Buffer):
       },
     },
     text: () => Promise.resolve(text()),
-    json: () => Promise.resolve(JSON.parse(text()) as unknown),
+    json: () => {
+      try {
+        return Promise.resolve(JSON.parse(text()) as unknown);
+      } catch (err) {
+        // Not JSON where the contract says JSON: Microsoft's failure (502), not ours.
+        return Promise.reject(new AppError("upstream", `Microsoft answered ${status} with a body that is not JSON.`, { cause: err, extensions: { upstreamStatus: status } }));
+      }
+    },
     arrayBuffer: () => Promise.resolve(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer),
   };
 }

@@ -5,6 +5,7 @@ import { environmentTypeSchema, type PlatformEnvironment } from "../sync/model.j
 import { meter } from "../sync/metrics.js";
 import type { RetryBudget } from "./graph.js";
 import { msFetch, readError, type MsRequestInit, type MsResponse } from "./ms-http.js";
+import { parseUpstream } from "./upstream-body.js";
 
 /**
  * The Power Platform admin API (api.bap.microsoft.com): the list of environments with their type,
@@ -113,7 +114,7 @@ export class PowerPlatformClient {
     for (let page = 0; url && page < 100; page++) {
       const response = await this.fetch(url, { headers: { Accept: "application/json" } });
       if (!response.ok) throw await upstreamError(response, "listing environments");
-      const body = bapListSchema.parse(await response.json());
+      const body = parseUpstream(bapListSchema, await response.json(), "The Power Platform admin API (environments)");
       for (const raw of body.value) {
         const env = toPlatformEnvironment(raw, this.opts.allowLoopbackDataverse);
         if (env) out.push(env);

@@ -34,6 +34,10 @@ export class BapService {
     return bapError(429, "TooManyRequests", `Rate limit is exceeded. Try again in ${retryAfterSeconds} seconds.`, { "retry-after": String(retryAfterSeconds) });
   }
 
+  internalError(): SimResponse {
+    return bapError(500, "InternalServerError", "An internal server error occurred (injected fault).");
+  }
+
   unavailable(retryAfterSeconds: number): SimResponse {
     return bapError(503, "ServiceUnavailable", "The service is temporarily unavailable.", { "retry-after": String(retryAfterSeconds) });
   }

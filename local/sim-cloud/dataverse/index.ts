@@ -1,5 +1,6 @@
 import { SimError } from "../http/errors.js";
 import type { SimRequest, SimResponse } from "../http/types.js";
+import { malformedAnswer } from "../faults.js";
 import type { SimRuntime } from "../runtime.js";
 import type { DataverseDb } from "../state/dataverse-db.js";
 import { countOperations, parseBatch, writeBatchResponse, type BatchRequestPart, type BatchResult } from "./batch.js";
@@ -73,6 +74,10 @@ export class DataverseService {
 
   throttled(code: string, message: string, retryAfterSeconds: number): SimResponse {
     return dvError(429, code, message, { "retry-after": String(retryAfterSeconds), "x-ms-dop-hint": String(this.rt.settings.rateLimits.dataverse.dopHint) });
+  }
+
+  internalError(): SimResponse {
+    return dvError(500, "0x80040216", "An unexpected error occurred (injected fault).");
   }
 
   unavailable(retryAfterSeconds: number): SimResponse {
@@ -270,8 +275,12 @@ export class DataverseService {
       this.rt.counters.fault("dataverse");
       const response = fault.kind === "429"
         ? this.throttled("0x80072322", "Number of requests exceeded the limit (injected fault).", fault.retryAfterSeconds)
-        : this.unavailable(fault.retryAfterSeconds);
-      return { response, cost: 0, ok: false };
+        : fault.kind === "503"
+          ? this.unavailable(fault.retryAfterSeconds)
+          : fault.kind === "500"
+            ? this.internalError()
+            : malformedAnswer();
+      return { response, cost: 0, ok: fault.kind === "malformed" };
     }
     let body = part.body;
     if (refs.size && body) {

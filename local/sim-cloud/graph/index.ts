@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { SimError } from "../http/errors.js";
 import type { SimRequest, SimResponse } from "../http/types.js";
+import { malformedAnswer } from "../faults.js";
 import type { SimRuntime } from "../runtime.js";
 import { graphError, graphJson, type GraphContext } from "./common.js";
 import { resolveRoute, unknownSegment, versionlessPath, type ResolvedRoute } from "./routes.js";
@@ -149,6 +150,8 @@ export class GraphService {
       this.rt.counters.fault("graph");
       if (fault.kind === "429") return tooMany(req, fault.retryAfterSeconds, "InjectedFault", "");
       if (fault.kind === "503") return graphError(503, "serviceNotAvailable", "Service unavailable, please try again later.", { "Retry-After": String(fault.retryAfterSeconds) }, req);
+      if (fault.kind === "500") return graphError(500, "generalException", "An internal server error occurred (injected fault).", {}, req);
+      if (fault.kind === "malformed") return malformedAnswer();
       return graphError(504, "UnknownError", "The request timed out.", {}, req);
     }
     if (resolved && resolved !== "method") {

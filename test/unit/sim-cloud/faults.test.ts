@@ -29,6 +29,18 @@ describe("FaultInjector", () => {
     expect(new FaultInjector([rule({ rate429: 1 })], 1).decide("login", "/x")).toEqual({ kind: "none" });
   });
 
+  it("when a rule has shares of 500s and malformed answers, then both come out, in their shares, after the 429s and 503s", () => {
+    const f = new FaultInjector([rule({ rate429: 0.1, rate503: 0.1, rate500: 0.2, rateMalformed: 0.2 })], 9);
+    const kinds = Array.from({ length: 2000 }, () => f.decide("bap", "/x/addUser").kind);
+    const share = (k: string) => kinds.filter((x) => x === k).length / kinds.length;
+    expect(share("500")).toBeGreaterThan(0.15);
+    expect(share("500")).toBeLessThan(0.25);
+    expect(share("malformed")).toBeGreaterThan(0.15);
+    expect(share("malformed")).toBeLessThan(0.25);
+    expect(share("none")).toBeGreaterThan(0.35);
+    expect(new FaultInjector([rule({ rate500: 1, count: 1 })], 1).decide("dataverse", "/e/api/data/v9.2/systemusers")).toEqual({ kind: "500" });
+  });
+
   it("when reconfigured, then the sequence restarts from the seed", () => {
     const rules = [rule({ rate429: 0.5 })];
     const f = new FaultInjector(rules, 3);

@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { DEMO_IDS, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
+import { byObjectId, useSyncStack } from "./support.js";
+
+/**
+ * What Microsoft answers wrongly: a body of another shape than the contract (the simulated cloud's
+ * `rateMalformed`: 200 with `{"unexpected": …}`) is Microsoft's failure - 502, never the caller's 400
+ * and never read as "no data"; a 500 of the admin API fails that user's action alone, and the next
+ * run does it (D1).
+ */
+const E = DEMO_IDS.environments;
+const u = demoUserId;
+
+const stack = useSyncStack();
+
+const fault = (service: "graph" | "dataverse" | "bap", pathPattern: string, rule: Record<string, unknown>) =>
+  stack.sim("/settings", { method: "PATCH", body: { faults: [{ services: [service], pathPattern, ...rule }] } });
+
+async function expectUpstreamProblem(res: Response): Promise<void> {
+  expect(res.status, await res.clone().text()).toBe(502);
+  expect(res.headers.get("content-type")).toMatch(/application\/problem\+json/);
+  expect(await res.json()).toMatchObject({ type: expect.stringMatching(/upstream$/) as string, status: 502 });
+}
+
+describe("a Microsoft answer of an unexpected shape", () => {
+  it("when Dataverse answers the user's systemusers read with another shape, then diagnostics answer 502 instead of \"no record\"", async () => {
+    await fault("dataverse", "/systemusers", { rateMalformed: 1 });
+
+    await expectUpstreamProblem(await stack.call(stack.env(E.production, `/users/${u(21)}/diagnostics`), { token: stack.admin }));
+  });
+
+  it("when Dataverse answers the refresh's read with another shape, then the refresh answers 502 and the record is unchanged", async () => {
+    const before = byObjectId(await stack.rows(E.production)).get(u(21));
+    expect(before).toBeDefined();
+    await fault("dataverse", "/systemusers", { rateMalformed: 1 });
+
+    await expectUpstreamProblem(await stack.call(stack.env(E.production, `/users/${u(21)}/refresh`), { method: "POST", token: stack.admin }));
+
+    await stack.sim("/settings", { method: "PATCH", body: { faults: [] } });
+    expect(byObjectId(await stack.rows(E.production)).get(u(21))).toEqual(before);
+  });
+
+  it("when the admin API lists environments with another shape, then the environments list answers 502", async () => {
+    await fault("bap", "/environments$", { rateMalformed: 1 });
+
+    await expectUpstreamProblem(await stack.call(`/api/tenants/${stack.tenantId}/environments`, { token: stack.admin }));
+  });
+});
+
+describe("D1 an addUser the admin API fails (500)", () => {
+  it("when addUser answers 500 for one user, then the run records that user's failure, adds the others, and the next run adds the user", async () => {
+    expect((await stack.configure(E.production, { syncEnabled: true, massDisableThresholdPercent: 50 })).status).toBe(200);
+    await fault("bap", "/addUser$", { rate500: 1, count: 1 });
+
+    const first = await stack.runNow(E.production);
+
+    expect(first, first.error ?? "").toMatchObject({ state: "succeeded", counts: { added: 6, failed: 1 } });
+    expect(first.failures).toHaveLength(1);
+    const failed = first.failures[0]!;
+    expect(failed).toMatchObject({ op: "add", message: expect.stringContaining("500") as string });
+    expect(byObjectId(await stack.rows(E.production)).get(failed.userId)).toBeUndefined();
+
+    const next = await stack.runNow(E.production);
+
+    expect(next, next.error ?? "").toMatchObject({ state: "succeeded", counts: { added: 1, failed: 0 } });
+    expect(byObjectId(await stack.rows(E.production)).get(failed.userId)).toMatchObject({ isdisabled: false });
+  });
+});
