@@ -142,8 +142,8 @@ export interface AssignRoleFailure {
  * D14: the environment's default security roles for users this product added. A user whose new
  * record cannot be read yet gets none, and each of its roles is a failure: the next run finds the
  * record and adds nothing, so nothing else would tell. A read throttled past the budget throws
- * `unavailable` (transient): the window is repeated after the Retry-After, and its levers are
- * idempotent (addUser, an association that already exists).
+ * `unavailable` (transient), and so does an association still throttled: the window is repeated
+ * after the Retry-After, and its levers are idempotent (addUser, an association that already exists).
  */
 export async function assignDefaultRoles(ctx: Pick<ExecuteContext, "dataverse" | "defaultRoleIds">, userIds: readonly string[]): Promise<AssignRoleFailure[]> {
   const rows = rowsByObjectId(await ctx.dataverse.systemUsersByObjectIds(userIds));
@@ -160,6 +160,12 @@ export async function assignDefaultRoles(ctx: Pick<ExecuteContext, "dataverse" |
   for (let i = 0; i < ops.length; i += 500) {
     const slice = ops.slice(i, i + 500);
     const answers = await ctx.dataverse.batch(slice.map((s) => s.op));
+    // Still throttled after the batch's own retries: no refusal of the role, so no failure to record;
+    // the window is repeated after the Retry-After (addUser and associations are idempotent).
+    const retryAfterSeconds = throttledRetryAfter(answers.slice(0, slice.length));
+    if (retryAfterSeconds !== null) {
+      throw new AppError("unavailable", "Dataverse is throttling the default security role assignments; they are retried after its Retry-After.", { retryAfterSeconds });
+    }
     slice.forEach((s, j) => {
       const failure = associationFailure(answers[j] ?? { status: 502, headers: {}, body: null });
       if (failure) failed(s.userId, s.roleId, failure);

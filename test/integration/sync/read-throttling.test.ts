@@ -54,3 +54,23 @@ describe("D12 a read inside a Dataverse $batch throttled past what the run may w
     expect(byObjectId(await stack.rows(P)).get(u(21))?.title).toBe("Read after throttling");
   });
 });
+
+describe("D12/D14 a role association inside a Dataverse $batch throttled past what the run may wait", () => {
+  it("when the default-role associations of the users just added are throttled, then the run retries after their Retry-After and the users get their roles (no role failure)", async () => {
+    const salesPerson = demoRoleId(P, "Sales Person");
+    const enabled = await stack.configure(P, { syncEnabled: true, massDisableThresholdPercent: 50, defaultSecurityRoleIds: [salesPerson] });
+    expect(enabled.status, await enabled.clone().text()).toBe(200);
+    await stack.sim("/settings", {
+      method: "PATCH",
+      body: { faults: [{ services: ["dataverse"], inBatch: true, pathPattern: "/systemuserroles_association/\\$ref$", rate429: 1, retryAfterSeconds: 6, count: 7 }] },
+    });
+
+    const run = await stack.runNow(P);
+
+    expect(run, run.error ?? "").toMatchObject({ state: "succeeded", counts: { added: 7, failed: 0 } });
+    expect(run.failures).toEqual([]);
+    expect(await injectedFaults()).toBe(7);
+    const rows = byObjectId(await stack.rows(P));
+    for (const n of [6, 57, 58, 65, 68, 76, 78]) expect(rows.get(u(n)), `user ${n}`).toMatchObject({ isdisabled: false, roles: [salesPerson] });
+  });
+});
