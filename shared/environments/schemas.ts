@@ -102,7 +102,7 @@ export const driftApiSchema = z.object({
   lastSeenAt: z.string(),
 });
 
-/** D8: an access mode an admin chose; the sync leaves it alone until it is unpinned. */
+/** D8: an access mode an admin chose; the sync keeps it (sets it again if reset) until it is unpinned. */
 export const accessModePinApiSchema = z
   .object({ accessMode: accessModeSchema, pinnedBy: z.string(), pinnedAt: z.string() })
   .describe("D8: the access mode an admin set (PATCH …/users/{userId}); the sync no longer derives it from the license. Unpin with {\"accessMode\": null}");
@@ -168,7 +168,7 @@ export const diagnosticsSchema = z.object({
   accessModePin: accessModePinApiSchema
     .extend({ lever: z.string() })
     .nullable()
-    .describe("D8: set when an admin pinned the access mode: the sync leaves it alone (verdict.accessMode is what the license alone would give)"),
+    .describe("D8: set when an admin pinned the access mode: the sync keeps it (verdict.accessMode is what the license alone would give)"),
   drift: driftApiSchema.nullable(),
 });
 
@@ -177,7 +177,7 @@ export const accessModePatchSchema = z
     accessMode: z
       .enum(["readWrite", "administrative", "read", "nonInteractive"])
       .nullable()
-      .describe("D8: the mode to set and pin (the sync then leaves it alone); null unpins it, and the next sync run sets the mode the license decides"),
+      .describe("D8: the mode to set and pin (the sync then keeps it); null unpins it, and the next sync run sets the mode the license decides"),
   })
   .strict();
 

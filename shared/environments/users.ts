@@ -23,7 +23,7 @@ function pinView(p: AccessModePin | undefined | null): z.infer<typeof accessMode
 }
 
 const unpinLever = (envId: string, userId: string) =>
-  `An admin chose this access mode (D8), so the sync leaves it alone. To let the license decide again (read-write, or administrative for an admin without a license), PATCH …/environments/${envId}/users/${userId} with {"accessMode": null}; the next sync run sets it.`;
+  `An admin chose this access mode (D8), so the sync keeps it (and sets it again if something resets it). To let the license decide again (read-write, or administrative for an admin without a license), PATCH …/environments/${envId}/users/${userId} with {"accessMode": null}; the next sync run sets it.`;
 
 export function userView(row: SystemUserRow, drift: DriftDocument | undefined | null, pin: AccessModePin | undefined | null = null): UserView {
   return {
@@ -91,7 +91,7 @@ export async function diagnose(deps: SyncDeps, tenantId: string, environmentId: 
   const kind = s.row ? recordKind(s.row) : null;
   const managed = kind === null || kind === "regular" || kind === "nonInteractive";
   const decision = managed
-    ? decide({ userId, user: s.user, row: s.row, eligibility: s.eligibility, internalEmailLocked: s.internalEmailLocked, accessModePinned: s.accessModePin !== null })
+    ? decide({ userId, user: s.user, row: s.row, eligibility: s.eligibility, internalEmailLocked: s.internalEmailLocked, accessModePin: s.accessModePin?.accessMode ?? null })
     : null;
   const expected = !managed ? "notManaged" : decision?.action?.op ?? "none";
   const pin = pinView(s.accessModePin);
@@ -134,7 +134,7 @@ export async function diagnose(deps: SyncDeps, tenantId: string, environmentId: 
 
 /**
  * D8: an admin sets a user's access mode and so pins it: the license decides the default, an
- * admin's choice stands (the sync leaves a pinned mode alone). `null` unpins it: the next sync run
+ * admin's choice stands (the sync keeps a pinned mode). `null` unpins it: the next sync run
  * sets the mode the license decides. D7's limit of 7 non-interactive users is a 409.
  */
 export async function setAccessMode(deps: SyncDeps, tenantId: string, environmentId: string, userId: string, accessMode: AccessMode | null, principal: Principal) {

@@ -1,4 +1,4 @@
-import { batchItemError, DataverseClient, isThrottled, rowsByObjectId, throttledRetryAfter, type BatchOperation } from "../clients/dataverse.js";
+import { batchItemError, DataverseClient, isThrottled, rowsByObjectId, throttledRetryAfter, type BatchOperation, type BatchOperationResult } from "../clients/dataverse.js";
 import type { PowerPlatformClient } from "../clients/power-platform.js";
 import { AppError } from "../errors/app-error.js";
 import type { PlannedAction } from "./decide.js";
@@ -45,6 +45,7 @@ export async function executeActions(ctx: ExecuteContext, actions: readonly Plan
   const platformOps = actions.filter((a) => a.op === "add" || a.op === "reenable");
   const dataverseOps = actions.filter((a) => a.op === "update" || a.op === "disable");
   const [platform, dataverse] = await Promise.all([runPlatform(ctx, platformOps), runDataverse(ctx, dataverseOps)]);
+  platform.results = await restorePinnedAccessModes(ctx, platform.results);
   const added = platform.results.filter((r) => r.action.op === "add" && r.outcome === "done").map((r) => r.action.userId);
   const roleFailures = ctx.defaultRoleIds.length && added.length ? await assignDefaultRoles(ctx, added) : [];
   const defers = [platform.deferSeconds, dataverse.deferSeconds].filter((d): d is number => d !== null);
@@ -90,6 +91,31 @@ async function runPlatform(ctx: ExecuteContext, actions: PlannedAction[]): Promi
   };
   await Promise.all(Array.from({ length: Math.min(ctx.concurrency, actions.length) }, worker));
   return { results, deferSeconds };
+}
+
+/**
+ * D8: addUser gives a licensed user read-write, so a re-enabled user whose access mode an admin
+ * pinned gets the pinned mode back at once. If that fails, the re-enable counts as failed: the next
+ * run looks at the user again and sets the pinned mode (decide.ts).
+ */
+async function restorePinnedAccessModes(ctx: ExecuteContext, results: ActionResult[]): Promise<ActionResult[]> {
+  const pinned = results.flatMap((r, i) => (r.outcome === "done" && r.action.op === "reenable" && r.action.accessMode !== undefined ? [{ i, action: r.action }] : []));
+  if (!pinned.length) return results;
+  let answers: BatchOperationResult[];
+  try {
+    answers = await ctx.dataverse.batch(pinned.map(({ action }) => ({ method: "PATCH", path: `systemusers(${action.systemUserId})`, headers: { "If-Match": "*" }, body: { accessmode: action.accessMode } })));
+  } catch (err) {
+    const error = { code: err instanceof AppError ? err.code : "error", message: err instanceof Error ? err.message : String(err) };
+    answers = pinned.map(() => ({ status: 502, headers: {}, body: { error } }));
+  }
+  const out = [...results];
+  pinned.forEach(({ i, action }, j) => {
+    const answer = answers[j] ?? { status: 502, headers: {}, body: null };
+    if (answer.status >= 200 && answer.status < 300) return;
+    const error = batchItemError(answer);
+    out[i] = { action, outcome: "failed", failure: { code: error.code || String(answer.status), message: `Re-enabled, but the access mode an admin pinned was not set again: ${error.message}` } };
+  });
+  return out;
 }
 
 async function runDataverse(ctx: ExecuteContext, actions: PlannedAction[]): Promise<{ results: ActionResult[]; deferSeconds: number | null; ms: number | null }> {

@@ -1,6 +1,6 @@
 import type { Eligibility, RuleId } from "./eligibility.js";
 import { profilePatch } from "./fields.js";
-import { ACCESS_MODES, type DirectoryUser, type SystemUserRow } from "./model.js";
+import { ACCESS_MODES, type AccessMode, type DirectoryUser, type SystemUserRow } from "./model.js";
 import { isDirectoryManaged, recordKind } from "./records.js";
 
 /**
@@ -11,7 +11,8 @@ import { isDirectoryManaged, recordKind } from "./records.js";
  */
 export type PlannedAction =
   | { op: "add"; userId: string }
-  | { op: "reenable"; userId: string; systemUserId: string }
+  /** accessMode: D8's pinned mode, set again after addUser (which gives a licensed user read-write). */
+  | { op: "reenable"; userId: string; systemUserId: string; accessMode?: number }
   | { op: "update"; userId: string; systemUserId: string; patch: Record<string, string | number | null> }
   | { op: "disable"; userId: string; systemUserId: string; failedRules: RuleId[] };
 
@@ -29,8 +30,8 @@ export interface Situation {
   row: SystemUserRow | null;
   eligibility: Eligibility;
   internalEmailLocked: boolean;
-  /** D8: an admin chose this user's access mode (an access-mode pin): the license no longer decides it. */
-  accessModePinned?: boolean;
+  /** D8: the access mode an admin chose for this user (an access-mode pin): the license no longer decides it. */
+  accessModePin?: AccessMode | null;
   /**
    * D4: the snapshot has never seen the user, and the record was created after the users read the
    * snapshot comes from: a user created since (and added on demand), not a deleted one. The next
@@ -56,7 +57,10 @@ export function decide(s: Situation): Decision {
   if (!isDirectoryManaged(kind)) return { action: null, lockInternalEmail: false };
 
   if (row.isdisabled) {
-    if (e.reenableInBackground) return { action: { op: "reenable", userId: s.userId, systemUserId: row.systemuserid }, lockInternalEmail: false };
+    if (e.reenableInBackground) {
+      const pinned = s.accessModePin ? { accessMode: ACCESS_MODES[s.accessModePin] } : {};
+      return { action: { op: "reenable", userId: s.userId, systemUserId: row.systemuserid, ...pinned }, lockInternalEmail: false };
+    }
     if (e.keep) return { action: null, skipped: "disabled; re-enabling it needs an on-demand add", lockInternalEmail: false };
     return { action: null, lockInternalEmail: false };
   }
@@ -69,8 +73,11 @@ export function decide(s: Situation): Decision {
   if (!user) return { action: null, lockInternalEmail: false };
   const fields = profilePatch(row, user, { internalEmailLocked: s.internalEmailLocked });
   const patch: Record<string, string | number | null> = { ...fields.patch };
-  // D8: switch between read-write and administrative with the license; other modes, and any mode an admin pinned, are an admin's choice.
-  if (!s.accessModePinned && kind === "regular" && (row.accessmode === ACCESS_MODES.readWrite || row.accessmode === ACCESS_MODES.administrative)) {
+  // D8: an admin's pin stands (set again if something reset it, e.g. an addUser); otherwise switch between
+  // read-write and administrative with the license; other modes are an admin's choice.
+  if (s.accessModePin) {
+    if (row.accessmode !== ACCESS_MODES[s.accessModePin]) patch.accessmode = ACCESS_MODES[s.accessModePin];
+  } else if (kind === "regular" && (row.accessmode === ACCESS_MODES.readWrite || row.accessmode === ACCESS_MODES.administrative)) {
     const desired = ACCESS_MODES[e.accessMode];
     if (row.accessmode !== desired) patch.accessmode = desired;
   }

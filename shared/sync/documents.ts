@@ -226,7 +226,8 @@ export type EmailLock = z.infer<typeof emailLockSchema>;
 
 /**
  * D8: an access mode an admin chose for a user (PATCH …/users/{userId}). The license decides the
- * default (read-write or administrative); while a pin stands the sync leaves the access mode alone.
+ * default (read-write or administrative); while a pin stands the sync keeps the pinned mode (and sets it
+ * again when something resets it, e.g. addUser re-enabling the user).
  */
 export const accessModePinSchema = z.object({
   id: z.string(),

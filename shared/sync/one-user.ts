@@ -27,7 +27,7 @@ export interface UserSituation {
   eligibility: Eligibility;
   internalEmailLocked: boolean;
   drift: DriftDocument | null;
-  /** D8: the access mode an admin chose for the user (the sync leaves it alone), if any. */
+  /** D8: the access mode an admin chose for the user (the sync keeps it), if any. */
   accessModePin: AccessModePin | null;
 }
 

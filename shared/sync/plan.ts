@@ -19,7 +19,7 @@ export interface PlanInput {
   full: boolean;
   drift: Map<string, DriftDocument>;
   locks: Set<string>;
-  /** D8: users whose access mode an admin pinned (the sync leaves it alone). */
+  /** D8: users whose access mode an admin pinned (the sync keeps that mode). */
   pins?: ReadonlyMap<string, AccessModePin>;
   /** Users whose last action failed (failed-action marks): candidates too, incremental or not. */
   failed?: ReadonlySet<string>;
@@ -88,7 +88,7 @@ export function planRun(input: PlanInput): Plan {
     plan.read++;
     const eligibility = evaluateEligibility({ user, userId, tenant: input.facts, environment: input.environment, record: row ? { kind: recordKind(row) } : null });
     const decision = decide({
-      userId, user, row, eligibility, internalEmailLocked: input.locks.has(userId), accessModePinned: input.pins?.has(userId) ?? false,
+      userId, user, row, eligibility, internalEmailLocked: input.locks.has(userId), accessModePin: input.pins?.get(userId)?.accessMode ?? null,
       recordNewerThanSnapshot: recordNewerThanSnapshot(row, user, input.snapshotReadAt),
     });
     if (decision.action) plan.actions.push(decision.action);

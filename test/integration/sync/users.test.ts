@@ -181,6 +181,25 @@ describe("D8 access modes and D7 user types", () => {
     expect(byObjectId(await stack.rows(E.production)).get(u(21))?.accessmode).toBe(0);
   });
 
+  it("when a user whose administrative mode is pinned is disabled and later re-enabled by the periodic sync, then the pinned mode is set again (addUser gives read-write)", async () => {
+    await stack.sim("/settings", { method: "PATCH", body: { dataverse: { refuseSyncedUserDisable: false } } });
+    expect((await stack.configure(E.production, { syncEnabled: true, massDisableThresholdPercent: 100 })).status).toBe(200);
+    expect((await stack.runNow(E.production)).counts.added).toBeGreaterThan(0);
+    const licensedMember = u(57);
+    const pinned = await patch(stack.env(E.production, `/users/${licensedMember}`), { accessMode: "administrative" });
+    expect(pinned.status, await pinned.clone().text()).toBe(200);
+    const membership = (change: "add" | "remove") => stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { body: { [change]: [licensedMember] } });
+
+    await membership("remove");
+    expect((await stack.runNow(E.production)).counts.disabled).toBe(1);
+    expect(byObjectId(await stack.rows(E.production)).get(licensedMember)).toMatchObject({ isdisabled: true, accessmode: 1 });
+    await membership("add");
+    const reEnabling = await stack.runNow(E.production);
+
+    expect(reEnabling, reEnabling.error ?? "").toMatchObject({ state: "succeeded", counts: { reEnabled: 1, failed: 0 } });
+    expect(byObjectId(await stack.rows(E.production)).get(licensedMember)).toMatchObject({ isdisabled: false, accessmode: 1 });
+  });
+
   it("when the access mode body is not a mode or null, then 400 problem+json naming the field, and nothing changes", async () => {
     for (const body of [{ accessMode: "owner" }, {}, { accessMode: "administrative", pinned: true }]) {
       const res = await patch(stack.env(E.production, `/users/${u(21)}`), body);

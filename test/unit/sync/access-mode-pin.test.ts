@@ -2,15 +2,15 @@ import { describe, expect, it } from "vitest";
 import { decide } from "../../../shared/sync/decide.js";
 import type { AccessModePin } from "../../../shared/sync/documents.js";
 import { evaluateEligibility } from "../../../shared/sync/eligibility.js";
-import type { DirectoryUser, SystemUserRow } from "../../../shared/sync/model.js";
+import type { AccessMode, DirectoryUser, SystemUserRow } from "../../../shared/sync/model.js";
 import { planRun } from "../../../shared/sync/plan.js";
 import { recordKind } from "../../../shared/sync/records.js";
 import { environment, facts, rowFor, user } from "./fixtures.js";
 
 /** D8: an access mode an admin chose (a pin) is not switched back by the license. */
-function decision(u: DirectoryUser, row: SystemUserRow, accessModePinned: boolean) {
+function decision(u: DirectoryUser, row: SystemUserRow, accessModePin: AccessMode | null) {
   const eligibility = evaluateEligibility({ user: u, userId: u.id, tenant: facts(), environment: environment(), record: { kind: recordKind(row) } });
-  return decide({ userId: u.id, user: u, row, eligibility, internalEmailLocked: false, accessModePinned });
+  return decide({ userId: u.id, user: u, row, eligibility, internalEmailLocked: false, accessModePin });
 }
 
 const pinOf = (userId: string): AccessModePin => ({
@@ -22,15 +22,27 @@ describe("D8 access-mode pins", () => {
   it("when a licensed user's administrative mode is pinned, then the sync leaves it, and still updates changed fields", () => {
     const u = user({ jobTitle: "New title" });
     const row = rowFor(u, { accessmode: 1, title: "Old title" });
-    expect(decision(u, row, false).action).toMatchObject({ op: "update", patch: { accessmode: 0 } });
-    const pinned = decision(u, row, true).action;
+    expect(decision(u, row, null).action).toMatchObject({ op: "update", patch: { accessmode: 0 } });
+    const pinned = decision(u, row, "administrative").action;
     expect(pinned).toMatchObject({ op: "update", patch: { title: "New title" } });
     expect(pinned?.op === "update" && "accessmode" in pinned.patch).toBe(false);
   });
 
   it("when a pinned user stops being eligible, then the record is still disabled (D3)", () => {
     const u = user();
-    expect(decision({ ...u, groups: [] }, rowFor(u, { accessmode: 1 }), true).action).toMatchObject({ op: "disable" });
+    expect(decision({ ...u, groups: [] }, rowFor(u, { accessmode: 1 }), "administrative").action).toMatchObject({ op: "disable" });
+  });
+
+  it("when something reset a pinned user's mode (an addUser gives read-write), then the sync sets the pinned mode again", () => {
+    const u = user();
+    expect(decision(u, rowFor(u, { accessmode: 0 }), "administrative").action).toMatchObject({ op: "update", patch: { accessmode: 1 } });
+    expect(decision(u, rowFor(u, { accessmode: 0 }), null).action).toBeNull();
+  });
+
+  it("when a disabled pinned user is eligible again, then the re-enable carries the pinned mode to set after addUser", () => {
+    const u = user();
+    expect(decision(u, rowFor(u, { isdisabled: true, accessmode: 1 }), "administrative").action).toMatchObject({ op: "reenable", accessMode: 1 });
+    expect(decision(u, rowFor(u, { isdisabled: true, accessmode: 1 }), null).action).not.toHaveProperty("accessMode");
   });
 
   it("when a run plans a pinned user, then its access mode is left alone; an unpinned one is switched", () => {
