@@ -1,8 +1,9 @@
 import { GraphError, type Client } from "@microsoft/microsoft-graph-client";
 import { z } from "zod";
 import { DIRECTORY_ROLES } from "../auth/roles.js";
-import { sendBatch, type BatchItemResult, type BatchRequestItem } from "../clients/graph-batch.js";
+import { MAX_BATCH_ITEMS, sendBatch, type BatchItemResult, type BatchRequestItem } from "../clients/graph-batch.js";
 import { BACKGROUND_BUDGET, mapGraphError } from "../clients/graph.js";
+import { parseUpstream } from "../clients/upstream-body.js";
 import type { StagedMemberChange, StagedUser } from "./documents.js";
 import { classifySkus } from "./licensing.js";
 import { meter } from "./metrics.js";
@@ -139,56 +140,117 @@ const skusSchema = z.object({
     }),
   ),
 });
-const idsSchema = z.object({ value: z.array(z.object({ id: z.string() })), "@odata.nextLink": z.string().optional() });
+const membersSchema = z.object({
+  value: z.array(z.object({ id: z.string(), "@odata.type": z.string().optional() })),
+  "@odata.nextLink": z.string().optional(),
+});
+type DirectoryObjectRef = z.infer<typeof membersSchema>["value"][number];
 
 const ROLE_TEMPLATES = {
   global: DIRECTORY_ROLES["Global Administrator"],
   powerPlatform: DIRECTORY_ROLES["Power Platform Administrator"],
   dynamics: DIRECTORY_ROLES["Dynamics 365 Administrator"],
 } as const;
+type AdminRoleKey = keyof typeof ROLE_TEMPLATES;
+
+/** Who a directory role names: the users holding it themselves, and the role-assignable groups holding it for their members. */
+export interface RoleHolders {
+  users: string[];
+  groups: string[];
+}
+
+/**
+ * A role's members by kind. A role assigned to a role-assignable group lists the group, not its
+ * members, so groups are kept apart to be read; service principals (apps) are nobody to sync.
+ * An entry without `@odata.type` is taken as a user: Graph types every member of a role (a
+ * directoryObject collection), and the user cast of a group's members answers users only.
+ */
+export function roleHoldersOf(members: readonly DirectoryObjectRef[]): RoleHolders {
+  const users: string[] = [];
+  const groups: string[] = [];
+  for (const m of members) {
+    const type = m["@odata.type"];
+    if (type === undefined || type === "#microsoft.graph.user") users.push(m.id.toLowerCase());
+    else if (type === "#microsoft.graph.group") groups.push(m.id.toLowerCase());
+  }
+  return { users, groups };
+}
+
+/** The users holding each role: directly, or as members of a group holding it (D2's admin exception covers both). */
+export function adminsOf(roles: Record<AdminRoleKey, RoleHolders>, groupUsers: ReadonlyMap<string, readonly string[]>): TenantFacts["admins"] {
+  const usersOf = (r: RoleHolders) => [...new Set([...r.users, ...r.groups.flatMap((g) => groupUsers.get(g) ?? [])])].sort();
+  return { global: usersOf(roles.global), powerPlatform: usersOf(roles.powerPlatform), dynamics: usersOf(roles.dynamics) };
+}
+
+/**
+ * A role-assignable group's user members. Entra refuses groups inside a role-assignable group, so
+ * direct members are all its members; the OData cast leaves out anything that is not a user.
+ */
+export function groupUsersUrl(groupId: string): string {
+  return `/groups/${groupId}/members/microsoft.graph.user?$select=id&$top=999`;
+}
+
+/** Reads GET requests in Graph `$batch`es of 20 (background budget); one answer per item id. */
+async function readInBatches(client: Client, items: readonly BatchRequestItem[]): Promise<Map<string, BatchItemResult>> {
+  const results = new Map<string, BatchItemResult>();
+  for (let i = 0; i < items.length; i += MAX_BATCH_ITEMS) {
+    const answers = await meter.time("graph", () => sendBatch(client, items.slice(i, i + MAX_BATCH_ITEMS), { budget: BACKGROUND_BUDGET }));
+    for (const [id, r] of answers) results.set(id, r);
+  }
+  return results;
+}
 
 /**
  * The facts delta does not track, read in one Graph `$batch` per 20 requests: subscribed products
  * (the license table), the members of the three admin roles D2 names, and each tracked group's owners.
+ * Roles held by role-assignable groups cost one more `$batch` for those groups' members; a tenant
+ * whose roles name no group pays nothing for it.
  */
 export async function readTenantFacts(client: Client, trackedGroups: readonly string[]): Promise<TenantFacts> {
-  const items: BatchRequestItem[] = [
+  const results = await readInBatches(client, [
     { id: "skus", method: "GET", url: "/subscribedSkus" },
     ...Object.entries(ROLE_TEMPLATES).map(([key, template]) => ({ id: `role:${key}`, method: "GET" as const, url: `/directoryRoles(roleTemplateId='${template}')/members?$select=id` })),
     ...trackedGroups.map((g) => ({ id: `owners:${g}`, method: "GET" as const, url: `/groups/${g}/owners?$select=id` })),
-  ];
-  const results = new Map<string, BatchItemResult>();
-  for (let i = 0; i < items.length; i += 20) {
-    const answers = await meter.time("graph", () => sendBatch(client, items.slice(i, i + 20), { budget: BACKGROUND_BUDGET }));
-    for (const [id, r] of answers) results.set(id, r);
-  }
-  const bodyOf = (id: string, allowNotFound: boolean): unknown => {
-    const r = results.get(id);
-    if (r && r.status >= 200 && r.status < 300) return r.body;
-    if (r && r.status === 404 && allowNotFound) return { value: [] };
-    const error = new GraphError(r?.status ?? 502, `Microsoft Graph answered ${r?.status ?? "nothing"} for ${id}`);
-    // Still throttled past the budget: the item's own Retry-After, so the retry waits as long as Graph asked.
-    if (r?.retryAfterSeconds !== undefined) error.headers = new Headers({ "retry-after": String(r.retryAfterSeconds) });
-    throw mapGraphError(error, "Microsoft Graph ($batch)");
-  };
-  const skus = classifySkus(skusSchema.parse(bodyOf("skus", false)).value);
-  const idsOf = async (id: string): Promise<string[]> => {
-    const first = idsSchema.parse(bodyOf(id, true));
-    const out = first.value.map((v) => v.id.toLowerCase());
-    let next = first["@odata.nextLink"];
-    while (next) {
-      const page = idsSchema.parse(await meter.time("graph", () => client.api(next as string).get() as Promise<unknown>));
-      out.push(...page.value.map((v) => v.id.toLowerCase()));
-      next = page["@odata.nextLink"];
-    }
-    return out.sort();
-  };
+  ]);
+  const skus = classifySkus(parseUpstream(skusSchema, bodyOf(results, "skus", false), "Microsoft Graph (subscribedSkus)").value);
   const owners: Record<string, string[]> = {};
-  for (const g of trackedGroups) owners[g] = await idsOf(`owners:${g}`);
-  return {
-    skus: skus.skus,
-    marketing: skus.marketing,
-    admins: { global: await idsOf("role:global"), powerPlatform: await idsOf("role:powerPlatform"), dynamics: await idsOf("role:dynamics") },
-    owners,
-  };
+  for (const g of trackedGroups) owners[g] = (await membersOf(client, results, `owners:${g}`)).map((o) => o.id.toLowerCase()).sort();
+  const roles = {} as Record<AdminRoleKey, RoleHolders>;
+  for (const key of Object.keys(ROLE_TEMPLATES) as AdminRoleKey[]) roles[key] = roleHoldersOf(await membersOf(client, results, `role:${key}`));
+  const roleGroups = [...new Set(Object.values(roles).flatMap((r) => r.groups))].sort();
+  return { skus: skus.skus, marketing: skus.marketing, admins: adminsOf(roles, await readGroupUsers(client, roleGroups)), owners };
+}
+
+/** Each group's user members (none read when there are no groups). */
+async function readGroupUsers(client: Client, groupIds: readonly string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (!groupIds.length) return out;
+  const results = await readInBatches(client, groupIds.map((g) => ({ id: `members:${g}`, method: "GET" as const, url: groupUsersUrl(g) })));
+  // The cast already leaves out other objects; roleHoldersOf keeps only users should one still come.
+  for (const g of groupIds) out.set(g, roleHoldersOf(await membersOf(client, results, `members:${g}`)).users);
+  return out;
+}
+
+/** The body of a batch item that succeeded (a 404 as empty where allowed); otherwise the failure as the app's error. */
+function bodyOf(results: ReadonlyMap<string, BatchItemResult>, id: string, allowNotFound: boolean): unknown {
+  const r = results.get(id);
+  if (r && r.status >= 200 && r.status < 300) return r.body;
+  if (r && r.status === 404 && allowNotFound) return { value: [] };
+  const error = new GraphError(r?.status ?? 502, `Microsoft Graph answered ${r?.status ?? "nothing"} for ${id}`);
+  // Still throttled past the budget: the item's own Retry-After, so the retry waits as long as Graph asked.
+  if (r?.retryAfterSeconds !== undefined) error.headers = new Headers({ "retry-after": String(r.retryAfterSeconds) });
+  throw mapGraphError(error, "Microsoft Graph ($batch)");
+}
+
+/** Every entry of a batch item's collection, following @odata.nextLink (a 404 - the object is gone - is empty). */
+async function membersOf(client: Client, results: ReadonlyMap<string, BatchItemResult>, id: string): Promise<DirectoryObjectRef[]> {
+  const first = parseUpstream(membersSchema, bodyOf(results, id, true), "Microsoft Graph (directory objects)");
+  const out = [...first.value];
+  let next = first["@odata.nextLink"];
+  while (next) {
+    const page = parseUpstream(membersSchema, await meter.time("graph", () => client.api(next as string).get() as Promise<unknown>), "Microsoft Graph (directory objects)");
+    out.push(...page.value);
+    next = page["@odata.nextLink"];
+  }
+  return out;
 }

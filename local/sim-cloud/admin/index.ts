@@ -5,6 +5,7 @@ import { jsonResponse, parseJsonBody, type SimRequest, type SimResponse } from "
 import type { SimRuntime } from "../runtime.js";
 import { SettingsError } from "../settings.js";
 import type { Row, SystemUserRec } from "../state/dataverse-db.js";
+import { isAssignableToRole } from "../state/directory.js";
 import { FixtureError, FixtureGroup, FixtureSignIn, FixtureUser, parseFixture, type ParsedFixture } from "../state/fixture.js";
 import { assignLicense, evaluateGroupLicenses, evaluateGroupMembers, reprocessFailedGroupLicenses } from "../state/licensing.js";
 import type { LicenseState, UserRec } from "../state/types.js";
@@ -137,8 +138,11 @@ export class AdminService {
 
     if (a === "groups") {
       if (!b && m === "POST") {
-        const input = FixtureGroup.parse(this.body(req));
-        const group = dir.addGroup(input);
+        const body = this.body(req);
+        const input = FixtureGroup.parse(body);
+        // Not a fixture property: Entra sets it only when a group is created (roles can then be assigned to it).
+        const { isAssignableToRole } = z.object({ isAssignableToRole: z.boolean().default(false) }).parse(body);
+        const group = dir.addGroup({ ...input, isAssignableToRole });
         dir.addMembers(group, input.members);
         evaluateGroupMembers(dir, group.id);
         return jsonResponse(201, this.group(group.id));
@@ -195,7 +199,7 @@ export class AdminService {
     if (a === "roles" && b && c === "members" && (m === "PATCH" || m === "POST")) {
       const body = z.object({ add: z.array(z.string()).default([]), remove: z.array(z.string()).default([]), displayName: z.string().optional() }).parse(this.body(req));
       const role = dir.ensureRole(b, body.displayName ?? b);
-      for (const id of body.add) role.members.add(id.toLowerCase());
+      for (const id of body.add) dir.assignRole(role, id);
       for (const id of body.remove) role.members.delete(id.toLowerCase());
       return jsonResponse(200, { roleTemplateId: role.roleTemplateId, members: [...role.members] });
     }
@@ -254,7 +258,7 @@ export class AdminService {
     const dir = this.rt.state.directory;
     const g = dir.groups.get(id);
     if (!g) return { id };
-    return { ...serializeGroup(g, null), assignedLicenses: g.assignedLicenses, members: [...g.memberOrder], owners: g.owners };
+    return { ...serializeGroup(g, null), isAssignableToRole: isAssignableToRole(g), assignedLicenses: g.assignedLicenses, members: [...g.memberOrder], owners: g.owners };
   }
 
   private summary(): Record<string, unknown> {

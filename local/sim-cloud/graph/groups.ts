@@ -6,7 +6,7 @@ import {
   contextUrl, decodeToken, encodeToken, findIndexAfterSeq, graphJson, parseGraphFilter, parseSelect, parseTop, resourceNotFound,
   withSkipToken, type GraphContext,
 } from "./common.js";
-import { GROUP_FILTER_PROPS, GROUP_PROPS, groupProperty, serializeDirectoryObject, serializeGroup, USER_PROPS } from "./serialize.js";
+import { GROUP_FILTER_PROPS, GROUP_PROPS, groupProperty, odataTypeOf, serializeDirectoryObject, serializeGroup, USER_PROPS } from "./serialize.js";
 
 export function requireGroup(ctx: GraphContext, id: string): GroupRec {
   const group = ctx.state.directory.groups.get(decodeURIComponent(id).toLowerCase());
@@ -49,7 +49,8 @@ export function getGroup(ctx: GraphContext, req: SimRequest, id: string): SimRes
   return graphJson({ "@odata.context": contextUrl(ctx, "groups", select, true), ...serializeGroup(group, select) });
 }
 
-const MEMBER_SELECT = [...new Set([...USER_PROPS, ...GROUP_PROPS.filter((p) => p !== "members"), "appId"])];
+/** What `$select` may name on a member list (users, groups and service principals mixed). */
+export const MEMBER_SELECT = [...new Set([...USER_PROPS, ...GROUP_PROPS.filter((p) => p !== "members"), "appId"])];
 
 /**
  * Pages of a member list. The token remembers the position and the last id, so a removal
@@ -80,10 +81,21 @@ function pageOfIds(ctx: GraphContext, req: SimRequest, ids: string[], resource: 
   return graphJson(body);
 }
 
-/** GET /groups/{id}/members: direct members only (what Dataverse's group sync uses). */
-export function groupMembers(ctx: GraphContext, req: SimRequest, id: string): SimResponse {
+/** The members of one type when the request casts the list (`…/members/microsoft.graph.user`), else all. */
+function ofType(ctx: GraphContext, ids: string[], cast: string | undefined): string[] {
+  if (!cast) return ids;
+  const type = `#microsoft.graph.${cast}`;
+  return ids.filter((id) => odataTypeOf(ctx.state.directory, id) === type);
+}
+
+function membersPath(group: GroupRec, list: string, cast: string | undefined): string {
+  return `groups/${group.id}/${list}${cast ? `/microsoft.graph.${cast}` : ""}`;
+}
+
+/** GET /groups/{id}/members[/microsoft.graph.{type}]: direct members only (what Dataverse's group sync uses). */
+export function groupMembers(ctx: GraphContext, req: SimRequest, id: string, cast?: string): SimResponse {
   const group = requireGroup(ctx, id);
-  return pageOfIds(ctx, req, ctx.state.directory.visibleMembers(group), `groups/${group.id}/members`);
+  return pageOfIds(ctx, req, ofType(ctx, ctx.state.directory.visibleMembers(group), cast), membersPath(group, "members", cast));
 }
 
 export function groupMembersCount(ctx: GraphContext, id: string): SimResponse {
@@ -91,9 +103,9 @@ export function groupMembersCount(ctx: GraphContext, id: string): SimResponse {
   return { status: 200, text: String(ctx.state.directory.visibleMembers(group).length), headers: { "content-type": "text/plain" } };
 }
 
-export function groupTransitiveMembers(ctx: GraphContext, req: SimRequest, id: string): SimResponse {
+export function groupTransitiveMembers(ctx: GraphContext, req: SimRequest, id: string, cast?: string): SimResponse {
   const group = requireGroup(ctx, id);
-  return pageOfIds(ctx, req, ctx.state.directory.transitiveMembers(group), `groups/${group.id}/transitiveMembers`);
+  return pageOfIds(ctx, req, ofType(ctx, ctx.state.directory.transitiveMembers(group), cast), membersPath(group, "transitiveMembers", cast));
 }
 
 export function groupOwners(ctx: GraphContext, req: SimRequest, id: string): SimResponse {

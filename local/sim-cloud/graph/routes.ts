@@ -22,6 +22,8 @@ interface Route {
 
 const SEG = "([^/]+)";
 const DELTA = "(?:delta|microsoft\\.graph\\.delta)(?:\\(\\))?";
+/** An OData cast of a member list (`…/members/microsoft.graph.user`): only members of that type. */
+const CAST = "(?:/microsoft\\.graph\\.(user|group|servicePrincipal))?";
 
 const ROUTES: Route[] = [
   { method: "GET", pattern: new RegExp(`^/users/${DELTA}$`), kind: "users.delta", cost: 2, handler: (c, r) => usersDelta(c, r) },
@@ -35,8 +37,8 @@ const ROUTES: Route[] = [
   { method: "GET", pattern: new RegExp(`^/groups/${DELTA}$`), kind: "groups.delta", cost: 2, handler: (c, r) => groupsDelta(c, r) },
   { method: "GET", pattern: /^\/groups$/, kind: "groups.list", cost: 2, handler: (c, r) => listGroups(c, r) },
   { method: "GET", pattern: new RegExp(`^/groups/${SEG}/members/\\$count$`), kind: "groups.members.count", cost: 3, handler: (c, _r, p) => groupMembersCount(c, p[0] ?? "") },
-  { method: "GET", pattern: new RegExp(`^/groups/${SEG}/members(?:/microsoft\\.graph\\.user)?$`), kind: "groups.members", cost: 3, handler: (c, r, p) => groupMembers(c, r, p[0] ?? "") },
-  { method: "GET", pattern: new RegExp(`^/groups/${SEG}/transitiveMembers(?:/microsoft\\.graph\\.user)?$`), kind: "groups.transitiveMembers", cost: 5, handler: (c, r, p) => groupTransitiveMembers(c, r, p[0] ?? "") },
+  { method: "GET", pattern: new RegExp(`^/groups/${SEG}/members${CAST}$`), kind: "groups.members", cost: 3, handler: (c, r, p) => groupMembers(c, r, p[0] ?? "", p[1]) },
+  { method: "GET", pattern: new RegExp(`^/groups/${SEG}/transitiveMembers${CAST}$`), kind: "groups.transitiveMembers", cost: 5, handler: (c, r, p) => groupTransitiveMembers(c, r, p[0] ?? "", p[1]) },
   { method: "GET", pattern: new RegExp(`^/groups/${SEG}/owners$`), kind: "groups.owners", cost: 3, handler: (c, r, p) => groupOwners(c, r, p[0] ?? "") },
   { method: "GET", pattern: new RegExp(`^/groups/${SEG}$`), kind: "groups.get", cost: 2, handler: (c, r, p) => getGroup(c, r, p[0] ?? "") },
   { method: "GET", pattern: /^\/subscribedSkus$/, kind: "subscribedSkus", cost: 3, handler: (c, r) => subscribedSkus(c, r) },
@@ -45,8 +47,8 @@ const ROUTES: Route[] = [
   { method: "GET", pattern: new RegExp(`^/directory/subscriptions/${SEG}$`), kind: "directory.subscriptions", cost: 1, handler: (c, r, p) => companySubscriptions(c, r, p[0]) },
   { method: "GET", pattern: /^\/organization$/, kind: "organization", cost: 1, handler: (c) => organization(c) },
   { method: "GET", pattern: /^\/directoryRoles$/, kind: "directoryRoles", cost: 1, handler: (c) => directoryRoles(c) },
-  { method: "GET", pattern: /^\/directoryRoles\(([^)]+)\)\/members$/, kind: "directoryRoles.members", cost: 3, handler: (c, _r, p) => directoryRoleMembers(c, p[0] ?? "") },
-  { method: "GET", pattern: new RegExp(`^/directoryRoles/${SEG}/members$`), kind: "directoryRoles.members", cost: 3, handler: (c, _r, p) => directoryRoleMembers(c, p[0] ?? "") },
+  { method: "GET", pattern: /^\/directoryRoles\(([^)]+)\)\/members$/, kind: "directoryRoles.members", cost: 3, handler: (c, r, p) => directoryRoleMembers(c, r, p[0] ?? "") },
+  { method: "GET", pattern: new RegExp(`^/directoryRoles/${SEG}/members$`), kind: "directoryRoles.members", cost: 3, handler: (c, r, p) => directoryRoleMembers(c, r, p[0] ?? "") },
   { method: "GET", pattern: /^\/directoryRoles\(([^)]+)\)$/, kind: "directoryRoles", cost: 1, handler: (c, _r, p) => directoryRole(c, p[0] ?? "") },
   { method: "GET", pattern: new RegExp(`^/directoryRoles/${SEG}$`), kind: "directoryRoles", cost: 1, handler: (c, _r, p) => directoryRole(c, p[0] ?? "") },
   { method: "GET", pattern: /^\/roleManagement\/directory\/roleAssignments$/, kind: "roleManagement.roleAssignments", cost: 1, handler: (c, r) => roleAssignments(c, r) },

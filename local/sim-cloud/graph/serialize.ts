@@ -1,4 +1,4 @@
-import { assignedLicensesOf, type Directory } from "../state/directory.js";
+import { assignedLicensesOf, isAssignableToRole, type Directory } from "../state/directory.js";
 import type { GroupRec, ServicePrincipalRec, SkuRec, UserRec } from "../state/types.js";
 
 /** Properties Graph returns for a user when no $select is given. */
@@ -96,7 +96,7 @@ export function groupProperty(g: GroupRec, prop: string): unknown {
     case "membershipRule":
       return null;
     case "isAssignableToRole":
-      return false;
+      return isAssignableToRole(g);
     default:
       return (g as unknown as Record<string, unknown>)[prop] ?? null;
   }

@@ -3,8 +3,9 @@ import type { SimRequest, SimResponse } from "../http/types.js";
 import { evaluateFilter } from "../odata/filter.js";
 import type { DirectoryRoleRec, SignInRec } from "../state/types.js";
 import {
-  decodeToken, encodeToken, graphJson, parseGraphFilter, parseTop, resourceNotFound, withSkipToken, type GraphContext,
+  decodeToken, encodeToken, graphJson, parseGraphFilter, parseSelect, parseTop, resourceNotFound, withSkipToken, type GraphContext,
 } from "./common.js";
+import { MEMBER_SELECT } from "./groups.js";
 import { serializeDirectoryObject, serializeServicePrincipal, serializeSku, serializeSubscription } from "./serialize.js";
 
 /** GET /subscribedSkus (Graph supports no $filter here). */
@@ -68,11 +69,16 @@ export function directoryRole(ctx: GraphContext, key: string): SimResponse {
   return graphJson({ "@odata.context": `${ctx.base}/$metadata#directoryRoles/$entity`, ...serializeRole(findRole(ctx, key)) });
 }
 
-export function directoryRoleMembers(ctx: GraphContext, key: string): SimResponse {
+/**
+ * GET /directoryRoles/{id}/members: the principals the role is assigned to, each with its
+ * `@odata.type`. A role assigned to a (role-assignable) group lists the group, not its members.
+ */
+export function directoryRoleMembers(ctx: GraphContext, req: SimRequest, key: string): SimResponse {
   const role = findRole(ctx, key);
   const dir = ctx.state.directory;
+  const select = parseSelect(req.url.searchParams.get("$select"), MEMBER_SELECT, "directoryObject");
   const value = [...role.members].filter((id) => dir.principalExists(id) && !dir.users.get(id)?.deletedDateTime)
-    .map((id) => serializeDirectoryObject(dir, id, null));
+    .map((id) => serializeDirectoryObject(dir, id, select));
   return graphJson({ "@odata.context": `${ctx.base}/$metadata#directoryObjects`, value });
 }
 

@@ -136,10 +136,9 @@ export function memberOf(ctx: GraphContext, req: SimRequest, idOrUpn: string, tr
   }
   const select = parseSelect(req.url.searchParams.get("$select"), [...new Set(["id", "displayName", "description", "securityEnabled", "mailEnabled", "groupTypes", "roleTemplateId"])], "directoryObject");
   const value: unknown[] = groups.map((gid) => serializeDirectoryObject(dir, gid, select?.filter((s) => s !== "roleTemplateId") ?? null));
-  for (const role of dir.roles.values()) {
-    if (role.members.has(user.id)) {
-      value.push({ "@odata.type": "#microsoft.graph.directoryRole", id: role.id, displayName: role.displayName, roleTemplateId: role.roleTemplateId, deletedDateTime: null });
-    }
+  // Transitively, a role assigned to a role-assignable group the user is in is the user's too.
+  for (const role of dir.rolesHeldBy(user.id, transitive)) {
+    value.push({ "@odata.type": "#microsoft.graph.directoryRole", id: role.id, displayName: role.displayName, roleTemplateId: role.roleTemplateId, deletedDateTime: null });
   }
   return graphJson({ "@odata.context": `${ctx.base}/$metadata#directoryObjects`, value });
 }

@@ -8,6 +8,17 @@ import type {
 
 const EMPTY: never[] = [];
 
+/**
+ * Groups created with `isAssignableToRole` (Entra: set at creation, immutable). Kept beside the
+ * records rather than in them so that every group record stays a plain fixture-shaped GroupRec.
+ */
+const roleAssignable = new WeakSet<GroupRec>();
+
+/** Whether directory roles can be assigned to the group (and groups cannot be its members). */
+export function isAssignableToRole(group: GroupRec): boolean {
+  return roleAssignable.has(group);
+}
+
 export interface UserInput {
   id: string;
   userPrincipalName: string;
@@ -104,6 +115,13 @@ export class Directory {
     for (const role of fx.directoryRoles) {
       const rec = dir.ensureRole(role.roleTemplateId, role.displayName);
       for (const m of role.members) rec.members.add(m.toLowerCase());
+    }
+    // The fixture format has no isAssignableToRole: a group holding a role there can only be role-assignable in Entra.
+    for (const role of dir.roles.values()) {
+      for (const id of role.members) {
+        const group = dir.groups.get(id);
+        if (group) roleAssignable.add(group);
+      }
     }
     return dir;
   }
@@ -270,7 +288,7 @@ export class Directory {
 
   // ---------- groups ----------
 
-  addGroup(g: Omit<ParsedGroup, "members" | "owners"> & { owners?: string[] }): GroupRec {
+  addGroup(g: Omit<ParsedGroup, "members" | "owners"> & { owners?: string[]; isAssignableToRole?: boolean }): GroupRec {
     const id = g.id.toLowerCase();
     if (this.groups.has(id) || this.users.has(id)) throw new SimError(400, "Request_BadRequest", `Another object with id ${id} already exists.`);
     const group: GroupRec = {
@@ -290,6 +308,7 @@ export class Directory {
       seq: ++this.seqCounter,
       version: 0,
     };
+    if (g.isAssignableToRole) roleAssignable.add(group);
     this.groups.set(id, group);
     this.groupOrder.push(group);
     this.memberLogs.set(id, new MemberLog());
@@ -334,6 +353,9 @@ export class Directory {
       const id = raw.toLowerCase();
       if (!this.principalExists(id)) throw new SimError(404, "Request_ResourceNotFound", `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`);
       if (id === group.id) throw new SimError(400, "Request_BadRequest", "A group cannot be a member of itself.");
+      if (roleAssignable.has(group) && this.groups.has(id)) {
+        throw new SimError(400, "Request_BadRequest", "Groups cannot be members of a role-assignable group (nesting is not supported for groups that can be assigned to a role).");
+      }
       if (group.members.has(id)) continue;
       this.touchGroup(group);
       this.addMemberRaw(group, id, group.version);
@@ -358,6 +380,7 @@ export class Directory {
       const p = this.groups.get(parent);
       if (p) this.removeMember(p, group.id);
     }
+    for (const role of this.roles.values()) role.members.delete(group.id);
     this.groups.delete(group.id);
     const idx = this.groupOrder.indexOf(group);
     if (idx >= 0) this.groupOrder.splice(idx, 1);
@@ -414,10 +437,34 @@ export class Directory {
     return role;
   }
 
+  /** Assigns a role; Entra assigns roles to a group only when it was created role-assignable. */
+  assignRole(role: DirectoryRoleRec, principalId: string): void {
+    const id = principalId.toLowerCase();
+    const group = this.groups.get(id);
+    if (group && !roleAssignable.has(group)) {
+      throw new SimError(400, "Request_BadRequest", `The group '${id}' is not role-assignable: only groups created with isAssignableToRole can be assigned a directory role.`);
+    }
+    role.members.add(id);
+  }
+
+  /**
+   * The roles a principal holds: assigned to it, and (transitive) assigned to a role-assignable
+   * group it is a member of - such a group holds its roles for its members, which cannot be groups.
+   */
+  rolesHeldBy(principalId: string, transitive: boolean): DirectoryRoleRec[] {
+    const holders = [principalId];
+    if (transitive) {
+      for (const gid of this.memberOf.get(principalId) ?? []) {
+        const group = this.groups.get(gid);
+        if (group && roleAssignable.has(group)) holders.push(gid);
+      }
+    }
+    return [...this.roles.values()].filter((role) => holders.some((h) => role.members.has(h)));
+  }
+
+  /** Template ids of the roles the principal holds, directly or through a role-assignable group. */
   rolesOf(principalId: string): string[] {
-    const out: string[] = [];
-    for (const role of this.roles.values()) if (role.members.has(principalId)) out.push(role.roleTemplateId);
-    return out;
+    return this.rolesHeldBy(principalId, true).map((role) => role.roleTemplateId);
   }
 
   // ---------- SKUs and consumption ----------

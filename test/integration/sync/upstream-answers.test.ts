@@ -40,6 +40,12 @@ describe("a Microsoft answer of an unexpected shape", () => {
     expect(byObjectId(await stack.rows(E.production)).get(u(21))).toEqual(before);
   });
 
+  it("when Graph answers the tenant's subscribed products (inside its $batch) with another shape, then diagnostics answer 502, not 400", async () => {
+    await fault("graph", "/subscribedSkus$", { rateMalformed: 1 });
+
+    await expectUpstreamProblem(await stack.call(stack.env(E.production, `/users/${u(21)}/diagnostics`), { token: stack.admin }));
+  });
+
   it("when the admin API lists environments with another shape, then the environments list answers 502", async () => {
     await fault("bap", "/environments$", { rateMalformed: 1 });
 
