@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Client } from "@microsoft/microsoft-graph-client";
+import { GraphError, type Client } from "@microsoft/microsoft-graph-client";
 import { graphErrorOf, sendBatch, type BatchItemResult } from "../clients/graph-batch.js";
 import { mapGraphError } from "../clients/graph.js";
 import { DataverseClient, isThrottled, THROTTLED_ITEM_DEFAULT_RETRY_AFTER_SECONDS, throttledRetryAfter, type BatchOperationResult } from "../clients/dataverse.js";
@@ -44,12 +44,31 @@ async function readUser(deps: SyncDeps, tenantId: string, userId: string, client
     { id: "memberOf", method: "GET", url: `/users/${userId}/memberOf?$select=id` },
   ]);
   const user = answers.get("user");
-  if (user?.status === 404) return null;
+  if (user?.status === 404) return readDeletedUser(client, userId);
   const staged = stagedUserOf(succeeded(user, "reading the user") as Record<string, unknown>);
   if (!staged) throw new AppError("upstream", "Microsoft Graph answered a user without an id.");
   // A failed read is not "member of no group": D2's group rule would fail and a refresh would disable the user.
   const groups = await readGroups(client, succeeded(answers.get("memberOf"), "reading the user's group memberships"));
   return { ...applyStagedUser(undefined, staged), groups: groups.sort() };
+}
+
+/**
+ * A user Graph no longer lists may be soft-deleted (restorable for 30 days: D2 fails, and the lever
+ * is to restore it) or gone for good (null). Soft-deleted users belong to no group.
+ */
+async function readDeletedUser(client: Client, userId: string): Promise<DirectoryUser | null> {
+  let raw: unknown;
+  try {
+    raw = await client.api(`/directory/deletedItems/${userId}?$select=${USER_SELECT.join(",")}`).get();
+  } catch (err) {
+    if (err instanceof GraphError && err.statusCode === 404) return null;
+    throw mapGraphError(err, "Microsoft Graph (deleted items)");
+  }
+  const item = raw as Record<string, unknown> | null;
+  if (item?.["@odata.type"] !== undefined && item["@odata.type"] !== "#microsoft.graph.user") return null;
+  const staged = item ? stagedUserOf(item) : null;
+  if (!staged) throw new AppError("upstream", "Microsoft Graph answered a deleted item without an id.");
+  return { ...applyStagedUser(undefined, staged), groups: [], removed: "soft" };
 }
 
 async function readGroups(client: Client, firstPage: unknown): Promise<string[]> {

@@ -7,7 +7,7 @@ import {
   companySubscriptions, directoryRole, directoryRoleMembers, directoryRoles, organization, roleAssignments, servicePrincipals, signIns,
   subscribedSkus,
 } from "./tenant-info.js";
-import { countUsers, getUser, licenseDetails, listUsers, memberOf, postAssignLicense } from "./users.js";
+import { countUsers, deletedItem, getUser, licenseDetails, listUsers, memberOf, postAssignLicense } from "./users.js";
 
 type Handler = (ctx: GraphContext, req: SimRequest, params: string[]) => SimResponse;
 
@@ -45,6 +45,7 @@ const ROUTES: Route[] = [
   { method: "GET", pattern: new RegExp(`^/subscribedSkus/${SEG}$`), kind: "subscribedSkus", cost: 3, handler: (c, r, p) => subscribedSkus(c, r, p[0]) },
   { method: "GET", pattern: /^\/directory\/subscriptions$/, kind: "directory.subscriptions", cost: 1, handler: (c, r) => companySubscriptions(c, r) },
   { method: "GET", pattern: new RegExp(`^/directory/subscriptions/${SEG}$`), kind: "directory.subscriptions", cost: 1, handler: (c, r, p) => companySubscriptions(c, r, p[0]) },
+  { method: "GET", pattern: new RegExp(`^/directory/deletedItems/${SEG}$`), kind: "directory.deletedItems", cost: 1, handler: (c, r, p) => deletedItem(c, r, p[0] ?? "") },
   { method: "GET", pattern: /^\/organization$/, kind: "organization", cost: 1, handler: (c) => organization(c) },
   { method: "GET", pattern: /^\/directoryRoles$/, kind: "directoryRoles", cost: 1, handler: (c) => directoryRoles(c) },
   { method: "GET", pattern: /^\/directoryRoles\(([^)]+)\)\/members$/, kind: "directoryRoles.members", cost: 3, handler: (c, r, p) => directoryRoleMembers(c, r, p[0] ?? "") },

@@ -79,6 +79,22 @@ export function getUser(ctx: GraphContext, req: SimRequest, idOrUpn: string): Si
   return graphJson({ "@odata.context": contextUrl(ctx, "users", select, true), ...serializeUser(ctx.state.directory, user, select) });
 }
 
+/**
+ * GET /directory/deletedItems/{id}: a user deleted within the last 30 days (soft-deleted: it can be
+ * restored), typed; anything else 404, as Graph answers once the item is purged or never existed.
+ */
+export function deletedItem(ctx: GraphContext, req: SimRequest, id: string): SimResponse {
+  const user = ctx.state.directory.findUser(decodeURIComponent(id));
+  if (!user?.deletedDateTime || user.id !== decodeURIComponent(id).toLowerCase()) throw resourceNotFound(decodeURIComponent(id));
+  const select = parseSelect(req.url.searchParams.get("$select"), USER_PROPS, "user");
+  return graphJson({
+    "@odata.context": `${ctx.base}/$metadata#directoryObjects/$entity`,
+    "@odata.type": "#microsoft.graph.user",
+    ...serializeUser(ctx.state.directory, user, select, true),
+    deletedDateTime: user.deletedDateTime,
+  });
+}
+
 export function licenseDetails(ctx: GraphContext, _req: SimRequest, idOrUpn: string): SimResponse {
   const user = requireUser(ctx, idOrUpn);
   const dir = ctx.state.directory;

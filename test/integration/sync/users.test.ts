@@ -200,6 +200,24 @@ describe("D8 access modes and D7 user types", () => {
     expect(byObjectId(await stack.rows(E.production)).get(licensedMember)).toMatchObject({ isdisabled: false, accessmode: 1 });
   });
 
+  it("when the user is soft-deleted in Entra, then diagnostics say so with the restore lever; once purged, that it is deleted for good", async () => {
+    const diagnostics = async () => {
+      const res = await stack.call(stack.env(E.production, `/users/${u(21)}/diagnostics`), { token: stack.admin });
+      expect(res.status, await res.clone().text()).toBe(200);
+      const body = (await res.json()) as { rules: { id: string; passed: boolean; data: { removed?: string }; lever: string | null }[] };
+      return body.rules.find((r) => r.id === "D2.notDeleted");
+    };
+    await stack.sim(`/users/${u(21)}/soft-delete`, { body: {} });
+
+    expect(await diagnostics()).toMatchObject({ passed: false, data: { removed: "soft" }, lever: expect.stringMatching(/restore/i) as string });
+    // An on-demand add is refused by the same rule.
+    const add = await post(stack.env(E.production, "/users"), { userId: u(21) });
+    expect(add.status, await add.clone().text()).toBe(422);
+
+    await stack.sim(`/users/${u(21)}`, { method: "DELETE" });
+    expect(await diagnostics()).toMatchObject({ passed: false, data: { removed: "hard" } });
+  });
+
   it("when the access mode body is not a mode or null, then 400 problem+json naming the field, and nothing changes", async () => {
     for (const body of [{ accessMode: "owner" }, {}, { accessMode: "administrative", pinned: true }]) {
       const res = await patch(stack.env(E.production, `/users/${u(21)}`), body);
