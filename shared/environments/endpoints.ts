@@ -6,7 +6,7 @@ import { tenantRouteParamsSchema } from "../tenants/tenant.js";
 import {
   accessModePatchSchema, addEnvironmentUserSchema, applicationUserCreateSchema, applicationUserParamsSchema, applicationUserPatchSchema,
   applicationUserSchema, diagnosticsSchema, environmentParamsSchema, environmentPatchSchema, environmentSchema, environmentUserParamsSchema,
-  environmentUserSchema, listQuery, oneUserResultSchema, syncRunParamsSchema, syncRunSchema,
+  environmentUserSchema, environmentUsersQuery, listQuery, oneUserResultSchema, syncRunParamsSchema, syncRunSchema,
 } from "./schemas.js";
 
 /** The environment and sync endpoints (D4-D15), under /api/tenants/{tenantId}/environments. */
@@ -114,7 +114,7 @@ export const environmentUsersList = defineEndpoint({
   tag: TAG,
   access: ACCESS.read,
   params: environmentParamsSchema,
-  query: listQuery,
+  query: environmentUsersQuery,
   responses: { 200: { description: "Users", schema: listResponseSchema(environmentUserSchema) } },
 });
 

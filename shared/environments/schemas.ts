@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { objectIdSchema, tenantIdSchema } from "../http/conventions.js";
+import { listQuerySchema, objectIdSchema, tenantIdSchema } from "../http/conventions.js";
 import { DRIFT_KINDS, RUN_STATES, runCountsSchema, runGuardSchema } from "../sync/documents.js";
 import { RULE_IDS } from "../sync/eligibility.js";
 import { accessModeSchema, ENVIRONMENT_TYPES, recordKindSchema } from "../sync/model.js";
@@ -120,9 +120,11 @@ export const environmentUserSchema = z.object({
   drift: driftApiSchema.nullable(),
 });
 
-export const listQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: z.string().min(1).max(4096).optional(),
+export const listQuery = listQuerySchema;
+
+/** The users list: every record, or only the enabled or the disabled ones. */
+export const environmentUsersQuery = listQuerySchema.extend({
+  status: z.enum(["enabled", "disabled"]).optional().describe("Only enabled or only disabled records (default: all)"),
 });
 
 export const addEnvironmentUserSchema = z.object({ userId: objectIdSchema.transform((s) => s.toLowerCase()) }).strict();

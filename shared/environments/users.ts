@@ -41,12 +41,16 @@ export function userView(row: SystemUserRow, drift: DriftDocument | undefined | 
 }
 
 /** The environment's records, a Dataverse page at a time (the cursor carries Dataverse's skip token, never a URL). */
-export async function listEnvironmentUsers(deps: SyncDeps, tenantId: string, environmentId: string, query: { limit: number; cursor?: string | undefined }) {
+export async function listEnvironmentUsers(
+  deps: SyncDeps, tenantId: string, environmentId: string, query: { limit: number; cursor?: string | undefined; status?: "enabled" | "disabled" | undefined },
+) {
   const env = await requireEnvironment(deps, tenantId, environmentId);
   requireDataverse(env);
-  const filter = { environmentId: env.id };
+  const filter = { environmentId: env.id, status: query.status ?? "all" };
   const skipToken = decodeCursor(query.cursor, tenantId, filter) ?? null;
-  const page = await deps.dataverse(tenantId, env, "interactive").listSystemUsers({ pageSize: query.limit, skipToken });
+  const page = await deps.dataverse(tenantId, env, "interactive").listSystemUsers({
+    pageSize: query.limit, skipToken, ...(query.status && { filter: `isdisabled eq ${query.status === "disabled"}` }),
+  });
   const ids = page.rows.flatMap((r) => (r.azureactivedirectoryobjectid ? [r.azureactivedirectoryobjectid.toLowerCase()] : []));
   const { drift, pins } = await deps.store.readMarks(tenantId, env.id, ids);
   const idOf = (r: SystemUserRow) => r.azureactivedirectoryobjectid?.toLowerCase() ?? "";

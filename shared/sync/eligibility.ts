@@ -98,7 +98,7 @@ export function evaluateEligibility(input: EligibilityInput): Eligibility {
     passedOnDemand: removed === null,
     data: { removed: removed ?? "no" },
     ...(removed !== null && {
-      lever: removed === "soft" ? "Restore the user in Entra ID (soft-deleted users can be restored for 30 days)." : "The user is deleted in Entra ID; nothing in this product brings it back.",
+      lever: removed === "soft" ? "Restore the user in Entra ID (soft-deleted users can be restored for 30 days)." : "Entra ID has no user with this id: deleted for good (past the 30 days of deleted items), or the id is wrong. Nothing in this product brings it back.",
     }),
   }));
 

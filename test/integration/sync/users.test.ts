@@ -263,6 +263,33 @@ describe("D8 access modes and D7 user types", () => {
     expect(new Set(seen).size).toBe(seen.length);
     expect(seen).toHaveLength((await stack.rows(E.production)).length);
   });
+
+  it("when the list is filtered by status, then every page holds only that status, together all of them, and the cursor is bound to the filter", async () => {
+    const page = async (query: string) => {
+      const res = await stack.call(stack.env(E.production, `/users?${query}`), { token: stack.admin });
+      expect(res.status, await res.clone().text()).toBe(200);
+      return (await res.json()) as { items: { systemUserId: string; status: string }[]; nextCursor: string | null };
+    };
+    const disabled: string[] = [];
+    let cursor: string | null = null;
+    let first: string | null = null;
+    do {
+      const p = await page(`status=disabled&limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      expect(p.items.every((i) => i.status === "disabled"), JSON.stringify(p.items)).toBe(true);
+      disabled.push(...p.items.map((i) => i.systemUserId));
+      first ??= p.nextCursor;
+      cursor = p.nextCursor;
+    } while (cursor);
+    const expected = (await stack.rows(E.production)).filter((r) => r.isdisabled).map((r) => r.systemuserid);
+    expect(disabled.sort()).toEqual(expected.sort());
+    expect(first).not.toBeNull();
+
+    const enabled = await page("status=enabled&limit=200");
+    expect(enabled.items.length).toBeGreaterThan(0);
+    expect(enabled.items.every((i) => i.status === "enabled")).toBe(true);
+    expect((await stack.call(stack.env(E.production, `/users?status=enabled&cursor=${encodeURIComponent(first ?? "")}`), { token: stack.admin })).status).toBe(400);
+    expect((await stack.call(stack.env(E.production, "/users?status=gone"), { token: stack.admin })).status).toBe(400);
+  });
 });
 
 describe("access (P4)", () => {
