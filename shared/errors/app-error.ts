@@ -7,6 +7,7 @@ export const ERROR_KINDS = {
   unauthorized: { status: 401, title: "Authentication required" },
   forbidden: { status: 403, title: "Not allowed" },
   notFound: { status: 404, title: "Not found" },
+  methodNotAllowed: { status: 405, title: "Method not allowed" },
   conflict: { status: 409, title: "Conflict with the current state" },
   preconditionFailed: { status: 412, title: "The resource changed (stale If-Match)" },
   preconditionRequired: { status: 428, title: "If-Match is required" },

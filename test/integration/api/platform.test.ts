@@ -37,8 +37,25 @@ describe("platform endpoints", () => {
     expect(tenantSchema.properties.status.enum).toEqual(["active"]);
   });
 
-  it("when an unknown route is called, then 404", async () => {
-    expect((await stack.call("/api/no-such-thing")).status).toBe(404);
+  it("when an unknown route is called, then a problem+json 404 pointing at the OpenAPI document", async () => {
+    for (const path of ["/api/no-such-thing", "/api/tenants/5f1c6e2a-7d3b-4c8e-9a41-2b6d0e8f3c17/environments/x/y/z", "/api"]) {
+      const res = await stack.call(path);
+      expect(res.status, path).toBe(404);
+      expect(res.headers.get("content-type"), path).toMatch(/application\/problem\+json/);
+      expect(await res.json(), path).toMatchObject({ type: expect.stringMatching(/route-not-found$/) as string, detail: expect.stringContaining("openapi.json") as string });
+    }
+  });
+
+  it("when a route is called with a method it does not take, then 405 problem+json with Allow; the route's own methods still reach it", async () => {
+    const res = await stack.call("/api/health", { method: "DELETE" });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("GET");
+    expect(res.headers.get("content-type")).toMatch(/application\/problem\+json/);
+    const policies = await stack.call("/api/tenants/5f1c6e2a-7d3b-4c8e-9a41-2b6d0e8f3c17/auto-claim-policies/8c8f6a0e-8f5e-4c57-9c1e-0a1b2c3d4e5f", { method: "PUT" });
+    expect(policies.status).toBe(405);
+    expect(policies.headers.get("allow")?.split(", ").sort()).toEqual(["DELETE", "GET", "PATCH"]);
+    expect((await stack.call("/api/health")).status).toBe(200);
+    expect((await stack.call("/api/openapi.json")).status).toBe(200);
   });
 });
 

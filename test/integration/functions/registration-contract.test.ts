@@ -27,6 +27,8 @@ describe("function registrations", () => {
         { name: "events-process", trigger: "queue", route: undefined, methods: undefined, authLevel: undefined, schedule: undefined, queueName: "events", connection: "EventQueueStorage" },
         http("health-get", "GET", "health"),
         http("openapi-get", "GET", "openapi.json"),
+        // The catch-all: problem+json 404/405 for what no endpoint takes (tried last by the host).
+        { name: "not-found", trigger: "http", route: "{*path}", methods: ["GET", "POST", "PUT", "PATCH", "DELETE"], authLevel: "anonymous", schedule: undefined, queueName: undefined, connection: undefined },
         http("tenants-get", "GET", "tenants/{tenantId}"),
         http("tenants-put", "PUT", "tenants/{tenantId}"),
         http("settings-auto-claim-get", "GET", "tenants/{tenantId}/settings/auto-claim"),
@@ -93,7 +95,7 @@ describe("function registrations", () => {
     for (const def of API_ENDPOINTS) {
       expect(app.table.find((f) => f.name === def.name), def.name).toMatchObject({ route: def.route, methods: [def.method] });
     }
-    const httpFunctions = app.table.filter((f) => f.trigger === "http").map((f) => f.name).sort();
+    const httpFunctions = app.table.filter((f) => f.trigger === "http" && f.name !== "not-found").map((f) => f.name).sort();
     expect(httpFunctions).toEqual(API_ENDPOINTS.map((d) => d.name).sort());
   });
 });
