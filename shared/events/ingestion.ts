@@ -13,7 +13,8 @@ import {
  * `sign-in-event` envelope on the event queue (envelope id = event id; Service Bus `messageId`).
  *
  * - idempotent by eventId: the same id and body get the same answer (the event's current status),
- *   another body with a known id is 409 `event-id-reused`;
+ *   another body (the same instant written otherwise is the same body) or another caller with a
+ *   known id is 409 `event-id-reused`;
  * - refused (422) when `occurredAt` is more than 24 hours old or in the future (5 minutes of clock
  *   skew allowed);
  * - a caller over its daily cap gets 429, and its event is kept: stored as `deferred` and queued
@@ -53,7 +54,7 @@ export async function ingestSignInEvent(
   if (refusal) {
     // A replay of an event accepted earlier still gets its answer, however old it is now.
     const existing = await deps.events.get(tenantId, event.eventId);
-    if (existing) return replayOf(existing, bodyHash, now);
+    if (existing) return replayOf(existing, bodyHash, caller, now);
     throw refusal;
   }
 
@@ -81,7 +82,7 @@ export async function ingestSignInEvent(
     if (!(err instanceof AppError && err.kind === "conflict")) throw err;
     const existing = await deps.events.get(tenantId, event.eventId);
     if (!existing) throw new AppError("unavailable", "The event is being stored concurrently; try again.", { retryAfterSeconds: 1 });
-    const replay = replayOf(existing, bodyHash, now);
+    const replay = replayOf(existing, bodyHash, caller, now);
     // Not processed yet: it may never have reached the queue (the first request's send failed, and
     // so did removing the event), so it is sent again; a send that fails is the caller's 503, not a
     // 202 for an event on no queue.
@@ -132,7 +133,14 @@ async function enqueue(deps: IngestDeps, tenantId: string, doc: EventDocument, n
   await deps.queue.send(envelope, delaySeconds === undefined ? {} : { delaySeconds });
 }
 
-function replayOf(existing: EventDocument, bodyHash: string, now: Date): IngestResult {
+function replayOf(existing: EventDocument, bodyHash: string, caller: Caller, now: Date): IngestResult {
+  // Another caller's event is none of this caller's business: neither its status nor a Location it may not read.
+  if (existing.caller.id !== caller.id || existing.caller.kind !== caller.kind) {
+    throw new AppError("conflict", `The event id ${existing.event.eventId} was already used by another caller; a new event needs a new id.`, {
+      code: "event-id-reused",
+      extensions: { eventId: existing.event.eventId },
+    });
+  }
   if (existing.bodyHash !== bodyHash) {
     throw new AppError("conflict", `The event id ${existing.event.eventId} was already used for another event; a new event needs a new id.`, {
       code: "event-id-reused",

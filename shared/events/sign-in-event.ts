@@ -109,7 +109,9 @@ export type EventDocument = z.infer<typeof eventDocumentSchema>;
 
 /** SHA-256 of the canonical body: a replay is "the same body" when this matches. */
 export function bodyHashOf(event: SignInEvent): string {
-  const canonical = JSON.stringify(Object.keys(event).sort().map((k) => [k, (event as Record<string, unknown>)[k]]));
+  // The same instant is the same body however it is written ("…10Z", "…10.000Z", "…10+00:00").
+  const values: Record<string, unknown> = { ...event, occurredAt: new Date(event.occurredAt).toISOString() };
+  const canonical = JSON.stringify(Object.keys(values).sort().map((k) => [k, values[k]]));
   return createHash("sha256").update(canonical).digest("hex");
 }
 

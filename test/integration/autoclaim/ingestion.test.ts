@@ -73,6 +73,31 @@ describe("sign-in event ingestion (E3)", () => {
     expect(((await other.json()) as { type: string }).type).toMatch(/event-id-reused$/);
   });
 
+  it("when the same event is posted again with its occurredAt written another way (same instant), then it is the same event, not a 409", async () => {
+    const token = await relayToken();
+    const at = new Date(Date.now() - 60_000);
+    at.setUTCMilliseconds(0);
+    const event = signInEvent(member, app(), { occurredAt: at.toISOString() });
+    expect((await s.postEvent(event, token)).status).toBe(202);
+    for (const written of [at.toISOString().replace(".000Z", "Z"), at.toISOString().replace(".000Z", "+00:00")]) {
+      const again = await s.postEvent({ ...event, occurredAt: written }, token);
+      expect(again.status, written).toBe(202);
+      expect(((await again.json()) as { id: string }).id).toBe(event.eventId);
+    }
+  });
+
+  it("when another relay posts an event id already used by a relay, then 409 event-id-reused, without the first relay's status", async () => {
+    const event = signInEvent(member, app());
+    expect((await s.postEvent(event, await relayToken())).status).toBe(202);
+
+    const other = await s.postEvent(event, await relayToken());
+
+    expect(other.status).toBe(409);
+    const problem = (await other.json()) as { type: string; status: number };
+    expect(problem).toMatchObject({ type: expect.stringMatching(/event-id-reused$/) as string, status: 409 });
+    expect(problem).not.toHaveProperty("id");
+  });
+
   it("when one event is posted five times at once (the copies share one grouped write), then it is stored once and every copy gets 202 with its id", async () => {
     const token = await relayToken();
     const event = signInEvent(member, app());
