@@ -7,6 +7,9 @@
 //    does: the server ran it as a query over the whole container, so every conditional patch got
 //    slower as the container grew (a claim counter patch at 7,000 claims cost a full scan).
 // The condition is evaluated by the server's own query engine, with the same result as before.
+//  - `_etag` (and the `etag` header) is a quoted entity-tag, `"<guid>"`, as Azure writes it: the
+//    server wrote a bare GUID, so an app could pass locally with an ETag that is not one in HTTP
+//    terms and fail in Azure (or the reverse);
 //  - a transactional batch (`x-ms-cosmos-batch-atomic`) is all or nothing, as Azure's is: when an
 //    operation fails, the ones before it are undone, it keeps its status, every other one answers
 //    424 and the batch answers 207; Patch operations (with their condition) are accepted in a
@@ -127,6 +130,13 @@ batchHandler.default = async (account, req, res, { dbId, collId }) => {
     res.statusCode = 207;
   }
   return results;
+};
+
+const Items = require(path.join(serverDir, "lib", "account", "items.js")).default;
+const setItem = Items.prototype._set;
+Items.prototype._set = function setWithQuotedEtag(data) {
+  if (typeof data._etag === "string" && !data._etag.startsWith('"')) data._etag = `"${data._etag}"`;
+  return setItem.call(this, data);
 };
 
 const { countRequests, cosmosRequestKind } = require("./request-counter.cjs");

@@ -65,15 +65,18 @@ export function acceptedResponse(id: string, status: string, location: string): 
   return { status: 202, headers: { Location: location }, jsonBody: { id, status } };
 }
 
-/** Updates of policies and settings require If-Match; its absence is a 428. */
+/**
+ * Updates of policies and settings require If-Match; its absence is a 428. ETags are quoted
+ * entity-tags (`"…"`, as Cosmos DB writes them); the bare value is taken as the same tag.
+ */
 export function requireIfMatch(headers: { get(name: string): string | null }): string {
-  const value = headers.get("if-match");
+  const value = headers.get("if-match")?.trim();
   if (!value) {
     throw new AppError("preconditionRequired", "This resource is versioned: send the ETag you read in If-Match.", {
       errors: [{ path: "If-Match", message: "header is required" }],
     });
   }
-  return value;
+  return value === "*" || value.startsWith('"') || value.startsWith("W/") ? value : `"${value}"`;
 }
 
 /** Entra object ids only: a UPN where an id belongs is a 400 (history must survive renames). */

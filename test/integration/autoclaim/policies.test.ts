@@ -91,6 +91,19 @@ describe("auto-claim policies (A2-A6, A12)", () => {
     expect(await read.json()).toMatchObject({ name: "Renamed" });
   });
 
+  it("when a policy is read, then its ETag is a quoted entity-tag (RFC 9110); If-Match takes it as sent, or bare", async () => {
+    const created = await s.createPolicy(body());
+    const url = `${base}/${created.id}`;
+    expect(created.etag).toMatch(/^"[^"]+"$/);
+    const patch = (b: unknown, ifMatch: string) => call(url, { method: "PATCH", body: JSON.stringify(b), headers: { "If-Match": ifMatch } });
+    const quoted = await patch({ name: "Quoted" }, created.etag);
+    expect(quoted.status, await quoted.clone().text()).toBe(200);
+    const next = quoted.headers.get("etag") ?? "";
+    expect(next).toMatch(/^"[^"]+"$/);
+    expect((await patch({ name: "Bare" }, next.slice(1, -1))).status).toBe(200);
+    expect((await patch({ name: "Stale" }, next)).status).toBe(412);
+  });
+
   it("when a policy is deleted with its ETag, then it is gone and its app can have a new policy", async () => {
     const created = await s.createPolicy(body());
     expect((await call(`${base}/${created.id}`, { method: "DELETE" })).status).toBe(428);
