@@ -23,6 +23,16 @@ export const POLICY_CACHE_MS = 10_000;
 
 const lockId = (appId: string) => `app:${appId.toLowerCase()}`;
 
+/** What is left of a deleted policy: its name as it was, for the report of the claims it made (A7). */
+interface DeletedPolicy {
+  id: string;
+  type: "policy-deleted";
+  tenantId: string;
+  name: string;
+  appId: string;
+  deletedAt: string;
+}
+
 export class PolicyStore {
   private readonly cache = new Map<string, { at: number; policy: PolicyDocument | undefined }>();
   private readonly reading = new Map<string, Promise<PolicyDocument | undefined>>();
@@ -85,6 +95,16 @@ export class PolicyStore {
     );
   }
 
+  /** The names deleted policies had when they were deleted, by policy id (A7). */
+  async deletedNames(tenantId: string): Promise<Map<string, string>> {
+    const gone = await queryAll<DeletedPolicy>(
+      this.container,
+      { query: "SELECT c.id, c.name FROM c WHERE c.tenantId = @t AND c.type = 'policy-deleted'", parameters: [{ name: "@t", value: tenantId }] },
+      { partitionKey: tenantId, maxItems: 10_000 },
+    );
+    return new Map(gone.map((p) => [p.id, p.name]));
+  }
+
   /** A4-A6: merge patch with If-Match (412 when stale). Removing a product takes no license away. */
   async update(tenantId: string, policyId: string, patch: PatchPolicyBody, ifMatch: string, by: string): Promise<{ before: PolicyDocument; after: Stored<PolicyDocument> }> {
     const current = await this.get(tenantId, policyId);
@@ -104,12 +124,16 @@ export class PolicyStore {
     return { before: strip(current), after };
   }
 
-  /** Deleting a policy takes no license away; its claims stay in the report. */
+  /**
+   * Deleting a policy takes no license away; its claims stay in the report, under the name the
+   * policy had when it was deleted (the document is replaced by that tombstone, in one conditional write).
+   */
   async delete(tenantId: string, policyId: string, ifMatch: string): Promise<PolicyDocument> {
     const current = await this.get(tenantId, policyId);
     if (ifMatch !== "*" && ifMatch !== current._etag) throw stale();
+    const tombstone: DeletedPolicy = { id: policyId, type: "policy-deleted", tenantId, name: current.name, appId: current.appId, deletedAt: this.now().toISOString() };
     try {
-      await deleteItem(this.container, policyId, tenantId, { ifMatch: current._etag });
+      await replaceIfMatch(this.container, tombstone, current._etag);
     } catch (err) {
       throw err instanceof AppError && err.kind === "preconditionFailed" ? stale() : err;
     }

@@ -21,8 +21,9 @@ export interface ReportDeps {
 
 export async function buildReport(deps: ReportDeps, tenantId: string, days: number, now: Date): Promise<Report> {
   const from = new Date(now.getTime() - days * 24 * 3600_000);
-  const [policies, claims, reclaimed, catalog, listed, counts, failures] = await Promise.all([
+  const [policies, deletedNames, claims, reclaimed, catalog, listed, counts, failures] = await Promise.all([
     deps.policies.all(tenantId),
+    deps.policies.deletedNames(tenantId),
     deps.claims.claimedSince(tenantId, from),
     deps.claims.reclaimedSince(tenantId, from),
     deps.catalog.get(tenantId).catch(() => undefined),
@@ -40,7 +41,8 @@ export async function buildReport(deps: ReportDeps, tenantId: string, days: numb
       .filter((id) => !policies.some((p) => p.id === id))
       .map((id) => {
         const first = byPolicy.get(id)?.[0];
-        return { policyId: id, name: first?.policyName ?? id, appId: first?.appId ?? "", deleted: true, order: [] as string[] };
+        // The name it had when deleted; claims carry the name of their day.
+        return { policyId: id, name: deletedNames.get(id) ?? first?.policyName ?? id, appId: first?.appId ?? "", deleted: true, order: [] as string[] };
       }),
   ].map((p) => {
     const own = byPolicy.get(p.policyId) ?? [];

@@ -107,6 +107,32 @@ describe("the report (A7, A11)", () => {
   });
 });
 
+describe("the report of a deleted policy (A6, A7)", () => {
+  it("when a policy renamed after its claims is deleted, then the report lists its claims under the name it had when deleted", async () => {
+    await s.setSetting("auto-claim", { enabled: true });
+    await s.setAvailable(DEMO_SKUS.powerAutomatePerUser, 10);
+    const appId = randomUUID();
+    const policy = await s.createPolicy({ name: "Name A", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
+    const [user] = await s.addUsers(1);
+    const e = signInEvent(user!, appId);
+    await s.postEvent(e);
+    expect(await s.waitForEvent(String(e.eventId))).toMatchObject({ status: "claimed" });
+    const url = `/api/tenants/${TENANT}/auto-claim-policies/${policy.id}`;
+    const renamed = await s.stack.call(url, { method: "PATCH", token: s.admin, headers: { "If-Match": policy.etag }, body: JSON.stringify({ name: "Name C" }) });
+    expect(renamed.status, await renamed.clone().text()).toBe(200);
+    expect((await s.stack.call(url, { method: "DELETE", token: s.admin, headers: { "If-Match": renamed.headers.get("etag") ?? "" } })).status).toBe(204);
+    expect((await s.stack.call(url, { token: s.admin })).status).toBe(404);
+
+    const report = (await (await s.stack.call(`/api/tenants/${TENANT}/auto-claim-policies/report?days=1`, { token: s.admin })).json()) as {
+      policies: { policyId: string; name: string; deleted: boolean; count: number }[];
+    };
+
+    expect(report.policies.find((p) => p.policyId === policy.id)).toMatchObject({ name: "Name C", deleted: true, count: 1 });
+    // The app can have a new policy.
+    await s.createPolicy({ name: "Next", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
+  });
+});
+
 describe("E2: the sign-in log poller", () => {
   it("when a user appears in the sign-in log on a connected app, then the poller queues a first-sign-in event and the user claims", async () => {
     await s.setSetting("auto-claim", { enabled: true });
