@@ -62,4 +62,4 @@ import "./sync-timer.js";
 import "./sync-jobs-process.js";
 import "./sync-first-access.js";
 import "./events-process.js";
-import "./not-found.js";
+import "./zz-route-not-found.js";

@@ -13,7 +13,7 @@ import { consoleLogSink, errorMessage, HostLogger, type HostLogSink } from "./lo
 import { OutputWriter, unsupportedBindings } from "./outputs.js";
 import { QueueListener } from "./queues.js";
 import { captureRegistrations, describeFunction, triggerBinding, type FunctionInfo } from "./registrations.js";
-import { parseRouteTemplate } from "./routes.js";
+import { compareFunctionNames, parseRouteTemplate, routesConflict } from "./routes.js";
 import { defaultUseMonitor, parseSchedule } from "./schedule.js";
 import { normaliseQueueName, storageConnectionString, StorageQueues } from "./storage.js";
 import { MANUAL_REASON, TimerListener } from "./timers.js";
@@ -171,11 +171,15 @@ export async function startFunctionsHost(options: StartFunctionsHostOptions): Pr
   });
 
   const routes: HttpRoute[] = [];
-  for (const e of entries) {
+  // In name order, as the host validates them: of two conflicting routes, the later name is in error.
+  for (const e of [...entries].sort((a, b) => compareFunctionNames(a.info.name, b.info.name))) {
     if (e.info.trigger !== "http" || e.info.state !== "active") continue;
     try {
       const template = parseRouteTemplate(e.info.route ?? e.info.name);
       const methods = e.info.methods && e.info.methods.length > 0 ? new Set(e.info.methods) : undefined;
+      const route = e.info.route ?? e.info.name;
+      const taken = routes.find((r) => routesConflict({ route: r.template.template, methods: r.methods }, { route, methods }));
+      if (taken) throw new HostConfigError(`The route specified conflicts with the route defined by function '${taken.fn.metadata.name}'.`);
       routes.push({ fn: e.fn, triggerName: e.triggerName, template, methods });
     } catch (err) {
       e.info.state = "error";

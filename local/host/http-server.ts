@@ -1,6 +1,6 @@
 /**
  * The HTTP front door: routes requests under the route prefix to HTTP-triggered functions the way
- * the host does (route templates, precedence, method filter), passes them to the worker pipeline
+ * the host does (route templates, functions tried in name order, method filter), passes them to the worker pipeline
  * as RPC HTTP data, and writes the RPC HTTP response back. Also a few of the host's `/admin`
  * endpoints (notably `POST /admin/functions/{name}` to run a non-HTTP function) and, optionally,
  * a JSON listing at `/`.
@@ -12,7 +12,7 @@ import { sysMetadata, typedDataToBuffer, type Invoker, type InvokeOutcome } from
 import { errorMessage, type HostLogger } from "./log.js";
 import type { OutputWriter } from "./outputs.js";
 import type { FunctionInfo } from "./registrations.js";
-import { comparePrecedence, matchRoute, splitPath, type RouteTemplate } from "./routes.js";
+import { compareFunctionNames, matchRoute, splitPath, type RouteTemplate } from "./routes.js";
 
 export interface HttpRoute {
   fn: RegisteredFunction;
@@ -98,8 +98,8 @@ export class FrontDoor {
   readonly #routes: HttpRoute[];
 
   constructor(private readonly options: FrontDoorOptions) {
-    // Most specific first; registration order breaks ties.
-    this.#routes = [...options.routes].sort((a, b) => comparePrecedence(a.template, b.template));
+    // The host's order: by function name; the first route whose template and method match wins.
+    this.#routes = [...options.routes].sort((a, b) => compareFunctionNames(a.fn.metadata.name, b.fn.metadata.name));
     this.server = http.createServer((req, res) => {
       this.#handle(req, res).catch((err: unknown) => {
         options.logger.error(`Request ${req.method} ${req.url} failed in the host: ${errorMessage(err)}`);

@@ -2,7 +2,8 @@
  * HTTP route templates as the Functions host (ASP.NET Core routing) reads them: literal segments
  * (case-insensitive), `{name}`, `{name?}`, `{name=default}`, constraints (`{id:int}`,
  * `{id:guid}`, `{n:min(1)}`, `{s:regex(...)}`, ...), catch-all `{*rest}` / `{**rest}` in the last
- * segment, and complex segments such as `{name}.{ext}`.
+ * segment, and complex segments such as `{name}.{ext}`. Functions are tried in name order
+ * (compareFunctionNames), as the Functions host does.
  */
 import { HostConfigError } from "./config.js";
 
@@ -32,8 +33,6 @@ export interface RouteTemplate {
   template: string;
   segments: Segment[];
   parameters: RouteParameter[];
-  /** ASP.NET Core inbound precedence digits, one per segment (lower = more specific). */
-  precedence: number[];
 }
 
 const INT32 = [-(2 ** 31), 2 ** 31 - 1] as const;
@@ -200,7 +199,6 @@ export function parseRouteTemplate(template: string): RouteTemplate {
   const rawSegments = trimmed === "" ? [] : trimmed.split("/");
   const segments: Segment[] = [];
   const parameters: RouteParameter[] = [];
-  const precedence: number[] = [];
   rawSegments.forEach((raw, index) => {
     if (raw === "") throw new HostConfigError(`route '${template}': empty segment`);
     const parts = parseSegment(raw, template);
@@ -231,16 +229,10 @@ export function parseRouteTemplate(template: string): RouteTemplate {
         }
       }
       segment.regex = new RegExp(`^${source}$`, "i");
-      precedence.push(2);
-    } else if (parts[0]?.kind === "literal") {
-      precedence.push(1);
-    } else if (parts[0]?.kind === "param") {
-      const p = parts[0].param;
-      precedence.push(p.catchAll ? 5 : p.constraints.length > 0 ? 3 : 4);
     }
     segments.push(segment);
   });
-  return { template, segments, parameters, precedence };
+  return { template, segments, parameters };
 }
 
 /** Decodes one path segment; `%2F` stays encoded as ASP.NET Core leaves it. */
@@ -313,12 +305,25 @@ export function matchRoute(route: RouteTemplate, rawSegments: string[]): Record<
   return rawSegments.length > route.segments.length ? undefined : values;
 }
 
-/** Negative when `a` is more specific than `b` (ASP.NET Core inbound precedence). */
-export function comparePrecedence(a: RouteTemplate, b: RouteTemplate): number {
-  const n = Math.max(a.precedence.length, b.precedence.length);
-  for (let i = 0; i < n; i++) {
-    const d = (a.precedence[i] ?? 0) - (b.precedence[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
+/**
+ * The order the Functions host tries routes in: its functions sorted by name (ordinal, ignoring
+ * case: FunctionMetadataManager), each route added to one ASP.NET `RouteCollection`, where the
+ * first route whose template and method match wins - no ASP.NET Core precedence between
+ * functions (azure-functions-host#9876). Two routes that overlap are decided by their names.
+ */
+export function compareFunctionNames(a: string, b: string): number {
+  const x = a.toUpperCase();
+  const y = b.toUpperCase();
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/**
+ * The host refuses a function whose route is another's (same template ignoring case and slashes)
+ * with a method in common, or either taking every method (ScriptHost.HttpRoutesConflict).
+ */
+export function routesConflict(a: { route: string; methods: ReadonlySet<string> | undefined }, b: { route: string; methods: ReadonlySet<string> | undefined }): boolean {
+  const norm = (r: string) => r.replace(/^\/+|\/+$/g, "").toLowerCase();
+  if (norm(a.route) !== norm(b.route)) return false;
+  if (!a.methods || !b.methods) return true;
+  return [...a.methods].some((m) => b.methods?.has(m));
 }

@@ -9,7 +9,10 @@ const tenantParams = z.object({ tenantId: tenantIdSchema });
 const policyParams = z.object({ tenantId: tenantIdSchema, policyId: policyIdSchema });
 const etag = { ETag: "Version to send in If-Match" };
 const COLLECTION = "tenants/{tenantId}/auto-claim-policies";
-const ITEM = `${COLLECTION}/{policyId}`;
+// `:guid` keeps `…/report` from reaching the item's GET: the host tries functions in name order and
+// "auto-claim-policies-get" comes before "auto-claim-policies-report" (a non-GUID id reaches the
+// catch-all, which answers 400 naming params.policyId).
+const ITEM = `${COLLECTION}/{policyId:guid}`;
 
 export const autoClaimPoliciesList = defineEndpoint({
   name: "auto-claim-policies-list",

@@ -1,25 +1,52 @@
 import type { HttpResponseInit } from "@azure/functions";
 import { API_ENDPOINTS } from "../api-catalog.js";
-import { AppError } from "../errors/app-error.js";
+import { AppError, type FieldError } from "../errors/app-error.js";
 import { toProblemResponse } from "../http/problem.js";
 
 /**
- * The answer to a request no endpoint takes (the catch-all route, which the host tries last): a
- * problem+json 405 with `Allow` when the path is an endpoint's but the method is not, else a 404
- * pointing at the OpenAPI document - instead of the host's empty 404.
+ * The answer to a request no endpoint takes (the catch-all function, tried last): 400 naming the
+ * route parameter when the path is an endpoint's but a parameter is not of its kind (`{policyId:guid}`);
+ * 405 with `Allow` when the path is an endpoint's but the method is not; else 404 pointing at the
+ * OpenAPI document - instead of the host's empty 404.
  */
 export function unmatchedRoute(method: string, path: string): HttpResponseInit {
+  const verb = method.toUpperCase();
   const segments = path.split("/").filter(Boolean);
-  const allowed = [...new Set(API_ENDPOINTS.filter((e) => routeMatches(e.route, segments)).map((e) => e.method))];
-  if (allowed.length && !allowed.includes(method.toUpperCase() as (typeof allowed)[number])) {
-    const res = toProblemResponse(new AppError("methodNotAllowed", `/api/${path} does not take ${method.toUpperCase()}; it takes ${allowed.join(", ")}.`, { extensions: { allowed } }));
+  const matches = API_ENDPOINTS.flatMap((e) => {
+    const failed = templateMatch(e.route, segments);
+    return failed ? [{ method: e.method, failed }] : [];
+  });
+  const notOfItsKind = matches.find((m) => m.method === verb && m.failed.length > 0);
+  if (notOfItsKind) {
+    const errors = notOfItsKind.failed.map((p): FieldError => ({ path: `params.${p}`, message: "must be a GUID" }));
+    return toProblemResponse(new AppError("validation", "The request's route parameters do not match their schema.", { errors }));
+  }
+  const allowed = [...new Set(matches.map((m) => m.method))];
+  if (allowed.length) {
+    const res = toProblemResponse(new AppError("methodNotAllowed", `/api/${path} does not take ${verb}; it takes ${allowed.join(", ")}.`, { extensions: { allowed } }));
     return { ...res, headers: { ...(res.headers as Record<string, string>), Allow: allowed.join(", ") } };
   }
-  return toProblemResponse(new AppError("notFound", `No endpoint answers ${method.toUpperCase()} /api/${path}; the API's routes are in /api/openapi.json.`, { code: "route-not-found" }));
+  return toProblemResponse(new AppError("notFound", `No endpoint answers ${verb} /api/${path}; the API's routes are in /api/openapi.json.`, { code: "route-not-found" }));
 }
 
-/** A route template (`tenants/{tenantId}/…`) against a path's segments: literals case-insensitive, `{name}` any one segment. */
-function routeMatches(template: string, segments: readonly string[]): boolean {
+/**
+ * A route template (`tenants/{tenantId}/…`) against a path's segments, literals case-insensitive:
+ * undefined when it does not match, else the `:guid` parameters whose segment is not a GUID.
+ */
+function templateMatch(template: string, segments: readonly string[]): string[] | undefined {
   const parts = template.split("/").filter(Boolean);
-  return parts.length === segments.length && parts.every((p, i) => /^\{[^}]+\}$/.test(p) || p.toLowerCase() === segments[i]?.toLowerCase());
+  if (parts.length !== segments.length) return undefined;
+  const failed: string[] = [];
+  for (const [i, part] of parts.entries()) {
+    const segment = segments[i] ?? "";
+    const param = /^\{(\w+)(?::(\w+))?\??\}$/.exec(part);
+    if (!param) {
+      if (part.toLowerCase() !== segment.toLowerCase()) return undefined;
+    } else if (param[2] === "guid" && !GUID.test(segment)) {
+      failed.push(param[1] ?? part);
+    }
+  }
+  return failed;
 }
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

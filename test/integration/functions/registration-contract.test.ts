@@ -1,6 +1,7 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { captureRegistrations } from "../../../local/host/registrations.js";
+import { compareFunctionNames, matchRoute, parseRouteTemplate, splitPath } from "../../../local/host/routes.js";
 import { repoRoot } from "../../../local/paths.js";
 import { DEFAULT_PORTS, localAppSettings } from "../../../local/stack.js";
 import { API_ENDPOINTS } from "../../../shared/api-catalog.js";
@@ -27,8 +28,8 @@ describe("function registrations", () => {
         { name: "events-process", trigger: "queue", route: undefined, methods: undefined, authLevel: undefined, schedule: undefined, queueName: "events", connection: "EventQueueStorage" },
         http("health-get", "GET", "health"),
         http("openapi-get", "GET", "openapi.json"),
-        // The catch-all: problem+json 404/405 for what no endpoint takes (tried last by the host).
-        { name: "not-found", trigger: "http", route: "{*path}", methods: ["GET", "POST", "PUT", "PATCH", "DELETE"], authLevel: "anonymous", schedule: undefined, queueName: undefined, connection: undefined },
+        // The catch-all: problem+json 400/404/405 for what no endpoint takes (its name sorts last: the host tries it last).
+        { name: "zz-route-not-found", trigger: "http", route: "{*path}", methods: ["GET", "POST", "PUT", "PATCH", "DELETE"], authLevel: "anonymous", schedule: undefined, queueName: undefined, connection: undefined },
         http("tenants-get", "GET", "tenants/{tenantId}"),
         http("tenants-put", "PUT", "tenants/{tenantId}"),
         http("settings-auto-claim-get", "GET", "tenants/{tenantId}/settings/auto-claim"),
@@ -59,9 +60,9 @@ describe("function registrations", () => {
         { name: "trial-expiry-timer", trigger: "timer", route: undefined, methods: undefined, authLevel: undefined, schedule: "0 0 3 * * *", queueName: undefined, connection: undefined },
         http("auto-claim-policies-list", "GET", "tenants/{tenantId}/auto-claim-policies"),
         http("auto-claim-policies-post", "POST", "tenants/{tenantId}/auto-claim-policies"),
-        http("auto-claim-policies-get", "GET", "tenants/{tenantId}/auto-claim-policies/{policyId}"),
-        http("auto-claim-policies-patch", "PATCH", "tenants/{tenantId}/auto-claim-policies/{policyId}"),
-        http("auto-claim-policies-delete", "DELETE", "tenants/{tenantId}/auto-claim-policies/{policyId}"),
+        http("auto-claim-policies-get", "GET", "tenants/{tenantId}/auto-claim-policies/{policyId:guid}"),
+        http("auto-claim-policies-patch", "PATCH", "tenants/{tenantId}/auto-claim-policies/{policyId:guid}"),
+        http("auto-claim-policies-delete", "DELETE", "tenants/{tenantId}/auto-claim-policies/{policyId:guid}"),
         http("auto-claim-policies-report", "GET", "tenants/{tenantId}/auto-claim-policies/report"),
         http("sign-in-events-post", "POST", "tenants/{tenantId}/sign-in-events"),
         http("sign-in-events-get", "GET", "tenants/{tenantId}/sign-in-events/{eventId}"),
@@ -95,7 +96,25 @@ describe("function registrations", () => {
     for (const def of API_ENDPOINTS) {
       expect(app.table.find((f) => f.name === def.name), def.name).toMatchObject({ route: def.route, methods: [def.method] });
     }
-    const httpFunctions = app.table.filter((f) => f.trigger === "http" && f.name !== "not-found").map((f) => f.name).sort();
+    const httpFunctions = app.table.filter((f) => f.trigger === "http" && f.name !== "zz-route-not-found").map((f) => f.name).sort();
     expect(httpFunctions).toEqual(API_ENDPOINTS.map((d) => d.name).sort());
+  });
+
+  it("when the host tries routes in function-name order (first match wins, as Azure does), then every endpoint is reached by its own requests and the catch-all only by the rest", async () => {
+    Object.assign(process.env, localAppSettings(DEFAULT_PORTS));
+    const app = await captureRegistrations(path.join(repoRoot, "functions/index.ts"));
+    const routes = app.table
+      .filter((f) => f.trigger === "http")
+      .sort((a, b) => compareFunctionNames(a.name, b.name))
+      .map((f) => ({ name: f.name, methods: f.methods ?? [], template: parseRouteTemplate(f.route ?? f.name) }));
+    const served = (method: string, path: string) => routes.find((r) => r.methods.includes(method) && matchRoute(r.template, splitPath(path)))?.name;
+    const guid = "0f8b6f2e-1c2d-4e5f-8a9b-0c1d2e3f4a5b";
+    for (const def of API_ENDPOINTS) {
+      const path = `/${def.route.replace(/\{[^}]+\}/g, guid)}`;
+      expect(served(def.method, path), `${def.method} ${path}`).toBe(def.name);
+    }
+    expect(routes.at(-1)?.name).toBe("zz-route-not-found");
+    expect(served("GET", "/no/such/route")).toBe("zz-route-not-found");
+    expect(served("GET", `/tenants/${guid}/auto-claim-policies/not-a-guid`)).toBe("zz-route-not-found");
   });
 });

@@ -54,6 +54,17 @@ describe("startFunctionsHost (in process)", () => {
     expect(host!.functions.find((f) => f.name === "jobs")).toMatchObject({ state: "active", resolvedQueueName: "jobs" });
   });
 
+  it("tries routes in function-name order as the Functions host does: an earlier name's template wins over a later name's literal", async () => {
+    expect(await (await fetch(`${host!.url}/api/catalog/latest`)).json()).toEqual({ fn: "catalogItem", name: "latest" });
+    expect(await (await fetch(`${host!.url}/api/catalog/other`)).json()).toEqual({ fn: "catalogItem", name: "other" });
+  });
+
+  it("puts a function whose route conflicts with an earlier name's in error, and serves the earlier one", async () => {
+    expect(host!.functions.find((f) => f.name === "dupB")).toMatchObject({ state: "error", error: expect.stringContaining("conflicts with the route defined by function 'dupA'") as string });
+    expect(await (await fetch(`${host!.url}/api/dup`)).json()).toEqual({ fn: "dupA" });
+    expect((await fetch(`${host!.url}/api/dup`, { method: "POST" })).status).toBe(405);
+  });
+
   it("does not serve a function disabled with AzureWebJobs.<name>.Disabled", async () => {
     expect(host!.functions.find((f) => f.name === "files")?.state).toBe("disabled");
     expect((await fetch(`${host!.url}/api/files/a`)).status).toBe(404);

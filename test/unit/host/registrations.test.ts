@@ -11,7 +11,7 @@ describe("registration capture", () => {
     expect(app.warnings).toEqual([]);
     expect(app.programmingModel?.name).toBe("@azure/functions");
     const byName = Object.fromEntries(app.table.map((f) => [f.name, f]));
-    expect(Object.keys(byName)).toEqual(["getItem", "echo", "text", "boom", "nothing", "files", "enqueue", "records", "everySecond", "nightly", "onStartup", "jobs"]);
+    expect(Object.keys(byName)).toEqual(["getItem", "zCatalogLatest", "catalogItem", "dupA", "dupB", "echo", "text", "boom", "nothing", "files", "enqueue", "records", "everySecond", "nightly", "onStartup", "jobs"]);
     expect(byName.getItem).toEqual({
       name: "getItem",
       trigger: "http",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { comparePrecedence, matchRoute, parseRouteTemplate, splitPath } from "../../../local/host/routes.js";
+import { compareFunctionNames, matchRoute, parseRouteTemplate, routesConflict, splitPath } from "../../../local/host/routes.js";
 
 const match = (template: string, path: string) => matchRoute(parseRouteTemplate(template), splitPath(path));
 
@@ -72,9 +72,15 @@ describe("route templates", () => {
     expect(() => parseRouteTemplate("{a}{b}")).toThrow(/literal between/);
   });
 
-  it("orders routes by ASP.NET Core precedence (literal, constrained, plain, catch-all)", () => {
-    const templates = ["items/{*rest}", "items/{id}", "items/{id:int}", "items/new"].map(parseRouteTemplate);
-    const ordered = [...templates].sort(comparePrecedence).map((t) => t.template);
-    expect(ordered).toEqual(["items/new", "items/{id:int}", "items/{id}", "items/{*rest}"]);
+  it("orders functions as the host does: by name, ordinal and ignoring case (not by route precedence)", () => {
+    expect(["items-new", "Items-Get", "all", "zz-catch-all", "items-get-2"].sort(compareFunctionNames)).toEqual(["all", "Items-Get", "items-get-2", "items-new", "zz-catch-all"]);
+  });
+
+  it("finds conflicting routes as the host does: the same template (case and slashes aside) with a method in common, or any method", () => {
+    const get = new Set(["GET"]);
+    expect(routesConflict({ route: "items/{id}", methods: get }, { route: "/Items/{ID}/", methods: new Set(["GET", "POST"]) })).toBe(true);
+    expect(routesConflict({ route: "items/{id}", methods: get }, { route: "items/{id}", methods: new Set(["POST"]) })).toBe(false);
+    expect(routesConflict({ route: "items/{id}", methods: undefined }, { route: "items/{id}", methods: new Set(["POST"]) })).toBe(true);
+    expect(routesConflict({ route: "items/{id}", methods: get }, { route: "items/{key}", methods: get })).toBe(false);
   });
 });

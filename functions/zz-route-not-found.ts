@@ -1,8 +1,10 @@
 import { app } from "@azure/functions";
 import { unmatchedRoute } from "../shared/platform/unmatched-route.js";
 
-// Registered last; the host tries a catch-all route after every other route, whatever the order.
-app.http("not-found", {
+// The catch-all for what no endpoint takes. The Functions host tries routes in function-name order,
+// first match wins, so this name must sort after every other HTTP function ("zz-": the registration
+// contract test checks it).
+app.http("zz-route-not-found", {
   methods: ["GET", "POST", "PUT", "PATCH", "DELETE"],
   route: "{*path}",
   authLevel: "anonymous",
