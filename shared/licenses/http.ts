@@ -134,7 +134,11 @@ export async function bulkChange(l: Licensing, tenantId: string, body: BulkBody,
     dryRun: body.dryRun,
     context: { endpoint: "licenses-bulk-post" },
   });
-  if (body.dryRun) return { status: 200, jsonBody: { dryRun: true, shortages: outcome.shortages, results: outcome.results.map(resultView) } };
+  if (body.dryRun) {
+    // The same status the real run would answer: 207 when a user would fail (L17).
+    const status = outcome.results.some((r) => r.outcome === "failed") ? 207 : 200;
+    return { status, jsonBody: { dryRun: true, shortages: outcome.shortages, results: outcome.results.map(resultView) } };
+  }
   return userResults(outcome.results, { dryRun: false, shortages: [] }, outcome.retryAfterSeconds);
 }
 

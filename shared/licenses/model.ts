@@ -50,10 +50,12 @@ export const catalogSchema = z.object({
 export type Catalog = z.infer<typeof catalogSchema>;
 
 /** A license to add: all service plans on unless listed in `disabledPlans` (L5). */
-export const addLicenseSchema = z.object({
-  skuId: skuIdSchema,
-  disabledPlans: z.array(servicePlanIdSchema).max(100).optional(),
-});
+export const addLicenseSchema = z
+  .object({
+    skuId: skuIdSchema,
+    disabledPlans: z.array(servicePlanIdSchema).max(100).optional(),
+  })
+  .strict();
 export type AddLicense = z.infer<typeof addLicenseSchema>;
 
 /** A license whose service plans are set explicitly (L5): the only way a held license is sent again. */
@@ -78,11 +80,12 @@ export const assignLicenseBodySchema = z
     addLicenses: z.array(addLicenseSchema).max(50).default([]),
     removeLicenses: z.array(skuIdSchema).max(50).default([]),
   })
+  .strict()
   .superRefine(noSkuTwice)
   .refine((b) => b.addLicenses.length + b.removeLicenses.length > 0, { message: "add or remove at least one license", path: ["addLicenses"] });
 
 /** L5: switch service plans of a license the user holds directly; the list replaces the current one. */
-export const setPlansBodySchema = z.object({ disabledPlans: z.array(servicePlanIdSchema).max(100) });
+export const setPlansBodySchema = z.object({ disabledPlans: z.array(servicePlanIdSchema).max(100) }).strict();
 
 export const MAX_USERS_PER_PRODUCT_ASSIGNMENT = 20;
 /** L2: one product to up to 20 users. Duplicate ids are processed once and answered once. */
@@ -92,7 +95,7 @@ export const productAssignmentBodySchema = z.object({
     .min(1, { message: "name at least one user" })
     .max(MAX_USERS_PER_PRODUCT_ASSIGNMENT, { message: `at most ${MAX_USERS_PER_PRODUCT_ASSIGNMENT} users per request (the limit of L2)` }),
   disabledPlans: z.array(servicePlanIdSchema).max(100).optional(),
-});
+}).strict();
 
 export const MAX_USERS_PER_BULK = 500;
 export const bulkModeSchema = z.enum(["add", "replace"]);
@@ -107,6 +110,7 @@ export const bulkBodySchema = z
     removeLicenses: z.array(skuIdSchema).max(50).default([]),
     dryRun: z.boolean().default(false),
   })
+  .strict()
   .superRefine(noSkuTwice);
 export type BulkBody = z.infer<typeof bulkBodySchema>;
 

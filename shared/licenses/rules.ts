@@ -15,24 +15,36 @@ import { servicePlanIdSchema } from "./model.js";
 export const licenseRulesSchema = z.object({
   mutuallyExclusive: z
     .array(
-      z.object({
-        servicePlanIds: z.array(servicePlanIdSchema).length(2),
-        /** Shown with the error: what the admin can do. */
-        advice: z.string().max(500).optional(),
-      }),
+      z
+        .object({
+          servicePlanIds: z
+            .array(servicePlanIdSchema)
+            .length(2)
+            // A plan "exclusive with itself" could never be on: its product could be assigned to nobody.
+            .refine(([a, b]) => a?.toLowerCase() !== b?.toLowerCase(), { message: "two different service plans" }),
+          /** Shown with the error: what the admin can do. */
+          advice: z.string().max(500).optional(),
+        })
+        .strict(),
     )
     .max(1000),
   prerequisites: z
     .array(
-      z.object({
-        servicePlanId: servicePlanIdSchema,
-        /** At least one of these must be on for the plan to be on. */
-        requiresAnyOf: z.array(servicePlanIdSchema).min(1).max(50),
-        advice: z.string().max(500).optional(),
-      }),
+      z
+        .object({
+          servicePlanId: servicePlanIdSchema,
+          /** At least one of these must be on for the plan to be on. */
+          requiresAnyOf: z.array(servicePlanIdSchema).min(1).max(50),
+          advice: z.string().max(500).optional(),
+        })
+        .strict()
+        .refine((r) => !r.requiresAnyOf.some((id) => id.toLowerCase() === r.servicePlanId.toLowerCase()), {
+          message: "a plan cannot be its own prerequisite",
+          path: ["requiresAnyOf"],
+        }),
     )
     .max(1000),
-});
+}).strict();
 export type LicenseRules = z.infer<typeof licenseRulesSchema>;
 
 export const licenseRulesDocumentSchema = licenseRulesSchema.extend({

@@ -13,7 +13,7 @@ export type Tenant = z.infer<typeof tenantSchema>;
 
 export const onboardTenantBodySchema = z.object({
   displayName: z.string().trim().min(1).max(256),
-});
+}).strict();
 export type OnboardTenantBody = z.infer<typeof onboardTenantBodySchema>;
 
 export const tenantRouteParamsSchema = z.object({ tenantId: tenantIdSchema });

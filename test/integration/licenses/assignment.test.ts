@@ -141,6 +141,30 @@ describe("L3/L4 add keeps, replace removes only what is not listed", () => {
     expect((await licensesOf(user)).map((l) => l.skuId)).toContain(DEMO_SKUS.powerAppsTrial);
   });
 
+  it("when a dry run has a user who would fail, then 207 like the real run, and nothing changes", async () => {
+    const res = await s.api("licenses/bulk", {
+      method: "POST",
+      body: { userIds: [demoUserId(36), DEMO_IDS.users.noUsageLocation], mode: "add", addLicenses: [{ skuId: DEMO_SKUS.powerAutomateFree }], dryRun: true },
+    });
+    expect(res.status).toBe(207);
+    const { results } = (await res.json()) as UserResults;
+    expect(results.map((r) => [r.outcome, r.error?.code ?? null])).toEqual([["succeeded", null], ["failed", "usage-location-missing"]]);
+    expect(await assignItems()).toBe(0);
+  });
+
+  it("when a body carries a field the schema does not know (a misspelt dryRun, disabledPlan), then 400 naming it and nothing changes", async () => {
+    const bulk = await s.api("licenses/bulk", {
+      method: "POST",
+      body: { userIds: [demoUserId(36)], mode: "add", addLicenses: [{ skuId: DEMO_SKUS.powerAutomateFree }], dryrun: true },
+    });
+    expect(bulk.status).toBe(400);
+    expect(JSON.stringify(await bulk.json())).toContain("dryrun");
+    const plan = await assign(demoUserId(37), { addLicenses: [{ skuId: DEMO_SKUS.powerAutomateFree, disabledPlan: [] }] });
+    expect(plan.status).toBe(400);
+    expect(JSON.stringify(await plan.json())).toContain("disabledPlan");
+    expect(await assignItems()).toBe(0);
+  });
+
   it("when some users of a bulk change fail, then 207 with each user's outcome and the others are changed (L4)", async () => {
     const ok = demoUserId(36);
     const res = await s.api("licenses/bulk", {
@@ -201,6 +225,20 @@ describe("L5/L6 service plans and conflicts", () => {
     expect(res.status).toBe(422);
     expect(problemCode((await res.json()) as Problem)).toBe("missing-prerequisite-plan");
     expect(await assignItems()).toBe(0);
+  });
+
+  it("when the rules name a plan exclusive with itself or its own prerequisite, then 400 naming the field, and the rules stay", async () => {
+    const admin = ["Global Administrator"] as const;
+    const read = await s.api("license-rules", { roles: [...admin] });
+    const before = await read.clone().json();
+    const put = (body: unknown) => s.api("license-rules", { method: "PUT", roles: [...admin], headers: { "If-Match": read.headers.get("etag")! }, body });
+    const self = await put({ mutuallyExclusive: [{ servicePlanIds: [DEMO_PLANS.exchangeStandard, DEMO_PLANS.exchangeStandard.toUpperCase()] }], prerequisites: [] });
+    expect(self.status).toBe(400);
+    expect(JSON.stringify(await self.json())).toContain("mutuallyExclusive.0.servicePlanIds");
+    const circular = await put({ mutuallyExclusive: [], prerequisites: [{ servicePlanId: DEMO_PLANS.teamsPhone, requiresAnyOf: [DEMO_PLANS.teamsPhone] }] });
+    expect(circular.status).toBe(400);
+    expect(JSON.stringify(await circular.json())).toContain("prerequisites.0.requiresAnyOf");
+    expect(await (await s.api("license-rules", { roles: [...admin] })).json()).toEqual(before);
   });
 
   it("when only Graph knows the conflict, then Graph's refusal maps to the same 422", async () => {
