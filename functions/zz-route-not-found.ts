@@ -5,7 +5,7 @@ import { unmatchedRoute } from "../shared/platform/unmatched-route.js";
 // first match wins, so this name must sort after every other HTTP function ("zz-": the registration
 // contract test checks it).
 app.http("zz-route-not-found", {
-  methods: ["GET", "POST", "PUT", "PATCH", "DELETE"],
+  methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
   route: "{*path}",
   authLevel: "anonymous",
   handler: (request) => Promise.resolve(unmatchedRoute(request.method, request.params.path ?? "")),

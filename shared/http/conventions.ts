@@ -80,5 +80,12 @@ export function requireIfMatch(headers: { get(name: string): string | null }): s
 }
 
 /** Entra object ids only: a UPN where an id belongs is a 400 (history must survive renames). */
-export const objectIdSchema = z.guid({ message: "must be an Entra object id (GUID), not a user principal name" });
+export const objectIdSchema = z.guid({
+  error: (issue) =>
+    issue.input === undefined
+      ? "is required: an Entra object id (GUID)"
+      : typeof issue.input === "string" && issue.input.includes("@")
+        ? "must be an Entra object id (GUID), not a user principal name"
+        : "must be an Entra object id (GUID)",
+});
 export const tenantIdSchema = z.guid({ message: "must be an Entra tenant id (GUID)" });

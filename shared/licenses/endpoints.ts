@@ -175,7 +175,7 @@ export const reportsActiveUserLicensesGet = defineEndpoint({
   },
 });
 
-const jobParamsSchema = z.object({ tenantId: tenantIdSchema, jobId: z.uuid() });
+const jobParamsSchema = z.object({ tenantId: tenantIdSchema, jobId: z.uuid().transform((id) => id.toLowerCase()) });
 
 export const reportsJobsGet = defineEndpoint({
   name: "reports-jobs-get",
@@ -207,7 +207,7 @@ export const reportsUnusedLicensesGet = defineEndpoint({
   tag: "Reports",
   access: ACCESS.read,
   params: licenseRouteParamsSchema,
-  query: listQuerySchema.extend({ days: z.coerce.number().int().min(1).max(3650), product: trackedProductSchema.optional() }),
+  query: listQuerySchema.extend({ days: z.coerce.number({ error: "is required: a whole number of days from 1 to 3650" }).int().min(1).max(3650), product: trackedProductSchema.optional() }),
   responses: { 200: { description: "Users", schema: listResponseSchema(unusedLicenseRowSchema) } },
 });
 

@@ -159,7 +159,9 @@ export class LicensingGraph {
     } catch (err) {
       if (err instanceof z.ZodError) throw new AppError("upstream", "Microsoft Graph answered a user with an unexpected body.", { cause: err });
       const mapped = mapGraphError(err, "Microsoft Graph");
-      throw mapped.kind === "notFound" ? new AppError("notFound", "The user was not found in Microsoft Entra ID.", { cause: err }) : mapped;
+      throw mapped.kind === "notFound"
+        ? new AppError("notFound", `The user ${userId} was not found in Microsoft Entra ID.`, { code: "user-not-found", extensions: { userId }, cause: err })
+        : mapped;
     }
   }
 

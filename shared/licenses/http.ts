@@ -63,6 +63,7 @@ export async function assignProduct(
   body: { userIds: string[]; disabledPlans?: string[] | undefined },
   principal: Principal,
 ): Promise<HttpResponseInit> {
+  await l.catalog.product(tenantId, skuId); // 404 for a product the tenant does not have: nothing is attempted
   const outcome = await l.assignments.assignLicensesBulk({
     tenantId,
     actor: actorFromPrincipal(principal),

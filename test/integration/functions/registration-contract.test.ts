@@ -29,7 +29,7 @@ describe("function registrations", () => {
         http("health-get", "GET", "health"),
         http("openapi-get", "GET", "openapi.json"),
         // The catch-all: problem+json 400/404/405 for what no endpoint takes (its name sorts last: the host tries it last).
-        { name: "zz-route-not-found", trigger: "http", route: "{*path}", methods: ["GET", "POST", "PUT", "PATCH", "DELETE"], authLevel: "anonymous", schedule: undefined, queueName: undefined, connection: undefined },
+        { name: "zz-route-not-found", trigger: "http", route: "{*path}", methods: ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], authLevel: "anonymous", schedule: undefined, queueName: undefined, connection: undefined },
         http("tenants-get", "GET", "tenants/{tenantId}"),
         http("tenants-put", "PUT", "tenants/{tenantId}"),
         http("settings-auto-claim-get", "GET", "tenants/{tenantId}/settings/auto-claim"),

@@ -126,6 +126,16 @@ describe("L3/L4 add keeps, replace removes only what is not listed", () => {
     expect(licenses.find((l) => l.skuId === DEMO_SKUS.powerAppsPerUser)).toMatchObject({ direct: false, groups: [DEMO_IDS.groups.powerAppsLicensing] });
   });
 
+  it("when the product in the URL is not the tenant's, then 404 (nothing attempted); a user Entra does not know is 404 user-not-found with userId", async () => {
+    const product = await s.api("products/11111111-2222-4333-8444-555555555555/assignments", { method: "POST", body: { userIds: [demoUserId(36)] } });
+    expect(product.status).toBe(404);
+    expect(await assignItems()).toBe(0);
+    const unknown = "11111111-2222-4333-8444-555555555555";
+    const user = await s.api(`users/${unknown}/licenses`);
+    expect(user.status).toBe(404);
+    expect(await user.json()).toMatchObject({ type: expect.stringMatching(/user-not-found$/) as string, userId: unknown });
+  });
+
   it("when a bulk change is a dry run, then it lists each user's plan and changes nothing", async () => {
     const user = demoUserId(103);
     await s.sim("POST", `users/${user}/assign-license`, { addLicenses: [{ skuId: DEMO_SKUS.powerAppsTrial }] });
