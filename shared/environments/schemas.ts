@@ -179,7 +179,7 @@ export const accessModePatchSchema = z
     accessMode: z
       .enum(["readWrite", "administrative", "read", "nonInteractive"])
       .nullable()
-      .describe("D8: the mode to set and pin (the sync then keeps it); null unpins it, and the next sync run sets the mode the license decides"),
+      .describe("D8: the mode to set and pin (the sync then keeps it); null unpins it and sets the mode the license decides"),
   })
   .strict();
 

@@ -52,6 +52,12 @@ export async function startRun(deps: SyncDeps, tenantId: string, environmentId: 
   const policy = environmentPolicy(env);
   // The directory cycle runs only environments whose type it manages: a run of another would stay queued.
   if (!policy.usersAllowed) throw new AppError("businessRule", `Environment ${env.id}: ${policy.summary}`, { code: "environment-not-synced" });
+  // Off (the default) means this product does not manage the environment: no run, as first access adds no one.
+  if (!(await deps.settings.get(tenantId, env.id)).value.syncEnabled) {
+    throw new AppError("businessRule", `Sync is off for environment ${env.id}: turn it on (PATCH …/environments/${env.id} {"syncEnabled": true}) to run it.`, {
+      code: "sync-disabled",
+    });
+  }
   const existing = await deps.store.readEnvState(tenantId, env.id);
   if (existing?.doc.activeRunId && !(await hasEnded(deps, tenantId, env.id, existing.doc.activeRunId))) {
     throw new AppError("conflict", `A sync run of environment ${env.id} is in progress (${existing.doc.activeRunId}).`, {

@@ -23,7 +23,7 @@ function pinView(p: AccessModePin | undefined | null): z.infer<typeof accessMode
 }
 
 const unpinLever = (envId: string, userId: string) =>
-  `An admin chose this access mode (D8), so the sync keeps it (and sets it again if something resets it). To let the license decide again (read-write, or administrative for an admin without a license), PATCH …/environments/${envId}/users/${userId} with {"accessMode": null}; the next sync run sets it.`;
+  `An admin chose this access mode (D8), so the sync keeps it (and sets it again if something resets it). To let the license decide again (read-write, or administrative for an admin without a license), PATCH …/environments/${envId}/users/${userId} with {"accessMode": null}, which sets it at once.`;
 
 export function userView(row: SystemUserRow, drift: DriftDocument | undefined | null, pin: AccessModePin | undefined | null = null): UserView {
   return {
@@ -138,8 +138,8 @@ export async function diagnose(deps: SyncDeps, tenantId: string, environmentId: 
 
 /**
  * D8: an admin sets a user's access mode and so pins it: the license decides the default, an
- * admin's choice stands (the sync keeps a pinned mode). `null` unpins it: the next sync run
- * sets the mode the license decides. D7's limit of 7 non-interactive users is a 409.
+ * admin's choice stands (the sync keeps a pinned mode). `null` unpins it and sets the mode the
+ * license decides. D7's limit of 7 non-interactive users is a 409.
  */
 export async function setAccessMode(deps: SyncDeps, tenantId: string, environmentId: string, userId: string, accessMode: AccessMode | null, principal: Principal) {
   const env = await requireEnvironment(deps, tenantId, environmentId);
@@ -155,8 +155,20 @@ export async function setAccessMode(deps: SyncDeps, tenantId: string, environmen
   const pinned = marks.pins.get(userId) ?? null;
   const drift = marks.drift.get(userId) ?? null;
   if (accessMode === null) {
-    if (pinned) await unpin(deps, tenantId, env.id, pinned, principal, row.systemuserid);
-    return userView(row, drift, null);
+    if (!pinned) return userView(row, drift, null);
+    // The license decides again, now: the sync itself switches only between read-write and
+    // administrative, so a pinned non-interactive or read mode would otherwise stay. Set before the
+    // pin goes: should unpinning fail, the pin still stands and a retry finishes it.
+    let current = row;
+    if (row.accessmode === ACCESS_MODES[pinned.accessMode]) {
+      const licensed = ACCESS_MODES[(await loadSituation(deps, tenantId, env, userId)).eligibility.accessMode];
+      if (licensed !== row.accessmode) {
+        await dataverse.patchSystemUser(row.systemuserid, { accessmode: licensed });
+        current = { ...row, accessmode: licensed };
+      }
+    }
+    await unpin(deps, tenantId, env.id, pinned, principal, row.systemuserid);
+    return userView(current, drift, null);
   }
   const target = ACCESS_MODES[accessMode];
   if (target === row.accessmode && pinned?.accessMode === accessMode) return userView(row, drift, pinned);

@@ -154,7 +154,7 @@ describe("D8 access modes and D7 user types", () => {
     expect(byObjectId(await stack.rows(E.production)).get(u(28))?.accessmode).toBe(0);
   });
 
-  it("when an admin sets administrative on a licensed user, then a full reconcile leaves it; once unpinned, the next run sets read-write again", async () => {
+  it("when an admin sets administrative on a licensed user, then a full reconcile leaves it; unpinning sets read-write again at once", async () => {
     expect((await stack.configure(E.production, { syncEnabled: true, massDisableThresholdPercent: 100 })).status).toBe(200);
     const user = stack.env(E.production, `/users/${u(21)}`);
     const diagnostics = async () => (await stack.call(`${user}/diagnostics`, { token: stack.admin })).json() as Promise<{ verdict: { accessMode: string; expected: string }; accessModePin: unknown }>;
@@ -175,10 +175,9 @@ describe("D8 access modes and D7 user types", () => {
 
     const unpinned = await patch(user, { accessMode: null });
     expect(unpinned.status, await unpinned.clone().text()).toBe(200);
-    expect(await unpinned.json()).toMatchObject({ accessMode: "administrative", accessModePin: null });
-    expect(await diagnostics()).toMatchObject({ verdict: { accessMode: "readWrite", expected: "update" }, accessModePin: null });
-    expect((await stack.runNow(E.production)).state).toBe("succeeded");
+    expect(await unpinned.json()).toMatchObject({ accessMode: "readWrite", accessModePin: null });
     expect(byObjectId(await stack.rows(E.production)).get(u(21))?.accessmode).toBe(0);
+    expect(await diagnostics()).toMatchObject({ verdict: { accessMode: "readWrite", expected: "none" }, accessModePin: null });
   });
 
   it("when a user whose administrative mode is pinned is disabled and later re-enabled by the periodic sync, then the pinned mode is set again (addUser gives read-write)", async () => {
@@ -216,6 +215,25 @@ describe("D8 access modes and D7 user types", () => {
 
     await stack.sim(`/users/${u(21)}`, { method: "DELETE" });
     expect(await diagnostics()).toMatchObject({ passed: false, data: { removed: "hard" } });
+  });
+
+  it("when a non-interactive mode an admin pinned is unpinned, then the license's mode is set at once (the sync itself never leaves non-interactive)", async () => {
+    expect((await stack.configure(E.production, { syncEnabled: true, massDisableThresholdPercent: 100 })).status).toBe(200);
+    const user = stack.env(E.production, `/users/${u(22)}`);
+    expect((await patch(user, { accessMode: "nonInteractive" })).status).toBe(200);
+    expect(byObjectId(await stack.rows(E.production)).get(u(22))?.accessmode).toBe(4);
+
+    const unpinned = await patch(user, { accessMode: null });
+
+    expect(unpinned.status, await unpinned.clone().text()).toBe(200);
+    expect(await unpinned.json()).toMatchObject({ accessMode: "readWrite", accessModePin: null });
+    expect(byObjectId(await stack.rows(E.production)).get(u(22))?.accessmode).toBe(0);
+  });
+
+  it("when a run is started on an environment whose sync is off, then 422 sync-disabled and nothing is queued", async () => {
+    const res = await post(stack.env(E.production, "/sync-runs"));
+    expect(res.status, await res.clone().text()).toBe(422);
+    expect(await res.json()).toMatchObject({ type: expect.stringMatching(/sync-disabled$/) as string });
   });
 
   it("when the access mode body is not a mode or null, then 400 problem+json naming the field, and nothing changes", async () => {
