@@ -48,9 +48,15 @@ export async function listEnvironmentUsers(
   requireDataverse(env);
   const filter = { environmentId: env.id, status: query.status ?? "all" };
   const skipToken = decodeCursor(query.cursor, tenantId, filter) ?? null;
-  const page = await deps.dataverse(tenantId, env, "interactive").listSystemUsers({
-    pageSize: query.limit, skipToken, ...(query.status && { filter: `isdisabled eq ${query.status === "disabled"}` }),
-  });
+  const page = await deps.dataverse(tenantId, env, "interactive")
+    .listSystemUsers({ pageSize: query.limit, skipToken, ...(query.status && { filter: `isdisabled eq ${query.status === "disabled"}` }) })
+    .catch((err: unknown) => {
+      // Dataverse refusing the paging cookie a cursor carried (stale, or not one it issued): the cursor is the bad input.
+      if (skipToken && err instanceof AppError && err.kind === "upstream" && err.extensions.upstreamStatus === 400) {
+        throw new AppError("validation", "The cursor is not valid for this list (any more): start again without it.", { errors: [{ path: "cursor", message: "refused by Dataverse" }] });
+      }
+      throw err;
+    });
   const ids = page.rows.flatMap((r) => (r.azureactivedirectoryobjectid ? [r.azureactivedirectoryobjectid.toLowerCase()] : []));
   const { drift, pins } = await deps.store.readMarks(tenantId, env.id, ids);
   const idOf = (r: SystemUserRow) => r.azureactivedirectoryobjectid?.toLowerCase() ?? "";

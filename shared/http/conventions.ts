@@ -19,7 +19,7 @@ export function listResponseSchema<T extends z.ZodType>(item: T) {
  * a cursor replayed for another tenant or filter is a 400, never another tenant's page.
  */
 export function encodeCursor(tenantId: string, filter: unknown, position: string): string {
-  return Buffer.from(JSON.stringify({ b: binding(tenantId, filter), p: position })).toString("base64url");
+  return Buffer.from(JSON.stringify({ b: binding(tenantId, filter, position), p: position })).toString("base64url");
 }
 
 export function decodeCursor(cursor: string | undefined, tenantId: string, filter: unknown): string | undefined {
@@ -31,7 +31,7 @@ export function decodeCursor(cursor: string | undefined, tenantId: string, filte
     parsed = undefined;
   }
   const shape = z.object({ b: z.string(), p: z.string() }).safeParse(parsed);
-  if (!shape.success || shape.data.b !== binding(tenantId, filter)) {
+  if (!shape.success || shape.data.b !== binding(tenantId, filter, shape.data.p)) {
     throw new AppError("validation", "The cursor is not valid for this list.", {
       errors: [{ path: "cursor", message: "not a cursor issued for this tenant and filter" }],
     });
@@ -39,8 +39,9 @@ export function decodeCursor(cursor: string | undefined, tenantId: string, filte
   return shape.data.p;
 }
 
-function binding(tenantId: string, filter: unknown): string {
-  return createHash("sha256").update(JSON.stringify([tenantId, filter ?? null])).digest("base64url").slice(0, 22);
+/** Binds a position to its tenant and filter, and seals it: an edited or truncated position no longer matches. */
+function binding(tenantId: string, filter: unknown, position: string): string {
+  return createHash("sha256").update(JSON.stringify([tenantId, filter ?? null, position])).digest("base64url").slice(0, 22);
 }
 
 export const outcomeSchema = z.enum(["succeeded", "failed", "skipped"]);

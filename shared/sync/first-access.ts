@@ -61,7 +61,7 @@ export async function handleFirstAccess(deps: SyncDeps, envelope: Envelope, requ
     return { outcome: "applied", result };
   } catch (err) {
     // A rule or the platform refuses: the event is done, with its reason (a retry would refuse again).
-    if (err instanceof AppError && (err.kind === "businessRule" || err.kind === "conflict")) return skip(err.message);
+    if (err instanceof AppError && (err.kind === "businessRule" || err.kind === "conflict" || err.kind === "notFound")) return skip(err.message);
     throw err;
   }
 }

@@ -163,7 +163,7 @@ function notEligible(env: PlatformEnvironment, userId: string, rules: RuleResult
   // D5: the environment's type refuses this path of adding (Dataverse for Teams: first access only) - say so first.
   const path = failed.find((r) => r.id === "D5.addPath");
   const reason = path ? `${path.lever ?? path.title} ` : "";
-  return new AppError("businessRule", `${reason}The user is not eligible for environment ${env.id}: ${failed.map((r) => r.title.toLowerCase()).join("; ")}.`, {
+  return new AppError("businessRule", `${reason}The user is not eligible for environment ${env.id}; rules not met: ${failed.map((r) => r.id).join(", ")} (see failedRules).`, {
     code: "user-not-eligible",
     extensions: { userId, environmentId: env.id, failedRules: failed.map((r) => ({ id: r.id, title: r.title, data: r.data, lever: r.lever ?? null })) },
   });
@@ -188,6 +188,13 @@ export async function syncOneUser(
   const base = { userId, environmentId: env.id, drift: null, failedRules: [] as RuleResult[], roleFailures: [] as RoleFailure[] };
   if (s.row && !isDirectoryManaged(recordKind(s.row))) {
     throw new AppError("conflict", `The record of ${userId} in this environment is ${recordKind(s.row)} record; the directory sync never changes it (D7).`, { code: "record-not-directory-managed" });
+  }
+  // Nobody by that id, in Entra or in this environment: nothing to add or refresh (a wrong id, or deleted for good).
+  if (!s.user && !s.row) {
+    throw new AppError("notFound", `Microsoft Entra ID has no user ${userId} (deleted for good, or the id is wrong), and environment ${env.id} has no record of it.`, {
+      code: "user-not-found",
+      extensions: { userId },
+    });
   }
   const platform = deps.platform(tenantId, clients);
   const dataverse = deps.dataverse(tenantId, env, clients);

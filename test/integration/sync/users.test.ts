@@ -4,6 +4,7 @@ import { DEMO_IDS, demoRoleId, demoUserId } from "../../../local/sim-cloud/demo-
 import { newEnvelope } from "../../../shared/queue/envelope.js";
 import { createQueueSender } from "../../../shared/queue/create-sender.js";
 import { FIRST_ACCESS_KIND } from "../../../shared/sync/first-access.js";
+import { encodeCursor } from "../../../shared/http/conventions.js";
 import { byObjectId, eventually, useSyncStack } from "./support.js";
 
 /** Environment users by admins and by first access (D4, D7-D10). */
@@ -230,6 +231,14 @@ describe("D8 access modes and D7 user types", () => {
     expect(byObjectId(await stack.rows(E.production)).get(u(22))?.accessmode).toBe(0);
   });
 
+  it("when an add or a refresh names an id Entra does not know and the environment has no record of, then 404 user-not-found (not a 422 with levers for a user who does not exist)", async () => {
+    const nobody = randomUUID();
+    for (const res of [await post(stack.env(E.production, "/users"), { userId: nobody }), await post(stack.env(E.production, `/users/${nobody}/refresh`))]) {
+      expect(res.status, await res.clone().text()).toBe(404);
+      expect(await res.json()).toMatchObject({ type: expect.stringMatching(/user-not-found$/) as string, userId: nobody });
+    }
+  });
+
   it("when a run is started on an environment whose sync is off, then 422 sync-disabled and nothing is queued", async () => {
     const res = await post(stack.env(E.production, "/sync-runs"));
     expect(res.status, await res.clone().text()).toBe(422);
@@ -280,6 +289,13 @@ describe("D8 access modes and D7 user types", () => {
     } while (cursor);
     expect(new Set(seen).size).toBe(seen.length);
     expect(seen).toHaveLength((await stack.rows(E.production)).length);
+  });
+
+  it("when a cursor carries a paging cookie Dataverse refuses, then 400 naming the cursor (not a 502)", async () => {
+    const forged = encodeCursor(stack.tenantId, { environmentId: E.production, status: "all" }, "garbage");
+    const res = await stack.call(stack.env(E.production, `/users?cursor=${forged}`), { token: stack.admin });
+    expect(res.status, await res.clone().text()).toBe(400);
+    expect(JSON.stringify(await res.json())).toContain('"path":"cursor"');
   });
 
   it("when the list is filtered by status, then every page holds only that status, together all of them, and the cursor is bound to the filter", async () => {

@@ -22,7 +22,9 @@ describe("list conventions", () => {
 
   it("when a cursor is replayed for another tenant or filter, or is garbage, then it is a 400 naming the cursor", () => {
     const c = encodeCursor(T1, { q: "ann" }, "token-123");
-    for (const attempt of [() => decodeCursor(c, T2, { q: "ann" }), () => decodeCursor(c, T1, { q: "bob" }), () => decodeCursor("xyz", T1, {})]) {
+    // The same binding with another position: an edited cursor.
+    const edited = Buffer.from(JSON.stringify({ ...(JSON.parse(Buffer.from(c, "base64url").toString("utf8")) as object), p: "token-999" })).toString("base64url");
+    for (const attempt of [() => decodeCursor(c, T2, { q: "ann" }), () => decodeCursor(c, T1, { q: "bob" }), () => decodeCursor("xyz", T1, {}), () => decodeCursor(edited, T1, { q: "ann" })]) {
       expect(attempt).toThrowError(AppError);
       try {
         attempt();
@@ -79,5 +81,8 @@ describe("If-Match", () => {
   it("when If-Match is missing, then 428; when present, its value", () => {
     expect(() => requireIfMatch(new Headers())).toThrowError(expect.objectContaining({ status: 428 }) as Error);
     expect(requireIfMatch(new Headers({ "If-Match": '"abc"' }))).toBe('"abc"');
+    // A bare tag is the same tag, quoted as ETags are; * stays *.
+    expect(requireIfMatch(new Headers({ "If-Match": "abc" }))).toBe('"abc"');
+    expect(requireIfMatch(new Headers({ "If-Match": "*" }))).toBe("*");
   });
 });
