@@ -18,7 +18,12 @@ export function driftLever(kind: DriftKind, failedRules: readonly string[], env:
       const rules = new Set(failedRules as RuleId[]);
       if (rules.has("D2.notDeleted")) return "The user is deleted or soft-deleted in Entra ID; the platform disables the record at its next directory sync. Restore the user in Entra ID if the deletion was a mistake.";
       if (rules.has("D2.accountEnabled")) return `The user's account is disabled in Entra ID; the platform disables the record at its next directory sync. Refresh the user (POST …/environments/${env.id}/users/{userId}/refresh) to apply it now.`;
-      return `Dataverse manages the status of directory-synced users and still counts this user as eligible. Remove the user's license${group ? ` or their membership of security group ${group}` : ""} in Entra ID; the platform then disables the record.`;
+      // Entra already says so (that is why the rule fails): nothing for the admin to remove; say what happens and what to check.
+      const why = [
+        ...(rules.has("D2.license") ? ["holds no license that grants access to this environment"] : []),
+        ...(rules.has("D2.securityGroup") && group ? [`is not a direct member of security group ${group}`] : []),
+      ];
+      return `${why.length ? `Entra ID already shows that the user ${why.join(" and ")}. ` : ""}Dataverse manages the status of directory-synced users, so the platform disables the record at its next directory sync (minutes to over an hour); this product checks again at every run. If it stays enabled after that, the platform still counts the user as eligible: compare what it sees with this user's diagnostics (GET …/environments/${env.id}/users/{userId}/diagnostics).`;
     }
     case "eligibleButNotAdded":
     case "disabledButEligible":

@@ -153,6 +153,14 @@ export function evaluateEligibility(input: EligibilityInput): Eligibility {
     }),
   }));
 
+  // A removed user's account, licenses and groups cannot be changed, only judged again after a restore.
+  if (removed !== null) {
+    const lever = removed === "soft"
+      ? "Restore the user in Entra ID first: its account, licenses and group memberships come back with it, and this rule is judged again."
+      : "None: Entra ID has no such user (see D2.notDeleted).";
+    for (const r of rules) if (!r.passed && USER_RULES.has(r.id)) r.lever = lever;
+  }
+
   const keepRules = rules.filter((r) => !r.addOnly);
   const licensed = licenseStanding(user?.licenses ?? [], tenant).granting.length > 0;
   return {
@@ -165,6 +173,9 @@ export function evaluateEligibility(input: EligibilityInput): Eligibility {
     adminRoles,
   };
 }
+
+/** The rules about the user's own account, licenses and groups (not the environment's type). */
+const USER_RULES = new Set<RuleId>(["D2.accountEnabled", "D2.license", "D2.securityGroup"]);
 
 function licenseRule(
   input: EligibilityInput,

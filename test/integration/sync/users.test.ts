@@ -201,15 +201,19 @@ describe("D8 access modes and D7 user types", () => {
   });
 
   it("when the user is soft-deleted in Entra, then diagnostics say so with the restore lever; once purged, that it is deleted for good", async () => {
-    const diagnostics = async () => {
+    const rulesOf = async () => {
       const res = await stack.call(stack.env(E.production, `/users/${u(21)}/diagnostics`), { token: stack.admin });
       expect(res.status, await res.clone().text()).toBe(200);
-      const body = (await res.json()) as { rules: { id: string; passed: boolean; data: { removed?: string }; lever: string | null }[] };
-      return body.rules.find((r) => r.id === "D2.notDeleted");
+      return ((await res.json()) as { rules: { id: string; passed: boolean; data: { removed?: string }; lever: string | null }[] }).rules;
     };
+    const diagnostics = async () => (await rulesOf()).find((r) => r.id === "D2.notDeleted");
     await stack.sim(`/users/${u(21)}/soft-delete`, { body: {} });
 
     expect(await diagnostics()).toMatchObject({ passed: false, data: { removed: "soft" }, lever: expect.stringMatching(/restore/i) as string });
+    // Its licenses and groups cannot be changed while it is deleted: the only lever is the restore.
+    const userRules = (await rulesOf()).filter((r) => !r.passed && ["D2.license", "D2.securityGroup", "D2.accountEnabled"].includes(r.id));
+    expect(userRules.length).toBeGreaterThan(0);
+    for (const r of userRules) expect(r.lever, r.id).toMatch(/^Restore the user in Entra ID first/);
     // An on-demand add is refused by the same rule.
     const add = await post(stack.env(E.production, "/users"), { userId: u(21) });
     expect(add.status, await add.clone().text()).toBe(422);
