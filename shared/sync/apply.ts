@@ -4,6 +4,7 @@ import { AppError } from "../errors/app-error.js";
 import type { PlannedAction } from "./decide.js";
 import { associationFailure, RECORD_NOT_READABLE, type RoleAssignmentError } from "./default-roles.js";
 import type { DriftKind } from "./drift.js";
+import type { SystemUserRow } from "./model.js";
 
 /**
  * Carries out planned actions through D0's levers: `addUser` for adds and re-enables (several in
@@ -45,9 +46,11 @@ export async function executeActions(ctx: ExecuteContext, actions: readonly Plan
   const platformOps = actions.filter((a) => a.op === "add" || a.op === "reenable");
   const dataverseOps = actions.filter((a) => a.op === "update" || a.op === "disable");
   const [platform, dataverse] = await Promise.all([runPlatform(ctx, platformOps), runDataverse(ctx, dataverseOps)]);
-  platform.results = await restorePinnedAccessModes(ctx, platform.results);
   const added = platform.results.filter((r) => r.action.op === "add" && r.outcome === "done").map((r) => r.action.userId);
-  const roleFailures = ctx.defaultRoleIds.length && added.length ? await assignDefaultRoles(ctx, added) : [];
+  const needRows = added.length > 0 && (ctx.defaultRoleIds.length > 0 || platform.results.some((r) => r.action.op === "add" && r.action.accessMode !== undefined));
+  const addedRows = needRows ? rowsByObjectId(await ctx.dataverse.systemUsersByObjectIds(added)) : new Map<string, SystemUserRow>();
+  platform.results = await setAccessModesAfterAddUser(ctx, platform.results, addedRows);
+  const roleFailures = ctx.defaultRoleIds.length && added.length ? await assignDefaultRoles(ctx, added, addedRows) : [];
   const defers = [platform.deferSeconds, dataverse.deferSeconds].filter((d): d is number => d !== null);
   return {
     results: [...platform.results, ...dataverse.results],
@@ -94,27 +97,40 @@ async function runPlatform(ctx: ExecuteContext, actions: PlannedAction[]): Promi
 }
 
 /**
- * D8: addUser gives a licensed user read-write, so a re-enabled user whose access mode an admin
- * pinned gets the pinned mode back at once. If that fails, the re-enable counts as failed: the next
- * run looks at the user again and sets the pinned mode (decide.ts).
+ * addUser sets the access mode the platform decides (read-write for anyone it counts as licensed),
+ * which is not always this product's: a re-enabled user whose mode an admin pinned gets the pin back
+ * (D8), an added admin without a license that grants access gets administrative (D2) - at once, not
+ * a run later. If that fails, the action counts as failed: the next run looks at the user again and
+ * sets the mode (decide.ts).
  */
-async function restorePinnedAccessModes(ctx: ExecuteContext, results: ActionResult[]): Promise<ActionResult[]> {
-  const pinned = results.flatMap((r, i) => (r.outcome === "done" && r.action.op === "reenable" && r.action.accessMode !== undefined ? [{ i, action: r.action }] : []));
-  if (!pinned.length) return results;
-  let answers: BatchOperationResult[];
+async function setAccessModesAfterAddUser(ctx: ExecuteContext, results: ActionResult[], addedRows: ReadonlyMap<string, SystemUserRow>): Promise<ActionResult[]> {
+  const wanted = results.flatMap((r, i) => {
+    if (r.outcome !== "done" || (r.action.op !== "reenable" && r.action.op !== "add") || r.action.accessMode === undefined) return [];
+    const row = r.action.op === "add" ? addedRows.get(r.action.userId.toLowerCase()) : undefined;
+    if (r.action.op === "add" && row?.accessmode === r.action.accessMode) return [];
+    const systemUserId = r.action.op === "reenable" ? r.action.systemUserId : row?.systemuserid;
+    return [{ i, action: r.action, systemUserId, accessMode: r.action.accessMode }];
+  });
+  if (!wanted.length) return results;
+  const writable = wanted.filter((w) => w.systemUserId !== undefined);
+  let answers: BatchOperationResult[] = [];
   try {
-    answers = await ctx.dataverse.batch(pinned.map(({ action }) => ({ method: "PATCH", path: `systemusers(${action.systemUserId})`, headers: { "If-Match": "*" }, body: { accessmode: action.accessMode } })));
+    if (writable.length) {
+      answers = await ctx.dataverse.batch(writable.map((w) => ({ method: "PATCH", path: `systemusers(${w.systemUserId})`, headers: { "If-Match": "*" }, body: { accessmode: w.accessMode } })));
+    }
   } catch (err) {
     const error = { code: err instanceof AppError ? err.code : "error", message: err instanceof Error ? err.message : String(err) };
-    answers = pinned.map(() => ({ status: 502, headers: {}, body: { error } }));
+    answers = writable.map(() => ({ status: 502, headers: {}, body: { error } }));
   }
   const out = [...results];
-  pinned.forEach(({ i, action }, j) => {
-    const answer = answers[j] ?? { status: 502, headers: {}, body: null };
-    if (answer.status >= 200 && answer.status < 300) return;
+  for (const w of wanted) {
+    const j = writable.indexOf(w);
+    const answer = j < 0 ? { status: 404, headers: {}, body: { error: { code: RECORD_NOT_READABLE.code, message: RECORD_NOT_READABLE.message } } } : (answers[j] ?? { status: 502, headers: {}, body: null });
+    if (answer.status >= 200 && answer.status < 300) continue;
     const error = batchItemError(answer);
-    out[i] = { action, outcome: "failed", failure: { code: error.code || String(answer.status), message: `Re-enabled, but the access mode an admin pinned was not set again: ${error.message}` } };
-  });
+    const what = w.action.op === "reenable" ? "Re-enabled, but the access mode an admin pinned was not set again" : "Added, but its access mode was not set";
+    out[w.i] = { action: w.action, outcome: "failed", failure: { code: error.code || String(answer.status), message: `${what}: ${error.message}` } };
+  }
   return out;
 }
 
@@ -171,8 +187,10 @@ export interface AssignRoleFailure {
  * `unavailable` (transient), and so does an association still throttled: the window is repeated
  * after the Retry-After, and its levers are idempotent (addUser, an association that already exists).
  */
-export async function assignDefaultRoles(ctx: Pick<ExecuteContext, "dataverse" | "defaultRoleIds">, userIds: readonly string[]): Promise<AssignRoleFailure[]> {
-  const rows = rowsByObjectId(await ctx.dataverse.systemUsersByObjectIds(userIds));
+export async function assignDefaultRoles(
+  ctx: Pick<ExecuteContext, "dataverse" | "defaultRoleIds">, userIds: readonly string[], readRows?: ReadonlyMap<string, SystemUserRow>,
+): Promise<AssignRoleFailure[]> {
+  const rows = readRows ?? rowsByObjectId(await ctx.dataverse.systemUsersByObjectIds(userIds));
   const failures: AssignRoleFailure[] = [];
   const failed = (userId: string, roleId: string, error: RoleAssignmentError) => failures.push({ userId, code: error.code, message: `role ${roleId}: ${error.message}` });
   const ops: { userId: string; roleId: string; op: BatchOperation }[] = [];

@@ -10,7 +10,8 @@ import { isDirectoryManaged, recordKind } from "./records.js";
  * fields and access mode, and a Web API PATCH to disable (D3: disable, never delete).
  */
 export type PlannedAction =
-  | { op: "add"; userId: string }
+  /** accessMode: set after addUser when it is not what the platform gives (administrative for an admin without a license). */
+  | { op: "add"; userId: string; accessMode?: number }
   /** accessMode: D8's pinned mode, set again after addUser (which gives a licensed user read-write). */
   | { op: "reenable"; userId: string; systemUserId: string; accessMode?: number }
   | { op: "update"; userId: string; systemUserId: string; patch: Record<string, string | number | null> }
@@ -48,7 +49,10 @@ export function decide(s: Situation): Decision {
   const { row, user, eligibility: e } = s;
   if (!row) {
     if (!user || user.removed) return { action: null, lockInternalEmail: false };
-    if (e.addInBackground) return { action: { op: "add", userId: s.userId }, lockInternalEmail: false };
+    if (e.addInBackground) {
+      const mode = e.accessMode === "administrative" ? { accessMode: ACCESS_MODES.administrative } : {};
+      return { action: { op: "add", userId: s.userId, ...mode }, lockInternalEmail: false };
+    }
     if (e.addOnDemand) return { action: null, skipped: "eligible only for an on-demand add (first access or the API)", lockInternalEmail: false };
     return { action: null, lockInternalEmail: false };
   }

@@ -122,8 +122,8 @@ export const syncSettingsSnapshotSchema = z.object({
 });
 
 export const plannedActionSchema = z.discriminatedUnion("op", [
-  z.object({ op: z.literal("add"), userId: z.string() }),
-  z.object({ op: z.literal("reenable"), userId: z.string(), systemUserId: z.string() }),
+  z.object({ op: z.literal("add"), userId: z.string(), accessMode: z.number().int().optional() }),
+  z.object({ op: z.literal("reenable"), userId: z.string(), systemUserId: z.string(), accessMode: z.number().int().optional() }),
   z.object({ op: z.literal("update"), userId: z.string(), systemUserId: z.string(), patch: z.record(z.string(), z.union([z.string(), z.number(), z.null()])) }),
   z.object({ op: z.literal("disable"), userId: z.string(), systemUserId: z.string(), failedRules: z.array(z.enum(RULE_IDS)) }),
 ]);

@@ -209,7 +209,13 @@ export async function syncOneUser(
         extensions: { userId, environmentId: env.id, platform: platformError, lever },
       });
     }
-    const row = await dataverse.systemUserByObjectId(userId);
+    let row = await dataverse.systemUserByObjectId(userId);
+    // D2: an admin without a license that grants access comes in administrative; the platform may give read-write.
+    const wanted = ACCESS_MODES[s.eligibility.accessMode];
+    if (outcome === "added" && row && recordKind(row) === "regular" && wanted === ACCESS_MODES.administrative && row.accessmode !== wanted) {
+      await dataverse.patchSystemUser(row.systemuserid, { accessmode: wanted });
+      row = { ...row, accessmode: wanted };
+    }
     const roleFailures = outcome === "added" ? await assignDefaultRoles(deps, tenantId, env, dataverse, userId, row, defaultRoleIds) : [];
     if (s.drift) await deps.store.deleteMany(environmentPartition(tenantId, env.id), [s.drift.id]);
     return { ...base, outcome, systemUserId: row?.systemuserid ?? null, roleFailures };

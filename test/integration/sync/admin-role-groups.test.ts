@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { DEMO_DOMAIN, DEMO_IDS } from "../../../local/sim-cloud/demo-tenant.js";
+import { DEMO_DOMAIN, DEMO_IDS, DEMO_SKUS } from "../../../local/sim-cloud/demo-tenant.js";
 import { DIRECTORY_ROLES, type DirectoryRole } from "../../../shared/auth/roles.js";
 import { byObjectId, useSyncStack } from "./support.js";
 
@@ -71,5 +71,32 @@ describe("D2: administrators through a role-assignable group", () => {
     const diagnostics = await stack.call(stack.env(P, `/users/${userId}/diagnostics`), { token: stack.admin });
     const d = (await diagnostics.json()) as { rules: { id: string; passed: boolean; data: Record<string, unknown> }[] };
     expect(d.rules.find((r) => r.id === "D2.license")).toMatchObject({ passed: true, data: { adminRoles: ["Dynamics 365 Administrator"] } });
+  });
+});
+
+describe("D2: an administrator the platform counts as licensed", () => {
+  it("when a Power Platform Administrator whose only license grants no access (Office 365 E3) is added, then the record is administrative in the same run (addUser gave read-write)", async () => {
+    const userId = randomUUID();
+    const name = `pp.admin.${userId.slice(0, 8)}`;
+    await stack.sim("/users", { body: { id: userId, userPrincipalName: `${name}@${DEMO_DOMAIN}`, displayName: name, usageLocation: "NL", licenses: [{ skuId: DEMO_SKUS.office365E3 }] } });
+    await stack.sim(`/roles/${DIRECTORY_ROLES["Power Platform Administrator"]}/members`, { body: { add: [userId] } });
+    await enable(P);
+
+    const run = await stack.runNow(P);
+
+    expect(run, run.error ?? "").toMatchObject({ state: "succeeded", counts: { failed: 0 } });
+    expect(byObjectId(await stack.rows(P)).get(userId)).toMatchObject({ isdisabled: false, accessmode: 1 });
+  });
+
+  it("when such an administrator is added on demand, then the record is administrative at once", async () => {
+    const userId = randomUUID();
+    const name = `pp.admin.${userId.slice(0, 8)}`;
+    await stack.sim("/users", { body: { id: userId, userPrincipalName: `${name}@${DEMO_DOMAIN}`, displayName: name, usageLocation: "NL", licenses: [{ skuId: DEMO_SKUS.office365E3 }] } });
+    await stack.sim(`/roles/${DIRECTORY_ROLES["Power Platform Administrator"]}/members`, { body: { add: [userId] } });
+
+    const res = await stack.call(stack.env(P, "/users"), { method: "POST", token: stack.admin, body: JSON.stringify({ userId }) });
+
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(byObjectId(await stack.rows(P)).get(userId)).toMatchObject({ isdisabled: false, accessmode: 1 });
   });
 });
