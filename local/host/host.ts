@@ -175,9 +175,9 @@ export async function startFunctionsHost(options: StartFunctionsHostOptions): Pr
   for (const e of [...entries].sort((a, b) => compareFunctionNames(a.info.name, b.info.name))) {
     if (e.info.trigger !== "http" || e.info.state !== "active") continue;
     try {
-      const template = parseRouteTemplate(e.info.route ?? e.info.name);
-      const methods = e.info.methods && e.info.methods.length > 0 ? new Set(e.info.methods) : undefined;
       const route = e.info.route ?? e.info.name;
+      const template = parseRouteTemplate(route);
+      const methods = e.info.methods && e.info.methods.length > 0 ? new Set(e.info.methods) : undefined;
       const taken = routes.find((r) => routesConflict({ route: r.template.template, methods: r.methods }, { route, methods }));
       if (taken) throw new HostConfigError(`The route specified conflicts with the route defined by function '${taken.fn.metadata.name}'.`);
       routes.push({ fn: e.fn, triggerName: e.triggerName, template, methods });

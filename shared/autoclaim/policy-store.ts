@@ -95,12 +95,16 @@ export class PolicyStore {
     );
   }
 
-  /** The names deleted policies had when they were deleted, by policy id (A7). */
-  async deletedNames(tenantId: string): Promise<Map<string, string>> {
+  /** The names these deleted policies had when they were deleted, by policy id (A7). */
+  async deletedNames(tenantId: string, policyIds: readonly string[]): Promise<Map<string, string>> {
+    if (!policyIds.length) return new Map();
     const gone = await queryAll<DeletedPolicy>(
       this.container,
-      { query: "SELECT c.id, c.name FROM c WHERE c.tenantId = @t AND c.type = 'policy-deleted'", parameters: [{ name: "@t", value: tenantId }] },
-      { partitionKey: tenantId, maxItems: 10_000 },
+      {
+        query: "SELECT c.id, c.name FROM c WHERE c.tenantId = @t AND c.type = 'policy-deleted' AND ARRAY_CONTAINS(@ids, c.id)",
+        parameters: [{ name: "@t", value: tenantId }, { name: "@ids", value: [...policyIds] }],
+      },
+      { partitionKey: tenantId, maxItems: policyIds.length },
     );
     return new Map(gone.map((p) => [p.id, p.name]));
   }
@@ -167,8 +171,9 @@ export class PolicyStore {
 
   private async read(tenantId: string, appId: string): Promise<PolicyDocument | undefined> {
     const lock = await readItem<AppLock>(this.container, lockId(appId), tenantId);
-    const doc = lock ? await readItem<PolicyDocument>(this.container, lock.policyId, tenantId) : undefined;
-    return doc ? policyDocumentSchema.parse(strip(doc)) : undefined;
+    const doc = lock ? await readItem<PolicyDocument | DeletedPolicy>(this.container, lock.policyId, tenantId) : undefined;
+    // A lock still naming a deleted policy (its tombstone): the app has no policy.
+    return doc?.type === "policy" ? policyDocumentSchema.parse(strip(doc)) : undefined;
   }
 
   private forget(tenantId: string, appId: string): void {
@@ -184,9 +189,9 @@ export class PolicyStore {
       if (!(err instanceof AppError && err.kind === "conflict")) throw err;
     }
     const existing = await readItem<AppLock>(this.container, lock.id, tenantId);
-    const owner = existing ? await readItem<PolicyDocument>(this.container, existing.policyId, tenantId) : undefined;
-    if (!existing || owner) throw policyExists(appId, existing?.policyId);
-    // The lock outlived its policy (a crash between the two writes): take it over.
+    const owner = existing ? await readItem<PolicyDocument | DeletedPolicy>(this.container, existing.policyId, tenantId) : undefined;
+    if (!existing || owner?.type === "policy") throw policyExists(appId, existing?.policyId);
+    // The lock outlived its policy (a crash between the two writes, or a deleted policy's lock left behind): take it over.
     await replaceIfMatch(this.container, lock, existing._etag).catch((err: unknown) => {
       throw err instanceof AppError && err.kind === "preconditionFailed" ? policyExists(appId, undefined) : err;
     });

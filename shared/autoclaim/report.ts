@@ -21,9 +21,8 @@ export interface ReportDeps {
 
 export async function buildReport(deps: ReportDeps, tenantId: string, days: number, now: Date): Promise<Report> {
   const from = new Date(now.getTime() - days * 24 * 3600_000);
-  const [policies, deletedNames, claims, reclaimed, catalog, listed, counts, failures] = await Promise.all([
+  const [policies, claims, reclaimed, catalog, listed, counts, failures] = await Promise.all([
     deps.policies.all(tenantId),
-    deps.policies.deletedNames(tenantId),
     deps.claims.claimedSince(tenantId, from),
     deps.claims.reclaimedSince(tenantId, from),
     deps.catalog.get(tenantId).catch(() => undefined),
@@ -35,6 +34,7 @@ export async function buildReport(deps: ReportDeps, tenantId: string, days: numb
 
   const byPolicy = new Map<string, ClaimDocument[]>();
   for (const c of claims) byPolicy.set(c.policyId, [...(byPolicy.get(c.policyId) ?? []), c]);
+  const deletedNames = await deps.policies.deletedNames(tenantId, [...byPolicy.keys()].filter((id) => !policies.some((p) => p.id === id)));
   const policyRows = [
     ...policies.map((p) => ({ policyId: p.id, name: p.name, appId: p.appId, deleted: false, order: p.products.map((x) => x.skuId) })),
     ...[...byPolicy.keys()]

@@ -1,12 +1,12 @@
 
 import { ACCESS } from "../auth/roles.js";
-import { acceptedSchema, listResponseSchema } from "../http/conventions.js";
+import { acceptedSchema, listQuerySchema, listResponseSchema } from "../http/conventions.js";
 import { defineEndpoint } from "../http/endpoint.js";
 import { tenantRouteParamsSchema } from "../tenants/tenant.js";
 import {
   accessModePatchSchema, addEnvironmentUserSchema, applicationUserCreateSchema, applicationUserParamsSchema, applicationUserPatchSchema,
   applicationUserSchema, diagnosticsSchema, environmentParamsSchema, environmentPatchSchema, environmentSchema, environmentUserParamsSchema,
-  environmentUserSchema, environmentUsersQuery, listQuery, oneUserResultSchema, syncRunParamsSchema, syncRunSchema,
+  environmentUserSchema, environmentUsersQuery, oneUserResultSchema, syncRunParamsSchema, syncRunSchema,
 } from "./schemas.js";
 
 /** The environment and sync endpoints (D4-D15), under /api/tenants/{tenantId}/environments. */
@@ -23,7 +23,7 @@ export const environmentsList = defineEndpoint({
   tag: TAG,
   access: ACCESS.read,
   params: tenantRouteParamsSchema,
-  query: listQuery,
+  query: listQuerySchema,
   responses: { 200: { description: "Environments", schema: listResponseSchema(environmentSchema) } },
 });
 
@@ -54,7 +54,7 @@ export const syncRunsPost = defineEndpoint({
   name: "environments-sync-runs-post",
   method: "POST",
   route: `${base}/{environmentId}/sync-runs`,
-  summary: "D1: start a run of the environment's sync now (a full reconcile after a fresh directory read). 409 while another run is in progress.",
+  summary: "D1: start a run of the environment's sync now (a full reconcile after a fresh directory read). 409 while another run is in progress; 422 sync-disabled while the environment's sync is off.",
   tag: TAG,
   access: ACCESS.environmentWrite,
   params: environmentParamsSchema,
@@ -69,7 +69,7 @@ export const syncRunsList = defineEndpoint({
   tag: TAG,
   access: ACCESS.read,
   params: environmentParamsSchema,
-  query: listQuery,
+  query: listQuerySchema,
   responses: { 200: { description: "Runs", schema: listResponseSchema(syncRunSchema) } },
 });
 

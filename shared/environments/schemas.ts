@@ -120,8 +120,6 @@ export const environmentUserSchema = z.object({
   drift: driftApiSchema.nullable(),
 });
 
-export const listQuery = listQuerySchema;
-
 /** The users list: every record, or only the enabled or the disabled ones. */
 export const environmentUsersQuery = listQuerySchema.extend({
   status: z.enum(["enabled", "disabled"]).optional().describe("Only enabled or only disabled records (default: all)"),

@@ -13,7 +13,7 @@ export const signInEventsPost = defineEndpoint({
   route: "tenants/{tenantId}/sign-in-events",
   summary:
     "E3: a relay delivers a sign-in event (app role SignInEvents.Send). 202 {id, status} + Location. Same eventId and body: the same answer; " +
-    "another body: 409; occurredAt over 24 h old or in the future: 422; the caller over its daily cap: 429 with Retry-After " +
+    "another body, or an id another caller used: 409; occurredAt over 24 h old or in the future: 422; the caller over its daily cap: 429 with Retry-After " +
     "(the event is kept and processed the next day); the queue down: 503 (send it again).",
   tag: "Sign-in events",
   access: ACCESS.signInEventsSend,
@@ -21,7 +21,7 @@ export const signInEventsPost = defineEndpoint({
   body: signInEventSchema,
   responses: {
     202: { description: "Accepted", schema: acceptedSchema, headers: { Location: "The event's status" } },
-    409: { description: "The eventId was used for another event" },
+    409: { description: "The eventId was used for another event, or by another caller" },
     422: { description: "occurredAt over 24 hours old or in the future" },
     429: { description: "Over the caller's daily cap: the event is kept (deferred) and processed the next day", headers: { "Retry-After": "Seconds until the cap resets" } },
   },

@@ -141,7 +141,8 @@ function replayOf(existing: EventDocument, bodyHash: string, caller: Caller, now
       extensions: { eventId: existing.event.eventId },
     });
   }
-  if (existing.bodyHash !== bodyHash) {
+  // Recomputed from the stored event: a hash stored under an older normalisation still compares the same body.
+  if (bodyHashOf(existing.event) !== bodyHash) {
     throw new AppError("conflict", `The event id ${existing.event.eventId} was already used for another event; a new event needs a new id.`, {
       code: "event-id-reused",
       extensions: { eventId: existing.event.eventId },

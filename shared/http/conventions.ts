@@ -39,7 +39,11 @@ export function decodeCursor(cursor: string | undefined, tenantId: string, filte
   return shape.data.p;
 }
 
-/** Binds a position to its tenant and filter, and seals it: an edited or truncated position no longer matches. */
+/**
+ * Binds a position to its tenant and filter, with a checksum over it: an edited or truncated cursor
+ * no longer matches (a check against mistakes, not a secret: whoever crafts one gets the page of
+ * their own tenant and filter, or the service's refusal of the position).
+ */
 function binding(tenantId: string, filter: unknown, position: string): string {
   return createHash("sha256").update(JSON.stringify([tenantId, filter ?? null, position])).digest("base64url").slice(0, 22);
 }

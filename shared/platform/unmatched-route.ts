@@ -16,12 +16,14 @@ export function unmatchedRoute(method: string, path: string): HttpResponseInit {
     const failed = templateMatch(e.route, segments);
     return failed ? [{ method: e.method, failed }] : [];
   });
-  const notOfItsKind = matches.find((m) => m.method === verb && m.failed.length > 0);
+  // A path an endpoint takes as it is (`…/report`) is that endpoint's: a wrong method is a 405 with its methods.
+  const exact = matches.filter((m) => m.failed.length === 0);
+  const notOfItsKind = exact.length ? undefined : matches.find((m) => m.method === verb && m.failed.length > 0);
   if (notOfItsKind) {
     const errors = notOfItsKind.failed.map((p): FieldError => ({ path: `params.${p}`, message: "must be a GUID" }));
     return toProblemResponse(new AppError("validation", "The request's route parameters do not match their schema.", { errors }));
   }
-  const allowed = [...new Set(matches.map((m) => m.method))];
+  const allowed = [...new Set((exact.length ? exact : matches).map((m) => m.method))];
   if (allowed.length) {
     const res = toProblemResponse(new AppError("methodNotAllowed", `/api/${path} does not take ${verb}; it takes ${allowed.join(", ")}.`, { extensions: { allowed } }));
     return { ...res, headers: { ...(res.headers as Record<string, string>), Allow: allowed.join(", ") } };

@@ -71,7 +71,7 @@ export const CONTAINERS = [
   {
     name: "policies",
     partitionKeyPath: "/tenantId",
-    description: "Auto-claim policies (A2-A6) and one app-lock document per app (A12: one policy per app); a few per tenant.",
+    description: "Auto-claim policies (A2-A6), one app-lock document per app (A12: one policy per app) and the tombstones of deleted policies (their last name, for the report); a few per tenant.",
   },
   {
     name: "autoclaim",

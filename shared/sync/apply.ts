@@ -119,9 +119,12 @@ async function setAccessModesAfterAddUser(ctx: ExecuteContext, results: ActionRe
       answers = await ctx.dataverse.batch(writable.map((w) => ({ method: "PATCH", path: `systemusers(${w.systemUserId})`, headers: { "If-Match": "*" }, body: { accessmode: w.accessMode } })));
     }
   } catch (err) {
+    if (err instanceof AppError && err.transient) throw err; // throttled: the window is repeated after its Retry-After (every lever here is idempotent)
     const error = { code: err instanceof AppError ? err.code : "error", message: err instanceof Error ? err.message : String(err) };
     answers = writable.map(() => ({ status: 502, headers: {}, body: { error } }));
   }
+  const retryAfterSeconds = throttledRetryAfter(answers.slice(0, writable.length));
+  if (retryAfterSeconds !== null) throw new AppError("unavailable", "Dataverse is throttling the access modes set after addUser; they are retried after its Retry-After.", { retryAfterSeconds });
   const out = [...results];
   for (const w of wanted) {
     const j = writable.indexOf(w);

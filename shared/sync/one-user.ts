@@ -209,15 +209,16 @@ export async function syncOneUser(
         extensions: { userId, environmentId: env.id, platform: platformError, lever },
       });
     }
-    let row = await dataverse.systemUserByObjectId(userId);
-    // D2: an admin without a license that grants access comes in administrative; the platform may give read-write.
-    const wanted = ACCESS_MODES[s.eligibility.accessMode];
-    if (outcome === "added" && row && recordKind(row) === "regular" && wanted === ACCESS_MODES.administrative && row.accessmode !== wanted) {
-      await dataverse.patchSystemUser(row.systemuserid, { accessmode: wanted });
-      row = { ...row, accessmode: wanted };
-    }
+    const row = await dataverse.systemUserByObjectId(userId);
     const roleFailures = outcome === "added" ? await assignDefaultRoles(deps, tenantId, env, dataverse, userId, row, defaultRoleIds) : [];
     if (s.drift) await deps.store.deleteMany(environmentPartition(tenantId, env.id), [s.drift.id]);
+    // The mode this product gives, which addUser may not have: an admin's pin (D8), administrative for an
+    // admin without a license that grants access (D2). After the roles: a failure here loses no role, and
+    // the next run sets the mode. A refresh sets it with the profile fields.
+    const wanted = s.accessModePin ? ACCESS_MODES[s.accessModePin.accessMode] : s.eligibility.accessMode === "administrative" ? ACCESS_MODES.administrative : undefined;
+    if (outcome !== "refreshed" && row && recordKind(row) === "regular" && wanted !== undefined && row.accessmode !== wanted) {
+      await dataverse.patchSystemUser(row.systemuserid, { accessmode: wanted });
+    }
     return { ...base, outcome, systemUserId: row?.systemuserid ?? null, roleFailures };
   };
 
@@ -255,7 +256,7 @@ export async function syncOneUser(
     const patch: Record<string, unknown> = { ...fields.patch };
     if (s.accessModePin) {
       // D8: an admin's choice stands, and addUser may just have reset it (the platform gives a licensed user read-write).
-      if (row.accessmode !== s.row.accessmode) patch.accessmode = s.row.accessmode;
+      if (row.accessmode !== ACCESS_MODES[s.accessModePin.accessMode]) patch.accessmode = ACCESS_MODES[s.accessModePin.accessMode];
     } else if (recordKind(row) === "regular" && (row.accessmode === ACCESS_MODES.readWrite || row.accessmode === ACCESS_MODES.administrative) && row.accessmode !== ACCESS_MODES[s.eligibility.accessMode]) {
       patch.accessmode = ACCESS_MODES[s.eligibility.accessMode];
     }

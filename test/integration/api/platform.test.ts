@@ -54,6 +54,10 @@ describe("platform endpoints", () => {
     const policies = await stack.call("/api/tenants/5f1c6e2a-7d3b-4c8e-9a41-2b6d0e8f3c17/auto-claim-policies/8c8f6a0e-8f5e-4c57-9c1e-0a1b2c3d4e5f", { method: "PUT" });
     expect(policies.status).toBe(405);
     expect(policies.headers.get("allow")?.split(", ").sort()).toEqual(["DELETE", "GET", "PATCH"]);
+    // The report is a path of its own: another method there is a 405 naming GET, not a bad policy id.
+    const report = await stack.call("/api/tenants/5f1c6e2a-7d3b-4c8e-9a41-2b6d0e8f3c17/auto-claim-policies/report", { method: "DELETE" });
+    expect(report.status).toBe(405);
+    expect(report.headers.get("allow")).toBe("GET");
     const head = await stack.call("/api/health", { method: "HEAD" });
     expect(head.status).toBe(405);
     expect(head.headers.get("allow")).toBe("GET");

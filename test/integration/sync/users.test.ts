@@ -249,6 +249,24 @@ describe("D8 access modes and D7 user types", () => {
     expect(await res.json()).toMatchObject({ type: expect.stringMatching(/sync-disabled$/) as string });
   });
 
+  it("when a user whose administrative mode is pinned is re-enabled on demand, then the pinned mode is set again at once", async () => {
+    await stack.sim("/settings", { method: "PATCH", body: { dataverse: { refuseSyncedUserDisable: false } } });
+    expect((await stack.configure(E.production, { syncEnabled: true, massDisableThresholdPercent: 100 })).status).toBe(200);
+    expect((await stack.runNow(E.production)).counts.added).toBeGreaterThan(0);
+    const member = u(58);
+    expect((await patch(stack.env(E.production, `/users/${member}`), { accessMode: "administrative" })).status).toBe(200);
+    const membership = (change: "add" | "remove") => stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { body: { [change]: [member] } });
+    await membership("remove");
+    expect((await stack.runNow(E.production)).counts.disabled).toBe(1);
+    await membership("add");
+
+    const res = await post(stack.env(E.production, "/users"), { userId: member });
+
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(await res.json()).toMatchObject({ outcome: "reEnabled" });
+    expect(byObjectId(await stack.rows(E.production)).get(member)).toMatchObject({ isdisabled: false, accessmode: 1 });
+  });
+
   it("when the access mode body is not a mode or null, then 400 problem+json naming the field, and nothing changes", async () => {
     for (const body of [{ accessMode: "owner" }, {}, { accessMode: "administrative", pinned: true }]) {
       const res = await patch(stack.env(E.production, `/users/${u(21)}`), body);
