@@ -33,6 +33,7 @@ export const alertSettingsGet = defineEndpoint({
 
 export const alertSettingsPut = defineEndpoint({
   name: "settings-alerts-put",
+  ifMatch: true,
   method: "PUT",
   route: "tenants/{tenantId}/settings/alerts",
   summary:

@@ -51,6 +51,7 @@ export const autoClaimPoliciesGet = defineEndpoint({
 
 export const autoClaimPoliciesPatch = defineEndpoint({
   name: "auto-claim-policies-patch",
+  ifMatch: true,
   method: "PATCH",
   route: ITEM,
   summary:
@@ -65,6 +66,7 @@ export const autoClaimPoliciesPatch = defineEndpoint({
 
 export const autoClaimPoliciesDelete = defineEndpoint({
   name: "auto-claim-policies-delete",
+  ifMatch: true,
   method: "DELETE",
   route: ITEM,
   summary: "Delete a policy (If-Match). Licenses claimed through it stay, and so do its entries in the report.",

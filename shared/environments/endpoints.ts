@@ -40,6 +40,7 @@ export const environmentsGet = defineEndpoint({
 
 export const environmentsPatch = defineEndpoint({
   name: "environments-patch",
+  ifMatch: true,
   method: "PATCH",
   route: `${base}/{environmentId}`,
   summary: "D13-D15: change this product's settings of an environment (sync on/off, mass-disable threshold, default security roles); JSON merge patch, If-Match required. Nothing the platform owns can be set.",

@@ -36,6 +36,8 @@ export interface EndpointDefinition<
   params?: P;
   query?: Q;
   body?: B;
+  /** The resource is versioned: the request must carry the ETag read (If-Match; 428 without, 412 when stale). */
+  ifMatch?: true;
   responses: Record<number, ResponseSpec>;
 }
 

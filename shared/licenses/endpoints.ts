@@ -72,7 +72,12 @@ export const productsAssignmentsPost = defineEndpoint({
   access: ACCESS.licenseWrite,
   params: productRouteParamsSchema,
   body: productAssignmentBodySchema,
-  responses: { 200: { description: "Every user succeeded or was skipped", schema: multiUserWithPlanSchema }, 207: multiStatus },
+  responses: {
+    200: { description: "Every user succeeded or was skipped", schema: multiUserWithPlanSchema },
+    207: multiStatus,
+    404: { description: "The product is not the tenant's (nothing attempted)" },
+    422: { description: "not-enough-licenses (skuId, shortBy), self-service-subscription, unknown-service-plan: nothing attempted" },
+  },
 });
 
 export const usersList = defineEndpoint({
@@ -107,7 +112,13 @@ export const usersAssignLicensePost = defineEndpoint({
   access: ACCESS.licenseWrite,
   params: userRouteParamsSchema,
   body: assignLicenseBodySchema,
-  responses: { 200: { description: "Applied (or nothing to do)", schema: changeResponseSchema } },
+  responses: {
+    200: { description: "Applied (or nothing to do)", schema: changeResponseSchema },
+    403: { description: "guest-needs-global-administrator (L9), or the caller's role" },
+    404: { description: "user-not-found" },
+    409: { description: "group-inherited-license (L15: remove it from the group), license-not-assigned" },
+    422: { description: "not-enough-licenses, usage-location-missing, conflicting-service-plans, missing-prerequisite-plan, unknown-product, self-service-subscription (docs/errors.md)" },
+  },
 });
 
 export const usersLicensesPatch = defineEndpoint({
@@ -119,7 +130,12 @@ export const usersLicensesPatch = defineEndpoint({
   access: ACCESS.licenseWrite,
   params: userLicenseRouteParamsSchema,
   body: setPlansBodySchema,
-  responses: { 200: { description: "Applied (or already so)", schema: changeResponseSchema } },
+  responses: {
+    200: { description: "Applied (or already so)", schema: changeResponseSchema },
+    404: { description: "user-not-found" },
+    409: { description: "license-not-assigned (the user does not hold it directly), group-inherited-license" },
+    422: { description: "unknown-service-plan, conflicting-service-plans, missing-prerequisite-plan, self-service-subscription" },
+  },
 });
 
 export const licensesBulkPost = defineEndpoint({
@@ -134,6 +150,7 @@ export const licensesBulkPost = defineEndpoint({
   responses: {
     200: { description: "Every user succeeded or was skipped (or a dry run)", schema: multiUserWithPlanSchema.extend({ dryRun: z.boolean(), shortages: z.array(shortageSchema) }) },
     207: multiStatus,
+    422: { description: "not-enough-licenses (skuId, shortBy) for the whole request: nothing attempted" },
   },
 });
 
@@ -150,6 +167,7 @@ export const licensesRulesGet = defineEndpoint({
 
 export const licensesRulesPut = defineEndpoint({
   name: "licenses-rules-put",
+  ifMatch: true,
   method: "PUT",
   route: "tenants/{tenantId}/license-rules",
   summary: "L6: replace the rules table (If-Match required: the ETag from GET, \"default\" while never edited).",
@@ -196,7 +214,7 @@ export const reportsJobsResultGet = defineEndpoint({
   tag: "Reports",
   access: ACCESS.globalReports,
   params: jobParamsSchema,
-  responses: { 200: { description: "The report", contentType: "text/csv" } },
+  responses: { 200: { description: "The report", contentType: "text/csv" }, 409: { description: "report-not-ready: the job has not finished" } },
 });
 
 export const reportsUnusedLicensesGet = defineEndpoint({

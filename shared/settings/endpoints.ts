@@ -25,6 +25,7 @@ export const autoClaimSettingsGet = defineEndpoint({
 
 export const autoClaimSettingsPut = defineEndpoint({
   name: "settings-auto-claim-put",
+  ifMatch: true,
   method: "PUT",
   route: "tenants/{tenantId}/settings/auto-claim",
   summary: "A1: switch auto-claim on or off (Global Administrator; If-Match required). Switching off keeps existing claims.",
@@ -48,6 +49,7 @@ export const automationSettingsGet = defineEndpoint({
 
 export const automationSettingsPut = defineEndpoint({
   name: "settings-automation-put",
+  ifMatch: true,
   method: "PUT",
   route: "tenants/{tenantId}/settings/automation",
   summary: "P11: pause or resume every automatic change (Global Administrator; If-Match required). Paused work waits, it is not lost.",
