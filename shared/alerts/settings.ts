@@ -31,7 +31,12 @@ export const MAX_WEBHOOK_URL_LENGTH = 2048;
 export const alertSettingsBodySchema = z
   .object({
     enabled: z.boolean(),
-    webhookUrl: z.url({ message: "must be an absolute URL" }).max(MAX_WEBHOOK_URL_LENGTH).nullable().default(null),
+    webhookUrl: z
+      .string()
+      .max(MAX_WEBHOOK_URL_LENGTH, { message: `must be at most ${MAX_WEBHOOK_URL_LENGTH} characters` })
+      .pipe(z.url({ message: "must be an absolute URL" }))
+      .nullable()
+      .default(null),
     lowStock: lowStockThresholdSchema.strict().default({}),
   })
   .strict()

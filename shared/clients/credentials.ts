@@ -52,14 +52,40 @@ export function credentialProvider(config: AppConfig): (tenantId: string) => Tok
  */
 const reused = new WeakMap<TokenCredential, Map<string, AccessToken>>();
 
+/**
+ * Microsoft Entra ID refused to issue a token (4xx: the tenant is unknown, the app is not consented
+ * or not allowed, its credential is wrong): no retry changes that, so it is Microsoft's answer (502),
+ * not an outage. Named, so the Graph client, which wraps whatever its token provider throws, keeps
+ * the kind (`GraphError.code`).
+ */
+export class TokenRefusedError extends Error {
+  override readonly name = "TokenRefused";
+  constructor(readonly scope: string, readonly reason: string, readonly status: number) {
+    super(`Microsoft Entra ID refused a token for ${scope} (${status} ${reason}): is the app registered and consented in this tenant?`);
+  }
+}
+
+async function getToken(credential: TokenCredential, scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+  try {
+    return await credential.getToken(scopes, options);
+  } catch (err) {
+    const status = (err as { statusCode?: unknown }).statusCode;
+    if (typeof status === "number" && status >= 400 && status < 500 && status !== 429) {
+      const response = (err as { errorResponse?: { error?: string; errorDescription?: string } }).errorResponse;
+      throw new TokenRefusedError(typeof scopes === "string" ? scopes : scopes.join(" "), response?.error ?? "refused", status);
+    }
+    throw err;
+  }
+}
+
 export async function reusedToken(credential: TokenCredential, scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
-  if (options?.claims || options?.tenantId) return credential.getToken(scopes, options);
+  if (options?.claims || options?.tenantId) return getToken(credential, scopes, options);
   const key = typeof scopes === "string" ? scopes : scopes.join(" ");
   let byScope = reused.get(credential);
   if (!byScope) reused.set(credential, (byScope = new Map<string, AccessToken>()));
   const cached = byScope.get(key);
   if (cached && cached.expiresOnTimestamp - Date.now() > 300_000) return cached;
-  const token = await credential.getToken(scopes, options);
+  const token = await getToken(credential, scopes, options);
   if (token) byScope.set(key, token);
   return token;
 }

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { TokenCredential } from "@azure/identity";
 import { AppError } from "../errors/app-error.js";
 import { isNetworkError } from "../errors/network.js";
-import { reusedTokenProvider } from "./credentials.js";
+import { reusedTokenProvider, TokenRefusedError } from "./credentials.js";
 import { httpSend, type RawResponse } from "./http-transport.js";
 
 /**
@@ -158,9 +158,16 @@ export function retryAfterSeconds(headers: Headers | Record<string, string> | un
  */
 export function mapGraphError(err: unknown, what = "Microsoft Graph"): AppError {
   if (err instanceof AppError) return err;
+  if (err instanceof TokenRefusedError || (err instanceof GraphError && err.code === "TokenRefused")) {
+    return new AppError("upstream", err.message, { code: "token-refused", cause: err });
+  }
   if (err instanceof GraphError) {
     const status = err.statusCode;
-    if (status === 429 || status === 503 || status === 504 || status === -1 || status === 0) {
+    if (status === -1 || status === 0) {
+      // No HTTP answer: the request, or the token for it, could not be had (network, the authority unreachable).
+      return new AppError("unavailable", `${what} could not be reached (${err.message}); try again later.`, { retryAfterSeconds: 5, cause: err });
+    }
+    if (status === 429 || status === 503 || status === 504) {
       return new AppError("unavailable", `${what} is throttling or unavailable (${status}); try again later.`, {
         retryAfterSeconds: retryAfterSeconds(err.headers),
         cause: err,

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { TokenCredential } from "@azure/identity";
 import { AppError } from "../errors/app-error.js";
-import { reusedToken } from "./credentials.js";
+import { reusedToken, TokenRefusedError } from "./credentials.js";
 import { httpSend } from "./http-transport.js";
 import type { RetryBudget } from "./graph.js";
 
@@ -85,7 +85,9 @@ function toResponse(status: number, headers: IncomingHttpHeaders, body: Buffer):
 export async function msFetch(url: string, init: MsRequestInit, opts: MsHttpOptions): Promise<MsResponse> {
   const sleep = opts.sleep ?? realSleep;
   for (let attempt = 1; ; attempt++) {
-    const token = await reusedToken(opts.credential, opts.scope);
+    const token = await reusedToken(opts.credential, opts.scope).catch((err: unknown) => {
+      throw err instanceof TokenRefusedError ? new AppError("upstream", err.message, { code: "token-refused", cause: err }) : err;
+    });
     if (!token) throw new AppError("unavailable", `No token for ${opts.service}.`, { retryAfterSeconds: 5 });
     const started = Date.now();
     let response: MsResponse;

@@ -75,12 +75,19 @@ export function acceptedResponse(id: string, status: string, location: string): 
  * entity-tags (`"…"`, as Cosmos DB writes them); the bare value is taken as the same tag.
  */
 export function requireIfMatch(headers: { get(name: string): string | null }): string {
-  const value = headers.get("if-match")?.trim();
+  const value = optionalIfMatch(headers);
   if (!value) {
     throw new AppError("preconditionRequired", "This resource is versioned: send the ETag you read in If-Match.", {
       errors: [{ path: "If-Match", message: "header is required" }],
     });
   }
+  return value;
+}
+
+/** If-Match where it is optional (a PUT that creates or replaces): undefined without one. */
+export function optionalIfMatch(headers: { get(name: string): string | null }): string | undefined {
+  const value = headers.get("if-match")?.trim();
+  if (!value) return undefined;
   return value === "*" || value.startsWith('"') || value.startsWith("W/") ? value : `"${value}"`;
 }
 

@@ -253,7 +253,15 @@ export const auditList = defineEndpoint({
     from: z.iso.datetime({ offset: true }).optional(),
     to: z.iso.datetime({ offset: true }).optional(),
     userId: objectIdSchema.optional(),
-    actor: z.string().trim().min(1).max(100).optional().describe("Object id of an admin, or the name of a system actor such as trial-expiry"),
+    actor: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      // Object ids are stored as Entra writes them, in lower case: a GUID matches whatever its case.
+      .transform((a) => (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(a) ? a.toLowerCase() : a))
+      .optional()
+      .describe("Object id of an admin, or the name of a system actor such as trial-expiry"),
     action: z.string().trim().min(1).max(100).optional(),
   }),
   responses: { 200: { description: "Records", schema: listResponseSchema(auditRecordViewSchema) } },

@@ -34,11 +34,15 @@ export class TenantRegistry {
   }
 
   /** Creates the tenant's entry, or updates its display name when it exists. */
-  async onboard(tenantId: string, body: OnboardTenantBody, by: Principal): Promise<{ tenant: Tenant; created: boolean; etag: string }> {
+  /** Creates or updates; with If-Match (optional here), only the version the caller read is updated (412 otherwise). */
+  async onboard(tenantId: string, body: OnboardTenantBody, by: Principal, ifMatch?: string): Promise<{ tenant: Tenant; created: boolean; etag: string }> {
     const id = tenantId.toLowerCase();
     const at = this.now().toISOString();
     for (let attempt = 0; attempt < 3; attempt++) {
       const existing = await readItem<TenantDocument>(this.container, id, id);
+      if (ifMatch !== undefined && ifMatch !== "*" ? existing?._etag !== ifMatch : ifMatch === "*" && !existing) {
+        throw new AppError("preconditionFailed", "The tenant changed since you read it (or is not onboarded); read it again and retry with the new ETag.");
+      }
       try {
         if (!existing) {
           const doc: TenantDocument = {
@@ -52,7 +56,7 @@ export class TenantRegistry {
         await this.record(id, by, "tenant.update", toTenant(existing), toTenant(stored));
         return { tenant: toTenant(stored), created: false, etag: stored._etag };
       } catch (err) {
-        // Another writer got there first: read again and apply on top.
+        // Another writer got there first: read again and apply on top (or answer 412 to a caller who sent If-Match).
         if (err instanceof AppError && (err.kind === "conflict" || err.kind === "preconditionFailed")) continue;
         throw err;
       }

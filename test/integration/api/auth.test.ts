@@ -22,6 +22,22 @@ async function problem(res: Response) {
 const getTenant = (id: string, token?: string) => stack.call(`/api/tenants/${id}`, { token });
 
 describe("tenant onboarding", () => {
+  it("when an update of the tenant carries a stale If-Match, then 412 and nothing changes; the current ETag (quoted or bare) updates it", async () => {
+    const id = randomUUID();
+    const token = await stack.token({ tenantId: id, roles: ["Global Administrator"] });
+    const put = (displayName: string, ifMatch?: string) =>
+      stack.call(`/api/tenants/${id}`, { method: "PUT", token, body: JSON.stringify({ displayName }), headers: ifMatch ? { "If-Match": ifMatch } : {} });
+    const created = await put("Northwind");
+    expect(created.status).toBe(201);
+    const etag = created.headers.get("etag")!;
+    expect((await put("Stale", '"00000000-stale"')).status).toBe(412);
+    expect(await (await getTenant(id, token)).json()).toMatchObject({ displayName: "Northwind" });
+    const updated = await put("Northwind Traders", etag.replace(/"/g, ""));
+    expect(updated.status).toBe(200);
+    expect((await put("Again", etag)).status).toBe(412);
+  });
+
+
   it("when a Global Administrator onboards a new tenant, then 201 and the tenant can be read back", async () => {
     const id = randomUUID();
     const token = await stack.token({ tenantId: id, roles: ["Global Administrator"] });

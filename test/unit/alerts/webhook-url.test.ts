@@ -65,6 +65,12 @@ describe("L18 alert settings body", () => {
     expect(issues({ enabled: false })).toEqual([]);
   });
 
+  it("when the webhook URL is too long, then the message says so (not that it is not absolute)", () => {
+    const r = alertSettingsBodySchema.safeParse({ enabled: true, webhookUrl: `https://example.com/${"a".repeat(2100)}` });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues.map((i) => i.message)).toEqual(["must be at most 2048 characters"]);
+  });
+
   it("when the threshold is out of range or has unknown fields, then that field is named", () => {
     expect(issues({ enabled: false, lowStock: { percent: 0 } })).toEqual(["lowStock.percent"]);
     expect(issues({ enabled: false, lowStock: { percent: 100 } })).toEqual(["lowStock.percent"]);
