@@ -112,5 +112,20 @@ async function assignMany(assignments: LicenseAssignments, tenantId: string, ite
 function classify(error: AppError): AssignOutcome {
   if (error.code === "not-enough-licenses") return { outcome: "no-license-left", error };
   if (error.transient) return { outcome: "unavailable", error };
+  const retryable = retryableUpstream(error);
+  if (retryable !== error) return { outcome: "unavailable", error: retryable };
   return { outcome: "refused", error };
+}
+
+/**
+ * A11 for a queued event: Graph's server error (5xx) or an answer of no known shape is worth another
+ * try - Graph may or may not have made a change, and the next try may well work (the event's retry
+ * resumes its pending claim, A10, and gives up visibly after its last attempt). Returned as a
+ * transient error; anything else (a refusal, 4xx) as it was.
+ */
+export function retryableUpstream<E>(error: E): E | AppError {
+  if (!(error instanceof AppError) || error.kind !== "upstream" || error.code === "token-refused") return error;
+  const status = error.extensions.upstreamStatus;
+  if (typeof status === "number" && status < 500) return error;
+  return new AppError("unavailable", `${error.message} (retried)`, { retryAfterSeconds: 5, cause: error });
 }

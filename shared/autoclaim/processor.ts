@@ -12,7 +12,7 @@ import type { Envelope } from "../queue/envelope.js";
 import type { QueueSender } from "../queue/transport.js";
 import type { Stored } from "../storage/repository.js";
 import { claimId, type ClaimDocument, type ClaimStore } from "./claims.js";
-import type { ClaimAssigner, UserReader } from "./license-access.js";
+import { retryableUpstream, type ClaimAssigner, type UserReader } from "./license-access.js";
 import type { PolicyDocument } from "./policy.js";
 import type { PolicyStore } from "./policy-store.js";
 import type { Reservation, Reservations } from "./reservations.js";
@@ -148,7 +148,8 @@ export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope
       full.status === "failed" ? alertFailure(deps, tenantId, body, full, failedSkuId) : undefined,
     ]);
     return { kind: "done", outcome: full };
-  } catch (err) {
+  } catch (caught) {
+    const err = retryableUpstream(caught);
     // A11: what the queue helper records (the failure store) or leaves to the host's retries (a
     // bug) shows on the event too, so the event and the report say why it was not served.
     const failed = failureOutcome(err, envelope.attempt, deps.maxAttempts);

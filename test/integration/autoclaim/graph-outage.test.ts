@@ -55,6 +55,24 @@ describe("claims through a Graph outage (A11)", () => {
     expect(await s.userLicenses(user!)).toContain(DEMO_SKUS.powerAutomatePerUser);
   }, 120_000);
 
+  it("when Graph answers a server error (500) or a body of an unexpected shape, then the event is retried and claimed, not failed at once", async () => {
+    const appId = randomUUID();
+    await s.createPolicy({ name: "server errors", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
+    for (const fault of [{ rate500: 1 }, { rateMalformed: 1 }]) {
+      const [user] = await s.addUsers(1);
+      const event = signInEvent(user!, appId);
+      await s.sim("/settings", { method: "PATCH", body: { faults: [{ services: ["graph"], ...fault, count: 1 }] } });
+      try {
+        expect((await s.postEvent(event)).status).toBe(202);
+        const done = await s.waitForEvent(String(event.eventId), undefined, 60_000);
+        expect(done, JSON.stringify(done)).toMatchObject({ status: "claimed" });
+      } finally {
+        await outage(false);
+      }
+      expect(await s.userLicenses(user!)).toContain(DEMO_SKUS.powerAutomatePerUser);
+    }
+  }, 120_000);
+
   it("when Graph stays down past the last attempt, then the event fails visibly with its reason, in the event and the report", async () => {
     const appId = randomUUID();
     await s.createPolicy({ name: "long outage", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });

@@ -45,10 +45,25 @@ const envelope = (attempt = 1): Envelope => {
 
 describe("A11: a failure while processing shows on the event", () => {
   it("when Graph refuses for good (a permanent error), then the event is failed with the error's code and reason, an alert is raised, and the error still reaches the queue helper", async () => {
-    const { deps, outcomes, alerts } = fakes(() => Promise.reject(new AppError("upstream", "Microsoft Graph refused reading the user (403 Authorization_RequestDenied).")));
+    const { deps, outcomes, alerts } = fakes(() =>
+      Promise.reject(new AppError("upstream", "Microsoft Graph refused reading the user (403 Authorization_RequestDenied).", { extensions: { upstreamStatus: 403 } })),
+    );
     await expect(processSignInEvent(deps, envelope(), { count: 1 })).rejects.toThrow(/403/);
     expect(outcomes).toEqual([expect.objectContaining({ status: "failed", code: "upstream", reason: expect.stringContaining("403") })]);
     expect(alerts).toHaveLength(1);
+  });
+
+  it("when Graph answers a server error (5xx) or a body of no known shape, then it is retried like an outage: the event is untouched before its last attempt", async () => {
+    for (const error of [
+      new AppError("upstream", "Microsoft Graph answered 500: internal error.", { extensions: { upstreamStatus: 500 } }),
+      new AppError("upstream", "Microsoft Graph answered a $batch with an unexpected body."),
+    ]) {
+      const early = fakes(() => Promise.reject(error));
+      const thrown = await processSignInEvent(early.deps, envelope(1), { count: 1 }).then(() => undefined, (e: unknown) => e);
+      expect(thrown).toMatchObject({ kind: "unavailable", transient: true });
+      expect(early.outcomes).toEqual([]);
+      expect(early.alerts).toEqual([]);
+    }
   });
 
   it("when the handler fails unexpectedly (a bug), then the event says so - no alert - and the error goes on to the host's retries", async () => {
