@@ -65,14 +65,26 @@ export class TokenRefusedError extends Error {
   }
 }
 
+/** OAuth errors by which Entra refuses a client for good (RFC 6749 5.2); others (server_error, temporarily_unavailable) pass. */
+const REFUSALS = /^(invalid_client|unauthorized_client|invalid_request|invalid_grant|invalid_scope|invalid_resource|invalid_tenant)\b/;
+
 async function getToken(credential: TokenCredential, scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
   try {
     return await credential.getToken(scopes, options);
   } catch (err) {
+    const scope = typeof scopes === "string" ? scopes : scopes.join(" ");
+    // AuthenticationError (HTTP credentials): its status and OAuth error.
     const status = (err as { statusCode?: unknown }).statusCode;
     if (typeof status === "number" && status >= 400 && status < 500 && status !== 429) {
-      const response = (err as { errorResponse?: { error?: string; errorDescription?: string } }).errorResponse;
-      throw new TokenRefusedError(typeof scopes === "string" ? scopes : scopes.join(" "), response?.error ?? "refused", status);
+      const response = (err as { errorResponse?: { error?: string } }).errorResponse;
+      throw new TokenRefusedError(scope, response?.error ?? "refused", status);
+    }
+    // MSAL-based credentials (client secret, client assertion) report Entra's refusal as an
+    // AuthenticationRequiredError whose message starts with the OAuth error ("unauthorized_client: … AADSTS700016 …").
+    if (err instanceof Error && err.name === "AuthenticationRequiredError") {
+      const refusal = REFUSALS.exec(err.message)?.[1];
+      const code = /AADSTS\d+/.exec(err.message)?.[0];
+      if (refusal) throw new TokenRefusedError(scope, code ? `${refusal} ${code}` : refusal, 400);
     }
     throw err;
   }

@@ -36,8 +36,11 @@ export interface EndpointDefinition<
   params?: P;
   query?: Q;
   body?: B;
-  /** The resource is versioned: the request must carry the ETag read (If-Match; 428 without, 412 when stale). */
-  ifMatch?: true;
+  /**
+   * The resource is versioned: the request must carry the ETag read (If-Match; 428 without, 412 when
+   * stale) - or may ("optional": a PUT that creates or replaces; 412 when stale).
+   */
+  ifMatch?: true | "optional";
   responses: Record<number, ResponseSpec>;
 }
 

@@ -90,7 +90,9 @@ export class CatalogService {
   }
 
   async product(tenantId: string, skuId: string): Promise<Product> {
-    const found = (await this.get(tenantId)).products.find((p) => p.skuId === skuId.toLowerCase());
+    const find = (catalog: Catalog) => catalog.products.find((p) => p.skuId === skuId.toLowerCase());
+    // A product bought since the catalog was read: read it again once before saying it is not there.
+    const found = find(await this.get(tenantId)) ?? find(await this.get(tenantId, { fresh: true }));
     if (!found) throw new AppError("notFound", "The product is not subscribed in this tenant.");
     return found;
   }

@@ -21,7 +21,7 @@ const problemSchema = z.object({
 
 function parameters(def: EndpointDefinition): JsonSchema[] {
   const out: JsonSchema[] = [];
-  if (def.ifMatch) out.push({ name: "If-Match", in: "header", required: true, schema: { type: "string" }, description: "The ETag read (a quoted entity-tag)" });
+  if (def.ifMatch) out.push({ name: "If-Match", in: "header", required: def.ifMatch === true, schema: { type: "string" }, description: "The ETag read (a quoted entity-tag)" });
   for (const [where, schema] of [["path", def.params], ["query", def.query]] as const) {
     if (!schema) continue;
     const shape: Record<string, z.ZodType> = schema.shape;
@@ -71,7 +71,7 @@ export function buildOpenApiDocument(endpoints: readonly EndpointDefinition[], i
     const errorStatuses =
       def.access.kind === "public" ? [400, 500]
       : def.access.kind === "entraExtension" ? [401]
-      : [400, 401, 403, ...(named ? [404] : []), ...(def.ifMatch ? [412, 428] : []), 500, 503];
+      : [400, 401, 403, ...(named ? [404] : []), ...(def.ifMatch ? [412] : []), ...(def.ifMatch === true ? [428] : []), 500, 503];
     for (const status of errorStatuses) {
       responses[String(status)] ??= { $ref: `#/components/responses/Problem${status}` };
     }

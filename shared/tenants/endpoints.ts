@@ -4,6 +4,7 @@ import { onboardTenantBodySchema, tenantRouteParamsSchema, tenantSchema } from "
 
 export const tenantsPut = defineEndpoint({
   name: "tenants-put",
+  ifMatch: "optional",
   method: "PUT",
   route: "tenants/{tenantId}",
   summary: "Onboard a tenant (or update its display name). A Global Administrator of that tenant only.",

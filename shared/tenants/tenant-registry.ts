@@ -33,8 +33,10 @@ export class TenantRegistry {
     return found;
   }
 
-  /** Creates the tenant's entry, or updates its display name when it exists. */
-  /** Creates or updates; with If-Match (optional here), only the version the caller read is updated (412 otherwise). */
+  /**
+   * Creates the tenant's entry, or updates its display name when it exists; with If-Match (optional
+   * here), only the version the caller read is updated (412 otherwise).
+   */
   async onboard(tenantId: string, body: OnboardTenantBody, by: Principal, ifMatch?: string): Promise<{ tenant: Tenant; created: boolean; etag: string }> {
     const id = tenantId.toLowerCase();
     const at = this.now().toISOString();

@@ -69,3 +69,19 @@ describe("CatalogService cache", () => {
     expect(reads()).toBe(2);
   });
 });
+
+describe("CatalogService.product", () => {
+  it("when a product is not in the cached catalog (bought since it was read), then Graph is read once more before it is a 404", async () => {
+    let skus = SKUS.filter((s) => s.skuId !== S.e3);
+    let reads = 0;
+    const graph = { readCatalogSources: () => (reads++, Promise.resolve({ skus, subscriptions: SUBSCRIPTIONS })) } as unknown as LicensingGraph;
+    const service = new CatalogService({ graph: () => graph, snapshots: memoryContainer() });
+    await service.get("t");
+    skus = SKUS;
+
+    expect((await service.product("t", S.e3)).skuId).toBe(S.e3);
+    expect(reads).toBe(2);
+    await expect(service.product("t", "00000000-0000-4000-8000-000000000000")).rejects.toMatchObject({ kind: "notFound" });
+    expect(reads).toBe(3);
+  });
+});
