@@ -2,6 +2,7 @@ import { AppError } from "../errors/app-error.js";
 import { systemActor } from "../licenses/actor.js";
 import type { LicenseAssignments } from "../licenses/assign.js";
 import type { GraphUser, LicensingGraph, UserRead } from "../licenses/graph-licensing.js";
+import { TOKEN_REFUSED } from "../clients/credentials.js";
 import { MAX_BATCH_ITEMS } from "../clients/graph-batch.js";
 import { Batcher } from "../concurrency/batcher.js";
 
@@ -124,7 +125,7 @@ function classify(error: AppError): AssignOutcome {
  * transient error; anything else (a refusal, 4xx) as it was.
  */
 export function retryableUpstream<E>(error: E): E | AppError {
-  if (!(error instanceof AppError) || error.kind !== "upstream" || error.code === "token-refused") return error;
+  if (!(error instanceof AppError) || error.kind !== "upstream" || error.code === TOKEN_REFUSED) return error;
   const status = error.extensions.upstreamStatus;
   if (typeof status === "number" && status < 500) return error;
   return new AppError("unavailable", `${error.message} (retried)`, { retryAfterSeconds: 5, cause: error });

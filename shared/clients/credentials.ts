@@ -63,7 +63,14 @@ export class TokenRefusedError extends Error {
   constructor(readonly scope: string, readonly reason: string, readonly status: number) {
     super(`Microsoft Entra ID refused a token for ${scope} (${status} ${reason}): is the app registered and consented in this tenant?`);
   }
+
+  /** What callers see: Microsoft's answer (502 `token-refused`), which no retry changes. */
+  toAppError(): AppError {
+    return new AppError("upstream", this.message, { code: TOKEN_REFUSED, cause: this });
+  }
 }
+
+export const TOKEN_REFUSED = "token-refused";
 
 /** OAuth errors by which Entra refuses a client for good (RFC 6749 5.2); others (server_error, temporarily_unavailable) pass. */
 const REFUSALS = /^(invalid_client|unauthorized_client|invalid_request|invalid_grant|invalid_scope|invalid_resource|invalid_tenant)\b/;

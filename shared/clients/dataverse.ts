@@ -7,6 +7,7 @@ import { meter } from "../sync/metrics.js";
 import type { RetryBudget } from "./graph.js";
 import { msFetch, readError, realSleep, retryAfterFromHeader, type MsRequestInit, type MsResponse } from "./ms-http.js";
 import { parseUpstream } from "./upstream-body.js";
+import { isGuid } from "../ids.js";
 
 /**
  * A small Dataverse Web API adapter (v9.2) for what the sync needs: `systemusers` reads, `$batch`
@@ -233,7 +234,7 @@ export class DataverseClient {
 
 /** A GUID for an OData URL (refuses anything else, so no caller text reaches a URL). */
 function guid(value: string): string {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) throw new AppError("validation", `"${value}" is not a GUID.`);
+  if (!isGuid(value)) throw new AppError("validation", `"${value}" is not a GUID.`);
   return value.toLowerCase();
 }
 

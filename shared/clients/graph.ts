@@ -5,7 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { TokenCredential } from "@azure/identity";
 import { AppError } from "../errors/app-error.js";
 import { isNetworkError } from "../errors/network.js";
-import { reusedTokenProvider, TokenRefusedError } from "./credentials.js";
+import { reusedTokenProvider, TOKEN_REFUSED, TokenRefusedError } from "./credentials.js";
 import { httpSend, type RawResponse } from "./http-transport.js";
 
 /**
@@ -158,9 +158,9 @@ export function retryAfterSeconds(headers: Headers | Record<string, string> | un
  */
 export function mapGraphError(err: unknown, what = "Microsoft Graph"): AppError {
   if (err instanceof AppError) return err;
-  if (err instanceof TokenRefusedError || (err instanceof GraphError && err.code === "TokenRefused")) {
-    return new AppError("upstream", err.message, { code: "token-refused", cause: err });
-  }
+  if (err instanceof TokenRefusedError) return err.toAppError();
+  // The Graph client wraps what its token provider throws, keeping the error's name as `code`.
+  if (err instanceof GraphError && err.code === "TokenRefused") return new AppError("upstream", err.message, { code: TOKEN_REFUSED, cause: err });
   if (err instanceof GraphError) {
     const status = err.statusCode;
     if (status === -1 || status === 0) {

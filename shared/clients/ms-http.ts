@@ -86,7 +86,7 @@ export async function msFetch(url: string, init: MsRequestInit, opts: MsHttpOpti
   const sleep = opts.sleep ?? realSleep;
   for (let attempt = 1; ; attempt++) {
     const token = await reusedToken(opts.credential, opts.scope).catch((err: unknown) => {
-      if (err instanceof TokenRefusedError) throw new AppError("upstream", err.message, { code: "token-refused", cause: err });
+      if (err instanceof TokenRefusedError) throw err.toAppError();
       if (err instanceof AppError) throw err;
       // The authority unreachable or failing: an outage of the service for this call, retried later.
       throw new AppError("unavailable", `No token for ${opts.service}: ${err instanceof Error ? err.message : String(err)}`, { retryAfterSeconds: 5, cause: err });

@@ -6,6 +6,7 @@ import { meter } from "../sync/metrics.js";
 import type { RetryBudget } from "./graph.js";
 import { msFetch, readError, type MsRequestInit, type MsResponse } from "./ms-http.js";
 import { parseUpstream } from "./upstream-body.js";
+import { isGuid } from "../ids.js";
 
 /**
  * The Power Platform admin API (api.bap.microsoft.com): the list of environments with their type,
@@ -75,7 +76,7 @@ export function toPlatformEnvironment(raw: unknown, allowLoopback: boolean): Pla
     dataverse: linked && instanceUrl
       ? { instanceUrl, domainName: linked.domainName ?? null, securityGroupId: linked.securityGroupId?.toLowerCase() ?? null }
       : null,
-    createdBy: creatorId && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(creatorId) ? creatorId.toLowerCase() : null,
+    createdBy: creatorId && isGuid(creatorId) ? creatorId.toLowerCase() : null,
     appPassCapacity: (p.addons ?? []).some((a) => /apppass/i.test(a.addonType ?? "") && (a.allocated ?? 0) > 0),
     region: p.azureRegion ?? null,
     expirationTime: p.expirationTime ?? null,

@@ -3,10 +3,11 @@ import { listQuerySchema, objectIdSchema, tenantIdSchema } from "../http/convent
 import { DRIFT_KINDS, RUN_STATES, runCountsSchema, runGuardSchema } from "../sync/documents.js";
 import { RULE_IDS } from "../sync/eligibility.js";
 import { accessModeSchema, ENVIRONMENT_TYPES, recordKindSchema } from "../sync/model.js";
+import { GUID_PATTERN } from "../ids.js";
 
 /** The HTTP shapes of the environment and sync endpoints (D4-D15); OpenAPI is generated from them. */
 
-const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "must be a GUID").transform((s) => s.toLowerCase());
+const guid = z.string().regex(GUID_PATTERN, "must be a GUID").transform((s) => s.toLowerCase());
 
 /** Power Platform environment ids: GUIDs, or `Default-<tenant id>` for a tenant's default environment. */
 export const environmentIdSchema = z

@@ -11,6 +11,7 @@ import { reportFormatSchema, reportJobSchema } from "./report-jobs.js";
 import { activeUserRowSchema, groupLicenseErrorRowSchema, unusedLicenseRowSchema } from "./reports.js";
 import { licenseRulesDocumentSchema, licenseRulesSchema } from "./rules.js";
 import { trackedProductSchema } from "./usage.js";
+import { isGuid } from "../ids.js";
 
 /** The HTTP contracts of license administration (section L); roles per P4 (shared/auth/roles.ts). */
 const TAG = "Licenses";
@@ -259,7 +260,7 @@ export const auditList = defineEndpoint({
       .min(1)
       .max(100)
       // Object ids are stored as Entra writes them, in lower case: a GUID matches whatever its case.
-      .transform((a) => (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(a) ? a.toLowerCase() : a))
+      .transform((a) => (isGuid(a) ? a.toLowerCase() : a))
       .optional()
       .describe("Object id of an admin, or the name of a system actor such as trial-expiry"),
     action: z.string().trim().min(1).max(100).optional(),

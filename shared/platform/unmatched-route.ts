@@ -2,6 +2,7 @@ import type { HttpResponseInit } from "@azure/functions";
 import { API_ENDPOINTS } from "../api-catalog.js";
 import { AppError, type FieldError } from "../errors/app-error.js";
 import { toProblemResponse } from "../http/problem.js";
+import { isGuid } from "../ids.js";
 
 /**
  * The answer to a request no endpoint takes (the catch-all function, tried last): 400 naming the
@@ -44,11 +45,10 @@ function templateMatch(template: string, segments: readonly string[]): string[] 
     const param = /^\{(\w+)(?::(\w+))?\??\}$/.exec(part);
     if (!param) {
       if (part.toLowerCase() !== segment.toLowerCase()) return undefined;
-    } else if (param[2] === "guid" && !GUID.test(segment)) {
+    } else if (param[2] === "guid" && !isGuid(segment)) {
       failed.push(param[1] ?? part);
     }
   }
   return failed;
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -7,6 +7,7 @@ import type { QueueSender } from "../queue/transport.js";
 import { getRuntime } from "../runtime.js";
 import { getSyncDeps, type SyncDeps } from "./deps.js";
 import { syncOneUser, type OneUserResult } from "./one-user.js";
+import { GUID_PATTERN } from "../ids.js";
 
 /**
  * D4: a user's first access to an environment, as the sign-in pipeline reports it. The contract
@@ -18,7 +19,7 @@ export const FIRST_ACCESS_KIND = "first-access";
 
 export const firstAccessBodySchema = z.object({
   /** Entra object id of the user. */
-  userId: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "an Entra object id (GUID)"),
+  userId: z.string().regex(GUID_PATTERN, "an Entra object id (GUID)"),
   /** Power Platform environment id (as the admin API names it). */
   environmentId: z.string().min(1).max(100).regex(/^[A-Za-z0-9-]+$/, "an environment id"),
   occurredAt: z.iso.datetime({ offset: true }),
