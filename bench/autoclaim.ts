@@ -12,6 +12,7 @@ import { repoRoot } from "../local/paths.js";
 import { serviceEntry } from "../local/stack.js";
 import { buildDemoTenant, DEMO_SKUS, DEMO_TENANT_ID } from "../local/sim-cloud/demo-tenant.js";
 import type { TenantFixture } from "../local/sim-cloud/state/fixture.js";
+import { KNOWN_APPS } from "../shared/autoclaim/apps.js";
 import { freeStackPorts, startTestStack, type TestStack } from "../test/support/stack.js";
 import { cpuByComponent, readProfile } from "./cpu-profile.js";
 import { numberArg, pct, postJson, simAdmin, stringArg } from "./support.js";
@@ -96,32 +97,35 @@ export async function run(args: string[]): Promise<void> {
     const relay = await stack.token({ tenantId: DEMO_TENANT_ID, appRoles: ["SignInEvents.Send"], appId: randomUUID() });
     await expectOk(await stack.call(`/api/tenants/${DEMO_TENANT_ID}`, { method: "PUT", token: admin, body: JSON.stringify({ displayName: "Contoso (bench)" }) }), "onboard");
     await setSetting(stack, admin, "auto-claim", { enabled: true });
-    const policy = async (name: string) => {
-      const appId = randomUUID();
-      await expectOk(
-        await stack.call(`/api/tenants/${DEMO_TENANT_ID}/auto-claim-policies`, {
-          method: "POST",
-          token: admin,
-          body: JSON.stringify({ name, appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }, { skuId: DEMO_SKUS.powerAppsPerUser }] }),
-        }),
-        "policy",
+    // One policy (a policy names one of three apps, one policy per app): Power BI, which claims at
+    // sign-in. The phases' events are told apart by their id prefix (`phasePrefix`).
+    const appId = KNOWN_APPS.powerBi.appId;
+    await expectOk(
+      await stack.call(`/api/tenants/${DEMO_TENANT_ID}/auto-claim-policies`, {
+        method: "POST",
+        token: admin,
+        body: JSON.stringify({ name: "bench", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }, { skuId: DEMO_SKUS.powerAppsPerUser }] }),
+      }),
+      "policy",
+    );
+    const post = (userId: string, phase: string) =>
+      postJson(
+        `${stack.hostUrl}/api/tenants/${DEMO_TENANT_ID}/sign-in-events`,
+        relay,
+        JSON.stringify({ eventId: `${phasePrefix(phase)}${randomUUID()}`, userId, appId, trigger: "sign-in", occurredAt: new Date().toISOString() }),
       );
-      return appId;
-    };
-    const post = (userId: string, appId: string) =>
-      postJson(`${stack.hostUrl}/api/tenants/${DEMO_TENANT_ID}/sign-in-events`, relay, JSON.stringify({ eventId: `bench-${randomUUID()}`, userId, appId, trigger: "sign-in", occurredAt: new Date().toISOString() }));
     const claims = stack.database.container("autoclaim");
     const events = stack.database.container("events");
 
     // Warm-up (untimed): first requests load modules, JWKS, the catalog, the counters.
-    const warmApp = await policy("warm-up");
+    const warmPhase = "warm-up";
     const warmUsers = await addUsers(sim, 20);
     const warmFrom = await assignsSent(sim);
-    await Promise.all(warmUsers.map((u) => post(u, warmApp)));
-    await waitForClaims(sim, warmFrom, events, warmApp, warmUsers.length, 60_000);
+    await Promise.all(warmUsers.map((u) => post(u, warmPhase)));
+    await waitForClaims(sim, warmFrom, events, warmPhase, warmUsers.length, 60_000);
 
     // ---- 2. steady load ---------------------------------------------------------------------
-    const steadyApp = await policy("steady");
+    const steadyPhase = "steady";
     const steadyUsers = userIds.slice(0, steadyEvents);
     if (cpuProfile && hostPid) process.kill(hostPid, "SIGUSR2"); // the warm-up's samples go to .0
     const s0 = await snapshot(sim, cosmosCounter, hostPid, stack, queueCounter);
@@ -129,16 +133,16 @@ export async function run(args: string[]): Promise<void> {
     const started = performance.now();
     const statuses = new Map<number, number>();
     await atRate(steadyUsers, rate, async (user) => {
-      const res = await post(user, steadyApp);
+      const res = await post(user, steadyPhase);
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       if (res.status !== 202) console.error(`steady post: ${res.status} ${res.text}`);
     });
     const sendSeconds = (performance.now() - started) / 1000;
     const steadyAccepted = statuses.get(202) ?? 0;
     if (steadyAccepted < steadyUsers.length) console.log(`   (not accepted at ingestion: ${fmtMap(statuses)})`);
-    await waitForClaims(sim, steadyFrom, events, steadyApp, steadyAccepted, 300_000);
+    await waitForClaims(sim, steadyFrom, events, steadyPhase, steadyAccepted, 300_000);
     const s1 = await snapshot(sim, cosmosCounter, hostPid, stack, queueCounter);
-    const steadyLatencies = await latencies(claims, events, steadyApp);
+    const steadyLatencies = await latencies(claims, events, steadyPhase);
     console.log(`\n2. steady load: ${steadyUsers.length} events for distinct users at ${rate}/s (sent in ${sendSeconds.toFixed(1)} s; answers ${fmtMap(statuses)})`);
     console.log(`   ingestion -> assigned ms: p50 ${pct(steadyLatencies, 50, 0)}  p95 ${pct(steadyLatencies, 95, 0)}  p99 ${pct(steadyLatencies, 99, 0)}  max ${pct(steadyLatencies, 100, 0)}   (target p99 < 2000)`);
     console.log(`   the host polls the queue with a randomized back-off from 100 ms up to maxPollingInterval ${queues.maxPollingInterval} (host.json) when it finds no message;`);
@@ -148,21 +152,21 @@ export async function run(args: string[]): Promise<void> {
     if (cpuProfile && hostPid) process.kill(hostPid, "SIGUSR2"); // the steady phase's samples go to .1
 
     // ---- 3. burst ---------------------------------------------------------------------------
-    const burstApp = await policy("burst");
+    const burstPhase = "burst";
     const burstUsers = userIds.slice(steadyEvents);
     const b0 = await snapshot(sim, cosmosCounter, hostPid, stack, queueCounter);
     const burstFrom = await assignsSent(sim);
     const burstStart = performance.now();
     let burstAccepted = 0;
     await pool(burstUsers, 64, async (u) => {
-      const res = await post(u, burstApp);
+      const res = await post(u, burstPhase);
       if (res.status !== 202) console.error(`burst post: ${res.status} ${res.text}`);
       else burstAccepted++;
     });
     const ingestSeconds = (performance.now() - burstStart) / 1000;
-    await waitForClaims(sim, burstFrom, events, burstApp, burstAccepted, 600_000);
+    await waitForClaims(sim, burstFrom, events, burstPhase, burstAccepted, 600_000);
     const b1 = await snapshot(sim, cosmosCounter, hostPid, stack, queueCounter);
-    const window = await claimWindow(claims, events, burstApp);
+    const window = await claimWindow(claims, events, burstPhase);
     const drainRate = burstAccepted / window.seconds;
     const cosmosPerEvent = (b1.cosmos.total - b0.cosmos.total) / burstAccepted;
     const bounds = {
@@ -232,8 +236,8 @@ export async function run(args: string[]): Promise<void> {
           `in the handler ms p50 ${pct(inHandler, 50, 0)} p95 ${pct(inHandler, 95, 0)} p99 ${pct(inHandler, 99, 0)} (${rows.length} deliveries, host log)`,
       );
     }
-    for (const [label, appId] of [["steady", steadyApp], ["burst", burstApp]] as const) {
-      const missed = await notClaimed(events, appId);
+    for (const [label, phase] of [["steady", steadyPhase], ["burst", burstPhase]] as const) {
+      const missed = await notClaimed(events, phase);
       console.log(`   ${label} events not claimed: ${missed.size === 0 ? "none" : [...missed].map(([k, n]) => `${k}: ${n}`).join(", ")}`);
     }
 
@@ -413,24 +417,30 @@ function cpuMsOf(pid: number | undefined): number {
   }
 }
 
-async function latencies(claims: Container, events: Container, appId: string): Promise<number[]> {
-  const rows = await claimRows(claims, events, appId);
+/** The id prefix of a phase's events (one app and policy for all phases). */
+function phasePrefix(phase: string): string {
+  return `bench-${phase}-`;
+}
+
+async function latencies(claims: Container, events: Container, phase: string): Promise<number[]> {
+  const rows = await claimRows(claims, events, phase);
   return rows.map((r) => r.assigned - r.received);
 }
 
-async function claimWindow(claims: Container, events: Container, appId: string): Promise<{ seconds: number }> {
-  const rows = await claimRows(claims, events, appId);
+async function claimWindow(claims: Container, events: Container, phase: string): Promise<{ seconds: number }> {
+  const rows = await claimRows(claims, events, phase);
   const first = Math.min(...rows.map((r) => r.received));
   const last = Math.max(...rows.map((r) => r.assigned));
   return { seconds: (last - first) / 1000 };
 }
 
-async function claimRows(claims: Container, events: Container, appId: string): Promise<{ received: number; assigned: number }[]> {
+async function claimRows(claims: Container, events: Container, phase: string): Promise<{ received: number; assigned: number }[]> {
+  const prefix = { name: "@p", value: phasePrefix(phase) };
   const { resources: claimed } = await claims.items
-    .query<{ eventId: string; claimedAt: string }>({ query: "SELECT c.eventId, c.claimedAt FROM c WHERE c.type = 'claim' AND c.appId = @a AND c.status = 'claimed'", parameters: [{ name: "@a", value: appId }] })
+    .query<{ eventId: string; claimedAt: string }>({ query: "SELECT c.eventId, c.claimedAt FROM c WHERE c.type = 'claim' AND STARTSWITH(c.eventId, @p) AND c.status = 'claimed'", parameters: [prefix] })
     .fetchAll();
   const { resources: received } = await events.items
-    .query<{ id: string; receivedAt: string }>({ query: "SELECT c.id, c.receivedAt FROM c WHERE c.event.appId = @a", parameters: [{ name: "@a", value: appId }] })
+    .query<{ id: string; receivedAt: string }>({ query: "SELECT c.id, c.receivedAt FROM c WHERE STARTSWITH(c.id, @p)", parameters: [prefix] })
     .fetchAll();
   const at = new Map(received.map((r) => [r.id, Date.parse(r.receivedAt)]));
   return claimed.flatMap((c) => {
@@ -440,12 +450,12 @@ async function claimRows(claims: Container, events: Container, appId: string): P
 }
 
 /**
- * Waits until every event of the app has its outcome. First the simulated cloud's counters are
+ * Waits until every event of the phase has its outcome. First the simulated cloud's counters are
  * polled (cheap) until Graph has received nearly `expected` assignLicense calls since `since`; only
  * then Cosmos is asked: a COUNT scans the whole container on the single-threaded local Cosmos
  * server, and polling it every few seconds loaded the server the app was being measured against.
  */
-async function waitForClaims(sim: SimAdmin, since: number, events: Container, appId: string, expected: number, timeoutMs: number): Promise<void> {
+async function waitForClaims(sim: SimAdmin, since: number, events: Container, phase: string, expected: number, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
   let sent = 0;
   while ((sent = (await assignsSent(sim)) - since) < expected * 0.98) {
@@ -453,15 +463,15 @@ async function waitForClaims(sim: SimAdmin, since: number, events: Container, ap
     await new Promise((r) => setTimeout(r, 250));
   }
   let done = 0;
-  while ((done = await processedEvents(events, appId)) < expected) {
+  while ((done = await processedEvents(events, phase)) < expected) {
     if (Date.now() > end) throw new Error(`only ${done} of ${expected} events processed within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
 
-async function processedEvents(events: Container, appId: string): Promise<number> {
+async function processedEvents(events: Container, phase: string): Promise<number> {
   const { resources } = await events.items
-    .query<number>({ query: "SELECT VALUE COUNT(1) FROM c WHERE c.event.appId = @a AND IS_STRING(c.processedAt)", parameters: [{ name: "@a", value: appId }] })
+    .query<number>({ query: "SELECT VALUE COUNT(1) FROM c WHERE STARTSWITH(c.id, @p) AND IS_STRING(c.processedAt)", parameters: [{ name: "@p", value: phasePrefix(phase) }] })
     .fetchAll();
   return resources[0] ?? 0;
 }
@@ -484,9 +494,12 @@ function handlerTimes(log: string): { at: number; queuedMs: number; ms: number }
 }
 
 /** The app's events that were not claimed, by outcome (a correct run has none). */
-async function notClaimed(events: Container, appId: string): Promise<Map<string, number>> {
+async function notClaimed(events: Container, phase: string): Promise<Map<string, number>> {
   const { resources } = await events.items
-    .query<{ status: string; code: string | null }>({ query: "SELECT c.status, c.code FROM c WHERE c.event.appId = @a AND c.status != 'claimed'", parameters: [{ name: "@a", value: appId }] })
+    .query<{ status: string; code: string | null }>({
+      query: "SELECT c.status, c.code FROM c WHERE STARTSWITH(c.id, @p) AND c.status != 'claimed'",
+      parameters: [{ name: "@p", value: phasePrefix(phase) }],
+    })
     .fetchAll();
   const byOutcome = new Map<string, number>();
   for (const r of resources) byOutcome.set(`${r.status} ${r.code ?? ""}`.trim(), (byOutcome.get(`${r.status} ${r.code ?? ""}`.trim()) ?? 0) + 1);

@@ -1,6 +1,7 @@
 /**
- * First-party applications the auto-claim rules know by id. Policies may name any application an
- * admin connects (E1 sends its client id); these are the ones with rules of their own (A8, A9, L12).
+ * First-party applications the auto-claim rules know by id (A8, A9, L12). Sign-in events may come
+ * for any application (E1 sends its client id; events without a policy are skipped); a policy names
+ * one of `POLICY_APPS`.
  */
 export const KNOWN_APPS = {
   powerApps: { appId: "a8f7a65c-f5ba-4859-b2d6-df772c264e9d", displayName: "Power Apps" },
@@ -10,6 +11,14 @@ export const KNOWN_APPS = {
 } as const;
 
 export type KnownApp = keyof typeof KNOWN_APPS;
+
+/**
+ * The apps a policy may name, as the Microsoft 365 admin center lists them (A): the apps whose users
+ * claim a license. Not Dataverse: it is the resource of first-access events (D4), not an app to claim for.
+ */
+export const POLICY_APPS = [KNOWN_APPS.powerApps, KNOWN_APPS.powerAutomate, KNOWN_APPS.powerBi] as const;
+export const POLICY_APP_IDS = [KNOWN_APPS.powerApps.appId, KNOWN_APPS.powerAutomate.appId, KNOWN_APPS.powerBi.appId] as const;
+export type PolicyAppId = (typeof POLICY_APP_IDS)[number];
 
 export function knownAppOf(appId: string): KnownApp | undefined {
   const id = appId.toLowerCase();

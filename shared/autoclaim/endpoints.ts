@@ -21,6 +21,7 @@ export const autoClaimPoliciesList = defineEndpoint({
   summary: "A2: the auto-claim policies: each one's app, products (primary first) with their available licenses, and status.",
   tag: "Auto-claim",
   access: ACCESS.read,
+  upstream: true,
   params: tenantParams,
   query: listQuerySchema,
   responses: { 200: { description: "A page of policies", schema: listResponseSchema(policyViewSchema) } },
@@ -33,9 +34,14 @@ export const autoClaimPoliciesPost = defineEndpoint({
   summary: "A2, A3, A12: create a policy for an app (one per app: a second one is 409); products[0] is the primary, up to 4 backups follow.",
   tag: "Auto-claim",
   access: ACCESS.tenantAdminWrite,
+  upstream: true,
   params: tenantParams,
   body: createPolicyBodySchema,
-  responses: { 201: { description: "Created", schema: policyViewSchema, headers: { ...etag, Location: "The policy" } } },
+  responses: {
+    201: { description: "Created", schema: policyViewSchema, headers: { ...etag, Location: "The policy" } },
+    409: { description: "The app already has a policy (A12: one per app)" },
+    422: { description: "unknown-product (not the tenant's), unknown-service-plan, self-service-subscription (L10): nothing saved" },
+  },
 });
 
 export const autoClaimPoliciesGet = defineEndpoint({
@@ -45,6 +51,7 @@ export const autoClaimPoliciesGet = defineEndpoint({
   summary: "One auto-claim policy, with its ETag.",
   tag: "Auto-claim",
   access: ACCESS.read,
+  upstream: true,
   params: policyParams,
   responses: { 200: { description: "The policy", schema: policyViewSchema, headers: etag } },
 });
@@ -59,9 +66,13 @@ export const autoClaimPoliciesPatch = defineEndpoint({
     "If-Match. At least one product stays; removing a product or disabling the policy takes no license away. Claims see the change within 30 s.",
   tag: "Auto-claim",
   access: ACCESS.tenantAdminWrite,
+  upstream: true,
   params: policyParams,
   body: patchPolicyBodySchema,
-  responses: { 200: { description: "Updated", schema: policyViewSchema, headers: etag } },
+  responses: {
+    200: { description: "Updated", schema: policyViewSchema, headers: etag },
+    422: { description: "unknown-product (not the tenant's), unknown-service-plan, self-service-subscription (L10): nothing saved" },
+  },
 });
 
 export const autoClaimPoliciesDelete = defineEndpoint({
@@ -85,6 +96,7 @@ export const autoClaimPoliciesReport = defineEndpoint({
     "events that failed or were skipped, with their reasons; licenses reclaimed (A13).",
   tag: "Auto-claim",
   access: ACCESS.globalReports,
+  upstream: true,
   params: tenantParams,
   query: reportQuerySchema,
   responses: { 200: { description: "The report", schema: reportSchema } },

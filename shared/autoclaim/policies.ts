@@ -4,7 +4,7 @@ import type { CatalogService } from "../licenses/catalog.js";
 import { licenseErrors } from "../licenses/errors.js";
 import type { Catalog, Product } from "../licenses/model.js";
 import type { Stored } from "../storage/repository.js";
-import { appDisplayName } from "./apps.js";
+import { appDisplayName, type PolicyAppId } from "./apps.js";
 import type { CreatePolicyBody, PatchPolicyBody, PolicyDocument, PolicyProduct, PolicyView } from "./policy.js";
 import { strip, type PolicyStore } from "./policy-store.js";
 
@@ -70,7 +70,7 @@ export function toView(doc: PolicyDocument | Stored<PolicyDocument>, catalog: Ca
   return {
     id: doc.id,
     name: doc.name,
-    appId: doc.appId,
+    appId: doc.appId as PolicyAppId, // every policy is created with one of POLICY_APP_IDS
     appDisplayName: appDisplayName(doc.appId),
     status: doc.enabled ? "enabled" : "disabled",
     enabled: doc.enabled,

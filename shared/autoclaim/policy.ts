@@ -1,13 +1,19 @@
 import { z } from "zod";
 import { servicePlanIdSchema, skuIdSchema } from "../licenses/model.js";
+import { POLICY_APP_IDS, POLICY_APPS } from "./apps.js";
 
 /** A2/A3: a primary product and at most this many backups, used in order. */
 export const MAX_BACKUP_PRODUCTS = 4;
 
+const policyAppList = POLICY_APPS.map((a) => `${a.displayName} ${a.appId}`).join(", ");
+
+/** An app a policy may name (A): one of `POLICY_APPS`, as stored and answered (lower case). */
+export const policyAppIdEnum = z.enum(POLICY_APP_IDS).describe(`Application (client) id of the app whose users claim licenses: ${policyAppList}`);
+
+/** The app of a new policy: any case accepted, stored lower case. */
 export const policyAppIdSchema = z
-  .guid({ message: "must be the application (client) id of the app, a GUID" })
-  .transform((s) => s.toLowerCase())
-  .describe("Application (client) id of the app whose users claim licenses, e.g. Power Apps a8f7a65c-f5ba-4859-b2d6-df772c264e9d");
+  .preprocess((v) => (typeof v === "string" ? v.toLowerCase() : v), z.enum(POLICY_APP_IDS, { message: `must be one of the apps auto-claim serves: ${policyAppList}` }))
+  .describe(`Application (client) id of the app whose users claim licenses (any case): ${policyAppList}`);
 
 export const policyProductSchema = z
   .object({
@@ -56,6 +62,7 @@ export const policyDocumentSchema = z.object({
   type: z.literal("policy"),
   tenantId: z.string(),
   name: z.string(),
+  // Read as stored: a policy saved before the apps were an enumeration still reads (its app simply never claims).
   appId: z.string(),
   products: z.array(z.object({ skuId: z.string(), disabledPlans: z.array(z.string()) })),
   enabled: z.boolean(),
@@ -81,7 +88,7 @@ export const policyStatusSchema = z.enum(["enabled", "disabled"]);
 export const policyViewSchema = z.object({
   id: z.string(),
   name: z.string(),
-  appId: z.string(),
+  appId: policyAppIdEnum,
   appDisplayName: z.string().nullable(),
   status: policyStatusSchema,
   enabled: z.boolean(),

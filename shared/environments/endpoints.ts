@@ -22,6 +22,7 @@ export const environmentsList = defineEndpoint({
   summary: "D15: the tenant's environments as the Power Platform admin API reports them (type, Dataverse URL, security group), with this product's settings.",
   tag: TAG,
   access: ACCESS.read,
+  upstream: true,
   params: tenantRouteParamsSchema,
   query: listQuerySchema,
   responses: { 200: { description: "Environments", schema: listResponseSchema(environmentSchema) } },
@@ -34,6 +35,7 @@ export const environmentsGet = defineEndpoint({
   summary: "D15: one environment, with this product's settings and its sync status.",
   tag: TAG,
   access: ACCESS.read,
+  upstream: true,
   params: environmentParamsSchema,
   responses: { 200: { description: "The environment", schema: environmentSchema, headers: etag } },
 });
@@ -46,9 +48,13 @@ export const environmentsPatch = defineEndpoint({
   summary: "D13-D15: change this product's settings of an environment (sync on/off, mass-disable threshold, default security roles); JSON merge patch, If-Match required. Nothing the platform owns can be set.",
   tag: TAG,
   access: ACCESS.environmentWrite,
+  upstream: true,
   params: environmentParamsSchema,
   body: environmentPatchSchema,
-  responses: { 200: { description: "Updated", schema: environmentSchema, headers: etag } },
+  responses: {
+    200: { description: "Updated", schema: environmentSchema, headers: etag },
+    422: { description: "unknown-security-role (a default role the environment does not have)" },
+  },
 });
 
 export const syncRunsPost = defineEndpoint({
@@ -58,8 +64,13 @@ export const syncRunsPost = defineEndpoint({
   summary: "D1: start a run of the environment's sync now (a full reconcile after a fresh directory read). 409 while another run is in progress; 422 sync-disabled while the environment's sync is off.",
   tag: TAG,
   access: ACCESS.environmentWrite,
+  upstream: true,
   params: environmentParamsSchema,
-  responses: { 202: { description: "Accepted: poll the Location", schema: acceptedSchema, headers: location } },
+  responses: {
+    202: { description: "Accepted: poll the Location", schema: acceptedSchema, headers: location },
+    409: { description: "sync-run-in-progress (another run of this environment)" },
+    422: { description: "sync-disabled (the environment's sync is off), environment-not-synced (D5: a type the sync never serves)" },
+  },
 });
 
 export const syncRunsList = defineEndpoint({
@@ -69,6 +80,7 @@ export const syncRunsList = defineEndpoint({
   summary: "D11: the environment's sync runs, newest first.",
   tag: TAG,
   access: ACCESS.read,
+  upstream: true,
   params: environmentParamsSchema,
   query: listQuerySchema,
   responses: { 200: { description: "Runs", schema: listResponseSchema(syncRunSchema) } },
@@ -93,7 +105,10 @@ export const syncRunsApprove = defineEndpoint({
   tag: TAG,
   access: ACCESS.environmentWrite,
   params: syncRunParamsSchema,
-  responses: { 202: { description: "Approved; the run continues", schema: acceptedSchema, headers: location } },
+  responses: {
+    202: { description: "Approved; the run continues", schema: acceptedSchema, headers: location },
+    409: { description: "sync-run-not-awaiting-approval, or the run changed meanwhile" },
+  },
 });
 
 export const syncRunsReject = defineEndpoint({
@@ -104,7 +119,10 @@ export const syncRunsReject = defineEndpoint({
   tag: TAG,
   access: ACCESS.environmentWrite,
   params: syncRunParamsSchema,
-  responses: { 200: { description: "Rejected: the run as it ended", schema: syncRunSchema } },
+  responses: {
+    200: { description: "Rejected: the run as it ended", schema: syncRunSchema },
+    409: { description: "sync-run-not-awaiting-approval, or the run changed meanwhile" },
+  },
 });
 
 export const environmentUsersList = defineEndpoint({
@@ -114,6 +132,7 @@ export const environmentUsersList = defineEndpoint({
   summary: "The environment's systemuser records with status, access mode, type (D7) and drift (D0).",
   tag: TAG,
   access: ACCESS.read,
+  upstream: true,
   params: environmentParamsSchema,
   query: environmentUsersQuery,
   responses: { 200: { description: "Users", schema: listResponseSchema(environmentUserSchema) } },
@@ -126,9 +145,14 @@ export const environmentUsersPost = defineEndpoint({
   summary: "D4: add a user on demand (or re-enable a disabled one) if the on-demand rules allow it; 422 with the failed rules otherwise.",
   tag: TAG,
   access: ACCESS.environmentWrite,
+  upstream: true,
   params: environmentParamsSchema,
   body: addEnvironmentUserSchema,
-  responses: { 200: { description: "Done", schema: oneUserResultSchema } },
+  responses: {
+    200: { description: "Done", schema: oneUserResultSchema },
+    409: { description: "an application, support or delegated-admin record: the sync never changes it (D7)" },
+    422: { description: "user-not-eligible (`failedRules`), platform-refused (the add), environment-without-dataverse (D5: no Dataverse database, no users)" },
+  },
 });
 
 export const environmentUsersRefresh = defineEndpoint({
@@ -138,8 +162,13 @@ export const environmentUsersRefresh = defineEndpoint({
   summary: "D9: re-sync one user from Entra now (refresh, re-enable, update, or disable when no longer eligible).",
   tag: TAG,
   access: ACCESS.environmentWrite,
+  upstream: true,
   params: environmentUserParamsSchema,
-  responses: { 200: { description: "Done", schema: oneUserResultSchema } },
+  responses: {
+    200: { description: "Done", schema: oneUserResultSchema },
+    409: { description: "an application, support or delegated-admin record: the sync never changes it (D7)" },
+    422: { description: "user-not-eligible (`failedRules`), platform-refused (the add), environment-without-dataverse (D5: no Dataverse database, no users)" },
+  },
 });
 
 export const environmentUsersDiagnostics = defineEndpoint({
@@ -149,6 +178,7 @@ export const environmentUsersDiagnostics = defineEndpoint({
   summary: "D10: why is (or is not) this user in the environment - every rule, passed or failed, with the data it used and the lever that would change the outcome.",
   tag: TAG,
   access: ACCESS.read,
+  upstream: true,
   params: environmentUserParamsSchema,
   responses: { 200: { description: "Diagnostics", schema: diagnosticsSchema } },
 });
@@ -160,9 +190,14 @@ export const environmentUsersPatch = defineEndpoint({
   summary: "D8: change a user's access mode; an 8th non-interactive user is a 409 (D7).",
   tag: TAG,
   access: ACCESS.environmentWrite,
+  upstream: true,
   params: environmentUserParamsSchema,
   body: accessModePatchSchema,
-  responses: { 200: { description: "Updated", schema: environmentUserSchema } },
+  responses: {
+    200: { description: "Updated", schema: environmentUserSchema },
+    409: { description: "non-interactive-limit (D7: an 8th non-interactive user), or an application, support or delegated-admin record (D7)" },
+    422: { description: "environment-without-dataverse (D5: no Dataverse database, no users)" },
+  },
 });
 
 export const applicationUsersPost = defineEndpoint({
@@ -172,9 +207,14 @@ export const applicationUsersPost = defineEndpoint({
   summary: "D7: create an application user from an app registration's application id (no limit on their number).",
   tag: TAG,
   access: ACCESS.environmentWrite,
+  upstream: true,
   params: environmentParamsSchema,
   body: applicationUserCreateSchema,
-  responses: { 201: { description: "Created", schema: applicationUserSchema } },
+  responses: {
+    201: { description: "Created", schema: applicationUserSchema },
+    409: { description: "application-user-exists" },
+    422: { description: "unknown-security-role, environment-without-dataverse (D5: no Dataverse database, no users)" },
+  },
 });
 
 export const applicationUsersPatch = defineEndpoint({
@@ -184,6 +224,7 @@ export const applicationUsersPatch = defineEndpoint({
   summary: "D7: enable or disable an application user. Disabling one breaks every integration that uses it (the answer says so).",
   tag: TAG,
   access: ACCESS.environmentWrite,
+  upstream: true,
   params: applicationUserParamsSchema,
   body: applicationUserPatchSchema,
   responses: { 200: { description: "Updated", schema: applicationUserSchema } },

@@ -14,6 +14,8 @@ export interface ResponseSpec {
   /** Defaults to application/json when a schema is given. */
   contentType?: string;
   headers?: Record<string, string>;
+  /** The same answer in other representations, chosen by `Accept` or a query parameter (content negotiation). */
+  alsoAs?: { contentType: string; schema?: z.ZodType }[];
 }
 
 /**
@@ -41,6 +43,12 @@ export interface EndpointDefinition<
    * stale) - or may ("optional": a PUT that creates or replaces; 412 when stale).
    */
   ifMatch?: true | "optional";
+  /**
+   * The endpoint calls Microsoft (Graph, Dataverse, the Power Platform admin API): a refusal or an
+   * answer of an unexpected shape is a 502 (`upstream`, `token-refused`), throttling past the retry
+   * budget a 503.
+   */
+  upstream?: true;
   responses: Record<number, ResponseSpec>;
 }
 

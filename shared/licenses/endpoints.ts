@@ -34,6 +34,7 @@ export const productsList = defineEndpoint({
   summary: "L1: the subscribed products with total, assigned and available licenses, kind, status, renewal date and service plans (at most 60 s old; `Cache-Control: no-cache` reads Microsoft Graph now).",
   tag: TAG,
   access: ACCESS.read,
+  upstream: true,
   params: licenseRouteParamsSchema,
   query: listQuerySchema,
   responses: { 200: { description: "Products", schema: listResponseSchema(productSchema).extend({ refreshedAt: z.string() }) } },
@@ -46,6 +47,7 @@ export const productsGet = defineEndpoint({
   summary: "L1: one product.",
   tag: TAG,
   access: ACCESS.read,
+  upstream: true,
   params: productRouteParamsSchema,
   responses: { 200: { description: "The product", schema: productSchema } },
 });
@@ -59,6 +61,7 @@ export const productsUsersList = defineEndpoint({
   summary: "The users holding a product, directly or through groups.",
   tag: TAG,
   access: ACCESS.read,
+  upstream: true,
   params: productRouteParamsSchema,
   query: listQuerySchema,
   responses: { 200: { description: "Users", schema: listResponseSchema(productUserSchema) } },
@@ -71,6 +74,7 @@ export const productsAssignmentsPost = defineEndpoint({
   summary: "L2: assign one product to up to 20 users (optional service plans off). Users who hold it directly are skipped; duplicate ids are processed once.",
   tag: TAG,
   access: ACCESS.licenseWrite,
+  upstream: true,
   params: productRouteParamsSchema,
   body: productAssignmentBodySchema,
   responses: {
@@ -88,6 +92,7 @@ export const usersList = defineEndpoint({
   summary: "Users of the tenant, optionally those whose name, user principal name or mail starts with `search`.",
   tag: TAG,
   access: ACCESS.read,
+  upstream: true,
   params: licenseRouteParamsSchema,
   query: listQuerySchema.extend({ search: z.string().trim().min(1).max(100).optional() }),
   responses: { 200: { description: "Users", schema: listResponseSchema(userSummarySchema) } },
@@ -100,6 +105,7 @@ export const usersLicensesGet = defineEndpoint({
   summary: "One user's licenses: each service plan on or off, direct or by group, trial expiry (L11).",
   tag: TAG,
   access: ACCESS.read,
+  upstream: true,
   params: userRouteParamsSchema,
   responses: { 200: { description: "The user and their licenses", schema: userLicensesSchema } },
 });
@@ -111,6 +117,7 @@ export const usersAssignLicensePost = defineEndpoint({
   summary: "L3/L14: add and remove licenses (Graph-shaped). A license the user already holds directly is never sent again (its plans are kept); change plans with PATCH .../licenses/{skuId}.",
   tag: TAG,
   access: ACCESS.licenseWrite,
+  upstream: true,
   params: userRouteParamsSchema,
   body: assignLicenseBodySchema,
   responses: {
@@ -129,6 +136,7 @@ export const usersLicensesPatch = defineEndpoint({
   summary: "L5: switch service plans of a license the user holds directly; `disabledPlans` replaces the current list (empty: every plan on).",
   tag: TAG,
   access: ACCESS.licenseWrite,
+  upstream: true,
   params: userLicenseRouteParamsSchema,
   body: setPlansBodySchema,
   responses: {
@@ -146,6 +154,7 @@ export const licensesBulkPost = defineEndpoint({
   summary: "L4/L17: many users; mode \"add\" keeps existing licenses, \"replace\" removes the direct ones not listed (never inherited ones). `dryRun` lists the per-user plan and changes nothing.",
   tag: TAG,
   access: ACCESS.licenseWrite,
+  upstream: true,
   params: licenseRouteParamsSchema,
   body: bulkBodySchema,
   responses: {
@@ -174,6 +183,7 @@ export const licensesRulesPut = defineEndpoint({
   summary: "L6: replace the rules table (If-Match required: the ETag from GET, \"default\" while never edited).",
   tag: TAG,
   access: ACCESS.licenseWrite,
+  upstream: true,
   params: licenseRouteParamsSchema,
   body: licenseRulesSchema,
   responses: { 200: { description: "Saved", schema: licenseRulesDocumentSchema, headers: { ETag: "New version" } } },
@@ -186,10 +196,15 @@ export const reportsActiveUserLicensesGet = defineEndpoint({
   summary: "L13: users licensed for Power Apps / Power Automate AND seen using them. CSV with `Accept: text/csv` or `?format=csv`, JSON otherwise; a job (202) for large tenants or with `Prefer: respond-async`.",
   tag: "Reports",
   access: ACCESS.globalReports,
+  upstream: true,
   params: licenseRouteParamsSchema,
   query: z.object({ format: reportFormatSchema.optional() }),
   responses: {
-    200: { description: "The report (JSON; text/csv on request)", schema: z.object({ items: z.array(activeUserRowSchema), generatedAt: z.string() }) },
+    200: {
+      description: "The report (JSON; text/csv on request)",
+      schema: z.object({ items: z.array(activeUserRowSchema), generatedAt: z.string() }),
+      alsoAs: [{ contentType: "text/csv" }],
+    },
     202: { description: "A job was started: poll Location", schema: acceptedSchema, headers: { Location: "The job" } },
   },
 });
@@ -215,7 +230,7 @@ export const reportsJobsResultGet = defineEndpoint({
   tag: "Reports",
   access: ACCESS.globalReports,
   params: jobParamsSchema,
-  responses: { 200: { description: "The report", contentType: "text/csv" }, 409: { description: "report-not-ready: the job has not finished" } },
+  responses: { 200: { description: "The report", contentType: "text/csv", alsoAs: [{ contentType: "application/json" }] }, 409: { description: "report-not-ready: the job has not finished" } },
 });
 
 export const reportsUnusedLicensesGet = defineEndpoint({
@@ -225,6 +240,7 @@ export const reportsUnusedLicensesGet = defineEndpoint({
   summary: "L19: licensed users who have not used Power Apps / Power Automate for `days` days (or never).",
   tag: "Reports",
   access: ACCESS.read,
+  upstream: true,
   params: licenseRouteParamsSchema,
   query: listQuerySchema.extend({ days: z.coerce.number({ error: "is required: a whole number of days from 1 to 3650" }).int().min(1).max(3650), product: trackedProductSchema.optional() }),
   responses: { 200: { description: "Users", schema: listResponseSchema(unusedLicenseRowSchema) } },
@@ -237,6 +253,7 @@ export const reportsGroupLicenseErrorsGet = defineEndpoint({
   summary: "L20: users whose group-based licenses failed, with the reason.",
   tag: "Reports",
   access: ACCESS.read,
+  upstream: true,
   params: licenseRouteParamsSchema,
   query: listQuerySchema,
   responses: { 200: { description: "Errors", schema: listResponseSchema(groupLicenseErrorRowSchema) } },

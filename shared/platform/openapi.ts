@@ -11,7 +11,7 @@ function jsonSchema(schema: z.ZodType, io: "input" | "output"): JsonSchema {
   return rest;
 }
 
-const problemSchema = z.object({
+export const problemSchema = z.object({
   type: z.string().describe(`A URI under ${PROBLEM_TYPE_BASE}`),
   title: z.string(),
   status: z.number().int(),
@@ -52,6 +52,28 @@ function security(access: Access): Record<string, unknown> {
   }
 }
 
+/**
+ * The problem statuses every endpoint of its kind may answer, documented without being listed in
+ * its `responses`: schema and token failures, a named resource not found, a stale or missing
+ * If-Match, Microsoft's refusal (endpoints that call it), a dependency down.
+ */
+export function commonErrorStatuses(def: EndpointDefinition): number[] {
+  const named = Object.keys(def.params?.shape ?? {}).some((p) => p !== "tenantId");
+  if (def.access.kind === "public") return [400, 500];
+  if (def.access.kind === "entraExtension") return [401, 403];
+  return [
+    400,
+    401,
+    403,
+    ...(named ? [404] : []),
+    ...(def.ifMatch ? [412] : []),
+    ...(def.ifMatch === true ? [428] : []),
+    500,
+    ...(def.upstream ? [502] : []),
+    503,
+  ];
+}
+
 /** OpenAPI 3.1 document generated from the endpoint contracts (the same zod schemas that validate). */
 export function buildOpenApiDocument(endpoints: readonly EndpointDefinition[], info: { title: string; version: string }) {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -63,16 +85,18 @@ export function buildOpenApiDocument(endpoints: readonly EndpointDefinition[], i
         description: r.description,
         ...(r.headers ? { headers: Object.fromEntries(Object.entries(r.headers).map(([h, d]) => [h, { description: d, schema: { type: "string" } }])) } : {}),
         ...(r.schema || r.contentType
-          ? { content: { [r.contentType ?? "application/json"]: r.schema ? { schema: jsonSchema(r.schema, "output") } : {} } }
+          ? {
+              content: Object.fromEntries(
+                [{ contentType: r.contentType ?? "application/json", schema: r.schema }, ...(r.alsoAs ?? [])].map((c) => [
+                  c.contentType,
+                  c.schema ? { schema: jsonSchema(c.schema, "output") } : {},
+                ]),
+              ),
+            }
           : {}),
       };
     }
-    const named = Object.keys(def.params?.shape ?? {}).some((p) => p !== "tenantId");
-    const errorStatuses =
-      def.access.kind === "public" ? [400, 500]
-      : def.access.kind === "entraExtension" ? [401]
-      : [400, 401, 403, ...(named ? [404] : []), ...(def.ifMatch ? [412] : []), ...(def.ifMatch === true ? [428] : []), 500, 503];
-    for (const status of errorStatuses) {
+    for (const status of commonErrorStatuses(def)) {
       responses[String(status)] ??= { $ref: `#/components/responses/Problem${status}` };
     }
     paths[path] ??= {};

@@ -4,6 +4,7 @@ import { ensureDevSigningKey, issueDevToken, type DevTokenRequest } from "../../
 import { COSMOS_EMULATOR_KEY, freePort } from "../../local/services.js";
 import { startLocalStack, type LocalStack, type StackOptions, type StackPorts } from "../../local/stack.js";
 import { DIRECTORY_ROLES, type DirectoryRole } from "../../shared/auth/roles.js";
+import { assertConforms } from "./conformance.js";
 
 export async function freeStackPorts(): Promise<StackPorts> {
   const ports: number[] = [];
@@ -18,7 +19,7 @@ export async function freeStackPorts(): Promise<StackPorts> {
 export interface TestStack extends LocalStack {
   /** A token the stack's app accepts (defaults: this tenant, a user token). */
   token(req: { tenantId: string; roles?: DirectoryRole[]; appRoles?: string[] } & Partial<DevTokenRequest>): Promise<string>;
-  /** fetch against the host, with an optional bearer token. */
+  /** fetch against the host, with an optional bearer token; fails when the answer is not as the OpenAPI document describes it. */
   call(path: string, init?: RequestInit & { token?: string }): Promise<Response>;
   /** Onboards a fresh random tenant and returns its id. */
   onboardTenant(displayName?: string): Promise<string>;
@@ -42,12 +43,15 @@ export async function startTestStack(options: Partial<StackOptions> = {}): Promi
       idtyp: appRoles.length && !roles.length ? "app" : "user",
       ...rest,
     });
-  const call: TestStack["call"] = (path, init = {}) => {
+  const call: TestStack["call"] = async (path, init = {}) => {
     const { token: bearer, ...rest } = init;
     const headers = new Headers(rest.headers);
     if (bearer) headers.set("Authorization", `Bearer ${bearer}`);
     if (rest.body && !headers.has("Content-Type")) headers.set("Content-Type", "application/json");
-    return fetch(`${stack.hostUrl}${path}`, { ...rest, headers });
+    const url = `${stack.hostUrl}${path}`;
+    const response = await fetch(url, { ...rest, headers });
+    await assertConforms(rest.method ?? "GET", url, response);
+    return response;
   };
   const onboardTenant: TestStack["onboardTenant"] = async (displayName = "Test tenant") => {
     const tenantId = randomUUID();

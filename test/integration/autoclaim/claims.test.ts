@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { QueueClient } from "@azure/storage-queue";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_IDS, DEMO_PLANS, DEMO_SIGNIN_APPS, DEMO_SKUS } from "../../../local/sim-cloud/demo-tenant.js";
+import { KNOWN_APPS } from "../../../shared/autoclaim/apps.js";
 import { EVENTS_QUEUE } from "../../../shared/events/queues.js";
 import { newEnvelope, nextAttempt } from "../../../shared/queue/envelope.js";
 import { encodeQueueMessage } from "../../../shared/queue/storage-queue-sender.js";
@@ -24,10 +25,13 @@ const PRIMARY = DEMO_SKUS.powerAutomatePerUser;
 const BACKUP = DEMO_SKUS.powerAppsPerUser;
 const THIRD = DEMO_SKUS.exchangePlan1;
 
-/** A policy for a fresh app (one policy per app), so tests do not meet each other's policies. */
+/**
+ * A fresh policy for Power BI (it claims at sign-in), replacing the one an earlier test left (one
+ * policy per app), so tests do not meet each other's policies; each test's users are its own.
+ */
 async function policyFor(products: string[], extra: Record<string, unknown> = {}) {
-  const appId = randomUUID();
-  const policy = await s.createPolicy({ name: `policy ${appId.slice(0, 8)}`, appId, products: products.map((skuId) => ({ skuId })), ...extra });
+  const appId = KNOWN_APPS.powerBi.appId;
+  const policy = await s.freshPolicy({ name: `policy ${randomUUID().slice(0, 8)}`, appId, products: products.map((skuId) => ({ skuId })), ...extra });
   return { appId, policy };
 }
 

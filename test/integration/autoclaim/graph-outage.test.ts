@@ -1,6 +1,6 @@
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_SKUS } from "../../../local/sim-cloud/demo-tenant.js";
+import { KNOWN_APPS } from "../../../shared/autoclaim/apps.js";
 import { signInEvent, startAutoClaimStack, TENANT, type AutoClaimStack } from "./support.js";
 
 /**
@@ -18,6 +18,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await s?.stop();
 });
+
+/** The tests' app: it claims at sign-in; one policy per app, so each test replaces the last one's (`s.freshPolicy`). */
+const POWER_BI = KNOWN_APPS.powerBi.appId;
 
 const outage = (on: boolean) =>
   s.sim("/settings", { method: "PATCH", body: { faults: on ? [{ services: ["graph"], rate503: 1, retryAfterSeconds: 1 }] : [] } });
@@ -37,8 +40,8 @@ async function until(check: () => Promise<boolean>, timeoutMs: number, what: str
 
 describe("claims through a Graph outage (A11)", () => {
   it("when Graph is down for a while, then the event is re-enqueued with a delay and claimed once Graph is back", async () => {
-    const appId = randomUUID();
-    await s.createPolicy({ name: "outage", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
+    const appId = POWER_BI;
+    await s.freshPolicy({ name: "outage", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
     const [user] = await s.addUsers(1);
     const event = signInEvent(user!, appId);
     await outage(true);
@@ -56,8 +59,8 @@ describe("claims through a Graph outage (A11)", () => {
   }, 120_000);
 
   it("when Graph answers a server error (500) or a body of an unexpected shape, then the event is retried and claimed, not failed at once", async () => {
-    const appId = randomUUID();
-    await s.createPolicy({ name: "server errors", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
+    const appId = POWER_BI;
+    await s.freshPolicy({ name: "server errors", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
     for (const fault of [{ rate500: 1 }, { rateMalformed: 1 }]) {
       const [user] = await s.addUsers(1);
       const event = signInEvent(user!, appId);
@@ -74,8 +77,8 @@ describe("claims through a Graph outage (A11)", () => {
   }, 120_000);
 
   it("when Graph stays down past the last attempt, then the event fails visibly with its reason, in the event and the report", async () => {
-    const appId = randomUUID();
-    await s.createPolicy({ name: "long outage", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
+    const appId = POWER_BI;
+    await s.freshPolicy({ name: "long outage", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
     const [user] = await s.addUsers(1);
     const event = signInEvent(user!, appId);
     await outage(true);

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_PLANS, DEMO_SKUS } from "../../../local/sim-cloud/demo-tenant.js";
+import { KNOWN_APPS } from "../../../shared/autoclaim/apps.js";
 import { startAutoClaimStack, TENANT, type AutoClaimStack } from "./support.js";
 
 let s: AutoClaimStack;
@@ -13,16 +14,17 @@ afterAll(async () => {
 
 const base = `/api/tenants/${TENANT}/auto-claim-policies`;
 const call = (path: string, init: RequestInit & { token?: string } = {}) => s.stack.call(path, { token: s.admin, ...init });
+/** A policy names one of the apps auto-claim serves (one policy per app): tests that create one use `s.freshPolicy`. */
 const body = (extra: Record<string, unknown> = {}) => ({
   name: "Power Apps for everyone",
-  appId: randomUUID(),
+  appId: KNOWN_APPS.powerApps.appId,
   products: [{ skuId: DEMO_SKUS.powerAppsPerUser }, { skuId: DEMO_SKUS.powerAutomatePerUser, disabledPlans: [DEMO_PLANS.dataverseP2] }],
   ...extra,
 });
 
 describe("auto-claim policies (A2-A6, A12)", () => {
   it("when a Global Administrator creates a policy, then 201 with ETag and Location, and the list shows its app, products with available licenses and status", async () => {
-    const created = await s.createPolicy(body());
+    const created = await s.freshPolicy(body());
     expect(created.body).toMatchObject({ status: "enabled", enabled: true, products: [{ role: "primary", skuPartNumber: "POWERAPPS_PER_USER" }, { role: "backup", disabledPlans: [DEMO_PLANS.dataverseP2] }] });
     expect(created.etag).not.toBe("");
     const list = await call(`${base}?limit=200`, { token: await s.stack.token({ tenantId: TENANT, roles: ["Global Reader"] }) });
@@ -33,9 +35,16 @@ describe("auto-claim policies (A2-A6, A12)", () => {
     expect(mine?.products[0]?.total).toBe(60);
   });
 
-  it("when the app is a first-party Microsoft app whose id is a GUID but not an RFC 4122 UUID (Dataverse: 00000007-0000-0000-c000-000000000000), then it is accepted", async () => {
-    const res = await call(base, { method: "POST", body: JSON.stringify(body({ appId: "00000007-0000-0000-c000-000000000000", name: "Dataverse" })) });
-    expect(res.status, await res.clone().text()).toBe(201);
+  it("when the app is not one auto-claim serves (Dataverse, another app), then 400 naming body.appId and the apps it serves; a served app's id in upper case is accepted and kept in lower case", async () => {
+    for (const appId of [KNOWN_APPS.dataverse.appId, randomUUID(), "not-a-guid"]) {
+      const res = await call(base, { method: "POST", body: JSON.stringify(body({ appId, name: "Other app" })) });
+      expect(res.status).toBe(400);
+      const { errors } = (await res.json()) as { errors: { path: string; message: string }[] };
+      expect(errors).toEqual([{ path: "body.appId", message: expect.stringContaining("must be one of the apps auto-claim serves") }]);
+      for (const app of [KNOWN_APPS.powerApps, KNOWN_APPS.powerAutomate, KNOWN_APPS.powerBi]) expect(errors[0]?.message).toContain(`${app.displayName} ${app.appId}`);
+    }
+    const upper = await s.freshPolicy(body({ appId: KNOWN_APPS.powerBi.appId.toUpperCase(), name: "Power BI" }));
+    expect(upper.body).toMatchObject({ appId: KNOWN_APPS.powerBi.appId, appDisplayName: "Power BI" });
   });
 
   it("when a policy id in the route is not a GUID, then 400 problem+json naming params.policyId (not an empty 404)", async () => {
@@ -46,7 +55,7 @@ describe("auto-claim policies (A2-A6, A12)", () => {
   });
 
   it("when a second policy names the same app, then 409 policy-exists-for-app", async () => {
-    const first = await s.createPolicy(body());
+    const first = await s.freshPolicy(body());
     const second = await call(base, { method: "POST", body: JSON.stringify(body({ appId: first.body.appId, name: "again" })) });
     expect(second.status).toBe(409);
     expect(await second.json()).toMatchObject({ type: expect.stringMatching(/policy-exists-for-app$/), policyId: first.id });
@@ -75,7 +84,7 @@ describe("auto-claim policies (A2-A6, A12)", () => {
   });
 
   it("when patched with the ETag read (rename, reorder, disable), then it changes; a stale ETag is 412, none is 428, and the last product cannot go", async () => {
-    const created = await s.createPolicy(body());
+    const created = await s.freshPolicy(body());
     const url = `${base}/${created.id}`;
     const patch = (b: unknown, ifMatch?: string) => call(url, { method: "PATCH", body: JSON.stringify(b), headers: ifMatch ? { "If-Match": ifMatch } : {} });
     const renamed = await patch({ name: "Renamed", enabled: false, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }, { skuId: DEMO_SKUS.powerAppsPerUser }] }, created.etag);
@@ -92,7 +101,7 @@ describe("auto-claim policies (A2-A6, A12)", () => {
   });
 
   it("when a policy is read, then its ETag is a quoted entity-tag (RFC 9110); If-Match takes it as sent, or bare", async () => {
-    const created = await s.createPolicy(body());
+    const created = await s.freshPolicy(body());
     const url = `${base}/${created.id}`;
     expect(created.etag).toMatch(/^"[^"]+"$/);
     const patch = (b: unknown, ifMatch: string) => call(url, { method: "PATCH", body: JSON.stringify(b), headers: { "If-Match": ifMatch } });
@@ -105,7 +114,7 @@ describe("auto-claim policies (A2-A6, A12)", () => {
   });
 
   it("when a policy is deleted with its ETag, then it is gone and its app can have a new policy", async () => {
-    const created = await s.createPolicy(body());
+    const created = await s.freshPolicy(body());
     expect((await call(`${base}/${created.id}`, { method: "DELETE" })).status).toBe(428);
     expect((await call(`${base}/${created.id}`, { method: "DELETE", headers: { "If-Match": created.etag } })).status).toBe(204);
     expect((await call(`${base}/${created.id}`)).status).toBe(404);

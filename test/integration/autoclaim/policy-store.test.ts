@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { KNOWN_APPS, type PolicyAppId } from "../../../shared/autoclaim/apps.js";
 import { PolicyStore } from "../../../shared/autoclaim/policy-store.js";
 import { useLocalCosmos } from "../../support/cosmos.js";
 
@@ -10,13 +11,13 @@ import { useLocalCosmos } from "../../support/cosmos.js";
  */
 const cosmos = useLocalCosmos("policy-store");
 const tenantId = "5f1c6e2a-7d3b-4c8e-9a41-2b6d0e8f3c17";
-const body = (appId: string) => ({ name: "P", appId, products: [{ skuId: randomUUID(), disabledPlans: [] }], enabled: true });
+const body = (appId: PolicyAppId) => ({ name: "P", appId, products: [{ skuId: randomUUID(), disabledPlans: [] }], enabled: true });
 
 describe("a deleted policy's app lock left behind", () => {
   it("when the lock still names the deleted policy, then the app has no policy, and a new policy for the app takes the lock over", async () => {
     const container = cosmos.database.container("policies");
     const store = new PolicyStore(container, () => new Date(), 0);
-    const appId = randomUUID();
+    const appId = KNOWN_APPS.powerBi.appId;
     const first = await store.create(tenantId, body(appId), "admin");
     await store.delete(tenantId, first.id, first._etag);
     // The lock's delete failed: it is back, naming the tombstone.

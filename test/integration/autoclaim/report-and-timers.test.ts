@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_IDS, DEMO_PLANS, DEMO_SIGNIN_APPS, DEMO_SKUS } from "../../../local/sim-cloud/demo-tenant.js";
+import { KNOWN_APPS } from "../../../shared/autoclaim/apps.js";
 import { signInEvent, startAutoClaimStack, TENANT, type AutoClaimStack } from "./support.js";
 
 let s: AutoClaimStack;
@@ -25,6 +26,9 @@ async function eventually<T>(read: () => Promise<T | undefined>, what: string, t
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+/** The app of the tests that want a policy of their own (it claims at sign-in); `s.freshPolicy` replaces an earlier test's. */
+const POWER_BI = KNOWN_APPS.powerBi.appId;
 
 const userFreeFlow = async (userId: string) => {
   const user = (await s.sim(`/users/${userId}`)) as { assignedLicenses: { skuId: string; disabledPlans: string[] }[] };
@@ -78,8 +82,8 @@ describe("the report (A7, A11)", () => {
   it("when licenses were claimed and events skipped, then the report lists them per policy and product with the users, and the skipped events with their reasons", async () => {
     await s.setSetting("auto-claim", { enabled: true });
     await s.setAvailable(DEMO_SKUS.powerAutomatePerUser, 10);
-    const appId = randomUUID();
-    const policy = await s.createPolicy({ name: "Report", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
+    const appId = POWER_BI;
+    const policy = await s.freshPolicy({ name: "Report", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
     const users = await s.addUsers(2);
     for (const u of users) {
       const e = signInEvent(u, appId);
@@ -111,8 +115,8 @@ describe("the report of a deleted policy (A6, A7)", () => {
   it("when a policy renamed after its claims is deleted, then the report lists its claims under the name it had when deleted", async () => {
     await s.setSetting("auto-claim", { enabled: true });
     await s.setAvailable(DEMO_SKUS.powerAutomatePerUser, 10);
-    const appId = randomUUID();
-    const policy = await s.createPolicy({ name: "Name A", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
+    const appId = POWER_BI;
+    const policy = await s.freshPolicy({ name: "Name A", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
     const [user] = await s.addUsers(1);
     const e = signInEvent(user!, appId);
     await s.postEvent(e);
@@ -137,13 +141,13 @@ describe("E2: the sign-in log poller", () => {
   it("when a user appears in the sign-in log on a connected app, then the poller queues a first-sign-in event and the user claims", async () => {
     await s.setSetting("auto-claim", { enabled: true });
     await s.setAvailable(DEMO_SKUS.powerAutomatePerUser, 10);
-    const appId = randomUUID();
-    await s.createPolicy({ name: "E2 app", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
+    const appId = POWER_BI;
+    await s.freshPolicy({ name: "E2 app", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
     const [user] = await s.addUsers(1);
     const at = new Date().toISOString();
     await s.sim("/signins", {
       method: "POST",
-      body: { id: randomUUID(), createdDateTime: at, userId: user, userPrincipalName: `${user!}@contoso-sim.onmicrosoft.com`, appId, appDisplayName: "E2 app" },
+      body: { id: randomUUID(), createdDateTime: at, userId: user, userPrincipalName: `${user!}@contoso-sim.onmicrosoft.com`, appId, appDisplayName: "Power BI" },
     });
     await runTimer("sign-in-log-poll-timer");
     // One event per user, app and UTC day of the sign-in.
@@ -223,8 +227,8 @@ describe("A10 maintenance: abandoned reservations and counters", () => {
   it("when a worker died holding a reservation, then the unit is given back and the event claims again; when it died after Graph assigned, the claim is settled; the counters end equal to Graph", async () => {
     await s.setSetting("auto-claim", { enabled: true });
     await s.setAvailable(P, 5);
-    const appId = randomUUID();
-    await s.createPolicy({ name: `maintenance ${appId.slice(0, 8)}`, appId, products: [{ skuId: P }] });
+    const appId = POWER_BI;
+    await s.freshPolicy({ name: "maintenance", appId, products: [{ skuId: P }] });
     const [first, beforeGraph, afterGraph] = await s.addUsers(3);
     const e = signInEvent(first!, appId);
     await s.postEvent(e);
@@ -253,8 +257,8 @@ describe("A10 maintenance: abandoned reservations and counters", () => {
   it("when a new sign-in meets another event's abandoned claim, or a claim whose license was taken back, then it takes the claim over: one license each, the abandoned unit given back", async () => {
     await s.setSetting("auto-claim", { enabled: true });
     await s.setAvailable(P, 5);
-    const appId = randomUUID();
-    await s.createPolicy({ name: `takeover ${appId.slice(0, 8)}`, appId, products: [{ skuId: P }] });
+    const appId = POWER_BI;
+    const policy = await s.freshPolicy({ name: "takeover", appId, products: [{ skuId: P }] });
     const [first, stale] = await s.addUsers(2);
     const e = signInEvent(first!, appId);
     await s.postEvent(e);
@@ -279,9 +283,9 @@ describe("A10 maintenance: abandoned reservations and counters", () => {
     expect(await s.userLicenses(first!)).toContain(P);
     // The report (A7) still lists the claims that were taken over, besides the new ones.
     const report = (await (await s.stack.call(`/api/tenants/${TENANT}/auto-claim-policies/report?days=1`, { token: s.admin })).json()) as {
-      policies: { appId: string; count: number; products: { users: { userId: string; eventId: string }[] }[] }[];
+      policies: { policyId: string; count: number; products: { users: { userId: string; eventId: string }[] }[] }[];
     };
-    const mine = report.policies.find((p) => p.appId === appId);
+    const mine = report.policies.find((p) => p.policyId === policy.id);
     expect(mine?.products[0]?.users.filter((u) => u.userId === first).map((u) => u.eventId).sort()).toEqual([String(e.eventId), String(back.eventId)].sort());
     expect(mine?.count).toBe(3); // first, its claim back, and the stale user's (the abandoned claim never completed)
 
@@ -295,8 +299,8 @@ describe("A10 maintenance: abandoned reservations and counters", () => {
   it("when an admin assigns or frees licenses outside this product, then the counters follow subscribedSkus at the next maintenance", async () => {
     await s.setSetting("auto-claim", { enabled: true });
     await s.setAvailable(P, 6);
-    const appId = randomUUID();
-    await s.createPolicy({ name: `reconcile ${appId.slice(0, 8)}`, appId, products: [{ skuId: P }] });
+    const appId = POWER_BI;
+    await s.freshPolicy({ name: "reconcile", appId, products: [{ skuId: P }] });
     const [user] = await s.addUsers(1);
     const e = signInEvent(user!, appId);
     await s.postEvent(e);

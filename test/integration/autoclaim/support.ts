@@ -19,6 +19,12 @@ export interface AutoClaimStack {
   sim(path: string, init?: { method?: string; body?: unknown }): Promise<unknown>;
   setSetting(kind: "auto-claim" | "automation" | "alerts", value: Record<string, unknown>): Promise<void>;
   createPolicy(body: Record<string, unknown>): Promise<{ id: string; etag: string; body: Record<string, unknown> }>;
+  /**
+   * Deletes the app's policy, if there is one, then creates this one. A policy names one of three
+   * apps (one policy per app): a test that wants a policy of its own (Power BI: claims at sign-in)
+   * starts from none.
+   */
+  freshPolicy(body: Record<string, unknown> & { appId: string }): Promise<{ id: string; etag: string; body: Record<string, unknown> }>;
   postEvent(event: Record<string, unknown>, token?: string): Promise<Response>;
   /** Polls GET /sign-in-events/{id} until its status is one of `statuses` (the processor is asynchronous). */
   waitForEvent(eventId: string, statuses?: string[], timeoutMs?: number): Promise<Record<string, unknown>>;
@@ -65,6 +71,19 @@ export async function startAutoClaimStack(appSettings: Record<string, string> = 
     const json = (await res.json()) as Record<string, unknown>;
     expect(res.status, JSON.stringify(json)).toBe(201);
     return { id: String(json.id), etag: res.headers.get("etag") ?? "", body: json };
+  };
+
+  const freshPolicy: AutoClaimStack["freshPolicy"] = async (body) => {
+    const base = `/api/tenants/${TENANT}/auto-claim-policies`;
+    const list = await stack.call(`${base}?limit=200`, { token: admin });
+    expect(list.status).toBe(200);
+    const { items } = (await list.json()) as { items: { id: string; appId: string }[] };
+    for (const p of items.filter((i) => i.appId === body.appId.toLowerCase())) {
+      const etag = (await stack.call(`${base}/${p.id}`, { token: admin })).headers.get("etag") ?? "";
+      const res = await stack.call(`${base}/${p.id}`, { method: "DELETE", token: admin, headers: { "If-Match": etag } });
+      expect(res.status, await res.clone().text()).toBe(204);
+    }
+    return createPolicy(body);
   };
 
   const postEvent: AutoClaimStack["postEvent"] = (event, token = relay) =>
@@ -117,7 +136,7 @@ export async function startAutoClaimStack(appSettings: Record<string, string> = 
     return (user.assignedLicenses ?? user.licenses ?? []).map((l) => l.skuId.toLowerCase());
   };
 
-  return { stack, admin, relay, sim, setSetting, createPolicy, postEvent, waitForEvent, getEvent, addUsers, setAvailable, userLicenses, stop: () => stack.stop() };
+  return { stack, admin, relay, sim, setSetting, createPolicy, freshPolicy, postEvent, waitForEvent, getEvent, addUsers, setAvailable, userLicenses, stop: () => stack.stop() };
 }
 
 export function signInEvent(userId: string, appId: string, extra: Record<string, unknown> = {}): Record<string, unknown> {

@@ -41,6 +41,14 @@ describe("authorization (P4)", () => {
     expect(await code(user(["Global Administrator"]), ACCESS.read, OTHER, [T, OTHER])).toBe("wrong-tenant");
   });
 
+  it("when the route's tenant id is not a GUID, then 400 naming params.tenantId, not 403 wrong-tenant", async () => {
+    const err = await authorize(user(["Global Administrator"]), ACCESS.read, { routeTenantId: "contoso.onmicrosoft.com", ...onboarded([T]) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).status).toBe(400);
+    expect((err as AppError).errors).toEqual([{ path: "params.tenantId", message: expect.stringMatching(/GUID/) }]);
+    expect(await code(user(["Global Administrator"]), ACCESS.read, T.toUpperCase())).toBe("allowed");
+  });
+
   it("when the tenant is not onboarded, then 403 tenant-not-onboarded, except for onboarding itself", async () => {
     expect(await code(user(["Global Administrator"]), ACCESS.read, T, [])).toBe("tenant-not-onboarded");
     expect(await code(user(["Global Administrator"]), ACCESS.tenantOnboard, T, [])).toBe("allowed");

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { KNOWN_APPS } from "../../../shared/autoclaim/apps.js";
 import { KeyedQueue } from "../../../shared/concurrency/keyed-queue.js";
 import { AppError } from "../../../shared/errors/app-error.js";
 import type { EventOutcome } from "../../../shared/events/event-store.js";
@@ -12,7 +13,7 @@ import { newEnvelope, type Envelope } from "../../../shared/queue/envelope.js";
  * keeps the message in the failure store, re-enqueues it, or leaves it to the host's retries).
  */
 const TENANT = "0b0b0b0b-0000-4000-8000-000000000002";
-const APP = "22222222-2222-4222-8222-222222222222";
+const APP = KNOWN_APPS.powerBi.appId; // claims at sign-in
 
 function fakes(readUser: () => Promise<never>) {
   const outcomes: EventOutcome[] = [];

@@ -1,5 +1,6 @@
 import type { Container } from "@azure/cosmos";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { KNOWN_APPS } from "../../../shared/autoclaim/apps.js";
 import { PolicyStore, POLICY_CACHE_MS } from "../../../shared/autoclaim/policy-store.js";
 
 afterEach(() => {
@@ -19,7 +20,7 @@ function fakeContainer(docs: Map<string, Record<string, unknown>>): Container {
 describe("policy changes reach claims (A10: within 30 s)", () => {
   it("when another instance changed a policy, then this instance's claims see the change once its cache time (10 s) has passed", async () => {
     vi.useFakeTimers();
-    const appId = "11111111-2222-4333-8444-555555555555";
+    const appId = KNOWN_APPS.powerBi.appId;
     const policy = {
       id: "p1", type: "policy", tenantId: "t", name: "P", appId, enabled: true, products: [{ skuId: "s", disabledPlans: [] }],
       createdAt: "", createdBy: "", updatedAt: "", updatedBy: "",

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { KNOWN_APPS } from "../../../shared/autoclaim/apps.js";
 import type { ClaimDocument } from "../../../shared/autoclaim/claims.js";
 import { processSignInEvent, type ProcessorDeps } from "../../../shared/autoclaim/processor.js";
 import { KeyedQueue } from "../../../shared/concurrency/keyed-queue.js";
@@ -14,7 +15,7 @@ import { newEnvelope, type Envelope } from "../../../shared/queue/envelope.js";
  * a license Graph may have assigned with no claim (not in the report, never reclaimed).
  */
 const TENANT = "0b0b0b0b-0000-4000-8000-000000000004";
-const APP = "33333333-3333-4333-8333-333333333333";
+const APP = KNOWN_APPS.powerBi.appId; // claims at sign-in
 const USER = "11111111-1111-4111-8111-111111111111";
 const SKU = "44444444-4444-4444-8444-444444444444";
 

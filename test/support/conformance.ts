@@ -1,0 +1,84 @@
+import { appendFileSync } from "node:fs";
+import { API_ENDPOINTS } from "../../shared/api-catalog.js";
+import type { EndpointDefinition } from "../../shared/http/endpoint.js";
+import { PROBLEM_CONTENT_TYPE } from "../../shared/http/problem.js";
+import { PROBLEM_TYPE_BASE } from "../../shared/errors/app-error.js";
+import { commonErrorStatuses, problemSchema } from "../../shared/platform/openapi.js";
+import { compareFunctionNames, matchRoute, parseRouteTemplate, splitPath } from "../../local/host/routes.js";
+
+/**
+ * P6 as a contract: every answer the integration tests receive from the running app is one the
+ * OpenAPI document describes - a status the endpoint lists (its own or the problem statuses every
+ * endpoint of its kind may answer), a body of the documented schema and content type, and every
+ * error a problem+json whose `status` is the HTTP status. Requests no endpoint takes get the
+ * catch-all's 400 / 404 / 405 problem.
+ */
+const ROUTES = [...API_ENDPOINTS]
+  .sort((a, b) => compareFunctionNames(a.name, b.name))
+  .map((def) => ({ def, template: parseRouteTemplate(def.route) }));
+
+export function endpointFor(method: string, pathname: string): EndpointDefinition | undefined {
+  const segments = splitPath(pathname.replace(/^\/api(?=\/|$)/, ""));
+  return ROUTES.find((r) => r.def.method === method && matchRoute(r.template, segments))?.def;
+}
+
+export function conformanceViolation(method: string, url: string, status: number, contentType: string | null, text: string): string | undefined {
+  const { pathname } = new URL(url);
+  const def = endpointFor(method.toUpperCase(), pathname);
+  const isProblem = contentType?.split(";")[0]?.trim().toLowerCase() === PROBLEM_CONTENT_TYPE;
+  if (!def) {
+    if (![400, 404, 405].includes(status)) return `no endpoint takes ${method} ${pathname}, yet it answered ${status}`;
+    return status >= 400 ? problemViolation(status, isProblem, text) : undefined;
+  }
+  const spec = def.responses[status];
+  if (status >= 400 && !spec?.schema) {
+    if (!spec && !commonErrorStatuses(def).includes(status)) return `${def.name} answered ${status}, which its OpenAPI description does not list`;
+    return problemViolation(status, isProblem, text);
+  }
+  if (!spec) return `${def.name} answered ${status}, which its OpenAPI description does not list`;
+  const representations = [{ contentType: spec.contentType ?? (spec.schema ? "application/json" : undefined), schema: spec.schema }, ...(spec.alsoAs ?? [])];
+  if (representations[0]!.contentType === undefined) return undefined; // documented without a body
+  const type = contentType?.split(";")[0]?.trim().toLowerCase();
+  const representation = representations.find((r) => r.contentType === type);
+  if (!representation) return `${def.name} ${status}: content type ${contentType ?? "(none)"}, documented ${representations.map((r) => r.contentType).join(" or ")}`;
+  if (!representation.schema) return undefined;
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return `${def.name} ${status}: the body is not JSON`;
+  }
+  const parsed = representation.schema.safeParse(body);
+  if (parsed.success) return undefined;
+  const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+  return `${def.name} ${status}: the body does not match its documented schema (${issues.join("; ")})`;
+}
+
+function problemViolation(status: number, isProblem: boolean, text: string): string | undefined {
+  if (!isProblem) return `${status} is not ${PROBLEM_CONTENT_TYPE}`;
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return `${status}: the problem is not JSON`;
+  }
+  const parsed = problemSchema.safeParse(body);
+  if (!parsed.success) return `${status}: not a problem document (${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message})`;
+  if (parsed.data.status !== status) return `${status}: the problem says status ${parsed.data.status}`;
+  if (!parsed.data.type.startsWith(PROBLEM_TYPE_BASE)) return `${status}: problem type ${parsed.data.type} is not one of the documented URIs`;
+  return undefined;
+}
+
+/** Checks one answer; throws (failing the test that made the request) when it is not as documented. */
+export async function assertConforms(method: string, url: string, response: Response): Promise<void> {
+  if (!["GET", "POST", "PUT", "PATCH", "DELETE"].includes(method.toUpperCase())) return;
+  const text = await response.clone().text();
+  const violation = conformanceViolation(method, url, response.status, response.headers.get("content-type"), text);
+  if (!violation) return;
+  const log = process.env.CONFORMANCE_LOG;
+  if (log) {
+    appendFileSync(log, `${JSON.stringify({ method, url, status: response.status, violation, body: text.slice(0, 300) })}\n`);
+    return;
+  }
+  throw new Error(`API answer not as documented (P6): ${method} ${url}: ${violation}`);
+}
