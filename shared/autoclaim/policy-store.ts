@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { ifMatchAccepts } from "../http/conventions.js";
 import type { Container } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
 import { createItem, deleteItem, queryAll, queryPage, readItem, replaceIfMatch, type Page, type Stored } from "../storage/repository.js";
@@ -112,7 +113,7 @@ export class PolicyStore {
   /** A4-A6: merge patch with If-Match (412 when stale). Removing a product takes no license away. */
   async update(tenantId: string, policyId: string, patch: PatchPolicyBody, ifMatch: string, by: string): Promise<{ before: PolicyDocument; after: Stored<PolicyDocument> }> {
     const current = await this.get(tenantId, policyId);
-    if (ifMatch !== "*" && ifMatch !== current._etag) throw stale();
+    if (!ifMatchAccepts(ifMatch, current._etag)) throw stale();
     const next: PolicyDocument = {
       ...strip(current),
       ...(patch.name !== undefined ? { name: patch.name } : {}),
@@ -134,7 +135,7 @@ export class PolicyStore {
    */
   async delete(tenantId: string, policyId: string, ifMatch: string): Promise<PolicyDocument> {
     const current = await this.get(tenantId, policyId);
-    if (ifMatch !== "*" && ifMatch !== current._etag) throw stale();
+    if (!ifMatchAccepts(ifMatch, current._etag)) throw stale();
     const tombstone: DeletedPolicy = { id: policyId, type: "policy-deleted", tenantId, name: current.name, appId: current.appId, deletedAt: this.now().toISOString() };
     try {
       await replaceIfMatch(this.container, tombstone, current._etag);

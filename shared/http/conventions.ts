@@ -91,6 +91,20 @@ export function optionalIfMatch(headers: { get(name: string): string | null }): 
   return value === "*" || value.startsWith('"') || value.startsWith("W/") ? value : `"${value}"`;
 }
 
+/**
+ * Whether an If-Match value lets an update of the resource at `etag` go ahead (RFC 9110 13.1.1):
+ * `*` when the resource exists; otherwise any entity-tag of the list equal to it by strong
+ * comparison (a weak tag `W/"…"` never matches).
+ */
+export function ifMatchAccepts(ifMatch: string, etag: string | undefined): boolean {
+  if (etag === undefined) return false;
+  if (ifMatch.trim() === "*") return true;
+  for (const [, weak, tag] of ifMatch.matchAll(/(W\/)?("[^"]*")/g)) {
+    if (!weak && tag === etag) return true;
+  }
+  return false;
+}
+
 /** Entra object ids only: a UPN where an id belongs is a 400 (history must survive renames). */
 export const objectIdSchema = z.guid({
   error: (issue) =>

@@ -1,4 +1,5 @@
 import type { Container } from "@azure/cosmos";
+import { ifMatchAccepts } from "../http/conventions.js";
 import { z } from "zod";
 import { AppError } from "../errors/app-error.js";
 import type { AuditLog } from "../audit/audit-log.js";
@@ -122,7 +123,7 @@ export class LicenseRulesStore {
     };
     let stored;
     if (!existing) {
-      if (ifMatch !== DEFAULT_RULES_ETAG && ifMatch !== "*") throw stale();
+      if (!ifMatchAccepts(ifMatch, DEFAULT_RULES_ETAG)) throw stale();
       try {
         stored = await createItem(this.container, doc);
       } catch (err) {
@@ -130,7 +131,7 @@ export class LicenseRulesStore {
         throw err;
       }
     } else {
-      if (ifMatch !== "*" && ifMatch !== existing._etag) throw stale();
+      if (!ifMatchAccepts(ifMatch, existing._etag)) throw stale();
       stored = await replaceIfMatch(this.container, doc, existing._etag);
     }
     this.cache.delete(tenantId);

@@ -1,4 +1,5 @@
 import type { Container } from "@azure/cosmos";
+import { ifMatchAccepts } from "../http/conventions.js";
 import { z } from "zod";
 import { AppError } from "../errors/app-error.js";
 import { createItem, readItem, replaceIfMatch } from "../storage/repository.js";
@@ -98,7 +99,7 @@ export class TenantSettings {
   async put<K extends SettingsKind>(tenantId: string, kind: K, value: SettingsValue<K>, ifMatch: string, by: string): Promise<VersionedSettings<K>> {
     const existing = await readItem<SettingsDocument<K>>(this.container, kind, tenantId);
     const current = existing?._etag ?? DEFAULT_ETAG;
-    if (ifMatch !== "*" && ifMatch !== current) {
+    if (!ifMatchAccepts(ifMatch, current)) {
       throw new AppError("preconditionFailed", "The settings changed since you read them; read them again and retry with the new ETag.");
     }
     const doc = { ...value, id: kind, tenantId, updatedAt: this.now().toISOString(), updatedBy: by } as SettingsDocument<K>;

@@ -1,4 +1,5 @@
 import type { Container } from "@azure/cosmos";
+import { ifMatchAccepts } from "../http/conventions.js";
 import { AppError } from "../errors/app-error.js";
 import type { Principal } from "../auth/token-validator.js";
 import type { AuditLog } from "../audit/audit-log.js";
@@ -42,7 +43,7 @@ export class TenantRegistry {
     const at = this.now().toISOString();
     for (let attempt = 0; attempt < 3; attempt++) {
       const existing = await readItem<TenantDocument>(this.container, id, id);
-      if (ifMatch !== undefined && ifMatch !== "*" ? existing?._etag !== ifMatch : ifMatch === "*" && !existing) {
+      if (ifMatch !== undefined && !ifMatchAccepts(ifMatch, existing?._etag)) {
         throw new AppError("preconditionFailed", "The tenant changed since you read it (or is not onboarded); read it again and retry with the new ETag.");
       }
       try {

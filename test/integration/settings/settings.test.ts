@@ -49,6 +49,10 @@ describe("tenant settings (A1, P11)", () => {
     expect((await put("automation", { paused: false }, first)).status).toBe(412);
     expect((await put("automation", { paused: false })).status).toBe(428);
     expect(await (await stack.call(path("automation"), { token: admin })).json()).toMatchObject({ paused: true });
+    // A list of entity-tags (RFC 9110) passes when one of them is current.
+    const current = (await stack.call(path("automation"), { token: admin })).headers.get("etag")!;
+    expect((await put("automation", { paused: false }, `${first}, ${current}`)).status).toBe(200);
+    expect((await put("automation", { paused: true }, `${first}, ${current}`)).status).toBe(412);
   });
 
   it("when the body has an unknown field or a wrong type, then 400 naming it", async () => {

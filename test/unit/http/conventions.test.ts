@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { AppError } from "../../../shared/errors/app-error.js";
-import { decodeCursor, encodeCursor, listQuerySchema, multiUserResponse, requireIfMatch } from "../../../shared/http/conventions.js";
+import { decodeCursor, encodeCursor, listQuerySchema, ifMatchAccepts, multiUserResponse, requireIfMatch } from "../../../shared/http/conventions.js";
 import { toProblemResponse } from "../../../shared/http/problem.js";
 
 const T1 = "3f1a2b4c-0000-4000-8000-000000000001";
@@ -84,5 +84,16 @@ describe("If-Match", () => {
     // A bare tag is the same tag, quoted as ETags are; * stays *.
     expect(requireIfMatch(new Headers({ "If-Match": "abc" }))).toBe('"abc"');
     expect(requireIfMatch(new Headers({ "If-Match": "*" }))).toBe("*");
+  });
+
+  it("when If-Match lists entity-tags, then it matches when any of them is the current ETag by strong comparison; * when the resource exists", () => {
+    const etag = '"00000a00-0000-0000-0000-000000000000"';
+    expect(ifMatchAccepts(etag, etag)).toBe(true);
+    expect(ifMatchAccepts(`"older", ${etag}`, etag)).toBe(true);
+    expect(ifMatchAccepts(`"older" ,"oldest"`, etag)).toBe(false);
+    expect(ifMatchAccepts(`W/${etag}`, etag)).toBe(false); // a weak tag never passes If-Match
+    expect(ifMatchAccepts("*", etag)).toBe(true);
+    expect(ifMatchAccepts("*", undefined)).toBe(false);
+    expect(ifMatchAccepts(requireIfMatch(new Headers({ "If-Match": "00000a00-0000-0000-0000-000000000000" })), etag)).toBe(true);
   });
 });
