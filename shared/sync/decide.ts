@@ -10,9 +10,9 @@ import { isDirectoryManaged, recordKind } from "./records.js";
  * fields and access mode, and a Web API PATCH to disable (D3: disable, never delete).
  */
 export type PlannedAction =
-  /** accessMode: set after addUser when it is not what the platform gives (administrative for an admin without a license). */
+  /** accessMode: set after addUser when it is not what the platform gives (accessModeAfterAddUser). */
   | { op: "add"; userId: string; accessMode?: number }
-  /** accessMode: D8's pinned mode, set again after addUser (which gives a licensed user read-write). */
+  /** accessMode: set again after addUser, which resets the record's mode (accessModeAfterAddUser). */
   | { op: "reenable"; userId: string; systemUserId: string; accessMode?: number }
   | { op: "update"; userId: string; systemUserId: string; patch: Record<string, string | number | null> }
   | { op: "disable"; userId: string; systemUserId: string; failedRules: RuleId[] };
@@ -41,6 +41,17 @@ export interface Situation {
   recordNewerThanSnapshot?: boolean;
 }
 
+/**
+ * The access mode to set right after `addUser` (which gives anyone it counts as licensed
+ * read-write), or undefined for what addUser gives: an admin's pin (D8), else administrative for an
+ * admin without a license that grants access (D2). One rule for the periodic sync's adds and
+ * re-enables and for on-demand adds, re-enables and refreshes.
+ */
+export function accessModeAfterAddUser(pin: AccessMode | null | undefined, e: Eligibility): number | undefined {
+  if (pin) return ACCESS_MODES[pin];
+  return e.accessMode === "administrative" ? ACCESS_MODES.administrative : undefined;
+}
+
 export function failedKeepRules(e: Eligibility): RuleId[] {
   return e.rules.filter((r) => !r.addOnly && !r.passedOnDemand).map((r) => r.id);
 }
@@ -50,8 +61,8 @@ export function decide(s: Situation): Decision {
   if (!row) {
     if (!user || user.removed) return { action: null, lockInternalEmail: false };
     if (e.addInBackground) {
-      const mode = e.accessMode === "administrative" ? { accessMode: ACCESS_MODES.administrative } : {};
-      return { action: { op: "add", userId: s.userId, ...mode }, lockInternalEmail: false };
+      const mode = accessModeAfterAddUser(s.accessModePin, e);
+      return { action: { op: "add", userId: s.userId, ...(mode !== undefined && { accessMode: mode }) }, lockInternalEmail: false };
     }
     if (e.addOnDemand) return { action: null, skipped: "eligible only for an on-demand add (first access or the API)", lockInternalEmail: false };
     return { action: null, lockInternalEmail: false };
@@ -62,8 +73,8 @@ export function decide(s: Situation): Decision {
 
   if (row.isdisabled) {
     if (e.reenableInBackground) {
-      const pinned = s.accessModePin ? { accessMode: ACCESS_MODES[s.accessModePin] } : {};
-      return { action: { op: "reenable", userId: s.userId, systemUserId: row.systemuserid, ...pinned }, lockInternalEmail: false };
+      const mode = accessModeAfterAddUser(s.accessModePin, e);
+      return { action: { op: "reenable", userId: s.userId, systemUserId: row.systemuserid, ...(mode !== undefined && { accessMode: mode }) }, lockInternalEmail: false };
     }
     if (e.keep) return { action: null, skipped: "disabled; re-enabling it needs an on-demand add", lockInternalEmail: false };
     return { action: null, lockInternalEmail: false };

@@ -6,6 +6,7 @@ import { DataverseClient, isThrottled, THROTTLED_ITEM_DEFAULT_RETRY_AFTER_SECOND
 import { AppError } from "../errors/app-error.js";
 import { associationFailure, RECORD_NOT_READABLE } from "./default-roles.js";
 import type { SyncDeps } from "./deps.js";
+import { accessModeAfterAddUser } from "./decide.js";
 import { readTenantFacts, stagedUserOf, USER_SELECT } from "./directory-reader.js";
 import { environmentPartition, type AccessModePin, type DriftDocument, type RunDocument } from "./documents.js";
 import { driftLever, type DriftKind } from "./drift.js";
@@ -215,7 +216,7 @@ export async function syncOneUser(
     // The mode this product gives, which addUser may not have: an admin's pin (D8), administrative for an
     // admin without a license that grants access (D2). After the roles: a failure here loses no role, and
     // the next run sets the mode. A refresh sets it with the profile fields.
-    const wanted = s.accessModePin ? ACCESS_MODES[s.accessModePin.accessMode] : s.eligibility.accessMode === "administrative" ? ACCESS_MODES.administrative : undefined;
+    const wanted = accessModeAfterAddUser(s.accessModePin?.accessMode, s.eligibility);
     if (outcome !== "refreshed" && row && recordKind(row) === "regular" && wanted !== undefined && row.accessmode !== wanted) {
       await dataverse.patchSystemUser(row.systemuserid, { accessmode: wanted });
     }

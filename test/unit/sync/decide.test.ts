@@ -112,6 +112,14 @@ describe("D8 access modes in the sync", () => {
     expect(decision(u, row, tenant).action).toMatchObject({ op: "update", patch: { accessmode: 1 } });
   });
 
+  it("when an administrator without a license is added or re-enabled, then administrative is set right after addUser (which gives read-write), not a run later", () => {
+    const u = user({ licenses: [] });
+    const tenant = facts({ admins: { global: [u.id], powerPlatform: [], dynamics: [] } });
+    expect(decision(u, null, tenant).action).toEqual({ op: "add", userId: u.id, accessMode: 1 });
+    const row = rowFor(u, { isdisabled: true, accessmode: 0 });
+    expect(decision(u, row, tenant).action).toEqual({ op: "reenable", userId: u.id, systemUserId: row.systemuserid, accessMode: 1 });
+  });
+
   it("when a licensed user has an administrative record, then the sync switches it to read-write", () => {
     const u = user();
     expect(decision(u, rowFor(u, { accessmode: 1 })).action).toMatchObject({ op: "update", patch: { accessmode: 0 } });
