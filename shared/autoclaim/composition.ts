@@ -58,6 +58,7 @@ function build(rt: Runtime, lic: Licensing): AutoClaim {
     container: rt.container("autoclaim"),
     shards: config.AUTOCLAIM_COUNTER_SHARDS,
     exhaustedMemoMs: config.AUTOCLAIM_EXHAUSTED_MEMO_MS,
+    emptyRefreshMs: config.AUTOCLAIM_EMPTY_REFRESH_MS,
     availableInGraph: async (tenantId, skuId) => {
       const catalog = await lic.catalog.get(tenantId, { fresh: true });
       return catalog.products.find((p) => p.skuId === skuId)?.available;

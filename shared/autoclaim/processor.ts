@@ -304,11 +304,13 @@ async function claim(
   products: PolicyDocument["products"],
   now: Date,
   resume: boolean,
+  refreshed = false,
 ): Promise<ClaimResult> {
   const ev = body.event;
   const catalog = await deps.catalog.get(tenantId);
   const productOf = (skuId: string) => catalog.products.find((p) => p.skuId === skuId);
   let lastRefusal: AppError | undefined;
+  const emptyByCounters: string[] = [];
   for (const product of products) {
     const pending: ClaimDocument = {
       id: claimId(ev.appId, ev.userId),
@@ -329,7 +331,10 @@ async function claim(
       expiresAt: new Date(now.getTime() + deps.reservationExpiryMinutes * 60_000).toISOString(),
     };
     const locked = await lockClaim(deps, pending, now, resume);
-    if ("none" in locked) continue;
+    if ("none" in locked) {
+      emptyByCounters.push(product.skuId);
+      continue;
+    }
     if ("result" in locked) return locked.result;
     const { claimDoc, held } = locked;
     const outcome = await deps.assigner
@@ -364,6 +369,11 @@ async function claim(
         await giveBack(deps, tenantId, claimDoc, held);
         return { kind: "failed", code: outcome.error.code, reason: outcome.error.message, skuId: claimDoc.skuId };
     }
+  }
+  // Only our counters said no for these products (Graph was not asked): they may be behind Graph -
+  // an admin bought or freed licenses since the last reconciliation. Brought in line, once; then again.
+  if (!refreshed && emptyByCounters.length && (await deps.reservations.refreshEmpty(tenantId, emptyByCounters))) {
+    return claim(deps, tenantId, body, policy, products, now, resume, true);
   }
   return {
     kind: "failed",

@@ -54,6 +54,13 @@ export interface ReservationDeps {
   shards: number;
   /** How long a shard or product found empty is skipped without asking Cosmos again (default 2 s). */
   exhaustedMemoMs?: number;
+  /**
+   * How often, at most, the counters of a product found empty are brought in line with Graph on a
+   * claim's way (`refreshEmpty`; default 30 s): licenses bought or freed since the last
+   * reconciliation serve the next claim, and a product that is really exhausted costs one Graph
+   * read per interval, not one per claim (default 10 s).
+   */
+  emptyRefreshMs?: number;
   /** Licenses available in Graph now (fresh subscribedSkus); undefined when the tenant lacks the product. */
   availableInGraph(tenantId: string, skuId: string): Promise<number | undefined>;
   /** Reservations taken and not completed yet (pending claims) for the product. */
@@ -62,6 +69,7 @@ export interface ReservationDeps {
 }
 
 const DEFAULT_EXHAUSTED_MEMO_MS = 2000;
+const DEFAULT_EMPTY_REFRESH_MS = 10_000;
 
 const counterId = (skuId: string, shard: number) => `sku:${skuId}:${shard}`;
 
@@ -86,6 +94,7 @@ export class Reservations {
   private readonly emptyUntil = new Map<string, number>();
   private readonly graphExhaustedUntil = new Map<string, number>();
   private readonly initializing = new Map<string, Promise<void>>();
+  private readonly refreshes = new Map<string, { at: number; running: Promise<boolean> }>();
 
   private readonly memoMs: number;
   private readonly groups: Batcher<Asked, ReservedWith>;
@@ -175,6 +184,28 @@ export class Reservations {
   graphExhausted(tenantId: string, skuId: string): void {
     this.graphExhaustedUntil.set(`${tenantId}|${skuId}`, Date.now() + this.memoMs);
     void this.reconcile(tenantId, skuId).catch(() => undefined);
+  }
+
+  /**
+   * The counters of these products found them empty: bring each in line with Graph (at most once per
+   * `emptyRefreshMs` per product; concurrent callers share the read). True when one has units now.
+   */
+  async refreshEmpty(tenantId: string, skuIds: readonly string[]): Promise<boolean> {
+    const interval = this.deps.emptyRefreshMs ?? DEFAULT_EMPTY_REFRESH_MS;
+    const gained = await Promise.all(
+      skuIds.map((skuId) => {
+        const key = `${tenantId}|${skuId}`;
+        const last = this.refreshes.get(key);
+        if (last && Date.now() - last.at < interval) return last.running;
+        const running = this.reconcile(tenantId, skuId).then(
+          ({ after }) => after > 0,
+          () => false, // Graph or Cosmos unreachable: the claim fails as the counters say; maintenance reconciles later
+        );
+        this.refreshes.set(key, { at: Date.now(), running });
+        return running;
+      }),
+    );
+    return gained.some(Boolean);
   }
 
   /**

@@ -68,6 +68,12 @@ export const configSchema = z
     /** A10: how long (ms) a product found without licenses is not asked again by this instance (a cost saving; 0 = always ask). */
     AUTOCLAIM_EXHAUSTED_MEMO_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
     /**
+     * A3/A10: when the counters find every product of a policy empty, they are brought in line with
+     * Graph before the claim fails (licenses bought or freed since the last reconciliation serve it) -
+     * at most once per this many ms per product and instance (0 = every time).
+     */
+    AUTOCLAIM_EMPTY_REFRESH_MS: z.coerce.number().int().min(0).max(300_000).default(10_000),
+    /**
      * A10: how long the claim processor gathers claims into one license request (ms); 0 sends each at
      * once. 100 ms: at 50 claims/s, 0.34 Graph and 4.41 Cosmos requests per claim instead of 0.62 and
      * 4.86 with 40 ms, ~0.5 ms less CPU per claim, p99 ~650 instead of ~470 ms (docs/benchmarks.md);

@@ -152,6 +152,20 @@ describe("the claim processor", () => {
     expect(failures.resources).toEqual([]);
   });
 
+  it("when licenses are bought after the counters found every product empty, then the next claim gets one at once (the counters are brought in line with Graph before a claim fails), not after the next reconciliation", async () => {
+    await s.setAvailable(PRIMARY, 0);
+    await s.setAvailable(BACKUP, 0);
+    const { appId } = await policyFor([PRIMARY, BACKUP]);
+    const [first, second] = await s.addUsers(2);
+    expect(await claimEvent(first!, appId)).toMatchObject({ status: "failed", code: "no-license-available" });
+    // An admin buys 3 more of the backup in the admin center: Graph knows, our counters (still there) do not.
+    const summary = (await s.sim("/summary")) as { skus: { skuId: string; consumedUnits: number }[] };
+    const consumed = summary.skus.find((x) => x.skuId === BACKUP)?.consumedUnits ?? 0;
+    await s.sim(`/skus/${BACKUP}`, { method: "PATCH", body: { prepaidUnits: { enabled: consumed + 3, warning: 0 } } });
+    expect(await claimEvent(second!, appId)).toMatchObject({ status: "claimed", claim: { skuId: BACKUP } });
+    expect(await s.userLicenses(second!)).toContain(BACKUP.toLowerCase());
+  });
+
   it("when a claim fails for lack of licenses and alerts are on, then the tenant's webhook gets a licensing-failure alert naming the policy's primary product and the user (L18)", async () => {
     await s.setSetting("alerts", { enabled: true, webhookUrl: hook.url });
     try {

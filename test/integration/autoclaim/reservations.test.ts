@@ -94,3 +94,26 @@ describe("A10 reservations asked for together (one transactional batch for the g
     expect(await p.claims()).toHaveLength(50);
   });
 });
+
+describe("A3/A10 counters found empty are brought in line with Graph before a claim fails", () => {
+  it("when Graph has units the counters do not know of, then refreshEmpty adds them; asked again within the interval, Graph is not read again", async () => {
+    const container: Container = cosmos.database.container("autoclaim");
+    const tenantId = randomUUID();
+    const skuId = randomUUID();
+    let inGraph = 0;
+    const availableInGraph = vi.fn(() => Promise.resolve(inGraph));
+    const reservations = new Reservations({ container, shards: SHARDS, availableInGraph, pendingClaims: () => Promise.resolve(0), emptyRefreshMs: 60_000 });
+    const claim = (n: number) => (shard: number) => ({ operationType: "Create" as const, resourceBody: { id: `claim:${n}`, type: "claim", tenantId, skuId, shard } as JSONObject });
+
+    expect(await reservations.reserveWith(tenantId, skuId, "u1", claim(1))).toEqual({ kind: "none" });
+    expect(await reservations.refreshEmpty(tenantId, [skuId])).toBe(false);
+    inGraph = 2; // bought since
+    expect(await reservations.refreshEmpty(tenantId, [skuId])).toBe(false); // within the interval: the last answer, no Graph read
+    const reads = availableInGraph.mock.calls.length;
+
+    const fresh = new Reservations({ container, shards: SHARDS, availableInGraph, pendingClaims: () => Promise.resolve(0), emptyRefreshMs: 0 });
+    expect(await fresh.refreshEmpty(tenantId, [skuId])).toBe(true);
+    expect(availableInGraph.mock.calls.length).toBe(reads + 1);
+    expect(await fresh.reserveWith(tenantId, skuId, "u2", claim(2))).toMatchObject({ kind: "reserved" });
+  });
+});

@@ -40,7 +40,7 @@ export interface AutoClaimStack {
 export async function startAutoClaimStack(appSettings: Record<string, string> = {}, simCloudEnv: Record<string, string> = {}): Promise<AutoClaimStack> {
   const stack = await startTestStack({
     // Tests change products' units between claims: no "exhausted" memo may outlive a change.
-    appSettings: { AUTOCLAIM_PAUSE_RECHECK_SECONDS: "1", AUTOCLAIM_BATCH_LINGER_MS: "5", AUTOCLAIM_EXHAUSTED_MEMO_MS: "0", ...appSettings },
+    appSettings: { AUTOCLAIM_PAUSE_RECHECK_SECONDS: "1", AUTOCLAIM_BATCH_LINGER_MS: "5", AUTOCLAIM_EXHAUSTED_MEMO_MS: "0", AUTOCLAIM_EMPTY_REFRESH_MS: "0", ...appSettings },
     simCloudEnv: { SIM_CLOUD_RATE_LIMITS: "off", ...simCloudEnv },
   });
   const admin = await stack.token({ tenantId: TENANT, roles: ["Global Administrator"] });
