@@ -221,7 +221,7 @@ export async function unusedLicenses(
 export async function groupLicenseErrors(l: Licensing, tenantId: string, query: ListQuery): Promise<HttpResponseInit> {
   const filter = { groupLicenseErrors: true };
   const raw = decodeCursor(query.cursor, tenantId, filter);
-  const position: GroupErrorsPosition | undefined = raw ? cursorPosition(raw, z.object({ g: z.number().int().min(0), s: z.string().nullable() })) : undefined;
+  const position: GroupErrorsPosition | undefined = raw ? cursorPosition(raw, z.object({ g: z.number().int().min(0), s: z.string().nullable(), o: z.number().int().min(0).optional() })) : undefined;
   const catalog = await l.catalog.get(tenantId);
   const page = await groupLicenseErrorsPage({ graph: l.graph(tenantId), catalog }, { limit: query.limit, ...(position ? { position } : {}) });
   return { status: 200, jsonBody: { items: page.items, nextCursor: page.next ? encodeCursor(tenantId, filter, JSON.stringify(page.next)) : null } };

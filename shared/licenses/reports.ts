@@ -221,12 +221,22 @@ export type GroupLicenseErrorRow = z.infer<typeof groupLicenseErrorRowSchema>;
 export interface GroupErrorsPosition {
   /** Index of the group in the licensed-groups list. */
   g: number;
+  /** The skip token of the members page being read (null: the group's first page). */
   s: string | null;
+  /** Members of that page already reported. */
+  o?: number;
 }
+
+/** Members read per Graph page (most have no error: a page of the report may take several). */
+const GROUP_MEMBERS_PAGE = 100;
+/** Graph pages one report page reads at most before it answers with what it found and a cursor. */
+const GROUP_ERRORS_MAX_READS = 20;
 
 /**
  * One page of users whose group-based licenses failed (`licenseAssignmentStates[].error`), walking
  * the licensed groups' direct members (group licensing does not pass licenses to nested groups).
+ * A page holds up to `limit` rows across groups (a user's rows are never split); the cursor points
+ * into the members page it stopped in.
  */
 export async function groupLicenseErrorsPage(
   deps: { graph: LicensingGraph; catalog: Catalog },
@@ -234,32 +244,45 @@ export async function groupLicenseErrorsPage(
 ): Promise<{ items: GroupLicenseErrorRow[]; next: GroupErrorsPosition | null }> {
   const products = productIndex(deps.catalog);
   const groups = await deps.graph.listLicensedGroups();
-  let position: GroupErrorsPosition | null = options.position ?? { g: 0, s: null };
+  let position: GroupErrorsPosition = options.position ?? { g: 0, s: null };
   const items: GroupLicenseErrorRow[] = [];
-  for (let trips = 0; position && position.g < groups.length && trips < 10 && items.length === 0; trips++) {
-    const group = groups[position.g];
-    if (!group) break;
-    const top = Math.max(1, Math.floor(options.limit / Math.max(1, group.skuIds.length)));
-    const page = await deps.graph.listGroupMemberUsers(group.id, { top, ...(position.s ? { skipToken: position.s } : {}) });
-    for (const user of page.items) {
-      for (const s of user.licenseAssignmentStates) {
-        if (s.assignedByGroup !== group.id || isErrorFree(s.error)) continue;
-        const error = groupLicenseErrorSchema.safeParse(s.error);
-        items.push({
-          userId: user.id,
-          displayName: user.displayName,
-          userPrincipalName: user.userPrincipalName,
-          groupId: group.id,
-          groupName: group.displayName,
-          skuId: s.skuId,
-          skuPartNumber: products.get(s.skuId)?.skuPartNumber ?? s.skuId,
-          error: s.error ?? "Other",
-          reason: GROUP_ERROR_REASONS[error.success ? error.data : "Other"],
-          lastUpdatedDateTime: s.lastUpdatedDateTime,
+  for (let reads = 0; position.g < groups.length && reads < GROUP_ERRORS_MAX_READS; reads++) {
+    const group = groups[position.g]!;
+    const page = await deps.graph.listGroupMemberUsers(group.id, { top: GROUP_MEMBERS_PAGE, ...(position.s ? { skipToken: position.s } : {}) });
+    for (let i = position.o ?? 0; i < page.items.length; i++) {
+      const user = page.items[i]!;
+      const rows = user.licenseAssignmentStates
+        .filter((st) => st.assignedByGroup === group.id && !isErrorFree(st.error))
+        .map((st): GroupLicenseErrorRow => {
+          const error = groupLicenseErrorSchema.safeParse(st.error);
+          return {
+            userId: user.id,
+            displayName: user.displayName,
+            userPrincipalName: user.userPrincipalName,
+            groupId: group.id,
+            groupName: group.displayName,
+            skuId: st.skuId,
+            skuPartNumber: products.get(st.skuId)?.skuPartNumber ?? st.skuId,
+            error: st.error ?? "Other",
+            reason: GROUP_ERROR_REASONS[error.success ? error.data : "Other"],
+            lastUpdatedDateTime: st.lastUpdatedDateTime,
+          };
         });
+      if (rows.length && items.length && items.length + rows.length > options.limit) {
+        return { items, next: { g: position.g, s: position.s, o: i } };
+      }
+      items.push(...rows);
+      if (items.length >= options.limit) {
+        const next = i + 1 < page.items.length ? { g: position.g, s: position.s, o: i + 1 } : after(position, page.skipToken);
+        return { items, next: next.g < groups.length ? next : null };
       }
     }
-    position = page.skipToken ? { g: position.g, s: page.skipToken } : { g: position.g + 1, s: null };
+    position = after(position, page.skipToken);
   }
-  return { items, next: position && position.g < groups.length ? position : null };
+  return { items, next: position.g < groups.length ? position : null };
+}
+
+/** The position after a members page: its next page, or the next group. */
+function after(position: GroupErrorsPosition, skipToken: string | null): GroupErrorsPosition {
+  return skipToken ? { g: position.g, s: skipToken, o: 0 } : { g: position.g + 1, s: null, o: 0 };
 }

@@ -202,6 +202,23 @@ describe("L20 group-licensing errors", () => {
     expect(exclusive.map((r) => r.error)).toEqual(["MutuallyExclusiveViolation", "MutuallyExclusiveViolation", "MutuallyExclusiveViolation"]);
     expect(rows).toHaveLength(6);
   });
+
+  it("when paged, then every page but the last is full (across groups), no row repeats, and one page of the default size shows them all", async () => {
+    const pages: { userId: string; skuId: string; groupId: string }[][] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await s.api(`reports/group-license-errors?limit=2${cursor ? `&cursor=${cursor}` : ""}`);
+      const page = (await res.json()) as { items: { userId: string; skuId: string; groupId: string }[]; nextCursor: string | null };
+      pages.push(page.items);
+      cursor = page.nextCursor;
+    } while (cursor && pages.length < 100);
+    expect(pages.map((p) => p.length)).toEqual([2, 2, 2]);
+    const keys = pages.flat().map((r) => `${r.groupId}|${r.userId}|${r.skuId}`);
+    expect(new Set(keys).size).toBe(6);
+    const all = (await (await s.api("reports/group-license-errors")).json()) as { items: unknown[]; nextCursor: string | null };
+    expect(all.items).toHaveLength(6);
+    expect(all.nextCursor).toBeNull();
+  });
 });
 
 describe("L16 audit queries", () => {
