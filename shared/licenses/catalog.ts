@@ -89,10 +89,10 @@ export class CatalogService {
     return refresh;
   }
 
-  async product(tenantId: string, skuId: string): Promise<Product> {
+  async product(tenantId: string, skuId: string, options: { fresh?: boolean } = {}): Promise<Product> {
     const find = (catalog: Catalog) => catalog.products.find((p) => p.skuId === skuId.toLowerCase());
     // A product bought since the catalog was read: read it again once before saying it is not there.
-    const found = find(await this.get(tenantId)) ?? find(await this.get(tenantId, { fresh: true }));
+    const found = find(await this.get(tenantId, options)) ?? (options.fresh ? undefined : find(await this.get(tenantId, { fresh: true })));
     if (!found) throw new AppError("notFound", "The product is not subscribed in this tenant.");
     return found;
   }

@@ -44,7 +44,7 @@ export const productsGet = defineEndpoint({
   name: "products-get",
   method: "GET",
   route: "tenants/{tenantId}/products/{skuId}",
-  summary: "L1: one product.",
+  summary: "L1: one product (at most 60 s old; `Cache-Control: no-cache` reads Microsoft Graph now).",
   tag: TAG,
   access: ACCESS.read,
   upstream: true,

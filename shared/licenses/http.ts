@@ -29,15 +29,17 @@ const CSV = "text/csv; charset=utf-8";
 
 // --- products (L1, L2) ---------------------------------------------------------------------------
 
+/** `Cache-Control: no-cache`: read Microsoft Graph now instead of the catalog (at most 60 s old). */
+const wantsFresh = (headers: Headers) => /no-cache/i.test(headers.get("cache-control") ?? "");
+
 export async function listProducts(l: Licensing, tenantId: string, query: ListQuery, headers: Headers): Promise<HttpResponseInit> {
-  const fresh = /no-cache/i.test(headers.get("cache-control") ?? "");
-  const catalog = await l.catalog.get(tenantId, { fresh });
+  const catalog = await l.catalog.get(tenantId, { fresh: wantsFresh(headers) });
   const { items, nextCursor } = offsetPage(catalog.products, tenantId, "products", query);
   return { status: 200, jsonBody: { items, nextCursor, refreshedAt: catalog.refreshedAt } };
 }
 
-export async function getProduct(l: Licensing, tenantId: string, skuId: string): Promise<HttpResponseInit> {
-  return { status: 200, jsonBody: await l.catalog.product(tenantId, skuId) };
+export async function getProduct(l: Licensing, tenantId: string, skuId: string, headers: Headers): Promise<HttpResponseInit> {
+  return { status: 200, jsonBody: await l.catalog.product(tenantId, skuId, { fresh: wantsFresh(headers) }) };
 }
 
 export async function listProductUsers(l: Licensing, tenantId: string, skuId: string, query: ListQuery): Promise<HttpResponseInit> {

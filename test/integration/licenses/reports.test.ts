@@ -64,6 +64,12 @@ describe("L1 catalog", () => {
     expect(resource?.products.find((p) => p.skuId === DEMO_SKUS.office365E3)?.assigned).toBeGreaterThan(0);
   });
 
+  it("when one product is read with Cache-Control: no-cache, then Graph is read now, as for the list", async () => {
+    await s.api(`products/${DEMO_SKUS.office365E3}`);
+    await s.api(`products/${DEMO_SKUS.office365E3}`, { headers: { "Cache-Control": "no-cache" } });
+    expect((await s.graphCounters()).batchItemsByKind.subscribedSkus).toBe(2);
+  });
+
   it("when a product is not subscribed, then 404", async () => {
     expect((await s.api("products/00000000-0000-4000-8000-000000000000")).status).toBe(404);
   });
