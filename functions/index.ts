@@ -61,5 +61,6 @@ import "./environments-application-users-patch.js";
 import "./sync-timer.js";
 import "./sync-jobs-process.js";
 import "./sync-first-access.js";
+import "./automation-resumed.js";
 import "./events-process.js";
 import "./zz-route-not-found.js";

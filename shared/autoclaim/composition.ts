@@ -15,6 +15,7 @@ import { KeyedQueue } from "../concurrency/keyed-queue.js";
 import { ClaimAssigner, UserReader } from "./license-access.js";
 import { PolicyStore } from "./policy-store.js";
 import type { ProcessorDeps } from "./processor.js";
+import type { ReclaimDeps } from "./reclaim.js";
 import { Reservations } from "./reservations.js";
 
 /**
@@ -128,5 +129,22 @@ function shareConcurrent(read: (tenantId: string) => Promise<boolean>): (tenantI
       running.set(tenantId, call);
     }
     return call;
+  };
+}
+
+/** A13's dependencies (the reclaim timer, and the run after automation resumes). */
+export function reclaimDeps(ac: AutoClaim, overrides: Partial<ReclaimDeps> = {}): ReclaimDeps {
+  return {
+    tenants: ac.runtime.container("tenants"),
+    usage: ac.runtime.container("usage"),
+    claims: ac.claims,
+    reservations: ac.reservations,
+    assignments: () => Promise.resolve(ac.licensing.assignments),
+    isPaused: isAutomationPaused,
+    isAutoClaimEnabled,
+    policies: (tenantId) => ac.policies.all(tenantId),
+    afterDays: ac.runtime.config.AUTOCLAIM_RECLAIM_AFTER_DAYS,
+    now: () => new Date(),
+    ...overrides,
   };
 }

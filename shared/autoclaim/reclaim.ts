@@ -29,13 +29,15 @@ export interface ReclaimDeps {
   policies(tenantId: string): Promise<Pick<PolicyDocument, "id" | "enabled">[]>;
   afterDays: number;
   now(): Date;
+  /** Only these tenants (e.g. the one whose automation just resumed); every onboarded tenant by default. */
+  tenantIds?: readonly string[];
 }
 
 export async function runReclamation(deps: ReclaimDeps, log: (msg: string) => void = () => undefined): Promise<{ reclaimed: number; failed: number }> {
   const out = { reclaimed: 0, failed: 0 };
   if (deps.afterDays <= 0) return out;
   const cutoff = new Date(deps.now().getTime() - deps.afterDays * 24 * 3600_000).toISOString();
-  for (const tenantId of await onboardedTenants(deps.tenants)) {
+  for (const tenantId of deps.tenantIds ?? (await onboardedTenants(deps.tenants))) {
     if (await deps.isPaused(tenantId)) continue; // P11: automatic changes wait
     if (!(await deps.isAutoClaimEnabled(tenantId))) continue;
     const enabled = new Set((await deps.policies(tenantId)).filter((p) => p.enabled).map((p) => p.id));

@@ -20,6 +20,8 @@ export interface WriteSettingsOptions<K extends SettingsKind> {
   view?: SettingsView<K>;
   /** How the audit trail records before and after (default: as stored); the trail is readable by every reader. */
   auditView?: SettingsView<K>;
+  /** After the change is saved and audited (e.g. P11's resume announcement). */
+  afterChange?: (before: SettingsValue<K>, after: SettingsValue<K>) => Promise<unknown>;
 }
 
 /** PUT with If-Match; the change is audited with its before and after. */
@@ -40,5 +42,6 @@ export async function writeSettings<K extends SettingsKind>(
     after: auditView(after.value),
     outcome: "succeeded",
   });
+  await options.afterChange?.(before.value, after.value);
   return toResponse(after, options.view);
 }

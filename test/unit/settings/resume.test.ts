@@ -1,0 +1,38 @@
+import { describe, expect, it, vi } from "vitest";
+import type { QueueSender } from "../../../shared/queue/transport.js";
+import { announceResume, AUTOMATION_RESUMED_KIND, runResumedWork } from "../../../shared/settings/resume.js";
+
+const T = "0b0b0b0b-0000-4000-8000-000000000001";
+
+function queue(fail = false) {
+  const sent: unknown[] = [];
+  const q = { send: vi.fn((e: unknown) => (fail ? Promise.reject(new Error("queue down")) : (sent.push(e), Promise.resolve()))) } as unknown as QueueSender;
+  return { q, sent };
+}
+
+describe("P11 resume: the scheduled work a pause skipped runs when automation resumes", () => {
+  it("when the switch goes from paused to not paused, then one automation-resumed message is sent; any other change sends none", async () => {
+    const { q, sent } = queue();
+    expect(await announceResume(q, T, { paused: true }, { paused: false }, () => undefined)).toBe(true);
+    expect(sent).toEqual([expect.objectContaining({ kind: AUTOMATION_RESUMED_KIND, tenantId: T })]);
+    expect(await announceResume(q, T, { paused: false }, { paused: false }, () => undefined)).toBe(false);
+    expect(await announceResume(q, T, { paused: false }, { paused: true }, () => undefined)).toBe(false);
+    expect(await announceResume(q, T, { paused: true }, { paused: true }, () => undefined)).toBe(false);
+    expect(sent).toHaveLength(1);
+  });
+
+  it("when the queue is down, then the saved switch stands and a warning says the scheduled runs will do the work", async () => {
+    const warn = vi.fn();
+    expect(await announceResume(queue(true).q, T, { paused: true }, { paused: false }, warn)).toBe(false);
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/scheduled runs/));
+  });
+
+  it("when the tenant is paused again by the time the message is handled, then nothing runs; otherwise every run, one failure not stopping the next", async () => {
+    const first = vi.fn(() => Promise.reject(new Error("Graph down")));
+    const second = vi.fn(() => Promise.resolve({ reclaimed: 2 }));
+    const runs = [{ name: "trialExpiry", run: first }, { name: "reclamation", run: second }];
+    expect(await runResumedWork(T, () => Promise.resolve(true), runs)).toEqual({ paused: true });
+    expect(first).not.toHaveBeenCalled();
+    expect(await runResumedWork(T, () => Promise.resolve(false), runs)).toEqual({ trialExpiry: { error: "Graph down" }, reclamation: { reclaimed: 2 } });
+  });
+});
