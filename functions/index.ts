@@ -31,6 +31,7 @@ import "./reports-group-license-errors-get.js";
 import "./audit-list.js";
 import "./audit-verification-get.js";
 import "./trial-expiry-timer.js";
+import "./group-licensing-check-timer.js";
 import "./auto-claim-policies-list.js";
 import "./auto-claim-policies-post.js";
 import "./auto-claim-policies-get.js";

@@ -92,6 +92,8 @@ export const configSchema = z
     AUTOCLAIM_MAINTENANCE_SCHEDULE: ncrontab.default("0 */5 * * * *"),
     /** NCRONTAB of A13 reclamation (it does nothing while AUTOCLAIM_RECLAIM_AFTER_DAYS is 0). */
     AUTOCLAIM_RECLAIM_SCHEDULE: ncrontab.default("0 30 3 * * *"),
+    /** NCRONTAB of the L18 scan for group-based licensing errors (L20) in tenants whose alerts are on. */
+    GROUP_LICENSING_CHECK_SCHEDULE: ncrontab.default("0 15 */6 * * *"),
     /** E2: read Entra sign-in logs (needs Entra ID P1 and AuditLog.Read.All); off by default. */
     SIGNIN_POLL_ENABLED: bool.default(false),
     /** NCRONTAB of the E2 sign-in log poller. */

@@ -49,5 +49,6 @@ export function buildLicensing(runtime: Runtime): Licensing {
 
 /** What the trial expiry (L11) needs; the pause switch (P11) comes from the tenant settings. */
 export function trialExpiryDeps(l: Licensing): TrialExpiryDeps {
-  return { catalog: l.catalog, assignments: l.assignments, graph: (t) => l.graph(t, "background"), isPaused: isAutomationPaused };
+  const alerts = alertsFor(l.runtime);
+  return { catalog: l.catalog, assignments: l.assignments, graph: (t) => l.graph(t, "background"), isPaused: isAutomationPaused, alert: (input) => alerts.licensingFailure(input) };
 }

@@ -6,7 +6,8 @@ import { systemActor } from "./actor.js";
 import type { LicenseAssignments } from "./assign.js";
 import type { CatalogService } from "./catalog.js";
 import type { LicensingGraph } from "./graph-licensing.js";
-import { assignedDateTimeOf, directLicenses, productIndex, TRIAL_DAYS, trialExpiry } from "./license-state.js";
+import type { LicensingFailureInput } from "../alerts/alerts.js";
+import { assignedDateTimeOf, directLicenses, groupLicenses, productIndex, TRIAL_DAYS, trialExpiry } from "./license-state.js";
 
 /**
  * L11: a trial license is removed 90 days after it was assigned to the user (the start is the
@@ -19,6 +20,11 @@ export interface TrialExpiryDeps {
   assignments: LicenseAssignments;
   graph(tenantId: string, mode: "background"): LicensingGraph;
   isPaused(tenantId: string): Promise<boolean>;
+  /**
+   * L18: a trial past its 90 days that the user inherits from a group cannot be removed here (L15):
+   * the admin is told which group to change, instead of finding the trial still there by chance.
+   */
+  alert?(input: LicensingFailureInput): Promise<void>;
 }
 
 export interface TrialExpiryReport {
@@ -38,6 +44,8 @@ export async function expireTrials(deps: TrialExpiryDeps, tenantId: string, now:
   const products = productIndex(catalog);
   const graph = deps.graph(tenantId, "background");
   const due = new Map<string, { skuId: string; assignedDateTime: string }[]>();
+  /** Expired trials held through a group: skuId|groupId -> users. */
+  const inheritedExpired = new Map<string, string[]>();
   for (const trial of catalog.products.filter((p) => p.kind === "trial")) {
     let skipToken: string | undefined;
     do {
@@ -45,6 +53,13 @@ export async function expireTrials(deps: TrialExpiryDeps, tenantId: string, now:
       for (const user of page.items) {
         if (!directLicenses(user).has(trial.skuId)) {
           report.skipped.push({ userId: user.id, skuId: trial.skuId, reason: "inherited from a group: the group's license is removed through the group" });
+          const since = assignedDateTimeOf(user, trial.skuId, products);
+          if (since && trialExpiry(since, now).expired) {
+            for (const groupId of groupLicenses(user).get(trial.skuId) ?? []) {
+              const key = `${trial.skuId}|${groupId}`;
+              inheritedExpired.set(key, [...(inheritedExpired.get(key) ?? []), user.id]);
+            }
+          }
           continue;
         }
         const assigned = assignedDateTimeOf(user, trial.skuId, products);
@@ -57,6 +72,17 @@ export async function expireTrials(deps: TrialExpiryDeps, tenantId: string, now:
       }
       skipToken = page.skipToken ?? undefined;
     } while (skipToken);
+  }
+
+  for (const [key, userIds] of inheritedExpired) {
+    const [skuId, groupId] = key.split("|") as [string, string];
+    const product = products.get(skuId);
+    await deps.alert?.({
+      tenantId, source: "trial-expiry", code: "trial-expired-inherited", groupId, userIds,
+      product: { skuId, skuPartNumber: product?.skuPartNumber ?? null, displayName: product?.displayName ?? null },
+      message: `${userIds.length} user(s) hold ${product?.skuPartNumber ?? skuId}, a trial past its ${TRIAL_DAYS} days, through group ${groupId}: ` +
+        "it can only be removed through the group - remove the license from the group, or the users from it.",
+    });
   }
 
   const users = [...due];

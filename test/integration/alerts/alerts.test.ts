@@ -259,6 +259,19 @@ describe("L18 licensing-failure alerts", () => {
     expect(sent?.body.failure).toMatchObject({ code: "group-licensing-error", source: "group-licensing", groupId: DEMO_IDS.groups.powerAppsLicensing.toLowerCase() });
   });
 
+  it("when group-based licensing errors exist, then the scan timer raises one alert per group and product, naming the group and its users - no license change needed", async () => {
+    await enableAlerts(hook.url, {});
+    const baseline = hook.received.length;
+    const ours = (a: ReceivedAlert) => a.body.type === "licensing-failure" && a.body.failure?.groupId === DEMO_IDS.groups.exchangePlan1Licensing.toLowerCase();
+    const run = await fetch(`${s.stack.hostUrl}/admin/functions/group-licensing-check-timer`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(run.status).toBe(202);
+    const sent = (await hook.waitFor((got) => got.slice(baseline).some(ours))).slice(baseline).filter(ours);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.body.failure).toMatchObject({ source: "group-licensing", code: "group-licensing-error", userIds: expect.any(Array) });
+    expect(sent[0]?.body.failure?.userIds).toHaveLength(3);
+    expect(sent[0]?.body.failure?.message).toMatch(/Exchange|MutuallyExclusiveViolation/);
+  });
+
   it("when alerts are switched off, then a failure records and sends nothing", async () => {
     const sku = DEMO_SKUS.teamsPhone;
     const off = await putAlertSettings({ enabled: false, webhookUrl: hook.url });

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 
 export interface ReceivedAlert {
   headers: IncomingHttpHeaders;
-  body: { id: string; type: string; tenantId: string; occurredAt: string; product: { skuId: string } | null; figures: { available: number } | null; failure: { code: string; occurrences: number } | null };
+  body: { id: string; type: string; tenantId: string; occurredAt: string; product: { skuId: string } | null; figures: { available: number } | null; failure: { code: string; occurrences: number; source?: string; groupId?: string | null; userIds?: string[]; message?: string } | null };
   /** What the receiver answered. */
   status: number;
 }

@@ -58,6 +58,7 @@ describe("function registrations", () => {
         http("audit-list", "GET", "tenants/{tenantId}/audit"),
         http("audit-verification-get", "GET", "tenants/{tenantId}/audit/verification"),
         { name: "trial-expiry-timer", trigger: "timer", route: undefined, methods: undefined, authLevel: undefined, schedule: "0 0 3 * * *", queueName: undefined, connection: undefined },
+        { name: "group-licensing-check-timer", trigger: "timer", route: undefined, methods: undefined, authLevel: undefined, schedule: "0 15 */6 * * *", queueName: undefined, connection: undefined },
         http("auto-claim-policies-list", "GET", "tenants/{tenantId}/auto-claim-policies"),
         http("auto-claim-policies-post", "POST", "tenants/{tenantId}/auto-claim-policies"),
         http("auto-claim-policies-get", "GET", "tenants/{tenantId}/auto-claim-policies/{policyId:guid}"),

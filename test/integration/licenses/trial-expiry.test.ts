@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DEMO_SKUS, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
+import type { LicensingFailureInput } from "../../../shared/alerts/alerts.js";
 import { expireTrials, type TrialExpiryDeps } from "../../../shared/licenses/trial-expiry.js";
 import { TenantSettings } from "../../../shared/settings/tenant-settings.js";
 import { auditOf, inProcessLicensing, startLicenseStack, type LicenseStack } from "./support.js";
@@ -73,6 +74,18 @@ describe("L11 trial expiry", () => {
     expect(outcome).toMatchObject({ actor: { type: "system", id: "trial-expiry" }, outcome: "succeeded" });
     const intent = (await auditOf(s, TRIAL_USER)).find((r) => r.phase === "intent");
     expect(intent?.reason).toMatch(/trial expired/);
+  });
+
+  it("when an inherited trial is past its 90 days, then it is left to its group and an alert names the group and its users (L18)", async () => {
+    const groupId = "7e57a1a1-0000-4000-8000-000000000002";
+    await s.sim("POST", "groups", { id: groupId, displayName: "Trial group", members: [demoUserId(20)], assignedLicenses: [{ skuId: DEMO_SKUS.powerAppsTrial, disabledPlans: [] }] });
+    const alerts: LicensingFailureInput[] = [];
+    const later = new Date(Date.now() + 91 * 24 * 3600_000);
+    const report = await expireTrials({ ...deps(), alert: (a) => (alerts.push(a), Promise.resolve()) }, s.tenantId, later);
+    expect(report.skipped).toContainEqual(expect.objectContaining({ userId: demoUserId(20), skuId: DEMO_SKUS.powerAppsTrial }));
+    expect(alerts).toEqual([expect.objectContaining({ source: "trial-expiry", code: "trial-expired-inherited", groupId, userIds: [demoUserId(20)], product: expect.objectContaining({ skuId: DEMO_SKUS.powerAppsTrial }) })]);
+    expect(alerts[0]?.message).toMatch(/remove the license from the group/);
+    expect(await trialOf(demoUserId(20))).toBeDefined();
   });
 
   it("when automation is paused, then nothing is removed; resuming removes them at once (P11), not at the next nightly run", async () => {
