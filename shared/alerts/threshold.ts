@@ -14,10 +14,11 @@ export interface StockFigures {
 /**
  * L18: a product runs low when its available licenses drop below the set share of its total, or
  * below the set count (either rule; a threshold with neither never fires). Products without
- * licenses (total 0) are never "low": there is nothing to run out of.
+ * licenses (total 0) are never "low": there is nothing to run out of; nor is a self-service purchase
+ * (L10: a user bought it for themselves, admins cannot assign it - nothing they could act on).
  */
-export function isLowStock(product: Pick<Product, "total" | "available">, threshold: LowStockThreshold): boolean {
-  if (product.total <= 0) return false;
+export function isLowStock(product: Pick<Product, "total" | "available"> & { kind?: Product["kind"] }, threshold: LowStockThreshold): boolean {
+  if (product.total <= 0 || product.kind === "selfService") return false;
   if (threshold.count !== undefined && product.available < threshold.count) return true;
   if (threshold.percent !== undefined && product.available * 100 < threshold.percent * product.total) return true;
   return false;

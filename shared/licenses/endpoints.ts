@@ -242,7 +242,7 @@ export const reportsUnusedLicensesGet = defineEndpoint({
   access: ACCESS.read,
   upstream: true,
   params: licenseRouteParamsSchema,
-  query: listQuerySchema.extend({ days: z.coerce.number({ error: "is required: a whole number of days from 1 to 3650" }).int().min(1).max(3650), product: trackedProductSchema.optional() }),
+  query: listQuerySchema.extend({ days: z.coerce.number({ error: "must be given, a whole number of days from 1 to 3650" }).int().min(1).max(3650), product: trackedProductSchema.optional() }),
   responses: { 200: { description: "Users", schema: listResponseSchema(unusedLicenseRowSchema) } },
 });
 
@@ -280,7 +280,7 @@ export const auditList = defineEndpoint({
       .transform((a) => (isGuid(a) ? a.toLowerCase() : a))
       .optional()
       .describe("Object id of an admin, or the name of a system actor such as trial-expiry"),
-    action: z.string().trim().min(1).max(100).optional(),
+    action: z.string().trim().min(1).max(100).optional().describe("An action name, exactly as records carry it, e.g. license.change, settings.automation.update, sync.run.approve"),
   }),
   responses: { 200: { description: "Records", schema: listResponseSchema(auditRecordViewSchema) } },
 });

@@ -190,6 +190,18 @@ describe("L19 unused licenses", () => {
   });
 });
 
+describe("L19 parameters", () => {
+  it("when days is missing or not a whole number of days, then 400 naming query.days, without calling a given value missing", async () => {
+    for (const q of ["", "?days=abc", "?days=0"]) {
+      const res = await s.api(`reports/unused-licenses${q}`);
+      expect(res.status).toBe(400);
+      const { errors } = (await res.json()) as { errors: { path: string; message: string }[] };
+      expect(errors[0]?.path).toBe("query.days");
+      expect(errors[0]?.message).not.toMatch(/is required/);
+    }
+  });
+});
+
 describe("L20 group-licensing errors", () => {
   it("when listed, then every failed group assignment shows with its group, error and reason, across pages", async () => {
     const rows: { userId: string; groupId: string; error: string; reason: string; skuId: string }[] = [];

@@ -21,6 +21,11 @@ describe("L18 low-stock threshold", () => {
     expect(isLowStock(product(1000, 60), { percent: 5, count: 10 })).toBe(false);
   });
 
+  it("when the product is a self-service purchase (L10: admins cannot assign it), then it is never low", () => {
+    expect(isLowStock({ ...product(1, 0), kind: "selfService" }, { count: 5 })).toBe(false);
+    expect(isLowStock({ ...product(1, 0), kind: "paid" }, { count: 5 })).toBe(true);
+  });
+
   it("when the product has no licenses at all, then it is never low (nothing to run out of)", () => {
     expect(isLowStock(product(0, 0), { count: 5, percent: 50 })).toBe(false);
   });
