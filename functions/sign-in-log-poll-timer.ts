@@ -1,6 +1,6 @@
 import { app, type InvocationContext, type Timer } from "@azure/functions";
 import { autoClaim } from "../shared/autoclaim/composition.js";
-import { onboardedTenants } from "../shared/autoclaim/maintenance.js";
+import { activeTenantIds } from "../shared/tenants/tenant-registry.js";
 import { getConfig } from "../shared/config/config.js";
 import { pollAllTenants } from "../shared/events/sign-in-log-poller.js";
 
@@ -13,7 +13,7 @@ export async function handler(_timer: Timer, context: InvocationContext): Promis
     graph: (t) => ac.runtime.graph(t, "background"),
     state: ac.runtime.container("autoclaim"),
     now: () => new Date(),
-    tenants: () => onboardedTenants(ac.runtime.container("tenants")),
+    tenants: () => activeTenantIds(ac.runtime.container("tenants")),
     policyApps: async (tenantId) => (await ac.policies.all(tenantId)).map((p) => p.appId),
     log: (message, err) => context.warn(message, err),
   });

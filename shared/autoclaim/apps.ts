@@ -20,6 +20,10 @@ export const POLICY_APPS = [KNOWN_APPS.powerApps, KNOWN_APPS.powerAutomate, KNOW
 export const POLICY_APP_IDS = [KNOWN_APPS.powerApps.appId, KNOWN_APPS.powerAutomate.appId, KNOWN_APPS.powerBi.appId] as const;
 export type PolicyAppId = (typeof POLICY_APP_IDS)[number];
 
+export function isPolicyApp(appId: string): appId is PolicyAppId {
+  return (POLICY_APP_IDS as readonly string[]).includes(appId.toLowerCase());
+}
+
 export function knownAppOf(appId: string): KnownApp | undefined {
   const id = appId.toLowerCase();
   return (Object.keys(KNOWN_APPS) as KnownApp[]).find((k) => KNOWN_APPS[k].appId === id);

@@ -82,8 +82,9 @@ export class ClaimStore {
     });
   }
 
-  async markReclaimed(claim: ClaimDocument, at: Date, reason: string): Promise<void> {
-    await patchIf(
+  /** A13: the claim is over. False when another run marked it first (no longer `claimed`): it stays as it is. */
+  async markReclaimed(claim: ClaimDocument, at: Date, reason: string): Promise<boolean> {
+    return patchIf(
       this.container,
       claim.id,
       claim.tenantId,
@@ -93,6 +94,12 @@ export class ClaimStore {
         { op: "set", path: "/reclaimReason", value: reason },
       ],
       { condition: "from c where c.status = 'claimed'" },
+    ).then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof AppError && err.kind === "preconditionFailed") return false;
+        throw err;
+      },
     );
   }
 

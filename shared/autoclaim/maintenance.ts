@@ -3,7 +3,7 @@ import type { EventStore } from "../events/event-store.js";
 import { SIGN_IN_EVENT_KIND, type SignInEnvelopeBody } from "../events/sign-in-event.js";
 import { newEnvelope } from "../queue/envelope.js";
 import type { QueueSender } from "../queue/transport.js";
-import { queryAll } from "../storage/repository.js";
+import { activeTenantIds } from "../tenants/tenant-registry.js";
 import type { UserReader } from "./license-access.js";
 import type { ClaimStore } from "./claims.js";
 import type { PolicyStore } from "./policy-store.js";
@@ -33,14 +33,10 @@ export interface MaintenanceResult {
   reconciled: number;
 }
 
-export async function onboardedTenants(tenants: Container): Promise<string[]> {
-  const rows = await queryAll<{ id: string }>(tenants, { query: "SELECT c.id FROM c" }, { maxItems: 100_000 });
-  return rows.map((r) => r.id);
-}
 
 export async function runMaintenance(deps: MaintenanceDeps, log: (msg: string) => void = () => undefined): Promise<MaintenanceResult> {
   const result: MaintenanceResult = { tenants: 0, settled: 0, released: 0, reconciled: 0 };
-  for (const tenantId of await onboardedTenants(deps.tenants)) {
+  for (const tenantId of await activeTenantIds(deps.tenants)) {
     const policies = await deps.policies.all(tenantId);
     if (policies.length === 0) continue;
     result.tenants++;

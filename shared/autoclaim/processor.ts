@@ -1,3 +1,4 @@
+import { isPolicyApp, POLICY_APPS } from "./apps.js";
 import type { LicensingFailureInput } from "../alerts/alerts.js";
 import { AppError } from "../errors/app-error.js";
 import type { CatalogService } from "../licenses/catalog.js";
@@ -285,6 +286,8 @@ export function claimPlan(autoClaimOn: boolean, policy: PolicyDocument | undefin
   if (!autoClaimOn) return { skip: { code: "auto-claim-off", reason: "the auto-claim feature is off for this tenant (A1)" } };
   if (!policy) return { skip: { code: "no-policy", reason: `no auto-claim policy for the app ${appId}` } };
   if (!policy.enabled) return { skip: { code: "policy-disabled", reason: `the policy "${policy.name}" is disabled (A5)` } };
+  // A policy stored before the apps were an enumeration may name another app: it claims nothing.
+  if (!isPolicyApp(policy.appId)) return { skip: { code: "app-not-served", reason: `auto-claim serves ${POLICY_APPS.map((a) => a.displayName).join(", ")}, not the app ${appId}` } };
   const verdict = triggerQualifies(appId, trigger);
   if (!verdict.qualifies) return { skip: { code: "trigger-not-qualifying", reason: verdict.reason } };
   const partNumbers = new Map(catalog.products.map((p) => [p.skuId, p.skuPartNumber]));

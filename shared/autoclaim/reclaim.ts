@@ -5,7 +5,7 @@ import { productOfApp, usageOfUsers } from "../licenses/usage.js";
 import type { ClaimStore } from "./claims.js";
 import type { PolicyDocument } from "./policy.js";
 import { AUTO_CLAIM_ACTOR } from "./license-access.js";
-import { onboardedTenants } from "./maintenance.js";
+import { activeTenantIds } from "../tenants/tenant-registry.js";
 import type { Reservations } from "./reservations.js";
 
 /**
@@ -37,40 +37,49 @@ export async function runReclamation(deps: ReclaimDeps, log: (msg: string) => vo
   const out = { reclaimed: 0, failed: 0 };
   if (deps.afterDays <= 0) return out;
   const cutoff = new Date(deps.now().getTime() - deps.afterDays * 24 * 3600_000).toISOString();
-  for (const tenantId of deps.tenantIds ?? (await onboardedTenants(deps.tenants))) {
-    if (await deps.isPaused(tenantId)) continue; // P11: automatic changes wait
-    if (!(await deps.isAutoClaimEnabled(tenantId))) continue;
-    const enabled = new Set((await deps.policies(tenantId)).filter((p) => p.enabled).map((p) => p.id));
-    const claims = (await deps.claims.claimed(tenantId)).filter((c) => productOfApp(c.appId) !== undefined && enabled.has(c.policyId));
-    if (claims.length === 0) continue;
-    const usage = await usageOfUsers(deps.usage, tenantId, [...new Set(claims.map((c) => c.userId))]);
-    for (const claim of claims) {
-      const product = productOfApp(claim.appId);
-      const lastUse = usage.find((u) => u.userId === claim.userId && u.product === product)?.lastAccessAt ?? claim.claimedAt ?? claim.createdAt;
-      if (lastUse >= cutoff) continue;
-      const reason = `not used for ${deps.afterDays} days (last use ${lastUse}); returned to the pool (A13)`;
-      try {
-        await (await deps.assignments()).assignLicenses({
-          tenantId,
-          actor: AUTO_CLAIM_ACTOR,
-          userId: claim.userId,
-          remove: [claim.skuId],
-          reason,
-          context: { policyId: claim.policyId, claimEventId: claim.eventId, appId: claim.appId },
-          graphMode: "background",
-        });
-      } catch (err) {
-        // Already gone (an admin removed it): the claim is over either way.
-        if (!(err instanceof AppError && (err.code === "license-not-assigned" || err.kind === "notFound"))) {
-          out.failed++;
-          log(`A13: could not reclaim ${claim.skuId} from ${claim.userId}: ${err instanceof Error ? err.message : String(err)}`);
-          continue;
-        }
-      }
-      await deps.claims.markReclaimed(claim, deps.now(), reason);
-      await deps.reservations.release(tenantId, { skuId: claim.skuId, shard: claim.shard }).catch(() => undefined);
-      out.reclaimed++;
-    }
+  for (const tenantId of deps.tenantIds ?? (await activeTenantIds(deps.tenants))) {
+    // One tenant's failure (Graph or Cosmos down) does not stop the others.
+    await reclaimTenant(deps, tenantId, cutoff, out, log).catch((err: unknown) => {
+      out.failed++;
+      log(`A13: reclamation stopped for tenant ${tenantId}: ${err instanceof Error ? err.message : String(err)}`);
+    });
   }
   return out;
+}
+
+async function reclaimTenant(deps: ReclaimDeps, tenantId: string, cutoff: string, out: { reclaimed: number; failed: number }, log: (msg: string) => void): Promise<void> {
+  if (await deps.isPaused(tenantId)) return; // P11: automatic changes wait
+  if (!(await deps.isAutoClaimEnabled(tenantId))) return;
+  const enabled = new Set((await deps.policies(tenantId)).filter((p) => p.enabled).map((p) => p.id));
+  const claims = (await deps.claims.claimed(tenantId)).filter((c) => productOfApp(c.appId) !== undefined && enabled.has(c.policyId));
+  if (claims.length === 0) return;
+  const usage = await usageOfUsers(deps.usage, tenantId, [...new Set(claims.map((c) => c.userId))]);
+  for (const claim of claims) {
+    const product = productOfApp(claim.appId);
+    const lastUse = usage.find((u) => u.userId === claim.userId && u.product === product)?.lastAccessAt ?? claim.claimedAt ?? claim.createdAt;
+    if (lastUse >= cutoff) continue;
+    const reason = `not used for ${deps.afterDays} days (last use ${lastUse}); returned to the pool (A13)`;
+    try {
+      await (await deps.assignments()).assignLicenses({
+        tenantId,
+        actor: AUTO_CLAIM_ACTOR,
+        userId: claim.userId,
+        remove: [claim.skuId],
+        reason,
+        context: { policyId: claim.policyId, claimEventId: claim.eventId, appId: claim.appId },
+        graphMode: "background",
+      });
+    } catch (err) {
+      // Already gone (an admin removed it): the claim is over either way.
+      if (!(err instanceof AppError && (err.code === "license-not-assigned" || err.kind === "notFound"))) {
+        out.failed++;
+        log(`A13: could not reclaim ${claim.skuId} from ${claim.userId}: ${err instanceof Error ? err.message : String(err)}`);
+        continue;
+      }
+    }
+    // Another run (the schedule, or a resume) may have reclaimed it meanwhile: its unit is given back once.
+    if (!(await deps.claims.markReclaimed(claim, deps.now(), reason))) continue;
+    await deps.reservations.release(tenantId, { skuId: claim.skuId, shard: claim.shard }).catch(() => undefined);
+    out.reclaimed++;
+  }
 }

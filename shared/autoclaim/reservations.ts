@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Container, OperationInput } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
 import { Batcher, ItemFailure } from "../concurrency/batcher.js";
-import { createItem, patchIf, queryAll, transact } from "../storage/repository.js";
+import { createItem, deleteItem, patchIf, queryAll, readItem, replaceIfMatch, transact } from "../storage/repository.js";
 
 /**
  * A10: license reservations. Before Graph is called a claim takes one unit from a counter of the
@@ -56,7 +56,7 @@ export interface ReservationDeps {
   exhaustedMemoMs?: number;
   /**
    * How often, at most, the counters of a product found empty are brought in line with Graph on a
-   * claim's way (`refreshEmpty`; default 30 s): licenses bought or freed since the last
+   * claim's way (`refreshEmpty`): licenses bought or freed since the last
    * reconciliation serve the next claim, and a product that is really exhausted costs one Graph
    * read per interval, not one per claim (default 10 s).
    */
@@ -70,6 +70,8 @@ export interface ReservationDeps {
 
 const DEFAULT_EXHAUSTED_MEMO_MS = 2000;
 const DEFAULT_EMPTY_REFRESH_MS = 10_000;
+/** How long a reconciliation lease stays valid if its holder never gives it back (it crashed). */
+const RECONCILE_LEASE_MS = 30_000;
 
 const counterId = (skuId: string, shard: number) => `sku:${skuId}:${shard}`;
 
@@ -94,7 +96,8 @@ export class Reservations {
   private readonly emptyUntil = new Map<string, number>();
   private readonly graphExhaustedUntil = new Map<string, number>();
   private readonly initializing = new Map<string, Promise<void>>();
-  private readonly refreshes = new Map<string, { at: number; running: Promise<boolean> }>();
+  private readonly refreshes = new Map<string, { at: number; running: Promise<boolean>; done: boolean }>();
+  private readonly reconciling = new Map<string, Promise<{ before: number; after: number }>>();
 
   private readonly memoMs: number;
   private readonly groups: Batcher<Asked, ReservedWith>;
@@ -196,13 +199,17 @@ export class Reservations {
       skuIds.map((skuId) => {
         const key = `${tenantId}|${skuId}`;
         const last = this.refreshes.get(key);
-        if (last && Date.now() - last.at < interval) return last.running;
-        const running = this.reconcile(tenantId, skuId).then(
-          ({ after }) => after > 0,
-          () => false, // Graph or Cosmos unreachable: the claim fails as the counters say; maintenance reconciles later
-        );
-        this.refreshes.set(key, { at: Date.now(), running });
-        return running;
+        // A refresh still running is shared; one that ended within the interval already brought in what Graph had.
+        if (last && Date.now() - last.at < interval) return last.done ? Promise.resolve(false) : last.running;
+        const entry = { at: Date.now(), running: Promise.resolve(false), done: false };
+        entry.running = this.reconcile(tenantId, skuId)
+          .then(
+            ({ after }) => after > 0,
+            () => false, // Graph or Cosmos unreachable: the claim fails as the counters say; maintenance reconciles later
+          )
+          .finally(() => (entry.done = true));
+        this.refreshes.set(key, entry);
+        return entry.running;
       }),
     );
     return gained.some(Boolean);
@@ -211,8 +218,56 @@ export class Reservations {
   /**
    * Brings the product's counters to what Graph says is available minus the reservations in flight,
    * by adding the difference (increments commute with concurrent reservations: nothing is lost).
+   * Two reconciliations of one product must not both add the same difference: callers in this
+   * process share one, and a lease item in Cosmos lets one instance at a time do it (another finds
+   * the counters as they are).
    */
   async reconcile(tenantId: string, skuId: string): Promise<{ before: number; after: number }> {
+    const key = `${tenantId}|${skuId}`;
+    let running = this.reconciling.get(key);
+    if (!running) {
+      running = this.reconcileLeased(tenantId, skuId).finally(() => this.reconciling.delete(key));
+      this.reconciling.set(key, running);
+    }
+    return running;
+  }
+
+  private async reconcileLeased(tenantId: string, skuId: string): Promise<{ before: number; after: number }> {
+    const lease = await this.takeReconcileLease(tenantId, skuId);
+    if (!lease) {
+      const sum = (await this.counters(tenantId, skuId)).reduce((s, c) => s + c.available, 0);
+      return { before: sum, after: sum };
+    }
+    try {
+      return await this.reconcileNow(tenantId, skuId);
+    } finally {
+      await deleteItem(this.deps.container, lease.id, tenantId, { ifMatch: lease.etag }).catch(() => undefined); // else it expires
+    }
+  }
+
+  /** The product's reconciliation lease, or null while another instance holds it (a crashed holder's expires). */
+  private async takeReconcileLease(tenantId: string, skuId: string): Promise<{ id: string; etag: string } | null> {
+    const id = `reconcile-lease:${skuId}`;
+    const now = Date.now();
+    const doc = { id, type: "reconcile-lease", tenantId, skuId, until: new Date(now + RECONCILE_LEASE_MS).toISOString() };
+    try {
+      const created = await createItem(this.deps.container, doc);
+      return { id, etag: created._etag };
+    } catch (err) {
+      if (!(err instanceof AppError && err.kind === "conflict")) throw err;
+    }
+    const held = await readItem<typeof doc>(this.deps.container, id, tenantId);
+    if (held && Date.parse(held.until) > now) return null;
+    try {
+      const taken = held ? await replaceIfMatch(this.deps.container, doc, held._etag) : await createItem(this.deps.container, doc);
+      return { id, etag: taken._etag };
+    } catch (err) {
+      if (err instanceof AppError && (err.kind === "conflict" || err.kind === "preconditionFailed")) return null;
+      throw err;
+    }
+  }
+
+  private async reconcileNow(tenantId: string, skuId: string): Promise<{ before: number; after: number }> {
     const [inGraph, pending, counters] = await Promise.all([
       this.deps.availableInGraph(tenantId, skuId),
       this.deps.pendingClaims(tenantId, skuId),

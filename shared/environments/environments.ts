@@ -1,3 +1,4 @@
+import { ifMatchAccepts } from "../http/conventions.js";
 import type { z } from "zod";
 import type { AuditEntry } from "../audit/audit-log.js";
 import type { Principal } from "../auth/token-validator.js";
@@ -95,7 +96,7 @@ export async function patchEnvironment(
 ): Promise<{ view: EnvironmentView; etag: string }> {
   const env = await requireEnvironment(deps, tenantId, environmentId);
   const current = await deps.settings.get(tenantId, env.id);
-  if (ifMatch !== "*" && ifMatch !== current.etag) {
+  if (!ifMatchAccepts(ifMatch, current.etag)) {
     throw new AppError("preconditionFailed", "The environment's settings changed since you read them; read them again and retry with the new ETag.");
   }
   const next = { ...current.value };

@@ -1,3 +1,4 @@
+import { ifMatchAccepts } from "../http/conventions.js";
 import type { Container } from "@azure/cosmos";
 import { z } from "zod";
 import { AppError } from "../errors/app-error.js";
@@ -83,7 +84,7 @@ export class EnvironmentSettingsStore {
     const existing = await readItem<SettingsDocument>(this.container, idOf(environmentId), tenantId);
     const current = existing?._etag ?? DEFAULT_SETTINGS_ETAG;
     const stale = () => new AppError("preconditionFailed", "The environment's settings changed since you read them; read them again and retry with the new ETag.");
-    if (ifMatch !== "*" && ifMatch !== current) throw stale();
+    if (!ifMatchAccepts(ifMatch, current)) throw stale();
     const doc: SettingsDocument = {
       ...value, id: idOf(environmentId), type: "environment-settings", tenantId, environmentId: environmentId.toLowerCase(),
       updatedAt: this.now().toISOString(), updatedBy: by,

@@ -1,7 +1,9 @@
 import type { Container } from "@azure/cosmos";
 import type { LicensingFailureInput } from "../alerts/alerts.js";
+import { alertsFor } from "../alerts/composition.js";
+import type { Licensing } from "./composition.js";
 import { AppError } from "../errors/app-error.js";
-import { queryAll } from "../storage/repository.js";
+import { activeTenantIds } from "../tenants/tenant-registry.js";
 import type { Catalog } from "./model.js";
 import type { LicensingGraph } from "./graph-licensing.js";
 import { groupLicenseErrorsPage, type GroupErrorsPosition, type GroupLicenseErrorRow } from "./reports.js";
@@ -29,7 +31,9 @@ export async function checkGroupLicensing(deps: GroupLicensingCheckDeps, tenantI
     const page = await groupLicenseErrorsPage(deps, { limit: SCAN_PAGE, ...(position ? { position } : {}) });
     for (const row of page.items) {
       const key = `${row.groupId}|${row.skuId}`;
-      byGroupAndProduct.set(key, [...(byGroupAndProduct.get(key) ?? []), row]);
+      const rows = byGroupAndProduct.get(key);
+      if (rows) rows.push(row);
+      else byGroupAndProduct.set(key, [row]);
       errors++;
     }
     position = page.next ?? undefined;
@@ -37,7 +41,7 @@ export async function checkGroupLicensing(deps: GroupLicensingCheckDeps, tenantI
   for (const rows of byGroupAndProduct.values()) {
     const [first] = rows as [GroupLicenseErrorRow];
     const product = deps.catalog.products.find((p) => p.skuId === first.skuId);
-    const kinds = [...new Set(rows.map((r) => r.error))].join(", ");
+    const kinds = [...new Set(rows.map((r) => r.error))];
     const group = first.groupName ? `"${first.groupName}" (${first.groupId})` : first.groupId;
     await deps.raise({
       tenantId,
@@ -46,7 +50,9 @@ export async function checkGroupLicensing(deps: GroupLicensingCheckDeps, tenantI
       groupId: first.groupId,
       product: { skuId: first.skuId, skuPartNumber: product?.skuPartNumber ?? first.skuPartNumber, displayName: product?.displayName ?? null },
       userIds: rows.map((r) => r.userId),
-      message: `Group-based licensing could not assign ${first.skuPartNumber} to ${rows.length} user(s) from group ${group}: ${kinds}. ${first.reason}`,
+      message:
+        `Group-based licensing could not assign ${first.skuPartNumber} to ${rows.length} user(s) from group ${group}: ${kinds.join(", ")}.` +
+        (kinds.length === 1 ? ` ${first.reason}` : " The L20 report gives each user's reason."),
     });
   }
   return { errors, alerts: byGroupAndProduct.size };
@@ -58,7 +64,7 @@ export async function checkGroupLicensingForAllTenants(
   forTenant: (tenantId: string) => Promise<GroupLicensingCheckDeps | null>,
   log: (entry: Record<string, unknown>) => void,
 ): Promise<void> {
-  const ids = await queryAll<string>(tenants, { query: "SELECT VALUE c.id FROM c WHERE c.status = 'active'" }, { maxItems: 100_000 });
+  const ids = await activeTenantIds(tenants);
   for (const tenantId of ids) {
     try {
       const deps = await forTenant(tenantId);
@@ -68,4 +74,13 @@ export async function checkGroupLicensingForAllTenants(
       log({ event: "group-licensing-check", tenantId, error: err instanceof AppError ? `${err.kind}: ${err.message}` : String(err) });
     }
   }
+}
+
+/** The scan's dependencies for a tenant, or null when the tenant's alerts are off (nothing to raise, no Graph read). */
+export function groupLicensingCheckFor(l: Licensing): (tenantId: string) => Promise<GroupLicensingCheckDeps | null> {
+  const alerts = alertsFor(l.runtime);
+  return async (tenantId) => {
+    if (!(await l.runtime.settings.current(tenantId, "alerts")).enabled) return null;
+    return { graph: l.graph(tenantId, "background"), catalog: await l.catalog.get(tenantId), raise: (input) => alerts.licensingFailure(input) };
+  };
 }

@@ -1,7 +1,7 @@
 import type { Container } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
 import { MAX_BATCH_ITEMS } from "../clients/graph-batch.js";
-import { queryAll } from "../storage/repository.js";
+import { activeTenantIds } from "../tenants/tenant-registry.js";
 import { systemActor } from "./actor.js";
 import type { LicenseAssignments } from "./assign.js";
 import type { CatalogService } from "./catalog.js";
@@ -51,18 +51,20 @@ export async function expireTrials(deps: TrialExpiryDeps, tenantId: string, now:
     do {
       const page = await graph.listUsers({ skuId: trial.skuId, top: 999, ...(skipToken ? { skipToken } : {}) });
       for (const user of page.items) {
+        const assigned = assignedDateTimeOf(user, trial.skuId, products);
+        // Held through a group (also besides a direct assignment, which alone is removed here): only the group can remove it.
+        if (assigned && trialExpiry(assigned, now).expired) {
+          for (const groupId of groupLicenses(user).get(trial.skuId) ?? []) {
+            const key = `${trial.skuId}|${groupId}`;
+            const users = inheritedExpired.get(key);
+            if (users) users.push(user.id);
+            else inheritedExpired.set(key, [user.id]);
+          }
+        }
         if (!directLicenses(user).has(trial.skuId)) {
           report.skipped.push({ userId: user.id, skuId: trial.skuId, reason: "inherited from a group: the group's license is removed through the group" });
-          const since = assignedDateTimeOf(user, trial.skuId, products);
-          if (since && trialExpiry(since, now).expired) {
-            for (const groupId of groupLicenses(user).get(trial.skuId) ?? []) {
-              const key = `${trial.skuId}|${groupId}`;
-              inheritedExpired.set(key, [...(inheritedExpired.get(key) ?? []), user.id]);
-            }
-          }
           continue;
         }
-        const assigned = assignedDateTimeOf(user, trial.skuId, products);
         if (!assigned) {
           report.skipped.push({ userId: user.id, skuId: trial.skuId, reason: "Graph reports no assignment date" });
           continue;
@@ -118,7 +120,7 @@ export async function expireTrialsForAllTenants(
   now: Date,
   log: (entry: Record<string, unknown>) => void,
 ): Promise<TrialExpiryReport[]> {
-  const ids = await queryAll<string>(tenants, { query: "SELECT VALUE c.id FROM c WHERE c.status = 'active'" }, { maxItems: 100_000 });
+  const ids = await activeTenantIds(tenants);
   const reports: TrialExpiryReport[] = [];
   for (const tenantId of ids) {
     try {

@@ -20,7 +20,7 @@ export interface WriteSettingsOptions<K extends SettingsKind> {
   view?: SettingsView<K>;
   /** How the audit trail records before and after (default: as stored); the trail is readable by every reader. */
   auditView?: SettingsView<K>;
-  /** After the change is saved and audited (e.g. P11's resume announcement). */
+  /** Right after the change is saved, before it is audited (e.g. P11's resume announcement). */
   afterChange?: (before: SettingsValue<K>, after: SettingsValue<K>) => Promise<unknown>;
 }
 
@@ -33,6 +33,8 @@ export async function writeSettings<K extends SettingsKind>(
   const auditView: SettingsView<K> = options.auditView ?? ((v) => v);
   const before = await rt.settings.get(tenantId, kind);
   const after = await rt.settings.put(tenantId, kind, value, ifMatch, by.objectId);
+  // What follows from the saved change first: an audit write that fails must not leave it undone.
+  await options.afterChange?.(before.value, after.value);
   await rt.audit.append(tenantId, {
     actor: { type: "user", id: by.objectId },
     action: `settings.${kind}.update`,
@@ -42,6 +44,5 @@ export async function writeSettings<K extends SettingsKind>(
     after: auditView(after.value),
     outcome: "succeeded",
   });
-  await options.afterChange?.(before.value, after.value);
   return toResponse(after, options.view);
 }

@@ -1,3 +1,4 @@
+import { AppError } from "../errors/app-error.js";
 import { newEnvelope } from "../queue/envelope.js";
 import type { QueueSender } from "../queue/transport.js";
 
@@ -30,18 +31,27 @@ export interface ResumedRun {
   run(tenantId: string, isPaused: (tenantId: string) => Promise<boolean>): Promise<Record<string, unknown>>;
 }
 
-/** The handler's work: nothing if the tenant is paused again; otherwise each run, one failure not stopping the others. */
+/**
+ * The handler's work: nothing if the tenant is paused again; otherwise each run, one failure not
+ * stopping the others. A run that failed for a passing reason (throttling, a dependency down) makes
+ * the message fail afterwards, so the queue delivers it again (the runs are idempotent: they read
+ * what is still to do); any other failure is reported through `warn` and left to the schedule.
+ */
 export async function runResumedWork(
-  tenantId: string, isPausedNow: (tenantId: string) => Promise<boolean>, runs: readonly ResumedRun[],
+  tenantId: string, isPausedNow: (tenantId: string) => Promise<boolean>, runs: readonly ResumedRun[], warn: (msg: string) => void,
 ): Promise<Record<string, unknown>> {
   if (await isPausedNow(tenantId)) return { paused: true };
   const out: Record<string, unknown> = {};
+  let retry: AppError | undefined;
   for (const r of runs) {
     try {
       out[r.name] = await r.run(tenantId, isPausedNow);
     } catch (err) {
       out[r.name] = { error: err instanceof Error ? err.message : String(err) };
+      if (err instanceof AppError && err.transient) retry ??= err;
+      else warn(`P11: ${r.name} after automation resumed failed for ${tenantId}: ${err instanceof Error ? err.message : String(err)}; its next scheduled run does it.`);
     }
   }
+  if (retry) throw retry;
   return out;
 }

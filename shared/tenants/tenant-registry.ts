@@ -3,7 +3,7 @@ import { ifMatchAccepts } from "../http/conventions.js";
 import { AppError } from "../errors/app-error.js";
 import type { Principal } from "../auth/token-validator.js";
 import type { AuditLog } from "../audit/audit-log.js";
-import { createItem, readItem, replaceIfMatch } from "../storage/repository.js";
+import { createItem, queryAll, readItem, replaceIfMatch } from "../storage/repository.js";
 import type { OnboardTenantBody, Tenant } from "./tenant.js";
 
 type TenantDocument = Tenant & { id: string };
@@ -90,4 +90,9 @@ function toTenant(doc: TenantDocument): Tenant {
     onboardedBy: doc.onboardedBy,
     updatedAt: doc.updatedAt,
   };
+}
+
+/** The onboarded (active) tenants' ids, for the timers that visit every tenant. */
+export async function activeTenantIds(tenants: Container): Promise<string[]> {
+  return queryAll<string>(tenants, { query: "SELECT VALUE c.id FROM c WHERE c.status = 'active'" }, { maxItems: 100_000 });
 }

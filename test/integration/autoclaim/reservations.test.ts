@@ -117,3 +117,22 @@ describe("A3/A10 counters found empty are brought in line with Graph before a cl
     expect(await fresh.reserveWith(tenantId, skuId, "u2", claim(2))).toMatchObject({ kind: "reserved" });
   });
 });
+
+describe("A10 reconciliation never adds the same difference twice", () => {
+  it("when several instances and callers reconcile one product at once, then the counters end at what Graph has, not a multiple of it", async () => {
+    const container: Container = cosmos.database.container("autoclaim");
+    const tenantId = randomUUID();
+    const skuId = randomUUID();
+    let inGraph = 0;
+    const instance = () => new Reservations({ container, shards: SHARDS, availableInGraph: () => Promise.resolve(inGraph), pendingClaims: () => Promise.resolve(0) });
+    const [a, b, c] = [instance(), instance(), instance()];
+    await a.reconcile(tenantId, skuId); // counters created, empty
+    inGraph = 12; // bought since
+    await Promise.all([a.reconcile(tenantId, skuId), a.reconcile(tenantId, skuId), b.reconcile(tenantId, skuId), c.reconcile(tenantId, skuId)]);
+    const left = (await a.counters(tenantId, skuId)).reduce((sum, x) => sum + x.available, 0);
+    expect(left).toBe(12);
+    // The lease was given back: a later reconciliation (the next maintenance) is not locked out.
+    inGraph = 20;
+    expect(await b.reconcile(tenantId, skuId)).toEqual({ before: 12, after: 20 });
+  });
+});

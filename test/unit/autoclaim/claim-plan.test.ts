@@ -27,6 +27,11 @@ describe("whether an event may claim, and from which products", () => {
     expect(claimPlan(true, policy({ enabled: false }), "premium-flow-run", app, catalog)).toEqual({ skip: expect.objectContaining({ code: "policy-disabled" }) });
   });
 
+  it("when a policy stored before the apps were an enumeration names another app, then it claims nothing (app-not-served)", () => {
+    const other = "22222222-2222-4222-8222-222222222222";
+    expect(claimPlan(true, policy({ appId: other }), "sign-in", other, catalog)).toEqual({ skip: expect.objectContaining({ code: "app-not-served" }) });
+  });
+
   it("when a flow is run, then every product in policy order; when an RPA flow is run, then only the Premium product (A9)", () => {
     const flow = claimPlan(true, policy(), "premium-flow-run", app, catalog);
     expect("products" in flow && flow.products.map((p) => p.skuId)).toEqual([PER_USER, PREMIUM]);

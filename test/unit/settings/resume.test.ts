@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
+import { AppError } from "../../../shared/errors/app-error.js";
 import type { QueueSender } from "../../../shared/queue/transport.js";
 import { announceResume, AUTOMATION_RESUMED_KIND, runResumedWork } from "../../../shared/settings/resume.js";
 
@@ -28,11 +29,21 @@ describe("P11 resume: the scheduled work a pause skipped runs when automation re
   });
 
   it("when the tenant is paused again by the time the message is handled, then nothing runs; otherwise every run, one failure not stopping the next", async () => {
-    const first = vi.fn(() => Promise.reject(new Error("Graph down")));
+    const first = vi.fn(() => Promise.reject(new Error("a bug")));
     const second = vi.fn(() => Promise.resolve({ reclaimed: 2 }));
     const runs = [{ name: "trialExpiry", run: first }, { name: "reclamation", run: second }];
-    expect(await runResumedWork(T, () => Promise.resolve(true), runs)).toEqual({ paused: true });
+    const warn = vi.fn();
+    expect(await runResumedWork(T, () => Promise.resolve(true), runs, warn)).toEqual({ paused: true });
     expect(first).not.toHaveBeenCalled();
-    expect(await runResumedWork(T, () => Promise.resolve(false), runs)).toEqual({ trialExpiry: { error: "Graph down" }, reclamation: { reclaimed: 2 } });
+    expect(await runResumedWork(T, () => Promise.resolve(false), runs, warn)).toEqual({ trialExpiry: { error: "a bug" }, reclamation: { reclaimed: 2 } });
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/trialExpiry .*a bug/));
+  });
+
+  it("when a run fails for a passing reason (Graph throttling, a dependency down), then the others still run and the message fails so the queue delivers it again", async () => {
+    const throttled = new AppError("unavailable", "Graph is throttling", { retryAfterSeconds: 5 });
+    const second = vi.fn(() => Promise.resolve({ reclaimed: 0 }));
+    const runs = [{ name: "trialExpiry", run: () => Promise.reject(throttled) }, { name: "reclamation", run: second }];
+    await expect(runResumedWork(T, () => Promise.resolve(false), runs, () => undefined)).rejects.toBe(throttled);
+    expect(second).toHaveBeenCalled();
   });
 });

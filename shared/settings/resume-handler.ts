@@ -1,0 +1,37 @@
+import { autoClaim, reclaimDeps } from "../autoclaim/composition.js";
+import { runReclamation } from "../autoclaim/reclaim.js";
+import { registerEnvelopeHandler } from "../events/dispatch.js";
+import { licensing, trialExpiryDeps } from "../licenses/composition.js";
+import { expireTrials } from "../licenses/trial-expiry.js";
+import { getRuntime } from "../runtime.js";
+import { AUTOMATION_RESUMED_KIND, runResumedWork, type ResumedRun } from "./resume.js";
+
+/** The scheduled runs a pause may have skipped: L11 trial expiry and A13 reclamation, for one tenant. */
+export function resumedRuns(warn: (msg: string) => void): ResumedRun[] {
+  return [
+    {
+      name: "trialExpiry",
+      run: async (tenantId, isPaused) => {
+        const r = await expireTrials({ ...trialExpiryDeps(await licensing()), isPaused }, tenantId, new Date());
+        return { paused: r.paused, expired: r.expired.length, failed: r.failed.length, skipped: r.skipped.length };
+      },
+    },
+    { name: "reclamation", run: async (tenantId, isPaused) => runReclamation(reclaimDeps(await autoClaim(), { isPaused, tenantIds: [tenantId] }), warn) },
+  ];
+}
+
+let registered = false;
+
+/** P11: `automation-resumed` envelopes (events-process dispatches them) run the skipped work now. */
+export function registerResumeHandler(): void {
+  if (registered) return;
+  registered = true;
+  registerEnvelopeHandler(AUTOMATION_RESUMED_KIND, async (envelope, context) => {
+    const rt = await getRuntime();
+    // The switch itself, not the 10-s cache that may still say "paused".
+    const isPausedNow = async (tenantId: string) => (await rt.settings.get(tenantId, "automation")).value.paused;
+    const warn = (msg: string) => context.warn(msg);
+    const result = await runResumedWork(envelope.tenantId, isPausedNow, resumedRuns(warn), warn);
+    context.log(JSON.stringify({ event: "automation-resumed", tenantId: envelope.tenantId, ...result }));
+  });
+}
