@@ -250,7 +250,7 @@ export const reportsGroupLicenseErrorsGet = defineEndpoint({
   name: "reports-group-license-errors-get",
   method: "GET",
   route: "tenants/{tenantId}/reports/group-license-errors",
-  summary: "L20: users whose group-based licenses failed, with the reason.",
+  summary: "L20: users whose group-based licenses failed, with the reason. A page holds up to `limit` rows (a user's rows are never split over pages) and may hold fewer, even none, when it stopped after reading 2,000 group members: follow `nextCursor` until it is null.",
   tag: "Reports",
   access: ACCESS.read,
   upstream: true,
