@@ -183,7 +183,10 @@ export class LicensingGraph {
     calls.forEach((c, i) => {
       const r = results.get(String(i));
       if (r && r.status >= 200 && r.status < 300) {
-        out.set(c.userId, { ok: true });
+        // 200 with the user (facts.md). Another body is not an answer we can read: whether the
+        // license changed is not known - an upstream failure (a claim settles it against Graph later).
+        if (isUserObject(r.body)) out.set(c.userId, { ok: true });
+        else out.set(c.userId, { ok: false, status: 502, code: "upstream", message: "Microsoft Graph answered assignLicense with a body of an unexpected shape; whether the license changed is not known: read the user's licenses again." });
         return;
       }
       const { code, message } = graphErrorOf(r?.body);
@@ -310,4 +313,9 @@ function skipTokenOf(nextLink: string | null | undefined): string | null {
 /** An OData string literal ('' escapes a quote). */
 function odataString(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
+}
+
+/** assignLicense's answer: the user (an object with its id). */
+function isUserObject(body: unknown): boolean {
+  return typeof body === "object" && body !== null && typeof (body as { id?: unknown }).id === "string";
 }

@@ -423,6 +423,17 @@ describe("L16 audit and Graph throttling", () => {
     expect(counters.batchItemsByKind["users.assignLicense"]).toBe(30);
   });
 
+  it("when Graph answers assignLicense with a body of another shape, then 502 and the outcome is recorded as failed - not a change that never happened", async () => {
+    await s.sim("PATCH", "settings", { faults: [{ services: ["graph"], pathPattern: "assignLicense$", rateMalformed: 1 }] });
+    const user = demoUserId(34);
+    const started = new Date().toISOString();
+    const res = await assign(user, { addLicenses: [{ skuId: DEMO_SKUS.powerAutomateFree }] });
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { detail: string }).detail).toMatch(/unexpected shape/);
+    const records = (await auditOf(s, user)).filter((r) => r.at >= started);
+    expect(records.map((r) => [r.phase, r.outcome ?? null])).toEqual([["intent", null], ["outcome", "failed"]]);
+  });
+
   it("when Graph keeps throttling past the budget, then 503 with Retry-After, the user is unchanged and the outcome is recorded as failed", async () => {
     await s.sim("PATCH", "settings", { faults: [{ services: ["graph"], pathPattern: "assignLicense$", rate429: 1, retryAfterSeconds: 30 }] });
     const user = demoUserId(33);
