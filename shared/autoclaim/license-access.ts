@@ -2,7 +2,7 @@ import { AppError } from "../errors/app-error.js";
 import { systemActor } from "../licenses/actor.js";
 import type { LicenseAssignments } from "../licenses/assign.js";
 import type { GraphUser, LicensingGraph, UserRead } from "../licenses/graph-licensing.js";
-import { TOKEN_REFUSED } from "../clients/credentials.js";
+import { retryableUpstream } from "../clients/upstream-body.js";
 import { MAX_BATCH_ITEMS } from "../clients/graph-batch.js";
 import { Batcher } from "../concurrency/batcher.js";
 
@@ -118,15 +118,4 @@ function classify(error: AppError): AssignOutcome {
   return { outcome: "refused", error };
 }
 
-/**
- * A11 for a queued event: Graph's server error (5xx) or an answer of no known shape is worth another
- * try - Graph may or may not have made a change, and the next try may well work (the event's retry
- * resumes its pending claim, A10, and gives up visibly after its last attempt). Returned as a
- * transient error; anything else (a refusal, 4xx) as it was.
- */
-export function retryableUpstream<E>(error: E): E | AppError {
-  if (!(error instanceof AppError) || error.kind !== "upstream" || error.code === TOKEN_REFUSED) return error;
-  const status = error.extensions.upstreamStatus;
-  if (typeof status === "number" && status < 500) return error;
-  return new AppError("unavailable", `${error.message} (retried)`, { retryAfterSeconds: 5, cause: error });
-}
+export { retryableUpstream };
