@@ -38,6 +38,12 @@ const bapEnvironmentSchema = z.object({
   }),
 });
 const bapListSchema = z.object({ value: z.array(z.unknown()), nextLink: z.string().nullish() });
+/**
+ * addUser's success answer: facts.md documents no body (the simulated cloud answers `{}`), so any JSON
+ * object or no body at all is success - except an error envelope (`{"error": …}`) or a body that is
+ * not JSON, which are Microsoft failing. Whether the record exists is checked where it is read next.
+ */
+const addUserAnswerSchema = z.object({ error: z.never().optional() }).loose();
 
 /** Microsoft's Dataverse hosts (commercial and sovereign clouds). */
 const DATAVERSE_HOST_SUFFIXES = [".dynamics.com", ".dynamics.us", ".microsoftdynamics.us", ".appsplatform.us", ".dynamics.cn", ".microsoftdynamics.de"];
@@ -131,7 +137,11 @@ export class PowerPlatformClient {
     const response = await this.fetch(url, { headers: { Accept: "application/json" } });
     if (response.status === 404) return null;
     if (!response.ok) throw await upstreamError(response, "reading an environment");
-    return toPlatformEnvironment(await response.json(), this.opts.allowLoopbackDataverse);
+    // A body of another shape is Microsoft's failure (502), never "no such environment" (404).
+    const raw = parseUpstream(bapEnvironmentSchema, await response.json(), "The Power Platform admin API (an environment)");
+    const env = toPlatformEnvironment(raw, this.opts.allowLoopbackDataverse);
+    if (!env) throw new AppError("upstream", "The Power Platform admin API answered an environment that could not be read.");
+    return env;
   }
 
   /**
@@ -146,7 +156,8 @@ export class PowerPlatformClient {
       deadline,
     );
     if (response.ok) {
-      await response.arrayBuffer();
+      const text = (await response.text()).trim();
+      if (text) parseUpstream(addUserAnswerSchema, parseJsonOrUndefined(text), "The Power Platform admin API (addUser)");
       return { ok: true };
     }
     if (response.status >= 400 && response.status < 500 && response.status !== 401) {
@@ -167,4 +178,13 @@ async function upstreamError(response: MsResponse, what: string): Promise<AppErr
   return new AppError("upstream", `The Power Platform admin API answered ${response.status} ${error.code} when ${what}: ${error.message}`, {
     extensions: { upstreamStatus: response.status, upstreamCode: error.code },
   });
+}
+
+/** A body's JSON, or undefined when it is not JSON (then no schema of an object accepts it). */
+function parseJsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }

@@ -3,7 +3,7 @@ import type { Principal } from "../auth/token-validator.js";
 import { DataverseClient } from "../clients/dataverse.js";
 import { AppError, notFound } from "../errors/app-error.js";
 import type { SyncDeps } from "../sync/deps.js";
-import type { SystemUserRow } from "../sync/model.js";
+import type { PlatformEnvironment, SystemUserRow } from "../sync/model.js";
 import { actorOf, requireDataverse, requireEnvironment } from "./environments.js";
 import type { applicationUserSchema } from "./schemas.js";
 
@@ -30,9 +30,26 @@ export async function createApplicationUser(
   const env = await requireEnvironment(deps, tenantId, environmentId);
   requireDataverse(env);
   const dataverse = deps.dataverse(tenantId, env, "interactive");
-  if (await findByApplicationId(dataverse, body.applicationId)) {
-    throw new AppError("conflict", `Environment ${env.id} already has an application user for ${body.applicationId}.`, { code: "application-user-exists" });
+  const exists = () => new AppError("conflict", `Environment ${env.id} already has an application user for ${body.applicationId}.`, { code: "application-user-exists" });
+  // The check and the create are two requests: concurrent creates of one app would each find none.
+  const release = await deps.store.guardApplicationUserCreation(tenantId, env.id, body.applicationId);
+  if (!release) {
+    throw new AppError("conflict", `An application user for ${body.applicationId} is being created in environment ${env.id} by another request; read the environment's users again.`, {
+      code: "application-user-exists",
+    });
   }
+  try {
+    return await createGuarded(deps, tenantId, env, dataverse, body, principal, exists);
+  } finally {
+    await release();
+  }
+}
+
+async function createGuarded(
+  deps: SyncDeps, tenantId: string, env: PlatformEnvironment, dataverse: DataverseClient, body: { applicationId: string; securityRoleIds?: string[] | undefined },
+  principal: Principal, exists: () => AppError,
+): Promise<ApplicationUserView> {
+  if (await findByApplicationId(dataverse, body.applicationId)) throw exists();
   const roleIds = body.securityRoleIds ?? (await deps.settings.get(tenantId, env.id)).value.defaultSecurityRoleIds;
   if (roleIds.length) {
     const known = new Set((await dataverse.listRoles()).map((r) => r.roleid));

@@ -212,7 +212,7 @@ export const applicationUsersPost = defineEndpoint({
   body: applicationUserCreateSchema,
   responses: {
     201: { description: "Created", schema: applicationUserSchema },
-    409: { description: "application-user-exists" },
+    409: { description: "application-user-exists (also while another request is creating it)" },
     422: { description: "unknown-security-role, environment-without-dataverse (D5: no Dataverse database, no users)" },
   },
 });

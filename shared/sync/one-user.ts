@@ -211,6 +211,13 @@ export async function syncOneUser(
       });
     }
     const row = await dataverse.systemUserByObjectId(userId);
+    if (!row) {
+      // addUser answered as done, yet Dataverse has no record: not a user added (the answer may have
+      // been a failure of an unknown shape). Nothing is reported or audited as added.
+      throw new AppError("upstream", `The Power Platform admin API answered addUser as done, but environment ${env.id} has no record of the user ${userId}; try again.`, {
+        extensions: { userId, environmentId: env.id },
+      });
+    }
     const roleFailures = outcome === "added" ? await assignDefaultRoles(deps, tenantId, env, dataverse, userId, row, defaultRoleIds) : [];
     if (s.drift) await deps.store.deleteMany(environmentPartition(tenantId, env.id), [s.drift.id]);
     // The mode this product gives, which addUser may not have: an admin's pin (D8), administrative for an

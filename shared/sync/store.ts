@@ -303,6 +303,31 @@ export class SyncStore {
     return (await this.queryAll<{ id: string }>("SELECT c.id FROM c WHERE c.partitionKey = @pk AND c.type = 'failed-action'", [{ name: "@pk", value: pk }], pk)).length;
   }
 
+  /**
+   * D7: one creation of an application user per environment and application id at a time (the
+   * check for an existing one and the create are two Dataverse requests). Returns the release, or
+   * null while another creation holds it; a crashed holder's guard expires after `holdMs`.
+   */
+  async guardApplicationUserCreation(tenantId: string, environmentId: string, applicationId: string, holdMs = 60_000): Promise<(() => Promise<void>) | null> {
+    const partitionKey = environmentPartition(tenantId, environmentId);
+    const doc = { id: `app-user-create|${applicationId.toLowerCase()}`, type: "app-user-create", tenantId, partitionKey, until: new Date(Date.now() + holdMs).toISOString() };
+    const release = (etag: string) => () => this.time(() => deleteItem(this.container, doc.id, partitionKey, { ifMatch: etag })).then(() => undefined, () => undefined);
+    try {
+      return release((await this.time(() => createItem(this.container, doc)))._etag);
+    } catch (err) {
+      if (!(err instanceof AppError && err.kind === "conflict")) throw err;
+    }
+    const held = await this.time(() => readItem<typeof doc>(this.container, doc.id, partitionKey));
+    if (held && Date.parse(held.until) > Date.now()) return null;
+    try {
+      const taken = held ? await this.time(() => replaceIfMatch(this.container, doc, held._etag)) : await this.time(() => createItem(this.container, doc));
+      return release(taken._etag);
+    } catch (err) {
+      if (err instanceof AppError && (err.kind === "conflict" || err.kind === "preconditionFailed")) return null;
+      throw err;
+    }
+  }
+
   async upsertMarks(partitionKey: string, docs: (DriftDocument | EmailLock | AccessModePin | FailedAction)[]): Promise<void> {
     await this.batchUpsert(this.container, partitionKey, docs);
   }

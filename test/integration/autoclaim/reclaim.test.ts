@@ -19,7 +19,7 @@ async function idleClaim() {
   const skuId = randomUUID();
   const appId = KNOWN_APPS.powerApps.appId;
   const autoclaim = cosmos.database.container("autoclaim");
-  await createItem(cosmos.database.container("tenants"), { id: tenantId, displayName: "Reclaim" });
+  await createItem(cosmos.database.container("tenants"), { id: tenantId, displayName: "Reclaim", status: "active" });
   const at = new Date(Date.now() - 10 * DAY).toISOString();
   const claim: ClaimDocument = {
     id: claimId(appId, userId), type: "claim", tenantId, appId, userId, status: "claimed", eventId: randomUUID(), trigger: "premium-app-launch",

@@ -51,6 +51,46 @@ describe("a Microsoft answer of an unexpected shape", () => {
 
     await expectUpstreamProblem(await stack.call(`/api/tenants/${stack.tenantId}/environments`, { token: stack.admin }));
   });
+
+  it("when the admin API answers one environment with another shape, then every route that reads it answers 502, not 404", async () => {
+    await fault("bap", "/environments/[^/]+$", { rateMalformed: 1 });
+    const admin = { token: stack.admin };
+
+    await expectUpstreamProblem(await stack.call(stack.env(E.production), admin));
+    await expectUpstreamProblem(await stack.call(stack.env(E.production, "/sync-runs"), { method: "POST", ...admin }));
+    await expectUpstreamProblem(await stack.call(stack.env(E.production, "/users"), admin));
+    await expectUpstreamProblem(await stack.call(stack.env(E.production, `/users/${u(21)}/diagnostics`), admin));
+    await expectUpstreamProblem(await stack.call(stack.env(E.production, `/users/${u(21)}/refresh`), { method: "POST", ...admin }));
+  });
+
+  it("when addUser answers 200 with another shape and no record appears, then an on-demand add answers 502 and the user is not reported added", async () => {
+    await fault("bap", "/addUser$", { rateMalformed: 1 });
+
+    await expectUpstreamProblem(await stack.call(stack.env(E.trial, "/users"), { method: "POST", token: stack.admin, body: JSON.stringify({ userId: u(21) }) }));
+
+    await stack.sim("/settings", { method: "PATCH", body: { faults: [] } });
+    expect(byObjectId(await stack.rows(E.trial)).get(u(21))).toBeUndefined();
+  });
+
+  it("when addUser answers 200 {} (its documented success), then an on-demand add still adds the user", async () => {
+    const res = await stack.call(stack.env(E.trial, "/users"), { method: "POST", token: stack.admin, body: JSON.stringify({ userId: u(21) }) });
+
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(await res.json()).toMatchObject({ outcome: "added", systemUserId: expect.any(String) as string });
+  });
+
+  it("when addUser answers 200 with a body of another shape for one user in a run and no record appears, then the next run adds the user (nothing is lost)", async () => {
+    expect((await stack.configure(E.production, { syncEnabled: true, massDisableThresholdPercent: 50 })).status).toBe(200);
+    await fault("bap", "/addUser$", { rateMalformed: 1, count: 1 });
+
+    const first = await stack.runNow(E.production);
+    expect(first, first.error ?? "").toMatchObject({ state: "succeeded" });
+    const afterFirst = (await stack.rows(E.production)).length;
+
+    const next = await stack.runNow(E.production);
+    expect(next, next.error ?? "").toMatchObject({ state: "succeeded", counts: { added: 1, failed: 0 } });
+    expect((await stack.rows(E.production)).length).toBe(afterFirst + 1);
+  });
 });
 
 describe("D1 an addUser the admin API fails (500)", () => {

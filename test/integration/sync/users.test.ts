@@ -291,6 +291,14 @@ describe("D8 access modes and D7 user types", () => {
     expect(row?.isdisabled).toBe(true);
   });
 
+  it("when five requests create the same application user at once, then one record is created and the others are 409", async () => {
+    const applicationId = randomUUID();
+    const answers = await Promise.all(Array.from({ length: 5 }, () => post(stack.env(E.sandbox, "/application-users"), { applicationId })));
+    expect(answers.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409]);
+    expect((await stack.rows(E.sandbox)).filter((r) => r.applicationid === applicationId)).toHaveLength(1);
+    expect((await post(stack.env(E.sandbox, "/application-users"), { applicationId })).status).toBe(409); // the guard was given back; the record answers
+  });
+
   it("when the user list is read, then each record shows its type, status and access mode", async () => {
     const res = await stack.call(stack.env(E.production, "/users?limit=200"), { token: stack.admin });
     const { items } = (await res.json()) as { items: { userId: string | null; type: string; status: string; accessMode: string; applicationId: string | null }[] };
