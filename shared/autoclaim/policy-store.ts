@@ -183,19 +183,28 @@ export class PolicyStore {
 
   private async takeAppLock(tenantId: string, appId: string, policyId: string): Promise<void> {
     const lock: AppLock = { id: lockId(appId), type: "policy-app-lock", tenantId, appId: appId.toLowerCase(), policyId };
-    try {
-      await createItem(this.container, lock);
-      return;
-    } catch (err) {
-      if (!(err instanceof AppError && err.kind === "conflict")) throw err;
+    // A delete of the app's policy may remove the lock between these steps: then try again (a few times).
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await createItem(this.container, lock);
+        return;
+      } catch (err) {
+        if (!(err instanceof AppError && err.kind === "conflict")) throw err;
+      }
+      const existing = await readItem<AppLock>(this.container, lock.id, tenantId);
+      if (!existing) continue; // removed meanwhile
+      const owner = await readItem<PolicyDocument | DeletedPolicy>(this.container, existing.policyId, tenantId);
+      if (owner?.type === "policy") throw policyExists(appId, existing.policyId);
+      // The lock outlived its policy (a crash between the two writes, or a deleted policy's lock left behind): take it over.
+      try {
+        await replaceIfMatch(this.container, lock, existing._etag);
+        return;
+      } catch (err) {
+        if (err instanceof AppError && err.kind === "notFound") continue; // removed meanwhile
+        throw err instanceof AppError && err.kind === "preconditionFailed" ? policyExists(appId, undefined) : err;
+      }
     }
-    const existing = await readItem<AppLock>(this.container, lock.id, tenantId);
-    const owner = existing ? await readItem<PolicyDocument | DeletedPolicy>(this.container, existing.policyId, tenantId) : undefined;
-    if (!existing || owner?.type === "policy") throw policyExists(appId, existing?.policyId);
-    // The lock outlived its policy (a crash between the two writes, or a deleted policy's lock left behind): take it over.
-    await replaceIfMatch(this.container, lock, existing._etag).catch((err: unknown) => {
-      throw err instanceof AppError && err.kind === "preconditionFailed" ? policyExists(appId, undefined) : err;
-    });
+    throw policyExists(appId, undefined);
   }
 }
 
