@@ -93,7 +93,8 @@ export class EnvironmentSettingsStore {
       const stored = existing ? await replaceIfMatch(this.container, doc, existing._etag) : await createItem(this.container, doc);
       return toVersioned(stored);
     } catch (err) {
-      if (err instanceof AppError && err.kind === "conflict") throw stale();
+      // Changed or created by another request between the read and this write.
+      if (err instanceof AppError && (err.kind === "conflict" || err.kind === "preconditionFailed" || err.kind === "notFound")) throw stale();
       throw err;
     }
   }

@@ -107,7 +107,8 @@ export class TenantSettings {
     try {
       stored = existing ? await replaceIfMatch(this.container, doc, existing._etag) : await createItem(this.container, doc);
     } catch (err) {
-      if (err instanceof AppError && err.kind === "conflict") {
+      // Changed or created by another request between the read and this write.
+      if (err instanceof AppError && (err.kind === "conflict" || err.kind === "preconditionFailed" || err.kind === "notFound")) {
         throw new AppError("preconditionFailed", "The settings changed since you read them; read them again and retry with the new ETag.");
       }
       throw err;
