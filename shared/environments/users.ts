@@ -70,6 +70,8 @@ function resultView(r: OneUserResult): z.infer<typeof oneUserResultSchema> {
   return { ...r, failedRules: r.failedRules.map((f) => ({ id: f.id, title: f.title, lever: f.lever ?? null })) };
 }
 
+const AUDITED_FAILURES = new Set<AppError["kind"]>(["businessRule", "conflict", "upstream", "unavailable", "tooManyRequests"]);
+
 /** D4 (add) and D9 (refresh), by an admin: not automatic, so the pause switch does not hold them. */
 export async function changeOneUser(deps: SyncDeps, tenantId: string, environmentId: string, userId: string, mode: "add" | "refresh", principal: Principal) {
   const env = await requireEnvironment(deps, tenantId, environmentId);
@@ -78,11 +80,15 @@ export async function changeOneUser(deps: SyncDeps, tenantId: string, environmen
   try {
     result = await syncOneUser(deps, tenantId, env, userId, mode, settings.value.defaultSecurityRoleIds);
   } catch (err) {
-    if (err instanceof AppError && (err.kind === "businessRule" || err.kind === "conflict")) {
-      await deps.audit.append(tenantId, {
-        actor: actorOf(principal), action: `environment.user.${mode}`, target: { type: "user", id: userId }, phase: "record", outcome: "failed", reason: err.message,
-        context: { environmentId: env.id, code: err.code },
-      });
+    // An attempt refused by a rule or failed at Microsoft is audited as failed (P9); one that never
+    // started (unknown user or environment) is not. The audit write's own failure hides nothing.
+    if (err instanceof AppError && AUDITED_FAILURES.has(err.kind)) {
+      await deps.audit
+        .append(tenantId, {
+          actor: actorOf(principal), action: `environment.user.${mode}`, target: { type: "user", id: userId }, phase: "record", outcome: "failed", reason: err.message,
+          context: { environmentId: env.id, code: err.code },
+        })
+        .catch(() => undefined);
     }
     throw err;
   }

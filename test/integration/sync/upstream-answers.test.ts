@@ -70,6 +70,15 @@ describe("a Microsoft answer of an unexpected shape", () => {
 
     await stack.sim("/settings", { method: "PATCH", body: { faults: [] } });
     expect(byObjectId(await stack.rows(E.trial)).get(u(21))).toBeUndefined();
+    // The failed attempt is in the audit trail (P9), as failed.
+    const { resources } = await stack.database
+      .container("audit")
+      .items.query<{ outcome: string }>({
+        query: "SELECT c.outcome FROM c WHERE c.tenantId = @t AND c.action = 'environment.user.add' AND c.target.id = @u",
+        parameters: [{ name: "@t", value: stack.tenantId }, { name: "@u", value: u(21) }],
+      })
+      .fetchAll();
+    expect(resources).toContainEqual({ outcome: "failed" });
   });
 
   it("when addUser answers 200 {} (its documented success), then an on-demand add still adds the user", async () => {
