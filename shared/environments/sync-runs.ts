@@ -72,7 +72,12 @@ export async function startRun(deps: SyncDeps, tenantId: string, environmentId: 
   } catch (err) {
     await deps.store.deleteMany(run.partitionKey, [run.id]);
     if (err instanceof AppError && (err.kind === "preconditionFailed" || err.kind === "conflict")) {
-      throw new AppError("conflict", `A sync run of environment ${env.id} was started at the same moment.`, { code: "sync-run-in-progress" });
+      // The run that won names itself in the environment's state (errors.md: runId is always given).
+      const winner = (await deps.store.readEnvState(tenantId, env.id).catch(() => undefined))?.doc.activeRunId;
+      throw new AppError("conflict", `A sync run of environment ${env.id} was started at the same moment${winner ? ` (${winner})` : ""}.`, {
+        code: "sync-run-in-progress",
+        ...(winner ? { extensions: { runId: winner } } : {}),
+      });
     }
     throw err;
   }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { AppError } from "../../../shared/errors/app-error.js";
 import { listRuns, startRun } from "../../../shared/environments/sync-runs.js";
 import type { Principal } from "../../../shared/auth/token-validator.js";
 import type { SyncDeps } from "../../../shared/sync/deps.js";
@@ -37,5 +38,25 @@ describe("sync runs of environments the sync does not manage", () => {
 
   it("when the environment does not exist, then listing its runs is a 404, not an empty list", async () => {
     await expect(listRuns(deps(null).deps, TENANT, "nope", { limit: 50 })).rejects.toMatchObject({ kind: "notFound" });
+  });
+});
+
+describe("two runs started at the same moment", () => {
+  it("when another start wins the environment between the check and the write, then 409 sync-run-in-progress naming the winner's runId", async () => {
+    const winner = "99999999-0000-4000-8000-000000000001";
+    let reads = 0;
+    const d = {
+      platform: () => ({ getEnvironment: () => Promise.resolve(environment("Sandbox")) }),
+      settings: { get: () => Promise.resolve({ value: { syncEnabled: true } }) },
+      store: {
+        // First read: free; after the lost write: the winner's run.
+        readEnvState: () => Promise.resolve(reads++ === 0 ? undefined : { doc: { activeRunId: winner }, etag: "e" }),
+        save: (doc: { activeRunId?: string }) =>
+          doc.activeRunId ? Promise.reject(new AppError("conflict", "An item with this id already exists.")) : Promise.resolve(),
+        deleteMany: () => Promise.resolve(),
+      },
+      now: () => new Date("2026-12-06T12:00:00Z"),
+    } as unknown as SyncDeps;
+    await expect(startRun(d, TENANT, "e1", admin)).rejects.toMatchObject({ kind: "conflict", code: "sync-run-in-progress", extensions: { runId: winner } });
   });
 });
