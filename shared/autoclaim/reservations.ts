@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import type { Container, OperationInput } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
 import { Batcher, ItemFailure } from "../concurrency/batcher.js";
-import { createItem, deleteItem, patchIf, queryAll, readItem, replaceIfMatch, transact } from "../storage/repository.js";
+import { takeLease } from "../storage/lease.js";
+import { createItem, patchIf, queryAll, transact } from "../storage/repository.js";
 
 /**
  * A10: license reservations. Before Graph is called a claim takes one unit from a counter of the
@@ -233,37 +234,16 @@ export class Reservations {
   }
 
   private async reconcileLeased(tenantId: string, skuId: string): Promise<{ before: number; after: number }> {
-    const lease = await this.takeReconcileLease(tenantId, skuId);
-    if (!lease) {
+    const lease = { id: `reconcile-lease:${skuId}`, type: "reconcile-lease", tenantId, skuId, until: new Date(Date.now() + RECONCILE_LEASE_MS).toISOString() };
+    const release = await takeLease(this.deps.container, lease, tenantId);
+    if (!release) {
       const sum = (await this.counters(tenantId, skuId)).reduce((s, c) => s + c.available, 0);
       return { before: sum, after: sum };
     }
     try {
       return await this.reconcileNow(tenantId, skuId);
     } finally {
-      await deleteItem(this.deps.container, lease.id, tenantId, { ifMatch: lease.etag }).catch(() => undefined); // else it expires
-    }
-  }
-
-  /** The product's reconciliation lease, or null while another instance holds it (a crashed holder's expires). */
-  private async takeReconcileLease(tenantId: string, skuId: string): Promise<{ id: string; etag: string } | null> {
-    const id = `reconcile-lease:${skuId}`;
-    const now = Date.now();
-    const doc = { id, type: "reconcile-lease", tenantId, skuId, until: new Date(now + RECONCILE_LEASE_MS).toISOString() };
-    try {
-      const created = await createItem(this.deps.container, doc);
-      return { id, etag: created._etag };
-    } catch (err) {
-      if (!(err instanceof AppError && err.kind === "conflict")) throw err;
-    }
-    const held = await readItem<typeof doc>(this.deps.container, id, tenantId);
-    if (held && Date.parse(held.until) > now) return null;
-    try {
-      const taken = held ? await replaceIfMatch(this.deps.container, doc, held._etag) : await createItem(this.deps.container, doc);
-      return { id, etag: taken._etag };
-    } catch (err) {
-      if (err instanceof AppError && (err.kind === "conflict" || err.kind === "preconditionFailed")) return null;
-      throw err;
+      await release(); // else it expires
     }
   }
 

@@ -5,6 +5,7 @@ import {
   directoryPartition, environmentPartition, type AccessModePin, type DirectoryState, type DriftDocument, type EmailLock, type EnvState, type FailedAction,
   type RunDocument, type StagedMemberChange, type StagedUser,
 } from "./documents.js";
+import { takeLease } from "../storage/lease.js";
 import { meter } from "./metrics.js";
 import type { DirectoryUser } from "./model.js";
 import type { PlannedAction } from "./decide.js";
@@ -311,21 +312,7 @@ export class SyncStore {
   async guardApplicationUserCreation(tenantId: string, environmentId: string, applicationId: string, holdMs = 60_000): Promise<(() => Promise<void>) | null> {
     const partitionKey = environmentPartition(tenantId, environmentId);
     const doc = { id: `app-user-create|${applicationId.toLowerCase()}`, type: "app-user-create", tenantId, partitionKey, until: new Date(Date.now() + holdMs).toISOString() };
-    const release = (etag: string) => () => this.time(() => deleteItem(this.container, doc.id, partitionKey, { ifMatch: etag })).then(() => undefined, () => undefined);
-    try {
-      return release((await this.time(() => createItem(this.container, doc)))._etag);
-    } catch (err) {
-      if (!(err instanceof AppError && err.kind === "conflict")) throw err;
-    }
-    const held = await this.time(() => readItem<typeof doc>(this.container, doc.id, partitionKey));
-    if (held && Date.parse(held.until) > Date.now()) return null;
-    try {
-      const taken = held ? await this.time(() => replaceIfMatch(this.container, doc, held._etag)) : await this.time(() => createItem(this.container, doc));
-      return release(taken._etag);
-    } catch (err) {
-      if (err instanceof AppError && (err.kind === "conflict" || err.kind === "preconditionFailed")) return null;
-      throw err;
-    }
+    return takeLease(this.container, doc, partitionKey, (request) => this.time(request));
   }
 
   async upsertMarks(partitionKey: string, docs: (DriftDocument | EmailLock | AccessModePin | FailedAction)[]): Promise<void> {
