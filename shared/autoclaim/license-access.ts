@@ -118,4 +118,3 @@ function classify(error: AppError): AssignOutcome {
   return { outcome: "refused", error };
 }
 
-export { retryableUpstream };

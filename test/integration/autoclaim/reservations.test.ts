@@ -95,23 +95,29 @@ describe("A10 reservations asked for together (one transactional batch for the g
   });
 });
 
+/** A fresh product whose licenses in Graph the test sets (`graph.units`); each call of `instance` is another process's Reservations. */
+function productInGraph() {
+  const container: Container = cosmos.database.container("autoclaim");
+  const graph = { units: 0 };
+  const availableInGraph = vi.fn(() => Promise.resolve(graph.units));
+  const instance = (emptyRefreshMs?: number) =>
+    new Reservations({ container, shards: SHARDS, availableInGraph, pendingClaims: () => Promise.resolve(0), ...(emptyRefreshMs !== undefined && { emptyRefreshMs }) });
+  return { tenantId: randomUUID(), skuId: randomUUID(), graph, availableInGraph, instance };
+}
+
 describe("A3/A10 counters found empty are brought in line with Graph before a claim fails", () => {
   it("when Graph has units the counters do not know of, then refreshEmpty adds them; asked again within the interval, Graph is not read again", async () => {
-    const container: Container = cosmos.database.container("autoclaim");
-    const tenantId = randomUUID();
-    const skuId = randomUUID();
-    let inGraph = 0;
-    const availableInGraph = vi.fn(() => Promise.resolve(inGraph));
-    const reservations = new Reservations({ container, shards: SHARDS, availableInGraph, pendingClaims: () => Promise.resolve(0), emptyRefreshMs: 60_000 });
+    const { tenantId, skuId, graph, availableInGraph, instance } = productInGraph();
+    const reservations = instance(60_000);
     const claim = (n: number) => (shard: number) => ({ operationType: "Create" as const, resourceBody: { id: `claim:${n}`, type: "claim", tenantId, skuId, shard } as JSONObject });
 
     expect(await reservations.reserveWith(tenantId, skuId, "u1", claim(1))).toEqual({ kind: "none" });
     expect(await reservations.refreshEmpty(tenantId, [skuId])).toBe(false);
-    inGraph = 2; // bought since
+    graph.units = 2; // bought since
     expect(await reservations.refreshEmpty(tenantId, [skuId])).toBe(false); // within the interval: the last answer, no Graph read
     const reads = availableInGraph.mock.calls.length;
 
-    const fresh = new Reservations({ container, shards: SHARDS, availableInGraph, pendingClaims: () => Promise.resolve(0), emptyRefreshMs: 0 });
+    const fresh = instance(0);
     expect(await fresh.refreshEmpty(tenantId, [skuId])).toBe(true);
     expect(availableInGraph.mock.calls.length).toBe(reads + 1);
     expect(await fresh.reserveWith(tenantId, skuId, "u2", claim(2))).toMatchObject({ kind: "reserved" });
@@ -120,19 +126,15 @@ describe("A3/A10 counters found empty are brought in line with Graph before a cl
 
 describe("A10 reconciliation never adds the same difference twice", () => {
   it("when several instances and callers reconcile one product at once, then the counters end at what Graph has, not a multiple of it", async () => {
-    const container: Container = cosmos.database.container("autoclaim");
-    const tenantId = randomUUID();
-    const skuId = randomUUID();
-    let inGraph = 0;
-    const instance = () => new Reservations({ container, shards: SHARDS, availableInGraph: () => Promise.resolve(inGraph), pendingClaims: () => Promise.resolve(0) });
+    const { tenantId, skuId, graph, instance } = productInGraph();
     const [a, b, c] = [instance(), instance(), instance()];
     await a.reconcile(tenantId, skuId); // counters created, empty
-    inGraph = 12; // bought since
+    graph.units = 12; // bought since
     await Promise.all([a.reconcile(tenantId, skuId), a.reconcile(tenantId, skuId), b.reconcile(tenantId, skuId), c.reconcile(tenantId, skuId)]);
     const left = (await a.counters(tenantId, skuId)).reduce((sum, x) => sum + x.available, 0);
     expect(left).toBe(12);
     // The lease was given back: a later reconciliation (the next maintenance) is not locked out.
-    inGraph = 20;
+    graph.units = 20;
     expect(await b.reconcile(tenantId, skuId)).toEqual({ before: 12, after: 20 });
   });
 });

@@ -88,6 +88,15 @@ describe("L11 trial expiry", () => {
     expect(await trialOf(demoUserId(20))).toBeDefined();
   });
 
+  it("when a user holds an expired trial both directly and through a group, then the direct one is removed and an alert names the group that keeps it", async () => {
+    const groupId = "7e57a1a1-0000-4000-8000-000000000003";
+    await s.sim("POST", "groups", { id: groupId, displayName: "Trial group 3", members: [TRIAL_USER], assignedLicenses: [{ skuId: DEMO_SKUS.powerAppsTrial, disabledPlans: [] }] });
+    const alerts: LicensingFailureInput[] = [];
+    const report = await expireTrials({ ...deps(), alert: (a) => (alerts.push(a), Promise.resolve()) }, s.tenantId, new Date(Date.now() + 91 * 24 * 3600_000));
+    expect(report.expired).toContainEqual(expect.objectContaining({ userId: TRIAL_USER, skuId: DEMO_SKUS.powerAppsTrial }));
+    expect(alerts).toContainEqual(expect.objectContaining({ code: "trial-expired-inherited", groupId, userIds: [TRIAL_USER] }));
+  });
+
   it("when automation is paused, then nothing is removed; resuming removes them at once (P11), not at the next nightly run", async () => {
     await setPaused(true);
     const paused = await expireTrials(deps(), s.tenantId, new Date());
