@@ -162,7 +162,7 @@ export const diagnosticsSchema = z.object({
     addOnDemand: z.boolean(),
     keepEnabled: z.boolean(),
     accessMode: z.enum(["readWrite", "administrative"]),
-    expected: z.enum(["add", "reenable", "update", "disable", "none", "notManaged"]),
+    expected: z.enum(["add", "reenable", "update", "disable", "assignRoles", "none", "notManaged"]),
     explanation: z.string(),
   }),
   rules: z.array(ruleResultApiSchema),
@@ -171,6 +171,10 @@ export const diagnosticsSchema = z.object({
     .nullable()
     .describe("D8: set when an admin pinned the access mode: the sync keeps it (verdict.accessMode is what the license alone would give)"),
   drift: driftApiSchema.nullable(),
+  pendingRoles: z
+    .object({ roleIds: z.array(z.string()), code: z.string(), message: z.string(), since: z.string(), lastSeenAt: z.string(), lever: z.string() })
+    .nullable()
+    .describe("D14: default security roles this product's add of the user did not give (still the environment's defaults); the next sync run, a refresh or an on-demand add gives them"),
 });
 
 export const accessModePatchSchema = z

@@ -6,6 +6,7 @@ import type { SyncDeps } from "../sync/deps.js";
 import { decide } from "../sync/decide.js";
 import { accessModePinId, environmentPartition, type AccessModePin, type DriftDocument } from "../sync/documents.js";
 import { environmentPolicy } from "../sync/environment-types.js";
+import { owedRoles, pendingRolesAction } from "../sync/pending-roles.js";
 import { ACCESS_MODES, accessModeName, type AccessMode, type SystemUserRow } from "../sync/model.js";
 import { loadSituation, syncOneUser, type OneUserResult } from "../sync/one-user.js";
 import { MAX_NON_INTERACTIVE_USERS, recordKind } from "../sync/records.js";
@@ -109,12 +110,17 @@ export async function diagnose(deps: SyncDeps, tenantId: string, environmentId: 
   const decision = managed
     ? decide({ userId, user: s.user, row: s.row, eligibility: s.eligibility, internalEmailLocked: s.internalEmailLocked, accessModePin: s.accessModePin?.accessMode ?? null })
     : null;
-  const expected = !managed ? "notManaged" : decision?.action?.op ?? "none";
+  const settings = await deps.settings.get(tenantId, env.id);
+  const owed = owedRoles(s.failedAction, settings.value.defaultSecurityRoleIds);
+  const rolesOwed = managed && pendingRolesAction(userId, s.row, decision?.action ?? null, owed) !== null;
+  const expected = !managed ? "notManaged" : decision?.action?.op ?? (rolesOwed ? "assignRoles" : "none");
   const pin = pinView(s.accessModePin);
   const explanation = !managed
     ? `A ${kind} record: the directory sync never changes it (D7).`
     : decision?.action
-      ? `The periodic sync would ${decision.action.op} this user.`
+      ? `The periodic sync would ${decision.action.op} this user.${rolesOwed ? " It would also give the default roles an earlier add did not (see pendingRoles)." : ""}`
+      : rolesOwed
+        ? "The periodic sync would give the default roles an earlier add did not (see pendingRoles)."
       : decision?.skipped
         ? `Nothing in the periodic sync: ${decision.skipped}.`
         : s.row
@@ -145,6 +151,12 @@ export async function diagnose(deps: SyncDeps, tenantId: string, environmentId: 
     rules: s.eligibility.rules.map((r) => ({ ...r, addOnly: r.addOnly ?? false, exception: r.exception ?? null, lever: r.lever ?? null })),
     accessModePin: pin && { ...pin, lever: unpinLever(env.id, userId) },
     drift: driftView(s.drift),
+    pendingRoles: rolesOwed && s.failedAction
+      ? {
+          roleIds: owed, code: s.failedAction.code, message: s.failedAction.message, since: s.failedAction.since, lastSeenAt: s.failedAction.lastSeenAt,
+          lever: `The next sync run gives them; to give them now, refresh the user (POST /tenants/${tenantId}/environments/${env.id}/users/${userId}/refresh).`,
+        }
+      : null,
   };
 }
 

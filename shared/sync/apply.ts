@@ -46,6 +46,7 @@ export async function executeActions(ctx: ExecuteContext, actions: readonly Plan
   const platformOps = actions.filter((a) => a.op === "add" || a.op === "reenable");
   const dataverseOps = actions.filter((a) => a.op === "update" || a.op === "disable");
   const [platform, dataverse] = await Promise.all([runPlatform(ctx, platformOps), runDataverse(ctx, dataverseOps)]);
+  const roles = await retryPendingRoles(ctx, actions);
   const added = platform.results.filter((r) => r.action.op === "add" && r.outcome === "done").map((r) => r.action.userId);
   const needRows = added.length > 0 && (ctx.defaultRoleIds.length > 0 || platform.results.some((r) => r.action.op === "add" && r.action.accessMode !== undefined));
   const addedRows = needRows ? rowsByObjectId(await ctx.dataverse.systemUsersByObjectIds(added)) : new Map<string, SystemUserRow>();
@@ -53,7 +54,7 @@ export async function executeActions(ctx: ExecuteContext, actions: readonly Plan
   const roleFailures = ctx.defaultRoleIds.length && added.length ? await assignDefaultRoles(ctx, added, addedRows) : [];
   const defers = [platform.deferSeconds, dataverse.deferSeconds].filter((d): d is number => d !== null);
   return {
-    results: [...platform.results, ...dataverse.results],
+    results: [...platform.results, ...dataverse.results, ...roles],
     deferSeconds: defers.length ? Math.max(...defers) : null,
     roleFailures,
     dataverseBatchMs: dataverse.ms,
@@ -179,44 +180,78 @@ async function runDataverse(ctx: ExecuteContext, actions: PlannedAction[]): Prom
 /** A D14 role a user this product added did not receive (the run's `assignRole` failures). */
 export interface AssignRoleFailure {
   userId: string;
+  roleId: string;
   code: string;
   message: string;
 }
 
 /**
  * D14: the environment's default security roles for users this product added. A user whose new
- * record cannot be read yet gets none, and each of its roles is a failure: the next run finds the
- * record and adds nothing, so nothing else would tell. A read throttled past the budget throws
- * `unavailable` (transient), and so does an association still throttled: the window is repeated
- * after the Retry-After, and its levers are idempotent (addUser, an association that already exists).
+ * record cannot be read yet gets none, and each of its roles is a failure (kept in a failed-action
+ * mark: the next run gives it). A read throttled past the budget throws `unavailable` (transient),
+ * and so does an association still throttled: the window is repeated after the Retry-After, and its
+ * levers are idempotent (addUser, an association that already exists).
  */
 export async function assignDefaultRoles(
   ctx: Pick<ExecuteContext, "dataverse" | "defaultRoleIds">, userIds: readonly string[], readRows?: ReadonlyMap<string, SystemUserRow>,
 ): Promise<AssignRoleFailure[]> {
   const rows = readRows ?? rowsByObjectId(await ctx.dataverse.systemUsersByObjectIds(userIds));
   const failures: AssignRoleFailure[] = [];
-  const failed = (userId: string, roleId: string, error: RoleAssignmentError) => failures.push({ userId, code: error.code, message: `role ${roleId}: ${error.message}` });
-  const ops: { userId: string; roleId: string; op: BatchOperation }[] = [];
+  const wanted: RoleAssociation[] = [];
   for (const userId of userIds) {
     const row = rows.get(userId.toLowerCase());
     for (const roleId of ctx.defaultRoleIds) {
-      if (row) ops.push({ userId, roleId, op: DataverseClient.associateRole(ctx.dataverse.apiBase, row.systemuserid, roleId) });
-      else failed(userId, roleId, RECORD_NOT_READABLE);
+      if (row) wanted.push({ userId, systemUserId: row.systemuserid, roleId });
+      else failures.push({ userId, roleId, ...RECORD_NOT_READABLE, message: `role ${roleId}: ${RECORD_NOT_READABLE.message}` });
     }
   }
-  for (let i = 0; i < ops.length; i += 500) {
-    const slice = ops.slice(i, i + 500);
-    const answers = await ctx.dataverse.batch(slice.map((s) => s.op));
+  return [...failures, ...(await associateRoles(ctx.dataverse, wanted))];
+}
+
+interface RoleAssociation {
+  userId: string;
+  systemUserId: string;
+  roleId: string;
+}
+
+/** Role associations in `$batch`es of 500; the failures, each with its role. Throttling past the batch's retries throws `unavailable`. */
+async function associateRoles(dataverse: DataverseClient, wanted: readonly RoleAssociation[]): Promise<AssignRoleFailure[]> {
+  const failures: AssignRoleFailure[] = [];
+  for (let i = 0; i < wanted.length; i += 500) {
+    const slice = wanted.slice(i, i + 500);
+    const answers = await dataverse.batch(slice.map((w) => DataverseClient.associateRole(dataverse.apiBase, w.systemUserId, w.roleId)));
     // Still throttled after the batch's own retries: no refusal of the role, so no failure to record;
     // the window is repeated after the Retry-After (addUser and associations are idempotent).
     const retryAfterSeconds = throttledRetryAfter(answers.slice(0, slice.length));
     if (retryAfterSeconds !== null) {
       throw new AppError("unavailable", "Dataverse is throttling the default security role assignments; they are retried after its Retry-After.", { retryAfterSeconds });
     }
-    slice.forEach((s, j) => {
-      const failure = associationFailure(answers[j] ?? { status: 502, headers: {}, body: null });
-      if (failure) failed(s.userId, s.roleId, failure);
+    slice.forEach((w, j) => {
+      const failure: RoleAssignmentError | null = associationFailure(answers[j] ?? { status: 502, headers: {}, body: null });
+      if (failure) failures.push({ userId: w.userId, roleId: w.roleId, code: failure.code, message: `role ${w.roleId}: ${failure.message}` });
     });
   }
   return failures;
+}
+
+/**
+ * D14 again: default roles an earlier add did not give (failed-action marks). Done when every role
+ * is there (an association that exists counts); failed otherwise - the mark stays for the next run.
+ */
+async function retryPendingRoles(ctx: ExecuteContext, actions: readonly PlannedAction[]): Promise<ActionResult[]> {
+  const pending = actions.filter((a): a is Extract<PlannedAction, { op: "assignRoles" }> => a.op === "assignRoles");
+  if (!pending.length) return [];
+  let failures: AssignRoleFailure[];
+  try {
+    failures = await associateRoles(ctx.dataverse, pending.flatMap((a) => a.roleIds.map((roleId) => ({ userId: a.userId, systemUserId: a.systemUserId, roleId }))));
+  } catch (err) {
+    if (err instanceof AppError && err.transient) throw err;
+    const failure = { code: err instanceof AppError ? err.code : "error", message: err instanceof Error ? err.message : String(err) };
+    return pending.map((action) => ({ action, outcome: "failed", failure }));
+  }
+  return pending.map((action): ActionResult => {
+    const mine = failures.filter((f) => f.userId === action.userId);
+    if (!mine.length) return { action, outcome: "done" };
+    return { action, outcome: "failed", failure: { code: mine[0]?.code ?? "error", message: mine.map((f) => f.message).join("; ") } };
+  });
 }

@@ -15,7 +15,9 @@ export type PlannedAction =
   /** accessMode: set again after addUser, which resets the record's mode (accessModeAfterAddUser). */
   | { op: "reenable"; userId: string; systemUserId: string; accessMode?: number }
   | { op: "update"; userId: string; systemUserId: string; patch: Record<string, string | number | null> }
-  | { op: "disable"; userId: string; systemUserId: string; failedRules: RuleId[] };
+  | { op: "disable"; userId: string; systemUserId: string; failedRules: RuleId[] }
+  /** D14: default roles this product's add of the user did not give (a failed-action mark), tried again. */
+  | { op: "assignRoles"; userId: string; systemUserId: string; roleIds: string[] };
 
 export interface Decision {
   action: PlannedAction | null;

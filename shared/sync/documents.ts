@@ -126,6 +126,7 @@ export const plannedActionSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("reenable"), userId: z.string(), systemUserId: z.string(), accessMode: z.number().int().optional() }),
   z.object({ op: z.literal("update"), userId: z.string(), systemUserId: z.string(), patch: z.record(z.string(), z.union([z.string(), z.number(), z.null()])) }),
   z.object({ op: z.literal("disable"), userId: z.string(), systemUserId: z.string(), failedRules: z.array(z.enum(RULE_IDS)) }),
+  z.object({ op: z.literal("assignRoles"), userId: z.string(), systemUserId: z.string(), roleIds: z.array(z.string()) }),
 ]);
 
 export const runFailureSchema = z.object({ userId: z.string(), op: z.string(), code: z.string(), message: z.string() });
@@ -246,7 +247,8 @@ export const accessModePinId = (userId: string) => `access-mode-pin|${userId}`;
 /**
  * A user whose action failed (a 5xx or an unknown error, not a refusal: that is drift). The next
  * run retries the user, incremental or not, until the action succeeds, is refused, or is no longer
- * needed; then the mark goes.
+ * needed; then the mark goes. D14: `roleIds` are default roles a user this product added did not
+ * receive (op `assignRoles`); the next run, a refresh (D9) or an on-demand add gives them.
  */
 export const failedActionSchema = z.object({
   id: z.string(),
@@ -260,7 +262,9 @@ export const failedActionSchema = z.object({
   message: z.string(),
   since: z.string(),
   lastSeenAt: z.string(),
-  runId: z.string(),
+  /** The run that recorded it; null for an on-demand add or a refresh. */
+  runId: z.string().nullable(),
+  roleIds: z.array(z.string()).optional(),
 });
 export type FailedAction = z.infer<typeof failedActionSchema>;
 export const failedActionId = (userId: string) => `failed|${userId}`;

@@ -1,6 +1,6 @@
 import { AppError } from "../errors/app-error.js";
 import type { DataverseClient } from "../clients/dataverse.js";
-import { executeActions, type ActionResult } from "./apply.js";
+import { executeActions, type ActionResult, type AssignRoleFailure } from "./apply.js";
 import { decide, type PlannedAction } from "./decide.js";
 import type { SyncDeps } from "./deps.js";
 import { environmentPartition, failedActionId, type DriftDocument, type EmailLock, type FailedAction, type RunDocument } from "./documents.js";
@@ -9,6 +9,7 @@ import { evaluateEligibility } from "./eligibility.js";
 import { enqueueEnvironmentJob, type EnvironmentJob } from "./jobs.js";
 import type { DirectoryUser, SystemUserRow } from "./model.js";
 import { meter } from "./metrics.js";
+import { pendingRolesMark, pendingRolesOf } from "./pending-roles.js";
 import { planRun, recordNewerThanSnapshot } from "./plan.js";
 import { recordKind } from "./records.js";
 import { bucketOf } from "./snapshot.js";
@@ -47,6 +48,12 @@ interface PlanChunkDoc {
 }
 
 export const actionKey = (a: PlannedAction) => `${a.op}:${a.userId}`;
+
+/** D14: the roles a failed action's mark keeps owing - the failed retry's own, or those of the mark it replaces. */
+function rolesStillOwed(action: PlannedAction, existing: FailedAction | undefined): { roleIds?: string[] } {
+  if (action.op === "assignRoles") return { roleIds: action.roleIds };
+  return existing?.roleIds?.length ? { roleIds: existing.roleIds } : {};
+}
 
 export async function runEnvironmentJob(deps: SyncDeps, tenantId: string, job: EnvironmentJob, owner: string): Promise<EnvironmentJobOutcome> {
   const found = await deps.store.readRun(tenantId, job.environmentId, job.runId);
@@ -182,6 +189,7 @@ class EnvironmentRun {
     }
     const plan = planRun({
       environment: env, facts, users, rows, full: run.full, drift: marks.drift, locks: marks.locks, pins: marks.pins, failed, snapshotReadAt,
+      pendingRoles: pendingRolesOf(marks.failed, run.settings?.defaultSecurityRoleIds ?? []),
     });
 
     const pk = environmentPartition(tenantId, env.id);
@@ -249,6 +257,7 @@ class EnvironmentRun {
       for (const a of spared) done.add(actionKey(a));
       await this.record(outcome.results);
       for (const f of outcome.roleFailures) this.addFailure({ userId: f.userId, op: "assignRole", code: f.code, message: f.message });
+      await this.markPendingRoles(outcome.roleFailures);
       for (const r of outcome.results) done.add(actionKey(r.action));
       if (window.every((a) => done.has(actionKey(a)))) {
         run.progress.position += window.length;
@@ -317,6 +326,21 @@ class EnvironmentRun {
     if (this.run.failures.length < FAILURES_KEPT) this.run.failures.push(f);
   }
 
+  /**
+   * D14: default roles the window's adds did not give are kept in failed-action marks (op
+   * `assignRoles`), so the next run - started for them even without a directory change - gives them.
+   */
+  private async markPendingRoles(failures: readonly AssignRoleFailure[]): Promise<void> {
+    const env = this.run.environment;
+    if (!failures.length || !env) return;
+    const byUser = new Map<string, AssignRoleFailure[]>();
+    for (const f of failures) byUser.set(f.userId, [...(byUser.get(f.userId) ?? []), f]);
+    const pk = environmentPartition(this.tenantId, env.id);
+    const at = this.deps.now().toISOString();
+    this.failedWritten = true;
+    await this.deps.store.upsertMarks(pk, [...byUser].map(([userId, fs]) => pendingRolesMark(this.tenantId, env.id, userId, fs, at, this.run.runId)));
+  }
+
   /** Counts, failures, drift records and failed-action marks of a window's results. */
   private async record(results: readonly ActionResult[]): Promise<void> {
     const { deps, tenantId } = this;
@@ -333,7 +357,7 @@ class EnvironmentRun {
         this.addFailure({ userId: r.action.userId, op: r.action.op, code: r.failure?.code ?? "", message: r.failure?.message ?? "" });
       } else if (r.action.op === "add") c.added++;
       else if (r.action.op === "reenable") c.reEnabled++;
-      else if (r.action.op === "update") c.updated++;
+      else if (r.action.op === "update" || r.action.op === "assignRoles") c.updated++;
       else c.disabled++;
     }
     const pk = environmentPartition(tenantId, env.id);
@@ -344,6 +368,8 @@ class EnvironmentRun {
     const existing = await deps.store.readMarks(tenantId, env.id, [...new Set(results.map((r) => r.action.userId))]);
     const at = deps.now().toISOString();
 
+    // Roles an earlier add did not give, given now: no mark of this window keeps owing them.
+    const rolesGiven = new Set(results.filter((r) => r.action.op === "assignRoles" && r.outcome === "done").map((r) => r.action.userId));
     // A user whose action was answered (done, or refused: drift) has no failed action any more.
     const answered = results.filter((r) => r.outcome !== "failed").map((r) => r.action.userId).filter((u) => existing.failed.has(u));
     if (answered.length) await deps.store.deleteMany(pk, answered.map(failedActionId));
@@ -354,6 +380,7 @@ class EnvironmentRun {
         failedResults.map((r): FailedAction => ({
           id: failedActionId(r.action.userId), type: "failed-action", tenantId, environmentId: env.id, partitionKey: pk, userId: r.action.userId, op: r.action.op,
           code: r.failure?.code ?? "", message: r.failure?.message ?? "", since: existing.failed.get(r.action.userId)?.since ?? at, lastSeenAt: at, runId: run.runId,
+          ...rolesStillOwed(r.action, rolesGiven.has(r.action.userId) ? undefined : existing.failed.get(r.action.userId)),
         })),
       );
     }
@@ -394,7 +421,7 @@ class EnvironmentRun {
     // (No plan: the marks are as they were.)
     const failedUsers = !run.plan
       ? undefined
-      : run.counts.failed > 0 || (run.plan.failedMarks ?? 1) > 0 ? await deps.store.countFailedActions(tenantId, run.environmentId) : 0;
+      : run.counts.failed > 0 || (run.plan.failedMarks ?? 1) > 0 || this.failedWritten ? await deps.store.countFailedActions(tenantId, run.environmentId) : 0;
     await deps.store.releaseEnvironment(run, {
       update: (doc) => {
         if (run.batchSize !== null) doc.batchSize = run.batchSize;

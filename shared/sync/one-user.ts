@@ -8,10 +8,11 @@ import { associationFailure, RECORD_NOT_READABLE } from "./default-roles.js";
 import type { SyncDeps } from "./deps.js";
 import { accessModeAfterAddUser } from "./decide.js";
 import { readTenantFacts, stagedUserOf, USER_SELECT } from "./directory-reader.js";
-import { environmentPartition, type AccessModePin, type DriftDocument, type RunDocument } from "./documents.js";
+import { environmentPartition, type AccessModePin, type DriftDocument, type FailedAction, type RunDocument } from "./documents.js";
 import { driftLever, type DriftKind } from "./drift.js";
 import { evaluateEligibility, type AddPath, type Eligibility, type RuleResult } from "./eligibility.js";
 import { profilePatch } from "./fields.js";
+import { ASSIGN_ROLES_OP, owedRoles, pendingRolesMark } from "./pending-roles.js";
 import { ACCESS_MODES, type DirectoryUser, type PlatformEnvironment, type SystemUserRow, type TenantFacts } from "./model.js";
 import { isDirectoryManaged, recordKind } from "./records.js";
 import { applyStagedUser } from "./snapshot.js";
@@ -30,6 +31,8 @@ export interface UserSituation {
   drift: DriftDocument | null;
   /** D8: the access mode an admin chose for the user (the sync keeps it), if any. */
   accessModePin: AccessModePin | null;
+  /** The user's failed-action mark (D14: with the default roles an earlier add did not give), if any. */
+  failedAction: FailedAction | null;
 }
 
 const memberOfSchema = z.object({
@@ -128,15 +131,17 @@ export async function loadSituation(
   let internalEmailLocked = false;
   let drift: DriftDocument | null = null;
   let accessModePin: AccessModePin | null = null;
+  let failedAction: FailedAction | null = null;
   if (env.dataverse) {
     row = await deps.dataverse(tenantId, env, clients).systemUserByObjectId(userId);
     const marks = await deps.store.readMarks(tenantId, env.id, [userId]);
     internalEmailLocked = marks.locks.has(userId);
     drift = marks.drift.get(userId) ?? null;
     accessModePin = marks.pins.get(userId) ?? null;
+    failedAction = marks.failed.get(userId) ?? null;
   }
   const eligibility = evaluateEligibility({ user, userId, tenant: facts, environment: env, record: row ? { kind: recordKind(row) } : null, ...(addPath && { addPath }) });
-  return { user, facts, row, eligibility, internalEmailLocked, drift, accessModePin };
+  return { user, facts, row, eligibility, internalEmailLocked, drift, accessModePin, failedAction };
 }
 
 export type OneUserOutcome = "added" | "reEnabled" | "refreshed" | "updated" | "disabled" | "unchanged";
@@ -199,6 +204,7 @@ export async function syncOneUser(
   }
   const platform = deps.platform(tenantId, clients);
   const dataverse = deps.dataverse(tenantId, env, clients);
+  const owed = owedRoles(s.failedAction, defaultRoleIds);
   const addUser = async (outcome: OneUserOutcome, kind: DriftKind): Promise<OneUserResult> => {
     const answer = await platform.addUser(env.id, userId);
     if (!answer.ok) {
@@ -218,7 +224,10 @@ export async function syncOneUser(
         extensions: { userId, environmentId: env.id },
       });
     }
-    const roleFailures = outcome === "added" ? await assignDefaultRoles(deps, tenantId, env, dataverse, userId, row, defaultRoleIds) : [];
+    // D14: a user this call added gets the default roles; a re-enabled or refreshed one those an earlier add did not give.
+    const roleIds = outcome === "added" ? defaultRoleIds : owed;
+    const roleFailures = await assignDefaultRoles(deps, tenantId, env, dataverse, userId, row, roleIds);
+    await settlePendingRoles(deps, tenantId, env.id, userId, s.failedAction, roleIds, roleFailures);
     if (s.drift) await deps.store.deleteMany(environmentPartition(tenantId, env.id), [s.drift.id]);
     // The mode this product gives, which addUser may not have: an admin's pin (D8), administrative for an
     // admin without a license that grants access (D2). After the roles: a failure here loses no role, and
@@ -255,7 +264,13 @@ export async function syncOneUser(
     await recordDrift(deps, tenantId, env, userId, s.row.systemuserid, "enabledButIneligible", failedRules.map((r) => r.id), platformError, lever, s.drift);
     return { ...base, outcome: "unchanged", systemUserId: s.row.systemuserid, failedRules, drift: { kind: "enabledButIneligible", lever, platform: platformError } };
   }
-  if (adding) return { ...base, outcome: "unchanged", systemUserId: s.row.systemuserid };
+  if (adding) {
+    // Already there; the default roles an earlier add did not give are given now (D14).
+    if (!owed.length) return { ...base, outcome: "unchanged", systemUserId: s.row.systemuserid };
+    const roleFailures = await assignDefaultRoles(deps, tenantId, env, dataverse, userId, s.row, owed);
+    await settlePendingRoles(deps, tenantId, env.id, userId, s.failedAction, owed, roleFailures);
+    return { ...base, outcome: roleFailures.length < owed.length ? "updated" : "unchanged", systemUserId: s.row.systemuserid, roleFailures };
+  }
   // Refresh: the platform refreshes what it owns, then the fields D6 maps and D8's access mode.
   const refreshed = await addUser("refreshed", "disabledButEligible");
   const row = (await dataverse.systemUserByObjectId(userId)) ?? s.row;
@@ -312,6 +327,25 @@ async function assignDefaultRoles(
     });
   }
   return failures;
+}
+
+/**
+ * D14: what a user's failed-action mark keeps owing after roles were asked for: the failures (the
+ * environment's next run tries them again), or nothing - the mark goes, or loses its roles when it
+ * is there for another failed action.
+ */
+async function settlePendingRoles(
+  deps: SyncDeps, tenantId: string, environmentId: string, userId: string, mark: FailedAction | null, asked: readonly string[], failures: readonly RoleFailure[],
+): Promise<void> {
+  const pk = environmentPartition(tenantId, environmentId);
+  if (failures.length) {
+    await deps.store.upsertMarks(pk, [pendingRolesMark(tenantId, environmentId, userId, failures.map((f) => ({ ...f, message: `role ${f.roleId}: ${f.message}` })), deps.now().toISOString(), null, mark?.since)]);
+    await deps.store.noteFailedActionOutsideRun(tenantId, environmentId);
+    return;
+  }
+  if (!mark?.roleIds?.length || !asked.length) return;
+  if (mark.op === ASSIGN_ROLES_OP) await deps.store.deleteMany(pk, [mark.id]);
+  else await deps.store.upsertMarks(pk, [{ ...mark, roleIds: [] }]);
 }
 
 async function recordDrift(

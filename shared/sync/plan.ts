@@ -2,6 +2,7 @@ import { decide, type PlannedAction } from "./decide.js";
 import type { AccessModePin, DriftDocument } from "./documents.js";
 import { evaluateEligibility } from "./eligibility.js";
 import type { DirectoryUser, PlatformEnvironment, SystemUserRow, TenantFacts } from "./model.js";
+import { pendingRolesAction } from "./pending-roles.js";
 import { isDirectoryManaged, recordKind } from "./records.js";
 
 /**
@@ -23,6 +24,8 @@ export interface PlanInput {
   pins?: ReadonlyMap<string, AccessModePin>;
   /** Users whose last action failed (failed-action marks): candidates too, incremental or not. */
   failed?: ReadonlySet<string>;
+  /** D14: default roles (still the environment's) that users this product added did not receive. */
+  pendingRoles?: ReadonlyMap<string, readonly string[]>;
   /** D4: when the users read of the snapshot's cycle began (epoch ms; null: unknown). */
   snapshotReadAt?: number | null;
 }
@@ -55,7 +58,8 @@ export function recordNewerThanSnapshot(row: SystemUserRow | null, user: Directo
   return Number.isFinite(created) && created > snapshotReadAt - SNAPSHOT_READ_MARGIN_MS;
 }
 
-const ORDER: Record<PlannedAction["op"], number> = { add: 0, reenable: 1, update: 2, disable: 3 };
+const ORDER: Record<PlannedAction["op"], number> = { add: 0, reenable: 1, assignRoles: 2, update: 3, disable: 4 };
+
 
 export function planRun(input: PlanInput): Plan {
   const rowsByUser = new Map<string, SystemUserRow>();
@@ -91,8 +95,10 @@ export function planRun(input: PlanInput): Plan {
       userId, user, row, eligibility, internalEmailLocked: input.locks.has(userId), accessModePin: input.pins?.get(userId)?.accessMode ?? null,
       recordNewerThanSnapshot: recordNewerThanSnapshot(row, user, input.snapshotReadAt),
     });
+    const roles = pendingRolesAction(userId, row, decision.action, input.pendingRoles?.get(userId));
     if (decision.action) plan.actions.push(decision.action);
-    else if (input.failed?.has(userId)) plan.resolvedFailed.push(userId);
+    if (roles) plan.actions.push(roles);
+    if (!decision.action && !roles && input.failed?.has(userId)) plan.resolvedFailed.push(userId);
     if (decision.skipped) plan.skipped++;
     if (decision.lockInternalEmail) plan.newLocks.push({ userId, value: row?.internalemailaddress ?? null });
     if (!decision.action && input.drift.has(userId)) plan.resolvedDrift.push(userId);

@@ -112,6 +112,24 @@ export class SyncStore {
     }
   }
 
+  /**
+   * A failed-action mark written outside a run (an on-demand add's roles, D14): the environment's
+   * next cycle starts a run for it even without a directory change. No state yet: the first run is
+   * a full one and reads every mark.
+   */
+  async noteFailedActionOutsideRun(tenantId: string, environmentId: string): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const es = await this.readEnvState(tenantId, environmentId);
+      if (!es || (es.doc.failedUsers ?? 0) > 0) return;
+      try {
+        await this.save({ ...es.doc, failedUsers: 1 }, es.etag);
+        return;
+      } catch (err) {
+        if (!(err instanceof AppError && err.kind === "preconditionFailed")) throw err;
+      }
+    }
+  }
+
   /** The plan chunks of a run that ended. */
   async deletePlan(run: RunDocument): Promise<void> {
     if (!run.plan?.chunks) return;

@@ -42,7 +42,7 @@ function deps(): SyncDeps {
       new DataverseClient({ instanceUrl: env.dataverse?.instanceUrl ?? "", credential, budget: budget(mode) }),
     settings: { get: () => Promise.resolve({ value: { syncEnabled: true, massDisableThresholdPercent: null, defaultSecurityRoleIds: [] }, etag: "x", updatedAt: null, updatedBy: null }) },
     store: {
-      readMarks: () => Promise.resolve({ drift: new Map(), locks: new Set(), pins: new Map() }),
+      readMarks: () => Promise.resolve({ drift: new Map(), locks: new Set(), pins: new Map(), failed: new Map() }),
       deleteMany: () => Promise.resolve(),
       upsertMarks: () => Promise.resolve(),
     },
