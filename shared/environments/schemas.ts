@@ -90,6 +90,10 @@ export const syncRunSchema = z.object({
     .describe("D13: the mass-disable guard held the run; an admin approves it (the disables still ineligible are applied) or rejects it (nothing is disabled)"),
   batchSize: z.number().int().nullable(),
   pausedReason: z.string().nullable(),
+  waitingUntil: z
+    .string()
+    .nullable()
+    .describe("D12: Microsoft throttled the run (429 + Retry-After); it goes on by itself at this time, where it left off"),
   error: z.string().nullable(),
   failures: z.array(z.object({ userId: z.string(), op: z.string(), code: z.string(), message: z.string() })),
 });

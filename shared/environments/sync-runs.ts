@@ -35,6 +35,7 @@ export function runView(run: RunDocument): z.infer<typeof syncRunSchema> {
     guard: run.guard && { ...run.guard, rejectedBy: run.guard.rejectedBy ?? null, rejectedAt: run.guard.rejectedAt ?? null },
     batchSize: run.batchSize,
     pausedReason: run.pausedReason,
+    waitingUntil: run.resumeAt !== null && !TERMINAL_STATES.has(run.state) ? new Date(run.resumeAt).toISOString() : null,
     error: run.error,
     failures: run.failures,
   };
