@@ -76,13 +76,16 @@ export async function expireTrials(deps: TrialExpiryDeps, tenantId: string, now:
     } while (skipToken);
   }
 
+  // The groups' names for the alerts (one read, only when a group keeps an expired trial).
+  const groupNames = inheritedExpired.size && deps.alert ? new Map((await graph.listLicensedGroups()).map((g) => [g.id, g.displayName])) : new Map<string, string | null>();
   for (const [key, userIds] of inheritedExpired) {
     const [skuId, groupId] = key.split("|") as [string, string];
     const product = products.get(skuId);
+    const groupName = groupNames.get(groupId.toLowerCase());
     await deps.alert?.({
       tenantId, source: "trial-expiry", code: "trial-expired-inherited", groupId, userIds,
       product: { skuId, skuPartNumber: product?.skuPartNumber ?? null, displayName: product?.displayName ?? null },
-      message: `${userIds.length} user(s) hold ${product?.skuPartNumber ?? skuId}, a trial past its ${TRIAL_DAYS} days, through group ${groupId}: ` +
+      message: `${userIds.length} user(s) hold ${product?.skuPartNumber ?? skuId}, a trial past its ${TRIAL_DAYS} days, through group ${groupName ? `"${groupName}" (${groupId})` : groupId}: ` +
         "it can only be removed through the group - remove the license from the group, or the users from it.",
     });
   }

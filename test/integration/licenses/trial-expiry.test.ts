@@ -85,6 +85,7 @@ describe("L11 trial expiry", () => {
     expect(report.skipped).toContainEqual(expect.objectContaining({ userId: demoUserId(20), skuId: DEMO_SKUS.powerAppsTrial }));
     expect(alerts).toEqual([expect.objectContaining({ source: "trial-expiry", code: "trial-expired-inherited", groupId, userIds: [demoUserId(20)], product: expect.objectContaining({ skuId: DEMO_SKUS.powerAppsTrial }) })]);
     expect(alerts[0]?.message).toMatch(/remove the license from the group/);
+    expect(alerts[0]?.message, "the group by its name").toContain(`"Trial group" (${groupId})`);
     expect(await trialOf(demoUserId(20))).toBeDefined();
   });
 
