@@ -16,5 +16,7 @@ app.http(reportsActiveUserLicensesGet.name, httpTrigger(reportsActiveUserLicense
 registerEnvelopeHandler(REPORT_JOB_KIND, async (envelope) => {
   const l = await licensing();
   const { jobId } = reportJobMessageSchema.parse(envelope.body);
-  await runReportJob(l.runtime.container("reports"), envelope.tenantId, jobId, (format) => buildActiveUserReport(l, envelope.tenantId, format));
+  await runReportJob(l.runtime.container("reports"), envelope.tenantId, jobId, (format) => buildActiveUserReport(l, envelope.tenantId, format), {
+    attempt: envelope.attempt, maxAttempts: l.runtime.config.QUEUE_MAX_ATTEMPTS,
+  });
 });

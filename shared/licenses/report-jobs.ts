@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Container } from "@azure/cosmos";
 import { z } from "zod";
+import { retryableUpstream } from "../clients/upstream-body.js";
 import { AppError } from "../errors/app-error.js";
 import { newEnvelope } from "../queue/envelope.js";
 import type { QueueSender } from "../queue/transport.js";
@@ -93,16 +94,20 @@ export const reportJobMessageSchema = z.object({ jobId: z.uuid() });
 
 /**
  * Runs a job (the queue handler): idempotent - a finished job is left alone, a re-delivered one
- * is rebuilt. Transient failures (throttling) are thrown so the queue retries with a delay;
- * anything else marks the job failed.
+ * is rebuilt. Transient failures (throttling, Microsoft's 5xx) are thrown so the queue retries with
+ * a delay, except at the last attempt: then, as for anything else, the job is marked failed with
+ * why - a job never stays `running` after its message is gone.
  */
 export async function runReportJob(
   container: Container,
   tenantId: string,
   jobId: string,
   build: (format: ReportFormat) => Promise<{ content: string; rowCount: number }>,
-  now: () => Date = () => new Date(),
+  options: { attempt?: number; maxAttempts?: number; now?: () => Date } = {},
 ): Promise<void> {
+  const now = options.now ?? (() => new Date());
+  const attempt = options.attempt ?? 1;
+  const lastAttempt = attempt >= (options.maxAttempts ?? Number.POSITIVE_INFINITY);
   const doc = await readItem<JobDocument>(container, jobId, tenantId);
   if (!doc || doc.type !== "report-job" || doc.status === "succeeded" || doc.status === "failed") return;
   await upsert<JobDocument>(container, { ...stripSystem(doc), status: "running" });
@@ -115,10 +120,13 @@ export async function runReportJob(
       });
     }
     await upsert<JobDocument>(container, { ...stripSystem(doc), status: "succeeded", finishedAt: now().toISOString(), rowCount, parts });
-  } catch (err) {
-    if (err instanceof AppError && err.transient) throw err;
+  } catch (caught) {
+    const err = retryableUpstream(caught);
+    const transient = err instanceof AppError && err.transient;
+    if (transient && !lastAttempt) throw err;
+    const message = err instanceof AppError ? err.message : "The report could not be built.";
     await upsert<JobDocument>(container, {
-      ...stripSystem(doc), status: "failed", finishedAt: now().toISOString(), error: err instanceof AppError ? err.message : "The report could not be built.",
+      ...stripSystem(doc), status: "failed", finishedAt: now().toISOString(), error: transient ? `Gave up after ${attempt} attempts: ${message}` : message,
     });
   }
 }

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DEMO_IDS, DEMO_SKUS, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
+import { AppError } from "../../../shared/errors/app-error.js";
+import { readReportJob, runReportJob, startReportJob } from "../../../shared/licenses/report-jobs.js";
 import { recordProductUse, type TrackedProduct } from "../../../shared/licenses/usage.js";
 import { startLicenseStack, type LicenseStack } from "./support.js";
 
@@ -167,6 +169,37 @@ describe("L13 active-user license report", () => {
     const result = await s.api(job.resultLocation!.replace(`/api/tenants/${s.tenantId}/`, ""), { roles: [...reader] });
     const sync = await s.api("reports/active-user-licenses?format=csv", { roles: [...reader] });
     expect(await result.text()).toBe(await sync.text());
+  });
+});
+
+describe("L13 report jobs when Microsoft fails", () => {
+  const pollJob = async (jobPath: string) => {
+    const deadline = Date.now() + 60_000;
+    let job: { status: string; error: string | null } = { status: "queued", error: null };
+    while (job.status !== "succeeded" && job.status !== "failed" && Date.now() < deadline) {
+      job = (await (await s.api(jobPath, { roles: [...reader] })).json()) as typeof job;
+    }
+    return job;
+  };
+
+  it("when Graph answers 500 while a job builds, then the job is tried again and succeeds (not failed at once)", async () => {
+    await s.sim("PATCH", "settings", { faults: [{ services: ["graph"], pathPattern: "^/v1\\.0/users/[^/]+$", rate500: 1, count: 1 }] });
+    const res = await s.api("reports/active-user-licenses?format=csv", { roles: [...reader], headers: { Prefer: "respond-async" } });
+    expect(res.status).toBe(202);
+    const job = await pollJob(res.headers.get("location")!.replace(`/api/tenants/${s.tenantId}/`, ""));
+    expect(job, job.error ?? "").toMatchObject({ status: "succeeded" });
+  });
+
+  it("when a job's last attempt fails transiently, then the job is failed with why - it does not stay running", async () => {
+    const container = s.stack.database.container("reports");
+    const queue = { transport: "storage-queue" as const, queueName: "events", send: () => Promise.resolve(), close: () => Promise.resolve() };
+    const job = await startReportJob(container, queue, s.tenantId, "csv", "tester");
+    const outage = () => Promise.reject(new AppError("upstream", "Microsoft Graph answered 500.", { extensions: { upstreamStatus: 500 } }));
+
+    await expect(runReportJob(container, s.tenantId, job.id, outage, { attempt: 1, maxAttempts: 3 })).rejects.toMatchObject({ transient: true });
+    expect(await readReportJob(container, s.tenantId, job.id)).toMatchObject({ status: "running" });
+    await runReportJob(container, s.tenantId, job.id, outage, { attempt: 3, maxAttempts: 3 });
+    expect(await readReportJob(container, s.tenantId, job.id)).toMatchObject({ status: "failed", error: expect.stringMatching(/^Gave up after 3 attempts: .*500/) as string });
   });
 });
 
