@@ -88,14 +88,20 @@ export async function withDeadline<T>(work: Promise<T>, ms: number): Promise<Dea
 }
 
 /**
- * Sign-ins of one user to one app within this window are queued once per process: Entra calls the
- * extension at every token issuance, and the first one is what matters.
+ * How long token issuances of one user to one app count as the same sign-in. Entra calls the
+ * extension at every token issuance - a sign-in brings several at once - and the first is what
+ * matters. Short, because a later sign-in must be seen again: it re-assigns a tracking plan an admin
+ * removed (L12) and claims a license bought since the last one failed (A3) - an hour's window
+ * (the lifetime of a token, renewed silently) made both wait for up to an hour.
  */
+export const E1_SAME_SIGN_IN_MS = 5 * 60_000;
+
+/** Sign-ins of one user to one app within the window are queued once per process. */
 export class RecentSignIns {
   private readonly seen = new Map<string, number>();
 
   constructor(
-    private readonly windowMs = 3600_000,
+    private readonly windowMs = E1_SAME_SIGN_IN_MS,
     private readonly maxEntries = 50_000,
   ) {}
 

@@ -39,4 +39,11 @@ describe("E1: answering in time", () => {
     expect(recent.seenRecently("u|a", 1000)).toBe(false);
     expect(recent.seenRecently("v|a", 10)).toBe(false);
   });
+
+  it("when the same user signs in to the same app more than 5 minutes later, then it is a new sign-in (L12 re-assignment, A3 licenses bought since)", () => {
+    const recent = new RecentSignIns();
+    recent.remember("u|a", 0);
+    expect(recent.seenRecently("u|a", 5 * 60_000 - 1), "token issuances of one sign-in").toBe(true);
+    expect(recent.seenRecently("u|a", 5 * 60_000)).toBe(false);
+  });
 });
