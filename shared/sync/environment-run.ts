@@ -213,7 +213,9 @@ class EnvironmentRun {
     run.progress = { chunk: 0, position: 0, doneInWindow: [] };
     run.counts = { ...run.counts, read: plan.read, skipped: plan.skipped };
 
-    const disables = byOp.disable ?? 0;
+    // D13: disables the platform refused before (drift) were approved or under the threshold then;
+    // asked again, they do not hold the run again - only new ones count.
+    const disables = plan.actions.filter((a) => a.op === "disable" && marks.drift.get(a.userId)?.kind !== "enabledButIneligible").length;
     const threshold = settings.massDisableThresholdPercent;
     if (disables > 0 && disables > (enabledUsers * threshold) / 100) {
       run.state = "awaiting-approval";

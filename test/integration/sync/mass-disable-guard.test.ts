@@ -115,4 +115,20 @@ describe("D13 approving a held run", () => {
     for (const id of back) expect(rows.get(id)?.isdisabled, `user ${id} (back in the group)`).toBe(false);
     for (const id of stillGone) expect(rows.get(id)?.isdisabled, `user ${id}`).toBe(true);
   });
+
+  it("when the platform refused the approved disables (drift), then later runs asking for them again are not held again", async () => {
+    const held = await heldRun();
+    // Microsoft-hosted Dataverse: the platform refuses to disable users it syncs itself.
+    await stack.sim("/settings", { method: "PATCH", body: { dataverse: { refuseSyncedUserDisable: true } } });
+    expect((await post(held.id, "approve")).status).toBe(202);
+    expect(await stack.waitForRun(P, held.id)).toMatchObject({ state: "succeeded", counts: { disabled: 0, drift: 8 } });
+
+    // A full run (manual) plans the same 8 disables: the platform may accept them now, but no admin is asked again.
+    const again = await stack.runNow(P);
+
+    expect(again, again.error ?? "").toMatchObject({ state: "succeeded", guard: null, counts: { drift: 8 } });
+    // A new leaver is one new disable: under the threshold, not held either.
+    await stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { method: "PATCH", body: { remove: [u(29)] } });
+    expect(await stack.tickAndWait(P)).toMatchObject({ state: "succeeded", guard: null });
+  });
 });
