@@ -57,13 +57,33 @@ async function createGuarded(
     if (unknown.length) throw new AppError("businessRule", `Unknown security roles: ${unknown.join(", ")}.`, { code: "unknown-security-role", extensions: { roleIds: unknown } });
   }
   const businessUnitId = await dataverse.rootBusinessUnitId();
-  const row = await dataverse.createSystemUser({ applicationid: body.applicationId, "businessunitid@odata.bind": `/businessunits(${businessUnitId})` });
+  const row = await createOrRefused(dataverse, env, body.applicationId, businessUnitId);
   if (roleIds.length) await dataverse.batch(roleIds.map((r) => DataverseClient.associateRole(dataverse.apiBase, row.systemuserid, r)));
   await deps.audit.append(tenantId, {
     actor: actorOf(principal), action: "environment.applicationUser.create", target: { type: "application", id: body.applicationId }, phase: "record",
     outcome: "succeeded", context: { environmentId: env.id, systemUserId: row.systemuserid, roleIds },
   });
   return view(row, null);
+}
+
+/**
+ * The platform looks the application up in Entra ID and fills in its service principal; it refuses
+ * an application the tenant does not have (no enterprise application) - the admin's to fix: 422.
+ */
+async function createOrRefused(dataverse: DataverseClient, env: PlatformEnvironment, applicationId: string, businessUnitId: string): Promise<SystemUserRow> {
+  try {
+    return await dataverse.createSystemUser({ applicationid: applicationId, "businessunitid@odata.bind": `/businessunits(${businessUnitId})` });
+  } catch (err) {
+    const status = err instanceof AppError ? err.extensions.upstreamStatus : undefined;
+    if (!(err instanceof AppError) || typeof status !== "number" || status < 400 || status >= 500 || status === 429) throw err;
+    throw new AppError("businessRule", `The platform refused to create an application user for ${applicationId}: ${err.message}`, {
+      code: "platform-refused",
+      extensions: {
+        applicationId, environmentId: env.id, platform: { status, code: String(err.extensions.upstreamCode ?? ""), message: err.message },
+        lever: `Register the application in Microsoft Entra ID so that this tenant has its enterprise application (service principal), then create the application user again.`,
+      },
+    });
+  }
 }
 
 export async function setApplicationUserEnabled(

@@ -213,7 +213,7 @@ export const applicationUsersPost = defineEndpoint({
   responses: {
     201: { description: "Created", schema: applicationUserSchema },
     409: { description: "application-user-exists (also while another request is creating it)" },
-    422: { description: "unknown-security-role, environment-without-dataverse (D5: no Dataverse database, no users)" },
+    422: { description: "unknown-security-role, environment-without-dataverse (D5: no Dataverse database, no users), platform-refused (the tenant has no such application in Entra ID)" },
   },
 });
 

@@ -6,7 +6,7 @@ import type { SimRuntime } from "../runtime.js";
 import { SettingsError } from "../settings.js";
 import type { Row, SystemUserRec } from "../state/dataverse-db.js";
 import { isAssignableToRole } from "../state/directory.js";
-import { FixtureError, FixtureGroup, FixtureSignIn, FixtureUser, parseFixture, type ParsedFixture } from "../state/fixture.js";
+import { FixtureError, FixtureGroup, FixtureServicePrincipal, FixtureSignIn, FixtureUser, parseFixture, type ParsedFixture } from "../state/fixture.js";
 import { assignLicense, evaluateGroupLicenses, evaluateGroupMembers, reprocessFailedGroupLicenses } from "../state/licensing.js";
 import type { LicenseState, UserRec } from "../state/types.js";
 
@@ -134,6 +134,12 @@ export class AdminService {
           return jsonResponse(200, this.user(user));
         }
       }
+    }
+
+    if (a === "servicePrincipals" && !b && m === "POST") {
+      // An application registered in the tenant (an enterprise application): what an application user needs.
+      const sp = dir.addServicePrincipal(FixtureServicePrincipal.parse(this.body(req)));
+      return jsonResponse(201, { id: sp.id, appId: sp.appId, displayName: sp.displayName });
     }
 
     if (a === "groups") {

@@ -27,6 +27,8 @@ export interface DvContext {
   apiBase: string;
   caller: Caller | undefined;
   prefer: Prefer;
+  /** The tenant's service principal of an application (Entra ID), for application users. */
+  servicePrincipal?: (appId: string) => { id: string; displayName: string } | undefined;
 }
 
 const DEFAULT_PAGE = 5000;
@@ -184,6 +186,13 @@ function written(ctx: DvContext, op: DvOperation, rec: SystemUserRec, created: b
 
 export function createSystemUser(ctx: DvContext, op: DvOperation): SimResponse {
   const row = columnsOf(ctx, parseBody(op));
+  if (typeof row.applicationid === "string" && ctx.servicePrincipal) {
+    // An application user: the platform looks the application up in Entra ID and fills in its
+    // service principal, name and the non-interactive access mode; an unknown application is refused.
+    const sp = ctx.servicePrincipal(row.applicationid.toLowerCase());
+    if (!sp) throw new SimError(400, "0x80040203", `No application with id ${row.applicationid} was found in the tenant's Microsoft Entra ID.`);
+    Object.assign(row, { azureactivedirectoryobjectid: sp.id, fullname: `# ${sp.displayName}`, accessmode: 4, islicensed: false });
+  }
   const rec = ctx.db.insert(row);
   return written(ctx, op, rec, true);
 }

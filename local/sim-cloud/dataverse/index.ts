@@ -143,6 +143,7 @@ export class DataverseService {
       apiBase: `${this.rt.urls.dataverse(t.environmentId)}/api/data/v9.2`,
       caller: req.caller,
       prefer: parsePrefer(req.headers.prefer),
+      servicePrincipal: (appId) => this.rt.state.directory.spByAppId.get(appId),
     };
   }
 

@@ -278,8 +278,15 @@ describe("D8 access modes and D7 user types", () => {
     expect((await stack.call(stack.env(E.production, `/users/${u(21)}/diagnostics`), { token: stack.admin }).then((r) => r.json())) as { accessModePin: unknown }).toMatchObject({ accessModePin: null });
   });
 
-  it("when an admin creates an application user and disables it, then it exists, and the answer warns that its integrations break", async () => {
+  /** An application registered in the tenant's Entra ID (an enterprise application): what an application user is made from. */
+  async function registeredApplication(displayName = "Payroll Connector"): Promise<string> {
     const applicationId = randomUUID();
+    await stack.sim("/servicePrincipals", { method: "POST", body: { id: randomUUID(), appId: applicationId, displayName } });
+    return applicationId;
+  }
+
+  it("when an admin creates an application user and disables it, then it exists, and the answer warns that its integrations break", async () => {
+    const applicationId = await registeredApplication();
     const created = await post(stack.env(E.sandbox, "/application-users"), { applicationId });
     expect(created.status, await created.clone().text()).toBe(201);
     expect(await created.json()).toMatchObject({ applicationId, status: "enabled", warning: null });
@@ -291,8 +298,24 @@ describe("D8 access modes and D7 user types", () => {
     expect(row?.isdisabled).toBe(true);
   });
 
-  it("when five requests create the same application user at once, then one record is created and the others are 409", async () => {
+  it("when the application user is created, then the platform makes it from the app's service principal: listed as an application user, non-interactive", async () => {
+    const applicationId = await registeredApplication("Payroll Connector");
+    expect((await post(stack.env(E.sandbox, "/application-users"), { applicationId })).status).toBe(201);
+    const res = await stack.call(stack.env(E.sandbox, "/users?limit=200"), { token: stack.admin });
+    const { items } = (await res.json()) as { items: { type: string; accessMode: string; applicationId: string | null; fullName: string | null; userId: string | null }[] };
+    expect(items.find((i) => i.applicationId === applicationId)).toMatchObject({ type: "application", accessMode: "nonInteractive", fullName: "# Payroll Connector", userId: expect.any(String) as string });
+  });
+
+  it("when the tenant has no such application in Entra ID, then 422 platform-refused with the lever, and no record is made", async () => {
     const applicationId = randomUUID();
+    const res = await post(stack.env(E.sandbox, "/application-users"), { applicationId });
+    expect(res.status, await res.clone().text()).toBe(422);
+    expect(await res.json()).toMatchObject({ type: expect.stringMatching(/platform-refused$/) as string, applicationId, lever: expect.stringContaining("Register the application") as string });
+    expect((await stack.rows(E.sandbox)).some((r) => r.applicationid === applicationId)).toBe(false);
+  });
+
+  it("when five requests create the same application user at once, then one record is created and the others are 409", async () => {
+    const applicationId = await registeredApplication();
     const answers = await Promise.all(Array.from({ length: 5 }, () => post(stack.env(E.sandbox, "/application-users"), { applicationId })));
     expect(answers.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409]);
     expect((await stack.rows(E.sandbox)).filter((r) => r.applicationid === applicationId)).toHaveLength(1);
