@@ -79,7 +79,7 @@ async function createOrRefused(dataverse: DataverseClient, env: PlatformEnvironm
     throw new AppError("businessRule", `The platform refused to create an application user for ${applicationId}: ${err.message}`, {
       code: "platform-refused",
       extensions: {
-        applicationId, environmentId: env.id, platform: { status, code: String(err.extensions.upstreamCode ?? ""), message: err.message },
+        applicationId, environmentId: env.id, platform: { status, code: typeof err.extensions.upstreamCode === "string" ? err.extensions.upstreamCode : "", message: err.message },
         lever: `Register the application in Microsoft Entra ID so that this tenant has its enterprise application (service principal), then create the application user again.`,
       },
     });
