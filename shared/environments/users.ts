@@ -79,7 +79,7 @@ export async function changeOneUser(deps: SyncDeps, tenantId: string, environmen
   const settings = await deps.settings.get(tenantId, env.id);
   let result: OneUserResult;
   try {
-    result = await syncOneUser(deps, tenantId, env, userId, mode, settings.value.defaultSecurityRoleIds);
+    result = await syncOneUser(deps, tenantId, env, userId, mode, settings.value.defaultSecurityRoleIds, "interactive", actorOf(principal));
   } catch (err) {
     // An attempt refused by a rule or failed at Microsoft is audited as failed (P9); one that never
     // started (unknown user or environment) is not. The audit write's own failure hides nothing.

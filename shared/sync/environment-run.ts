@@ -340,6 +340,8 @@ class EnvironmentRun {
     const pk = environmentPartition(this.tenantId, env.id);
     const at = this.deps.now().toISOString();
     this.failedWritten = true;
+    // D11: a user added without all its roles is a failure of the run too (its failures list says which roles).
+    this.run.counts.failed += byUser.size;
     await this.deps.store.upsertMarks(pk, [...byUser].map(([userId, fs]) => pendingRolesMark(this.tenantId, env.id, userId, fs, at, this.run.runId)));
   }
 

@@ -3,6 +3,7 @@ import { GraphError, type Client } from "@microsoft/microsoft-graph-client";
 import { graphErrorOf, sendBatch, type BatchItemResult } from "../clients/graph-batch.js";
 import { mapGraphError } from "../clients/graph.js";
 import { DataverseClient, isThrottled, THROTTLED_ITEM_DEFAULT_RETRY_AFTER_SECONDS, throttledRetryAfter, type BatchOperationResult } from "../clients/dataverse.js";
+import type { AuditEntry } from "../audit/audit-log.js";
 import { AppError } from "../errors/app-error.js";
 import { associationFailure, RECORD_NOT_READABLE } from "./default-roles.js";
 import type { SyncDeps } from "./deps.js";
@@ -144,6 +145,9 @@ export async function loadSituation(
   return { user, facts, row, eligibility, internalEmailLocked, drift, accessModePin, failedAction };
 }
 
+/** Who changes a user when no admin asked: the first-access add (D4). */
+const SYNC_ACTOR: AuditEntry["actor"] = { type: "system", id: "sync" };
+
 export type OneUserOutcome = "added" | "reEnabled" | "refreshed" | "updated" | "disabled" | "unchanged";
 
 export interface OneUserResult {
@@ -184,7 +188,7 @@ function notEligible(env: PlatformEnvironment, userId: string, rules: RuleResult
  */
 export async function syncOneUser(
   deps: SyncDeps, tenantId: string, env: PlatformEnvironment, userId: string, mode: "add" | "firstAccess" | "refresh", defaultRoleIds: readonly string[],
-  clients: ClientMode = "interactive",
+  clients: ClientMode = "interactive", actor: AuditEntry["actor"] = SYNC_ACTOR,
 ): Promise<OneUserResult> {
   if (!env.dataverse) {
     throw new AppError("businessRule", `Environment ${env.id} has no Dataverse database: it has no users (D5).`, { code: "environment-without-dataverse" });
@@ -226,7 +230,7 @@ export async function syncOneUser(
     }
     // D14: a user this call added gets the default roles; a re-enabled or refreshed one those an earlier add did not give.
     const roleIds = outcome === "added" ? defaultRoleIds : owed;
-    const roleFailures = await assignDefaultRoles(deps, tenantId, env, dataverse, userId, row, roleIds);
+    const roleFailures = await assignDefaultRoles(deps, tenantId, env, dataverse, userId, row, roleIds, actor);
     await settlePendingRoles(deps, tenantId, env.id, userId, s.failedAction, roleIds, roleFailures);
     if (s.drift) await deps.store.deleteMany(environmentPartition(tenantId, env.id), [s.drift.id]);
     // The mode this product gives, which addUser may not have: an admin's pin (D8), administrative for an
@@ -267,7 +271,7 @@ export async function syncOneUser(
   if (adding) {
     // Already there; the default roles an earlier add did not give are given now (D14).
     if (!owed.length) return { ...base, outcome: "unchanged", systemUserId: s.row.systemuserid };
-    const roleFailures = await assignDefaultRoles(deps, tenantId, env, dataverse, userId, s.row, owed);
+    const roleFailures = await assignDefaultRoles(deps, tenantId, env, dataverse, userId, s.row, owed, actor);
     await settlePendingRoles(deps, tenantId, env.id, userId, s.failedAction, owed, roleFailures);
     return { ...base, outcome: roleFailures.length < owed.length ? "updated" : "unchanged", systemUserId: s.row.systemuserid, roleFailures };
   }
@@ -300,6 +304,7 @@ export async function syncOneUser(
  */
 async function assignDefaultRoles(
   deps: SyncDeps, tenantId: string, env: PlatformEnvironment, dataverse: DataverseClient, userId: string, row: SystemUserRow | null, roleIds: readonly string[],
+  actor: AuditEntry["actor"],
 ): Promise<RoleFailure[]> {
   if (!roleIds.length) return [];
   let failures: RoleFailure[];
@@ -321,7 +326,7 @@ async function assignDefaultRoles(
   if (failures.length) {
     const entries: RunDocument["failures"] = failures.map((f) => ({ userId, op: "assignRole", code: f.code, message: `role ${f.roleId}: ${f.message}` }));
     await deps.audit.append(tenantId, {
-      actor: { type: "system", id: "sync" }, action: "sync.user.assignRole", target: { type: "user", id: userId }, phase: "record", outcome: "failed",
+      actor, action: "sync.user.assignRole", target: { type: "user", id: userId }, phase: "record", outcome: "failed",
       reason: `${failures.length} of ${roleIds.length} default security roles were not assigned (D14).`,
       context: { environmentId: env.id, systemUserId: row?.systemuserid ?? null, roleIds: failures.map((f) => f.roleId), failures: entries },
     });

@@ -98,6 +98,8 @@ describe("D14 default roles on an on-demand add", () => {
     const audit = await stack.call(`/api/tenants/${stack.tenantId}/audit?action=sync.user.assignRole&limit=200`, { token: stack.admin });
     const records = ((await audit.json()) as { items: { outcome?: string; target?: { id: string }; context?: { roleIds?: string[]; failures?: { op: string }[] } }[] }).items;
     expect(records.find((r) => r.context?.roleIds?.includes(deletedRole))).toMatchObject({
+      // The admin who added the user, not the sync.
+      actor: { type: "user" },
       outcome: "failed", target: { id: u(21) }, context: { environmentId: E.trial, failures: [expect.objectContaining({ userId: u(21), op: "assignRole" })] },
     });
   });
