@@ -16,7 +16,7 @@ export function driftLever(kind: DriftKind, failedRules: readonly string[], env:
   switch (kind) {
     case "enabledButIneligible": {
       const rules = new Set(failedRules as RuleId[]);
-      if (rules.has("D2.notDeleted")) return "The user is deleted or soft-deleted in Entra ID; the platform disables the record at its next directory sync. Restore the user in Entra ID if the deletion was a mistake.";
+      if (rules.has("D2.notDeleted")) return "The user is deleted or soft-deleted in Entra ID; the platform disables the record at its next directory sync. If the deletion was a mistake, restore the user in Entra ID (possible for 30 days, while it is soft-deleted; a user deleted permanently cannot come back).";
       if (rules.has("D2.accountEnabled")) return `The user's account is disabled in Entra ID; the platform disables the record at its next directory sync. Refresh the user (POST …/environments/${env.id}/users/{userId}/refresh) to apply it now.`;
       // Entra already says so (that is why the rule fails): nothing for the admin to remove; say what happens and what to check.
       const why = [

@@ -14,6 +14,6 @@ describe("the lever of a disable the platform refused (D0)", () => {
 
   it("when the account is disabled or deleted, then the lever names refresh or restore", () => {
     expect(driftLever("enabledButIneligible", ["D2.accountEnabled"], env)).toMatch(/refresh/i);
-    expect(driftLever("enabledButIneligible", ["D2.notDeleted"], env)).toMatch(/Restore the user/);
+    expect(driftLever("enabledButIneligible", ["D2.notDeleted"], env)).toMatch(/restore the user in Entra ID \(possible for 30 days, while it is soft-deleted; a user deleted permanently cannot come back\)/);
   });
 });
