@@ -55,7 +55,11 @@ export function accessModeAfterAddUser(pin: AccessMode | null | undefined, e: El
 }
 
 export function failedKeepRules(e: Eligibility): RuleId[] {
-  return e.rules.filter((r) => !r.addOnly && !r.passedOnDemand).map((r) => r.id);
+  const failed = e.rules.filter((r) => !r.addOnly && !r.passedOnDemand).map((r) => r.id);
+  // A deleted user is disabled for being deleted: its account, licenses and groups (last known, or
+  // none for a user Entra no longer lists) are moot, and listing them would disagree with what
+  // diagnostics read of the deleted user.
+  return failed.includes("D2.notDeleted") ? failed.filter((id) => id === "D2.notDeleted" || id.startsWith("D5.")) : failed;
 }
 
 export function decide(s: Situation): Decision {

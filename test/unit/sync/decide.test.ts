@@ -28,6 +28,13 @@ describe("D3 disable, never delete", () => {
     expect(decision({ ...u, removed: "soft" }, row).action).toMatchObject({ op: "disable" });
   });
 
+  it("when the user is deleted, then the deletion is the only user rule given as the reason (its account, licenses and groups are moot)", () => {
+    const u = user();
+    const row = rowFor(u);
+    expect(decision(null, row).action).toMatchObject({ failedRules: ["D2.notDeleted"] });
+    expect(decision({ ...u, removed: "hard", groups: [], accountEnabled: false }, row).action).toMatchObject({ failedRules: ["D2.notDeleted"] });
+  });
+
   it("when a disabled record's user is eligible again, then it is re-enabled (through addUser)", () => {
     const u = user();
     const row = rowFor(u, { isdisabled: true });
