@@ -257,6 +257,10 @@ class EnvironmentRun {
       // Counted and marked done in the same checkpoint as the window's results: a repeat neither loses nor recounts them.
       run.counts.skipped += spared.length;
       for (const a of spared) done.add(actionKey(a));
+      // Eligible again: a drift record of an earlier refused disable no longer holds (idempotent on a repeat).
+      if (spared.length && (plan.driftRecords > 0 || this.driftWritten)) {
+        await deps.store.deleteMany(environmentPartition(tenantId, env.id), spared.map((a) => `drift|${a.userId}`));
+      }
       await this.record(outcome.results);
       for (const f of outcome.roleFailures) this.addFailure({ userId: f.userId, op: "assignRole", code: f.code, message: f.message });
       await this.markPendingRoles(outcome.roleFailures);

@@ -131,4 +131,29 @@ describe("D13 approving a held run", () => {
     await stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { method: "PATCH", body: { remove: [u(29)] } });
     expect(await stack.tickAndWait(P)).toMatchObject({ state: "succeeded", guard: null });
   });
+
+  it("when users whose disable the platform refused (drift) are back in the group before a held run is approved, then they are spared and their drift goes", async () => {
+    const refused = [u(29), u(31), u(32)];
+    await enable({ massDisableThresholdPercent: 100 });
+    await stack.runNow(P);
+    // Refused disables: drift.
+    await stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { method: "PATCH", body: { remove: refused } });
+    expect(await stack.tickAndWait(P)).toMatchObject({ state: "succeeded", counts: { drift: 3 } });
+    // Eight more leave: held (the three refused before do not count again).
+    await enable({ massDisableThresholdPercent: 10 });
+    await stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { method: "PATCH", body: { remove: LEAVING } });
+    const held = await stack.runNow(P);
+    expect(held).toMatchObject({ state: "awaiting-approval", guard: { disables: 8 } });
+    // The three are back before the approval.
+    await stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { method: "PATCH", body: { add: refused } });
+    await stack.tick();
+    await waitForCycleAfter(held.checkpoint.directoryCycle ?? 0);
+
+    expect((await post(held.id, "approve")).status).toBe(202);
+    await stack.waitForRun(P, held.id);
+
+    const res = await stack.call(stack.env(P, "/users?limit=200"), { token: stack.admin });
+    const items = ((await res.json()) as { items: { userId: string | null; drift: unknown }[] }).items;
+    for (const id of refused) expect(items.find((i) => i.userId === id)?.drift, `user ${id}`).toBeNull();
+  });
 });
