@@ -108,6 +108,7 @@ export const syncRunsApprove = defineEndpoint({
   responses: {
     202: { description: "Approved; the run continues", schema: acceptedSchema, headers: location },
     409: { description: "sync-run-not-awaiting-approval, or the run changed meanwhile" },
+    422: { description: "sync-disabled: the environment's sync was turned off while the run waited (reject it, or turn the sync on)" },
   },
 });
 

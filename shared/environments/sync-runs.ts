@@ -47,18 +47,22 @@ export const runLocation = (tenantId: string, environmentId: string, runId: stri
  * Starts a run now: it is queued on the environment (one run at a time: 409 otherwise) and the
  * tenant's directory cycle is asked to start, which reads the directory and then runs it.
  */
+/** Off (the default) means this product does not manage the environment: nothing runs, or goes on running, there. */
+async function requireSyncEnabled(deps: SyncDeps, tenantId: string, environmentId: string, what: string): Promise<void> {
+  if (!(await deps.settings.get(tenantId, environmentId)).value.syncEnabled) {
+    throw new AppError("businessRule", `Sync is off for environment ${environmentId}: turn it on (PATCH …/environments/${environmentId} {"syncEnabled": true}) to ${what}.`, {
+      code: "sync-disabled",
+    });
+  }
+}
+
 export async function startRun(deps: SyncDeps, tenantId: string, environmentId: string, principal: Principal): Promise<RunDocument> {
   const env = await requireEnvironment(deps, tenantId, environmentId);
   requireDataverse(env);
   const policy = environmentPolicy(env);
   // The directory cycle runs only environments whose type it manages: a run of another would stay queued.
   if (!policy.usersAllowed) throw new AppError("businessRule", `Environment ${env.id}: ${policy.summary}`, { code: "environment-not-synced" });
-  // Off (the default) means this product does not manage the environment: no run, as first access adds no one.
-  if (!(await deps.settings.get(tenantId, env.id)).value.syncEnabled) {
-    throw new AppError("businessRule", `Sync is off for environment ${env.id}: turn it on (PATCH …/environments/${env.id} {"syncEnabled": true}) to run it.`, {
-      code: "sync-disabled",
-    });
-  }
+  await requireSyncEnabled(deps, tenantId, env.id, "run it");
   const existing = await deps.store.readEnvState(tenantId, env.id);
   if (existing?.doc.activeRunId && !(await hasEnded(deps, tenantId, env.id, existing.doc.activeRunId))) {
     throw new AppError("conflict", `A sync run of environment ${env.id} is in progress (${existing.doc.activeRunId}).`, {
@@ -122,6 +126,8 @@ export async function listRuns(deps: SyncDeps, tenantId: string, environmentId: 
  * before), and each disable is judged again against the directory when it is applied.
  */
 export async function approveRun(deps: SyncDeps, tenantId: string, environmentId: string, runId: string, principal: Principal): Promise<RunDocument> {
+  // Turned off while the run waited: approving would change the environment anyway (rejecting stays possible).
+  await requireSyncEnabled(deps, tenantId, environmentId, "approve the run, or reject it");
   const run = await decideHeldRun(deps, tenantId, environmentId, runId, (held, guard, at) => {
     held.guard = { ...guard, approvedBy: principal.objectId, approvedAt: at.toISOString() };
     held.state = "running";

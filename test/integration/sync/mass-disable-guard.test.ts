@@ -156,4 +156,17 @@ describe("D13 approving a held run", () => {
     const items = ((await res.json()) as { items: { userId: string | null; drift: unknown }[] }).items;
     for (const id of refused) expect(items.find((i) => i.userId === id)?.drift, `user ${id}`).toBeNull();
   });
+
+  it("when the environment's sync was turned off while the run waited, then approving it is 422 sync-disabled and nothing is disabled; rejecting still works", async () => {
+    const held = await heldRun();
+    expect((await stack.configure(P, { syncEnabled: false })).status).toBe(200);
+
+    const res = await post(held.id, "approve");
+
+    expect(res.status, await res.clone().text()).toBe(422);
+    expect(await res.json()).toMatchObject({ type: expect.stringMatching(/sync-disabled$/) as string });
+    expect((await (await stack.call(stack.env(P, `/sync-runs/${held.id}`), { token: stack.admin })).json()) as RunView).toMatchObject({ state: "awaiting-approval" });
+    for (const id of LEAVING) expect(byObjectId(await stack.rows(P)).get(id)?.isdisabled, `user ${id}`).toBe(false);
+    expect((await post(held.id, "reject")).status).toBe(200);
+  });
 });
