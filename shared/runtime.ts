@@ -16,7 +16,7 @@ import { AuditLog } from "./audit/audit-log.js";
 import { TenantSettings } from "./settings/tenant-settings.js";
 import { TenantRegistry } from "./tenants/tenant-registry.js";
 import { credentialProvider } from "./clients/credentials.js";
-import { BACKGROUND_BUDGET, createGraphClient, INTERACTIVE_BUDGET } from "./clients/graph.js";
+import { budgetOf, createGraphClient, type GraphMode } from "./clients/graph.js";
 import type { Client as GraphClient } from "@microsoft/microsoft-graph-client";
 import type { TokenCredential } from "@azure/identity";
 
@@ -42,7 +42,7 @@ export interface Runtime {
   /** Tokens for Microsoft APIs in a customer tenant (managed identity / federated app / local secret). */
   credential(tenantId: string): TokenCredential;
   /** A Graph client for a tenant: interactive budget by default, background for timers and queues. */
-  graph(tenantId: string, mode?: "interactive" | "background"): GraphClient;
+  graph(tenantId: string, mode?: GraphMode): GraphClient;
 }
 
 let runtime: Promise<Runtime> | undefined;
@@ -101,15 +101,15 @@ async function build(): Promise<Runtime> {
   const syncQueue = queueSender(config, SYNC_JOBS_QUEUE);
   const credential = credentialProvider(config);
   const graphClients = new Map<string, GraphClient>();
-  const graph = (tenantId: string, mode: "interactive" | "background" = "interactive") => {
+  const graph = (tenantId: string, mode: GraphMode = "interactive") => {
     const key = `${tenantId}|${mode}`;
     let client = graphClients.get(key);
     if (!client) {
       client = createGraphClient({
         baseUrl: config.GRAPH_BASE_URL,
         credential: credential(tenantId),
-        budget: mode === "background" ? BACKGROUND_BUDGET : INTERACTIVE_BUDGET,
-        background: mode === "background",
+        budget: budgetOf(mode),
+        background: mode !== "interactive",
       });
       graphClients.set(key, client);
     }

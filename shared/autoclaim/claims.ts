@@ -103,12 +103,15 @@ export class ClaimStore {
     );
   }
 
-  /** Removes a pending claim that did not happen, if it is still the version this worker wrote. */
-  async remove(claim: Stored<ClaimDocument>): Promise<void> {
+  /**
+   * Removes a pending claim that did not happen, if it is still the version this worker wrote.
+   * True when this call removed it (false: changed or gone meanwhile - someone else settled it).
+   */
+  async remove(claim: Stored<ClaimDocument>): Promise<boolean> {
     try {
-      await deleteItem(this.container, claim.id, claim.tenantId, { ifMatch: claim._etag });
+      return await deleteItem(this.container, claim.id, claim.tenantId, { ifMatch: claim._etag });
     } catch (err) {
-      if (err instanceof AppError && err.kind === "preconditionFailed") return;
+      if (err instanceof AppError && err.kind === "preconditionFailed") return false;
       throw err;
     }
   }

@@ -82,7 +82,9 @@ async function assignMany(assignments: LicenseAssignments, tenantId: string, ite
       mode: "add",
       reason: "auto-claim policy (A10)",
       context: { autoClaim: items.map((i) => ({ userId: i.userId, skuId: i.skuId, ...i.context })) },
-      graphMode: "background",
+      // A claim acts on its policy as read just before: Graph throttling past a few seconds goes
+      // back to the queue (the retry checks the policy and the switch again), not waited out here.
+      graphMode: "short-background",
     });
     const byUser = new Map(results.map((r) => [r.userId, r]));
     return items.map((item): AssignOutcome => {

@@ -32,10 +32,14 @@ import { coveringProduct, isFirstAccessTrigger, productQualifies, triggerQualifi
  *   -> reserve a unit of the first product (in order) with one available, create the pending
  *      claim (one per user and app: a duplicate event meets it and assigns nothing), assign with
  *      that product's disabled plans, mark the claim claimed. Graph "no licenses left": the next
- *      backup. Nothing anywhere: the event fails "no license available" (not retried).
+ *      backup (a product our counters alone found empty is first brought in line with Graph).
+ *      Nothing anywhere: the event fails "no license available" (not retried).
  *
  * Outages (Graph past its retry budget, Cosmos) throw a transient error: the queue helper re-enqueues
  * the message with a delay; at the last attempt the event is marked failed first, so it shows.
+ * A10: a claim acts on a recent decision - the retry checks the switch and the policy again, and a
+ * claim its earlier attempt kept is given back (or found assigned) when they say no now; a claim
+ * that fails for good gives its unit back at once.
  */
 export interface ProcessorDeps {
   events: EventStore;
@@ -129,8 +133,8 @@ export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope
     return { kind: "rescheduled", reason: "paused", delaySeconds: deps.pauseRecheckSeconds };
   }
 
+  const key = `${tenantId}|${body.event.userId}|${body.event.appId}`;
   try {
-    const key = `${tenantId}|${body.event.userId}|${body.event.appId}`;
     const retried = mayFollowEarlierAttempt(envelope, body, delivery);
     // Our own retry of a transient failure, sent once the earlier attempt had finished: a pending
     // claim of this event is that attempt's, kept because Graph's answer was not known - resume it.
@@ -156,6 +160,17 @@ export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope
     // bug) shows on the event too, so the event and the report say why it was not served.
     const failed = failureOutcome(err, envelope.attempt, deps.maxAttempts);
     if (failed) {
+      // A10/A11: the event is over (its last attempt gave up, or it failed for good; a bug is left to
+      // the host's redelivery). A claim an earlier attempt kept is not left holding its unit until
+      // the reservation expires - other users' claims would find no license meanwhile: Graph says
+      // whether it happened (claimed after all), otherwise its unit is given back now.
+      const withdrawn = failed.code === "internal-error" ? undefined : await deps.perClaim.run(key, () => withdrawKeptClaim(deps, tenantId, body.event)).catch(() => undefined);
+      if (withdrawn?.happened) {
+        const { finalize, ...claimed } = claimedBy(deps, withdrawn.kept, await deps.catalog.get(tenantId).catch(() => undefined));
+        const full = { ...claimed, ...(firstAccess ? { firstAccess } : {}) };
+        await Promise.all([finalize?.(), deps.events.setOutcome(tenantId, body.event.eventId, full)]);
+        return { kind: "done", outcome: full };
+      }
       const outcome: EventOutcome = { ...failed, ...(firstAccess ? { firstAccess } : {}) };
       await Promise.all([
         deps.events.setOutcome(tenantId, body.event.eventId, outcome).catch(() => undefined),
@@ -199,14 +214,21 @@ async function alertFailure(deps: ProcessorDeps, tenantId: string, body: Body, o
 
 async function decide(deps: ProcessorDeps, tenantId: string, body: Body, now: Date, retried: boolean, resume: boolean): Promise<Decided | "duplicate"> {
   const ev = body.event;
+  const decidedAt = deps.now().getTime();
   const autoClaimOn = await deps.isAutoClaimEnabled(tenantId);
   const policy = autoClaimOn ? await deps.policies.forApp(tenantId, ev.appId) : undefined;
   const catalog = await deps.catalog.get(tenantId);
   const tracking = trackingProductFor(ev.appId, catalog);
   const plan = claimPlan(autoClaimOn, policy, ev.trigger, ev.appId, catalog);
+  // A10: our retry of a claim whose Graph answer was not known, and the policy or the switch says
+  // no now: the claim is not made - unless Graph shows it was (then it is claimed).
+  const withdrawn = "skip" in plan && resume ? await withdrawKeptClaim(deps, tenantId, ev) : undefined;
+  if (withdrawn?.happened) return claimedBy(deps, withdrawn.kept, catalog);
   const notClaiming = (extra: Partial<Decided> = {}): Decided | undefined =>
     "skip" in plan
-      ? ev.trigger === "first-access" ? { status: "forwarded", code: null, reason: "handed to the Dataverse sync", ...extra } : { status: "skipped", ...plan.skip, ...extra }
+      ? ev.trigger === "first-access"
+        ? { status: "forwarded", code: null, reason: "handed to the Dataverse sync", ...extra }
+        : { status: "skipped", ...plan.skip, ...(withdrawn ? { reason: `${plan.skip.reason}; ${WITHDRAWN}` } : {}), ...extra }
       : undefined;
   // A sign-in that claims nothing is still a use of the app (L13, L19; A13 reclaims on it) when
   // the app is one whose use is recorded, whatever A1, the policy or the trigger say.
@@ -241,7 +263,7 @@ async function decide(deps: ProcessorDeps, tenantId: string, body: Body, now: Da
     return { status: "failed", code: "usage-location-missing", reason: "the user has no usage location, which a license needs (L8)", failedSkuId: plan.products[0]?.skuId, ...withTracking };
   }
 
-  const result = await claim(deps, tenantId, body, plan.policy, plan.products, now, resume);
+  const result = await claim(deps, { tenantId, body, policy: plan.policy, products: plan.products, catalog, now, resume, decidedAt });
   switch (result.kind) {
     case "duplicate":
       return "duplicate";
@@ -271,13 +293,75 @@ async function settleOwnClaim(
 ): Promise<Decided | undefined> {
   const own = await deps.claims.get(tenantId, ev.appId, ev.userId);
   if (!own || own.eventId !== ev.eventId || own.status === "reclaimed" || !held.has(own.skuId)) return undefined;
+  return claimedBy(deps, own, catalog);
+}
+
+/** The event's outcome when its own claim turns out done: claimed (a pending claim is marked so with the outcome). */
+function claimedBy(deps: ProcessorDeps, own: ClaimDocument, catalog: Catalog | undefined): Decided {
   return {
     ...(own.status === "pending" ? { finalize: () => deps.claims.markClaimed(own, deps.now()) } : {}),
     status: "claimed",
     code: null,
     reason: null,
-    claim: { policyId: own.policyId, policyName: own.policyName, skuId: own.skuId, skuPartNumber: catalog.products.find((p) => p.skuId === own.skuId)?.skuPartNumber ?? null },
+    claim: { policyId: own.policyId, policyName: own.policyName, skuId: own.skuId, skuPartNumber: catalog?.products.find((p) => p.skuId === own.skuId)?.skuPartNumber ?? null },
   };
+}
+
+const WITHDRAWN = "the claim begun for this event was not made, and its reserved license was given back";
+
+/** The claim this event's earlier attempt kept, and whether Graph shows it happened (else it was given back). */
+interface Withdrawn {
+  kept: Stored<ClaimDocument>;
+  happened: boolean;
+}
+
+/**
+ * A10/A11: this event's pending claim, kept with its unit by an earlier attempt whose Graph answer
+ * was not known, is not to go on (the policy or the switch says no now, or the event failed for
+ * good). Graph says what happened: the user holds its product - the claim happened (the caller
+ * marks it claimed); otherwise it is removed and its unit given back at once (Graph refuses
+ * over-assignment, so a unit given back cannot over-assign). Undefined when there is no such
+ * claim. When Graph or Cosmos cannot answer, this throws and the claim stays, for the event's next
+ * attempt or for maintenance when it expires.
+ */
+async function withdrawKeptClaim(deps: ProcessorDeps, tenantId: string, ev: Body["event"]): Promise<Withdrawn | undefined> {
+  const kept = await deps.claims.get(tenantId, ev.appId, ev.userId);
+  if (!kept || kept.eventId !== ev.eventId || kept.status !== "pending") return undefined;
+  const user = await deps.users.read(tenantId, kept.userId);
+  if (user?.assignedLicenses.some((l) => l.skuId === kept.skuId)) return { kept, happened: true };
+  // Removed first (if still as read): the unit is given back once, whoever else settles the claim.
+  if (await deps.claims.remove(kept)) await deps.reservations.release(tenantId, { skuId: kept.skuId, shard: kept.shard });
+  return { kept, happened: false };
+}
+
+/**
+ * A10: how old the decision to claim (the switch and the policy as read, themselves at most 10 s
+ * old) may be when Graph is called on it; older, it is checked again first. With Graph's short
+ * waits (SHORT_BACKGROUND_BUDGET) a claim reaches Graph on a read well within 30 s.
+ */
+const RECHECK_AFTER_MS = 5_000;
+
+/**
+ * A10: a claim about to take its unit and call Graph on a decision grown old on the way (a slow
+ * read, Graph throttling a product before) checks the switch and the policy again. What ends it
+ * when they say no now: skipped - or claimed, when the claim this event's earlier attempt kept
+ * turns out assigned. Undefined (go on) when the decision is recent or still holds.
+ */
+async function noLongerWanted(deps: ProcessorDeps, c: ClaimCall): Promise<ClaimResult | undefined> {
+  if (deps.now().getTime() - c.decidedAt <= RECHECK_AFTER_MS) return undefined;
+  const ev = c.body.event;
+  c.decidedAt = deps.now().getTime();
+  const autoClaimOn = await deps.isAutoClaimEnabled(c.tenantId);
+  const current = autoClaimOn ? await deps.policies.forApp(c.tenantId, ev.appId) : undefined;
+  const plan = claimPlan(autoClaimOn, current, ev.trigger, ev.appId, c.catalog);
+  const stop = "skip" in plan ? plan.skip : plan.policy.id !== c.policy.id ? { code: "no-policy", reason: `the policy "${c.policy.name}" was deleted` } : undefined;
+  if (!stop) return undefined;
+  const withdrawn = c.resume ? await withdrawKeptClaim(deps, c.tenantId, ev) : undefined;
+  if (withdrawn?.happened) {
+    const { kept } = withdrawn;
+    return { kind: "claimed", claim: kept, product: c.catalog.products.find((p) => p.skuId === kept.skuId), finalize: () => deps.claims.markClaimed(kept, deps.now()) };
+  }
+  return { kind: "skipped", code: stop.code, reason: withdrawn ? `${stop.reason}; ${WITHDRAWN}` : stop.reason };
 }
 
 type Plan = { skip: { code: string; reason: string } } | { policy: PolicyDocument; products: PolicyDocument["products"] };
@@ -299,23 +383,41 @@ export function claimPlan(autoClaimOn: boolean, policy: PolicyDocument | undefin
   return { policy, products };
 }
 
+/** What a claim works with: the event, the policy and products decided on, and when that was decided. */
+interface ClaimCall {
+  tenantId: string;
+  body: Body;
+  policy: PolicyDocument;
+  products: PolicyDocument["products"];
+  catalog: Catalog;
+  now: Date;
+  resume: boolean;
+  /** When the switch and the policy were read (deps.now() ms); moved on when they are read again. */
+  decidedAt: number;
+}
+
 /** A3 + A10: reserve, lock, assign, in product order. */
-async function claim(
-  deps: ProcessorDeps,
-  tenantId: string,
-  body: Body,
-  policy: PolicyDocument,
-  products: PolicyDocument["products"],
-  now: Date,
-  resume: boolean,
-  refreshed = false,
-): Promise<ClaimResult> {
+async function claim(deps: ProcessorDeps, c: ClaimCall, refreshed = false): Promise<ClaimResult> {
+  const { tenantId, body, policy, products, now, resume } = c;
   const ev = body.event;
   const catalog = await deps.catalog.get(tenantId);
   const productOf = (skuId: string) => catalog.products.find((p) => p.skuId === skuId);
   let lastRefusal: AppError | undefined;
   const emptyByCounters: string[] = [];
+  // A3: products our counters alone found empty may be behind Graph (licenses bought or freed since
+  // the last reconciliation). Before a backup is used because of them, and before the claim fails,
+  // they are brought in line with Graph (refreshEmpty: at most once per interval per product), and a
+  // product that has licenses after all is used - the first in order. Once per claim.
+  const refreshedNow = new Set<string>();
+  const broughtInLine = async (): Promise<boolean> => {
+    const stale = refreshed ? [] : emptyByCounters.filter((skuId) => !refreshedNow.has(skuId));
+    stale.forEach((skuId) => refreshedNow.add(skuId));
+    return stale.length > 0 && deps.reservations.refreshEmpty(tenantId, stale);
+  };
   for (const product of products) {
+    if (await broughtInLine()) return claim(deps, c, true);
+    const stop = await noLongerWanted(deps, c);
+    if (stop) return stop;
     const pending: ClaimDocument = {
       id: claimId(ev.appId, ev.userId),
       type: "claim",
@@ -374,11 +476,7 @@ async function claim(
         return { kind: "failed", code: outcome.error.code, reason: outcome.error.message, skuId: claimDoc.skuId };
     }
   }
-  // Only our counters said no for these products (Graph was not asked): they may be behind Graph -
-  // an admin bought or freed licenses since the last reconciliation. Brought in line, once; then again.
-  if (!refreshed && emptyByCounters.length && (await deps.reservations.refreshEmpty(tenantId, emptyByCounters))) {
-    return claim(deps, tenantId, body, policy, products, now, resume, true);
-  }
+  if (await broughtInLine()) return claim(deps, c, true);
   return {
     kind: "failed",
     code: "no-license-available",

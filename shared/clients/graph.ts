@@ -21,6 +21,20 @@ export interface RetryBudget {
 
 export const INTERACTIVE_BUDGET: RetryBudget = { maxRetries: 3, maxDelaySeconds: 10 };
 export const BACKGROUND_BUDGET: RetryBudget = { maxRetries: 8, maxDelaySeconds: 120 };
+/**
+ * Background work that acts on a decision which must stay recent (a claim acts on its policy and
+ * the feature switch, A10: a change takes effect within 30 s): a few short waits only (at most
+ * 2 x 4 s per request). A longer Retry-After surfaces; the queue retries the message after it, and
+ * the retry decides again before calling Graph.
+ */
+export const SHORT_BACKGROUND_BUDGET: RetryBudget = { maxRetries: 2, maxDelaySeconds: 4 };
+
+/** Who waits on Graph: an HTTP caller, background work, or background work on a recent decision (`SHORT_BACKGROUND_BUDGET`). */
+export type GraphMode = "interactive" | "background" | "short-background";
+
+export function budgetOf(mode: GraphMode): RetryBudget {
+  return mode === "background" ? BACKGROUND_BUDGET : mode === "short-background" ? SHORT_BACKGROUND_BUDGET : INTERACTIVE_BUDGET;
+}
 
 export interface GraphClientOptions {
   /** https://graph.microsoft.com, or the simulated cloud's /graph base locally. */

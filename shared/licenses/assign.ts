@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { AppError } from "../errors/app-error.js";
 import type { AuditLog, AuditRecord } from "../audit/audit-log.js";
 import { MAX_BATCH_ITEMS } from "../clients/graph-batch.js";
+import type { GraphMode } from "../clients/graph.js";
 import { auditActorOf, type AuditActor } from "./actor.js";
 import type { CatalogService } from "./catalog.js";
 import { licenseErrors } from "./errors.js";
@@ -27,7 +28,7 @@ import type { LicensingFailureInput } from "../alerts/alerts.js";
  *     remove?: [skuId],                 // L14; inherited from a group -> 409 group-inherited-license (L15)
  *     setPlans?: [{ skuId, disabledPlans }], // L5: re-send a held license with exactly these plans off
  *     reason?, context?,                // recorded in the audit trail (e.g. { policyId, eventId })
- *     graphMode?: "interactive" | "background",   // retry budget; queues and timers use "background"
+ *     graphMode?: "interactive" | "background" | "short-background", // retry budget (shared/clients/graph.ts); queues and timers use "background"
  *   }) -> Promise<AssignLicensesOutcome>   // { userId, changed, plan: {add, remove, unchanged}, intentId? }
  *
  *   Throws AppError (never half-applies: one user's change is one Graph assignLicense call):
@@ -113,8 +114,6 @@ export interface BulkChangeOutcome<R extends UserChangeResult = UserChangeResult
   /** Longest Retry-After among users Graph throttled past the budget. */
   retryAfterSeconds?: number;
 }
-
-export type GraphMode = "interactive" | "background";
 
 /** Where license administration reports what deserves an alert (shared/alerts); both never throw. */
 export interface LicenseAlertSink {

@@ -1,6 +1,6 @@
 import { getRuntime, type Runtime } from "../runtime.js";
-import { BACKGROUND_BUDGET, INTERACTIVE_BUDGET } from "../clients/graph.js";
-import { LicenseAssignments, type GraphMode } from "./assign.js";
+import { budgetOf, type GraphMode } from "../clients/graph.js";
+import { LicenseAssignments } from "./assign.js";
 import { CatalogService } from "./catalog.js";
 import { LicensingGraph } from "./graph-licensing.js";
 import { LicenseRulesStore } from "./rules.js";
@@ -34,7 +34,7 @@ export function licensing(): Promise<Licensing> {
 
 export function buildLicensing(runtime: Runtime): Licensing {
   const graph = (tenantId: string, mode: GraphMode = "interactive") =>
-    new LicensingGraph(runtime.graph(tenantId, mode), { budget: mode === "background" ? BACKGROUND_BUDGET : INTERACTIVE_BUDGET });
+    new LicensingGraph(runtime.graph(tenantId, mode), { budget: budgetOf(mode) });
   const alerts = alertsFor(runtime);
   const catalog = new CatalogService({
     graph: (t) => graph(t),

@@ -166,6 +166,20 @@ describe("the claim processor", () => {
     expect(await s.userLicenses(second!)).toContain(BACKUP.toLowerCase());
   });
 
+  it("when licenses of the primary are bought after its counters found it empty, then the next claim gets the primary (its counters are brought in line with Graph before a backup is used), not the backup", async () => {
+    await s.setAvailable(PRIMARY, 0);
+    await s.setAvailable(BACKUP, 10);
+    const { appId } = await policyFor([PRIMARY, BACKUP]);
+    const [first, second] = await s.addUsers(2);
+    expect(await claimEvent(first!, appId)).toMatchObject({ status: "claimed", claim: { skuId: BACKUP } });
+    // An admin buys 2 of the primary in the admin center: Graph knows, our counters (still there, at 0) do not.
+    const summary = (await s.sim("/summary")) as { skus: { skuId: string; consumedUnits: number }[] };
+    const consumed = summary.skus.find((x) => x.skuId === PRIMARY)?.consumedUnits ?? 0;
+    await s.sim(`/skus/${PRIMARY}`, { method: "PATCH", body: { prepaidUnits: { enabled: consumed + 2, warning: 0 } } });
+    expect(await claimEvent(second!, appId)).toMatchObject({ status: "claimed", claim: { skuId: PRIMARY } });
+    expect(await s.userLicenses(second!)).toEqual([PRIMARY.toLowerCase()]);
+  });
+
   it("when a claim fails for lack of licenses and alerts are on, then the tenant's webhook gets a licensing-failure alert naming the policy's primary product and the user (L18)", async () => {
     await s.setSetting("alerts", { enabled: true, webhookUrl: hook.url });
     try {

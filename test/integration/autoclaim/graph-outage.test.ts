@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_SKUS } from "../../../local/sim-cloud/demo-tenant.js";
 import { KNOWN_APPS } from "../../../shared/autoclaim/apps.js";
-import { signInEvent, startAutoClaimStack, TENANT, type AutoClaimStack } from "./support.js";
+import { graphFaultsInjected, signInEvent, startAutoClaimStack, TENANT, until, type AutoClaimStack } from "./support.js";
 
 /**
  * A11: Graph outages. Each attempt first spends the Graph client's retry budget, then the queue
@@ -25,18 +25,7 @@ const POWER_BI = KNOWN_APPS.powerBi.appId;
 const outage = (on: boolean) =>
   s.sim("/settings", { method: "PATCH", body: { faults: on ? [{ services: ["graph"], rate503: 1, retryAfterSeconds: 1 }] : [] } });
 
-async function injectedFaults(): Promise<number> {
-  return ((await s.sim("/counters")) as { graph: { injectedFaults: number } }).graph.injectedFaults;
-}
 
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe("claims through a Graph outage (A11)", () => {
   it("when Graph is down for a while, then the event is re-enqueued with a delay and claimed once Graph is back", async () => {
@@ -45,11 +34,11 @@ describe("claims through a Graph outage (A11)", () => {
     const [user] = await s.addUsers(1);
     const event = signInEvent(user!, appId);
     await outage(true);
-    const faultsBefore = await injectedFaults();
+    const faultsBefore = await graphFaultsInjected(s);
     try {
       expect((await s.postEvent(event)).status).toBe(202);
       // One attempt has failed for good once the client's retries (1 + 8) are spent; the message then waits its delay.
-      await until(async () => (await injectedFaults()) - faultsBefore >= 9, 60_000, "a failed attempt");
+      await until(async () => (await graphFaultsInjected(s)) - faultsBefore >= 9, 60_000, "a failed attempt");
       expect(await s.getEvent(String(event.eventId))).toMatchObject({ status: "queued" });
     } finally {
       await outage(false);

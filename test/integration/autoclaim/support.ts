@@ -144,3 +144,18 @@ export function signInEvent(userId: string, appId: string, extra: Record<string,
 }
 
 export { LOCAL_ENTRA_EXTENSION_AUDIENCE };
+
+/** Faults the simulated Graph has injected since its counters were last reset. */
+export async function graphFaultsInjected(s: AutoClaimStack): Promise<number> {
+  return ((await s.sim("/counters")) as { graph: { injectedFaults: number } }).graph.injectedFaults;
+}
+
+/** Polls `check` until it holds (a queue retry's delay is the host's, not the test's), or fails naming `what`. */
+export async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

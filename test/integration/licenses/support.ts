@@ -1,7 +1,7 @@
 import { ClientSecretCredential } from "@azure/identity";
 import { AuditLog } from "../../../shared/audit/audit-log.js";
 import type { DirectoryRole } from "../../../shared/auth/roles.js";
-import { createGraphClient, INTERACTIVE_BUDGET, BACKGROUND_BUDGET } from "../../../shared/clients/graph.js";
+import { budgetOf, createGraphClient, type GraphMode } from "../../../shared/clients/graph.js";
 import { LicenseAssignments } from "../../../shared/licenses/assign.js";
 import { CatalogService } from "../../../shared/licenses/catalog.js";
 import { LicensingGraph } from "../../../shared/licenses/graph-licensing.js";
@@ -93,10 +93,8 @@ export function inProcessLicensing(s: LicenseStack) {
     authorityHost: settings.ENTRA_AUTHORITY_HOST!,
     disableInstanceDiscovery: true,
   });
-  const graph = (_tenantId: string, mode: "interactive" | "background" = "interactive") =>
-    new LicensingGraph(createGraphClient({ baseUrl: settings.GRAPH_BASE_URL!, credential, budget: mode === "background" ? BACKGROUND_BUDGET : INTERACTIVE_BUDGET }), {
-      budget: mode === "background" ? BACKGROUND_BUDGET : INTERACTIVE_BUDGET,
-    });
+  const graph = (_tenantId: string, mode: GraphMode = "interactive") =>
+    new LicensingGraph(createGraphClient({ baseUrl: settings.GRAPH_BASE_URL!, credential, budget: budgetOf(mode) }), { budget: budgetOf(mode) });
   const audit = new AuditLog(s.stack.database.container("audit"));
   const catalog = new CatalogService({ graph: (t) => graph(t), snapshots: s.stack.database.container("catalog") });
   const rules = new LicenseRulesStore(s.stack.database.container("settings"), audit);

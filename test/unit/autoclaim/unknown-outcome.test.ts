@@ -5,8 +5,8 @@ import { processSignInEvent, type ProcessorDeps } from "../../../shared/autoclai
 import { KeyedQueue } from "../../../shared/concurrency/keyed-queue.js";
 import { AppError } from "../../../shared/errors/app-error.js";
 import type { EventOutcome } from "../../../shared/events/event-store.js";
-import type { SignInEnvelopeBody } from "../../../shared/events/sign-in-event.js";
-import { newEnvelope, type Envelope } from "../../../shared/queue/envelope.js";
+import type { Envelope } from "../../../shared/queue/envelope.js";
+import { keptClaim, signInEnvelope } from "./event-fixtures.js";
 
 /**
  * A10/A11: when Graph's answer to an assignment is not known (an outage, a timeout, the audit
@@ -63,22 +63,11 @@ function fakes(opts: { holds: boolean; assign: () => Promise<unknown>; existing?
   return { deps, calls, outcomes };
 }
 
-const envelope = (attempt: number): Envelope => {
-  const body: SignInEnvelopeBody = {
-    event: { eventId: "ev-unknown", userId: USER, appId: APP, trigger: "sign-in", occurredAt: "2026-12-06T11:59:00.000Z" },
-    source: "E3",
-    caller: { id: "relay-app", kind: "relay" },
-    receivedAt: "2026-12-06T11:59:01.000Z",
-  };
-  return { ...newEnvelope({ kind: "sign-in-event", tenantId: TENANT, body, id: "ev-unknown" }), attempt };
-};
+const EVENT = { tenantId: TENANT, userId: USER, appId: APP, eventId: "ev-unknown" };
+const envelope = (attempt: number): Envelope => signInEnvelope(EVENT, attempt);
 
-/** The pending claim the first attempt left: this event's, on shard 2, not expired. */
-const kept: ClaimDocument = {
-  id: `claim:${APP}:${USER}`, type: "claim", tenantId: TENANT, appId: APP, userId: USER, status: "pending", eventId: "ev-unknown", trigger: "sign-in",
-  source: "E3", caller: { id: "relay-app", kind: "relay" }, policyId: "p1", policyName: "Policy", skuId: SKU, shard: 2,
-  createdAt: "2026-12-06T11:59:02.000Z", expiresAt: "2026-12-06T12:14:02.000Z",
-};
+/** The pending claim an earlier attempt of this event kept (its Graph answer unknown). */
+const kept: ClaimDocument = keptClaim(EVENT, SKU, 2);
 
 describe("an assignment whose outcome is unknown", () => {
   it("when Graph's answer is lost (an outage past the budget, a timeout, an error after Graph answered), then the pending claim and its unit are kept and the error goes on to be retried", async () => {

@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO_SKUS } from "../../../local/sim-cloud/demo-tenant.js";
+import { KNOWN_APPS } from "../../../shared/autoclaim/apps.js";
+import { graphFaultsInjected, signInEvent, startAutoClaimStack, TENANT, until, type AutoClaimStack } from "./support.js";
+
+/**
+ * A10/A11: a claim in flight - its assignLicense throttled or failing, so the queue retries the
+ * event - follows a policy change or the feature switch (within 30 s), and a claim that ends
+ * without a license gives its reserved unit back at once. This stack allows 3 attempts.
+ */
+let s: AutoClaimStack;
+beforeAll(async () => {
+  s = await startAutoClaimStack({ QUEUE_MAX_ATTEMPTS: "3" });
+  await s.setSetting("auto-claim", { enabled: true });
+});
+afterAll(async () => {
+  await s?.stop();
+});
+
+const POWER_BI = KNOWN_APPS.powerBi.appId; // claims at sign-in
+const P = DEMO_SKUS.powerAutomatePerUser;
+const policiesUrl = `/api/tenants/${TENANT}/auto-claim-policies`;
+
+/** Graph fails this user's assignLicense (`count` times; unset: every time). */
+const failAssign = (userId: string, fault: Record<string, unknown>) =>
+  s.sim("/settings", { method: "PATCH", body: { faults: [{ services: ["graph"], pathPattern: `/users/${userId}/assignLicense`, ...fault }] } });
+const noFaults = () => s.sim("/settings", { method: "PATCH", body: { faults: [] } });
+
+
+
+/** Units the product's counters hold now (every shard). */
+async function counted(skuId: string): Promise<number> {
+  const { resources } = await s.stack.database
+    .container("autoclaim")
+    .items.query<number>({ query: "SELECT VALUE c.available FROM c WHERE c.type = 'sku-counter' AND c.tenantId = @t AND c.skuId = @s", parameters: [{ name: "@t", value: TENANT }, { name: "@s", value: skuId }] })
+    .fetchAll();
+  return resources.reduce((a, b) => a + b, 0);
+}
+
+async function claimDoc(appId: string, userId: string): Promise<{ status: string } | undefined> {
+  return (await s.stack.database.container("autoclaim").item(`claim:${appId}:${userId}`, TENANT).read<{ status: string }>()).resource;
+}
+
+/**
+ * Posts a claim for a new user whose assignLicense Graph answers 503 with Retry-After 20 s (twice),
+ * and returns once the first attempt has met it (the claim holds its unit, the event is queued again).
+ */
+async function claimInFlight(fault: Record<string, unknown> = { rate503: 1, retryAfterSeconds: 20, count: 2 }) {
+  await s.setAvailable(P, 10);
+  const policy = await s.freshPolicy({ name: "in flight", appId: POWER_BI, products: [{ skuId: P }] });
+  const [user] = await s.addUsers(1);
+  const event = signInEvent(user!, POWER_BI);
+  await failAssign(user!, fault);
+  const before = await graphFaultsInjected(s);
+  expect((await s.postEvent(event)).status).toBe(202);
+  await until(async () => (await graphFaultsInjected(s)) > before, 20_000, "the first assignLicense to fail");
+  return { policy, user: user!, eventId: String(event.eventId) };
+}
+
+describe("a claim in flight when its policy or the feature switch changes (A1, A5, A10)", () => {
+  it("when the policy is disabled while Graph throttles the claim, then the retry does not assign: skipped policy-disabled, the unit given back", async () => {
+    const { policy, user, eventId } = await claimInFlight();
+    try {
+      const patched = await s.stack.call(`${policiesUrl}/${policy.id}`, { method: "PATCH", token: s.admin, headers: { "If-Match": policy.etag }, body: JSON.stringify({ enabled: false }) });
+      expect(patched.status).toBe(200);
+      const done = await s.waitForEvent(eventId, undefined, 60_000);
+      expect(done, JSON.stringify(done)).toMatchObject({ status: "skipped", code: "policy-disabled", reason: expect.stringContaining("given back") });
+    } finally {
+      await noFaults();
+    }
+    expect(await s.userLicenses(user)).toEqual([]);
+    expect(await claimDoc(POWER_BI, user)).toBeUndefined();
+    expect(await counted(P)).toBe(10);
+  }, 90_000);
+
+  it("when the policy is deleted while Graph throttles the claim, then the retry does not assign: skipped no-policy, the unit given back", async () => {
+    const { policy, user, eventId } = await claimInFlight();
+    try {
+      const deleted = await s.stack.call(`${policiesUrl}/${policy.id}`, { method: "DELETE", token: s.admin, headers: { "If-Match": policy.etag } });
+      expect(deleted.status).toBe(204);
+      const done = await s.waitForEvent(eventId, undefined, 60_000);
+      expect(done, JSON.stringify(done)).toMatchObject({ status: "skipped", code: "no-policy" });
+    } finally {
+      await noFaults();
+    }
+    expect(await s.userLicenses(user)).toEqual([]);
+    expect(await counted(P)).toBe(10);
+  }, 90_000);
+
+  it("when the feature is switched off while Graph throttles the claim, then the retry does not assign: skipped auto-claim-off, the unit given back", async () => {
+    const { user, eventId } = await claimInFlight();
+    try {
+      await s.setSetting("auto-claim", { enabled: false });
+      const done = await s.waitForEvent(eventId, undefined, 60_000);
+      expect(done, JSON.stringify(done)).toMatchObject({ status: "skipped", code: "auto-claim-off" });
+    } finally {
+      await noFaults();
+      await s.setSetting("auto-claim", { enabled: true });
+    }
+    expect(await s.userLicenses(user)).toEqual([]);
+    expect(await counted(P)).toBe(10);
+  }, 90_000);
+
+  it("when the policy is disabled but Graph had assigned the license after all, then the retry finds it and the event is claimed (it happened)", async () => {
+    const { policy, user, eventId } = await claimInFlight({ rate503: 1, retryAfterSeconds: 20, count: 1 });
+    try {
+      // What Graph did with the request whose answer was lost.
+      await s.sim(`/users/${user}/licenses`, { method: "PUT", body: { licenses: [{ skuId: P }] } });
+      const patched = await s.stack.call(`${policiesUrl}/${policy.id}`, { method: "PATCH", token: s.admin, headers: { "If-Match": policy.etag }, body: JSON.stringify({ enabled: false }) });
+      expect(patched.status).toBe(200);
+      const done = await s.waitForEvent(eventId, undefined, 60_000);
+      expect(done, JSON.stringify(done)).toMatchObject({ status: "claimed", claim: { policyId: policy.id, skuId: P } });
+    } finally {
+      await noFaults();
+    }
+    expect((await claimDoc(POWER_BI, user))?.status).toBe("claimed");
+  }, 90_000);
+});
+
+describe("a claim that gives up (A10, A11)", () => {
+  it("when assignLicense fails at every attempt, then the event fails gave-up and its reserved unit is given back at once: another user claims the last license", async () => {
+    await s.setAvailable(P, 1);
+    await s.freshPolicy({ name: "gives up", appId: POWER_BI, products: [{ skuId: P }] });
+    const [unlucky, next] = await s.addUsers(2);
+    const first = signInEvent(unlucky!, POWER_BI);
+    await failAssign(unlucky!, { rate500: 1 });
+    try {
+      expect((await s.postEvent(first)).status).toBe(202);
+      const failed = await s.waitForEvent(String(first.eventId), ["failed", "claimed"], 60_000);
+      expect(failed, JSON.stringify(failed)).toMatchObject({ status: "failed", code: "gave-up" });
+    } finally {
+      await noFaults();
+    }
+    expect(await claimDoc(POWER_BI, unlucky!)).toBeUndefined();
+    expect(await counted(P)).toBe(1);
+    const second = signInEvent(next!, POWER_BI);
+    expect((await s.postEvent(second)).status).toBe(202);
+    expect(await s.waitForEvent(String(second.eventId))).toMatchObject({ status: "claimed", claim: { skuId: P } });
+  }, 90_000);
+});

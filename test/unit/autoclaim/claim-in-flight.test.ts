@@ -1,0 +1,226 @@
+import { describe, expect, it } from "vitest";
+import { KNOWN_APPS } from "../../../shared/autoclaim/apps.js";
+import type { ClaimDocument } from "../../../shared/autoclaim/claims.js";
+import { ClaimAssigner } from "../../../shared/autoclaim/license-access.js";
+import type { PolicyDocument } from "../../../shared/autoclaim/policy.js";
+import { processSignInEvent, type ProcessorDeps } from "../../../shared/autoclaim/processor.js";
+import { budgetOf } from "../../../shared/clients/graph.js";
+import { KeyedQueue } from "../../../shared/concurrency/keyed-queue.js";
+import { AppError } from "../../../shared/errors/app-error.js";
+import type { EventOutcome } from "../../../shared/events/event-store.js";
+import type { BulkChangeInput, LicenseAssignments } from "../../../shared/licenses/assign.js";
+import type { Envelope } from "../../../shared/queue/envelope.js";
+import { keptClaim, signInEnvelope } from "./event-fixtures.js";
+
+/**
+ * A3, A10, A11 on a claim's way: the switch and the policy are checked again when the decision
+ * grew old before Graph is called; a claim that ends without a license gives its unit back at once
+ * (unless Graph shows it happened); a backup is used only once the products before it, found empty
+ * by the counters alone, were brought in line with Graph. The steady path asks nothing more.
+ */
+const TENANT = "0b0b0b0b-0000-4000-8000-000000000005";
+const APP = KNOWN_APPS.powerBi.appId; // claims at sign-in
+const USER = "11111111-1111-4111-8111-111111111111";
+const PRIMARY = "44444444-4444-4444-8444-444444444444";
+const BACKUP = "55555555-5555-4555-8555-555555555555";
+
+const policy = (enabled = true): PolicyDocument => ({
+  id: "p1", type: "policy", tenantId: TENANT, name: "Policy", appId: APP, enabled,
+  products: [{ skuId: PRIMARY, disabledPlans: [] }, { skuId: BACKUP, disabledPlans: [] }],
+  createdAt: "2026-12-01T00:00:00Z", createdBy: "a", updatedAt: "2026-12-01T00:00:00Z", updatedBy: "a",
+});
+
+interface Options {
+  /** Units per product by the counters (reserveWith); after a refresh, `afterRefresh`. */
+  units?: Record<string, number>;
+  afterRefresh?: Record<string, number>;
+  /** Whether the user holds PRIMARY, per read of the user (the last answer repeats). */
+  holds?: boolean[];
+  assign?: () => Promise<unknown>;
+  /** The claim stored for the user and app (what claims.get answers once a claim was written). */
+  stored?: ClaimDocument;
+  /** Milliseconds the clock moves on at each read of the user. */
+  userReadTakesMs?: number;
+  /** The policy as read at each call of forApp (the last answer repeats). */
+  policies?: (PolicyDocument | undefined)[];
+  maxAttempts?: number;
+}
+
+function fakes(opts: Options = {}) {
+  const calls: string[] = [];
+  const outcomes: EventOutcome[] = [];
+  let clock = Date.parse("2026-12-06T12:00:00.000Z");
+  let units = { ...opts.units };
+  let stored: ClaimDocument | undefined = opts.stored;
+  let userReads = 0;
+  let policyReads = 0;
+  const deps = {
+    now: () => new Date(clock),
+    events: { setOutcome: (_t: string, _id: string, o: EventOutcome) => (outcomes.push(o), Promise.resolve(true)) },
+    isPaused: () => Promise.resolve(false),
+    isAutoClaimEnabled: () => (calls.push("switch"), Promise.resolve(true)),
+    policies: {
+      forApp: () => {
+        calls.push("policy");
+        const list = opts.policies ?? [policy()];
+        return Promise.resolve(list[Math.min(policyReads++, list.length - 1)]);
+      },
+    },
+    catalog: { get: () => Promise.resolve({ tenantId: TENANT, refreshedAt: "2026-12-06T00:00:00Z", products: [] }) },
+    users: {
+      read: () => {
+        calls.push("user");
+        clock += opts.userReadTakesMs ?? 0;
+        const holds = opts.holds ?? [false];
+        const held = holds[Math.min(userReads++, holds.length - 1)];
+        return Promise.resolve({
+          id: USER, userType: "Member", accountEnabled: true, usageLocation: "NL",
+          assignedLicenses: held ? [{ skuId: PRIMARY, disabledPlans: [] }] : [], licenseAssignmentStates: [], assignedPlans: [],
+        });
+      },
+    },
+    recordUse: () => Promise.resolve(),
+    caps: { giveBack: () => Promise.resolve() },
+    claims: {
+      createOperation: (doc: ClaimDocument) => doc,
+      written: (doc: ClaimDocument) => {
+        stored = doc;
+        return { ...doc, _etag: "e1" };
+      },
+      get: () => (calls.push("claim-read"), Promise.resolve(stored && { ...stored, _etag: "e1" })),
+      remove: () => {
+        calls.push("remove");
+        const removed = stored !== undefined;
+        stored = undefined;
+        return Promise.resolve(removed);
+      },
+      markClaimed: () => (calls.push("mark"), Promise.resolve()),
+      archive: () => Promise.resolve(),
+    },
+    reservations: {
+      reserveWith: (_t: string, skuId: string) => {
+        calls.push(`reserve ${skuId}`);
+        if (opts.stored) return Promise.resolve({ kind: "refused", statusCode: 409 });
+        if ((units[skuId] ?? 0) <= 0) return Promise.resolve({ kind: "none" });
+        units[skuId]! -= 1;
+        return Promise.resolve({ kind: "reserved", reservation: { skuId, shard: 1 }, result: { resource: undefined, etag: "e1" } });
+      },
+      release: (_t: string, r: { skuId: string }) => (calls.push(`release ${r.skuId}`), Promise.resolve()),
+      refreshEmpty: (_t: string, skuIds: string[]) => {
+        calls.push(`refresh ${skuIds.join(",")}`);
+        const gained = skuIds.some((s) => (opts.afterRefresh?.[s] ?? 0) > 0);
+        if (gained) units = { ...units, ...opts.afterRefresh };
+        return Promise.resolve(gained);
+      },
+      graphExhausted: () => undefined,
+    },
+    assigner: { assign: (_t: string, a: { skuId: string }) => (calls.push(`assign ${a.skuId}`), (opts.assign ?? (() => Promise.resolve({ outcome: "assigned" })))()) },
+    perClaim: new KeyedQueue(),
+    reportFailure: () => Promise.resolve(),
+    forwardFirstAccess: () => Promise.resolve(),
+    reservationExpiryMinutes: 15,
+    maxAttempts: opts.maxAttempts ?? 5,
+  } as unknown as ProcessorDeps;
+  return { deps, calls, outcomes };
+}
+
+const EVENT = { tenantId: TENANT, userId: USER, appId: APP, eventId: "ev-flight" };
+const envelope = (attempt = 1): Envelope => signInEnvelope(EVENT, attempt);
+
+/** The pending claim an earlier attempt of this event kept (its Graph answer unknown). */
+const kept: ClaimDocument = keptClaim(EVENT, PRIMARY, 1);
+
+describe("the steady path", () => {
+  it("when the primary has a unit, then the switch and the policy are read once, no counters are refreshed, and one Graph assignment is made", async () => {
+    const f = fakes({ units: { [PRIMARY]: 3 } });
+    expect(await processSignInEvent(f.deps, envelope(), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "claimed", claim: { skuId: PRIMARY } } });
+    expect(f.calls).toEqual(["switch", "policy", "user", `reserve ${PRIMARY}`, `assign ${PRIMARY}`, "mark"]);
+  });
+});
+
+describe("A3: a backup is used only after the products before it were brought in line with Graph", () => {
+  it("when the counters found the primary empty and Graph has licenses of it, then the primary is claimed, not the backup", async () => {
+    const f = fakes({ units: { [PRIMARY]: 0, [BACKUP]: 5 }, afterRefresh: { [PRIMARY]: 2 } });
+    expect(await processSignInEvent(f.deps, envelope(), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "claimed", claim: { skuId: PRIMARY } } });
+    expect(f.calls.filter((c) => /^(reserve|refresh|assign)/.test(c))).toEqual([`reserve ${PRIMARY}`, `refresh ${PRIMARY}`, `reserve ${PRIMARY}`, `assign ${PRIMARY}`]);
+  });
+
+  it("when Graph confirms the primary empty, then the backup is claimed, each empty product refreshed once", async () => {
+    const f = fakes({ units: { [PRIMARY]: 0, [BACKUP]: 0 }, afterRefresh: { [BACKUP]: 1 } });
+    expect(await processSignInEvent(f.deps, envelope(), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "claimed", claim: { skuId: BACKUP } } });
+    expect(f.calls.filter((c) => /^(reserve|refresh|assign)/.test(c))).toEqual([
+      `reserve ${PRIMARY}`, `refresh ${PRIMARY}`, `reserve ${BACKUP}`, `refresh ${BACKUP}`, `reserve ${PRIMARY}`, `reserve ${BACKUP}`, `assign ${BACKUP}`,
+    ]);
+  });
+});
+
+describe("A10: a decision grown old before Graph is called is checked again", () => {
+  it("when reading the user took longer than the recheck interval and the policy was disabled meanwhile, then nothing is reserved or assigned: skipped policy-disabled", async () => {
+    const f = fakes({ units: { [PRIMARY]: 3 }, userReadTakesMs: 6_000, policies: [policy(), policy(false)] });
+    expect(await processSignInEvent(f.deps, envelope(), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "skipped", code: "policy-disabled" } });
+    expect(f.calls.filter((c) => /^(reserve|assign)/.test(c))).toEqual([]);
+  });
+
+  it("when the policy was deleted meanwhile, then skipped no-policy; still there, the claim goes on", async () => {
+    const gone = fakes({ units: { [PRIMARY]: 3 }, userReadTakesMs: 6_000, policies: [policy(), undefined] });
+    expect(await processSignInEvent(gone.deps, envelope(), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "skipped", code: "no-policy" } });
+    const kept = fakes({ units: { [PRIMARY]: 3 }, userReadTakesMs: 6_000 });
+    expect(await processSignInEvent(kept.deps, envelope(), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "claimed" } });
+    expect(kept.calls.filter((c) => c === "policy")).toHaveLength(2);
+  });
+
+  it("when our retry resumes a kept claim and the policy is disabled now, then the kept unit is given back unless Graph shows the license assigned", async () => {
+    const released = fakes({ stored: kept, policies: [policy(false)] });
+    expect(await processSignInEvent(released.deps, envelope(2), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "skipped", code: "policy-disabled" } });
+    expect(released.calls).toEqual(expect.arrayContaining(["remove", `release ${PRIMARY}`]));
+    expect(released.calls.filter((c) => c.startsWith("assign"))).toEqual([]);
+
+    const happened = fakes({ stored: kept, policies: [policy(false)], holds: [true] });
+    expect(await processSignInEvent(happened.deps, envelope(2), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "claimed", claim: { skuId: PRIMARY } } });
+    expect(happened.calls).toContain("mark");
+    expect(happened.calls.filter((c) => c.startsWith("release") || c.startsWith("assign"))).toEqual([]);
+  });
+});
+
+describe("A10/A11: a claim that ends failed gives its unit back at once", () => {
+  const outage = () => Promise.reject(new AppError("unavailable", "Microsoft Graph is unavailable.", { retryAfterSeconds: 5 }));
+
+  it("when the last attempt gives up and Graph shows no license, then the claim is removed, its unit given back, and the event fails gave-up", async () => {
+    const f = fakes({ units: { [PRIMARY]: 1 }, assign: outage, maxAttempts: 3 });
+    await expect(processSignInEvent(f.deps, envelope(3), { count: 1 })).rejects.toThrow(/unavailable/);
+    expect(f.calls.slice(-4)).toEqual(["claim-read", "user", "remove", `release ${PRIMARY}`]);
+    expect(f.outcomes).toEqual([expect.objectContaining({ status: "failed", code: "gave-up" })]);
+  });
+
+  it("when the last attempt gives up but Graph shows the license assigned, then the event is claimed and its claim settled, nothing given back", async () => {
+    const f = fakes({ units: { [PRIMARY]: 1 }, assign: outage, maxAttempts: 3, holds: [false, true] });
+    expect(await processSignInEvent(f.deps, envelope(3), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "claimed", claim: { skuId: PRIMARY } } });
+    expect(f.calls).toContain("mark");
+    expect(f.calls.filter((c) => c.startsWith("release") || c === "remove")).toEqual([]);
+  });
+
+  it("when an attempt before the last fails, then the claim keeps its unit for the retry", async () => {
+    const f = fakes({ units: { [PRIMARY]: 1 }, assign: outage, maxAttempts: 3 });
+    await expect(processSignInEvent(f.deps, envelope(2), { count: 1 })).rejects.toThrow(/unavailable/);
+    expect(f.calls.filter((c) => c.startsWith("release") || c === "remove")).toEqual([]);
+    expect(f.outcomes).toEqual([]);
+  });
+});
+
+describe("A10: a claim waits on Graph throttling only briefly", () => {
+  it("when claims go to Graph, then with the short background budget: a Retry-After of 20 s is not waited out in the process (the queue retries after it, deciding again), and a request's waits stay under 10 s", async () => {
+    const modes: unknown[] = [];
+    const assignments = {
+      assignLicensesBulk: (input: BulkChangeInput) => {
+        modes.push(input.graphMode);
+        return Promise.resolve({ results: input.changes.map((c) => ({ userId: c.userId, outcome: "succeeded" })), shortages: [] });
+      },
+    } as unknown as LicenseAssignments;
+    const assigner = new ClaimAssigner(() => Promise.resolve(assignments), { lingerMs: 0 });
+    expect(await assigner.assign(TENANT, { userId: USER, skuId: PRIMARY, disabledPlans: [], context: {} })).toEqual({ outcome: "assigned" });
+    expect(modes).toEqual(["short-background"]);
+    const budget = budgetOf("short-background");
+    expect(budget.maxDelaySeconds).toBeLessThan(20);
+    expect(budget.maxRetries * budget.maxDelaySeconds).toBeLessThan(10);
+  });
+});
