@@ -176,6 +176,11 @@ export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope
         deps.events.setOutcome(tenantId, body.event.eventId, outcome).catch(() => undefined),
         failed.code === "internal-error" ? undefined : alertFailure(deps, tenantId, body, outcome),
       ]);
+    } else if (isTransient(err)) {
+      // A11: tried again later by the queue - the event says so, and why, meanwhile (it showed
+      // "queued" with no reason for minutes). Not processed yet: the report does not count it.
+      const reason = `attempt ${envelope.attempt} of ${deps.maxAttempts} failed (${err instanceof Error ? err.message : String(err)}); it is tried again`;
+      await deps.events.setOutcome(tenantId, body.event.eventId, { status: "queued", code: "retrying", reason }, { processed: false }).catch(() => undefined);
     }
     throw err;
   }

@@ -44,7 +44,7 @@ export type EventSource = z.infer<typeof eventSourceSchema>;
 export const eventStatusSchema = z
   .enum(["queued", "deferred", "waiting", "claimed", "skipped", "failed", "forwarded"])
   .describe(
-    "queued: accepted, not processed yet; deferred: its caller was over its daily cap, processed the next day; waiting: automation is paused (P11); " +
+    "queued: accepted, not processed yet (code retrying: an attempt failed, see reason, and it is tried again); deferred: its caller was over its daily cap, processed the next day; waiting: automation is paused (P11); " +
       "claimed: a license was claimed; skipped: nothing to claim (see reason); failed: could not be served (see reason); forwarded: handed to the Dataverse sync only",
   );
 export type EventStatus = z.infer<typeof eventStatusSchema>;

@@ -54,7 +54,7 @@ describe("A11: a failure while processing shows on the event", () => {
     expect(alerts).toHaveLength(1);
   });
 
-  it("when Graph answers a server error (5xx) or a body of no known shape, then it is retried like an outage: the event is untouched before its last attempt", async () => {
+  it("when Graph answers a server error (5xx) or a body of no known shape, then it is retried like an outage: before its last attempt the event is not failed, only shown as tried again", async () => {
     for (const error of [
       new AppError("upstream", "Microsoft Graph answered 500: internal error.", { extensions: { upstreamStatus: 500 } }),
       new AppError("upstream", "Microsoft Graph answered a $batch with an unexpected body."),
@@ -62,7 +62,7 @@ describe("A11: a failure while processing shows on the event", () => {
       const early = fakes(() => Promise.reject(error));
       const thrown = await processSignInEvent(early.deps, envelope(1), { count: 1 }).then(() => undefined, (e: unknown) => e);
       expect(thrown).toMatchObject({ kind: "unavailable", transient: true });
-      expect(early.outcomes).toEqual([]);
+      expect(early.outcomes).toEqual([expect.objectContaining({ status: "queued", code: "retrying" })]);
       expect(early.alerts).toEqual([]);
     }
   });
@@ -74,11 +74,11 @@ describe("A11: a failure while processing shows on the event", () => {
     expect(alerts).toEqual([]);
   });
 
-  it("when an outage is transient, then the event is untouched until its last attempt, which gives up visibly", async () => {
+  it("when an outage is transient, then the event is not failed before its last attempt (shown as tried again), which gives up visibly", async () => {
     const outage = () => Promise.reject(new AppError("unavailable", "Microsoft Graph is unavailable.", { retryAfterSeconds: 5 }));
     const early = fakes(outage);
     await expect(processSignInEvent(early.deps, envelope(1), { count: 1 })).rejects.toThrow(/unavailable/);
-    expect(early.outcomes).toEqual([]);
+    expect(early.outcomes).toEqual([expect.objectContaining({ status: "queued", code: "retrying" })]);
 
     const last = fakes(outage);
     await expect(processSignInEvent(last.deps, envelope(3), { count: 1 })).rejects.toThrow(/unavailable/);

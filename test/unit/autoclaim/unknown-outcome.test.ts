@@ -78,6 +78,12 @@ describe("an assignment whose outcome is unknown", () => {
     }
   });
 
+  it("when an attempt fails transiently and more attempts are left, then the event shows it is tried again, and why (A11)", async () => {
+    const f = fakes({ holds: false, assign: () => Promise.reject(new AppError("unavailable", "Microsoft Graph is unavailable.", { retryAfterSeconds: 5 })) });
+    await expect(processSignInEvent(f.deps, envelope(2), { count: 1 })).rejects.toMatchObject({ transient: true });
+    expect(f.outcomes.at(-1)).toMatchObject({ status: "queued", code: "retrying", reason: expect.stringMatching(/^attempt 2 of 5 failed \(Microsoft Graph is unavailable\.\); it is tried again$/) as string });
+  });
+
   it("when the retry finds the user without the license, then it resumes the kept claim with its unit: assigned once more, no new unit taken, nothing given back", async () => {
     const f = fakes({ holds: false, assign: () => Promise.resolve({ outcome: "assigned" }), existing: kept });
     const result = await processSignInEvent(f.deps, envelope(2), { count: 1 });
