@@ -68,7 +68,11 @@ export async function listEnvironmentUsers(
 }
 
 function resultView(r: OneUserResult): z.infer<typeof oneUserResultSchema> {
-  return { ...r, failedRules: r.failedRules.map((f) => ({ id: f.id, title: f.title, lever: f.lever ?? null })) };
+  return {
+    ...r,
+    failedRules: r.failedRules.map((f) => ({ id: f.id, title: f.title, lever: f.lever ?? null })),
+    roleFailures: r.roleFailures.map((f) => ({ roleId: f.roleId, code: f.code, message: f.message })),
+  };
 }
 
 const AUDITED_FAILURES = new Set<AppError["kind"]>(["businessRule", "conflict", "upstream", "unavailable", "tooManyRequests"]);

@@ -183,6 +183,8 @@ export interface AssignRoleFailure {
   roleId: string;
   code: string;
   message: string;
+  /** Owed, and asked again by the next run (a refusal is not: default-roles.ts). */
+  retryable: boolean;
 }
 
 /**
@@ -228,7 +230,7 @@ async function associateRoles(dataverse: DataverseClient, wanted: readonly RoleA
     }
     slice.forEach((w, j) => {
       const failure: RoleAssignmentError | null = associationFailure(answers[j] ?? { status: 502, headers: {}, body: null });
-      if (failure) failures.push({ userId: w.userId, roleId: w.roleId, code: failure.code, message: `role ${w.roleId}: ${failure.message}` });
+      if (failure) failures.push({ userId: w.userId, roleId: w.roleId, code: failure.code, message: `role ${w.roleId}: ${failure.message}`, retryable: failure.retryable });
     });
   }
   return failures;

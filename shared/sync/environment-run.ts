@@ -9,7 +9,7 @@ import { evaluateEligibility } from "./eligibility.js";
 import { enqueueEnvironmentJob, type EnvironmentJob } from "./jobs.js";
 import type { DirectoryUser, SystemUserRow } from "./model.js";
 import { meter } from "./metrics.js";
-import { pendingRolesMark, pendingRolesOf } from "./pending-roles.js";
+import { ASSIGN_ROLES_OP, pendingRolesMark, pendingRolesOf } from "./pending-roles.js";
 import { planRun, recordNewerThanSnapshot } from "./plan.js";
 import { recordKind } from "./records.js";
 import { bucketOf } from "./snapshot.js";
@@ -48,6 +48,26 @@ interface PlanChunkDoc {
 }
 
 export const actionKey = (a: PlannedAction) => `${a.op}:${a.userId}`;
+
+/**
+ * The environment's failed-action count a finished run leaves: what it counted - or, when it knew
+ * of none at plan time and did not count, what is there already: a mark an on-demand add noted
+ * meanwhile (noteFailedActionOutsideRun) is not wiped by an uncounted 0.
+ */
+export function failedUsersAfterRun(computed: number, counted: boolean, current: number | undefined): number {
+  return counted ? computed : Math.max(computed, current ?? 0);
+}
+
+/**
+ * What a user's failed-action mark still owes once one of its actions was answered: nothing (the
+ * mark goes), or the other part - the owed roles (D14) when another action was answered, the failed
+ * change when the roles were given.
+ */
+export function markAfterAnswer(mark: FailedAction, answeredOp: PlannedAction["op"]): FailedAction | null {
+  const owesRoles = (mark.roleIds?.length ?? 0) > 0;
+  if (answeredOp === "assignRoles") return mark.op !== ASSIGN_ROLES_OP ? { ...mark, roleIds: [] } : null;
+  return owesRoles ? { ...mark, op: ASSIGN_ROLES_OP } : null;
+}
 
 /** D14: the roles a failed action's mark keeps owing - the failed retry's own, or those of the mark it replaces. */
 function rolesStillOwed(action: PlannedAction, existing: FailedAction | undefined): { roleIds?: string[] } {
@@ -339,13 +359,15 @@ class EnvironmentRun {
   private async markPendingRoles(failures: readonly AssignRoleFailure[]): Promise<void> {
     const env = this.run.environment;
     if (!failures.length || !env) return;
+    // D11: a user added without all its roles is a failure of the run too (its failures list says which roles).
+    this.run.counts.failed += new Set(failures.map((f) => f.userId)).size;
+    // Owed (asked again by the next run): the roles not refused.
     const byUser = new Map<string, AssignRoleFailure[]>();
-    for (const f of failures) byUser.set(f.userId, [...(byUser.get(f.userId) ?? []), f]);
+    for (const f of failures) if (f.retryable) byUser.set(f.userId, [...(byUser.get(f.userId) ?? []), f]);
+    if (!byUser.size) return;
     const pk = environmentPartition(this.tenantId, env.id);
     const at = this.deps.now().toISOString();
     this.failedWritten = true;
-    // D11: a user added without all its roles is a failure of the run too (its failures list says which roles).
-    this.run.counts.failed += byUser.size;
     await this.deps.store.upsertMarks(pk, [...byUser].map(([userId, fs]) => pendingRolesMark(this.tenantId, env.id, userId, fs, at, this.run.runId)));
   }
 
@@ -378,9 +400,23 @@ class EnvironmentRun {
 
     // Roles an earlier add did not give, given now: no mark of this window keeps owing them.
     const rolesGiven = new Set(results.filter((r) => r.action.op === "assignRoles" && r.outcome === "done").map((r) => r.action.userId));
-    // A user whose action was answered (done, or refused: drift) has no failed action any more.
-    const answered = results.filter((r) => r.outcome !== "failed").map((r) => r.action.userId).filter((u) => existing.failed.has(u));
-    if (answered.length) await deps.store.deleteMany(pk, answered.map(failedActionId));
+    // A user whose action was answered (done, or refused: drift) has no failed action any more - but
+    // a user's two actions (roles owed, and a change) may be answered in different windows: what the
+    // mark still owes for the other one stays (owed roles; or the failed change, once roles are given).
+    const answeredOps = new Map<string, PlannedAction["op"][]>();
+    for (const r of results) {
+      if (r.outcome !== "failed" && existing.failed.has(r.action.userId)) answeredOps.set(r.action.userId, [...(answeredOps.get(r.action.userId) ?? []), r.action.op]);
+    }
+    const cleared: string[] = [];
+    const kept: FailedAction[] = [];
+    for (const [userId, ops] of answeredOps) {
+      let rest: FailedAction | null = existing.failed.get(userId) ?? null;
+      for (const op of ops) rest = rest && markAfterAnswer(rest, op);
+      if (rest) kept.push({ ...rest, lastSeenAt: at });
+      else cleared.push(userId);
+    }
+    if (cleared.length) await deps.store.deleteMany(pk, cleared.map(failedActionId));
+    if (kept.length) await deps.store.upsertMarks(pk, kept);
     if (failedResults.length) {
       this.failedWritten = true;
       await deps.store.upsertMarks(
@@ -394,7 +430,8 @@ class EnvironmentRun {
     }
 
     if (!driftMayExist) return;
-    const resolved = results.filter((r) => r.outcome === "done").map((r) => r.action.userId);
+    // Roles given say nothing about a drift of the record's status or fields.
+    const resolved = results.filter((r) => r.outcome === "done" && r.action.op !== "assignRoles").map((r) => r.action.userId);
     const gone = resolved.filter((u) => existing.drift.has(u));
     if (gone.length) await deps.store.deleteMany(pk, gone.map((u) => `drift|${u}`));
     if (!driftResults.length) return;
@@ -427,13 +464,12 @@ class EnvironmentRun {
     await this.save();
     // Failed actions left (this run's, or earlier ones it has not cleared): the next cycle starts a run for them.
     // (No plan: the marks are as they were.)
-    const failedUsers = !run.plan
-      ? undefined
-      : run.counts.failed > 0 || (run.plan.failedMarks ?? 1) > 0 || this.failedWritten ? await deps.store.countFailedActions(tenantId, run.environmentId) : 0;
+    const counted = !!run.plan && (run.counts.failed > 0 || (run.plan.failedMarks ?? 1) > 0 || this.failedWritten);
+    const failedUsers = !run.plan ? undefined : counted ? await deps.store.countFailedActions(tenantId, run.environmentId) : 0;
     await deps.store.releaseEnvironment(run, {
       update: (doc) => {
         if (run.batchSize !== null) doc.batchSize = run.batchSize;
-        if (failedUsers !== undefined) doc.failedUsers = failedUsers;
+        if (failedUsers !== undefined) doc.failedUsers = failedUsersAfterRun(failedUsers, counted, doc.failedUsers);
         if (state === "succeeded") {
           doc.cursor = Math.max(doc.cursor, run.targetCycle ?? 0);
           if (run.full) doc.lastFullAt = run.startedAt ?? run.finishedAt;

@@ -166,6 +166,8 @@ export interface RoleFailure {
   roleId: string;
   code: string;
   message: string;
+  /** Owed and asked again later (default-roles.ts; not part of the API answer). */
+  retryable?: boolean;
 }
 
 function notEligible(env: PlatformEnvironment, userId: string, rules: RuleResult[], onDemand: boolean): AppError {
@@ -343,8 +345,10 @@ async function settlePendingRoles(
   deps: SyncDeps, tenantId: string, environmentId: string, userId: string, mark: FailedAction | null, asked: readonly string[], failures: readonly RoleFailure[],
 ): Promise<void> {
   const pk = environmentPartition(tenantId, environmentId);
-  if (failures.length) {
-    await deps.store.upsertMarks(pk, [pendingRolesMark(tenantId, environmentId, userId, failures.map((f) => ({ ...f, message: `role ${f.roleId}: ${f.message}` })), deps.now().toISOString(), null, mark?.since)]);
+  // Owed: the roles not given for a reason that may pass (a refusal would fail the same way again).
+  const owed = failures.filter((f) => f.retryable);
+  if (owed.length) {
+    await deps.store.upsertMarks(pk, [pendingRolesMark(tenantId, environmentId, userId, owed.map((f) => ({ ...f, message: `role ${f.roleId}: ${f.message}` })), deps.now().toISOString(), null, mark?.since)]);
     await deps.store.noteFailedActionOutsideRun(tenantId, environmentId);
     return;
   }

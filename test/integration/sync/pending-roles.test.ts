@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { DEMO_IDS, demoRoleId, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
 import { byObjectId, useSyncStack } from "./support.js";
@@ -101,5 +102,20 @@ describe("D14 default roles that an add did not give", () => {
     expect((await diagnostics(E.trial, u(21))).pendingRoles).toBeNull();
     expect(await (await post(stack.env(E.trial, "/users"), { userId: u(21) })).json()).toMatchObject({ outcome: "unchanged", roleFailures: [] });
     expect(byObjectId(await stack.rows(E.trial)).get(u(21))?.roles).toEqual([]);
+  });
+
+  it("when Dataverse refuses a default role (deleted since it was chosen), then the answer reports it, but it is not owed - asked again it would fail at every run", async () => {
+    const basicUser = demoRoleId(E.trial, "Basic User");
+    const deletedRole = randomUUID();
+    expect((await stack.configure(E.trial, { defaultSecurityRoleIds: [basicUser] })).status).toBe(200);
+    // As stored: a role deleted in Dataverse after it was chosen stays listed.
+    const settings = stack.database.container("settings");
+    const { resource } = await settings.item(`environment|${E.trial}`, stack.tenantId).read<Record<string, unknown>>();
+    await settings.items.upsert({ ...resource, defaultSecurityRoleIds: [deletedRole, basicUser] });
+
+    const added = await post(stack.env(E.trial, "/users"), { userId: u(21) });
+
+    expect(await added.json()).toMatchObject({ outcome: "added", roleFailures: [{ roleId: deletedRole }] });
+    expect((await diagnostics(E.trial, u(21))).pendingRoles).toBeNull();
   });
 });

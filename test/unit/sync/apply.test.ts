@@ -72,7 +72,7 @@ describe("D14 default roles for the users a run added", () => {
 
     const failures = await assignDefaultRoles(ctx, [readable.id, notYet.id]);
 
-    expect(failures).toEqual(roles.map((roleId) => ({ userId: notYet.id, roleId, code: "record-not-found", message: expect.stringContaining(roleId) as string })));
+    expect(failures).toEqual(roles.map((roleId) => ({ userId: notYet.id, roleId, code: "record-not-found", message: expect.stringContaining(roleId) as string, retryable: true })));
     expect(sent).toHaveLength(roles.length);
   });
 
@@ -82,6 +82,6 @@ describe("D14 default roles for the users a run added", () => {
     const duplicate = { status: 400, headers: {}, body: { error: { code: "0x80040237", message: "Cannot insert duplicate key." } } };
     const { ctx } = rolesContext([rowFor(added)], (op) => (op.body as { "@odata.id": string })["@odata.id"].includes(roles[0]!) ? duplicate : refused);
 
-    expect(await assignDefaultRoles(ctx, [added.id])).toEqual([{ userId: added.id, roleId: roles[1], code: "0x80040217", message: `role ${roles[1]}: role does not exist` }]);
+    expect(await assignDefaultRoles(ctx, [added.id])).toEqual([{ userId: added.id, roleId: roles[1], code: "0x80040217", message: `role ${roles[1]}: role does not exist`, retryable: false }]);
   });
 });

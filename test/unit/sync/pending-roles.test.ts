@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { FailedAction } from "../../../shared/sync/documents.js";
+import { failedUsersAfterRun, markAfterAnswer } from "../../../shared/sync/environment-run.js";
 import { planRun, type PlanInput } from "../../../shared/sync/plan.js";
 import { owedRoles, pendingRolesMark, pendingRolesOf } from "../../../shared/sync/pending-roles.js";
 import { environment, facts, rowFor, user } from "./fixtures.js";
@@ -47,5 +48,23 @@ describe("D14 roles owed to a user this product added", () => {
     expect(pendingRolesOf(marks, [ROLE_A])).toEqual(new Map([["u1", [ROLE_A]]]));
     expect(owedRoles(marks.get("u1") ?? null, [ROLE_B, ROLE_A])).toEqual([ROLE_A, ROLE_B]);
     expect(owedRoles(null, [ROLE_A])).toEqual([]);
+  });
+});
+
+describe("D14 a mark that owes two things", () => {
+  it("when another action of the user is answered first, then the owed roles stay owed; when the roles are given, a failed change stays", () => {
+    const owing = mark("u1", [ROLE_A]);
+    expect(markAfterAnswer(owing, "update")).toMatchObject({ op: "assignRoles", roleIds: [ROLE_A] });
+    expect(markAfterAnswer(owing, "assignRoles")).toBeNull();
+    const failedReenable = { ...owing, op: "reenable" };
+    expect(markAfterAnswer(failedReenable, "assignRoles")).toMatchObject({ op: "reenable", roleIds: [] });
+    expect(markAfterAnswer({ ...failedReenable, roleIds: [] }, "reenable")).toBeNull();
+  });
+
+  it("when a run that knew of no failed action finishes, then it does not wipe a mark an on-demand add noted meanwhile", () => {
+    expect(failedUsersAfterRun(0, false, 1)).toBe(1);
+    expect(failedUsersAfterRun(0, true, 1)).toBe(0);
+    expect(failedUsersAfterRun(3, true, 0)).toBe(3);
+    expect(failedUsersAfterRun(0, false, undefined)).toBe(0);
   });
 });
