@@ -126,9 +126,10 @@ export async function listRuns(deps: SyncDeps, tenantId: string, environmentId: 
  * before), and each disable is judged again against the directory when it is applied.
  */
 export async function approveRun(deps: SyncDeps, tenantId: string, environmentId: string, runId: string, principal: Principal): Promise<RunDocument> {
-  // Turned off while the run waited: approving would change the environment anyway (rejecting stays possible).
-  await requireSyncEnabled(deps, tenantId, environmentId, "approve the run, or reject it");
-  const run = await decideHeldRun(deps, tenantId, environmentId, runId, (held, guard, at) => {
+  const run = await decideHeldRun(deps, tenantId, environmentId, runId, async () => {
+    // Turned off while the run waited: approving would change the environment anyway (rejecting stays possible).
+    await requireSyncEnabled(deps, tenantId, environmentId, "approve the run, or reject it");
+  }, (held, guard, at) => {
     held.guard = { ...guard, approvedBy: principal.objectId, approvedAt: at.toISOString() };
     held.state = "running";
   });
@@ -143,7 +144,7 @@ export async function approveRun(deps: SyncDeps, tenantId: string, environmentId
  * changes again (and is held again if the directory still asks for as many disables).
  */
 export async function rejectRun(deps: SyncDeps, tenantId: string, environmentId: string, runId: string, principal: Principal): Promise<RunDocument> {
-  const run = await decideHeldRun(deps, tenantId, environmentId, runId, (held, guard, at) => {
+  const run = await decideHeldRun(deps, tenantId, environmentId, runId, () => Promise.resolve(), (held, guard, at) => {
     held.guard = { ...guard, rejectedBy: principal.objectId, rejectedAt: at.toISOString() };
     held.state = "rejected";
     held.finishedAt = at.toISOString();
@@ -159,7 +160,7 @@ export async function rejectRun(deps: SyncDeps, tenantId: string, environmentId:
 
 /** An admin's decision on a run the D13 guard holds (409 for any other), saved only over the run it was decided on. */
 async function decideHeldRun(
-  deps: SyncDeps, tenantId: string, environmentId: string, runId: string, decide: (run: RunDocument, guard: RunGuard, at: Date) => void,
+  deps: SyncDeps, tenantId: string, environmentId: string, runId: string, allowed: () => Promise<void>, decide: (run: RunDocument, guard: RunGuard, at: Date) => void,
 ): Promise<RunDocument> {
   const found = await deps.store.readRun(tenantId, environmentId, runId);
   if (!found) throw notFound(`Sync run ${runId}`);
@@ -167,6 +168,8 @@ async function decideHeldRun(
   if (run.state !== "awaiting-approval" || !run.guard) {
     throw new AppError("conflict", `Sync run ${runId} is ${run.state}, not waiting for approval.`, { code: "sync-run-not-awaiting-approval", extensions: { state: run.state } });
   }
+  // The decision's own precondition, once the run is known to be held (404 and 409 come first).
+  await allowed();
   const now = deps.now();
   decide(run, run.guard, now);
   run.step += 1;

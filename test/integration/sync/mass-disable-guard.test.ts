@@ -167,6 +167,9 @@ describe("D13 approving a held run", () => {
     expect(await res.json()).toMatchObject({ type: expect.stringMatching(/sync-disabled$/) as string });
     expect((await (await stack.call(stack.env(P, `/sync-runs/${held.id}`), { token: stack.admin })).json()) as RunView).toMatchObject({ state: "awaiting-approval" });
     for (const id of LEAVING) expect(byObjectId(await stack.rows(P)).get(id)?.isdisabled, `user ${id}`).toBe(false);
+    // An unknown run, or one not held, is still 404 / 409 first.
+    expect((await post("00000000-0000-4000-8000-000000000000", "approve")).status).toBe(404);
     expect((await post(held.id, "reject")).status).toBe(200);
+    expect((await post(held.id, "approve")).status).toBe(409);
   });
 });
