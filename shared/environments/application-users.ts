@@ -57,7 +57,7 @@ async function createGuarded(
     if (unknown.length) throw new AppError("businessRule", `Unknown security roles: ${unknown.join(", ")}.`, { code: "unknown-security-role", extensions: { roleIds: unknown } });
   }
   const businessUnitId = await dataverse.rootBusinessUnitId();
-  const row = await createOrRefused(dataverse, env, body.applicationId, businessUnitId);
+  const row = await createOrRefused(dataverse, env, body.applicationId, businessUnitId, exists);
   if (roleIds.length) await dataverse.batch(roleIds.map((r) => DataverseClient.associateRole(dataverse.apiBase, row.systemuserid, r)));
   await deps.audit.append(tenantId, {
     actor: actorOf(principal), action: "environment.applicationUser.create", target: { type: "application", id: body.applicationId }, phase: "record",
@@ -70,12 +70,19 @@ async function createGuarded(
  * The platform looks the application up in Entra ID and fills in its service principal; it refuses
  * an application the tenant does not have (no enterprise application) - the admin's to fix: 422.
  */
-async function createOrRefused(dataverse: DataverseClient, env: PlatformEnvironment, applicationId: string, businessUnitId: string): Promise<SystemUserRow> {
+export async function createOrRefused(
+  dataverse: DataverseClient, env: PlatformEnvironment, applicationId: string, businessUnitId: string, exists: () => AppError,
+): Promise<SystemUserRow> {
   try {
     return await dataverse.createSystemUser({ applicationid: applicationId, "businessunitid@odata.bind": `/businessunits(${businessUnitId})` });
   } catch (err) {
     const status = err instanceof AppError ? err.extensions.upstreamStatus : undefined;
-    if (!(err instanceof AppError) || typeof status !== "number" || status < 400 || status >= 500 || status === 429) throw err;
+    if (!(err instanceof AppError) || typeof status !== "number") throw err;
+    // Created meanwhile elsewhere (the admin center): the record exists - 409 as for ours.
+    if (status === 409 || status === 412 || /duplicate|already exists|matching key/i.test(err.message)) throw exists();
+    // Only a 400 is the platform refusing the request itself; 401/403 (this product's own access to
+    // the environment) and the rest stay Microsoft's failure (502).
+    if (status !== 400) throw err;
     throw new AppError("businessRule", `The platform refused to create an application user for ${applicationId}: ${err.message}`, {
       code: "platform-refused",
       extensions: {
