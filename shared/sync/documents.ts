@@ -211,6 +211,8 @@ export const driftDocumentSchema = z.object({
   since: z.string(),
   lastSeenAt: z.string(),
   runId: z.string().nullable(),
+  /** D13: an admin approved the disable the platform then refused: asked again, it does not hold a run again. */
+  disableApprovedAt: z.string().nullable().optional(),
 });
 export type DriftDocument = z.infer<typeof driftDocumentSchema>;
 

@@ -233,9 +233,13 @@ class EnvironmentRun {
     run.progress = { chunk: 0, position: 0, doneInWindow: [] };
     run.counts = { ...run.counts, read: plan.read, skipped: plan.skipped };
 
-    // D13: disables the platform refused before (drift) were approved or under the threshold then;
-    // asked again, they do not hold the run again - only new ones count.
-    const disables = plan.actions.filter((a) => a.op === "disable" && marks.drift.get(a.userId)?.kind !== "enabledButIneligible").length;
+    // D13: a disable an admin approved before, which the platform then refused (drift), does not hold
+    // the run again; every other disable counts - refused ones too, which the platform may accept now.
+    const approvedBefore = (userId: string) => {
+      const drift = marks.drift.get(userId);
+      return drift?.kind === "enabledButIneligible" && !!drift.disableApprovedAt;
+    };
+    const disables = plan.actions.filter((a) => a.op === "disable" && !approvedBefore(a.userId)).length;
     const threshold = settings.massDisableThresholdPercent;
     if (disables > 0 && disables > (enabledUsers * threshold) / 100) {
       run.state = "awaiting-approval";
@@ -446,6 +450,7 @@ class EnvironmentRun {
           systemUserId: r.action.op === "add" ? null : r.action.systemUserId, kind, failedRules, platform: r.drift?.platform ?? null,
           lever: driftLever(kind, failedRules, env, r.drift?.platform.message), since: existing.drift.get(r.action.userId)?.since ?? at, lastSeenAt: at,
           runId: run.runId,
+          disableApprovedAt: r.action.op === "disable" ? (run.guard?.approvedAt ?? existing.drift.get(r.action.userId)?.disableApprovedAt ?? null) : null,
         };
       }),
     );

@@ -139,11 +139,12 @@ describe("D13 approving a held run", () => {
     // Refused disables: drift.
     await stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { method: "PATCH", body: { remove: refused } });
     expect(await stack.tickAndWait(P)).toMatchObject({ state: "succeeded", counts: { drift: 3 } });
-    // Eight more leave: held (the three refused before do not count again).
+    // Eight more leave: held. The refused disables count too (never approved): the three, and the demo's
+    // three users the first run found ineligible.
     await enable({ massDisableThresholdPercent: 10 });
     await stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { method: "PATCH", body: { remove: LEAVING } });
     const held = await stack.runNow(P);
-    expect(held).toMatchObject({ state: "awaiting-approval", guard: { disables: 8 } });
+    expect(held).toMatchObject({ state: "awaiting-approval", guard: { disables: 14 } });
     // The three are back before the approval.
     await stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { method: "PATCH", body: { add: refused } });
     await stack.tick();
@@ -171,5 +172,20 @@ describe("D13 approving a held run", () => {
     expect((await post("00000000-0000-4000-8000-000000000000", "approve")).status).toBe(404);
     expect((await post(held.id, "reject")).status).toBe(200);
     expect((await post(held.id, "approve")).status).toBe(409);
+  });
+
+  it("when refused disables build up over runs each under the threshold (never approved), then a run asking for them all is held: the platform may accept them now", async () => {
+    await enable({ massDisableThresholdPercent: 100 });
+    await stack.runNow(P);
+    await enable({ massDisableThresholdPercent: 10 });
+    for (const leavers of [LEAVING.slice(0, 3), LEAVING.slice(3, 6)]) {
+      await stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { method: "PATCH", body: { remove: leavers } });
+      expect(await stack.tickAndWait(P)).toMatchObject({ state: "succeeded", guard: null, counts: { drift: 3 } });
+    }
+
+    const full = await stack.runNow(P);
+
+    // The six, and the demo's three users the first run found ineligible (refused then, never approved).
+    expect(full).toMatchObject({ state: "awaiting-approval", guard: { disables: 9 } });
   });
 });
