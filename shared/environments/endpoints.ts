@@ -101,7 +101,7 @@ export const syncRunsApprove = defineEndpoint({
   name: "environments-sync-runs-approve",
   method: "POST",
   route: `${base}/{environmentId}/sync-runs/{runId}/approve`,
-  summary: "D13: approve a run the mass-disable guard holds; it continues with its plan, disabling only the users still ineligible when it applies (the others are skipped). 409 when the run is not waiting for approval.",
+  summary: "D13: approve a run the mass-disable guard holds; it continues with its plan, disabling only the users still ineligible in the directory as the tenant's last directory read saw it (every sync interval; the others are skipped). 409 when the run is not waiting for approval.",
   tag: TAG,
   access: ACCESS.environmentWrite,
   params: syncRunParamsSchema,

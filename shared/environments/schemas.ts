@@ -93,7 +93,7 @@ export const syncRunSchema = z.object({
   waitingUntil: z
     .string()
     .nullable()
-    .describe("D12: Microsoft throttled the run (429 + Retry-After); it goes on by itself at this time, where it left off"),
+    .describe("D12: Microsoft throttled the run past what its requests wait out in place (429 + Retry-After, a few seconds up to minutes); it goes on by itself at this time, where it left off. Shorter waits happen inside the run and show only as time"),
   error: z.string().nullable(),
   failures: z.array(z.object({ userId: z.string(), op: z.string(), code: z.string(), message: z.string() })),
 });

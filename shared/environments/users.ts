@@ -158,7 +158,7 @@ export async function diagnose(deps: SyncDeps, tenantId: string, environmentId: 
     pendingRoles: rolesOwed && s.failedAction
       ? {
           roleIds: owed, code: s.failedAction.code, message: s.failedAction.message, since: s.failedAction.since, lastSeenAt: s.failedAction.lastSeenAt,
-          lever: `The next sync run gives them; to give them now, refresh the user (POST /tenants/${tenantId}/environments/${env.id}/users/${userId}/refresh).`,
+          lever: `The next sync run gives them; to give them now, refresh the user (POST /api/tenants/${tenantId}/environments/${env.id}/users/${userId}/refresh).`,
         }
       : null,
   };

@@ -16,6 +16,8 @@ import { GUID_PATTERN } from "../ids.js";
  * Trial and Dataverse for Teams environments this is how users arrive (D5).
  */
 export const FIRST_ACCESS_KIND = "first-access";
+/** Who changes a user at its first access (D4), in the audit trail. */
+const FIRST_ACCESS_ACTOR = { type: "system" as const, id: "first-access" };
 
 export const firstAccessBodySchema = z.object({
   /** Entra object id of the user. */
@@ -57,7 +59,7 @@ export async function handleFirstAccess(deps: SyncDeps, envelope: Envelope, requ
   if (!settings.value.syncEnabled) return skip("this product does not manage the environment (sync is off)");
   try {
     // Queue work, not an admin waiting: background clients (D12: Graph gets x-ms-throttle-priority: low).
-    const result = await syncOneUser(deps, tenantId, env, body.userId.toLowerCase(), "firstAccess", settings.value.defaultSecurityRoleIds, "background");
+    const result = await syncOneUser(deps, tenantId, env, body.userId.toLowerCase(), "firstAccess", settings.value.defaultSecurityRoleIds, "background", FIRST_ACCESS_ACTOR);
     if (result.outcome !== "unchanged") await record(deps, tenantId, body, "succeeded", result.outcome);
     return { outcome: "applied", result };
   } catch (err) {
@@ -85,7 +87,7 @@ export function pausedResend(envelope: Envelope, body: FirstAccessBody): Envelop
 
 async function record(deps: SyncDeps, tenantId: string, body: FirstAccessBody, outcome: "succeeded" | "skipped", reason: string): Promise<void> {
   await deps.audit.append(tenantId, {
-    actor: { type: "system", id: "first-access" },
+    actor: FIRST_ACCESS_ACTOR,
     action: "sync.first-access",
     target: { type: "user", id: body.userId.toLowerCase() },
     phase: "record",

@@ -55,7 +55,7 @@ describe("D14 default roles that an add did not give", () => {
     const added = await post(stack.env(E.trial, "/users"), { userId: u(21) });
     expect(await added.json()).toMatchObject({ outcome: "added", roleFailures: [{ roleId: basicUser }] });
     expect(byObjectId(await stack.rows(E.trial)).get(u(21))?.roles).toEqual([]);
-    expect((await diagnostics(E.trial, u(21))).pendingRoles).toMatchObject({ roleIds: [basicUser], lever: expect.stringContaining("/refresh") as string });
+    expect((await diagnostics(E.trial, u(21))).pendingRoles).toMatchObject({ roleIds: [basicUser], lever: expect.stringContaining(`POST /api/tenants/${stack.tenantId}/environments/${E.trial}/users/${u(21)}/refresh`) as string });
 
     const refreshed = await post(stack.env(E.trial, `/users/${u(21)}/refresh`));
 
