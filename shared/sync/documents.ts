@@ -181,6 +181,8 @@ export const runDocumentSchema = z.object({
       driftRecords: z.number().int(),
       /** Failed-action marks left when the run planned (none: windows need not look for them); absent on older runs. */
       failedMarks: z.number().int().optional(),
+      /** Failed-action marks the plan read (some it may have cleared); absent on older runs. */
+      failedMarksRead: z.number().int().optional(),
     })
     .nullable(),
   progress: z.object({ chunk: z.number().int(), position: z.number().int(), doneInWindow: z.array(z.string()) }),

@@ -228,6 +228,7 @@ class EnvironmentRun {
     run.plan = {
       chunks: chunks.length, actions: plan.actions.length, byOp, enabledUsers, driftRecords: marks.drift.size - plan.resolvedDrift.length,
       failedMarks: failed.size - plan.resolvedFailed.length,
+      failedMarksRead: failed.size,
     };
     run.phase = "apply";
     run.progress = { chunk: 0, position: 0, doneInWindow: [] };
@@ -469,7 +470,8 @@ class EnvironmentRun {
     await this.save();
     // Failed actions left (this run's, or earlier ones it has not cleared): the next cycle starts a run for them.
     // (No plan: the marks are as they were.)
-    const counted = !!run.plan && (run.counts.failed > 0 || (run.plan.failedMarks ?? 1) > 0 || this.failedWritten);
+    // Counted whenever the run read, left or wrote a mark; otherwise it knows of none (0).
+    const counted = !!run.plan && (run.counts.failed > 0 || (run.plan.failedMarks ?? 1) > 0 || (run.plan.failedMarksRead ?? 1) > 0 || this.failedWritten);
     const failedUsers = !run.plan ? undefined : counted ? await deps.store.countFailedActions(tenantId, run.environmentId) : 0;
     await deps.store.releaseEnvironment(run, {
       update: (doc) => {
