@@ -1,7 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { DEMO_IDS, demoRoleId, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
-import { byObjectId, useSyncStack } from "./support.js";
+import { newEnvelope } from "../../../shared/queue/envelope.js";
+import { createQueueSender } from "../../../shared/queue/create-sender.js";
+import { FIRST_ACCESS_KIND } from "../../../shared/sync/first-access.js";
+import { byObjectId, eventually, useSyncStack } from "./support.js";
 
 /**
  * D14: a default role that could not be given to a user this product added (Dataverse failing the
@@ -117,5 +120,22 @@ describe("D14 default roles that an add did not give", () => {
 
     expect(await added.json()).toMatchObject({ outcome: "added", roleFailures: [{ roleId: deletedRole }] });
     expect((await diagnostics(E.trial, u(21))).pendingRoles).toBeNull();
+  });
+
+  it("when a first-access add's role association fails, then the role is owed, and the audit names first-access as the add does", async () => {
+    const basicUser = demoRoleId(E.teams, "Basic User");
+    expect((await stack.configure(E.teams, { syncEnabled: true, defaultSecurityRoleIds: [basicUser] })).status).toBe(200);
+    await failAssociations(1);
+    const events = createQueueSender({ transport: "storage-queue", queueName: "events", connection: { connectionString: stack.storageConnectionString } });
+    await events.send(newEnvelope({ kind: FIRST_ACCESS_KIND, tenantId: stack.tenantId, body: { userId: u(33), environmentId: E.teams, occurredAt: new Date().toISOString() } }));
+
+    await eventually(async () => byObjectId(await stack.rows(E.teams)).get(u(33)), "the first-access add");
+
+    const record = await eventually(async () => {
+      const res = await stack.call(`/api/tenants/${stack.tenantId}/audit?action=sync.user.assignRole&limit=200`, { token: stack.admin });
+      return ((await res.json()) as { items: { actor: { type: string; id: string }; target?: { id: string } }[] }).items.find((r) => r.target?.id === u(33));
+    }, "the role failure's audit record");
+    expect(record.actor).toMatchObject({ type: "system", id: "first-access" });
+    expect((await diagnostics(E.teams, u(33))).pendingRoles).toMatchObject({ roleIds: [basicUser] });
   });
 });
