@@ -9,7 +9,7 @@ import { evaluateEligibility } from "./eligibility.js";
 import { enqueueEnvironmentJob, type EnvironmentJob } from "./jobs.js";
 import type { DirectoryUser, SystemUserRow } from "./model.js";
 import { meter } from "./metrics.js";
-import { ASSIGN_ROLES_OP, pendingRolesMark, pendingRolesOf } from "./pending-roles.js";
+import { markAfterAnswer, pendingRolesMark, pendingRolesOf, rolesStillOwed } from "./pending-roles.js";
 import { planRun, recordNewerThanSnapshot } from "./plan.js";
 import { recordKind } from "./records.js";
 import { bucketOf } from "./snapshot.js";
@@ -56,23 +56,6 @@ export const actionKey = (a: PlannedAction) => `${a.op}:${a.userId}`;
  */
 export function failedUsersAfterRun(computed: number, counted: boolean, current: number | undefined): number {
   return counted ? computed : Math.max(computed, current ?? 0);
-}
-
-/**
- * What a user's failed-action mark still owes once one of its actions was answered: nothing (the
- * mark goes), or the other part - the owed roles (D14) when another action was answered, the failed
- * change when the roles were given.
- */
-export function markAfterAnswer(mark: FailedAction, answeredOp: PlannedAction["op"]): FailedAction | null {
-  const owesRoles = (mark.roleIds?.length ?? 0) > 0;
-  if (answeredOp === "assignRoles") return mark.op !== ASSIGN_ROLES_OP ? { ...mark, roleIds: [] } : null;
-  return owesRoles ? { ...mark, op: ASSIGN_ROLES_OP } : null;
-}
-
-/** D14: the roles a failed action's mark keeps owing - the failed retry's own, or those of the mark it replaces. */
-function rolesStillOwed(action: PlannedAction, existing: FailedAction | undefined): { roleIds?: string[] } {
-  if (action.op === "assignRoles") return { roleIds: action.roleIds };
-  return existing?.roleIds?.length ? { roleIds: existing.roleIds } : {};
 }
 
 export async function runEnvironmentJob(deps: SyncDeps, tenantId: string, job: EnvironmentJob, owner: string): Promise<EnvironmentJobOutcome> {

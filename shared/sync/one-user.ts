@@ -13,7 +13,7 @@ import { environmentPartition, type AccessModePin, type DriftDocument, type Fail
 import { driftLever, type DriftKind } from "./drift.js";
 import { evaluateEligibility, type AddPath, type Eligibility, type RuleResult } from "./eligibility.js";
 import { profilePatch } from "./fields.js";
-import { ASSIGN_ROLES_OP, owedRoles, pendingRolesMark } from "./pending-roles.js";
+import { ASSIGN_ROLES_OP, markAfterAnswer, owedRoles, pendingRolesMark } from "./pending-roles.js";
 import { ACCESS_MODES, type DirectoryUser, type PlatformEnvironment, type SystemUserRow, type TenantFacts } from "./model.js";
 import { isDirectoryManaged, recordKind } from "./records.js";
 import { applyStagedUser } from "./snapshot.js";
@@ -145,7 +145,7 @@ export async function loadSituation(
   return { user, facts, row, eligibility, internalEmailLocked, drift, accessModePin, failedAction };
 }
 
-/** Who changes a user when no admin asked: the first-access add (D4). */
+/** The audit actor when the caller names none: the sync itself. */
 const SYNC_ACTOR: AuditEntry["actor"] = { type: "system", id: "sync" };
 
 export type OneUserOutcome = "added" | "reEnabled" | "refreshed" | "updated" | "disabled" | "unchanged";
@@ -211,6 +211,12 @@ export async function syncOneUser(
   const platform = deps.platform(tenantId, clients);
   const dataverse = deps.dataverse(tenantId, env, clients);
   const owed = owedRoles(s.failedAction, defaultRoleIds);
+  /** D14: the roles asked for, and what the user's mark owes afterwards. */
+  const giveRoles = async (row: SystemUserRow, roleIds: readonly string[]): Promise<RoleFailure[]> => {
+    const failures = await assignDefaultRoles(deps, tenantId, env, dataverse, userId, row, roleIds, actor);
+    await settlePendingRoles(deps, tenantId, env.id, userId, s.failedAction, roleIds, failures);
+    return failures;
+  };
   const addUser = async (outcome: OneUserOutcome, kind: DriftKind): Promise<OneUserResult> => {
     const answer = await platform.addUser(env.id, userId);
     if (!answer.ok) {
@@ -231,9 +237,7 @@ export async function syncOneUser(
       });
     }
     // D14: a user this call added gets the default roles; a re-enabled or refreshed one those an earlier add did not give.
-    const roleIds = outcome === "added" ? defaultRoleIds : owed;
-    const roleFailures = await assignDefaultRoles(deps, tenantId, env, dataverse, userId, row, roleIds, actor);
-    await settlePendingRoles(deps, tenantId, env.id, userId, s.failedAction, roleIds, roleFailures);
+    const roleFailures = await giveRoles(row, outcome === "added" ? defaultRoleIds : owed);
     if (s.drift) await deps.store.deleteMany(environmentPartition(tenantId, env.id), [s.drift.id]);
     // The mode this product gives, which addUser may not have: an admin's pin (D8), administrative for an
     // admin without a license that grants access (D2). After the roles: a failure here loses no role, and
@@ -273,8 +277,7 @@ export async function syncOneUser(
   if (adding) {
     // Already there; the default roles an earlier add did not give are given now (D14).
     if (!owed.length) return { ...base, outcome: "unchanged", systemUserId: s.row.systemuserid };
-    const roleFailures = await assignDefaultRoles(deps, tenantId, env, dataverse, userId, s.row, owed, actor);
-    await settlePendingRoles(deps, tenantId, env.id, userId, s.failedAction, owed, roleFailures);
+    const roleFailures = await giveRoles(s.row, owed);
     return { ...base, outcome: roleFailures.length < owed.length ? "updated" : "unchanged", systemUserId: s.row.systemuserid, roleFailures };
   }
   // Refresh: the platform refreshes what it owns, then the fields D6 maps and D8's access mode.
@@ -353,8 +356,9 @@ async function settlePendingRoles(
     return;
   }
   if (!mark?.roleIds?.length || !asked.length) return;
-  if (mark.op === ASSIGN_ROLES_OP) await deps.store.deleteMany(pk, [mark.id]);
-  else await deps.store.upsertMarks(pk, [{ ...mark, roleIds: [] }]);
+  const rest = markAfterAnswer(mark, ASSIGN_ROLES_OP);
+  if (rest) await deps.store.upsertMarks(pk, [rest]);
+  else await deps.store.deleteMany(pk, [mark.id]);
 }
 
 async function recordDrift(

@@ -48,3 +48,20 @@ export function pendingRolesMark(
     roleIds: [...new Set(failures.map((f) => f.roleId))],
   };
 }
+
+/**
+ * What a user's failed-action mark still owes once one of its actions was answered: nothing (the
+ * mark goes), or the other part - the owed roles (D14) when another action was answered, the failed
+ * change when the roles were given.
+ */
+export function markAfterAnswer(mark: FailedAction, answeredOp: PlannedAction["op"]): FailedAction | null {
+  const owesRoles = (mark.roleIds?.length ?? 0) > 0;
+  if (answeredOp === "assignRoles") return mark.op !== ASSIGN_ROLES_OP ? { ...mark, roleIds: [] } : null;
+  return owesRoles ? { ...mark, op: ASSIGN_ROLES_OP } : null;
+}
+
+/** D14: the roles a failed action's mark keeps owing - the failed retry's own, or those of the mark it replaces. */
+export function rolesStillOwed(action: PlannedAction, existing: FailedAction | undefined): { roleIds?: string[] } {
+  if (action.op === "assignRoles") return { roleIds: action.roleIds };
+  return existing?.roleIds?.length ? { roleIds: existing.roleIds } : {};
+}

@@ -60,7 +60,6 @@ export function recordNewerThanSnapshot(row: SystemUserRow | null, user: Directo
 
 const ORDER: Record<PlannedAction["op"], number> = { add: 0, reenable: 1, assignRoles: 2, update: 3, disable: 4 };
 
-
 export function planRun(input: PlanInput): Plan {
   const rowsByUser = new Map<string, SystemUserRow>();
   let enabledUsers = 0;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { FailedAction } from "../../../shared/sync/documents.js";
-import { failedUsersAfterRun, markAfterAnswer } from "../../../shared/sync/environment-run.js";
+import { failedUsersAfterRun } from "../../../shared/sync/environment-run.js";
 import { planRun, type PlanInput } from "../../../shared/sync/plan.js";
-import { owedRoles, pendingRolesMark, pendingRolesOf } from "../../../shared/sync/pending-roles.js";
+import { markAfterAnswer, owedRoles, pendingRolesMark, pendingRolesOf } from "../../../shared/sync/pending-roles.js";
 import { environment, facts, rowFor, user } from "./fixtures.js";
 
 /** D14: default roles an add did not give are owed until the next run, a refresh or an on-demand add gives them. */
