@@ -104,6 +104,24 @@ export class ClaimStore {
   }
 
   /**
+   * Brings a pending claim's expiry forward to `at` (maintenance settles it then), if it is still
+   * pending and the version read; a later expiry is never set. True when this call changed it.
+   */
+  async expireBy(claim: Stored<ClaimDocument>, at: Date): Promise<boolean> {
+    if (Date.parse(claim.expiresAt) <= at.getTime()) return false;
+    try {
+      await patchIf(this.container, claim.id, claim.tenantId, [{ op: "set", path: "/expiresAt", value: at.toISOString() }], {
+        condition: "from c where c.status = 'pending'",
+        ifMatch: claim._etag,
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof AppError && (err.kind === "preconditionFailed" || err.kind === "notFound")) return false;
+      throw err;
+    }
+  }
+
+  /**
    * Removes a pending claim that did not happen, if it is still the version this worker wrote.
    * True when this call removed it (false: changed or gone meanwhile - someone else settled it).
    */

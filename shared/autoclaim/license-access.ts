@@ -58,6 +58,17 @@ export type AssignOutcome =
   | { outcome: "refused"; error: AppError }
   | { outcome: "unavailable"; error: AppError };
 
+/**
+ * Whether Graph certainly did not make the assignment whose call failed: it answered the call (or
+ * its whole `$batch`) 429 or 503 - throttled or unavailable before doing anything. A timeout, a
+ * 504, another 5xx or a lost connection leave it unknown: Graph may have assigned, and a read of
+ * the user right after may not show it yet (directory reads lag behind writes).
+ */
+export function certainlyNotAssigned(error: unknown): boolean {
+  const status = error instanceof AppError ? error.extensions.upstreamStatus : undefined;
+  return status === 429 || status === 503;
+}
+
 export class ClaimAssigner {
   private readonly batcher: Batcher<ClaimAssignment, AssignOutcome>;
 

@@ -14,7 +14,7 @@ import type { QueueSender } from "../queue/transport.js";
 import type { Stored } from "../storage/repository.js";
 import { claimId, type ClaimDocument, type ClaimStore } from "./claims.js";
 import { retryableUpstream } from "../clients/upstream-body.js";
-import type { ClaimAssigner, UserReader } from "./license-access.js";
+import { certainlyNotAssigned, type ClaimAssigner, type UserReader } from "./license-access.js";
 import type { PolicyDocument } from "./policy.js";
 import type { PolicyStore } from "./policy-store.js";
 import type { Reservation, Reservations } from "./reservations.js";
@@ -134,12 +134,13 @@ export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope
   }
 
   const key = `${tenantId}|${body.event.userId}|${body.event.appId}`;
+  const attempt: AttemptState = { assignAnswerUnknown: false };
   try {
     const retried = mayFollowEarlierAttempt(envelope, body, delivery);
     // Our own retry of a transient failure, sent once the earlier attempt had finished: a pending
     // claim of this event is that attempt's, kept because Graph's answer was not known - resume it.
     const resume = envelope.attempt > 1;
-    const decided = await deps.perClaim.run(key, () => decide(deps, tenantId, body, deps.now(), retried, resume));
+    const decided = await deps.perClaim.run(key, () => decide(deps, tenantId, body, deps.now(), retried, resume, attempt));
     if (decided === "duplicate") return { kind: "duplicate" };
     const { finalize, failedSkuId, ...outcome } = decided;
     const full = { ...outcome, ...(firstAccess ? { firstAccess } : {}) };
@@ -163,15 +164,24 @@ export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope
       // A10/A11: the event is over (its last attempt gave up, or it failed for good; a bug is left to
       // the host's redelivery). A claim an earlier attempt kept is not left holding its unit until
       // the reservation expires - other users' claims would find no license meanwhile: Graph says
-      // whether it happened (claimed after all), otherwise its unit is given back now.
-      const withdrawn = failed.code === "internal-error" ? undefined : await deps.perClaim.run(key, () => withdrawKeptClaim(deps, tenantId, body.event)).catch(() => undefined);
+      // whether it happened (claimed after all), otherwise its unit is given back now. Unless this
+      // attempt's own assignLicense may have happened (its answer lost): Graph's read may not show
+      // it yet, so the claim is settled against Graph a little later (maintenance, SETTLE_AFTER_MS).
+      const withdrawn =
+        failed.code === "internal-error"
+          ? undefined
+          : attempt.assignAnswerUnknown
+            ? await settleSoon(deps, tenantId, body.event).catch(() => undefined)
+            : await deps.perClaim.run(key, () => withdrawKeptClaim(deps, tenantId, body.event)).catch(() => undefined);
       if (withdrawn?.happened) {
         const { finalize, ...claimed } = claimedBy(deps, withdrawn.kept, await deps.catalog.get(tenantId).catch(() => undefined));
         const full = { ...claimed, ...(firstAccess ? { firstAccess } : {}) };
         await Promise.all([finalize?.(), deps.events.setOutcome(tenantId, body.event.eventId, full)]);
         return { kind: "done", outcome: full };
       }
-      const outcome: EventOutcome = { ...failed, ...(firstAccess ? { firstAccess } : {}) };
+      const settling = failed.code !== "internal-error" && attempt.assignAnswerUnknown;
+      const reason = settling ? `${failed.reason}; ${SETTLING}` : failed.reason;
+      const outcome: EventOutcome = { ...failed, reason, ...(firstAccess ? { firstAccess } : {}) };
       await Promise.all([
         deps.events.setOutcome(tenantId, body.event.eventId, outcome).catch(() => undefined),
         failed.code === "internal-error" ? undefined : alertFailure(deps, tenantId, body, outcome),
@@ -217,7 +227,15 @@ async function alertFailure(deps: ProcessorDeps, tenantId: string, body: Body, o
   });
 }
 
-async function decide(deps: ProcessorDeps, tenantId: string, body: Body, now: Date, retried: boolean, resume: boolean): Promise<Decided | "duplicate"> {
+/** What one attempt learnt on its way that its failure handling needs. */
+interface AttemptState {
+  /** Its assignLicense failed without saying whether Graph assigned (a timeout, a 5xx other than 503, a lost connection). */
+  assignAnswerUnknown: boolean;
+}
+
+async function decide(
+  deps: ProcessorDeps, tenantId: string, body: Body, now: Date, retried: boolean, resume: boolean, attempt: AttemptState,
+): Promise<Decided | "duplicate"> {
   const ev = body.event;
   const decidedAt = deps.now().getTime();
   const autoClaimOn = await deps.isAutoClaimEnabled(tenantId);
@@ -226,8 +244,10 @@ async function decide(deps: ProcessorDeps, tenantId: string, body: Body, now: Da
   const tracking = trackingProductFor(ev.appId, catalog);
   const plan = claimPlan(autoClaimOn, policy, ev.trigger, ev.appId, catalog);
   // A10: our retry of a claim whose Graph answer was not known, and the policy or the switch says
-  // no now: the claim is not made - unless Graph shows it was (then it is claimed).
-  const withdrawn = "skip" in plan && resume ? await withdrawKeptClaim(deps, tenantId, ev) : undefined;
+  // no now, or (A4) the policy no longer has the product of the claim: the claim is not made -
+  // unless Graph shows it was (then it is claimed).
+  const keep = "skip" in plan ? undefined : (kept: ClaimDocument) => plan.products.some((p) => p.skuId === kept.skuId);
+  const withdrawn = resume ? await withdrawKeptClaim(deps, tenantId, ev, keep) : undefined;
   if (withdrawn?.happened) return claimedBy(deps, withdrawn.kept, catalog);
   const notClaiming = (extra: Partial<Decided> = {}): Decided | undefined =>
     "skip" in plan
@@ -268,7 +288,7 @@ async function decide(deps: ProcessorDeps, tenantId: string, body: Body, now: Da
     return { status: "failed", code: "usage-location-missing", reason: "the user has no usage location, which a license needs (L8)", failedSkuId: plan.products[0]?.skuId, ...withTracking };
   }
 
-  const result = await claim(deps, { tenantId, body, policy: plan.policy, products: plan.products, catalog, now, resume, decidedAt });
+  const result = await claim(deps, { tenantId, body, policy: plan.policy, products: plan.products, catalog, now, resume, decidedAt, attempt });
   switch (result.kind) {
     case "duplicate":
       return "duplicate";
@@ -329,14 +349,40 @@ interface Withdrawn {
  * claim. When Graph or Cosmos cannot answer, this throws and the claim stays, for the event's next
  * attempt or for maintenance when it expires.
  */
-async function withdrawKeptClaim(deps: ProcessorDeps, tenantId: string, ev: Body["event"]): Promise<Withdrawn | undefined> {
+async function withdrawKeptClaim(
+  deps: ProcessorDeps, tenantId: string, ev: Body["event"], keep: (kept: ClaimDocument) => boolean = () => false,
+): Promise<Withdrawn | undefined> {
   const kept = await deps.claims.get(tenantId, ev.appId, ev.userId);
-  if (!kept || kept.eventId !== ev.eventId || kept.status !== "pending") return undefined;
+  if (!kept || kept.eventId !== ev.eventId || kept.status !== "pending" || keep(kept)) return undefined;
   const user = await deps.users.read(tenantId, kept.userId);
   if (user?.assignedLicenses.some((l) => l.skuId === kept.skuId)) return { kept, happened: true };
   // Removed first (if still as read): the unit is given back once, whoever else settles the claim.
   if (await deps.claims.remove(kept)) await deps.reservations.release(tenantId, { skuId: kept.skuId, shard: kept.shard });
   return { kept, happened: false };
+}
+
+/**
+ * How long after an assignLicense whose answer was lost its claim is settled against Graph (by the
+ * maintenance timer, which runs every few minutes): Graph's reads of a user lag behind its writes
+ * by seconds, so a read right away could miss the license and give its unit back while the user
+ * holds it - a license with no claim (not in the A7 report, not reclaimable by A13).
+ */
+export const SETTLE_AFTER_MS = 2 * 60_000;
+
+const SETTLING =
+  "whether Microsoft Graph assigned the license before its answer was lost is checked against Microsoft Graph within minutes: the event then shows claimed, or the reserved license is given back";
+
+/**
+ * A10/A11: the event gave up right after an assignLicense whose answer was lost. The claim this
+ * event kept is not settled now but soon: its expiry is brought forward to SETTLE_AFTER_MS from now,
+ * when maintenance marks it claimed (the event then shows claimed) or gives its unit back. The
+ * caller records the failure meanwhile (nothing is known to have happened yet).
+ */
+async function settleSoon(deps: ProcessorDeps, tenantId: string, ev: Body["event"]): Promise<undefined> {
+  const kept = await deps.claims.get(tenantId, ev.appId, ev.userId);
+  if (!kept || kept.eventId !== ev.eventId || kept.status !== "pending") return undefined;
+  await deps.claims.expireBy(kept, new Date(deps.now().getTime() + SETTLE_AFTER_MS));
+  return undefined;
 }
 
 /**
@@ -350,23 +396,40 @@ const RECHECK_AFTER_MS = 5_000;
  * A10: a claim about to take its unit and call Graph on a decision grown old on the way (a slow
  * read, Graph throttling a product before) checks the switch and the policy again. What ends it
  * when they say no now: skipped - or claimed, when the claim this event's earlier attempt kept
- * turns out assigned. Undefined (go on) when the decision is recent or still holds.
+ * turns out assigned. A4: the policy edited meanwhile (a product removed or added, the order or the
+ * disabled plans changed): "replan" - the claim starts again on the policy as it is now (`c` is
+ * moved to it), after withdrawing a claim its earlier attempt kept on a product no longer in it.
+ * Undefined (go on) when the decision is recent or still holds.
  */
-async function noLongerWanted(deps: ProcessorDeps, c: ClaimCall): Promise<ClaimResult | undefined> {
+async function noLongerWanted(deps: ProcessorDeps, c: ClaimCall): Promise<ClaimResult | "replan" | undefined> {
   if (deps.now().getTime() - c.decidedAt <= RECHECK_AFTER_MS) return undefined;
   const ev = c.body.event;
   c.decidedAt = deps.now().getTime();
   const autoClaimOn = await deps.isAutoClaimEnabled(c.tenantId);
   const current = autoClaimOn ? await deps.policies.forApp(c.tenantId, ev.appId) : undefined;
   const plan = claimPlan(autoClaimOn, current, ev.trigger, ev.appId, c.catalog);
-  const stop = "skip" in plan ? plan.skip : plan.policy.id !== c.policy.id ? { code: "no-policy", reason: `the policy "${c.policy.name}" was deleted` } : undefined;
-  if (!stop) return undefined;
-  const withdrawn = c.resume ? await withdrawKeptClaim(deps, c.tenantId, ev) : undefined;
-  if (withdrawn?.happened) {
-    const { kept } = withdrawn;
-    return { kind: "claimed", claim: kept, product: c.catalog.products.find((p) => p.skuId === kept.skuId), finalize: () => deps.claims.markClaimed(kept, deps.now()) };
+  if (!("skip" in plan) && plan.policy.id === c.policy.id) {
+    if (sameProducts(plan.products, c.products)) return undefined;
+    c.policy = plan.policy;
+    c.products = plan.products;
+    const still = new Set(plan.products.map((p) => p.skuId));
+    const withdrawn = c.resume ? await withdrawKeptClaim(deps, c.tenantId, ev, (kept) => still.has(kept.skuId)) : undefined;
+    return withdrawn?.happened ? claimedKept(deps, c, withdrawn.kept) : "replan";
   }
+  const stop = "skip" in plan ? plan.skip : { code: "no-policy", reason: `the policy "${c.policy.name}" was deleted` };
+  const withdrawn = c.resume ? await withdrawKeptClaim(deps, c.tenantId, ev) : undefined;
+  if (withdrawn?.happened) return claimedKept(deps, c, withdrawn.kept);
   return { kind: "skipped", code: stop.code, reason: withdrawn ? `${stop.reason}; ${WITHDRAWN}` : stop.reason };
+}
+
+function claimedKept(deps: ProcessorDeps, c: ClaimCall, kept: Stored<ClaimDocument>): ClaimResult {
+  return { kind: "claimed", claim: kept, product: c.catalog.products.find((p) => p.skuId === kept.skuId), finalize: () => deps.claims.markClaimed(kept, deps.now()) };
+}
+
+/** Whether two product lists claim alike: the same products in the same order with the same disabled plans. */
+function sameProducts(a: PolicyDocument["products"], b: PolicyDocument["products"]): boolean {
+  const key = (list: PolicyDocument["products"]) => JSON.stringify(list.map((p) => [p.skuId.toLowerCase(), [...p.disabledPlans].sort()]));
+  return key(a) === key(b);
 }
 
 type Plan = { skip: { code: string; reason: string } } | { policy: PolicyDocument; products: PolicyDocument["products"] };
@@ -399,6 +462,7 @@ interface ClaimCall {
   resume: boolean;
   /** When the switch and the policy were read (deps.now() ms); moved on when they are read again. */
   decidedAt: number;
+  attempt: AttemptState;
 }
 
 /** A3 + A10: reserve, lock, assign, in product order. */
@@ -422,6 +486,7 @@ async function claim(deps: ProcessorDeps, c: ClaimCall, refreshed = false): Prom
   for (const product of products) {
     if (await broughtInLine()) return claim(deps, c, true);
     const stop = await noLongerWanted(deps, c);
+    if (stop === "replan") return claim(deps, c, refreshed);
     if (stop) return stop;
     const pending: ClaimDocument = {
       id: claimId(ev.appId, ev.userId),
@@ -475,6 +540,7 @@ async function claim(deps: ProcessorDeps, c: ClaimCall, refreshed = false): Prom
         // after Graph answered): the pending claim keeps its unit. The retry of this event resumes
         // it (or finds the license and settles it); past its attempts, maintenance settles it
         // against Graph when it expires. Giving it back could leave a license with no claim.
+        if (!certainlyNotAssigned(outcome.error)) c.attempt.assignAnswerUnknown = true;
         throw outcome.error;
       case "refused":
         await giveBack(deps, tenantId, claimDoc, held);

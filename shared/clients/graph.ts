@@ -184,6 +184,7 @@ export function mapGraphError(err: unknown, what = "Microsoft Graph"): AppError 
     if (status === 429 || status === 503 || status === 504) {
       return new AppError("unavailable", `${what} is throttling or unavailable (${status}); try again later.`, {
         retryAfterSeconds: retryAfterSeconds(err.headers),
+        extensions: { upstreamStatus: status },
         cause: err,
       });
     }

@@ -544,6 +544,7 @@ export function graphFailureToError(answer: Extract<AssignLicenseResult, { ok: f
     return new AppError("unavailable", `Microsoft Graph is throttling or unavailable (${status}); nothing was changed for this user. Try again later.`, {
       code: "throttled",
       retryAfterSeconds: answer.retryAfterSeconds ?? 5,
+      extensions: { upstreamStatus: status },
     });
   }
   if (status === 404) return licenseErrors.userNotFound(call.userId);

@@ -293,6 +293,7 @@ export function itemError(result: BatchItemResult | undefined, what: string): Ap
   if (status === 429 || status === 503 || status === 504) {
     return new AppError("unavailable", `Microsoft Graph is throttling or unavailable (${status}); try again later.`, {
       retryAfterSeconds: result?.retryAfterSeconds ?? 5,
+      extensions: { upstreamStatus: status },
     });
   }
   if (status === 404) return new AppError("notFound", `${what} was not found in Microsoft Entra ID.`);

@@ -117,13 +117,34 @@ describe("a claim in flight when its policy or the feature switch changes (A1, A
   }, 90_000);
 });
 
+describe("a claim in flight when its policy's products are edited (A4, A10)", () => {
+  it("when the product the claim holds a unit of is removed from the policy while Graph throttles it, then the retry gives that unit back and claims the policy's product as it is now", async () => {
+    const B = DEMO_SKUS.powerAppsPerUser;
+    await s.setAvailable(B, 10);
+    const { policy, user, eventId } = await claimInFlight();
+    try {
+      const patched = await s.stack.call(`${policiesUrl}/${policy.id}`, {
+        method: "PATCH", token: s.admin, headers: { "If-Match": policy.etag }, body: JSON.stringify({ products: [{ skuId: B }] }),
+      });
+      expect(patched.status).toBe(200);
+      const done = await s.waitForEvent(eventId, undefined, 60_000);
+      expect(done, JSON.stringify(done)).toMatchObject({ status: "claimed", claim: { skuId: B } });
+    } finally {
+      await noFaults();
+    }
+    expect(await s.userLicenses(user)).toEqual([B]);
+    expect(await counted(P)).toBe(10);
+    expect(await counted(B)).toBe(9);
+  }, 90_000);
+});
+
 describe("a claim that gives up (A10, A11)", () => {
-  it("when assignLicense fails at every attempt, then the event fails gave-up and its reserved unit is given back at once: another user claims the last license", async () => {
+  it("when Graph throttles assignLicense at every attempt, then the event fails gave-up and its reserved unit is given back at once: another user claims the last license", async () => {
     await s.setAvailable(P, 1);
     await s.freshPolicy({ name: "gives up", appId: POWER_BI, products: [{ skuId: P }] });
     const [unlucky, next] = await s.addUsers(2);
     const first = signInEvent(unlucky!, POWER_BI);
-    await failAssign(unlucky!, { rate500: 1 });
+    await failAssign(unlucky!, { rate429: 1, retryAfterSeconds: 1 });
     try {
       expect((await s.postEvent(first)).status).toBe(202);
       const failed = await s.waitForEvent(String(first.eventId), ["failed", "claimed"], 60_000);
@@ -136,5 +157,58 @@ describe("a claim that gives up (A10, A11)", () => {
     const second = signInEvent(next!, POWER_BI);
     expect((await s.postEvent(second)).status).toBe(202);
     expect(await s.waitForEvent(String(second.eventId))).toMatchObject({ status: "claimed", claim: { skuId: P } });
+  }, 90_000);
+});
+
+describe("a claim that gives up on lost answers (A10, A11)", () => {
+  const autoclaim = () => s.stack.database.container("autoclaim");
+
+  /** Posts a claim whose assignLicense Graph answers 500 at every attempt (whether it assigned is not known); returns once it gave up. */
+  async function gaveUpOnLostAnswers() {
+    await s.setAvailable(P, 1);
+    await s.freshPolicy({ name: "lost answers", appId: POWER_BI, products: [{ skuId: P }] });
+    const [user] = await s.addUsers(1);
+    const event = signInEvent(user!, POWER_BI);
+    await failAssign(user!, { rate500: 1 });
+    try {
+      expect((await s.postEvent(event)).status).toBe(202);
+      const failed = await s.waitForEvent(String(event.eventId), ["failed", "claimed"], 60_000);
+      expect(failed, JSON.stringify(failed)).toMatchObject({ status: "failed", code: "gave-up", reason: expect.stringContaining("checked against Microsoft Graph") });
+    } finally {
+      await noFaults();
+    }
+    return { user: user!, eventId: String(event.eventId) };
+  }
+
+  /** Two minutes on: the claim's expiry (brought forward to then) is past, and maintenance runs. */
+  async function twoMinutesLater(user: string) {
+    const id = `claim:${POWER_BI}:${user}`;
+    await autoclaim().item(id, TENANT).patch([{ op: "set", path: "/expiresAt", value: new Date(Date.now() - 1000).toISOString() }]);
+    const res = await fetch(`${s.stack.hostUrl}/admin/functions/auto-claim-maintenance-timer`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ input: "" }) });
+    expect(res.status).toBe(202);
+  }
+
+  it("when the last answer was lost, then the unit is not given back on a read right after (it may lag Graph's write): the claim is kept, settled within 2 minutes; Graph had assigned -> the event shows claimed", async () => {
+    const before = Date.now();
+    const { user, eventId } = await gaveUpOnLostAnswers();
+    const kept = (await autoclaim().item(`claim:${POWER_BI}:${user}`, TENANT).read<{ status: string; expiresAt: string }>()).resource;
+    expect(kept?.status).toBe("pending");
+    expect(Date.parse(kept!.expiresAt)).toBeLessThanOrEqual(Date.now() + 2 * 60_000);
+    expect(Date.parse(kept!.expiresAt)).toBeGreaterThan(before + 60_000);
+    expect(await counted(P)).toBe(0);
+    // What Graph did with the request whose answer was lost.
+    await s.sim(`/users/${user}/licenses`, { method: "PUT", body: { licenses: [{ skuId: P }] } });
+    await twoMinutesLater(user);
+    expect(await s.waitForEvent(eventId, ["claimed"], 30_000)).toMatchObject({ status: "claimed", claim: { skuId: P } });
+    expect((await claimDoc(POWER_BI, user))?.status).toBe("claimed");
+  }, 90_000);
+
+  it("when the last answer was lost and Graph had not assigned, then maintenance gives the unit back and the event stays failed", async () => {
+    const { user, eventId } = await gaveUpOnLostAnswers();
+    expect(await counted(P)).toBe(0);
+    await twoMinutesLater(user);
+    await until(async () => (await claimDoc(POWER_BI, user)) === undefined, 30_000, "maintenance to settle the claim");
+    expect(await counted(P)).toBe(1);
+    expect(await s.waitForEvent(eventId, ["failed"])).toMatchObject({ status: "failed", code: "gave-up" });
   }, 90_000);
 });

@@ -95,12 +95,13 @@ function fakes(opts: Options = {}) {
         return Promise.resolve(removed);
       },
       markClaimed: () => (calls.push("mark"), Promise.resolve()),
+      expireBy: (_c: ClaimDocument, at: Date) => (calls.push(`expire-by ${at.toISOString()}`), Promise.resolve(true)),
       archive: () => Promise.resolve(),
     },
     reservations: {
       reserveWith: (_t: string, skuId: string) => {
         calls.push(`reserve ${skuId}`);
-        if (opts.stored) return Promise.resolve({ kind: "refused", statusCode: 409 });
+        if (stored) return Promise.resolve({ kind: "refused", statusCode: 409 }); // a claim exists for the user and app
         if ((units[skuId] ?? 0) <= 0) return Promise.resolve({ kind: "none" });
         units[skuId]! -= 1;
         return Promise.resolve({ kind: "reserved", reservation: { skuId, shard: 1 }, result: { resource: undefined, etag: "e1" } });
@@ -182,26 +183,84 @@ describe("A10: a decision grown old before Graph is called is checked again", ()
   });
 });
 
-describe("A10/A11: a claim that ends failed gives its unit back at once", () => {
-  const outage = () => Promise.reject(new AppError("unavailable", "Microsoft Graph is unavailable.", { retryAfterSeconds: 5 }));
+describe("A4/A10: a policy edited while a claim is on its way", () => {
+  const edited = (products: string[]): PolicyDocument => ({ ...policy(), products: products.map((skuId) => ({ skuId, disabledPlans: [] })), updatedAt: "2026-12-06T12:00:03Z" });
 
-  it("when the last attempt gives up and Graph shows no license, then the claim is removed, its unit given back, and the event fails gave-up", async () => {
-    const f = fakes({ units: { [PRIMARY]: 1 }, assign: outage, maxAttempts: 3 });
+  it("when the backup is removed meanwhile and the primary is empty, then the removed backup is not claimed: failed no-license-available", async () => {
+    const f = fakes({ units: { [PRIMARY]: 0, [BACKUP]: 1 }, userReadTakesMs: 6_000, policies: [policy(), edited([PRIMARY])] });
+    expect(await processSignInEvent(f.deps, envelope(), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "failed", code: "no-license-available" } });
+    expect(f.calls.filter((c) => /^(reserve|assign)/.test(c))).toEqual([`reserve ${PRIMARY}`]);
+  });
+
+  it("when the products are reordered meanwhile, then the claim follows the new order", async () => {
+    const f = fakes({ units: { [PRIMARY]: 1, [BACKUP]: 1 }, userReadTakesMs: 6_000, policies: [policy(), edited([BACKUP, PRIMARY])] });
+    expect(await processSignInEvent(f.deps, envelope(), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "claimed", claim: { skuId: BACKUP } } });
+    expect(f.calls.filter((c) => /^(reserve|assign)/.test(c))).toEqual([`reserve ${BACKUP}`, `assign ${BACKUP}`]);
+  });
+
+  it("when a disabled plan is added meanwhile, then the assignment disables it", async () => {
+    const plans: unknown[] = [];
+    const withPlan: PolicyDocument = { ...policy(), products: [{ skuId: PRIMARY, disabledPlans: ["66666666-6666-4666-8666-666666666666"] }, { skuId: BACKUP, disabledPlans: [] }] };
+    const f = fakes({ units: { [PRIMARY]: 1 }, userReadTakesMs: 6_000, policies: [policy(), withPlan] });
+    const assign = f.deps.assigner.assign.bind(f.deps.assigner);
+    f.deps.assigner.assign = (t, a) => (plans.push(a.disabledPlans), assign(t, a));
+    expect(await processSignInEvent(f.deps, envelope(), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "claimed", claim: { skuId: PRIMARY } } });
+    expect(plans).toEqual([["66666666-6666-4666-8666-666666666666"]]);
+  });
+
+  it("when our retry resumes a claim kept on a product the policy no longer has, then that unit is given back and the claim is made from the policy as it is", async () => {
+    const f = fakes({ stored: kept, units: { [BACKUP]: 1 }, policies: [edited([BACKUP])] });
+    expect(await processSignInEvent(f.deps, envelope(2), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "claimed", claim: { skuId: BACKUP } } });
+    expect(f.calls.filter((c) => /^(remove|release|reserve|assign)/.test(c))).toEqual(["remove", `release ${PRIMARY}`, `reserve ${BACKUP}`, `assign ${BACKUP}`]);
+  });
+
+  it("when our retry resumes a claim kept on a product the policy still has, then it goes on with it (no unit given back or taken)", async () => {
+    const f = fakes({ stored: kept, units: { [BACKUP]: 1 }, policies: [edited([BACKUP, PRIMARY])] });
+    expect(await processSignInEvent(f.deps, envelope(2), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "claimed", claim: { skuId: PRIMARY } } });
+    expect(f.calls.filter((c) => /^(remove|release|assign)/.test(c))).toEqual([`assign ${PRIMARY}`]);
+  });
+});
+
+describe("A10/A11: a claim that ends failed gives its unit back at once", () => {
+  /** Graph answered the claim's assignLicense 429 (or 503) past the retry budget: it certainly did not assign. */
+  const throttled = (status: number) => () =>
+    Promise.resolve({ outcome: "unavailable", error: new AppError("unavailable", `Microsoft Graph is throttling or unavailable (${status}).`, { retryAfterSeconds: 5, extensions: { upstreamStatus: status } }) });
+  /** The call's answer was lost (a timeout, a reset connection): Graph may have assigned. */
+  const lost = () => Promise.reject(new AppError("unavailable", "Microsoft Graph could not be reached.", { retryAfterSeconds: 5 }));
+
+  it.each([429, 503])("when the last attempt gives up on a Graph %i and Graph shows no license, then the claim is removed, its unit given back, and the event fails gave-up", async (status) => {
+    const f = fakes({ units: { [PRIMARY]: 1 }, assign: throttled(status), maxAttempts: 3 });
     await expect(processSignInEvent(f.deps, envelope(3), { count: 1 })).rejects.toThrow(/unavailable/);
     expect(f.calls.slice(-4)).toEqual(["claim-read", "user", "remove", `release ${PRIMARY}`]);
     expect(f.outcomes).toEqual([expect.objectContaining({ status: "failed", code: "gave-up" })]);
   });
 
+  it("when the last attempt gives up on an assignLicense whose answer was lost, then Graph is not read at once (its read may lag the write): the claim keeps its unit and is settled by maintenance in 2 minutes", async () => {
+    const f = fakes({ units: { [PRIMARY]: 1 }, assign: lost, maxAttempts: 3 });
+    await expect(processSignInEvent(f.deps, envelope(3), { count: 1 })).rejects.toThrow(/reached/);
+    expect(f.calls.slice(-2)).toEqual(["claim-read", "expire-by 2026-12-06T12:02:00.000Z"]);
+    expect(f.calls.filter((c) => c.startsWith("release") || c === "remove")).toEqual([]);
+    expect(f.calls.filter((c) => c === "user")).toHaveLength(1); // the decision's read only
+    expect(f.outcomes).toEqual([expect.objectContaining({ status: "failed", code: "gave-up", reason: expect.stringContaining("checked against Microsoft Graph") })]);
+  });
+
+  it("when the last attempt gives up before reaching Graph (an earlier attempt's answer was lost), then Graph is read and the unit given back at once", async () => {
+    const f = fakes({ units: { [PRIMARY]: 1 }, maxAttempts: 3, stored: kept });
+    f.deps.policies.forApp = () => Promise.reject(new AppError("unavailable", "Cosmos DB is unavailable.", { retryAfterSeconds: 1 }));
+    await expect(processSignInEvent(f.deps, envelope(3), { count: 1 })).rejects.toThrow(/Cosmos/);
+    expect(f.calls.slice(-4)).toEqual(["claim-read", "user", "remove", `release ${PRIMARY}`]);
+  });
+
   it("when the last attempt gives up but Graph shows the license assigned, then the event is claimed and its claim settled, nothing given back", async () => {
-    const f = fakes({ units: { [PRIMARY]: 1 }, assign: outage, maxAttempts: 3, holds: [false, true] });
+    const f = fakes({ units: { [PRIMARY]: 1 }, assign: throttled(429), maxAttempts: 3, holds: [false, true] });
     expect(await processSignInEvent(f.deps, envelope(3), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "claimed", claim: { skuId: PRIMARY } } });
     expect(f.calls).toContain("mark");
     expect(f.calls.filter((c) => c.startsWith("release") || c === "remove")).toEqual([]);
   });
 
   it("when an attempt before the last fails, then the claim keeps its unit for the retry", async () => {
-    const f = fakes({ units: { [PRIMARY]: 1 }, assign: outage, maxAttempts: 3 });
-    await expect(processSignInEvent(f.deps, envelope(2), { count: 1 })).rejects.toThrow(/unavailable/);
+    const f = fakes({ units: { [PRIMARY]: 1 }, assign: lost, maxAttempts: 3 });
+    await expect(processSignInEvent(f.deps, envelope(2), { count: 1 })).rejects.toThrow(/reached/);
     expect(f.calls.filter((c) => c.startsWith("release") || c === "remove")).toEqual([]);
     expect(f.outcomes).toEqual([expect.objectContaining({ status: "queued", code: "retrying" })]);
   });

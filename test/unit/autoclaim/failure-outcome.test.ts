@@ -26,6 +26,7 @@ function fakes(readUser: () => Promise<never>) {
     policies: { forApp: () => Promise.resolve({ id: "p1", name: "Policy", appId: APP, enabled: true, products: [{ skuId: "sku-1", disabledPlans: [] }] }) },
     catalog: { get: () => Promise.resolve({ tenantId: TENANT, refreshedAt: "2026-12-06T00:00:00Z", products: [] }) },
     users: { read: readUser },
+    claims: { get: () => Promise.resolve(undefined) }, // no claim kept by an earlier attempt
     perClaim: new KeyedQueue(),
     reportFailure: (input: unknown) => (alerts.push(input), Promise.resolve()),
     forwardFirstAccess: () => Promise.resolve(),
