@@ -9,7 +9,7 @@ import { licenseErrors } from "./errors.js";
 import { ASSIGNMENT_USER_SELECT, type AssignLicenseCall, type AssignLicenseResult, type GraphUser, type LicensingGraph } from "./graph-licensing.js";
 import { planNames, productIndex, statesOf } from "./license-state.js";
 import type { AddLicense, BulkMode, Catalog, ChangePlan, SetPlans } from "./model.js";
-import { licenseSnapshot, planChange, statesAfter, type LicenseChange } from "./plan.js";
+import { licenseSnapshot, planChange, productRefusal, statesAfter, type LicenseChange } from "./plan.js";
 import type { LicenseRules, LicenseRulesStore } from "./rules.js";
 import type { LicensingFailureInput } from "../alerts/alerts.js";
 
@@ -44,7 +44,10 @@ import type { LicensingFailureInput } from "../alerts/alerts.js";
  *     -> Promise<{ results: UserChangeResult[], shortages, retryAfterSeconds? }>
  *   Users are read and written 20 per Graph `$batch`; L7 is checked over the whole request before
  *   anything is sent (422 when short: nothing attempted); each user then succeeds or fails on its own
- *   (partial success is reported per user, never hidden). dryRun (L17) plans and sends nothing.
+ *   (partial success is reported per user, never hidden). A change refused whoever its users are
+ *   (unknown-product, unknown-service-plan, self-service-subscription) asked for every user throws
+ *   its 422 (nothing attempted). dryRun (L17) plans and sends nothing; it refuses what the real run
+ *   would refuse (422 not-enough-licenses, the refusals above).
  *
  * Audit (L16): one intent record (the requested change) is appended before anything is written to
  * Graph - while the users are read - and outcome records after: one per batch of up to 20 users
@@ -212,19 +215,33 @@ export class LicenseAssignments {
       throw err;
     }
 
+    // A change refused whoever its user is (an unknown or self-service product, a plan not part of
+    // its product), asked for every user: the request is refused, nothing attempted (422, not a 207
+    // with the same error for each user).
+    const refusals = changes.map((c) => productRefusal(c, catalog));
+    const refused = refusals.every((r) => r !== undefined) ? refusals[0] : undefined;
+    if (refused && !trail) throw refused;
+    if (refused && trail && intentWritten) {
+      await intentWritten;
+      await trail.writeOutcome(changes.map((c) => ({ userId: c.userId, outcome: "failed", error: refused })), prepared, `${refused.code}: nothing was attempted`);
+      throw refused;
+    }
+
     // L7 over the whole request; a cached count that says "short" is checked against Graph once.
     let shortages = shortagesOf(prepared, catalog);
     if (shortages.length > 0) {
       catalog = await this.deps.catalog.get(input.tenantId, { fresh: true });
       shortages = shortagesOf(prepared, catalog);
     }
+    const first = shortages[0];
+    const short = first && licenseErrors.notEnoughLicenses(productIndex(catalog).get(first.skuId) ?? { ...first, displayName: first.skuPartNumber }, first.shortBy, first.available);
+    // L17: a dry run answers what the real run would: refused when short.
+    if (short && !trail) throw short;
     if (!trail || !intentWritten) return { results: prepared.map(predicted), shortages };
     await intentWritten;
 
-    const first = shortages[0];
-    if (first) {
-      const product = productIndex(catalog).get(first.skuId);
-      const error = licenseErrors.notEnoughLicenses(product ?? { ...first, displayName: first.skuPartNumber }, first.shortBy, first.available);
+    if (short) {
+      const error = short;
       const failed = changes.map((c): UserChangeResult => ({ userId: c.userId, outcome: "failed", error }));
       await Promise.all([
         trail.writeOutcome(failed, prepared, "not enough licenses: nothing was attempted"),

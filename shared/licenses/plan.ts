@@ -45,18 +45,32 @@ export type PlannedChange =
     }
   | { ok: false; error: AppError };
 
+/**
+ * What refuses a change whoever its user is (L10, unknown products and service plans): a product to
+ * add or re-plan that the tenant does not have or that is a self-service purchase, a plan to disable
+ * that is not part of its product. Undefined when the products of the change are fine.
+ */
+export function productRefusal(change: LicenseChange, catalog: Catalog): AppError | undefined {
+  const products = productIndex(catalog);
+  for (const a of [...(change.add ?? []), ...(change.setPlans ?? [])]) {
+    const product = products.get(a.skuId);
+    if (!product) return licenseErrors.unknownProduct(a.skuId);
+    if (product.kind === "selfService") return licenseErrors.selfService(product);
+    const unknownPlan = (a.disabledPlans ?? []).find((p) => !product.servicePlans.some((sp) => sp.servicePlanId === p));
+    if (unknownPlan) return licenseErrors.unknownServicePlan(a.skuId, unknownPlan);
+  }
+  return undefined;
+}
+
 export function planChange({ user, change, mode, catalog, rules, actor }: PlanInput): PlannedChange {
+  const refused = productRefusal(change, catalog);
+  if (refused) return fail(refused);
   const products = productIndex(catalog);
   const direct = directLicenses(user);
   const inherited = groupLicenses(user);
   const plan: ChangePlan = { add: [], remove: [], unchanged: [] };
 
   for (const a of change.add ?? []) {
-    const product = products.get(a.skuId);
-    if (!product) return fail(licenseErrors.unknownProduct(a.skuId));
-    if (product.kind === "selfService") return fail(licenseErrors.selfService(product));
-    const unknownPlan = (a.disabledPlans ?? []).find((p) => !product.servicePlans.some((sp) => sp.servicePlanId === p));
-    if (unknownPlan) return fail(licenseErrors.unknownServicePlan(a.skuId, unknownPlan));
     if (direct.has(a.skuId)) {
       plan.unchanged.push({ skuId: a.skuId, reason: "already assigned directly; its service plans are kept (change them with PATCH /users/{userId}/licenses/{skuId})" });
       continue;
@@ -65,11 +79,6 @@ export function planChange({ user, change, mode, catalog, rules, actor }: PlanIn
   }
 
   for (const s of change.setPlans ?? []) {
-    const product = products.get(s.skuId);
-    if (!product) return fail(licenseErrors.unknownProduct(s.skuId));
-    if (product.kind === "selfService") return fail(licenseErrors.selfService(product));
-    const unknownPlan = s.disabledPlans.find((p) => !product.servicePlans.some((sp) => sp.servicePlanId === p));
-    if (unknownPlan) return fail(licenseErrors.unknownServicePlan(s.skuId, unknownPlan));
     const current = direct.get(s.skuId);
     if (!current) {
       const groups = inherited.get(s.skuId);

@@ -294,6 +294,42 @@ describe("L7 not enough licenses", () => {
     expect((await res.json()) as Problem).toMatchObject({ skuId: DEMO_SKUS.powerAutomatePerUser, shortBy: 2 });
     expect(await assignItems()).toBe(0);
   });
+
+  it("when a dry run asks for more licenses than are available, then 422 with how many are short, like the real run (L17)", async () => {
+    const available = ((await (await s.api(`products/${DEMO_SKUS.powerAutomatePerUser}`)).json()) as { available: number }).available;
+    const users = members(available + 2, 150, (n) => n % 29 === 0);
+    const res = await s.api("licenses/bulk", { method: "POST", body: { userIds: users, mode: "add", addLicenses: [{ skuId: DEMO_SKUS.powerAutomatePerUser }], dryRun: true } });
+    expect(res.status).toBe(422);
+    const problem = (await res.json()) as Problem;
+    expect(problemCode(problem)).toBe("not-enough-licenses");
+    expect(problem).toMatchObject({ skuId: DEMO_SKUS.powerAutomatePerUser, shortBy: 2 });
+    expect(await assignItems()).toBe(0);
+  });
+});
+
+describe("a request refused whoever its users are: 422, nothing attempted (not a 207 of identical failures)", () => {
+  const users = () => members(2, 40);
+  it.each([
+    ["a self-service product (L10)", "self-service-subscription", () => `products/${DEMO_SKUS.powerBiProSelfService}/assignments`, () => ({ userIds: users() })],
+    ["a service plan not part of the product", "unknown-service-plan", () => `products/${DEMO_SKUS.powerAutomateFree}/assignments`, () => ({ userIds: users(), disabledPlans: [DEMO_PLANS.exchangeEnterprise] })],
+    ["a product the tenant does not have (bulk)", "unknown-product", () => "licenses/bulk", () => ({ userIds: users(), mode: "add", addLicenses: [{ skuId: "11111111-1111-4111-8111-111111111111" }] })],
+    ["a self-service product (bulk dry run)", "self-service-subscription", () => "licenses/bulk", () => ({ userIds: users(), mode: "add", addLicenses: [{ skuId: DEMO_SKUS.powerBiProSelfService }], dryRun: true })],
+  ])("when the request asks for %s, then 422 %s", async (_what, code, path, body) => {
+    const res = await s.api(path(), { method: "POST", body: body() });
+    expect(res.status).toBe(422);
+    expect(problemCode((await res.json()) as Problem)).toBe(code);
+    expect(await assignItems()).toBe(0);
+  });
+
+  it("when some users of a bulk change fail on their own (not found), then still 207 per user", async () => {
+    const res = await s.api("licenses/bulk", {
+      method: "POST",
+      body: { userIds: [...members(1, 40), "11111111-1111-4111-8111-111111111111"], mode: "add", addLicenses: [{ skuId: DEMO_SKUS.powerAutomateFree }] },
+    });
+    expect(res.status).toBe(207);
+    const { results } = (await res.json()) as UserResults;
+    expect(results.map((r) => [r.outcome, r.error?.code ?? null])).toEqual([["succeeded", null], ["failed", "user-not-found"]]);
+  });
 });
 
 describe("L8, L9, L10", () => {
