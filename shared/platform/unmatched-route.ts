@@ -12,7 +12,9 @@ import { isGuid } from "../ids.js";
  */
 export function unmatchedRoute(method: string, path: string): HttpResponseInit {
   const verb = method.toUpperCase();
-  const segments = path.split("/").filter(Boolean);
+  // An empty segment inside the path (`tenants/{id}//products`) matches no route (the host did not
+  // route it either): a 404, not a 405 naming the very method that was used.
+  const segments = path.replace(/^\/+|\/+$/g, "").split("/");
   const matches = API_ENDPOINTS.flatMap((e) => {
     const failed = templateMatch(e.route, segments);
     return failed ? [{ method: e.method, failed }] : [];
