@@ -39,8 +39,8 @@ export const autoClaimPoliciesPost = defineEndpoint({
   body: createPolicyBodySchema,
   responses: {
     201: { description: "Created", schema: policyViewSchema, headers: { ...etag, Location: "The policy" } },
-    409: { description: "The app already has a policy (A12: one per app)" },
-    422: { description: "unknown-product (not the tenant's), unknown-service-plan, self-service-subscription (L10): nothing saved" },
+    409: { description: "policy-exists-for-app: the app already has a policy (A12: one per app; appId, policyId)" },
+    422: { description: "unknown-product (not the tenant's; skuId), unknown-service-plan (skuId, servicePlanId), self-service-subscription (L10; skuId, skuPartNumber): nothing saved" },
   },
 });
 
@@ -71,7 +71,7 @@ export const autoClaimPoliciesPatch = defineEndpoint({
   body: patchPolicyBodySchema,
   responses: {
     200: { description: "Updated", schema: policyViewSchema, headers: etag },
-    422: { description: "unknown-product (not the tenant's), unknown-service-plan, self-service-subscription (L10): nothing saved" },
+    422: { description: "unknown-product (not the tenant's; skuId), unknown-service-plan (skuId, servicePlanId), self-service-subscription (L10; skuId, skuPartNumber): nothing saved" },
   },
 });
 

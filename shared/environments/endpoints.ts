@@ -53,7 +53,11 @@ export const environmentsPatch = defineEndpoint({
   body: environmentPatchSchema,
   responses: {
     200: { description: "Updated", schema: environmentSchema, headers: etag },
-    422: { description: "unknown-security-role (a default role the environment does not have)" },
+    422: {
+      description:
+        "unknown-security-role (a default role the environment does not have; roleIds), environment-without-dataverse (D5: sync on or default roles " +
+        "for an environment without a Dataverse database)",
+    },
   },
 });
 
@@ -68,8 +72,12 @@ export const syncRunsPost = defineEndpoint({
   params: environmentParamsSchema,
   responses: {
     202: { description: "Accepted: poll the Location", schema: acceptedSchema, headers: location },
-    409: { description: "sync-run-in-progress (another run of this environment)" },
-    422: { description: "sync-disabled (the environment's sync is off), environment-not-synced (D5: a type the sync never serves)" },
+    409: { description: "sync-run-in-progress (another run of this environment; runId)" },
+    422: {
+      description:
+        "sync-disabled (the environment's sync is off), environment-not-synced (D5: a type the sync never serves), " +
+        "environment-without-dataverse (D5: no Dataverse database, no users)",
+    },
   },
 });
 
@@ -107,7 +115,7 @@ export const syncRunsApprove = defineEndpoint({
   params: syncRunParamsSchema,
   responses: {
     202: { description: "Approved; the run continues", schema: acceptedSchema, headers: location },
-    409: { description: "sync-run-not-awaiting-approval, or the run changed meanwhile" },
+    409: { description: "sync-run-not-awaiting-approval (state), or sync-run-changed: the run changed meanwhile (read it again)" },
     422: { description: "sync-disabled: the environment's sync was turned off while the run waited (reject it, or turn the sync on)" },
   },
 });
@@ -122,7 +130,7 @@ export const syncRunsReject = defineEndpoint({
   params: syncRunParamsSchema,
   responses: {
     200: { description: "Rejected: the run as it ended", schema: syncRunSchema },
-    409: { description: "sync-run-not-awaiting-approval, or the run changed meanwhile" },
+    409: { description: "sync-run-not-awaiting-approval (state), or sync-run-changed: the run changed meanwhile (read it again)" },
   },
 });
 
@@ -136,7 +144,10 @@ export const environmentUsersList = defineEndpoint({
   upstream: true,
   params: environmentParamsSchema,
   query: environmentUsersQuery,
-  responses: { 200: { description: "Users", schema: listResponseSchema(environmentUserSchema) } },
+  responses: {
+    200: { description: "Users", schema: listResponseSchema(environmentUserSchema) },
+    422: { description: "environment-without-dataverse (D5: no Dataverse database, no users)" },
+  },
 });
 
 export const environmentUsersPost = defineEndpoint({
@@ -151,8 +162,9 @@ export const environmentUsersPost = defineEndpoint({
   body: addEnvironmentUserSchema,
   responses: {
     200: { description: "Done", schema: oneUserResultSchema },
-    409: { description: "an application, support or delegated-admin record: the sync never changes it (D7)" },
-    422: { description: "user-not-eligible (`failedRules`), platform-refused (the add), environment-without-dataverse (D5: no Dataverse database, no users)" },
+    404: { description: "user-not-found (D4: Entra ID does not know the id and the environment has no record of it; userId), or not-found (the environment)" },
+    409: { description: "record-not-directory-managed: an application, support or delegated-admin record - the sync never changes it (D7)" },
+    422: { description: "user-not-eligible (userId, environmentId, failedRules), platform-refused (the add; platform, lever), environment-without-dataverse (D5: no Dataverse database, no users)" },
   },
 });
 
@@ -167,8 +179,9 @@ export const environmentUsersRefresh = defineEndpoint({
   params: environmentUserParamsSchema,
   responses: {
     200: { description: "Done", schema: oneUserResultSchema },
-    409: { description: "an application, support or delegated-admin record: the sync never changes it (D7)" },
-    422: { description: "user-not-eligible (`failedRules`), platform-refused (the add), environment-without-dataverse (D5: no Dataverse database, no users)" },
+    404: { description: "user-not-found (D9: Entra ID does not know the id and the environment has no record of it; userId), or not-found (the environment)" },
+    409: { description: "record-not-directory-managed: an application, support or delegated-admin record - the sync never changes it (D7)" },
+    422: { description: "user-not-eligible (userId, environmentId, failedRules), platform-refused (the add; platform, lever), environment-without-dataverse (D5: no Dataverse database, no users)" },
   },
 });
 
@@ -196,7 +209,7 @@ export const environmentUsersPatch = defineEndpoint({
   body: accessModePatchSchema,
   responses: {
     200: { description: "Updated", schema: environmentUserSchema },
-    409: { description: "non-interactive-limit (D7: an 8th non-interactive user), or an application, support or delegated-admin record (D7)" },
+    409: { description: "non-interactive-limit (D7: an 8th non-interactive user; limit, current), or record-not-directory-managed (an application, support or delegated-admin record, D7)" },
     422: { description: "environment-without-dataverse (D5: no Dataverse database, no users)" },
   },
 });
@@ -214,7 +227,11 @@ export const applicationUsersPost = defineEndpoint({
   responses: {
     201: { description: "Created", schema: applicationUserSchema },
     409: { description: "application-user-exists (also while another request is creating it)" },
-    422: { description: "unknown-security-role, environment-without-dataverse (D5: no Dataverse database, no users), platform-refused (the tenant has no such application in Entra ID)" },
+    422: {
+      description:
+        "unknown-security-role (roleIds), environment-without-dataverse (D5: no Dataverse database, no users), platform-refused (the tenant has no such " +
+        "application in Entra ID; applicationId, environmentId, platform, lever)",
+    },
   },
 });
 
@@ -228,7 +245,10 @@ export const applicationUsersPatch = defineEndpoint({
   upstream: true,
   params: applicationUserParamsSchema,
   body: applicationUserPatchSchema,
-  responses: { 200: { description: "Updated", schema: applicationUserSchema } },
+  responses: {
+    200: { description: "Updated", schema: applicationUserSchema },
+    422: { description: "environment-without-dataverse (D5: no Dataverse database, no users)" },
+  },
 });
 
 export const ENVIRONMENT_ENDPOINTS = [

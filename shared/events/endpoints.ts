@@ -21,9 +21,16 @@ export const signInEventsPost = defineEndpoint({
   body: signInEventSchema,
   responses: {
     202: { description: "Accepted", schema: acceptedSchema, headers: { Location: "The event's status" } },
-    409: { description: "The eventId was used for another event, or by another caller" },
-    422: { description: "occurredAt over 24 hours old or in the future" },
-    429: { description: "Over the caller's daily cap: the event is kept (deferred) and processed the next day", headers: { "Retry-After": "Seconds until the cap resets" } },
+    409: { description: "event-id-reused: the eventId was used for another event (another body), or by another caller (eventId)" },
+    422: { description: "event-too-old (occurredAt over 24 hours ago), event-in-future (occurredAt in the future, past 5 minutes of clock skew) - occurredAt" },
+    429: {
+      description: "daily-cap-reached: over the caller's daily cap; the event is kept (deferred) and processed the next day (id, eventStatus)",
+      headers: { "Retry-After": "Seconds until the cap resets" },
+    },
+    503: {
+      description: "event-queue-unavailable: the event queue is down, the event was not accepted - send it again; or another dependency is down",
+      headers: { "Retry-After": "Seconds to wait before sending it again" },
+    },
   },
 });
 
@@ -55,7 +62,12 @@ export const entraTokenIssuanceStart = defineEndpoint({
   body: tokenIssuanceStartRequestSchema,
   responses: {
     200: { description: "Continue the sign-in; no claims are added", schema: tokenIssuanceStartResponseSchema },
-    401: { description: "The call does not come from Entra (no token, wrong audience, issuer or caller app)" },
+    401: {
+      description:
+        "unauthorized, not-from-entra, entra-extension-not-configured: the call does not come from Entra (no token, wrong audience, issuer or caller app), " +
+        "or ENTRA_EXTENSION_AUDIENCES is not set",
+      headers: { "WWW-Authenticate": 'The Bearer challenge: Bearer error="invalid_token"' },
+    },
   },
 });
 

@@ -9,10 +9,16 @@ import { toProblemResponse, zodIssuesToFieldErrors } from "./problem.js";
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 export interface ResponseSpec {
+  /** For an error status, the problem types (codes of docs/errors.md) it stands for. */
   description: string;
+  /**
+   * The body. An error status (4xx, 5xx) without one is an `application/problem+json` problem
+   * document (the shared Problem schema of the OpenAPI document).
+   */
   schema?: z.ZodType;
   /** Defaults to application/json when a schema is given. */
   contentType?: string;
+  /** Header name -> its description: every header this answer carries (ETag, Location, Retry-After). */
   headers?: Record<string, string>;
   /** The same answer in other representations, chosen by `Accept` or a query parameter (content negotiation). */
   alsoAs?: { contentType: string; schema?: z.ZodType }[];

@@ -24,8 +24,16 @@ const userResultWithPlanSchema = z.object({
 });
 const multiUserWithPlanSchema = z.object({ results: z.array(userResultWithPlanSchema) });
 const shortageSchema = z.object({ skuId: z.string(), skuPartNumber: z.string(), shortBy: z.number().int(), available: z.number().int() });
+/** L4/L17: the bulk answer, 200 and 207 alike (a dry run's too). */
+const bulkResultSchema = multiUserWithPlanSchema.extend({ dryRun: z.boolean(), shortages: z.array(shortageSchema) });
 const changeResponseSchema = z.object({ userId: z.string(), changed: z.boolean(), plan: changePlanSchema });
-const multiStatus = { description: "Some users failed (per-user results)", schema: multiUserWithPlanSchema };
+/** A 207 where Graph throttled a user past the retry budget (its `error.code` is `throttled`). */
+const throttledUsers = { "Retry-After": "When a user's change was throttled (error code throttled): seconds to wait before sending it again" };
+/** What refuses a whole request about several users before Microsoft Graph is called (422, not a 207). */
+const WHOLE_REQUEST_REFUSED =
+  "not-enough-licenses (skuId, skuPartNumber, shortBy, available: fewer available licenses than the whole request needs), " +
+  "self-service-subscription (L10: a product to add that is a self-service purchase; skuId, skuPartNumber), " +
+  "unknown-service-plan (a disabled plan that is not part of its product; skuId, servicePlanId)";
 
 export const productsList = defineEndpoint({
   name: "products-list",
@@ -78,10 +86,16 @@ export const productsAssignmentsPost = defineEndpoint({
   params: productRouteParamsSchema,
   body: productAssignmentBodySchema,
   responses: {
-    200: { description: "Every user succeeded or was skipped", schema: multiUserWithPlanSchema },
-    207: multiStatus,
-    404: { description: "The product is not the tenant's (nothing attempted)" },
-    422: { description: "not-enough-licenses (skuId, shortBy), self-service-subscription, unknown-service-plan: nothing attempted" },
+    200: { description: "Every user succeeded or was skipped (per-user results and plans)", schema: multiUserWithPlanSchema },
+    207: {
+      description:
+        "Some users failed (per-user results; `error.code` as in docs/errors.md, or throttled). A request refused as a whole before " +
+        "Microsoft Graph is called is a 422, not a 207",
+      schema: multiUserWithPlanSchema,
+      headers: throttledUsers,
+    },
+    404: { description: "not-found: the product is not the tenant's (no subscription for it); nothing attempted" },
+    422: { description: `The whole request is refused before Microsoft Graph is called, nothing attempted: ${WHOLE_REQUEST_REFUSED}` },
   },
 });
 
@@ -122,10 +136,15 @@ export const usersAssignLicensePost = defineEndpoint({
   body: assignLicenseBodySchema,
   responses: {
     200: { description: "Applied (or nothing to do)", schema: changeResponseSchema },
-    403: { description: "guest-needs-global-administrator (L9), or the caller's role" },
-    404: { description: "user-not-found" },
-    409: { description: "group-inherited-license (L15: remove it from the group), license-not-assigned" },
-    422: { description: "not-enough-licenses, usage-location-missing, conflicting-service-plans, missing-prerequisite-plan, unknown-product, self-service-subscription (docs/errors.md)" },
+    403: { description: "guest-needs-global-administrator (L9: a guest's licenses, by anyone but a Global Administrator; userId), or the caller's role (missing-role, wrong-tenant, tenant-not-onboarded)" },
+    404: { description: "user-not-found (userId)" },
+    409: { description: "group-inherited-license (L15: remove it from the group; skuId, groupIds), license-not-assigned (skuId)" },
+    422: {
+      description:
+        "not-enough-licenses (skuId, skuPartNumber, shortBy, available), usage-location-missing (userId), conflicting-service-plans (servicePlans), " +
+        "missing-prerequisite-plan (servicePlans, requiresAnyOf), unknown-product (skuId), self-service-subscription (skuId, skuPartNumber), " +
+        "unknown-service-plan (skuId, servicePlanId) - docs/errors.md",
+    },
   },
 });
 
@@ -141,9 +160,14 @@ export const usersLicensesPatch = defineEndpoint({
   body: setPlansBodySchema,
   responses: {
     200: { description: "Applied (or already so)", schema: changeResponseSchema },
-    404: { description: "user-not-found" },
-    409: { description: "license-not-assigned (the user does not hold it directly), group-inherited-license" },
-    422: { description: "unknown-service-plan, conflicting-service-plans, missing-prerequisite-plan, self-service-subscription" },
+    403: { description: "guest-needs-global-administrator (L9: a guest's licenses, by anyone but a Global Administrator; userId), or the caller's role (missing-role, wrong-tenant, tenant-not-onboarded)" },
+    404: { description: "user-not-found (userId)" },
+    409: { description: "license-not-assigned (the user does not hold it directly; skuId), group-inherited-license (skuId, groupIds)" },
+    422: {
+      description:
+        "unknown-service-plan (skuId, servicePlanId), conflicting-service-plans (servicePlans), missing-prerequisite-plan (servicePlans, requiresAnyOf), " +
+        "self-service-subscription (skuId, skuPartNumber), unknown-product (skuId), usage-location-missing (userId) - docs/errors.md",
+    },
   },
 });
 
@@ -151,16 +175,28 @@ export const licensesBulkPost = defineEndpoint({
   name: "licenses-bulk-post",
   method: "POST",
   route: "tenants/{tenantId}/licenses/bulk",
-  summary: "L4/L17: many users; mode \"add\" keeps existing licenses, \"replace\" removes the direct ones not listed (never inherited ones). `dryRun` lists the per-user plan and changes nothing.",
+  summary:
+    "L4/L17: many users; mode \"add\" keeps existing licenses, \"replace\" removes the direct ones not listed (never inherited ones). `dryRun` lists " +
+    "the per-user plan and changes nothing; it answers the status the real run would (200, 207 or 422).",
   tag: TAG,
   access: ACCESS.licenseWrite,
   upstream: true,
   params: licenseRouteParamsSchema,
   body: bulkBodySchema,
   responses: {
-    200: { description: "Every user succeeded or was skipped (or a dry run)", schema: multiUserWithPlanSchema.extend({ dryRun: z.boolean(), shortages: z.array(shortageSchema) }) },
-    207: multiStatus,
-    422: { description: "not-enough-licenses (skuId, shortBy) for the whole request: nothing attempted" },
+    200: { description: "Every user succeeded or was skipped - for a dry run (`dryRun: true`), every user would (nothing changed)", schema: bulkResultSchema },
+    207: {
+      description:
+        "Some users failed - for a dry run, would fail (per-user results and plans; a dry run changes nothing). A request refused as a whole " +
+        "before Microsoft Graph is called is a 422, not a 207, dry run or not",
+      schema: bulkResultSchema,
+      headers: throttledUsers,
+    },
+    422: {
+      description:
+        "The whole request is refused before Microsoft Graph is called, nothing attempted - a dry run answers the same: " +
+        `${WHOLE_REQUEST_REFUSED}, unknown-product (a product to add the tenant has no subscription for; skuId)`,
+    },
   },
 });
 
@@ -230,7 +266,7 @@ export const reportsJobsResultGet = defineEndpoint({
   tag: "Reports",
   access: ACCESS.globalReports,
   params: jobParamsSchema,
-  responses: { 200: { description: "The report", contentType: "text/csv", alsoAs: [{ contentType: "application/json" }] }, 409: { description: "report-not-ready: the job has not finished" } },
+  responses: { 200: { description: "The report", contentType: "text/csv", alsoAs: [{ contentType: "application/json" }] }, 409: { description: "report-not-ready: the job has not succeeded (yet)" } },
 });
 
 export const reportsUnusedLicensesGet = defineEndpoint({

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Access } from "../auth/roles.js";
-import type { EndpointDefinition } from "../http/endpoint.js";
+import type { EndpointDefinition, ResponseSpec } from "../http/endpoint.js";
 import { PROBLEM_CONTENT_TYPE } from "../http/problem.js";
 import { ERROR_KINDS, PROBLEM_TYPE_BASE } from "../errors/app-error.js";
 
@@ -11,13 +11,66 @@ function jsonSchema(schema: z.ZodType, io: "input" | "output"): JsonSchema {
   return rest;
 }
 
-export const problemSchema = z.object({
-  type: z.string().describe(`A URI under ${PROBLEM_TYPE_BASE}`),
-  title: z.string(),
-  status: z.number().int(),
-  detail: z.string(),
-  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-});
+/**
+ * An RFC 9457 problem document: the members every problem carries, and open to the extension members
+ * a problem type names (docs/errors.md: `userId`, `skuId`, `shortBy`, `upstreamStatus`, `allowed`,
+ * ...), so that a client validating against the document accepts every problem the app sends.
+ */
+export const problemSchema = z
+  .looseObject({
+    type: z.string().describe(`A URI under ${PROBLEM_TYPE_BASE}`),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional().describe("Schema failures: one per field"),
+  })
+  .describe("RFC 9457 problem details; extension members as the problem type names them (docs/errors.md)");
+
+const PROBLEM_SCHEMA_REF = { $ref: "#/components/schemas/Problem" };
+
+/** Content types a PATCH body is taken in: JSON merge patches (RFC 7396), also sent as plain JSON. */
+export const PATCH_CONTENT_TYPES = ["application/merge-patch+json", "application/json"] as const;
+
+/** Headers some problems carry, on the shared problem responses (`Retry-After` on 429 and 503, P6). */
+const PROBLEM_HEADERS: Partial<Record<number, Record<string, string>>> = {
+  401: { "WWW-Authenticate": 'The Bearer challenge: Bearer error="invalid_token"' },
+  429: { "Retry-After": "Seconds to wait before sending again" },
+  503: { "Retry-After": "Seconds to wait before trying again (when throttled or a dependency is down)" },
+};
+
+function headerObjects(headers: Record<string, string>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(headers).map(([h, d]) => [h, { description: d, schema: { type: "string" } }]));
+}
+
+/**
+ * One declared response. An error status declared without a schema of its own is a problem document
+ * (every error is `application/problem+json`, docs/errors.md): its description names the problem types.
+ */
+function responseObject(status: number, r: ResponseSpec): Record<string, unknown> {
+  const problem = status >= 400 && !r.schema && !r.contentType;
+  return {
+    description: r.description,
+    ...(r.headers ? { headers: headerObjects(r.headers) } : {}),
+    ...(problem
+      ? { content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_SCHEMA_REF } } }
+      : r.schema || r.contentType
+        ? {
+            content: Object.fromEntries(
+              [{ contentType: r.contentType ?? "application/json", schema: r.schema }, ...(r.alsoAs ?? [])].map((c) => [
+                c.contentType,
+                c.schema ? { schema: jsonSchema(c.schema, "output") } : {},
+              ]),
+            ),
+          }
+        : {}),
+  };
+}
+
+function requestBody(method: EndpointDefinition["method"], body: z.ZodType): Record<string, unknown> {
+  const schema = jsonSchema(body, "input");
+  const types = method === "PATCH" ? PATCH_CONTENT_TYPES : (["application/json"] as const);
+  return { required: true, content: Object.fromEntries(types.map((t) => [t, { schema }])) };
+}
 
 function parameters(def: EndpointDefinition): JsonSchema[] {
   const out: JsonSchema[] = [];
@@ -80,22 +133,7 @@ export function buildOpenApiDocument(endpoints: readonly EndpointDefinition[], i
   for (const def of endpoints) {
     const path = `/api/${def.route.replace(/\{(\w+)(?::\w+)?\??\}/g, "{$1}")}`;
     const responses: Record<string, unknown> = {};
-    for (const [status, r] of Object.entries(def.responses)) {
-      responses[status] = {
-        description: r.description,
-        ...(r.headers ? { headers: Object.fromEntries(Object.entries(r.headers).map(([h, d]) => [h, { description: d, schema: { type: "string" } }])) } : {}),
-        ...(r.schema || r.contentType
-          ? {
-              content: Object.fromEntries(
-                [{ contentType: r.contentType ?? "application/json", schema: r.schema }, ...(r.alsoAs ?? [])].map((c) => [
-                  c.contentType,
-                  c.schema ? { schema: jsonSchema(c.schema, "output") } : {},
-                ]),
-              ),
-            }
-          : {}),
-      };
-    }
+    for (const [status, r] of Object.entries(def.responses)) responses[status] = responseObject(Number(status), r);
     for (const status of commonErrorStatuses(def)) {
       responses[String(status)] ??= { $ref: `#/components/responses/Problem${status}` };
     }
@@ -106,17 +144,18 @@ export function buildOpenApiDocument(endpoints: readonly EndpointDefinition[], i
       tags: [def.tag],
       ...security(def.access),
       parameters: parameters(def),
-      ...(def.body
-        ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(def.body, "input") } } } }
-        : {}),
+      ...(def.body ? { requestBody: requestBody(def.method, def.body) } : {}),
       responses,
     };
   }
   const problemResponses = Object.fromEntries(
-    Object.values(ERROR_KINDS).map((k) => [
-      `Problem${k.status}`,
-      { description: k.title, content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: "#/components/schemas/Problem" } } } },
-    ]),
+    Object.values(ERROR_KINDS).map((k) => {
+      const headers = PROBLEM_HEADERS[k.status];
+      return [
+        `Problem${k.status}`,
+        { description: k.title, ...(headers ? { headers: headerObjects(headers) } : {}), content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_SCHEMA_REF } } },
+      ];
+    }),
   );
   return {
     openapi: "3.1.0",

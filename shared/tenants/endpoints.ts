@@ -2,6 +2,9 @@ import { ACCESS } from "../auth/roles.js";
 import { defineEndpoint } from "../http/endpoint.js";
 import { onboardTenantBodySchema, tenantRouteParamsSchema, tenantSchema } from "./tenant.js";
 
+const etag = { ETag: "Version of the tenant's record; send it in If-Match to update it only if unchanged" };
+const location = { Location: "The tenant (/api/tenants/{tenantId})" };
+
 export const tenantsPut = defineEndpoint({
   name: "tenants-put",
   ifMatch: "optional",
@@ -13,8 +16,8 @@ export const tenantsPut = defineEndpoint({
   params: tenantRouteParamsSchema,
   body: onboardTenantBodySchema,
   responses: {
-    200: { description: "The tenant was already onboarded; updated", schema: tenantSchema },
-    201: { description: "Onboarded", schema: tenantSchema },
+    200: { description: "The tenant was already onboarded; updated", schema: tenantSchema, headers: { ...etag, ...location } },
+    201: { description: "Onboarded", schema: tenantSchema, headers: { ...etag, ...location } },
   },
 });
 
@@ -26,5 +29,5 @@ export const tenantsGet = defineEndpoint({
   tag: "Tenants",
   access: ACCESS.read,
   params: tenantRouteParamsSchema,
-  responses: { 200: { description: "The tenant", schema: tenantSchema } },
+  responses: { 200: { description: "The tenant", schema: tenantSchema, headers: etag } },
 });

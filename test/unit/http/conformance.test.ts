@@ -35,6 +35,29 @@ describe("the integration tests' check that every answer is as the OpenAPI docum
     expect(conformanceViolation("GET", "http://127.0.0.1:7071/api/health", 503, "application/json", JSON.stringify({ status: "unhealthy", checks: {}, failed: ["cosmos"] }))).toBeUndefined();
   });
 
+  it("when a problem carries extension members, then it conforms; one the published Problem schema refuses does not", () => {
+    const withExtensions = (status: number, code: string, extensions: Record<string, unknown>) => JSON.stringify({ ...(JSON.parse(problem(status, code)) as object), ...extensions });
+    expect(conformanceViolation("POST", url(`/users/${T}/assignLicense`), 404, PROBLEM, withExtensions(404, "user-not-found", { userId: T }))).toBeUndefined();
+    expect(conformanceViolation("GET", url("/products"), 502, PROBLEM, withExtensions(502, "upstream", { upstreamStatus: 403, upstreamCode: "Forbidden" }))).toBeUndefined();
+    const { detail: _detail, ...withoutDetail } = JSON.parse(problem(502, "upstream")) as Record<string, unknown>;
+    expect(conformanceViolation("GET", url("/products"), 502, PROBLEM, JSON.stringify(withoutDetail))).toMatch(/not a problem document \(detail/);
+    expect(conformanceViolation("GET", url("/products"), 502, PROBLEM, withExtensions(502, "upstream", { status: 502.5 }))).toMatch(/not a problem document \(status/);
+  });
+
+  it("when a success carries an ETag, Location or Retry-After its response does not declare, then that is a violation; declared ones are not", () => {
+    const tenant = `http://127.0.0.1:7071/api/tenants/${T}`;
+    const at = "2026-01-01T00:00:00.000Z";
+    const body = JSON.stringify({ tenantId: T, displayName: "Contoso", status: "active", onboardedAt: at, onboardedBy: T, updatedAt: at });
+    const headers = (h: Record<string, string>) => new Headers(h);
+    expect(conformanceViolation("GET", url("/audit/verification"), 200, "application/json", JSON.stringify({ ok: true, count: 0, problems: [] }), headers({ ETag: '"1"' }))).toMatch(
+      /header ETag, which its OpenAPI description does not declare/,
+    );
+    expect(conformanceViolation("PUT", tenant, 201, "application/json", body, headers({ ETag: '"1"', Location: `/api/tenants/${T}` }))).toBeUndefined();
+    expect(conformanceViolation("GET", tenant, 200, "application/json", body, headers({ ETag: '"1"' }))).toBeUndefined();
+    expect(conformanceViolation("POST", url("/licenses/bulk"), 207, "application/json", JSON.stringify({ dryRun: false, shortages: [], results: [] }), headers({ "Retry-After": "5" }))).toBeUndefined();
+    expect(conformanceViolation("POST", url("/licenses/bulk"), 200, "application/json", JSON.stringify({ dryRun: false, shortages: [], results: [] }), headers({ "Retry-After": "5" }))).toMatch(/header Retry-After/);
+  });
+
   it("when no endpoint takes the request, then only the catch-all's 400 / 404 / 405 problems conform", () => {
     expect(conformanceViolation("GET", url("/nothing-here"), 404, PROBLEM, problem(404, "route-not-found"))).toBeUndefined();
     expect(conformanceViolation("GET", url("/nothing-here"), 200, "application/json", "{}")).toMatch(/no endpoint takes/);

@@ -1,8 +1,13 @@
+import { readFileSync } from "node:fs";
+import { HttpRequest, InvocationContext, type HttpResponseInit } from "@azure/functions";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
 import { API_ENDPOINTS } from "../../../shared/api-catalog.js";
+import { ACCESS } from "../../../shared/auth/roles.js";
+import { defineEndpoint, endpointHandler } from "../../../shared/http/endpoint.js";
 import { buildOpenApiDocument } from "../../../shared/platform/openapi.js";
 
-type Operation = { operationId: string; security?: unknown[]; "x-access": unknown; responses: Record<string, unknown> };
+type Operation = { operationId: string; security?: unknown[]; "x-access": unknown; parameters?: { name: string }[]; responses: Record<string, unknown> };
 
 const doc = buildOpenApiDocument(API_ENDPOINTS, { title: "test", version: "0" });
 const operations = Object.values(doc.paths).flatMap((byMethod) => Object.values(byMethod) as Operation[]);
@@ -37,5 +42,192 @@ describe("the OpenAPI document's errors", () => {
     expect(op("auto-claim-policies-get").responses).toHaveProperty("404");
     expect(op("auto-claim-policies-list").responses).not.toHaveProperty("404");
     expect(Object.keys(op("users-assignlicense-post").responses)).toEqual(expect.arrayContaining(["404", "409", "422"]));
+  });
+});
+
+type Json = Record<string, unknown>;
+type Response = { $ref?: string; description?: string; headers?: Json; content?: Record<string, { schema?: Json }> };
+type FullOperation = Operation & { requestBody?: { content: Record<string, { schema: Json }> }; responses: Record<string, Response> };
+const entries = Object.entries(doc.paths).flatMap(([path, byMethod]) =>
+  Object.entries(byMethod as Record<string, FullOperation>).map(([method, operation]) => ({ path, method, operation })),
+);
+const full = (id: string) => op(id) as FullOperation;
+/** A response as a client reads it: a `$ref` to the shared problem responses followed. */
+const resolve = (r: Response): Response =>
+  r.$ref ? (doc.components.responses as Record<string, Response>)[r.$ref.replace("#/components/responses/", "")]! : r;
+/** The published JSON Schema of a response, read back as a validator (what a client validating against the document does). */
+const published = (id: string, status: string, contentType = "application/json") =>
+  z.fromJSONSchema(resolve(full(id).responses[status]!).content![contentType]!.schema as Parameters<typeof z.fromJSONSchema>[0]);
+const description = (id: string, status: string) => resolve(full(id).responses[status]!).description ?? "";
+const problemValidator = z.fromJSONSchema(doc.components.schemas.Problem);
+const problem = (status: number, code: string, extensions: Json = {}) => ({
+  type: `https://license-control-plane.dev/problems/${code}`,
+  title: "t",
+  status,
+  detail: "d",
+  ...extensions,
+});
+
+describe("the OpenAPI document's problems (RFC 9457)", () => {
+  it("when a problem carries extension members, then the published Problem schema accepts it; type, title, status and detail stay required", () => {
+    const real = [
+      problem(404, "user-not-found", { userId: "6a0d7e52-0000-4000-8000-000000000001" }),
+      problem(502, "upstream", { upstreamStatus: 403, upstreamCode: "Authorization_RequestDenied" }),
+      problem(422, "not-enough-licenses", { skuId: "s", skuPartNumber: "P", shortBy: 2, available: 0 }),
+      problem(409, "group-inherited-license", { skuId: "s", groupIds: ["g"] }),
+      problem(422, "conflicting-service-plans", { servicePlans: [{ servicePlanId: "p", servicePlanName: "P" }] }),
+      problem(405, "method-not-allowed", { allowed: ["GET"] }),
+      problem(409, "event-id-reused", { eventId: "e" }),
+      { ...problem(400, "validation"), errors: [{ path: "body.userIds", message: "required" }] },
+    ];
+    for (const body of real) expect(problemValidator.safeParse(body).success, JSON.stringify(body)).toBe(true);
+    expect(doc.components.schemas.Problem).not.toHaveProperty("additionalProperties", false);
+    expect((doc.components.schemas.Problem as { required?: string[] }).required?.sort()).toEqual(["detail", "status", "title", "type"]);
+    for (const member of ["type", "title", "status", "detail"]) {
+      const { [member]: _left, ...without }: Json = problem(404, "user-not-found", { userId: "u" });
+      expect(problemValidator.safeParse(without).success, member).toBe(false);
+    }
+  });
+
+  it("when the whole document is walked, then every 4xx and 5xx response is application/problem+json with the Problem schema (health's 503, a health report, aside)", () => {
+    const withoutProblem: string[] = [];
+    const ownSchemas: string[] = [];
+    for (const { operation } of entries) {
+      const def = API_ENDPOINTS.find((d) => d.name === operation.operationId)!;
+      for (const [status, declared] of Object.entries(operation.responses)) {
+        if (Number(status) < 400) continue;
+        const r = resolve(declared);
+        if (def.responses[Number(status)]?.schema) {
+          ownSchemas.push(`${operation.operationId} ${status}`);
+          continue;
+        }
+        const schema = r.content?.["application/problem+json"]?.schema;
+        if (schema?.$ref !== "#/components/schemas/Problem" || Object.keys(r.content ?? {}).length !== 1) withoutProblem.push(`${operation.operationId} ${status}`);
+      }
+    }
+    expect(withoutProblem).toEqual([]);
+    expect(ownSchemas).toEqual(["health-get 503"]);
+    // The rule-specific ones QA found bare, for instance:
+    expect(full("users-assignlicense-post").responses["422"]!.content).toEqual({ "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } });
+    expect(full("reports-jobs-result-get").responses["409"]!.content).toHaveProperty("application/problem+json");
+  });
+});
+
+describe("the OpenAPI document's bodies and headers", () => {
+  it("when a bulk change (or its dry run) answers 207, then its schema takes dryRun and shortages, as the 200's does", () => {
+    const body = {
+      dryRun: true,
+      shortages: [],
+      results: [
+        { userId: "u1", outcome: "failed", error: { code: "usage-location-missing", message: "m" } },
+        { userId: "u2", outcome: "succeeded", plan: { add: [{ skuId: "s", disabledPlans: [] }], remove: [], unchanged: [] } },
+      ],
+    };
+    expect(published("licenses-bulk-post", "207").safeParse(body).success).toBe(true);
+    expect(published("licenses-bulk-post", "207").safeParse({ ...body, dryRun: false }).success).toBe(true);
+    expect(full("licenses-bulk-post").responses["207"]!.content).toEqual(full("licenses-bulk-post").responses["200"]!.content);
+  });
+
+  it("when onboarding answers 201 (or 200), then Location and ETag are declared; every ETag-carrying read and write and every 202 declares its header", () => {
+    for (const status of ["200", "201"]) expect(Object.keys(full("tenants-put").responses[status]!.headers ?? {}).sort()).toEqual(["ETag", "Location"]);
+    const missing: string[] = [];
+    const headers = (r: Response) => Object.keys(resolve(r).headers ?? {});
+    // A versioned resource (its writes take If-Match): the GET of it and each write's answer carry its ETag.
+    const versionedPaths = new Set(entries.filter((e) => e.operation.parameters?.some((p) => p.name === "If-Match")).map((e) => e.path));
+    for (const { path, method, operation } of entries) {
+      for (const [status, r] of Object.entries(operation.responses)) {
+        const code = Number(status);
+        if (versionedPaths.has(path) && (method === "get" || method === "put" || method === "patch") && (code === 200 || code === 201) && !headers(r).includes("ETag")) {
+          missing.push(`${operation.operationId} ${status} ETag`);
+        }
+        if (code === 202 && !headers(r).includes("Location")) missing.push(`${operation.operationId} ${status} Location`);
+        // An application user is created without a Location (the app sends none; its body names it).
+        if (code === 201 && operation.operationId !== "environments-application-users-post" && !headers(r).includes("Location")) missing.push(`${operation.operationId} ${status} Location`);
+      }
+    }
+    expect(missing).toEqual([]);
+    expect(Object.keys(full("tenants-get").responses["200"]!.headers ?? {})).toEqual(["ETag"]);
+  });
+
+  it("when Graph throttled some users of a multi-user change, then the 207 declares the Retry-After it carries; 429 and 503 problems declare theirs", () => {
+    for (const id of ["licenses-bulk-post", "products-assignments-post"]) expect(full(id).responses["207"]!.headers).toHaveProperty("Retry-After");
+    expect(resolve(full("products-list").responses["503"]!).headers).toHaveProperty("Retry-After");
+    expect(full("sign-in-events-post").responses["429"]!.headers).toHaveProperty("Retry-After");
+  });
+
+  it("when a PATCH body is described, then it is a JSON merge patch (application/merge-patch+json), also taken as application/json", () => {
+    const patches = entries.filter((e) => e.method === "patch");
+    expect(patches.length).toBeGreaterThan(0);
+    for (const { operation } of patches) expect(Object.keys(operation.requestBody?.content ?? {}), operation.operationId).toEqual(["application/merge-patch+json", "application/json"]);
+    expect(Object.keys(full("auto-claim-policies-post").requestBody!.content)).toEqual(["application/json"]);
+  });
+});
+
+describe("the OpenAPI document's error descriptions", () => {
+  const codesOf = (section: string, status: number): string[] => {
+    const text = readFileSync(new URL("../../../docs/errors.md", import.meta.url), "utf8");
+    const body = text.split(/^## /m).find((s) => s.startsWith(section)) ?? "";
+    return [...body.matchAll(new RegExp(`^\\| ${status} \\| ([^|]+)\\|`, "gm"))].flatMap((m) => [...m[1]!.matchAll(/`([^`]+)`/g)].map((c) => c[1]!));
+  };
+
+  it("when an endpoint answers 422, then its description names every code docs/errors.md gives it", () => {
+    const licenseCodes = codesOf("License administration", 422);
+    expect(licenseCodes).toContain("unknown-service-plan");
+    const expected: Record<string, string[]> = {
+      "users-assignlicense-post": licenseCodes,
+      "users-licenses-patch": ["unknown-product", "unknown-service-plan", "self-service-subscription", "conflicting-service-plans", "missing-prerequisite-plan", "usage-location-missing"],
+      "products-assignments-post": ["not-enough-licenses", "self-service-subscription", "unknown-service-plan"],
+      "licenses-bulk-post": ["not-enough-licenses", "unknown-product", "self-service-subscription", "unknown-service-plan"],
+      "auto-claim-policies-post": ["unknown-product", "unknown-service-plan", "self-service-subscription"],
+      "auto-claim-policies-patch": ["unknown-product", "unknown-service-plan", "self-service-subscription"],
+      "sign-in-events-post": ["event-too-old", "event-in-future"],
+      "environments-patch": ["unknown-security-role", "environment-without-dataverse"],
+      "environments-sync-runs-post": ["sync-disabled", "environment-not-synced", "environment-without-dataverse"],
+      "environments-sync-runs-approve": ["sync-disabled"],
+      "environments-users-post": ["user-not-eligible", "platform-refused", "environment-without-dataverse"],
+      "environments-users-refresh": ["user-not-eligible", "platform-refused", "environment-without-dataverse"],
+      "environments-users-list": ["environment-without-dataverse"],
+      "environments-users-patch": ["environment-without-dataverse"],
+      "environments-application-users-post": ["unknown-security-role", "environment-without-dataverse", "platform-refused"],
+      "environments-application-users-patch": ["environment-without-dataverse"],
+    };
+    const unnamed = Object.entries(expected).flatMap(([id, codes]) => codes.filter((c) => !description(id, "422").includes(c)).map((c) => `${id}: ${c}`));
+    expect(unnamed).toEqual([]);
+  });
+
+  it("when a multi-user license change is refused as a whole before Graph is called, then 422 says so (not 207), and a bulk dry run answers the status the real run would", () => {
+    const bulk = (status: string) => description("licenses-bulk-post", status);
+    expect(bulk("200")).not.toMatch(/\(or a dry run\)/);
+    expect(bulk("200")).toMatch(/dry run/);
+    expect(bulk("207")).toMatch(/dry run, would fail/);
+    expect(bulk("207")).toMatch(/422, not a 207/);
+    expect(bulk("422")).toMatch(/a dry run answers the same/);
+    expect(description("products-assignments-post", "207")).toMatch(/422, not a 207/);
+    expect(description("products-assignments-post", "422")).toMatch(/before Microsoft Graph is called/);
+  });
+});
+
+describe("PATCH bodies as the app takes them", () => {
+  it("when a PATCH body is sent as application/merge-patch+json, then the endpoint reads and validates it as JSON (what the document declares)", async () => {
+    const def = defineEndpoint({
+      name: "test-patch",
+      method: "PATCH",
+      route: "test",
+      summary: "t",
+      tag: "t",
+      access: ACCESS.public,
+      body: z.object({ enabled: z.boolean().optional(), threshold: z.number().nullable().optional() }).strict(),
+      responses: { 200: { description: "ok" } },
+    });
+    const handler = endpointHandler(def, () => Promise.reject(new Error("public: no token")), ({ body }) => Promise.resolve({ status: 200, jsonBody: body }));
+    const send = (text: string) =>
+      handler(
+        new HttpRequest({ method: "PATCH", url: "http://localhost/api/test", headers: { "content-type": "application/merge-patch+json" }, body: { string: text } }),
+        new InvocationContext({ functionName: def.name, logHandler: () => undefined }),
+      );
+    const ok = (await send(JSON.stringify({ threshold: null }))) as HttpResponseInit;
+    expect(ok.status).toBe(200);
+    expect(ok.jsonBody).toEqual({ threshold: null });
+    expect((await send(JSON.stringify({ unknown: 1 }))).status).toBe(400);
   });
 });
