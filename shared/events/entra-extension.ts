@@ -111,6 +111,21 @@ export class RecentSignIns {
     return at !== undefined && nowMs - at < this.windowMs;
   }
 
+  /**
+   * Takes this user and app's sign-in for this call: false when it was taken within the window -
+   * also by a call still storing it (Entra's calls of one sign-in arrive at the same moment).
+   */
+  take(key: string, nowMs = Date.now()): boolean {
+    if (this.seenRecently(key, nowMs)) return false;
+    this.remember(key, nowMs);
+    return true;
+  }
+
+  /** A taken sign-in whose event could not be stored or queued: the next call tries again. */
+  forget(key: string): void {
+    this.seen.delete(key);
+  }
+
   remember(key: string, nowMs = Date.now()): void {
     if (this.seen.size >= this.maxEntries) {
       const oldest = this.seen.keys().next().value;

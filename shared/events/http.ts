@@ -79,14 +79,14 @@ export async function entraTokenIssuanceStartHandler(request: HttpRequest, conte
   const now = new Date();
   const event = eventFromTokenIssuance(parsed.data, now);
   const key = `${tenantId}|${event.userId}|${event.appId}`;
-  if (ac.recentSignIns.seenRecently(key)) return answer("continue-seen");
+  // Taken before it is stored, so calls of the same sign-in arriving meanwhile queue nothing more;
+  // given back when storing or queuing fails (also after the deadline), so a later call tries again.
+  if (!ac.recentSignIns.take(key)) return answer("continue-seen");
   const work = ingestSignInEvent({ events: ac.events, caps: ac.caps, queue: ac.runtime.eventQueue }, tenantId, event, "E1", { id: "entra", kind: "entra" });
+  work.catch(() => ac.recentSignIns.forget(key));
   const remaining = Math.max(10, deadlineMs - (Date.now() - started));
   const result = await withDeadline(work, remaining);
-  if (result.outcome === "done") {
-    ac.recentSignIns.remember(key);
-    return answer(`continue-${result.value.status}`);
-  }
+  if (result.outcome === "done") return answer(`continue-${result.value.status}`);
   if (result.outcome === "failed") context.warn("entra-extension: the event could not be queued", result.error);
   return answer(result.outcome === "timeout" ? "continue-deadline" : "continue-not-queued");
 }

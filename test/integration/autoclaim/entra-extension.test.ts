@@ -77,6 +77,19 @@ describe("E1: the Entra custom authentication extension endpoint", () => {
   });
 
   // Last: it stops the queue service and the Cosmos DB server.
+  it("when Entra calls for one sign-in's token issuances at the same moment, then one event is stored and queued for the user and app", async () => {
+    const appId = KNOWN_APPS.powerBi.appId;
+    const [user] = await s.addUsers(1);
+    const token = await entraToken();
+    const answers = await Promise.all(Array.from({ length: 20 }, () => post(request(user!, appId), token)));
+    expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 20 }, () => 200));
+    const { resources } = await s.stack.database
+      .container("events")
+      .items.query<string>({ query: "SELECT VALUE c.id FROM c WHERE c.event.userId = @u", parameters: [{ name: "@u", value: user! }] })
+      .fetchAll();
+    expect(resources).toHaveLength(1);
+  });
+
   it("when the queue or Cosmos DB is down, then it still answers continue with no claims", async () => {
     const token = await entraToken();
     await s.stack.processes.azurite?.stop();

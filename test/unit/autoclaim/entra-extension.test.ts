@@ -40,6 +40,15 @@ describe("E1: answering in time", () => {
     expect(recent.seenRecently("v|a", 10)).toBe(false);
   });
 
+  it("when a call takes a sign-in, then calls meanwhile (still storing it) do not; one whose event could not be stored gives it back", () => {
+    const recent = new RecentSignIns(1000, 10);
+    expect(recent.take("u|a", 0)).toBe(true);
+    expect(recent.take("u|a", 1)).toBe(false);
+    recent.forget("u|a");
+    expect(recent.take("u|a", 2)).toBe(true);
+    expect(recent.take("u|a", 1002)).toBe(true);
+  });
+
   it("when the same user signs in to the same app more than 5 minutes later, then it is a new sign-in (L12 re-assignment, A3 licenses bought since)", () => {
     const recent = new RecentSignIns();
     recent.remember("u|a", 0);
