@@ -24,6 +24,13 @@ export interface EventOutcome {
 
 /** Outcomes a later write may not overwrite: a claimed event stays claimed (a redelivery cannot downgrade it). */
 const FINAL_CONDITION = "from c where NOT (c.status = 'claimed')";
+/**
+ * Other outcomes are written once: a second processing of the event (a producer's re-send while it
+ * was queued puts it on the queue again) does not replace what the first did with what it found
+ * after it ("present" for the tracking plan the first one assigned). Before that: unprocessed
+ * (queued, retrying, waiting, deferred), or a bug's outcome, which a later delivery replaces.
+ */
+const FIRST_OUTCOME_CONDITION = "from c where NOT (c.status = 'claimed') AND (NOT IS_DEFINED(c.processedAt) OR IS_NULL(c.processedAt) OR c.code = 'internal-error')";
 
 export interface EventStoreOptions {
   /**
@@ -81,7 +88,7 @@ export class EventStore {
     if (outcome.firstAccess !== undefined) ops.push({ op: "set", path: "/firstAccess", value: outcome.firstAccess });
     if (options.processed !== false) ops.push({ op: "set", path: "/processedAt", value: at });
     try {
-      await this.outcomes.patch({ id: eventId, partitionKey: eventPartition(tenantId, eventId), operations: ops, conditions: { condition: FINAL_CONDITION } });
+      await this.outcomes.patch({ id: eventId, partitionKey: eventPartition(tenantId, eventId), operations: ops, conditions: { condition: outcome.status === "claimed" ? FINAL_CONDITION : FIRST_OUTCOME_CONDITION } });
       return true;
     } catch (err) {
       if (err instanceof AppError && (err.kind === "preconditionFailed" || err.kind === "notFound")) return false;
@@ -106,6 +113,20 @@ export class EventStore {
       },
       { maxItems },
     );
+  }
+
+  /**
+   * L12/A11: processed events since `from` whose free tracking plan could not be assigned, whatever
+   * the event's own status (newest first, at most `maxItems`), and the code of every one of them.
+   */
+  async trackingPlanFailuresSince(tenantId: string, from: Date, maxItems: number): Promise<{ events: EventDocument[]; codes: string[] }> {
+    const where = "c.tenantId = @t AND c.type = 'sign-in-event' AND c.trackingPlan.outcome = 'failed' AND c.processedAt >= @from";
+    const parameters = [{ name: "@t", value: tenantId }, { name: "@from", value: from.toISOString() }];
+    const [events, plans] = await Promise.all([
+      queryAll<EventDocument>(this.container, { query: `SELECT TOP @top * FROM c WHERE ${where} ORDER BY c.processedAt DESC`, parameters: [...parameters, { name: "@top", value: maxItems }] }, { maxItems }),
+      queryAll<{ code?: string; reason?: string }>(this.container, { query: `SELECT VALUE c.trackingPlan FROM c WHERE ${where}`, parameters }, { maxItems: 1_000_000 }),
+    ]);
+    return { events, codes: plans.map(trackingPlanFailureCode) };
   }
 
   /**
@@ -136,4 +157,9 @@ export class EventStore {
     }
     return [...counts.values()];
   }
+}
+
+/** A failed tracking plan's code (outcomes stored before it had one: the code its reason starts with). */
+export function trackingPlanFailureCode(plan: { code?: string; reason?: string } | null | undefined): string {
+  return plan?.code ?? /^([a-z0-9-]+):/.exec(plan?.reason ?? "")?.[1] ?? "unknown";
 }

@@ -231,6 +231,24 @@ describe("the claim processor", () => {
     expect(await s.getEvent(String(event.eventId))).toMatchObject({ status: "claimed" });
   });
 
+  it("when a processed event is delivered again (a producer re-sent it while it was queued), then its record keeps what the first processing did", async () => {
+    const app = DEMO_SIGNIN_APPS.powerAutomate.appId; // L12: its free tracking plan is assigned at first sign-in
+    const [user] = await s.addUsers(1);
+    const event = signInEvent(user!, app);
+    expect((await s.postEvent(event)).status).toBe(202);
+    expect(await s.waitForEvent(String(event.eventId))).toMatchObject({ trackingPlan: { outcome: "assigned" } });
+    const envelope = newEnvelope({
+      kind: "sign-in-event",
+      tenantId: TENANT,
+      id: String(event.eventId),
+      body: { event, source: "E3", caller: { id: "relay", kind: "relay" }, receivedAt: new Date().toISOString() },
+    });
+    await queue.sendMessage(encodeQueueMessage(envelope));
+    // Let the delivery finish: a marker event sent after it is processed.
+    await s.waitForEvent(String(await postAndId(signInEvent((await s.addUsers(1))[0]!, randomUUID()))));
+    expect(await s.getEvent(String(event.eventId))).toMatchObject({ trackingPlan: { outcome: "assigned" } });
+  });
+
   it("when an event comes again after Graph assigned its license but before that was recorded, then it is claimed and its claim settled; another event of the user is already-licensed", async () => {
     await s.setAvailable(PRIMARY, 10);
     const { appId, policy } = await policyFor([PRIMARY]);
@@ -327,6 +345,20 @@ describe("the claim processor", () => {
       if (found.length === 0) await new Promise((r) => setTimeout(r, 200));
     }
     expect(found[0]?.reason).toMatch(/invalid message body/);
+  });
+
+  it("when a message of a kind no handler takes arrives for the tenant, then it is kept and the admin sees it in the report with its kind (A11)", async () => {
+    const id = `odd-${randomUUID()}`;
+    await queue.sendMessage(encodeQueueMessage(newEnvelope({ kind: "no-such-kind", tenantId: TENANT, id, body: {} })));
+    type Report = { unprocessableMessages: { items: { id: string; kind: string; reason: string }[] } };
+    const end = Date.now() + 30_000;
+    let item: Report["unprocessableMessages"]["items"][number] | undefined;
+    while (Date.now() < end && !item) {
+      const report = (await (await s.stack.call(`/api/tenants/${TENANT}/auto-claim-policies/report?days=1`, { token: s.admin })).json()) as Report;
+      item = report.unprocessableMessages.items.find((i) => i.id === `no-such-kind:${id}`);
+      if (!item) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(item).toMatchObject({ kind: "no-such-kind", reason: expect.stringContaining("no-such-kind") as string });
   });
 });
 
