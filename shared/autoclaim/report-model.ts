@@ -66,9 +66,16 @@ export const reportSchema = z.object({
   ),
   failed: eventListSchema.describe("A11: events that could not be served (no license anywhere, Graph errors after retries, ...)"),
   skipped: eventListSchema.describe("Events that claimed nothing on purpose (guest, disabled account, already licensed, feature off, ...)"),
+  trackingPlansFailed: eventListSchema.describe(
+    "L12/A11: sign-ins whose free tracking plan (Power Automate Free, Fabric Free) could not be assigned - code and reason are the plan's, whatever the event's own status",
+  ),
   reclaimed: z.array(z.object({ userId: z.string(), policyId: z.string(), skuId: z.string(), reclaimedAt: z.string(), reason: z.string() })),
   unprocessableMessages: z
-    .object({ count: z.number().int(), items: z.array(z.object({ id: z.string(), reason: z.string(), failedAt: z.string() })), truncated: z.boolean() })
-    .describe("A11: queue messages kept because they could not be read or processed at all (malformed, unknown kind, given up)"),
+    .object({
+      count: z.number().int(),
+      items: z.array(z.object({ id: z.string(), kind: z.string().describe("The message's kind (sign-in-event, sync-job, ...; unknown: too broken to tell)"), reason: z.string(), failedAt: z.string() })),
+      truncated: z.boolean(),
+    })
+    .describe("A11: the tenant's queue messages kept because they could not be read or processed at all (malformed, unknown kind, given up), whatever their kind"),
 });
 export type Report = z.infer<typeof reportSchema>;

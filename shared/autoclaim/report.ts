@@ -1,5 +1,5 @@
 import type { CatalogService } from "../licenses/catalog.js";
-import type { EventStore } from "../events/event-store.js";
+import { trackingPlanFailureCode, type EventStore } from "../events/event-store.js";
 import type { EventDocument, EventStatus } from "../events/sign-in-event.js";
 import type { FailureStore } from "../queue/failure-store.js";
 import type { ClaimDocument, ClaimStore } from "./claims.js";
@@ -21,7 +21,7 @@ export interface ReportDeps {
 
 export async function buildReport(deps: ReportDeps, tenantId: string, days: number, now: Date): Promise<Report> {
   const from = new Date(now.getTime() - days * 24 * 3600_000);
-  const [policies, claims, reclaimed, catalog, listed, counts, failures] = await Promise.all([
+  const [policies, claims, reclaimed, catalog, listed, counts, failures, trackingFailures] = await Promise.all([
     deps.policies.all(tenantId),
     deps.claims.claimedSince(tenantId, from),
     deps.claims.reclaimedSince(tenantId, from),
@@ -29,6 +29,7 @@ export async function buildReport(deps: ReportDeps, tenantId: string, days: numb
     deps.events.processedSince(tenantId, ["failed", "skipped"], from, REPORT_MAX_ROWS * 2),
     deps.events.countsSince(tenantId, ["failed", "skipped"], from),
     deps.failures.list(tenantId, { limit: 100 }),
+    deps.events.trackingPlanFailuresSince(tenantId, from, REPORT_MAX_ROWS),
   ]);
   const partNumber = new Map((catalog?.products ?? []).map((p) => [p.skuId, p.skuPartNumber]));
 
@@ -86,8 +87,16 @@ export async function buildReport(deps: ReportDeps, tenantId: string, days: numb
     };
   };
 
-  // Sign-in event messages, and messages too broken to tell their kind.
-  const recent = failures.items.filter((f) => f.failedAt >= from.toISOString() && (f.kind === "sign-in-event" || f.kind === "unknown"));
+  const trackingPlansFailed = {
+    count: trackingFailures.codes.length,
+    byReason: countBy(trackingFailures.codes),
+    events: trackingFailures.events.map((e) => ({ ...row(e), code: trackingPlanFailureCode(e.trackingPlan), reason: e.trackingPlan?.reason ?? null })),
+    truncated: trackingFailures.codes.length > trackingFailures.events.length,
+  };
+
+  // Every message of the tenant kept as unprocessable (sign-in events, first accesses, sync jobs, a
+  // kind no handler takes, one too broken to tell its kind): this report is where an admin sees them.
+  const recent = failures.items.filter((f) => f.failedAt >= from.toISOString());
   return {
     days,
     from: from.toISOString(),
@@ -95,14 +104,21 @@ export async function buildReport(deps: ReportDeps, tenantId: string, days: numb
     policies: policyRows,
     failed: list("failed"),
     skipped: list("skipped"),
+    trackingPlansFailed,
     // Reclaimed within the period, whenever claimed (a license is reclaimed after days unused).
     reclaimed: reclaimed.map((c) => ({ userId: c.userId, policyId: c.policyId, skuId: c.skuId, reclaimedAt: c.reclaimedAt ?? "", reason: c.reclaimReason ?? "" })),
     unprocessableMessages: {
       count: recent.length,
-      items: recent.map((f) => ({ id: f.id, reason: f.reason, failedAt: f.failedAt })),
+      items: recent.map((f) => ({ id: f.id, kind: f.kind, reason: f.reason, failedAt: f.failedAt })),
       truncated: failures.continuationToken !== null,
     },
   };
+}
+
+function countBy(codes: readonly string[]): { code: string; count: number }[] {
+  const counts = new Map<string, number>();
+  for (const code of codes) counts.set(code, (counts.get(code) ?? 0) + 1);
+  return [...counts].map(([code, count]) => ({ code, count })).sort((a, b) => b.count - a.count);
 }
 
 function row(e: EventDocument) {

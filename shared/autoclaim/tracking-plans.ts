@@ -25,7 +25,7 @@ export function trackingProductFor(appId: string, catalog: Catalog): Product | u
   return catalog.products.find((p) => entry.skuPartNumbers.includes(p.skuPartNumber) && p.status !== "Deleted");
 }
 
-export type TrackingOutcome = { skuId: string; outcome: "assigned" | "re-enabled" | "present" | "failed"; reason?: string };
+export type TrackingOutcome = { skuId: string; outcome: "assigned" | "re-enabled" | "present" | "failed"; code?: string; reason?: string };
 
 export async function ensureTrackingPlan(
   assignments: LicenseAssignments,
@@ -49,7 +49,7 @@ export async function ensureTrackingPlan(
     });
     return { skuId: product.skuId, outcome: held ? "re-enabled" : "assigned" };
   } catch (err) {
-    if (err instanceof AppError && !err.transient) return { skuId: product.skuId, outcome: "failed", reason: `${err.code}: ${err.message}` };
+    if (err instanceof AppError && !err.transient) return { skuId: product.skuId, outcome: "failed", code: err.code, reason: `${err.code}: ${err.message}` };
     throw err;
   }
 }

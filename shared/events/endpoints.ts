@@ -2,7 +2,7 @@ import { z } from "zod";
 import { ACCESS } from "../auth/roles.js";
 import { defineEndpoint } from "../http/endpoint.js";
 import { acceptedSchema, tenantIdSchema } from "../http/conventions.js";
-import { eventIdSchema, eventViewSchema, signInEventSchema } from "./sign-in-event.js";
+import { eventIdSchema, eventViewSchema, relayEventSchema } from "./sign-in-event.js";
 import { tokenIssuanceStartRequestSchema, tokenIssuanceStartResponseSchema } from "./entra-extension.js";
 
 const tenantParams = z.object({ tenantId: tenantIdSchema });
@@ -18,7 +18,7 @@ export const signInEventsPost = defineEndpoint({
   tag: "Sign-in events",
   access: ACCESS.signInEventsSend,
   params: tenantParams,
-  body: signInEventSchema,
+  body: relayEventSchema,
   responses: {
     202: { description: "Accepted", schema: acceptedSchema, headers: { Location: "The event's status" } },
     409: { description: "event-id-reused: the eventId was used for another event (another body), or by another caller (eventId)" },

@@ -38,6 +38,15 @@ export const signInEventSchema = z
   });
 export type SignInEvent = z.infer<typeof signInEventSchema>;
 
+/**
+ * E3: what a relay may post - the ids E1 and E2 make for their own events (`e1-…`, `e2-…`) are
+ * theirs: a relay's event holding one would turn the product's own event into a 409.
+ */
+export const relayEventSchema = signInEventSchema.refine((e) => !/^e[12]-/i.test(e.eventId), {
+  message: "ids starting with e1- or e2- are reserved for the events this product makes itself (Entra extension, sign-in log)",
+  path: ["eventId"],
+});
+
 export const eventSourceSchema = z.enum(["E1", "E2", "E3"]).describe("E1 Entra custom authentication extension, E2 sign-in log, E3 relay");
 export type EventSource = z.infer<typeof eventSourceSchema>;
 
@@ -80,6 +89,8 @@ export const eventClaimSchema = z.object({ policyId: z.string(), policyName: z.s
 export const trackingPlanOutcomeSchema = z.object({
   skuId: z.string(),
   outcome: z.enum(["assigned", "re-enabled", "present", "failed"]),
+  /** Why it failed: the license error's code (e.g. usage-location-missing). */
+  code: z.string().optional(),
   reason: z.string().optional(),
 });
 

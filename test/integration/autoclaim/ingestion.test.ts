@@ -128,6 +128,9 @@ describe("sign-in event ingestion (E3)", () => {
       signInEvent(member, app(), { tenant: "extra" }),
       { ...signInEvent(member, app()), eventId: undefined },
       signInEvent(member, app(), { eventId: "bad/id" }),
+      // The ids E1 and E2 make for their own events are theirs.
+      signInEvent(member, app(), { eventId: `e2-20261207-${member}-${app()}` }),
+      signInEvent(member, app(), { eventId: `E1-${randomUUID()}` }),
     ];
     for (const event of bad) {
       const res = await s.postEvent(event, token);

@@ -58,6 +58,23 @@ describe("L12: the free tracking plan", () => {
   });
 });
 
+describe("L12 failures in the report (A11)", () => {
+  it("when a user's free tracking plan cannot be assigned, then the report lists the sign-in under trackingPlansFailed with the plan's code and reason, whatever the event's own status", async () => {
+    const app = DEMO_SIGNIN_APPS.powerAutomate.appId;
+    const [user] = await s.addUsers(1, { usageLocation: null });
+    const event = signInEvent(user!, app);
+    await s.postEvent(event);
+    expect(await s.waitForEvent(String(event.eventId))).toMatchObject({ trackingPlan: { outcome: "failed", code: "usage-location-missing" } });
+    const report = (await (await s.stack.call(`/api/tenants/${TENANT}/auto-claim-policies/report?days=1`, { token: s.admin })).json()) as {
+      trackingPlansFailed: { count: number; byReason: { code: string; count: number }[]; events: { eventId: string; code: string; reason: string }[] };
+    };
+    expect(report.trackingPlansFailed.byReason).toContainEqual({ code: "usage-location-missing", count: expect.any(Number) as number });
+    expect(report.trackingPlansFailed.events).toContainEqual(
+      expect.objectContaining({ eventId: event.eventId, code: "usage-location-missing", reason: expect.stringMatching(/usage location/) as string }),
+    );
+  });
+});
+
 describe("use of an app (L13, L19, A13)", () => {
   it("when a user signs in to Power Apps and nothing is claimed (auto-claim off, or no policy), then the sign-in is still recorded as use", async () => {
     const app = DEMO_SIGNIN_APPS.powerApps.appId;
