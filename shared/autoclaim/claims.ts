@@ -35,6 +35,12 @@ export interface ClaimDocument {
   claimedAt?: string;
   reclaimedAt?: string;
   reclaimReason?: string;
+  /**
+   * When an assignLicense of this claim got no answer (a timeout, a 5xx, a lost connection): Graph
+   * may have assigned, and its reads lag its writes - whether it happened is read only
+   * SETTLE_AFTER_MS later (processor.ts).
+   */
+  answerLostAt?: string;
 }
 
 export const claimId = (appId: string, userId: string) => `claim:${appId.toLowerCase()}:${userId.toLowerCase()}`;
@@ -80,6 +86,36 @@ export class ClaimStore {
         { op: "set", path: "/claimedAt", value: at.toISOString() },
       ],
     });
+  }
+
+  /** Notes that an assignLicense of this pending claim got no answer (see `answerLostAt`). */
+  async noteAnswerLost(claim: ClaimDocument, at: Date): Promise<void> {
+    await patchIf(this.container, claim.id, claim.tenantId, [{ op: "set", path: "/answerLostAt", value: at.toISOString() }], {
+      condition: "from c where c.status = 'pending'",
+    });
+  }
+
+  /**
+   * Maintenance: a pending claim Graph shows assigned is marked claimed, if it is still the version
+   * read (a new event may have taken the expired claim over meanwhile). True when this call marked it.
+   */
+  async markClaimedIf(claim: Stored<ClaimDocument>, at: Date): Promise<boolean> {
+    try {
+      await patchIf(
+        this.container,
+        claim.id,
+        claim.tenantId,
+        [
+          { op: "set", path: "/status", value: "claimed" },
+          { op: "set", path: "/claimedAt", value: at.toISOString() },
+        ],
+        { condition: "from c where c.status = 'pending'", ifMatch: claim._etag },
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof AppError && (err.kind === "preconditionFailed" || err.kind === "notFound")) return false;
+      throw err;
+    }
   }
 
   /** A13: the claim is over. False when another run marked it first (no longer `claimed`): it stays as it is. */

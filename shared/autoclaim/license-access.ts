@@ -59,14 +59,15 @@ export type AssignOutcome =
   | { outcome: "unavailable"; error: AppError };
 
 /**
- * Whether Graph certainly did not make the assignment whose call failed: it answered the call (or
- * its whole `$batch`) 429 or 503 - throttled or unavailable before doing anything. A timeout, a
- * 504, another 5xx or a lost connection leave it unknown: Graph may have assigned, and a read of
- * the user right after may not show it yet (directory reads lag behind writes).
+ * Whether Graph certainly did not make the assignment whose call failed: it answered the call 429
+ * or 503 at every try - throttled or unavailable before doing anything (`applied: false`, set from
+ * the call's own answers in the `$batch`). A timeout, a 504 at any try, another 5xx, a lost
+ * connection or a failure of the whole `$batch` request (whose earlier tries may have timed out)
+ * leave it unknown: Graph may have assigned, and a read of the user right after may not show it
+ * yet (directory reads lag behind writes).
  */
 export function certainlyNotAssigned(error: unknown): boolean {
-  const status = error instanceof AppError ? error.extensions.upstreamStatus : undefined;
-  return status === 429 || status === 503;
+  return error instanceof AppError && error.extensions.applied === false;
 }
 
 export class ClaimAssigner {

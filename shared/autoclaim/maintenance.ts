@@ -43,16 +43,18 @@ export async function runMaintenance(deps: MaintenanceDeps, log: (msg: string) =
     try {
       for (const pending of await deps.claims.expiredPending(tenantId, deps.now())) {
         const user = await deps.users.read(tenantId, pending.userId);
+        // Each only if the claim is still as read: a new event may have taken it over meanwhile
+        // (then its unit is that event's, and so is the claim).
         if (user?.assignedLicenses.some((l) => l.skuId === pending.skuId)) {
-          await deps.claims.markClaimed(pending, deps.now());
+          if (!(await deps.claims.markClaimedIf(pending, deps.now()))) continue;
           await deps.events.setOutcome(tenantId, pending.eventId, {
             status: "claimed",
             claim: { policyId: pending.policyId, policyName: pending.policyName, skuId: pending.skuId, skuPartNumber: null },
           });
           result.settled++;
         } else {
+          if (!(await deps.claims.remove(pending))) continue;
           await deps.reservations.release(tenantId, { skuId: pending.skuId, shard: pending.shard });
-          await deps.claims.remove(pending);
           await requeue(deps, tenantId, pending.eventId);
           result.released++;
         }

@@ -75,6 +75,7 @@ export type ProcessResult =
   | { kind: "duplicate" };
 
 type ClaimResult =
+  | { kind: "replan" }
   | { kind: "claimed"; claim: ClaimDocument; product: Product | undefined; finalize: () => Promise<void> }
   | { kind: "skipped"; code: string; reason: string }
   | { kind: "failed"; code: string; reason: string; skuId?: string }
@@ -164,23 +165,20 @@ export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope
       // A10/A11: the event is over (its last attempt gave up, or it failed for good; a bug is left to
       // the host's redelivery). A claim an earlier attempt kept is not left holding its unit until
       // the reservation expires - other users' claims would find no license meanwhile: Graph says
-      // whether it happened (claimed after all), otherwise its unit is given back now. Unless this
-      // attempt's own assignLicense may have happened (its answer lost): Graph's read may not show
-      // it yet, so the claim is settled against Graph a little later (maintenance, SETTLE_AFTER_MS).
+      // whether it happened (claimed after all), otherwise its unit is given back now. Unless an
+      // assignLicense of it got no answer less than SETTLE_AFTER_MS ago (this attempt's, or noted
+      // on the claim): then it is settled against Graph by maintenance once that has passed.
       const withdrawn =
         failed.code === "internal-error"
           ? undefined
-          : attempt.assignAnswerUnknown
-            ? await settleSoon(deps, tenantId, body.event).catch(() => undefined)
-            : await deps.perClaim.run(key, () => withdrawKeptClaim(deps, tenantId, body.event)).catch(() => undefined);
+          : await deps.perClaim.run(key, () => withdrawKeptClaim(deps, tenantId, body.event, { answerLostNow: attempt.assignAnswerUnknown })).catch(() => undefined);
       if (withdrawn?.happened) {
         const { finalize, ...claimed } = claimedBy(deps, withdrawn.kept, await deps.catalog.get(tenantId).catch(() => undefined));
         const full = { ...claimed, ...(firstAccess ? { firstAccess } : {}) };
         await Promise.all([finalize?.(), deps.events.setOutcome(tenantId, body.event.eventId, full)]);
         return { kind: "done", outcome: full };
       }
-      const settling = failed.code !== "internal-error" && attempt.assignAnswerUnknown;
-      const reason = settling ? `${failed.reason}; ${SETTLING}` : failed.reason;
+      const reason = withdrawn?.settling ? `${failed.reason}; ${SETTLING}` : failed.reason;
       const outcome: EventOutcome = { ...failed, reason, ...(firstAccess ? { firstAccess } : {}) };
       await Promise.all([
         deps.events.setOutcome(tenantId, body.event.eventId, outcome).catch(() => undefined),
@@ -245,15 +243,19 @@ async function decide(
   const plan = claimPlan(autoClaimOn, policy, ev.trigger, ev.appId, catalog);
   // A10: our retry of a claim whose Graph answer was not known, and the policy or the switch says
   // no now, or (A4) the policy no longer has the product of the claim: the claim is not made -
-  // unless Graph shows it was (then it is claimed).
-  const keep = "skip" in plan ? undefined : (kept: ClaimDocument) => plan.products.some((p) => p.skuId === kept.skuId);
-  const withdrawn = resume ? await withdrawKeptClaim(deps, tenantId, ev, keep) : undefined;
+  // unless Graph shows it was (then it is claimed, or, its answer lost moments ago, it is settled
+  // against Graph by maintenance: meanwhile no other product is claimed).
+  const keep = "skip" in plan ? undefined : (kept: ClaimDocument) => plan.products.some((p) => sameSku(p.skuId, kept.skuId));
+  const withdrawn = resume ? await withdrawKeptClaim(deps, tenantId, ev, { keep }) : undefined;
   if (withdrawn?.happened) return claimedBy(deps, withdrawn.kept, catalog);
+  if (withdrawn?.settling && !("skip" in plan)) {
+    return { status: "skipped", code: "claim-in-progress", reason: `the claim begun for this event on ${withdrawn.kept.skuId}, no longer a product of the policy: ${SETTLING}` };
+  }
   const notClaiming = (extra: Partial<Decided> = {}): Decided | undefined =>
     "skip" in plan
       ? ev.trigger === "first-access"
         ? { status: "forwarded", code: null, reason: "handed to the Dataverse sync", ...extra }
-        : { status: "skipped", ...plan.skip, ...(withdrawn ? { reason: `${plan.skip.reason}; ${WITHDRAWN}` } : {}), ...extra }
+        : { status: "skipped", ...plan.skip, ...(withdrawn ? { reason: `${plan.skip.reason}; ${withdrawnText(withdrawn)}` } : {}), ...extra }
       : undefined;
   // A sign-in that claims nothing is still a use of the app (L13, L19; A13 reclaims on it) when
   // the app is one whose use is recorded, whatever A1, the policy or the trigger say.
@@ -292,6 +294,10 @@ async function decide(
   switch (result.kind) {
     case "duplicate":
       return "duplicate";
+    case "replan":
+      // A4: the policy's products changed on the way - decided again on the policy as it is now
+      // (the user's licenses checked against its products, a kept claim on a removed one withdrawn).
+      return decide(deps, tenantId, body, deps.now(), retried, resume, attempt);
     case "claimed":
       return {
         finalize: result.finalize,
@@ -334,26 +340,42 @@ function claimedBy(deps: ProcessorDeps, own: ClaimDocument, catalog: Catalog | u
 
 const WITHDRAWN = "the claim begun for this event was not made, and its reserved license was given back";
 
-/** The claim this event's earlier attempt kept, and whether Graph shows it happened (else it was given back). */
+const withdrawnText = (w: Withdrawn) => (w.settling ? SETTLING : WITHDRAWN);
+
+/**
+ * The claim this event's earlier attempt kept, and whether Graph shows it happened (else it was
+ * given back); `settling`: an assignLicense of it got no answer moments ago - maintenance settles it.
+ */
 interface Withdrawn {
   kept: Stored<ClaimDocument>;
   happened: boolean;
+  settling?: true;
 }
+
+const sameSku = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 /**
  * A10/A11: this event's pending claim, kept with its unit by an earlier attempt whose Graph answer
  * was not known, is not to go on (the policy or the switch says no now, or the event failed for
  * good). Graph says what happened: the user holds its product - the claim happened (the caller
  * marks it claimed); otherwise it is removed and its unit given back at once (Graph refuses
- * over-assignment, so a unit given back cannot over-assign). Undefined when there is no such
- * claim. When Graph or Cosmos cannot answer, this throws and the claim stays, for the event's next
- * attempt or for maintenance when it expires.
+ * over-assignment, so a unit given back cannot over-assign). But Graph's reads lag its writes: when
+ * an assignLicense of the claim got no answer less than SETTLE_AFTER_MS ago (`answerLostNow`: this
+ * attempt's; else as noted on the claim), Graph is not read yet - the claim's expiry is brought
+ * forward to then and maintenance settles it (`settling`). Undefined when there is no such claim
+ * (or `keep` keeps it). When Graph or Cosmos cannot answer, this throws and the claim stays, for
+ * the event's next attempt or for maintenance when it expires.
  */
 async function withdrawKeptClaim(
-  deps: ProcessorDeps, tenantId: string, ev: Body["event"], keep: (kept: ClaimDocument) => boolean = () => false,
+  deps: ProcessorDeps, tenantId: string, ev: Body["event"], options: { keep?: ((kept: ClaimDocument) => boolean) | undefined; answerLostNow?: boolean } = {},
 ): Promise<Withdrawn | undefined> {
   const kept = await deps.claims.get(tenantId, ev.appId, ev.userId);
-  if (!kept || kept.eventId !== ev.eventId || kept.status !== "pending" || keep(kept)) return undefined;
+  if (!kept || kept.eventId !== ev.eventId || kept.status !== "pending" || options.keep?.(kept)) return undefined;
+  const lostAt = options.answerLostNow ? deps.now().getTime() : kept.answerLostAt ? Date.parse(kept.answerLostAt) : undefined;
+  if (lostAt !== undefined && deps.now().getTime() - lostAt < SETTLE_AFTER_MS) {
+    await deps.claims.expireBy(kept, new Date(lostAt + SETTLE_AFTER_MS));
+    return { kept, happened: false, settling: true };
+  }
   const user = await deps.users.read(tenantId, kept.userId);
   if (user?.assignedLicenses.some((l) => l.skuId === kept.skuId)) return { kept, happened: true };
   // Removed first (if still as read): the unit is given back once, whoever else settles the claim.
@@ -373,19 +395,6 @@ const SETTLING =
   "whether Microsoft Graph assigned the license before its answer was lost is checked against Microsoft Graph within minutes: the event then shows claimed, or the reserved license is given back";
 
 /**
- * A10/A11: the event gave up right after an assignLicense whose answer was lost. The claim this
- * event kept is not settled now but soon: its expiry is brought forward to SETTLE_AFTER_MS from now,
- * when maintenance marks it claimed (the event then shows claimed) or gives its unit back. The
- * caller records the failure meanwhile (nothing is known to have happened yet).
- */
-async function settleSoon(deps: ProcessorDeps, tenantId: string, ev: Body["event"]): Promise<undefined> {
-  const kept = await deps.claims.get(tenantId, ev.appId, ev.userId);
-  if (!kept || kept.eventId !== ev.eventId || kept.status !== "pending") return undefined;
-  await deps.claims.expireBy(kept, new Date(deps.now().getTime() + SETTLE_AFTER_MS));
-  return undefined;
-}
-
-/**
  * A10: how old the decision to claim (the switch and the policy as read, themselves at most 10 s
  * old) may be when Graph is called on it; older, it is checked again first. With Graph's short
  * waits (SHORT_BACKGROUND_BUDGET) a claim reaches Graph on a read well within 30 s.
@@ -397,33 +406,24 @@ const RECHECK_AFTER_MS = 5_000;
  * read, Graph throttling a product before) checks the switch and the policy again. What ends it
  * when they say no now: skipped - or claimed, when the claim this event's earlier attempt kept
  * turns out assigned. A4: the policy edited meanwhile (a product removed or added, the order or the
- * disabled plans changed): "replan" - the claim starts again on the policy as it is now (`c` is
- * moved to it), after withdrawing a claim its earlier attempt kept on a product no longer in it.
+ * disabled plans changed): "replan" - the event is decided again on the policy as it is now.
  * Undefined (go on) when the decision is recent or still holds.
  */
-async function noLongerWanted(deps: ProcessorDeps, c: ClaimCall): Promise<ClaimResult | "replan" | undefined> {
+async function noLongerWanted(deps: ProcessorDeps, c: ClaimCall): Promise<ClaimResult | undefined> {
   if (deps.now().getTime() - c.decidedAt <= RECHECK_AFTER_MS) return undefined;
   const ev = c.body.event;
   c.decidedAt = deps.now().getTime();
   const autoClaimOn = await deps.isAutoClaimEnabled(c.tenantId);
   const current = autoClaimOn ? await deps.policies.forApp(c.tenantId, ev.appId) : undefined;
   const plan = claimPlan(autoClaimOn, current, ev.trigger, ev.appId, c.catalog);
-  if (!("skip" in plan) && plan.policy.id === c.policy.id) {
-    if (sameProducts(plan.products, c.products)) return undefined;
-    c.policy = plan.policy;
-    c.products = plan.products;
-    const still = new Set(plan.products.map((p) => p.skuId));
-    const withdrawn = c.resume ? await withdrawKeptClaim(deps, c.tenantId, ev, (kept) => still.has(kept.skuId)) : undefined;
-    return withdrawn?.happened ? claimedKept(deps, c, withdrawn.kept) : "replan";
-  }
+  if (!("skip" in plan) && plan.policy.id === c.policy.id) return sameProducts(plan.products, c.products) ? undefined : { kind: "replan" };
   const stop = "skip" in plan ? plan.skip : { code: "no-policy", reason: `the policy "${c.policy.name}" was deleted` };
   const withdrawn = c.resume ? await withdrawKeptClaim(deps, c.tenantId, ev) : undefined;
-  if (withdrawn?.happened) return claimedKept(deps, c, withdrawn.kept);
-  return { kind: "skipped", code: stop.code, reason: withdrawn ? `${stop.reason}; ${WITHDRAWN}` : stop.reason };
-}
-
-function claimedKept(deps: ProcessorDeps, c: ClaimCall, kept: Stored<ClaimDocument>): ClaimResult {
-  return { kind: "claimed", claim: kept, product: c.catalog.products.find((p) => p.skuId === kept.skuId), finalize: () => deps.claims.markClaimed(kept, deps.now()) };
+  if (withdrawn?.happened) {
+    const { kept } = withdrawn;
+    return { kind: "claimed", claim: kept, product: c.catalog.products.find((p) => p.skuId === kept.skuId), finalize: () => deps.claims.markClaimed(kept, deps.now()) };
+  }
+  return { kind: "skipped", code: stop.code, reason: withdrawn ? `${stop.reason}; ${withdrawnText(withdrawn)}` : stop.reason };
 }
 
 /** Whether two product lists claim alike: the same products in the same order with the same disabled plans. */
@@ -486,7 +486,6 @@ async function claim(deps: ProcessorDeps, c: ClaimCall, refreshed = false): Prom
   for (const product of products) {
     if (await broughtInLine()) return claim(deps, c, true);
     const stop = await noLongerWanted(deps, c);
-    if (stop === "replan") return claim(deps, c, refreshed);
     if (stop) return stop;
     const pending: ClaimDocument = {
       id: claimId(ev.appId, ev.userId),
@@ -540,7 +539,11 @@ async function claim(deps: ProcessorDeps, c: ClaimCall, refreshed = false): Prom
         // after Graph answered): the pending claim keeps its unit. The retry of this event resumes
         // it (or finds the license and settles it); past its attempts, maintenance settles it
         // against Graph when it expires. Giving it back could leave a license with no claim.
-        if (!certainlyNotAssigned(outcome.error)) c.attempt.assignAnswerUnknown = true;
+        if (!certainlyNotAssigned(outcome.error)) {
+          // Noted on the claim: an attempt that reads Graph about it soon after waits (SETTLE_AFTER_MS).
+          c.attempt.assignAnswerUnknown = true;
+          await deps.claims.noteAnswerLost(claimDoc, deps.now()).catch(() => undefined);
+        }
         throw outcome.error;
       case "refused":
         await giveBack(deps, tenantId, claimDoc, held);

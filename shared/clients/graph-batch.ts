@@ -35,6 +35,8 @@ export interface BatchItemResult {
   retryAfterSeconds?: number;
   /** How many times the item was sent. */
   attempts: number;
+  /** A try answered 504 (a gateway timeout: Graph may have done it), whatever the last answer says. */
+  uncertain?: true;
 }
 
 const batchResponseSchema = z.object({
@@ -76,6 +78,7 @@ export async function sendBatch(client: Client, items: readonly BatchRequestItem
   const budget = options.budget ?? INTERACTIVE_BUDGET;
   const sleep = options.sleep ?? realSleep;
   const results = new Map<string, BatchItemResult>();
+  const timedOut = new Set<string>();
   let pending = [...items];
   for (let attempt = 1; pending.length > 0; attempt++) {
     const responses = await postBatch(client, pending);
@@ -85,7 +88,8 @@ export async function sendBatch(client: Client, items: readonly BatchRequestItem
       const response = responses.get(item.id);
       const headers = lowerCaseKeys(response?.headers ?? {});
       const status = response?.status ?? 502;
-      const result: BatchItemResult = { id: item.id, status, headers, body: response?.body, attempts: attempt };
+      if (status === 504) timedOut.add(item.id);
+      const result: BatchItemResult = { id: item.id, status, headers, body: response?.body, attempts: attempt, ...(timedOut.has(item.id) ? { uncertain: true as const } : {}) };
       if (RETRYABLE.has(status)) {
         // Without Retry-After: exponential back-off (1, 2, 4 ... s), as Graph's guidance says.
         const after = retryAfterSeconds(headers, 2 ** (attempt - 1));

@@ -86,7 +86,9 @@ export class EventStore {
     if (outcome.claim !== undefined) ops.push({ op: "set", path: "/claim", value: outcome.claim });
     if (outcome.trackingPlan !== undefined) ops.push({ op: "set", path: "/trackingPlan", value: outcome.trackingPlan });
     if (outcome.firstAccess !== undefined) ops.push({ op: "set", path: "/firstAccess", value: outcome.firstAccess });
-    if (options.processed !== false) ops.push({ op: "set", path: "/processedAt", value: at });
+    // Not processed (yet): an earlier processedAt (a bug's outcome this replaces) is cleared, so the
+    // event's outcome can still be written once it is processed.
+    ops.push({ op: "set", path: "/processedAt", value: options.processed === false ? null : at });
     try {
       await this.outcomes.patch({ id: eventId, partitionKey: eventPartition(tenantId, eventId), operations: ops, conditions: { condition: outcome.status === "claimed" ? FINAL_CONDITION : FIRST_OUTCOME_CONDITION } });
       return true;

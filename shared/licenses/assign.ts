@@ -219,7 +219,8 @@ export class LicenseAssignments {
     // its product), asked for every user: the request is refused, nothing attempted (422, not a 207
     // with the same error for each user).
     const refusals = changes.map((c) => productRefusal(c, catalog));
-    const refused = refusals.every((r) => r !== undefined) ? refusals[0] : undefined;
+    const first = refusals[0];
+    const refused = first && refusals.every((r) => r?.code === first.code && r.message === first.message) ? first : undefined;
     if (refused && !trail) throw refused;
     if (refused && trail && intentWritten) {
       await intentWritten;
@@ -233,8 +234,9 @@ export class LicenseAssignments {
       catalog = await this.deps.catalog.get(input.tenantId, { fresh: true });
       shortages = shortagesOf(prepared, catalog);
     }
-    const first = shortages[0];
-    const short = first && licenseErrors.notEnoughLicenses(productIndex(catalog).get(first.skuId) ?? { ...first, displayName: first.skuPartNumber }, first.shortBy, first.available);
+    const firstShort = shortages[0];
+    const short =
+      firstShort && licenseErrors.notEnoughLicenses(productIndex(catalog).get(firstShort.skuId) ?? { ...firstShort, displayName: firstShort.skuPartNumber }, firstShort.shortBy, firstShort.available);
     // L17: a dry run answers what the real run would: refused when short.
     if (short && !trail) throw short;
     if (!trail || !intentWritten) return { results: prepared.map(predicted), shortages };
@@ -558,10 +560,14 @@ export function graphFailureToError(answer: Extract<AssignLicenseResult, { ok: f
   const guids = (message.match(GUID) ?? []).map((g) => g.toLowerCase());
   const involved = [...call.addLicenses.map((a) => a.skuId), ...call.removeLicenses];
   if (status === 429 || status === 503 || status === 504) {
-    return new AppError("unavailable", `Microsoft Graph is throttling or unavailable (${status}); nothing was changed for this user. Try again later.`, {
+    // 429 and 503 refuse the call before anything is done; a 504 (a gateway timeout), also one a
+    // retry followed, leaves it unknown.
+    const applied = status !== 504 && !answer.uncertain ? { applied: false } : {};
+    const what = "applied" in applied ? "nothing was changed for this user" : "whether the change was made is not known (read the user's licenses)";
+    return new AppError("unavailable", `Microsoft Graph is throttling or unavailable (${status}); ${what}. Try again later.`, {
       code: "throttled",
       retryAfterSeconds: answer.retryAfterSeconds ?? 5,
-      extensions: { upstreamStatus: status },
+      extensions: { upstreamStatus: status, ...applied },
     });
   }
   if (status === 404) return licenseErrors.userNotFound(call.userId);

@@ -107,7 +107,7 @@ export interface AssignLicenseCall {
 
 export type AssignLicenseResult =
   | { ok: true }
-  | { ok: false; status: number; code: string; message: string; retryAfterSeconds?: number };
+  | { ok: false; status: number; code: string; message: string; retryAfterSeconds?: number; uncertain?: true };
 
 export class LicensingGraph {
   constructor(
@@ -196,6 +196,7 @@ export class LicensingGraph {
         code,
         message,
         ...(r?.retryAfterSeconds !== undefined ? { retryAfterSeconds: r.retryAfterSeconds } : {}),
+        ...(r?.uncertain ? { uncertain: true as const } : {}),
       });
     });
     return out;

@@ -45,6 +45,7 @@ function templateMatch(template: string, segments: readonly string[]): string[] 
   for (const [i, part] of parts.entries()) {
     const segment = segments[i] ?? "";
     const param = /^\{(\w+)(?::(\w+))?\??\}$/.exec(part);
+    if (segment === "") return undefined; // no route parameter is empty
     if (!param) {
       if (part.toLowerCase() !== segment.toLowerCase()) return undefined;
     } else if (param[2] === "guid" && !isGuid(segment)) {

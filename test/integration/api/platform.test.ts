@@ -38,7 +38,7 @@ describe("platform endpoints", () => {
   });
 
   it("when an unknown route is called, then a problem+json 404 pointing at the OpenAPI document", async () => {
-    for (const path of ["/api/no-such-thing", "/api/tenants/5f1c6e2a-7d3b-4c8e-9a41-2b6d0e8f3c17/environments/x/y/z", "/api", "/api/tenants/5f1c6e2a-7d3b-4c8e-9a41-2b6d0e8f3c17//products"]) {
+    for (const path of ["/api/no-such-thing", "/api/tenants/5f1c6e2a-7d3b-4c8e-9a41-2b6d0e8f3c17/environments/x/y/z", "/api", "/api/tenants/5f1c6e2a-7d3b-4c8e-9a41-2b6d0e8f3c17//products", "/api/tenants//products", "/api/tenants/5f1c6e2a-7d3b-4c8e-9a41-2b6d0e8f3c17/products//users"]) {
       const res = await stack.call(path);
       expect(res.status, path).toBe(404);
       expect(res.headers.get("content-type"), path).toMatch(/application\/problem\+json/);

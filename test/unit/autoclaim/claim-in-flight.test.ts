@@ -96,6 +96,7 @@ function fakes(opts: Options = {}) {
       },
       markClaimed: () => (calls.push("mark"), Promise.resolve()),
       expireBy: (_c: ClaimDocument, at: Date) => (calls.push(`expire-by ${at.toISOString()}`), Promise.resolve(true)),
+      noteAnswerLost: () => (calls.push("note-lost"), Promise.resolve()),
       archive: () => Promise.resolve(),
     },
     reservations: {
@@ -171,6 +172,10 @@ describe("A10: a decision grown old before Graph is called is checked again", ()
   });
 
   it("when our retry resumes a kept claim and the policy is disabled now, then the kept unit is given back unless Graph shows the license assigned", async () => {
+    const lost = fakes({ stored: { ...kept, answerLostAt: "2026-12-06T11:59:30.000Z" }, policies: [policy(false)] });
+    expect(await processSignInEvent(lost.deps, envelope(2), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "skipped", code: "policy-disabled", reason: expect.stringContaining("within minutes") } });
+    expect(lost.calls.filter((c) => /^(user|remove|release|assign|expire-by)/.test(c))).toEqual(["expire-by 2026-12-06T12:01:30.000Z"]);
+
     const released = fakes({ stored: kept, policies: [policy(false)] });
     expect(await processSignInEvent(released.deps, envelope(2), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "skipped", code: "policy-disabled" } });
     expect(released.calls).toEqual(expect.arrayContaining(["remove", `release ${PRIMARY}`]));
@@ -214,6 +219,19 @@ describe("A4/A10: a policy edited while a claim is on its way", () => {
     expect(f.calls.filter((c) => /^(remove|release|reserve|assign)/.test(c))).toEqual(["remove", `release ${PRIMARY}`, `reserve ${BACKUP}`, `assign ${BACKUP}`]);
   });
 
+  it("when our retry resumes a claim kept on a product the policy no longer has, whose answer was lost moments ago, then Graph is not read yet and no other product is claimed: skipped claim-in-progress, settled by maintenance", async () => {
+    const lost: ClaimDocument = { ...kept, answerLostAt: "2026-12-06T11:59:55.000Z" };
+    const f = fakes({ stored: lost, units: { [BACKUP]: 1 }, policies: [edited([BACKUP])] });
+    expect(await processSignInEvent(f.deps, envelope(2), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "skipped", code: "claim-in-progress" } });
+    expect(f.calls.filter((c) => /^(remove|release|reserve|assign|expire-by)/.test(c))).toEqual(["expire-by 2026-12-06T12:01:55.000Z"]);
+  });
+
+  it("when the policy's products change while a claim is on its way, then it is decided again: a product added that the user holds makes it already-licensed", async () => {
+    const f = fakes({ units: { [PRIMARY]: 1 }, userReadTakesMs: 6_000, holds: [false, true], policies: [policy(), edited([BACKUP, PRIMARY])] });
+    expect(await processSignInEvent(f.deps, envelope(), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "skipped", code: "already-licensed" } });
+    expect(f.calls.filter((c) => /^(reserve|assign)/.test(c))).toEqual([]);
+  });
+
   it("when our retry resumes a claim kept on a product the policy still has, then it goes on with it (no unit given back or taken)", async () => {
     const f = fakes({ stored: kept, units: { [BACKUP]: 1 }, policies: [edited([BACKUP, PRIMARY])] });
     expect(await processSignInEvent(f.deps, envelope(2), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "claimed", claim: { skuId: PRIMARY } } });
@@ -224,7 +242,10 @@ describe("A4/A10: a policy edited while a claim is on its way", () => {
 describe("A10/A11: a claim that ends failed gives its unit back at once", () => {
   /** Graph answered the claim's assignLicense 429 (or 503) past the retry budget: it certainly did not assign. */
   const throttled = (status: number) => () =>
-    Promise.resolve({ outcome: "unavailable", error: new AppError("unavailable", `Microsoft Graph is throttling or unavailable (${status}).`, { retryAfterSeconds: 5, extensions: { upstreamStatus: status } }) });
+    Promise.resolve({
+      outcome: "unavailable",
+      error: new AppError("unavailable", `Microsoft Graph is throttling or unavailable (${status}).`, { retryAfterSeconds: 5, extensions: { upstreamStatus: status, applied: false } }),
+    });
   /** The call's answer was lost (a timeout, a reset connection): Graph may have assigned. */
   const lost = () => Promise.reject(new AppError("unavailable", "Microsoft Graph could not be reached.", { retryAfterSeconds: 5 }));
 
@@ -238,7 +259,7 @@ describe("A10/A11: a claim that ends failed gives its unit back at once", () => 
   it("when the last attempt gives up on an assignLicense whose answer was lost, then Graph is not read at once (its read may lag the write): the claim keeps its unit and is settled by maintenance in 2 minutes", async () => {
     const f = fakes({ units: { [PRIMARY]: 1 }, assign: lost, maxAttempts: 3 });
     await expect(processSignInEvent(f.deps, envelope(3), { count: 1 })).rejects.toThrow(/reached/);
-    expect(f.calls.slice(-2)).toEqual(["claim-read", "expire-by 2026-12-06T12:02:00.000Z"]);
+    expect(f.calls.slice(-3)).toEqual(["note-lost", "claim-read", "expire-by 2026-12-06T12:02:00.000Z"]);
     expect(f.calls.filter((c) => c.startsWith("release") || c === "remove")).toEqual([]);
     expect(f.calls.filter((c) => c === "user")).toHaveLength(1); // the decision's read only
     expect(f.outcomes).toEqual([expect.objectContaining({ status: "failed", code: "gave-up", reason: expect.stringContaining("checked against Microsoft Graph") })]);

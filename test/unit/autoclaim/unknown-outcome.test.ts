@@ -20,7 +20,7 @@ const USER = "11111111-1111-4111-8111-111111111111";
 const SKU = "44444444-4444-4444-8444-444444444444";
 
 function fakes(opts: { holds: boolean; assign: () => Promise<unknown>; existing?: ClaimDocument }) {
-  const calls = { released: 0, removed: 0, reserved: 0, assigned: 0, marked: 0 };
+  const calls = { released: 0, removed: 0, reserved: 0, assigned: 0, marked: 0, notedLost: 0 };
   const outcomes: EventOutcome[] = [];
   const deps = {
     now: () => new Date("2026-12-06T12:00:00.000Z"),
@@ -43,6 +43,7 @@ function fakes(opts: { holds: boolean; assign: () => Promise<unknown>; existing?
       get: () => Promise.resolve(opts.existing && { ...opts.existing, _etag: "e1" }),
       remove: () => (calls.removed++, Promise.resolve()),
       markClaimed: () => (calls.marked++, Promise.resolve()),
+      noteAnswerLost: () => (calls.notedLost++, Promise.resolve()),
       archive: () => Promise.resolve(),
     },
     reservations: {
@@ -74,7 +75,7 @@ describe("an assignment whose outcome is unknown", () => {
     for (const failure of [new AppError("unavailable", "Microsoft Graph is unavailable.", { retryAfterSeconds: 5 }), new Error("socket hang up")]) {
       const f = fakes({ holds: false, assign: () => Promise.reject(failure) });
       await expect(processSignInEvent(f.deps, envelope(1), { count: 1 })).rejects.toBe(failure);
-      expect(f.calls).toMatchObject({ reserved: 1, assigned: 1, released: 0, removed: 0 });
+      expect(f.calls).toMatchObject({ reserved: 1, assigned: 1, released: 0, removed: 0, notedLost: 1 }); // the claim says when its answer was lost
     }
   });
 

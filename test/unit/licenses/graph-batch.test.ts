@@ -45,6 +45,14 @@ describe("sendBatch (Graph $batch items throttled on their own)", () => {
     expect(results.get("a")?.retryAfterSeconds).toBe(30);
   });
 
+  it("when an item timed out (504) and its retry was throttled, then its result says it is uncertain: Graph may have done it", async () => {
+    const { client } = scriptedClient({ a: [{ status: 504 }, { status: 429, headers: { "Retry-After": "1" } }], b: [{ status: 429, headers: { "Retry-After": "1" } }, { status: 429, headers: { "Retry-After": "1" } }] });
+    const results = await sendBatch(client, items.slice(0, 2), { budget: { maxRetries: 1, maxDelaySeconds: 10 }, sleep: () => Promise.resolve() });
+    expect(results.get("a")).toMatchObject({ status: 429, uncertain: true });
+    expect(results.get("b")).toMatchObject({ status: 429 });
+    expect(results.get("b")).not.toHaveProperty("uncertain");
+  });
+
   it("when more than 20 requests are given, then it refuses (Graph's limit)", async () => {
     const { client } = scriptedClient({});
     await expect(sendBatch(client, Array.from({ length: 21 }, (_, i) => ({ id: String(i), method: "GET" as const, url: "/x" })))).rejects.toThrow(/20/);

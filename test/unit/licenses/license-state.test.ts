@@ -53,6 +53,16 @@ describe("Graph's refusals map to the rules' errors (L6-L8, L10, L15)", () => {
     expect(refuse(400, "Something new").kind).toBe("upstream");
   });
 
+  it("when Graph throttles a call (429, 503), then nothing was applied; a 504, or a throttled retry of one, leaves it unknown", () => {
+    const answer = (status: number, uncertain = false) =>
+      graphFailureToError({ ok: false, status, code: "", message: "", ...(uncertain ? { uncertain: true as const } : {}) }, call, catalog);
+    expect(answer(429).extensions).toMatchObject({ applied: false });
+    expect(answer(503).extensions).toMatchObject({ applied: false });
+    expect(answer(504).extensions).not.toHaveProperty("applied");
+    expect(answer(429, true).extensions).not.toHaveProperty("applied");
+    expect(answer(504).message).toMatch(/not known/);
+  });
+
   it("when Graph refuses a self-service product with 403, then it is the self-service error", () => {
     const selfService = graphFailureToError({ ok: false, status: 403, code: "Authorization_RequestDenied", message: "denied" }, { ...call, addLicenses: [{ skuId: S.selfService, disabledPlans: [] }] }, catalog);
     expect(selfService.code).toBe("self-service-subscription");

@@ -1,0 +1,47 @@
+import { describe, expect, it, vi } from "vitest";
+import type { ClaimDocument } from "../../../shared/autoclaim/claims.js";
+import { runMaintenance, type MaintenanceDeps } from "../../../shared/autoclaim/maintenance.js";
+import type { Stored } from "../../../shared/storage/repository.js";
+import { keptClaim } from "./event-fixtures.js";
+
+/**
+ * A10 maintenance settles expired pending claims only as it read them: a new event that took the
+ * claim over meanwhile keeps its unit and its claim (no unit given back twice, no claim marked
+ * claimed for the wrong event).
+ */
+const TENANT = "0b0b0b0b-0000-4000-8000-000000000006";
+vi.mock("../../../shared/tenants/tenant-registry.js", () => ({ activeTenantIds: () => Promise.resolve(["0b0b0b0b-0000-4000-8000-000000000006"]) }));
+const SKU = "44444444-4444-4444-8444-444444444444";
+const expired: Stored<ClaimDocument> = { ...keptClaim({ tenantId: TENANT, userId: "11111111-1111-4111-8111-111111111111", appId: "a", eventId: "ev" }, SKU, 1), _etag: "e1", _ts: 1 };
+
+function fakes(opts: { holds: boolean; stillAsRead: boolean }) {
+  const calls: string[] = [];
+  const deps = {
+    tenants: {},
+    policies: { all: () => Promise.resolve([{ products: [{ skuId: SKU }] }]) },
+    claims: {
+      expiredPending: () => Promise.resolve([expired]),
+      markClaimedIf: () => (calls.push("mark"), Promise.resolve(opts.stillAsRead)),
+      remove: () => (calls.push("remove"), Promise.resolve(opts.stillAsRead)),
+    },
+    reservations: { release: () => (calls.push("release"), Promise.resolve()), reconcile: () => Promise.resolve() },
+    users: { read: () => Promise.resolve({ assignedLicenses: opts.holds ? [{ skuId: SKU, disabledPlans: [] }] : [] }) },
+    events: { setOutcome: () => (calls.push("outcome"), Promise.resolve(true)), get: () => Promise.resolve(undefined) },
+    queue: { send: () => Promise.resolve() },
+    now: () => new Date("2026-12-07T00:00:00Z"),
+  } as unknown as MaintenanceDeps;
+  return { deps, calls };
+}
+
+describe("A10 maintenance of expired pending claims", () => {
+  it.each([
+    [true, true, ["mark", "outcome"]],
+    [false, true, ["remove", "release"]],
+    [true, false, ["mark"]],
+    [false, false, ["remove"]],
+  ])("when Graph shows the license %s and the claim is still as read %s, then %j", async (holds, stillAsRead, expected) => {
+    const { deps, calls } = fakes({ holds, stillAsRead });
+    await runMaintenance(deps);
+    expect(calls).toEqual(expected);
+  });
+});
