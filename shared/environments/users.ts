@@ -15,6 +15,17 @@ import type { accessModePinApiSchema, diagnosticsSchema, driftApiSchema, environ
 
 type UserView = z.infer<typeof environmentUserSchema>;
 
+/**
+ * D0: a drift the record itself no longer shows (the platform did meanwhile what it refused this
+ * product: disabled, re-enabled or added the user) is not shown; the next run removes it.
+ */
+function stillDrifting(d: DriftDocument | undefined | null, row: SystemUserRow | null): DriftDocument | null {
+  if (!d) return null;
+  if (d.kind === "enabledButIneligible" && row?.isdisabled) return null;
+  if ((d.kind === "disabledButEligible" || d.kind === "eligibleButNotAdded") && row && !row.isdisabled) return null;
+  return d;
+}
+
 function driftView(d: DriftDocument | undefined | null): z.infer<typeof driftApiSchema> | null {
   return d ? { kind: d.kind, failedRules: d.failedRules, lever: d.lever, platform: d.platform, since: d.since, lastSeenAt: d.lastSeenAt } : null;
 }
@@ -37,7 +48,7 @@ export function userView(row: SystemUserRow, drift: DriftDocument | undefined | 
     type: recordKind(row),
     applicationId: row.applicationid?.toLowerCase() ?? null,
     accessModePin: pinView(pin),
-    drift: driftView(drift),
+    drift: driftView(stillDrifting(drift, row)),
   };
 }
 
@@ -154,7 +165,8 @@ export async function diagnose(deps: SyncDeps, tenantId: string, environmentId: 
     },
     rules: s.eligibility.rules.map((r) => ({ ...r, addOnly: r.addOnly ?? false, exception: r.exception ?? null, lever: r.lever ?? null })),
     accessModePin: pin && { ...pin, lever: unpinLever(env.id, userId) },
-    drift: driftView(s.drift),
+    // What the sync would still do keeps a drift; a record that matches the rules has none (left over until the next run removes it).
+    drift: driftView(expected === "none" || expected === "notManaged" ? null : stillDrifting(s.drift, s.row)),
     pendingRoles: rolesOwed && s.failedAction
       ? {
           roleIds: owed, code: s.failedAction.code, message: s.failedAction.message, since: s.failedAction.since, lastSeenAt: s.failedAction.lastSeenAt,

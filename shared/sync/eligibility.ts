@@ -189,6 +189,7 @@ function licenseRule(
     grantingLicenses: standing.granting,
     freeDataversePlanLicenses: standing.freeDataverseOnly,
     otherLicenses: standing.other,
+    licensesWithAccessPlansDisabled: standing.grantingPlansDisabled,
     adminRoles: ctx.adminRoles,
     nonInteractive: ctx.nonInteractive,
     tenantMarketingLicense: tenant.marketing,
@@ -214,9 +215,13 @@ function licenseRule(
       : tenant.marketing && !guest
         ? "On-demand adds: the tenant has a tenant-level Marketing license"
         : undefined;
-  const lever = guest
-    ? "Assign the guest a license of this tenant that includes Dataverse access (e.g. Power Apps per user); app passes and the tenant's Marketing license do not cover guests."
-    : "Assign a license that includes Dataverse access (e.g. Power Apps per user or a Dynamics 365 app; the Power Apps of a Microsoft 365 license counts for on-demand adds only).";
+  // A license that would grant access with its Dataverse plans switched off: turning them back on is the lever, not another license.
+  const off = standing.grantingPlansDisabled[0];
+  const lever = off
+    ? `The user holds ${off.product}, which gives Dataverse access, but its service plans that do (${off.servicePlanIds.join(", ")}) are disabled for the user: enable them (PATCH …/users/${input.userId}/licenses/${off.skuId} with disabledPlans that leave them out).`
+    : guest
+      ? "Assign the guest a license of this tenant that includes Dataverse access (e.g. Power Apps per user); app passes and the tenant's Marketing license do not cover guests."
+      : "Assign a license that includes Dataverse access (e.g. Power Apps per user or a Dynamics 365 app; the Power Apps of a Microsoft 365 license counts for on-demand adds only).";
   if (onDemandException) return { ...base, passed: false, passedOnDemand: true, exception: onDemandException, lever: `${lever} Until then the user can only be added on demand.` };
   return { ...base, passed: false, passedOnDemand: false, lever };
 }

@@ -167,6 +167,7 @@ class EnvironmentRun {
     let users: Map<string, DirectoryUser>;
     let rows: SystemUserRow[];
     let failed: Set<string>;
+    let recheck = new Set<string>();
     let marks: Awaited<ReturnType<typeof deps.store.readMarks>>;
     if (run.full) {
       users = new Map();
@@ -177,21 +178,24 @@ class EnvironmentRun {
       failed = new Set(marks.failed.keys());
     } else {
       users = await deps.store.readJournal(tenantId, directory.doc.journal, run.fromCycle, target);
-      // Users whose last action failed are tried again, changed in the directory or not.
-      failed = new Set((await deps.store.readFailedActions(tenantId, env.id)).keys());
-      const missing = [...failed].filter((id) => !users.has(id));
+      // Users whose last action failed are tried again, changed in the directory or not; users with
+      // drift are looked at again (their drift goes once the record agrees with the rules).
+      const rechecked = await deps.store.readRechecked(tenantId, env.id);
+      failed = new Set(rechecked.failed.keys());
+      recheck = new Set([...rechecked.drifting].filter((id) => !users.has(id) && !failed.has(id)));
+      const missing = [...failed, ...recheck].filter((id) => !users.has(id));
       const { bucketCount } = directory.doc;
       if (missing.length && bucketCount > 0) {
         const wanted = new Set(missing);
         const buckets = await deps.store.readBuckets(tenantId, bucketCount, [...new Set(missing.map((id) => bucketOf(id, bucketCount)))]);
         for (const list of buckets.values()) for (const u of list) if (wanted.has(u.id)) users.set(u.id, u);
       }
-      const ids = [...new Set([...users.keys(), ...failed])];
+      const ids = [...new Set([...users.keys(), ...failed, ...recheck])];
       rows = ids.length ? await dataverse.systemUsersByObjectIds(ids) : [];
       marks = await deps.store.readMarks(tenantId, env.id, ids);
     }
     const plan = planRun({
-      environment: env, facts, users, rows, full: run.full, drift: marks.drift, locks: marks.locks, pins: marks.pins, failed, snapshotReadAt,
+      environment: env, facts, users, rows, full: run.full, drift: marks.drift, locks: marks.locks, pins: marks.pins, failed, recheck, snapshotReadAt,
       pendingRoles: pendingRolesOf(marks.failed, run.settings?.defaultSecurityRoleIds ?? []),
     });
 

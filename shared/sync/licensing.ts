@@ -89,11 +89,13 @@ export interface LicenseStanding {
   freeDataverseOnly: string[];
   /** Everything else the user holds (no Dataverse access from it). */
   other: string[];
+  /** Of those, products that would grant access but whose granting service plans are all disabled for the user (ids). */
+  grantingPlansDisabled: { product: string; skuId: string; servicePlanIds: string[] }[];
 }
 
 /** Sorts a user's licenses by what they give in Dataverse; disabled plans and unusable products give nothing. */
 export function licenseStanding(licenses: readonly AssignedLicense[], tenant: Pick<TenantFacts, "skus">): LicenseStanding {
-  const standing: LicenseStanding = { granting: [], freeDataverseOnly: [], other: [] };
+  const standing: LicenseStanding = { granting: [], freeDataverseOnly: [], other: [], grantingPlansDisabled: [] };
   for (const license of licenses) {
     const sku = tenant.skus[license.skuId.toLowerCase()];
     const name = sku?.partNumber ?? license.skuId;
@@ -104,14 +106,19 @@ export function licenseStanding(licenses: readonly AssignedLicense[], tenant: Pi
     const disabled = new Set(license.disabledPlans.map((p) => p.toLowerCase()));
     let grants = false;
     let free = false;
+    const grantingOff: string[] = [];
     for (const [planId, cls] of Object.entries(sku.plans)) {
-      if (disabled.has(planId)) continue;
+      if (disabled.has(planId)) {
+        if (cls === "grantsAccess") grantingOff.push(planId);
+        continue;
+      }
       if (cls === "grantsAccess") grants = true;
       else if (cls === "freeDataverse") free = true;
     }
     if (grants) standing.granting.push(name);
     else if (free) standing.freeDataverseOnly.push(name);
     else standing.other.push(name);
+    if (!grants && grantingOff.length > 0) standing.grantingPlansDisabled.push({ product: name, skuId: license.skuId.toLowerCase(), servicePlanIds: grantingOff });
   }
   return standing;
 }

@@ -24,6 +24,11 @@ export interface PlanInput {
   pins?: ReadonlyMap<string, AccessModePin>;
   /** Users whose last action failed (failed-action marks): candidates too, incremental or not. */
   failed?: ReadonlySet<string>;
+  /**
+   * D0: users with drift that nothing else makes candidates (incremental runs): looked at only to
+   * see whether the record now agrees with the rules - then their drift goes; no action for them.
+   */
+  recheck?: ReadonlySet<string>;
   /** D14: default roles (still the environment's) that users this product added did not receive. */
   pendingRoles?: ReadonlyMap<string, readonly string[]>;
   /** D4: when the users read of the snapshot's cycle began (epoch ms; null: unknown). */
@@ -79,6 +84,7 @@ export function planRun(input: PlanInput): Plan {
   for (const [id, user] of input.users) if (!user.removed || rowsByUser.has(id)) ids.add(id);
   if (input.full) for (const id of rowsByUser.keys()) ids.add(id);
   for (const id of input.failed ?? []) ids.add(id);
+  for (const id of input.recheck ?? []) ids.add(id);
 
   const plan: Plan = { actions: [], read: 0, skipped: 0, resolvedDrift: [], resolvedFailed: [], newLocks: [], enabledUsers };
   for (const userId of ids) {
@@ -88,12 +94,17 @@ export function planRun(input: PlanInput): Plan {
       continue;
     }
     const user = input.users.get(userId) ?? null;
-    plan.read++;
     const eligibility = evaluateEligibility({ user, userId, tenant: input.facts, environment: input.environment, record: row ? { kind: recordKind(row) } : null });
     const decision = decide({
       userId, user, row, eligibility, internalEmailLocked: input.locks.has(userId), accessModePin: input.pins?.get(userId)?.accessMode ?? null,
       recordNewerThanSnapshot: recordNewerThanSnapshot(row, user, input.snapshotReadAt),
     });
+    if (input.recheck?.has(userId)) {
+      // Only to see whether its drift still holds: nothing is done (or counted) for it.
+      if (!decision.action && input.drift.has(userId)) plan.resolvedDrift.push(userId);
+      continue;
+    }
+    plan.read++;
     const roles = pendingRolesAction(userId, row, decision.action, input.pendingRoles?.get(userId));
     if (decision.action) plan.actions.push(decision.action);
     if (roles) plan.actions.push(roles);

@@ -311,9 +311,28 @@ export class SyncStore {
 
   /** Every failed-action mark of an environment (the users an incremental run retries). */
   async readFailedActions(tenantId: string, environmentId: string): Promise<Map<string, FailedAction>> {
+    return (await this.readRechecked(tenantId, environmentId)).failed;
+  }
+
+  /**
+   * What an incremental run looks at besides the directory's changes, in one query: the failed-action
+   * marks (retried) and the users with drift (whose record is read again: the platform may have
+   * done what it refused us meanwhile, and then the drift goes).
+   */
+  async readRechecked(tenantId: string, environmentId: string): Promise<{ failed: Map<string, FailedAction>; drifting: Set<string> }> {
     const pk = environmentPartition(tenantId, environmentId);
-    const items = await this.queryAll<FailedAction>("SELECT * FROM c WHERE c.partitionKey = @pk AND c.type = 'failed-action'", [{ name: "@pk", value: pk }], pk);
-    return new Map(items.map((i) => [i.userId, i]));
+    const items = await this.queryAll<FailedAction | { type: "drift"; userId: string }>(
+      "SELECT * FROM c WHERE c.partitionKey = @pk AND (c.type = 'failed-action' OR c.type = 'drift')",
+      [{ name: "@pk", value: pk }],
+      pk,
+    );
+    const failed = new Map<string, FailedAction>();
+    const drifting = new Set<string>();
+    for (const item of items) {
+      if (item.type === "drift") drifting.add(item.userId);
+      else failed.set(item.userId, item);
+    }
+    return { failed, drifting };
   }
 
   /** How many failed-action marks an environment has. */

@@ -80,6 +80,26 @@ describe("the periodic sync of a Production environment (D1, D2, D3, D7, D11, D1
     expect(drift.get(u(49))?.lever).toMatch(/already shows that the user holds no license.*platform disables the record at its next directory sync/);
   });
 
+  it("when the platform then disables a drifting user itself, then the user list and diagnostics stop showing the drift at once, and the next run removes it", async () => {
+    await enable(P);
+    await stack.runNow(P);
+    // The platform's own directory sync disables the record the sync could not (user 49: no license).
+    await stack.sim(`/dataverse/${P}/systemusers/${u(49)}`, { method: "PATCH", body: { isdisabled: true } });
+    const list = (await (await stack.call(stack.env(P, "/users?limit=200"), { token: stack.admin })).json()) as { items: { userId: string | null; status: string; drift: unknown }[] };
+    expect(list.items.find((i) => i.userId === u(49))).toMatchObject({ status: "disabled", drift: null });
+    const diagnostics = (await (await stack.call(stack.env(P, `/users/${u(49)}/diagnostics`), { token: stack.admin })).json()) as { verdict: { expected: string }; drift: unknown };
+    expect(diagnostics).toMatchObject({ verdict: { expected: "none" }, drift: null });
+
+    // An incremental run (another user changed) looks at the drifting users again: 49's drift goes, 60's (still enabled) stays.
+    const driftDoc = (n: number) => stack.database.container("sync").item(`drift|${u(n)}`, `${stack.tenantId}|env|${P}`).read().then((r) => r.resource as unknown);
+    expect(await driftDoc(49)).toBeDefined();
+    await stack.sim(`/users/${u(21)}`, { method: "PATCH", body: { jobTitle: "Drift check" } });
+    const run = await stack.tickAndWait(P);
+    expect(run).toMatchObject({ state: "succeeded", full: false, counts: { read: 1, updated: 1, drift: 0 } });
+    expect(await driftDoc(49)).toBeUndefined();
+    expect(await driftDoc(60)).toBeDefined();
+  });
+
   it("when the platform lets the sync disable, then ineligible users are disabled (never deleted), and re-enabled once eligible again", async () => {
     await stack.sim("/settings", { method: "PATCH", body: { dataverse: { refuseSyncedUserDisable: false } } });
     await enable(P);

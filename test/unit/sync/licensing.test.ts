@@ -52,12 +52,30 @@ describe("D2 a user holding Office 365 E3 only", () => {
   const e3Only = user({ licenses: [{ skuId: E3, disabledPlans: [] }] });
 
   it("when their licenses are sorted, then E3 is a free-Dataverse-plan license, not a granting one", () => {
-    expect(licenseStanding(e3Only.licenses, tenant)).toEqual({ granting: [], freeDataverseOnly: ["ENTERPRISEPACK"], other: [] });
+    expect(licenseStanding(e3Only.licenses, tenant)).toEqual({ granting: [], freeDataverseOnly: ["ENTERPRISEPACK"], other: [], grantingPlansDisabled: [] });
   });
 
   it("when their eligibility is judged, then the periodic sync may not add them and an on-demand add may; an existing record is kept", () => {
     const e = evaluateEligibility({ user: e3Only, userId: e3Only.id, tenant, environment: environment() });
     expect(e).toMatchObject({ addInBackground: false, addOnDemand: true, reenableInBackground: false, keep: true });
     expect(e.rules.find((r) => r.id === "D2.license")).toMatchObject({ passed: false, passedOnDemand: true });
+  });
+});
+
+describe("D2/D10 a license whose Dataverse plans are switched off for the user", () => {
+  const PER_USER = "b30411f5-fea1-4a59-9ad9-3db7c7ead579";
+  const PLAN = "ea2cf03b-ac60-46ae-9c1d-eeaeb63cec86";
+  const sku = classifySkus([{
+    skuId: PER_USER, skuPartNumber: "POWERAPPS_PER_USER", capabilityStatus: "Enabled",
+    servicePlans: [{ servicePlanId: PLAN, servicePlanName: "POWERAPPS_PER_USER" }, { servicePlanId: "efb87545-963c-4e0d-99df-69c6916d9eb0", servicePlanName: "EXCHANGE_S_ENTERPRISE" }],
+  }]).skus;
+  const tenant = { ...facts(), skus: { ...facts().skus, ...sku } };
+  const plansOff = user({ licenses: [{ skuId: PER_USER, disabledPlans: [PLAN] }] });
+
+  it("when the diagnostics explain the license rule, then they name the product and its disabled plans, and the lever is to enable them (not to assign a license the user holds)", () => {
+    const e = evaluateEligibility({ user: plansOff, userId: plansOff.id, tenant, environment: environment() });
+    const rule = e.rules.find((r) => r.id === "D2.license");
+    expect(rule).toMatchObject({ passed: false, data: { licensesWithAccessPlansDisabled: [{ product: "POWERAPPS_PER_USER", skuId: PER_USER, servicePlanIds: [PLAN] }] } });
+    expect(rule?.lever).toMatch(new RegExp(`holds POWERAPPS_PER_USER.*${PLAN}.*disabled.*enable them.*licenses/${PER_USER}`));
   });
 });
