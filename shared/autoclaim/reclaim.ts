@@ -31,6 +31,8 @@ export interface ReclaimDeps {
   now(): Date;
   /** Only these tenants (e.g. the one whose automation just resumed); every onboarded tenant by default. */
   tenantIds?: readonly string[];
+  /** P11: a tenant found paused (the timer notes it, so resuming runs it). */
+  onPaused?(tenantId: string): Promise<void>;
 }
 
 export async function runReclamation(deps: ReclaimDeps, log: (msg: string) => void = () => undefined): Promise<{ reclaimed: number; failed: number }> {
@@ -48,7 +50,7 @@ export async function runReclamation(deps: ReclaimDeps, log: (msg: string) => vo
 }
 
 async function reclaimTenant(deps: ReclaimDeps, tenantId: string, cutoff: string, out: { reclaimed: number; failed: number }, log: (msg: string) => void): Promise<void> {
-  if (await deps.isPaused(tenantId)) return; // P11: automatic changes wait
+  if (await deps.isPaused(tenantId)) return deps.onPaused?.(tenantId); // P11: automatic changes wait
   if (!(await deps.isAutoClaimEnabled(tenantId))) return;
   const enabled = new Set((await deps.policies(tenantId)).filter((p) => p.enabled).map((p) => p.id));
   const claims = (await deps.claims.claimed(tenantId)).filter((c) => productOfApp(c.appId) !== undefined && enabled.has(c.policyId));

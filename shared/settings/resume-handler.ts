@@ -5,6 +5,7 @@ import { licensing, trialExpiryDeps } from "../licenses/composition.js";
 import { expireTrials } from "../licenses/trial-expiry.js";
 import { getRuntime } from "../runtime.js";
 import { AUTOMATION_RESUMED_KIND, runResumedWork, type ResumedRun } from "./resume.js";
+import { skippedWhilePaused } from "./skipped-while-paused.js";
 
 /** The scheduled runs a pause may have skipped: L11 trial expiry and A13 reclamation, for one tenant. */
 export function resumedRuns(warn: (msg: string) => void): ResumedRun[] {
@@ -31,7 +32,9 @@ export function registerResumeHandler(): void {
     // The switch itself, not the 10-s cache that may still say "paused".
     const isPausedNow = async (tenantId: string) => (await rt.settings.get(tenantId, "automation")).value.paused;
     const warn = (msg: string) => context.warn(msg);
-    const result = await runResumedWork(envelope.tenantId, isPausedNow, resumedRuns(warn), warn);
+    const runs = resumedRuns(warn);
+    const skipped = await skippedWhilePaused(envelope.tenantId, ["trialExpiry", "reclamation"]);
+    const result = await runResumedWork(envelope.tenantId, isPausedNow, runs, warn, skipped);
     context.log(JSON.stringify({ event: "automation-resumed", tenantId: envelope.tenantId, ...result }));
   });
 }

@@ -32,20 +32,28 @@ export interface ResumedRun {
 }
 
 /**
- * The handler's work: nothing if the tenant is paused again; otherwise each run, one failure not
- * stopping the others. A run that failed for a passing reason (throttling, a dependency down) makes
+ * The handler's work: nothing if the tenant is paused again; otherwise each run the pause skipped
+ * (`skipped`: the runs noted as skipped while paused, cleared once they ran; every run without it),
+ * one failure not stopping the others. A run that failed for a passing reason (throttling, a dependency down) makes
  * the message fail afterwards, so the queue delivers it again (the runs are idempotent: they read
  * what is still to do); any other failure is reported through `warn` and left to the schedule.
  */
 export async function runResumedWork(
   tenantId: string, isPausedNow: (tenantId: string) => Promise<boolean>, runs: readonly ResumedRun[], warn: (msg: string) => void,
+  skipped?: { has(run: string): boolean; clear(run: string): Promise<void> },
 ): Promise<Record<string, unknown>> {
   if (await isPausedNow(tenantId)) return { paused: true };
   const out: Record<string, unknown> = {};
   let retry: AppError | undefined;
   for (const r of runs) {
+    if (skipped && !skipped.has(r.name)) {
+      out[r.name] = { notSkipped: true };
+      continue;
+    }
     try {
-      out[r.name] = await r.run(tenantId, isPausedNow);
+      const result = await r.run(tenantId, isPausedNow);
+      out[r.name] = result;
+      if (result.paused !== true) await skipped?.clear(r.name);
     } catch (err) {
       out[r.name] = { error: err instanceof Error ? err.message : String(err) };
       if (err instanceof AppError && err.transient) retry ??= err;

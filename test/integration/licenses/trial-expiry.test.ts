@@ -98,10 +98,18 @@ describe("L11 trial expiry", () => {
     expect(alerts).toContainEqual(expect.objectContaining({ code: "trial-expired-inherited", groupId, userIds: [TRIAL_USER] }));
   });
 
-  it("when automation is paused, then nothing is removed; resuming removes them at once (P11), not at the next nightly run", async () => {
+  it("when automation is paused at the nightly run, then nothing is removed; resuming removes them at once (P11), not at the next nightly run", async () => {
     await setPaused(true);
     const paused = await expireTrials(deps(), s.tenantId, new Date());
     expect(paused).toMatchObject({ paused: true, expired: [] });
+    // The nightly run in the host finds the tenant paused and notes what it skipped.
+    const note = () => s.stack.database.container("settings").item("skipped-while-paused:trialExpiry", s.tenantId).read().then((r) => r.resource as unknown);
+    expect(await note()).toBeUndefined();
+    const nightly = await fetch(`${s.stack.hostUrl}/admin/functions/trial-expiry-timer`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(nightly.status).toBe(202);
+    const noted = Date.now() + 30_000;
+    while (!(await note()) && Date.now() < noted) await new Promise((r) => setTimeout(r, 100));
+    expect(await note()).toBeDefined();
     expect(await trialOf(TRIAL_USER)).toBeDefined();
     const seqBefore = Math.max(0, ...(await auditOf(s, TRIAL_USER)).map((r) => r.seq));
     await setPaused(false);
@@ -115,6 +123,9 @@ describe("L11 trial expiry", () => {
     const trialsLeft = async () => (await s.sim<{ skus: { skuId: string; consumedUnits: number }[] }>("GET", "summary")).skus.find((k) => k.skuId === DEMO_SKUS.powerAppsTrial)?.consumedUnits;
     while ((await trialsLeft()) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(await trialsLeft()).toBe(0);
+    // Done: the note goes, so the next resume runs nothing the pause did not skip.
+    while ((await note()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await note()).toBeUndefined();
   });
 
   it("when the timer function runs in the host, then trials past 90 days today are removed", async () => {

@@ -39,6 +39,21 @@ describe("P11 resume: the scheduled work a pause skipped runs when automation re
     expect(warn).toHaveBeenCalledWith(expect.stringMatching(/trialExpiry .*a bug/));
   });
 
+  it("when the runs a pause skipped were noted, then resuming runs only those, and clears each note once it ran (not when paused again)", async () => {
+    const trial = vi.fn(() => Promise.resolve({ paused: false, expired: 3 }));
+    const reclaim = vi.fn(() => Promise.resolve({ reclaimed: 1 }));
+    const cleared: string[] = [];
+    const skipped = { has: (run: string) => run === "trialExpiry", clear: (run: string) => (cleared.push(run), Promise.resolve()) };
+    const runs = [{ name: "trialExpiry", run: trial }, { name: "reclamation", run: reclaim }];
+    expect(await runResumedWork(T, () => Promise.resolve(false), runs, () => undefined, skipped)).toEqual({ trialExpiry: { paused: false, expired: 3 }, reclamation: { notSkipped: true } });
+    expect(reclaim).not.toHaveBeenCalled();
+    expect(cleared).toEqual(["trialExpiry"]);
+
+    const pausedAgain = { has: () => true, clear: (run: string) => (cleared.push(run), Promise.resolve()) };
+    await runResumedWork(T, () => Promise.resolve(false), [{ name: "trialExpiry", run: () => Promise.resolve({ paused: true }) }], () => undefined, pausedAgain);
+    expect(cleared).toEqual(["trialExpiry"]);
+  });
+
   it("when a run fails for a passing reason (Graph throttling, a dependency down), then the others still run and the message fails so the queue delivers it again", async () => {
     const throttled = new AppError("unavailable", "Graph is throttling", { retryAfterSeconds: 5 });
     const second = vi.fn(() => Promise.resolve({ reclaimed: 0 }));
