@@ -1,4 +1,4 @@
-import type { Container, JSONObject, OperationInput } from "@azure/cosmos";
+import type { Container, JSONObject, OperationInput, PatchOperation } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
 import type { Caller, EventSource } from "../events/sign-in-event.js";
 import { GroupedWrites } from "../storage/grouped-writes.js";
@@ -99,23 +99,11 @@ export class ClaimStore {
    * Maintenance: a pending claim Graph shows assigned is marked claimed, if it is still the version
    * read (a new event may have taken the expired claim over meanwhile). True when this call marked it.
    */
-  async markClaimedIf(claim: Stored<ClaimDocument>, at: Date): Promise<boolean> {
-    try {
-      await patchIf(
-        this.container,
-        claim.id,
-        claim.tenantId,
-        [
-          { op: "set", path: "/status", value: "claimed" },
-          { op: "set", path: "/claimedAt", value: at.toISOString() },
-        ],
-        { condition: "from c where c.status = 'pending'", ifMatch: claim._etag },
-      );
-      return true;
-    } catch (err) {
-      if (err instanceof AppError && (err.kind === "preconditionFailed" || err.kind === "notFound")) return false;
-      throw err;
-    }
+  markClaimedIf(claim: Stored<ClaimDocument>, at: Date): Promise<boolean> {
+    return this.patchPendingAsRead(claim, [
+      { op: "set", path: "/status", value: "claimed" },
+      { op: "set", path: "/claimedAt", value: at.toISOString() },
+    ]);
   }
 
   /** A13: the claim is over. False when another run marked it first (no longer `claimed`): it stays as it is. */
@@ -145,11 +133,13 @@ export class ClaimStore {
    */
   async expireBy(claim: Stored<ClaimDocument>, at: Date): Promise<boolean> {
     if (Date.parse(claim.expiresAt) <= at.getTime()) return false;
+    return this.patchPendingAsRead(claim, [{ op: "set", path: "/expiresAt", value: at.toISOString() }]);
+  }
+
+  /** Patches a claim still pending and as read (its ETag); false when it changed or went meanwhile. */
+  private async patchPendingAsRead(claim: Stored<ClaimDocument>, operations: PatchOperation[]): Promise<boolean> {
     try {
-      await patchIf(this.container, claim.id, claim.tenantId, [{ op: "set", path: "/expiresAt", value: at.toISOString() }], {
-        condition: "from c where c.status = 'pending'",
-        ifMatch: claim._etag,
-      });
+      await patchIf(this.container, claim.id, claim.tenantId, operations, { condition: "from c where c.status = 'pending'", ifMatch: claim._etag });
       return true;
     } catch (err) {
       if (err instanceof AppError && (err.kind === "preconditionFailed" || err.kind === "notFound")) return false;
