@@ -86,7 +86,7 @@ function build(rt: Runtime, lic: Licensing): AutoClaim {
     // D4: the Dataverse sync's contract (shared/sync/first-access.ts).
     forwardFirstAccess: async (tenantId: string, body: SignInEnvelopeBody) => {
       if (!body.event.environmentId) return;
-      const firstAccess: FirstAccessBody = { userId: body.event.userId, environmentId: body.event.environmentId, occurredAt: body.event.occurredAt };
+      const firstAccess: FirstAccessBody = { userId: body.event.userId, environmentId: body.event.environmentId, occurredAt: body.event.occurredAt, eventId: body.event.eventId };
       await rt.eventQueue.send(newEnvelope({ kind: FIRST_ACCESS_KIND, tenantId, id: `${body.event.eventId}.first-access`.slice(0, 200), body: firstAccess }));
     },
     recordUse: async (tenantId, userId, appId, at) => {

@@ -1,7 +1,7 @@
 import type { Container, PatchOperation } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
 import { GroupedWrites } from "../storage/grouped-writes.js";
-import { deleteItem, queryAll, readItem, type Stored } from "../storage/repository.js";
+import { deleteItem, patchIf, queryAll, readItem, type Stored } from "../storage/repository.js";
 import type { EventDocument, EventStatus } from "./sign-in-event.js";
 
 /**
@@ -95,6 +95,15 @@ export class EventStore {
     } catch (err) {
       if (err instanceof AppError && (err.kind === "preconditionFailed" || err.kind === "notFound")) return false;
       throw err;
+    }
+  }
+
+  /** D4: what the sync did with the first access the event reported (its own field: the claim side's outcome is untouched). */
+  async setFirstAccessResult(tenantId: string, eventId: string, result: NonNullable<EventDocument["firstAccessResult"]>): Promise<void> {
+    try {
+      await patchIf(this.container, eventId, eventPartition(tenantId, eventId), [{ op: "set", path: "/firstAccessResult", value: result }]);
+    } catch (err) {
+      if (!(err instanceof AppError && err.kind === "notFound")) throw err;
     }
   }
 

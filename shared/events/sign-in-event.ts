@@ -94,6 +94,14 @@ export const trackingPlanOutcomeSchema = z.object({
   reason: z.string().optional(),
 });
 
+/** D4: what the Dataverse sync did with a first access the event reported (set by the sync, after "forwarded"). */
+export const firstAccessResultSchema = z.object({
+  outcome: z.enum(["applied", "skipped", "waiting"]),
+  /** applied: what changed (added, reEnabled, updated, unchanged, disabled); skipped or waiting: why. */
+  detail: z.string(),
+  at: z.string(),
+});
+
 /** The stored event (container `events`, partition key `tenantId|eventId`). */
 export const eventDocumentSchema = z.object({
   id: z.string(),
@@ -111,6 +119,7 @@ export const eventDocumentSchema = z.object({
   claim: eventClaimSchema.nullish(),
   trackingPlan: trackingPlanOutcomeSchema.nullish(),
   firstAccess: z.literal("forwarded").nullish(),
+  firstAccessResult: firstAccessResultSchema.nullish(),
   /** The status code of the first answer to the producer (202, or 429 when deferred by the cap). */
   answer: z.union([z.literal(202), z.literal(429)]),
   updatedAt: z.string(),
@@ -143,6 +152,7 @@ export const eventViewSchema = z.object({
   claim: eventClaimSchema.nullable(),
   trackingPlan: trackingPlanOutcomeSchema.nullable(),
   firstAccess: z.enum(["forwarded"]).nullable(),
+  firstAccessResult: firstAccessResultSchema.nullable().describe("D4: what the Dataverse sync did with the first access (null until it has handled it)"),
 });
 export type EventView = z.infer<typeof eventViewSchema>;
 
@@ -164,5 +174,6 @@ export function toEventView(doc: EventDocument): EventView {
     claim: doc.claim ?? null,
     trackingPlan: doc.trackingPlan ?? null,
     firstAccess: doc.firstAccess ?? null,
+    firstAccessResult: doc.firstAccessResult ?? null,
   };
 }

@@ -2,6 +2,7 @@ import type { InvocationContext } from "@azure/functions";
 import { z } from "zod";
 import { AppError } from "../errors/app-error.js";
 import { registerEnvelopeHandler } from "../events/dispatch.js";
+import { EventStore } from "../events/event-store.js";
 import type { Envelope } from "../queue/envelope.js";
 import type { QueueSender } from "../queue/transport.js";
 import { getRuntime } from "../runtime.js";
@@ -25,6 +26,8 @@ export const firstAccessBodySchema = z.object({
   /** Power Platform environment id (as the admin API names it). */
   environmentId: z.string().min(1).max(100).regex(/^[A-Za-z0-9-]+$/, "an environment id"),
   occurredAt: z.iso.datetime({ offset: true }),
+  /** The sign-in event that reported the first access: it shows what the sync did with it. */
+  eventId: z.string().min(1).max(200).optional(),
   /**
    * Set by this handler (never by the producer) when it re-sends the event while automation is
    * paused: the id of the event's first envelope and how many wait rounds it has been through.
@@ -41,8 +44,20 @@ export type FirstAccessOutcome =
   | { outcome: "waiting"; reason: string }
   | { outcome: "skipped"; reason: string };
 
-export async function handleFirstAccess(deps: SyncDeps, envelope: Envelope, requeue: QueueSender): Promise<FirstAccessOutcome> {
+/**
+ * D4: handles the first access, and tells the sign-in event that reported it what became of it
+ * (`report`; a failure to tell changes nothing of what was done).
+ */
+export async function handleFirstAccess(
+  deps: SyncDeps, envelope: Envelope, requeue: QueueSender, report: (tenantId: string, eventId: string, outcome: FirstAccessOutcome) => Promise<void> = () => Promise.resolve(),
+): Promise<FirstAccessOutcome> {
   const body = firstAccessBodySchema.parse(envelope.body);
+  const outcome = await firstAccess(deps, envelope, body, requeue);
+  if (body.eventId) await report(envelope.tenantId, body.eventId, outcome).catch(() => undefined);
+  return outcome;
+}
+
+async function firstAccess(deps: SyncDeps, envelope: Envelope, body: FirstAccessBody, requeue: QueueSender): Promise<FirstAccessOutcome> {
   const tenantId = envelope.tenantId;
   if (await deps.isPaused(tenantId)) {
     // P11: the event waits (same attempt: waiting is not failing) and is applied once automation resumes.
@@ -98,6 +113,7 @@ async function record(deps: SyncDeps, tenantId: string, body: FirstAccessBody, o
 }
 
 let registered = false;
+let events: EventStore | undefined;
 
 /** Registers the `first-access` handler with the event queue's dispatcher (once per process). */
 export function registerFirstAccessHandler(): void {
@@ -105,7 +121,20 @@ export function registerFirstAccessHandler(): void {
   registered = true;
   registerEnvelopeHandler(FIRST_ACCESS_KIND, async (envelope: Envelope, context: InvocationContext) => {
     const rt = await getRuntime();
-    const result = await handleFirstAccess(await getSyncDeps(), envelope, rt.eventQueue);
+    events ??= new EventStore(rt.container("events"));
+    const store = events;
+    const report = (tenantId: string, eventId: string, outcome: FirstAccessOutcome) =>
+      store.setFirstAccessResult(tenantId, eventId, {
+        outcome: outcome.outcome,
+        detail:
+          outcome.outcome !== "applied"
+            ? outcome.reason
+            : outcome.result.drift
+              ? `${outcome.result.outcome}; the platform refused: ${outcome.result.drift.platform.message}`
+              : outcome.result.outcome,
+        at: new Date().toISOString(),
+      });
+    const result = await handleFirstAccess(await getSyncDeps(), envelope, rt.eventQueue, report);
     context.log(JSON.stringify({ event: "first-access", tenantId: envelope.tenantId, outcome: result.outcome, ...("reason" in result && { reason: result.reason }) }));
   });
 }

@@ -329,6 +329,13 @@ describe("the claim processor", () => {
       if (handled.length === 0) await new Promise((r) => setTimeout(r, 200));
     }
     expect(handled).toHaveLength(1);
+    // The event says what the sync did with it (here: nothing, the environment's sync is off), not only "forwarded".
+    let shown = await s.getEvent(String(event.eventId));
+    while (Date.now() < until && !shown?.firstAccessResult) {
+      await new Promise((r) => setTimeout(r, 200));
+      shown = await s.getEvent(String(event.eventId));
+    }
+    expect(shown).toMatchObject({ status: "forwarded", firstAccess: "forwarded", firstAccessResult: { outcome: "skipped", detail: expect.stringMatching(/sync is off/) as string } });
     const noEnvironment = await s.postEvent(signInEvent(user!, randomUUID(), { trigger: "first-access" }));
     expect(noEnvironment.status).toBe(400);
   });
