@@ -245,11 +245,15 @@ async function decide(
   // no now, or (A4) the policy no longer has the product of the claim: the claim is not made -
   // unless Graph shows it was (then it is claimed, or, its answer lost moments ago, it is settled
   // against Graph by maintenance: meanwhile no other product is claimed).
-  const keep = "skip" in plan ? undefined : (kept: ClaimDocument) => plan.products.some((p) => sameSku(p.skuId, kept.skuId));
+  // Kept: a claim on a product of the policy as it was when the claim began. A policy edited since
+  // (a product removed, the order changed) is followed: the claim starts again on it.
+  const keep = "skip" in plan
+    ? undefined
+    : (kept: ClaimDocument) => plan.products.some((p) => sameSku(p.skuId, kept.skuId)) && !(Date.parse(plan.policy.updatedAt) > Date.parse(kept.createdAt));
   const withdrawn = resume ? await withdrawKeptClaim(deps, tenantId, ev, { keep }) : undefined;
   if (withdrawn?.happened) return claimedBy(deps, withdrawn.kept, catalog);
   if (withdrawn?.settling && !("skip" in plan)) {
-    return { status: "skipped", code: "claim-in-progress", reason: `the claim begun for this event on ${withdrawn.kept.skuId}, no longer a product of the policy: ${SETTLING}` };
+    return { status: "skipped", code: "claim-in-progress", reason: `the claim begun for this event on ${withdrawn.kept.skuId}, before the policy's products were edited: ${SETTLING}` };
   }
   const notClaiming = (extra: Partial<Decided> = {}): Decided | undefined =>
     "skip" in plan

@@ -232,10 +232,16 @@ describe("A4/A10: a policy edited while a claim is on its way", () => {
     expect(f.calls.filter((c) => /^(reserve|assign)/.test(c))).toEqual([]);
   });
 
-  it("when our retry resumes a claim kept on a product the policy still has, then it goes on with it (no unit given back or taken)", async () => {
-    const f = fakes({ stored: kept, units: { [BACKUP]: 1 }, policies: [edited([BACKUP, PRIMARY])] });
+  it("when our retry resumes a claim and the policy was not edited since it began, then it goes on with it (no unit given back or taken)", async () => {
+    const f = fakes({ stored: kept, units: { [BACKUP]: 1 }, policies: [{ ...policy(), updatedAt: "2026-12-06T11:00:00Z" }] });
     expect(await processSignInEvent(f.deps, envelope(2), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "claimed", claim: { skuId: PRIMARY } } });
     expect(f.calls.filter((c) => /^(remove|release|assign)/.test(c))).toEqual([`assign ${PRIMARY}`]);
+  });
+
+  it("when our retry resumes a claim and the policy's products were reordered since it began, then the claim follows the new order: its unit given back, the new primary claimed", async () => {
+    const f = fakes({ stored: kept, units: { [BACKUP]: 1 }, policies: [edited([BACKUP, PRIMARY])] });
+    expect(await processSignInEvent(f.deps, envelope(2), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "claimed", claim: { skuId: BACKUP } } });
+    expect(f.calls.filter((c) => /^(remove|release|reserve|assign)/.test(c))).toEqual(["remove", `release ${PRIMARY}`, `reserve ${BACKUP}`, `assign ${BACKUP}`]);
   });
 });
 
