@@ -393,7 +393,7 @@ async function withdrawKeptClaim(
  * by seconds, so a read right away could miss the license and give its unit back while the user
  * holds it - a license with no claim (not in the A7 report, not reclaimable by A13).
  */
-export const SETTLE_AFTER_MS = 2 * 60_000;
+const SETTLE_AFTER_MS = 2 * 60_000;
 
 const SETTLING =
   "whether Microsoft Graph assigned the license before its answer was lost is checked against Microsoft Graph within minutes: the event then shows claimed, or the reserved license is given back";

@@ -98,15 +98,6 @@ export class EventStore {
     }
   }
 
-  /** D4: what the sync did with the first access the event reported (its own field: the claim side's outcome is untouched). */
-  async setFirstAccessResult(tenantId: string, eventId: string, result: NonNullable<EventDocument["firstAccessResult"]>): Promise<void> {
-    try {
-      await patchIf(this.container, eventId, eventPartition(tenantId, eventId), [{ op: "set", path: "/firstAccessResult", value: result }]);
-    } catch (err) {
-      if (!(err instanceof AppError && err.kind === "notFound")) throw err;
-    }
-  }
-
   /** A tenant's processed events with one of these statuses since `from` (the report; bounded by `maxItems`). */
   async processedSince(tenantId: string, statuses: readonly EventStatus[], from: Date, maxItems: number): Promise<EventDocument[]> {
     return queryAll<EventDocument>(
@@ -173,4 +164,18 @@ export class EventStore {
 /** A failed tracking plan's code (outcomes stored before it had one: the code its reason starts with). */
 export function trackingPlanFailureCode(plan: { code?: string; reason?: string } | null | undefined): string {
   return plan?.code ?? /^([a-z0-9-]+):/.exec(plan?.reason ?? "")?.[1] ?? "unknown";
+}
+
+/**
+ * D4: what the sync did with the first access an event reported, on the event (the `events`
+ * container; its own field: the claim side's outcome is untouched). An event gone is no error.
+ */
+export async function setFirstAccessResult(
+  container: Container, tenantId: string, eventId: string, result: NonNullable<EventDocument["firstAccessResult"]>,
+): Promise<void> {
+  try {
+    await patchIf(container, eventId, eventPartition(tenantId, eventId), [{ op: "set", path: "/firstAccessResult", value: result }]);
+  } catch (err) {
+    if (!(err instanceof AppError && err.kind === "notFound")) throw err;
+  }
 }

@@ -221,10 +221,11 @@ export class LicenseAssignments {
     const refusals = changes.map((c) => productRefusal(c, catalog));
     const first = refusals[0];
     const refused = first && refusals.every((r) => r?.code === first.code && r.message === first.message) ? first : undefined;
-    if (refused && !trail) throw refused;
-    if (refused && trail && intentWritten) {
-      await intentWritten;
-      await trail.writeOutcome(changes.map((c) => ({ userId: c.userId, outcome: "failed", error: refused })), prepared, `${refused.code}: nothing was attempted`);
+    if (refused) {
+      if (trail && intentWritten) {
+        await intentWritten;
+        await trail.writeOutcome(changes.map((c) => ({ userId: c.userId, outcome: "failed", error: refused })), prepared, `${refused.code}: nothing was attempted`);
+      }
       throw refused;
     }
 

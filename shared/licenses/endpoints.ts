@@ -28,6 +28,12 @@ const shortageSchema = z.object({ skuId: z.string(), skuPartNumber: z.string(), 
 const bulkResultSchema = multiUserWithPlanSchema.extend({ dryRun: z.boolean(), shortages: z.array(shortageSchema) });
 const changeResponseSchema = z.object({ userId: z.string(), changed: z.boolean(), plan: changePlanSchema });
 /** A 207 where Graph throttled a user past the retry budget (its `error.code` is `throttled`). */
+/** The 403 and 404 of a change to one user's licenses. */
+const ONE_USER_REFUSALS = {
+  403: { description: "guest-needs-global-administrator (L9: a guest's licenses, by anyone but a Global Administrator; userId), or the caller's role (missing-role, wrong-tenant, tenant-not-onboarded)" },
+  404: { description: "user-not-found (userId)" },
+};
+
 const throttledUsers = { "Retry-After": "When a user's change was throttled (error code throttled): seconds to wait before sending it again" };
 /** What refuses a whole request about several users before Microsoft Graph is called (422, not a 207). */
 const WHOLE_REQUEST_REFUSED =
@@ -136,8 +142,7 @@ export const usersAssignLicensePost = defineEndpoint({
   body: assignLicenseBodySchema,
   responses: {
     200: { description: "Applied (or nothing to do)", schema: changeResponseSchema },
-    403: { description: "guest-needs-global-administrator (L9: a guest's licenses, by anyone but a Global Administrator; userId), or the caller's role (missing-role, wrong-tenant, tenant-not-onboarded)" },
-    404: { description: "user-not-found (userId)" },
+    ...ONE_USER_REFUSALS,
     409: { description: "group-inherited-license (L15: remove it from the group; skuId, groupIds), license-not-assigned (skuId)" },
     422: {
       description:
@@ -160,8 +165,7 @@ export const usersLicensesPatch = defineEndpoint({
   body: setPlansBodySchema,
   responses: {
     200: { description: "Applied (or already so)", schema: changeResponseSchema },
-    403: { description: "guest-needs-global-administrator (L9: a guest's licenses, by anyone but a Global Administrator; userId), or the caller's role (missing-role, wrong-tenant, tenant-not-onboarded)" },
-    404: { description: "user-not-found (userId)" },
+    ...ONE_USER_REFUSALS,
     409: { description: "license-not-assigned (the user does not hold it directly; skuId), group-inherited-license (skuId, groupIds)" },
     422: {
       description:

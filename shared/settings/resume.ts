@@ -25,6 +25,12 @@ export async function announceResume(
   }
 }
 
+/** The runs a pause skipped (noted by the scheduled runs that found the tenant paused), each cleared once it ran. */
+export interface SkippedRuns {
+  has(run: string): boolean;
+  clear(run: string): Promise<void>;
+}
+
 /** A run that a pause may have skipped, run again for one tenant; `isPaused` is read fresh. */
 export interface ResumedRun {
   name: string;
@@ -40,7 +46,7 @@ export interface ResumedRun {
  */
 export async function runResumedWork(
   tenantId: string, isPausedNow: (tenantId: string) => Promise<boolean>, runs: readonly ResumedRun[], warn: (msg: string) => void,
-  skipped?: { has(run: string): boolean; clear(run: string): Promise<void> },
+  skipped?: SkippedRuns,
 ): Promise<Record<string, unknown>> {
   if (await isPausedNow(tenantId)) return { paused: true };
   const out: Record<string, unknown> = {};

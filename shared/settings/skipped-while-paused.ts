@@ -1,5 +1,6 @@
 import { getRuntime } from "../runtime.js";
 import { deleteItem, readItem, upsert } from "../storage/repository.js";
+import type { SkippedRuns } from "./resume.js";
 
 /**
  * P11: the scheduled runs that found a tenant paused (L11 trial expiry, A13 reclamation) note it,
@@ -17,7 +18,7 @@ export async function noteSkippedWhilePaused(tenantId: string, run: SkippableRun
 }
 
 /** The runs noted for the tenant, each with a `clear` for once it has run. */
-export async function skippedWhilePaused(tenantId: string, runs: readonly SkippableRun[]): Promise<{ has(run: string): boolean; clear(run: string): Promise<void> }> {
+export async function skippedWhilePaused(tenantId: string, runs: readonly SkippableRun[]): Promise<SkippedRuns> {
   const settings = (await getRuntime()).container("settings");
   const noted = new Set<string>();
   for (const run of runs) if (await readItem(settings, noteId(run), tenantId)) noted.add(run);

@@ -2,7 +2,7 @@ import type { InvocationContext } from "@azure/functions";
 import { z } from "zod";
 import { AppError } from "../errors/app-error.js";
 import { registerEnvelopeHandler } from "../events/dispatch.js";
-import { EventStore } from "../events/event-store.js";
+import { setFirstAccessResult } from "../events/event-store.js";
 import type { Envelope } from "../queue/envelope.js";
 import type { QueueSender } from "../queue/transport.js";
 import { getRuntime } from "../runtime.js";
@@ -113,7 +113,6 @@ async function record(deps: SyncDeps, tenantId: string, body: FirstAccessBody, o
 }
 
 let registered = false;
-let events: EventStore | undefined;
 
 /** Registers the `first-access` handler with the event queue's dispatcher (once per process). */
 export function registerFirstAccessHandler(): void {
@@ -121,10 +120,8 @@ export function registerFirstAccessHandler(): void {
   registered = true;
   registerEnvelopeHandler(FIRST_ACCESS_KIND, async (envelope: Envelope, context: InvocationContext) => {
     const rt = await getRuntime();
-    events ??= new EventStore(rt.container("events"));
-    const store = events;
     const report = (tenantId: string, eventId: string, outcome: FirstAccessOutcome) =>
-      store.setFirstAccessResult(tenantId, eventId, {
+      setFirstAccessResult(rt.container("events"), tenantId, eventId, {
         outcome: outcome.outcome,
         detail:
           outcome.outcome !== "applied"

@@ -309,11 +309,6 @@ export class SyncStore {
     return { drift, locks, pins, failed };
   }
 
-  /** Every failed-action mark of an environment (the users an incremental run retries). */
-  async readFailedActions(tenantId: string, environmentId: string): Promise<Map<string, FailedAction>> {
-    return (await this.readRechecked(tenantId, environmentId)).failed;
-  }
-
   /**
    * What an incremental run looks at besides the directory's changes, in one query: the failed-action
    * marks (retried) and the users with drift (whose record is read again: the platform may have

@@ -122,7 +122,7 @@ describe("a failed action (D1)", () => {
     expect(e.dataverse.byObjectId(mover.id)?.title).toBe("Head of Sales");
     // The marks are gone: the cycle after starts no run.
     expect(await e.envState()).toMatchObject({ cursor: 4, failedUsers: 0 });
-    expect((await e.store.readFailedActions(e.tenantId, production.id)).size).toBe(0);
+    expect((await e.store.readRechecked(e.tenantId, production.id)).failed.size).toBe(0);
   });
 
   it("when a user whose action failed needs none any more (left the group meanwhile), then the next run does nothing for them and drops the mark", async () => {
@@ -132,7 +132,7 @@ describe("a failed action (D1)", () => {
     e.failAddOnce.add(joiner.id);
     const first = await e.startRun({ full: false, fromCycle: 2, targetCycle: 3 });
     expect(await e.runJob(first.envelope)).toBe("succeeded");
-    expect((await e.store.readFailedActions(e.tenantId, production.id)).has(joiner.id)).toBe(true);
+    expect((await e.store.readRechecked(e.tenantId, production.id)).failed.has(joiner.id)).toBe(true);
 
     const left = { ...joiner, groups: [] };
     const state = await e.directory();
@@ -143,7 +143,7 @@ describe("a failed action (D1)", () => {
     const second = await e.startRun({ full: false, fromCycle: 3, targetCycle: 4 });
     expect(await e.runJob(second.envelope)).toBe("succeeded");
     expect(e.dataverse.byObjectId(joiner.id)).toBeUndefined();
-    expect((await e.store.readFailedActions(e.tenantId, production.id)).size).toBe(0);
+    expect((await e.store.readRechecked(e.tenantId, production.id)).failed.size).toBe(0);
     expect(await e.envState()).toMatchObject({ failedUsers: 0 });
   });
 });
