@@ -10,12 +10,14 @@ import { QueueClient } from "@azure/storage-queue";
 import { answersHttp, COSMOS_EMULATOR_KEY, freePort, spawnService } from "../local/services.js";
 import { repoRoot } from "../local/paths.js";
 import { serviceEntry } from "../local/stack.js";
-import { buildDemoTenant, DEMO_SKUS, DEMO_TENANT_ID } from "../local/sim-cloud/demo-tenant.js";
+import { buildDemoTenant, DEMO_PLANS, DEMO_SKUS, DEMO_TENANT_ID } from "../local/sim-cloud/demo-tenant.js";
 import type { TenantFixture } from "../local/sim-cloud/state/fixture.js";
 import { KNOWN_APPS } from "../shared/autoclaim/apps.js";
 import { freeStackPorts, startTestStack, type TestStack } from "../test/support/stack.js";
 import { cpuByComponent, readProfile } from "./cpu-profile.js";
 import { numberArg, pct, postJson, simAdmin, stringArg } from "./support.js";
+
+const BENCH_BACKUP_SKU = "7b0a4f3e-2c51-4d8a-9e6f-1a2b3c4d5e01";
 
 /**
  * `npm run bench -- autoclaim [--events 5000] [--rate 50] [--burst 2000] [--latency 50]`
@@ -89,8 +91,13 @@ export async function run(args: string[]): Promise<void> {
     const userIds = Array.from({ length: steadyEvents + burstEvents }, () => randomUUID());
     for (const id of userIds) fixture.users.push({ id, userPrincipalName: `bench.${id.slice(0, 13)}@contoso-sim.onmicrosoft.com`, displayName: `Bench ${id.slice(0, 8)}`, usageLocation: "NL" });
     for (const s of fixture.skus ?? []) {
-      if (s.skuId === DEMO_SKUS.powerAutomatePerUser) s.prepaidUnits = { enabled: steadyEvents + burstEvents + 100 };
+      if (s.skuId === DEMO_SKUS.powerBiPremiumPerUser) s.prepaidUnits = { enabled: steadyEvents + burstEvents + 100 };
     }
+    // A backup that licenses Power BI too (A2), as in the tests: never reached while the primary has units.
+    fixture.skus?.push({
+      skuId: BENCH_BACKUP_SKU, skuPartNumber: "POWER_BI_PRO_CE", displayName: "Power BI Pro (nonprofit)", prepaidUnits: { enabled: 20 },
+      servicePlans: [{ servicePlanId: DEMO_PLANS.powerBi, servicePlanName: "BI_AZURE_P2" }],
+    });
     await sim("POST", "reset", { fixture });
     await sim("PATCH", "settings", { latencyMs: { graph: latency }, rateLimits: { graph: { enabled: false } } });
     const admin = await stack.token({ tenantId: DEMO_TENANT_ID, roles: ["Global Administrator"] });
@@ -104,7 +111,7 @@ export async function run(args: string[]): Promise<void> {
       await stack.call(`/api/tenants/${DEMO_TENANT_ID}/auto-claim-policies`, {
         method: "POST",
         token: admin,
-        body: JSON.stringify({ name: "bench", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }, { skuId: DEMO_SKUS.powerAppsPerUser }] }),
+        body: JSON.stringify({ name: "bench", appId, products: [{ skuId: DEMO_SKUS.powerBiPremiumPerUser }, { skuId: BENCH_BACKUP_SKU }] }),
       }),
       "policy",
     );
@@ -210,7 +217,7 @@ export async function run(args: string[]): Promise<void> {
     const summary = (await sim("GET", "summary")) as { skus: { skuId: string; consumedUnits: number; available: number }[] };
     const users = (await sim("GET", "users")) as { value: { id: string; assignedLicenses?: { skuId: string }[] }[] };
     const benchSet = new Set([...userIds, ...warmUsers]);
-    const policyProducts = new Set<string>([DEMO_SKUS.powerAutomatePerUser, DEMO_SKUS.powerAppsPerUser]);
+    const policyProducts = new Set<string>([DEMO_SKUS.powerBiPremiumPerUser, BENCH_BACKUP_SKU]);
     let doubles = 0;
     let licensed = 0;
     for (const u of users.value) {

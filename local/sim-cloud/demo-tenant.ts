@@ -44,6 +44,7 @@ export const DEMO_SKUS = {
   powerAutomateFree: "f30db892-07e9-47e9-837c-80727f46fd3d",
   powerBiProSelfService: "f8a1db68-be16-40ed-86d5-cb42ce701560",
   teamsPhone: "e43b5b99-8dfb-405f-9987-dc307f34bcbd",
+  powerBiPremiumPerUser: "c1d032e0-5619-4761-9b5c-75b6831e1711",
 } as const;
 
 export const DEMO_PLANS = {
@@ -65,6 +66,7 @@ export const DEMO_PLANS = {
   powerAppsViral: "d5368ca3-357e-4acb-9c21-8495fb025d1f",
   powerBi: "70d33638-9c74-4d01-bfd3-562de28bd4ba",
   teamsPhone: "4828c8ec-dc2e-4779-b502-87ac9ce28ab7",
+  powerBiPremiumPerUser: "0bf3c642-7bb5-4ccc-884e-59d09df0266c",
 } as const;
 
 const user = (n: number) => guidFor(`demo-user:${DEMO_TENANT_ID}`, n);
@@ -342,6 +344,12 @@ function skus(): FixtureSkuInput[] {
       skuId: DEMO_SKUS.teamsPhone, skuPartNumber: "MCOEV", displayName: "Microsoft Teams Phone Standard", prepaidUnits: { enabled: 10 },
       servicePlans: [plan(P.teamsPhone, "MCOEV", "MicrosoftCommunicationsOnline")],
       subscription: sub(9),
+    },
+    {
+      // The tenant's Power BI product for a Power BI policy (the Pro above is a self-service purchase).
+      skuId: DEMO_SKUS.powerBiPremiumPerUser, skuPartNumber: "PBI_PREMIUM_PER_USER", displayName: "Power BI Premium Per User", prepaidUnits: { enabled: 25 },
+      servicePlans: [plan(P.powerBiPremiumPerUser, "BI_AZURE_P3", "PowerBI"), plan(P.powerBi, "BI_AZURE_P2", "PowerBI")],
+      subscription: sub(10),
     },
   ];
 }

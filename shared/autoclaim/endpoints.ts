@@ -40,7 +40,7 @@ export const autoClaimPoliciesPost = defineEndpoint({
   responses: {
     201: { description: "Created", schema: policyViewSchema, headers: { ...etag, Location: "The policy" } },
     409: { description: "policy-exists-for-app: the app already has a policy (A12: one per app; appId, policyId)" },
-    422: { description: "unknown-product (not the tenant's; skuId), unknown-service-plan (skuId, servicePlanId), self-service-subscription (L10; skuId, skuPartNumber): nothing saved" },
+    422: { description: "unknown-product (not the tenant's; skuId), unknown-service-plan (skuId, servicePlanId), self-service-subscription (L10; skuId, skuPartNumber), product-not-for-app (A2: the product does not license the policy's app, or its plan that does is switched off; skuId, appId, appServicePlans): nothing saved" },
   },
 });
 
@@ -71,7 +71,7 @@ export const autoClaimPoliciesPatch = defineEndpoint({
   body: patchPolicyBodySchema,
   responses: {
     200: { description: "Updated", schema: policyViewSchema, headers: etag },
-    422: { description: "unknown-product (not the tenant's; skuId), unknown-service-plan (skuId, servicePlanId), self-service-subscription (L10; skuId, skuPartNumber): nothing saved" },
+    422: { description: "unknown-product (not the tenant's; skuId), unknown-service-plan (skuId, servicePlanId), self-service-subscription (L10; skuId, skuPartNumber), product-not-for-app (A2: the product does not license the policy's app, or its plan that does is switched off; skuId, appId, appServicePlans): nothing saved" },
   },
 });
 

@@ -4,7 +4,9 @@ import type { CatalogService } from "../licenses/catalog.js";
 import { licenseErrors } from "../licenses/errors.js";
 import type { Catalog, Product } from "../licenses/model.js";
 import type { Stored } from "../storage/repository.js";
+import { AppError } from "../errors/app-error.js";
 import { appDisplayName, type PolicyAppId } from "./apps.js";
+import { appPlanNames, productLicensesApp } from "./triggers.js";
 import type { CreatePolicyBody, PatchPolicyBody, PolicyDocument, PolicyProduct, PolicyView } from "./policy.js";
 import { strip, type PolicyStore } from "./policy-store.js";
 
@@ -17,7 +19,7 @@ export interface PolicyDeps {
 
 export async function createPolicy(deps: PolicyDeps, tenantId: string, body: CreatePolicyBody, by: Principal): Promise<{ view: PolicyView; etag: string }> {
   const catalog = await deps.catalog.get(tenantId);
-  checkProducts(catalog, body.products);
+  checkProducts(catalog, body.appId, body.products);
   const stored = await deps.policies.create(tenantId, body, by.objectId);
   await record(deps, tenantId, by, "auto-claim.policy.create", stored.id, undefined, strip(stored));
   return { view: toView(stored, catalog), etag: stored._etag };
@@ -36,7 +38,8 @@ export async function listPolicies(deps: PolicyDeps, tenantId: string, limit: nu
 
 export async function patchPolicy(deps: PolicyDeps, tenantId: string, policyId: string, patch: PatchPolicyBody, ifMatch: string, by: Principal) {
   const catalog = await deps.catalog.get(tenantId);
-  if (patch.products) checkProducts(catalog, patch.products);
+  // The app of a policy does not change: the products are checked against the one it has.
+  if (patch.products) checkProducts(catalog, (await deps.policies.get(tenantId, policyId)).appId, patch.products);
   const { before, after } = await deps.policies.update(tenantId, policyId, patch, ifMatch, by.objectId);
   await record(deps, tenantId, by, "auto-claim.policy.update", policyId, before, strip(after));
   return { view: toView(after, catalog), etag: after._etag };
@@ -47,8 +50,12 @@ export async function deletePolicy(deps: PolicyDeps, tenantId: string, policyId:
   await record(deps, tenantId, by, "auto-claim.policy.delete", policyId, before, undefined);
 }
 
-/** Every product must be this tenant's, assignable, and the disabled plans must be its own (422 otherwise). */
-function checkProducts(catalog: Catalog, products: readonly PolicyProduct[]): void {
+/**
+ * Every product must be this tenant's, assignable, the disabled plans its own (422 otherwise), and
+ * it must license the policy's app with the plans left on (A2: the admin center offers an app's
+ * products only): a product that does not would spend a license on each user without giving the app.
+ */
+function checkProducts(catalog: Catalog, appId: string, products: readonly PolicyProduct[]): void {
   const index = new Map(catalog.products.map((p) => [p.skuId, p]));
   for (const wanted of products) {
     const product = index.get(wanted.skuId);
@@ -57,7 +64,21 @@ function checkProducts(catalog: Catalog, products: readonly PolicyProduct[]): vo
     const plans = new Set(product.servicePlans.map((p) => p.servicePlanId.toLowerCase()));
     const foreign = wanted.disabledPlans.find((p) => !plans.has(p));
     if (foreign) throw licenseErrors.unknownServicePlan(wanted.skuId, foreign);
+    if (!productLicensesApp(product, wanted.disabledPlans, appId)) throw productNotForApp(product, appId, wanted.disabledPlans);
   }
+}
+
+function productNotForApp(product: Product, appId: string, disabledPlans: readonly string[]): AppError {
+  const app = appDisplayName(appId) ?? appId;
+  const wanted = appPlanNames(appId);
+  const switchedOff = product.servicePlans.filter((p) => wanted.includes(p.servicePlanName.toUpperCase()) && disabledPlans.includes(p.servicePlanId.toLowerCase()));
+  const detail = switchedOff.length
+    ? `${product.displayName} (${product.skuPartNumber}) licenses ${app} through ${switchedOff.map((p) => p.servicePlanName).join(", ")}, which this policy switches off: leave it on.`
+    : `${product.displayName} (${product.skuPartNumber}) does not license ${app} (it includes none of ${wanted.join(", ")}): a claim would spend a license without giving the user the app. Choose a product that includes one.`;
+  return new AppError("businessRule", detail, {
+    code: "product-not-for-app",
+    extensions: { skuId: product.skuId, skuPartNumber: product.skuPartNumber, appId, appServicePlans: wanted, ...(switchedOff.length ? { servicePlanId: switchedOff[0]!.servicePlanId } : {}) },
+  });
 }
 
 async function catalogOrUndefined(deps: PolicyDeps, tenantId: string): Promise<Catalog | undefined> {

@@ -72,16 +72,44 @@ export function productQualifies(trigger: Trigger, skuPartNumber: string | undef
 }
 
 /**
+ * The service plans that give a user the app a policy is for (A2: the admin center offers, for an
+ * app, the products that license it): Power Apps Premium (per user) for Power Apps, Power Automate
+ * per user or Premium for Power Automate, Power BI Pro or Premium Per User for Power BI. The Power
+ * Apps, Power Automate and Dataverse plans of Office 365, Dynamics 365, trials and free plans do not
+ * count, nor the flow plan bundled with Power Apps Premium (it covers flows inside its apps only).
+ */
+const APP_PLANS: Readonly<Record<"powerApps" | "powerAutomate" | "powerBi", readonly string[]>> = {
+  powerApps: ["POWERAPPS_PER_USER"],
+  powerAutomate: ["FLOW_PER_USER", "POWER_AUTOMATE_ATTENDED_RPA"],
+  powerBi: ["BI_AZURE_P2", "BI_AZURE_P3"],
+};
+
+/** A policy's app and the names of the plans that license it, for the messages that name them. */
+export function appPlanNames(appId: string): readonly string[] {
+  const app = knownAppOf(appId);
+  return app && app !== "dataverse" ? APP_PLANS[app] : [];
+}
+
+/**
+ * Whether a product, with these of its plans switched off, licenses the app (A2). A policy product
+ * that does not would spend a license on each user without giving them the app.
+ */
+export function productLicensesApp(product: Product, disabledPlans: readonly string[], appId: string): boolean {
+  const names = new Set(appPlanNames(appId));
+  const off = new Set(disabledPlans.map((p) => p.toLowerCase()));
+  return product.servicePlans.some((p) => names.has(p.servicePlanName.toUpperCase()) && !off.has(p.servicePlanId.toLowerCase()));
+}
+
+/**
  * Service plans that already give the user what a claim for this app and trigger would give, from
- * any product (A8: "a user without a standalone Power Apps license"; A9 likewise): Power Apps
- * Premium for Power Apps; Power Automate per user or Premium for premium flows, only Premium for
- * the attended-RPA variants. The Power Apps, Power Automate and Dataverse plans of Office 365,
- * Dynamics 365, trials and free plans do not count, nor the flow plan bundled with Power Apps
- * Premium (it covers flows inside its apps only). Other apps: none (the policy's own products).
+ * any product (A8: "a user without a standalone Power Apps license"; A9 likewise; the pipeline: "does
+ * not already hold a license covering the app"): the app's plans above, and for the attended-RPA
+ * variants of Power Automate only Premium's.
  */
 const COVERING_PLANS: Partial<Record<KnownApp, (trigger: Trigger) => ReadonlySet<string>>> = {
-  powerApps: () => new Set(["POWERAPPS_PER_USER"]),
-  powerAutomate: (trigger) => new Set(RPA_TRIGGERS.has(trigger) ? ["POWER_AUTOMATE_ATTENDED_RPA"] : ["FLOW_PER_USER", "POWER_AUTOMATE_ATTENDED_RPA"]),
+  powerApps: () => new Set(APP_PLANS.powerApps),
+  powerAutomate: (trigger) => new Set(RPA_TRIGGERS.has(trigger) ? ["POWER_AUTOMATE_ATTENDED_RPA"] : APP_PLANS.powerAutomate),
+  powerBi: () => new Set(APP_PLANS.powerBi),
 };
 
 /** The product the user holds (active, the covering plan enabled) that already covers the app for this trigger, if any. */

@@ -6,7 +6,7 @@ import type { SimRuntime } from "../runtime.js";
 import { SettingsError } from "../settings.js";
 import type { Row, SystemUserRec } from "../state/dataverse-db.js";
 import { isAssignableToRole } from "../state/directory.js";
-import { FixtureError, FixtureGroup, FixtureServicePrincipal, FixtureSignIn, FixtureUser, parseFixture, type ParsedFixture } from "../state/fixture.js";
+import { FixtureError, FixtureGroup, FixtureServicePrincipal, FixtureSignIn, FixtureSku, FixtureUser, parseFixture, type ParsedFixture } from "../state/fixture.js";
 import { assignLicense, evaluateGroupLicenses, evaluateGroupMembers, reprocessFailedGroupLicenses } from "../state/licensing.js";
 import type { LicenseState, UserRec } from "../state/types.js";
 
@@ -191,6 +191,13 @@ export class AdminService {
       }
     }
 
+    if (a === "skus" && !b && m === "POST") {
+      // A product the tenant buys (a new subscription): what the fixture's skus hold.
+      const input = FixtureSku.parse(this.body(req));
+      if (dir.skus.has(input.skuId.toLowerCase())) throw new SimError(409, "Conflict", `The SKU '${input.skuId}' exists.`);
+      const sku = dir.addSku(input);
+      return jsonResponse(201, { ...sku, available: dir.availableUnits(sku) });
+    }
     if (a === "skus" && b && m === "PATCH") {
       const sku = dir.skus.get(b.toLowerCase());
       if (!sku) throw new SimError(404, "NotFound", `No SKU '${b}'.`);

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEMO_SKUS } from "../../../local/sim-cloud/demo-tenant.js";
 import { KNOWN_APPS } from "../../../shared/autoclaim/apps.js";
-import { graphFaultsInjected, signInEvent, startAutoClaimStack, TENANT, until, type AutoClaimStack } from "./support.js";
+import { BI_SKUS, graphFaultsInjected, signInEvent, startAutoClaimStack, TENANT, until, type AutoClaimStack } from "./support.js";
 
 /**
  * A10/A11: a claim in flight - its assignLicense throttled or failing, so the queue retries the
@@ -18,7 +17,7 @@ afterAll(async () => {
 });
 
 const POWER_BI = KNOWN_APPS.powerBi.appId; // claims at sign-in
-const P = DEMO_SKUS.powerAutomatePerUser;
+const P = BI_SKUS.primary;
 const policiesUrl = `/api/tenants/${TENANT}/auto-claim-policies`;
 
 /** Graph fails this user's assignLicense (`count` times; unset: every time). */
@@ -119,7 +118,7 @@ describe("a claim in flight when its policy or the feature switch changes (A1, A
 
 describe("a claim in flight when its policy's products are edited (A4, A10)", () => {
   it("when the product the claim holds a unit of is removed from the policy while Graph throttles it, then the retry gives that unit back and claims the policy's product as it is now", async () => {
-    const B = DEMO_SKUS.powerAppsPerUser;
+    const B = BI_SKUS.backup;
     await s.setAvailable(B, 10);
     const { policy, user, eventId } = await claimInFlight();
     try {

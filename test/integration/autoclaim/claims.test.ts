@@ -7,7 +7,7 @@ import { EVENTS_QUEUE } from "../../../shared/events/queues.js";
 import { newEnvelope, nextAttempt } from "../../../shared/queue/envelope.js";
 import { encodeQueueMessage } from "../../../shared/queue/storage-queue-sender.js";
 import { startReceiver, type WebhookReceiver } from "../alerts/receiver.js";
-import { signInEvent, startAutoClaimStack, TENANT, type AutoClaimStack } from "./support.js";
+import { BI_SKUS, signInEvent, startAutoClaimStack, TENANT, type AutoClaimStack } from "./support.js";
 
 let s: AutoClaimStack;
 let queue: QueueClient;
@@ -21,9 +21,7 @@ afterAll(async () => {
   await Promise.all([s?.stop(), hook?.close()]);
 });
 
-const PRIMARY = DEMO_SKUS.powerAutomatePerUser;
-const BACKUP = DEMO_SKUS.powerAppsPerUser;
-const THIRD = DEMO_SKUS.exchangePlan1;
+const { primary: PRIMARY, backup: BACKUP, third: THIRD } = BI_SKUS;
 
 /**
  * A fresh policy for Power BI (it claims at sign-in), replacing the one an earlier test left (one
@@ -52,7 +50,7 @@ describe("the claim processor", () => {
     const { appId, policy } = await policyFor([PRIMARY, BACKUP]);
     const [user] = await s.addUsers(1);
     const event = await claimEvent(user!, appId);
-    expect(event).toMatchObject({ status: "claimed", claim: { policyId: policy.id, skuId: PRIMARY, skuPartNumber: "FLOW_PER_USER" } });
+    expect(event).toMatchObject({ status: "claimed", claim: { policyId: policy.id, skuId: PRIMARY, skuPartNumber: "PBI_PREMIUM_PER_USER" } });
     expect(await s.userLicenses(user!)).toContain(PRIMARY);
     const { resources } = await s.stack.database
       .container("audit")
@@ -65,9 +63,10 @@ describe("the claim processor", () => {
   });
 
   it("when the user already holds a product that covers the app (A8, A9), then nothing is claimed; a product that only seems to (the flow plan of Power Apps Premium) does not count", async () => {
-    await s.setAvailable(PRIMARY, 10);
+    const FLOW = DEMO_SKUS.powerAutomatePerUser;
+    await s.setAvailable(FLOW, 10);
     const appId = DEMO_SIGNIN_APPS.powerAutomate.appId;
-    await s.createPolicy({ name: "Power Automate", appId, products: [{ skuId: PRIMARY }] });
+    await s.createPolicy({ name: "Power Automate", appId, products: [{ skuId: FLOW }] });
     const [premium, powerApps, disabledPlan] = await s.addUsers(3);
     await s.sim(`/users/${premium!}/licenses`, { method: "PUT", body: { licenses: [{ skuId: DEMO_SKUS.powerAutomatePremium, disabledPlans: [] }] } });
     await s.sim(`/users/${powerApps!}/licenses`, { method: "PUT", body: { licenses: [{ skuId: DEMO_SKUS.powerAppsPerUser, disabledPlans: [] }] } });
@@ -79,9 +78,9 @@ describe("the claim processor", () => {
     };
 
     expect(await flowRun(premium!)).toMatchObject({ status: "skipped", code: "already-licensed", reason: expect.stringContaining("POWERAUTOMATE_ATTENDED_RPA") });
-    expect(await s.userLicenses(premium!)).not.toContain(PRIMARY);
-    expect(await flowRun(powerApps!)).toMatchObject({ status: "claimed", claim: { skuId: PRIMARY } });
-    expect(await flowRun(disabledPlan!)).toMatchObject({ status: "claimed", claim: { skuId: PRIMARY } });
+    expect(await s.userLicenses(premium!)).not.toContain(FLOW);
+    expect(await flowRun(powerApps!)).toMatchObject({ status: "claimed", claim: { skuId: FLOW } });
+    expect(await flowRun(disabledPlan!)).toMatchObject({ status: "claimed", claim: { skuId: FLOW } });
   });
 
   it("when a guest or a disabled user signs in, then they never get a claim", async () => {

@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEMO_SKUS } from "../../../local/sim-cloud/demo-tenant.js";
 import { KNOWN_APPS } from "../../../shared/autoclaim/apps.js";
 import { continueResponse, eventFromTokenIssuance, tokenIssuanceStartRequestSchema } from "../../../shared/events/entra-extension.js";
-import { ENTRA_CALLER_APP_ID, LOCAL_ENTRA_EXTENSION_AUDIENCE, startAutoClaimStack, TENANT, type AutoClaimStack } from "./support.js";
+import { BI_SKUS, ENTRA_CALLER_APP_ID, LOCAL_ENTRA_EXTENSION_AUDIENCE, startAutoClaimStack, TENANT, type AutoClaimStack } from "./support.js";
 
 let s: AutoClaimStack;
 beforeAll(async () => {
@@ -44,9 +43,9 @@ const eventIdOf = (body: ReturnType<typeof request>) => eventFromTokenIssuance(t
 
 describe("E1: the Entra custom authentication extension endpoint", () => {
   it("when Entra calls at a member's sign-in, then it answers continue with no claims and the user claims a license for the app", async () => {
-    await s.setAvailable(DEMO_SKUS.powerAutomatePerUser, 5);
+    await s.setAvailable(BI_SKUS.primary, 5);
     const appId = KNOWN_APPS.powerBi.appId; // claims at sign-in
-    await s.createPolicy({ name: "E1 app", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
+    await s.createPolicy({ name: "E1 app", appId, products: [{ skuId: BI_SKUS.primary }] });
     const [user] = await s.addUsers(1);
     const body = request(user!, appId);
     const res = await post(body, await entraToken());

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEMO_SKUS } from "../../../local/sim-cloud/demo-tenant.js";
 import { KNOWN_APPS } from "../../../shared/autoclaim/apps.js";
-import { graphFaultsInjected, signInEvent, startAutoClaimStack, TENANT, until, type AutoClaimStack } from "./support.js";
+import { BI_SKUS, graphFaultsInjected, signInEvent, startAutoClaimStack, TENANT, until, type AutoClaimStack } from "./support.js";
 
 /**
  * A11: Graph outages. Each attempt first spends the Graph client's retry budget, then the queue
@@ -13,7 +12,7 @@ let s: AutoClaimStack;
 beforeAll(async () => {
   s = await startAutoClaimStack({ QUEUE_MAX_ATTEMPTS: "3" });
   await s.setSetting("auto-claim", { enabled: true });
-  await s.setAvailable(DEMO_SKUS.powerAutomatePerUser, 10);
+  await s.setAvailable(BI_SKUS.primary, 10);
 });
 afterAll(async () => {
   await s?.stop();
@@ -30,7 +29,7 @@ const outage = (on: boolean) =>
 describe("claims through a Graph outage (A11)", () => {
   it("when Graph is down for a while, then the event is re-enqueued with a delay and claimed once Graph is back", async () => {
     const appId = POWER_BI;
-    await s.freshPolicy({ name: "outage", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
+    await s.freshPolicy({ name: "outage", appId, products: [{ skuId: BI_SKUS.primary }] });
     const [user] = await s.addUsers(1);
     const event = signInEvent(user!, appId);
     await outage(true);
@@ -44,12 +43,12 @@ describe("claims through a Graph outage (A11)", () => {
       await outage(false);
     }
     expect(await s.waitForEvent(String(event.eventId), undefined, 60_000)).toMatchObject({ status: "claimed" });
-    expect(await s.userLicenses(user!)).toContain(DEMO_SKUS.powerAutomatePerUser);
+    expect(await s.userLicenses(user!)).toContain(BI_SKUS.primary);
   }, 120_000);
 
   it("when Graph answers a server error (500) or a body of an unexpected shape, then the event is retried and claimed, not failed at once", async () => {
     const appId = POWER_BI;
-    await s.freshPolicy({ name: "server errors", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
+    await s.freshPolicy({ name: "server errors", appId, products: [{ skuId: BI_SKUS.primary }] });
     for (const fault of [{ rate500: 1 }, { rateMalformed: 1 }]) {
       const [user] = await s.addUsers(1);
       const event = signInEvent(user!, appId);
@@ -61,13 +60,13 @@ describe("claims through a Graph outage (A11)", () => {
       } finally {
         await outage(false);
       }
-      expect(await s.userLicenses(user!)).toContain(DEMO_SKUS.powerAutomatePerUser);
+      expect(await s.userLicenses(user!)).toContain(BI_SKUS.primary);
     }
   }, 120_000);
 
   it("when Graph stays down past the last attempt, then the event fails visibly with its reason, in the event and the report", async () => {
     const appId = POWER_BI;
-    await s.freshPolicy({ name: "long outage", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
+    await s.freshPolicy({ name: "long outage", appId, products: [{ skuId: BI_SKUS.primary }] });
     const [user] = await s.addUsers(1);
     const event = signInEvent(user!, appId);
     await outage(true);

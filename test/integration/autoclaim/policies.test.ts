@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_PLANS, DEMO_SKUS } from "../../../local/sim-cloud/demo-tenant.js";
 import { KNOWN_APPS } from "../../../shared/autoclaim/apps.js";
-import { startAutoClaimStack, TENANT, type AutoClaimStack } from "./support.js";
+import { BI_SKUS, startAutoClaimStack, TENANT, type AutoClaimStack } from "./support.js";
 
 let s: AutoClaimStack;
 beforeAll(async () => {
@@ -16,23 +16,24 @@ const base = `/api/tenants/${TENANT}/auto-claim-policies`;
 const call = (path: string, init: RequestInit & { token?: string } = {}) => s.stack.call(path, { token: s.admin, ...init });
 /** A policy names one of the apps auto-claim serves (one policy per app): tests that create one use `s.freshPolicy`. */
 const body = (extra: Record<string, unknown> = {}) => ({
-  name: "Power Apps for everyone",
-  appId: KNOWN_APPS.powerApps.appId,
-  products: [{ skuId: DEMO_SKUS.powerAppsPerUser }, { skuId: DEMO_SKUS.powerAutomatePerUser, disabledPlans: [DEMO_PLANS.dataverseP2] }],
+  name: "Power BI for everyone",
+  appId: KNOWN_APPS.powerBi.appId,
+  // Premium Per User with its Premium plan off still licenses Power BI (its Pro plan stays on).
+  products: [{ skuId: BI_SKUS.primary, disabledPlans: [DEMO_PLANS.powerBiPremiumPerUser] }, { skuId: BI_SKUS.backup }],
   ...extra,
 });
 
 describe("auto-claim policies (A2-A6, A12)", () => {
   it("when a Global Administrator creates a policy, then 201 with ETag and Location, and the list shows its app, products with available licenses and status", async () => {
     const created = await s.freshPolicy(body());
-    expect(created.body).toMatchObject({ status: "enabled", enabled: true, products: [{ role: "primary", skuPartNumber: "POWERAPPS_PER_USER" }, { role: "backup", disabledPlans: [DEMO_PLANS.dataverseP2] }] });
+    expect(created.body).toMatchObject({ status: "enabled", enabled: true, products: [{ role: "primary", skuPartNumber: "PBI_PREMIUM_PER_USER", disabledPlans: [DEMO_PLANS.powerBiPremiumPerUser] }, { role: "backup", skuPartNumber: "POWER_BI_PRO_CE", disabledPlans: [] }] });
     expect(created.etag).not.toBe("");
     const list = await call(`${base}?limit=200`, { token: await s.stack.token({ tenantId: TENANT, roles: ["Global Reader"] }) });
     expect(list.status).toBe(200);
     const { items } = (await list.json()) as { items: { id: string; products: { available: number | null; total: number | null }[] }[] };
     const mine = items.find((p) => p.id === created.id);
     expect(mine?.products[0]?.available).toEqual(expect.any(Number));
-    expect(mine?.products[0]?.total).toBe(60);
+    expect(mine?.products[0]?.total).toBe(25);
   });
 
   it("when the app is not one auto-claim serves (Dataverse, another app), then 400 naming body.appId and the apps it serves; a served app's id in upper case is accepted and kept in lower case", async () => {
@@ -83,13 +84,47 @@ describe("auto-claim policies (A2-A6, A12)", () => {
     }
   });
 
+  it("when a product does not license the policy's app, or its plan that does is switched off, then 422 product-not-for-app naming the product, on create and on edit, and nothing is saved (A2)", async () => {
+    const refused = async (res: Response, skuId: string) => {
+      expect(res.status).toBe(422);
+      const problem = (await res.json()) as { type: string; skuId: string; appId: string; detail: string };
+      expect(problem).toMatchObject({ type: expect.stringMatching(/product-not-for-app$/), skuId });
+      return problem;
+    };
+    const cases: [string, Record<string, unknown>[], string][] = [
+      // Power Automate per user does not license Power BI; Office 365 E3's Power Apps plan is not Power Apps Premium;
+      // the free and trial plans of Power Automate and Power Apps license nothing a claim is for.
+      [KNOWN_APPS.powerBi.appId, [{ skuId: BI_SKUS.primary }, { skuId: DEMO_SKUS.powerAutomatePerUser }], DEMO_SKUS.powerAutomatePerUser],
+      [KNOWN_APPS.powerApps.appId, [{ skuId: DEMO_SKUS.office365E3 }], DEMO_SKUS.office365E3],
+      [KNOWN_APPS.powerApps.appId, [{ skuId: DEMO_SKUS.powerAppsTrial }], DEMO_SKUS.powerAppsTrial],
+      [KNOWN_APPS.powerAutomate.appId, [{ skuId: DEMO_SKUS.powerAutomateFree }], DEMO_SKUS.powerAutomateFree],
+    ];
+    for (const [appId, products, skuId] of cases) {
+      const problem = await refused(await call(base, { method: "POST", body: JSON.stringify(body({ appId, products })) }), skuId);
+      expect(problem.appId).toBe(appId);
+    }
+    // The Power Apps plan of Power Apps Premium switched off: the detail says which plan to leave on.
+    const off = await refused(
+      await call(base, { method: "POST", body: JSON.stringify(body({ appId: KNOWN_APPS.powerApps.appId, products: [{ skuId: DEMO_SKUS.powerAppsPerUser, disabledPlans: [DEMO_PLANS.powerAppsPerUser] }] })) }),
+      DEMO_SKUS.powerAppsPerUser,
+    );
+    expect(off.detail).toContain("POWERAPPS_PER_USER");
+    // Edit: the policy's app stays what it is, and its products are checked against it.
+    const created = await s.freshPolicy(body());
+    const edited = await call(`${base}/${created.id}`, { method: "PATCH", headers: { "If-Match": created.etag }, body: JSON.stringify({ products: [{ skuId: DEMO_SKUS.powerAppsPerUser }] }) });
+    await refused(edited, DEMO_SKUS.powerAppsPerUser);
+    const read = await call(`${base}/${created.id}`);
+    expect(read.headers.get("etag")).toBe(created.etag);
+    expect(await read.json()).toMatchObject({ products: [{ skuId: BI_SKUS.primary }, { skuId: BI_SKUS.backup }] });
+  });
+
   it("when patched with the ETag read (rename, reorder, disable), then it changes; a stale ETag is 412, none is 428, and the last product cannot go", async () => {
     const created = await s.freshPolicy(body());
     const url = `${base}/${created.id}`;
     const patch = (b: unknown, ifMatch?: string) => call(url, { method: "PATCH", body: JSON.stringify(b), headers: ifMatch ? { "If-Match": ifMatch } : {} });
-    const renamed = await patch({ name: "Renamed", enabled: false, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }, { skuId: DEMO_SKUS.powerAppsPerUser }] }, created.etag);
+    const renamed = await patch({ name: "Renamed", enabled: false, products: [{ skuId: BI_SKUS.backup }, { skuId: BI_SKUS.primary }] }, created.etag);
     expect(renamed.status).toBe(200);
-    expect(await renamed.json()).toMatchObject({ name: "Renamed", status: "disabled", products: [{ skuId: DEMO_SKUS.powerAutomatePerUser, role: "primary" }, { skuId: DEMO_SKUS.powerAppsPerUser, role: "backup" }] });
+    expect(await renamed.json()).toMatchObject({ name: "Renamed", status: "disabled", products: [{ skuId: BI_SKUS.backup, role: "primary" }, { skuId: BI_SKUS.primary, role: "backup" }] });
     expect((await patch({ name: "Stale" }, created.etag)).status).toBe(412);
     expect((await patch({ name: "No ETag" })).status).toBe(428);
     const etag = renamed.headers.get("etag") ?? "";

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_IDS, DEMO_PLANS, DEMO_SIGNIN_APPS, DEMO_SKUS } from "../../../local/sim-cloud/demo-tenant.js";
 import { KNOWN_APPS } from "../../../shared/autoclaim/apps.js";
-import { signInEvent, startAutoClaimStack, TENANT, type AutoClaimStack } from "./support.js";
+import { BI_SKUS, signInEvent, startAutoClaimStack, TENANT, type AutoClaimStack } from "./support.js";
 
 let s: AutoClaimStack;
 beforeAll(async () => {
@@ -98,9 +98,9 @@ describe("use of an app (L13, L19, A13)", () => {
 describe("the report (A7, A11)", () => {
   it("when licenses were claimed and events skipped, then the report lists them per policy and product with the users, and the skipped events with their reasons", async () => {
     await s.setSetting("auto-claim", { enabled: true });
-    await s.setAvailable(DEMO_SKUS.powerAutomatePerUser, 10);
+    await s.setAvailable(BI_SKUS.primary, 10);
     const appId = POWER_BI;
-    const policy = await s.freshPolicy({ name: "Report", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
+    const policy = await s.freshPolicy({ name: "Report", appId, products: [{ skuId: BI_SKUS.primary }] });
     const users = await s.addUsers(2);
     for (const u of users) {
       const e = signInEvent(u, appId);
@@ -120,7 +120,7 @@ describe("the report (A7, A11)", () => {
     };
     expect(report.days).toBe(90);
     const mine = report.policies.find((p) => p.policyId === policy.id);
-    expect(mine).toMatchObject({ count: 2, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser, count: 2 }] });
+    expect(mine).toMatchObject({ count: 2, products: [{ skuId: BI_SKUS.primary, count: 2 }] });
     expect(mine?.products[0]?.users.map((u) => u.userId).sort()).toEqual([...users].sort());
     expect(report.skipped.events).toEqual(expect.arrayContaining([expect.objectContaining({ eventId: guest.eventId, code: "guest-user" })]));
     expect((await s.stack.call(`/api/tenants/${TENANT}/auto-claim-policies/report?days=2`, { token: s.admin })).status).toBe(400);
@@ -131,9 +131,9 @@ describe("the report (A7, A11)", () => {
 describe("the report of a deleted policy (A6, A7)", () => {
   it("when a policy renamed after its claims is deleted, then the report lists its claims under the name it had when deleted", async () => {
     await s.setSetting("auto-claim", { enabled: true });
-    await s.setAvailable(DEMO_SKUS.powerAutomatePerUser, 10);
+    await s.setAvailable(BI_SKUS.primary, 10);
     const appId = POWER_BI;
-    const policy = await s.freshPolicy({ name: "Name A", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
+    const policy = await s.freshPolicy({ name: "Name A", appId, products: [{ skuId: BI_SKUS.primary }] });
     const [user] = await s.addUsers(1);
     const e = signInEvent(user!, appId);
     await s.postEvent(e);
@@ -150,16 +150,16 @@ describe("the report of a deleted policy (A6, A7)", () => {
 
     expect(report.policies.find((p) => p.policyId === policy.id)).toMatchObject({ name: "Name C", deleted: true, count: 1 });
     // The app can have a new policy.
-    await s.createPolicy({ name: "Next", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
+    await s.createPolicy({ name: "Next", appId, products: [{ skuId: BI_SKUS.primary }] });
   });
 });
 
 describe("E2: the sign-in log poller", () => {
   it("when a user appears in the sign-in log on a connected app, then the poller queues a first-sign-in event and the user claims", async () => {
     await s.setSetting("auto-claim", { enabled: true });
-    await s.setAvailable(DEMO_SKUS.powerAutomatePerUser, 10);
+    await s.setAvailable(BI_SKUS.primary, 10);
     const appId = POWER_BI;
-    await s.freshPolicy({ name: "E2 app", appId, products: [{ skuId: DEMO_SKUS.powerAutomatePerUser }] });
+    await s.freshPolicy({ name: "E2 app", appId, products: [{ skuId: BI_SKUS.primary }] });
     const [user] = await s.addUsers(1);
     const at = new Date().toISOString();
     await s.sim("/signins", {
@@ -204,7 +204,7 @@ describe("A13: reclamation (off by default)", () => {
 });
 
 describe("A10 maintenance: abandoned reservations and counters", () => {
-  const P = DEMO_SKUS.powerAutomatePerUser;
+  const P = BI_SKUS.primary;
   const events = () => s.stack.database.container("events");
   const autoclaim = () => s.stack.database.container("autoclaim");
 

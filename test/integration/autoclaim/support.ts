@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { expect } from "vitest";
-import { DEMO_TENANT_ID } from "../../../local/sim-cloud/demo-tenant.js";
+import { DEMO_PLANS, DEMO_SKUS, DEMO_TENANT_ID } from "../../../local/sim-cloud/demo-tenant.js";
 import { LOCAL_ENTRA_EXTENSION_AUDIENCE } from "../../../local/stack.js";
 import { startTestStack, type TestStack } from "../../support/stack.js";
 
@@ -11,6 +11,21 @@ import { startTestStack, type TestStack } from "../../support/stack.js";
 export const TENANT = DEMO_TENANT_ID;
 export const ENTRA_CALLER_APP_ID = "99045fe1-7639-4a75-9d4a-577b6ca3810f";
 export const RELAY_APP_ID = "5e1a7c2d-0b1f-4c3e-9d2a-6f8b7e4c1a90";
+
+/**
+ * Power BI products of the test tenant: most tests use a Power BI policy (it claims at a plain
+ * sign-in), and each product of a policy must license its app (A2). The demo tenant has one
+ * (Premium Per User); `startAutoClaimStack` adds the other two to the simulated tenant.
+ */
+export const BI_SKUS = {
+  primary: DEMO_SKUS.powerBiPremiumPerUser,
+  backup: "7b0a4f3e-2c51-4d8a-9e6f-1a2b3c4d5e01",
+  third: "7b0a4f3e-2c51-4d8a-9e6f-1a2b3c4d5e02",
+} as const;
+const EXTRA_BI_PRODUCTS = [
+  { skuId: BI_SKUS.backup, skuPartNumber: "POWER_BI_PRO_CE", displayName: "Power BI Pro (nonprofit)", prepaidUnits: { enabled: 20 }, servicePlans: [{ servicePlanId: DEMO_PLANS.powerBi, servicePlanName: "BI_AZURE_P2" }] },
+  { skuId: BI_SKUS.third, skuPartNumber: "PBI_PREMIUM_PER_USER_ADDON", displayName: "Power BI Premium Per User Add-On", prepaidUnits: { enabled: 10 }, servicePlans: [{ servicePlanId: DEMO_PLANS.powerBiPremiumPerUser, servicePlanName: "BI_AZURE_P3" }] },
+];
 
 export interface AutoClaimStack {
   stack: TestStack;
@@ -43,6 +58,10 @@ export async function startAutoClaimStack(appSettings: Record<string, string> = 
     appSettings: { AUTOCLAIM_PAUSE_RECHECK_SECONDS: "1", AUTOCLAIM_BATCH_LINGER_MS: "5", AUTOCLAIM_EXHAUSTED_MEMO_MS: "0", AUTOCLAIM_EMPTY_REFRESH_MS: "0", ...appSettings },
     simCloudEnv: { SIM_CLOUD_RATE_LIMITS: "off", ...simCloudEnv },
   });
+  for (const product of EXTRA_BI_PRODUCTS) {
+    const res = await fetch(`${stack.simCloudUrl}/_admin/skus`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(product) });
+    if (res.status !== 201) throw new Error(`adding ${product.skuPartNumber} to the simulated tenant: ${res.status} ${await res.text()}`);
+  }
   const admin = await stack.token({ tenantId: TENANT, roles: ["Global Administrator"] });
   const relay = await stack.token({ tenantId: TENANT, appRoles: ["SignInEvents.Send"], appId: RELAY_APP_ID });
   const onboard = await stack.call(`/api/tenants/${TENANT}`, { method: "PUT", token: admin, body: JSON.stringify({ displayName: "Contoso (simulated)" }) });

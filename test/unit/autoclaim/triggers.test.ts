@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { KNOWN_APPS } from "../../../shared/autoclaim/apps.js";
-import { coveringProduct, productQualifies, triggerQualifies } from "../../../shared/autoclaim/triggers.js";
+import { coveringProduct, productLicensesApp, productQualifies, triggerQualifies } from "../../../shared/autoclaim/triggers.js";
 import { graphUserSchema } from "../../../shared/licenses/graph-licensing.js";
 import type { Catalog, Product } from "../../../shared/licenses/model.js";
 
@@ -48,6 +48,8 @@ describe("a license that already covers the app (A8, A9)", () => {
       product("premium", "POWERAUTOMATE_ATTENDED_RPA", ["POWER_AUTOMATE_ATTENDED_RPA", "CDS_ATTENDED_RPA"]),
       product("apps", "POWERAPPS_PER_USER", ["POWERAPPS_PER_USER", "Flow_PowerApps_PerUser"]),
       product("e3", "ENTERPRISEPACK", ["POWERAPPS_O365_P2", "FLOW_O365_P2"]),
+      product("e5", "ENTERPRISEPREMIUM", ["BI_AZURE_P2", "POWERAPPS_O365_P3", "FLOW_O365_P3"]),
+      product("ppu", "PBI_PREMIUM_PER_USER", ["BI_AZURE_P3", "BI_AZURE_P2"]),
     ],
   };
   const holding = (skuId: string, disabledPlans: string[] = [], state = "Active") =>
@@ -71,5 +73,33 @@ describe("a license that already covers the app (A8, A9)", () => {
     expect(coveringProduct(holding("apps", [], "Disabled"), apps, "premium-app-launch", catalog)).toBeUndefined();
     expect(coveringProduct(holding("e3"), apps, "premium-app-launch", catalog)).toBeUndefined();
     expect(coveringProduct(holding("apps"), "9f1c5c6e-0000-4000-8000-000000000000", "sign-in", catalog)).toBeUndefined();
+  });
+
+  it("when the user holds Power BI Pro (alone or in Office 365 E5), then Power BI is covered: a Power BI policy does not spend a license on them", () => {
+    const bi = KNOWN_APPS.powerBi.appId;
+    expect(coveringProduct(holding("e5"), bi, "sign-in", catalog)?.skuId).toBe("e5");
+    expect(coveringProduct(holding("e5", ["plan-bi_azure_p2"]), bi, "sign-in", catalog)).toBeUndefined();
+    expect(coveringProduct(holding("e3"), bi, "sign-in", catalog)).toBeUndefined();
+  });
+});
+
+describe("which products a policy for an app may name (A2)", () => {
+  const product = (plans: string[]): Product => ({
+    skuId: "s", skuPartNumber: "S", displayName: "S", kind: "paid", status: "Enabled", renewalDate: null, total: 10, assigned: 0, available: 10, appliesTo: "User",
+    servicePlans: plans.map((name) => ({ servicePlanId: `plan-${name.toLowerCase()}`, servicePlanName: name, provisioningStatus: "Success", appliesTo: "User" })),
+  });
+  const { powerApps, powerAutomate, powerBi } = KNOWN_APPS;
+
+  it("when a product includes the app's own plan, switched on, then it licenses the app; Office 365, trial and free plans, or the plan switched off, do not", () => {
+    expect(productLicensesApp(product(["POWERAPPS_PER_USER", "DYN365_CDS_P2"]), [], powerApps.appId)).toBe(true);
+    expect(productLicensesApp(product(["POWERAPPS_PER_USER", "DYN365_CDS_P2"]), ["plan-dyn365_cds_p2"], powerApps.appId)).toBe(true);
+    expect(productLicensesApp(product(["POWERAPPS_PER_USER"]), ["PLAN-POWERAPPS_PER_USER"], powerApps.appId)).toBe(false);
+    expect(productLicensesApp(product(["POWERAPPS_O365_P2", "FLOW_O365_P2"]), [], powerApps.appId)).toBe(false);
+    expect(productLicensesApp(product(["POWERAPPS_P2_VIRAL", "FLOW_P2_VIRAL"]), [], powerApps.appId)).toBe(false);
+    expect(productLicensesApp(product(["FLOW_P2_VIRAL"]), [], powerAutomate.appId)).toBe(false);
+    expect(productLicensesApp(product(["FLOW_PER_USER"]), [], powerAutomate.appId)).toBe(true);
+    expect(productLicensesApp(product(["POWER_AUTOMATE_ATTENDED_RPA"]), [], powerAutomate.appId)).toBe(true);
+    expect(productLicensesApp(product(["FLOW_PER_USER"]), [], powerBi.appId)).toBe(false);
+    expect(productLicensesApp(product(["BI_AZURE_P3", "BI_AZURE_P2"]), ["plan-bi_azure_p3"], powerBi.appId)).toBe(true);
   });
 });
