@@ -73,7 +73,11 @@ export function createTokenValidator(opts: TokenValidatorOptions): TokenValidato
   return async (header) => {
     const match = /^Bearer\s+(\S+)$/i.exec(header?.trim() ?? "");
     const jwt = match?.[1];
-    if (!jwt) throw unauthorized("A bearer token is required (Authorization: Bearer <token>).");
+    if (!jwt) {
+      const detail = header?.trim() ? "The Authorization header is not a bearer token (Authorization: Bearer <token>)." : "A bearer token is required (Authorization: Bearer <token>).";
+      // No bearer token at all (none, or another scheme): the challenge names no error (RFC 6750 3.1).
+      throw new AppError("unauthorized", detail, { noCredentials: true });
+    }
     const t = now();
     const known = verified.get(jwt);
     if (known && t < known.until) {

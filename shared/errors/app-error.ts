@@ -36,6 +36,8 @@ export interface AppErrorOptions {
   errors?: FieldError[];
   /** Seconds, for 429/503. */
   retryAfterSeconds?: number;
+  /** 401: the request carried no token at all (RFC 6750 section 3.1: the challenge then names no error code). */
+  noCredentials?: boolean;
   cause?: unknown;
 }
 
@@ -45,6 +47,7 @@ export class AppError extends Error {
   readonly extensions: Record<string, unknown>;
   readonly errors: FieldError[] | undefined;
   readonly retryAfterSeconds: number | undefined;
+  readonly noCredentials: boolean;
 
   constructor(kind: ErrorKind, detail: string, options: AppErrorOptions = {}) {
     super(detail, { cause: options.cause });
@@ -54,6 +57,7 @@ export class AppError extends Error {
     this.extensions = options.extensions ?? {};
     this.errors = options.errors;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.noCredentials = options.noCredentials ?? false;
   }
 
   get status(): number {

@@ -66,7 +66,7 @@ export const entraTokenIssuanceStart = defineEndpoint({
       description:
         "unauthorized, not-from-entra, entra-extension-not-configured: the call does not come from Entra (no token, wrong audience, issuer or caller app), " +
         "or ENTRA_EXTENSION_AUDIENCES is not set",
-      headers: { "WWW-Authenticate": 'The Bearer challenge: Bearer error="invalid_token"' },
+      headers: { "WWW-Authenticate": 'The Bearer challenge: Bearer error="invalid_token" for a token refused, plain Bearer when none was sent (RFC 6750)' },
     },
   },
 });

@@ -51,6 +51,6 @@ function problemResponse(e: AppError): HttpResponseInit {
   if (e.errors) body.errors = e.errors;
   const headers: Record<string, string> = { "Content-Type": PROBLEM_CONTENT_TYPE };
   if (e.retryAfterSeconds !== undefined) headers["Retry-After"] = String(Math.max(1, Math.ceil(e.retryAfterSeconds)));
-  if (e.kind === "unauthorized") headers["WWW-Authenticate"] = 'Bearer error="invalid_token"';
+  if (e.kind === "unauthorized") headers["WWW-Authenticate"] = e.noCredentials ? "Bearer" : 'Bearer error="invalid_token"';
   return { status: e.status, headers, body: JSON.stringify(body) };
 }

@@ -33,7 +33,7 @@ export const PATCH_CONTENT_TYPES = ["application/merge-patch+json", "application
 
 /** Headers some problems carry, on the shared problem responses (`Retry-After` on 429 and 503, P6). */
 const PROBLEM_HEADERS: Partial<Record<number, Record<string, string>>> = {
-  401: { "WWW-Authenticate": 'The Bearer challenge: Bearer error="invalid_token"' },
+  401: { "WWW-Authenticate": 'The Bearer challenge: Bearer error="invalid_token" for a token refused, plain Bearer when none was sent (RFC 6750)' },
   429: { "Retry-After": "Seconds to wait before sending again" },
   503: { "Retry-After": "Seconds to wait before trying again (when throttled or a dependency is down)" },
 };

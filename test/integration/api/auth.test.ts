@@ -81,16 +81,20 @@ describe("tenant onboarding", () => {
 });
 
 describe("authentication: 401", () => {
-  it("when there is no token, then 401 with WWW-Authenticate", async () => {
+  it("when there is no bearer token (none, or another scheme), then 401 with a plain Bearer challenge - no error code (RFC 6750 3.1)", async () => {
     const res = await getTenant(tenantId);
     expect(res.status).toBe(401);
-    expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
+    expect(res.headers.get("www-authenticate")).toBe("Bearer");
     expect((await problem(res)).status).toBe(401);
+    const basic = await stack.call(`/api/tenants/${tenantId}`, { headers: { Authorization: "Basic dXNlcjpwYXNz" } });
+    expect(basic.status).toBe(401);
+    expect(basic.headers.get("www-authenticate")).toBe("Bearer");
   });
 
-  it("when the token has expired, then 401", async () => {
+  it("when the token has expired, then 401 with error=\"invalid_token\" in the challenge", async () => {
     const res = await getTenant(tenantId, await stack.token({ tenantId, roles: ["Global Administrator"], expiresInSeconds: -600 }));
     expect(res.status).toBe(401);
+    expect(res.headers.get("www-authenticate")).toBe('Bearer error="invalid_token"');
   });
 
   it("when the token is for another audience, then 401", async () => {
