@@ -19,10 +19,27 @@ const ROUTES = [...API_ENDPOINTS]
   .sort((a, b) => compareFunctionNames(a.name, b.name))
   .map((def) => ({ def, template: parseRouteTemplate(def.route) }));
 
+const PUBLISHED = buildOpenApiDocument(API_ENDPOINTS, { title: "conformance", version: "0" });
+
 /** The Problem schema as `/api/openapi.json` publishes it, read back as a validator. */
-const PUBLISHED_PROBLEM = z.fromJSONSchema(
-  buildOpenApiDocument(API_ENDPOINTS, { title: "conformance", version: "0" }).components.schemas.Problem,
-);
+const PUBLISHED_PROBLEM = z.fromJSONSchema(PUBLISHED.components.schemas.Problem);
+
+/**
+ * A success body's schema as the document publishes it (closed objects: a member the document does
+ * not list is drift a client validating with it would refuse), read back as a validator.
+ */
+const publishedBodies = new Map<string, z.ZodType | undefined>();
+function publishedBody(def: EndpointDefinition, status: number, contentType: string): z.ZodType | undefined {
+  const key = `${def.name} ${status} ${contentType}`;
+  if (!publishedBodies.has(key)) {
+    const paths = PUBLISHED.paths as Record<string, Record<string, { responses?: Record<string, { content?: Record<string, { schema?: unknown }> }> }>>;
+    const path = `/api/${def.route.replace(/\{(\w+):[^}]+\}/g, "{$1}")}`; // as published: no route constraints
+    const schema = paths[path]?.[def.method.toLowerCase()]?.responses?.[String(status)]?.content?.[contentType]?.schema;
+    if (!paths[path]) throw new Error(`conformance: ${def.name}'s path ${path} is not in the published document`);
+    publishedBodies.set(key, schema ? z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]) : undefined);
+  }
+  return publishedBodies.get(key);
+}
 
 /** Response headers whose presence on a success the OpenAPI description must declare. */
 const DECLARED_HEADERS = ["ETag", "Location", "Retry-After"];
@@ -69,9 +86,11 @@ export function conformanceViolation(
     return `${def.name} ${status}: the body is not JSON`;
   }
   const parsed = representation.schema.safeParse(body);
-  if (parsed.success) return undefined;
-  const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-  return `${def.name} ${status}: the body does not match its documented schema (${issues.join("; ")})`;
+  const issues = (e: z.ZodError) => e.issues.slice(0, 3).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+  if (!parsed.success) return `${def.name} ${status}: the body does not match its documented schema (${issues(parsed.error)})`;
+  const published = publishedBody(def, status, representation.contentType!)?.safeParse(body);
+  if (published && !published.success) return `${def.name} ${status}: the body does not match the schema /api/openapi.json publishes (${issues(published.error)})`;
+  return undefined;
 }
 
 function problemViolation(status: number, isProblem: boolean, text: string): string | undefined {
