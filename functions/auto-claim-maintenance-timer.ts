@@ -7,7 +7,7 @@ import { getConfig } from "../shared/config/config.js";
 export async function handler(_timer: Timer, context: InvocationContext): Promise<void> {
   const ac = await autoClaim();
   const result = await runMaintenance(
-    { tenants: ac.runtime.container("tenants"), policies: ac.policies, claims: ac.claims, reservations: ac.reservations, users: ac.users, events: ac.events, queue: ac.runtime.eventQueue, now: () => new Date() },
+    { tenants: ac.runtime.container("tenants"), policies: ac.policies, claims: ac.claims, reservations: ac.reservations, users: ac.users, events: ac.events, queue: ac.runtime.eventQueue, catalog: ac.licensing.catalog, now: () => new Date() },
     (msg) => context.warn(msg),
   );
   context.log(JSON.stringify({ event: "auto-claim-maintenance", ...result }));

@@ -1,5 +1,6 @@
 import type { Container } from "@azure/cosmos";
 import type { EventStore } from "../events/event-store.js";
+import type { CatalogService } from "../licenses/catalog.js";
 import { SIGN_IN_EVENT_KIND, type SignInEnvelopeBody } from "../events/sign-in-event.js";
 import { newEnvelope } from "../queue/envelope.js";
 import type { QueueSender } from "../queue/transport.js";
@@ -23,6 +24,8 @@ export interface MaintenanceDeps {
   users: UserReader;
   events: EventStore;
   queue: QueueSender;
+  /** Names the product of a claim it settles (the event shows it as a claim by the processor does). */
+  catalog: Pick<CatalogService, "get">;
   now(): Date;
 }
 
@@ -47,9 +50,13 @@ export async function runMaintenance(deps: MaintenanceDeps, log: (msg: string) =
         // (then its unit is that event's, and so is the claim).
         if (user?.assignedLicenses.some((l) => l.skuId === pending.skuId)) {
           if (!(await deps.claims.markClaimedIf(pending, deps.now()))) continue;
+          const skuPartNumber = await deps.catalog
+            .get(tenantId)
+            .then((c) => c.products.find((p) => p.skuId === pending.skuId)?.skuPartNumber ?? null)
+            .catch(() => null); // the name only: a settled claim is recorded whether or not the catalog answers
           await deps.events.setOutcome(tenantId, pending.eventId, {
             status: "claimed",
-            claim: { policyId: pending.policyId, policyName: pending.policyName, skuId: pending.skuId, skuPartNumber: null },
+            claim: { policyId: pending.policyId, policyName: pending.policyName, skuId: pending.skuId, skuPartNumber },
           });
           result.settled++;
         } else {

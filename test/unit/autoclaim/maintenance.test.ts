@@ -14,8 +14,9 @@ vi.mock("../../../shared/tenants/tenant-registry.js", () => ({ activeTenantIds: 
 const SKU = "44444444-4444-4444-8444-444444444444";
 const expired: Stored<ClaimDocument> = { ...keptClaim({ tenantId: TENANT, userId: "11111111-1111-4111-8111-111111111111", appId: "a", eventId: "ev" }, SKU, 1), _etag: "e1", _ts: 1 };
 
-function fakes(opts: { holds: boolean; stillAsRead: boolean }) {
+function fakes(opts: { holds: boolean; stillAsRead: boolean; catalogDown?: boolean }) {
   const calls: string[] = [];
+  const outcomes: unknown[] = [];
   const deps = {
     tenants: {},
     policies: { all: () => Promise.resolve([{ products: [{ skuId: SKU }] }]) },
@@ -26,11 +27,14 @@ function fakes(opts: { holds: boolean; stillAsRead: boolean }) {
     },
     reservations: { release: () => (calls.push("release"), Promise.resolve()), reconcile: () => Promise.resolve() },
     users: { read: () => Promise.resolve({ assignedLicenses: opts.holds ? [{ skuId: SKU, disabledPlans: [] }] : [] }) },
-    events: { setOutcome: () => (calls.push("outcome"), Promise.resolve(true)), get: () => Promise.resolve(undefined) },
+    events: { setOutcome: (_t: string, _e: string, outcome: unknown) => (calls.push("outcome"), outcomes.push(outcome), Promise.resolve(true)), get: () => Promise.resolve(undefined) },
     queue: { send: () => Promise.resolve() },
+    catalog: {
+      get: () => (opts.catalogDown ? Promise.reject(new Error("Graph down")) : Promise.resolve({ tenantId: TENANT, refreshedAt: "", products: [{ skuId: SKU, skuPartNumber: "FLOW_PER_USER" }] })),
+    },
     now: () => new Date("2026-12-07T00:00:00Z"),
   } as unknown as MaintenanceDeps;
-  return { deps, calls };
+  return { deps, calls, outcomes };
 }
 
 describe("A10 maintenance of expired pending claims", () => {
@@ -43,5 +47,14 @@ describe("A10 maintenance of expired pending claims", () => {
     const { deps, calls } = fakes({ holds, stillAsRead });
     await runMaintenance(deps);
     expect(calls).toEqual(expected);
+  });
+
+  it("when it settles a claim as claimed, then the event names the product as a claim by the processor does; the catalog down leaves the name out, not the outcome", async () => {
+    const named = fakes({ holds: true, stillAsRead: true });
+    await runMaintenance(named.deps);
+    expect(named.outcomes).toEqual([{ status: "claimed", claim: expect.objectContaining({ skuId: SKU, skuPartNumber: "FLOW_PER_USER" }) }]);
+    const unnamed = fakes({ holds: true, stillAsRead: true, catalogDown: true });
+    await runMaintenance(unnamed.deps);
+    expect(unnamed.outcomes).toEqual([{ status: "claimed", claim: expect.objectContaining({ skuId: SKU, skuPartNumber: null }) }]);
   });
 });
