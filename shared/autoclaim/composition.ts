@@ -9,7 +9,7 @@ import { productOfApp, recordProductUse } from "../licenses/usage.js";
 import { newEnvelope } from "../queue/envelope.js";
 import { FIRST_ACCESS_KIND, type FirstAccessBody } from "../sync/first-access.js";
 import { getRuntime, type Runtime } from "../runtime.js";
-import { isAutoClaimEnabled, isAutomationPaused } from "../settings/automation.js";
+import { autoClaimSettings, isAutoClaimEnabled, isAutomationPaused } from "../settings/automation.js";
 import { ClaimStore } from "./claims.js";
 import { KeyedQueue } from "../concurrency/keyed-queue.js";
 import { ClaimAssigner, UserReader } from "./license-access.js";
@@ -141,7 +141,7 @@ export function reclaimDeps(ac: AutoClaim, overrides: Partial<ReclaimDeps> = {})
     reservations: ac.reservations,
     assignments: () => Promise.resolve(ac.licensing.assignments),
     isPaused: isAutomationPaused,
-    isAutoClaimEnabled,
+    autoClaimSettings,
     policies: (tenantId) => ac.policies.all(tenantId),
     afterDays: ac.runtime.config.AUTOCLAIM_RECLAIM_AFTER_DAYS,
     now: () => new Date(),

@@ -10,7 +10,8 @@ import type { Reservations } from "./reservations.js";
 
 /**
  * A13 (beyond, off by default): a license claimed through a policy goes back to the pool when its
- * user has not used the app for `afterDays` days. Use comes from the usage records the claim
+ * user has not used the app for the tenant's `reclaimAfterDays` days (its auto-claim settings; when
+ * unset, the deployment's `afterDays`; 0 is off). Use comes from the usage records the claim
  * processor writes at every sign-in (shared/licenses/usage.ts), so only the apps those records
  * track (Power Apps, Power Automate) are reclaimed; last use defaults to the claim date. The claim
  * shows as reclaimed, with the reason, in the report; the license change is audited (L16).
@@ -24,9 +25,11 @@ export interface ReclaimDeps {
   reservations: Reservations;
   assignments(): Promise<LicenseAssignments>;
   isPaused(tenantId: string): Promise<boolean>;
-  isAutoClaimEnabled(tenantId: string): Promise<boolean>;
+  /** A1 and A13: the tenant's switch and its reclamation days (null: `afterDays`). */
+  autoClaimSettings(tenantId: string): Promise<{ enabled: boolean; reclaimAfterDays: number | null }>;
   /** The tenant's policies (A5: only an enabled policy's claims are reclaimed). */
   policies(tenantId: string): Promise<Pick<PolicyDocument, "id" | "enabled">[]>;
+  /** The deployment's default days (AUTOCLAIM_RECLAIM_AFTER_DAYS; 0: off) for tenants that set none. */
   afterDays: number;
   now(): Date;
   /** Only these tenants (e.g. the one whose automation just resumed); every onboarded tenant by default. */
@@ -37,11 +40,9 @@ export interface ReclaimDeps {
 
 export async function runReclamation(deps: ReclaimDeps, log: (msg: string) => void = () => undefined): Promise<{ reclaimed: number; failed: number }> {
   const out = { reclaimed: 0, failed: 0 };
-  if (deps.afterDays <= 0) return out;
-  const cutoff = new Date(deps.now().getTime() - deps.afterDays * 24 * 3600_000).toISOString();
   for (const tenantId of deps.tenantIds ?? (await activeTenantIds(deps.tenants))) {
     // One tenant's failure (Graph or Cosmos down) does not stop the others.
-    await reclaimTenant(deps, tenantId, cutoff, out, log).catch((err: unknown) => {
+    await reclaimTenant(deps, tenantId, out, log).catch((err: unknown) => {
       out.failed++;
       log(`A13: reclamation stopped for tenant ${tenantId}: ${err instanceof Error ? err.message : String(err)}`);
     });
@@ -49,9 +50,13 @@ export async function runReclamation(deps: ReclaimDeps, log: (msg: string) => vo
   return out;
 }
 
-async function reclaimTenant(deps: ReclaimDeps, tenantId: string, cutoff: string, out: { reclaimed: number; failed: number }, log: (msg: string) => void): Promise<void> {
+async function reclaimTenant(deps: ReclaimDeps, tenantId: string, out: { reclaimed: number; failed: number }, log: (msg: string) => void): Promise<void> {
+  const settings = await deps.autoClaimSettings(tenantId);
+  const afterDays = settings.reclaimAfterDays ?? deps.afterDays;
+  if (afterDays <= 0) return; // reclamation off for this tenant
   if (await deps.isPaused(tenantId)) return deps.onPaused?.(tenantId); // P11: automatic changes wait
-  if (!(await deps.isAutoClaimEnabled(tenantId))) return;
+  if (!settings.enabled) return;
+  const cutoff = new Date(deps.now().getTime() - afterDays * 24 * 3600_000).toISOString();
   const enabled = new Set((await deps.policies(tenantId)).filter((p) => p.enabled).map((p) => p.id));
   const claims = (await deps.claims.claimed(tenantId)).filter((c) => productOfApp(c.appId) !== undefined && enabled.has(c.policyId));
   if (claims.length === 0) return;
@@ -60,7 +65,7 @@ async function reclaimTenant(deps: ReclaimDeps, tenantId: string, cutoff: string
     const product = productOfApp(claim.appId);
     const lastUse = usage.find((u) => u.userId === claim.userId && u.product === product)?.lastAccessAt ?? claim.claimedAt ?? claim.createdAt;
     if (lastUse >= cutoff) continue;
-    const reason = `not used for ${deps.afterDays} days (last use ${lastUse}); returned to the pool (A13)`;
+    const reason = `not used for ${afterDays} days (last use ${lastUse}); returned to the pool (A13)`;
     try {
       await (await deps.assignments()).assignLicenses({
         tenantId,

@@ -12,6 +12,11 @@ export async function isAutomationPaused(tenantId: string): Promise<boolean> {
 
 /** A1: whether the auto-claim feature is on for a tenant (off by default). */
 export async function isAutoClaimEnabled(tenantId: string): Promise<boolean> {
+  return (await autoClaimSettings(tenantId)).enabled;
+}
+
+/** A1 and A13: the tenant's auto-claim settings (at most 10 s old). */
+export async function autoClaimSettings(tenantId: string): Promise<{ enabled: boolean; reclaimAfterDays: number | null }> {
   const { settings } = await getRuntime();
-  return (await settings.current(tenantId, "auto-claim")).enabled;
+  return settings.current(tenantId, "auto-claim");
 }

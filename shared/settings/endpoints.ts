@@ -16,7 +16,7 @@ export const autoClaimSettingsGet = defineEndpoint({
   name: "settings-auto-claim-get",
   method: "GET",
   route: "tenants/{tenantId}/settings/auto-claim",
-  summary: "A1: the auto-claim feature switch (off by default).",
+  summary: "A1: the auto-claim feature switch (off by default); A13: the tenant's reclamation days (reclaimAfterDays; null: the deployment's default).",
   tag: "Settings",
   access: ACCESS.read,
   params: tenantRouteParamsSchema,
@@ -28,7 +28,9 @@ export const autoClaimSettingsPut = defineEndpoint({
   ifMatch: true,
   method: "PUT",
   route: "tenants/{tenantId}/settings/auto-claim",
-  summary: "A1: switch auto-claim on or off (Global Administrator; If-Match required). Switching off keeps existing claims.",
+  summary:
+    "A1: switch auto-claim on or off (Global Administrator; If-Match required). Switching off keeps existing claims. A13: reclaimAfterDays returns a " +
+    "claimed license unused that many days to the pool (0 off; null or left out: the deployment's AUTOCLAIM_RECLAIM_AFTER_DAYS). A PUT replaces both.",
   tag: "Settings",
   access: ACCESS.tenantAdminWrite,
   params: tenantRouteParamsSchema,

@@ -10,8 +10,22 @@ import { ALERT_SETTINGS_DEFAULTS, alertSettingsSchema } from "../alerts/settings
  * document per kind, versioned by ETag: updates require the ETag the caller read (If-Match).
  */
 export const SETTINGS_KINDS = {
-  /** A1: the auto-claim feature switch, off by default. */
-  "auto-claim": z.object({ enabled: z.boolean() }),
+  /**
+   * A1: the auto-claim feature switch, off by default; A13: after how many days without use a
+   * license claimed through a policy returns to the pool (null: the deployment's default,
+   * AUTOCLAIM_RECLAIM_AFTER_DAYS, itself off unless set; 0: off for this tenant).
+   */
+  "auto-claim": z.object({
+    enabled: z.boolean(),
+    reclaimAfterDays: z
+      .number()
+      .int()
+      .min(0)
+      .max(3650)
+      .nullable()
+      .default(null)
+      .describe("A13: days without use after which a claimed license returns to the pool; 0 off; null (default) the deployment's default (AUTOCLAIM_RECLAIM_AFTER_DAYS, off unless set)"),
+  }),
   /** P11: one switch that pauses every automatic change (claims, sync writes, trial expiry). */
   automation: z.object({ paused: z.boolean() }),
   /** L18: alert webhook, low-stock threshold, on/off (off by default). */
@@ -22,7 +36,7 @@ export type SettingsKind = keyof typeof SETTINGS_KINDS;
 export type SettingsValue<K extends SettingsKind> = z.infer<(typeof SETTINGS_KINDS)[K]>;
 
 export const SETTINGS_DEFAULTS: { [K in SettingsKind]: SettingsValue<K> } = {
-  "auto-claim": { enabled: false },
+  "auto-claim": { enabled: false, reclaimAfterDays: null },
   automation: { paused: false },
   alerts: ALERT_SETTINGS_DEFAULTS,
 };

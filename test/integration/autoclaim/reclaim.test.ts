@@ -27,7 +27,7 @@ async function idleClaim() {
   };
   await createItem(autoclaim, claim);
   const assignLicenses = vi.fn(() => Promise.resolve({}));
-  const run = (opts: { autoClaimOn: boolean; policies: { id: string; enabled: boolean }[] }) =>
+  const run = (opts: { autoClaimOn: boolean; policies: { id: string; enabled: boolean }[]; reclaimAfterDays?: number | null; deploymentDays?: number }) =>
     runReclamation({
       tenants: cosmos.database.container("tenants"),
       usage: cosmos.database.container("usage"),
@@ -35,9 +35,9 @@ async function idleClaim() {
       reservations: { release: () => Promise.resolve() } as unknown as Reservations,
       assignments: () => Promise.resolve({ assignLicenses } as unknown as LicenseAssignments),
       isPaused: () => Promise.resolve(false),
-      isAutoClaimEnabled: (t) => Promise.resolve(t !== tenantId || opts.autoClaimOn),
+      autoClaimSettings: (t) => Promise.resolve({ enabled: t !== tenantId || opts.autoClaimOn, reclaimAfterDays: t === tenantId ? (opts.reclaimAfterDays ?? null) : null }),
       policies: (t) => Promise.resolve(t === tenantId ? opts.policies : []),
-      afterDays: 3,
+      afterDays: opts.deploymentDays ?? 3,
       now: () => new Date(),
     });
   const status = async () => (await autoclaim.item(claim.id, tenantId).read<ClaimDocument>()).resource?.status;
@@ -65,5 +65,20 @@ describe("A13 reclamation leaves claims alone where the admin said so", () => {
 
     expect(t.assignLicenses).not.toHaveBeenCalled();
     expect(await t.status()).toBe("claimed");
+  });
+
+  it("when the tenant sets its own days (A13 per tenant), then they decide: on with the deployment's default off, off (0) with it on, and a claim idle for less than the tenant's days stays", async () => {
+    const optedIn = await idleClaim();
+    await optedIn.run({ autoClaimOn: true, policies: [{ id: optedIn.policyId, enabled: true }], deploymentDays: 0 });
+    expect(optedIn.assignLicenses).not.toHaveBeenCalled(); // deployment off, tenant unset
+    await optedIn.run({ autoClaimOn: true, policies: [{ id: optedIn.policyId, enabled: true }], deploymentDays: 0, reclaimAfterDays: 7 });
+    expect(optedIn.assignLicenses).toHaveBeenCalledWith(expect.objectContaining({ userId: optedIn.userId, remove: [optedIn.skuId], reason: expect.stringContaining("not used for 7 days") }));
+    expect(await optedIn.status()).toBe("reclaimed");
+
+    const optedOut = await idleClaim();
+    await optedOut.run({ autoClaimOn: true, policies: [{ id: optedOut.policyId, enabled: true }], deploymentDays: 3, reclaimAfterDays: 0 });
+    await optedOut.run({ autoClaimOn: true, policies: [{ id: optedOut.policyId, enabled: true }], deploymentDays: 3, reclaimAfterDays: 30 }); // idle 10 days < 30
+    expect(optedOut.assignLicenses).not.toHaveBeenCalled();
+    expect(await optedOut.status()).toBe("claimed");
   });
 });

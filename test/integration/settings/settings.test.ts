@@ -40,7 +40,23 @@ describe("tenant settings (A1, P11)", () => {
         parameters: [{ name: "@t", value: tenantId }],
       })
       .fetchAll();
-    expect(resources).toEqual([expect.objectContaining({ before: { enabled: false }, after: { enabled: true } })]);
+    expect(resources).toEqual([expect.objectContaining({ before: { enabled: false, reclaimAfterDays: null }, after: { enabled: true, reclaimAfterDays: null } })]);
+  });
+
+  it("when auto-claim's reclamation days are set (A13 per tenant), then they are kept and shown; a PUT without them goes back to the deployment's default (null); a wrong value is 400 naming it", async () => {
+    let etag = (await stack.call(path("auto-claim"), { token: admin })).headers.get("etag")!;
+    const set = await put("auto-claim", { enabled: true, reclaimAfterDays: 30 }, etag);
+    expect(set.status).toBe(200);
+    expect(await set.json()).toMatchObject({ enabled: true, reclaimAfterDays: 30 });
+    expect(await (await stack.call(path("auto-claim"), { token: admin })).json()).toMatchObject({ reclaimAfterDays: 30 });
+    etag = set.headers.get("etag")!;
+    for (const wrong of [-1, 1.5, "30", 3651]) {
+      const res = await put("auto-claim", { enabled: true, reclaimAfterDays: wrong }, etag);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { errors: { path: string }[] }).errors[0]!.path).toBe("body.reclaimAfterDays");
+    }
+    const replaced = await put("auto-claim", { enabled: true }, etag);
+    expect(await replaced.json()).toMatchObject({ enabled: true, reclaimAfterDays: null });
   });
 
   it("when If-Match is stale, then 412 and nothing changes; when it is missing, then 428", async () => {

@@ -9,7 +9,7 @@ describe("A13 reclamation while automation is paused", () => {
     const deps = {
       tenantIds: ["t-paused", "t-running"],
       isPaused: (t: string) => Promise.resolve(t === "t-paused"),
-      isAutoClaimEnabled: () => Promise.resolve(false),
+      autoClaimSettings: () => Promise.resolve({ enabled: false, reclaimAfterDays: null }),
       claims: { claimed: () => (claimsRead++, Promise.resolve([])) },
       afterDays: 30,
       now: () => new Date("2026-12-07T03:30:00Z"),
