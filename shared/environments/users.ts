@@ -8,7 +8,7 @@ import { accessModePinId, environmentPartition, type AccessModePin, type DriftDo
 import { environmentPolicy } from "../sync/environment-types.js";
 import { owedRoles, pendingRolesAction } from "../sync/pending-roles.js";
 import { ACCESS_MODES, accessModeName, type AccessMode, type SystemUserRow } from "../sync/model.js";
-import { loadSituation, syncOneUser, type OneUserResult } from "../sync/one-user.js";
+import { loadSituation, memberThroughNestedGroup, syncOneUser, type OneUserResult } from "../sync/one-user.js";
 import { MAX_NON_INTERACTIVE_USERS, recordKind } from "../sync/records.js";
 import { actorOf, requireDataverse, requireEnvironment } from "./environments.js";
 import type { accessModePinApiSchema, diagnosticsSchema, driftApiSchema, environmentUserSchema, oneUserResultSchema } from "./schemas.js";
@@ -116,6 +116,22 @@ export async function changeOneUser(deps: SyncDeps, tenantId: string, environmen
   return resultView(result);
 }
 
+/**
+ * D10: a user who is not a direct member of the environment's group may be in it through a nested
+ * group - "but they are in the group" is the question the diagnostics answer: the group rule's data
+ * says so (`memberThroughNestedGroup`), and its lever that such membership does not count.
+ */
+async function withNestedMembership<R extends { id: string; passed: boolean; data: Record<string, unknown>; lever?: string }>(
+  deps: SyncDeps, tenantId: string, userId: string, userFound: boolean, rules: R[],
+): Promise<R[]> {
+  const rule = rules.find((r) => r.id === "D2.securityGroup");
+  const groupId = rule?.data.securityGroupId;
+  if (!userFound || !rule || rule.passed || typeof groupId !== "string" || rule.data.directMember !== false) return rules;
+  const nested = await memberThroughNestedGroup(deps, tenantId, userId, groupId);
+  const lever = nested && rule.lever ? `The user is in group ${groupId} only through a nested group, which does not count (D2). ${rule.lever}` : rule.lever;
+  return rules.map((r) => (r === rule ? { ...r, data: { ...r.data, memberThroughNestedGroup: nested }, ...(lever ? { lever } : {}) } : r));
+}
+
 /** D10: every rule with its data and lever, and what the periodic sync would do. */
 export async function diagnose(deps: SyncDeps, tenantId: string, environmentId: string, userId: string): Promise<z.infer<typeof diagnosticsSchema>> {
   const env = await requireEnvironment(deps, tenantId, environmentId);
@@ -163,7 +179,7 @@ export async function diagnose(deps: SyncDeps, tenantId: string, environmentId: 
       expected,
       explanation,
     },
-    rules: s.eligibility.rules.map((r) => ({ ...r, addOnly: r.addOnly ?? false, exception: r.exception ?? null, lever: r.lever ?? null })),
+    rules: (await withNestedMembership(deps, tenantId, userId, s.user !== null && !s.user.removed, s.eligibility.rules)).map((r) => ({ ...r, addOnly: r.addOnly ?? false, exception: r.exception ?? null, lever: r.lever ?? null })),
     accessModePin: pin && { ...pin, lever: unpinLever(env.id, userId) },
     // What the sync would still do keeps a drift; a record that matches the rules has none (left over until the next run removes it).
     drift: driftView(expected === "none" || expected === "notManaged" ? null : stillDrifting(s.drift, s.row)),

@@ -233,7 +233,7 @@ function groupRule(input: EligibilityInput, ctx: { adminRoles: AdminRole[]; tena
   if (!groupId) return { ...base, passed: true, passedOnDemand: true, data: { securityGroupId: null } };
   const member = user?.groups.includes(groupId) ?? false;
   const owner = (tenant.owners[groupId] ?? []).includes(input.userId.toLowerCase());
-  const data = { securityGroupId: groupId, directMember: member, owner, adminRoles: ctx.adminRoles, nestedGroupsCount: false };
+  const data = { securityGroupId: groupId, directMember: member, owner, adminRoles: ctx.adminRoles };
   if (member) return { ...base, passed: true, passedOnDemand: true, data };
   if (ctx.tenantAdmin) {
     return { ...base, passed: true, passedOnDemand: true, data, exception: "Global and Power Platform administrators are exempt from the security group" };

@@ -100,6 +100,21 @@ function parseMemberOf(body: unknown): z.infer<typeof memberOfSchema> {
 }
 
 /**
+ * D10: whether a user who is not a direct member of the group is in it through nested groups
+ * (Graph's transitive memberships) - what an admin who sees the user "in the group" needs told, as
+ * nested groups do not count (D2). Null when Graph cannot say: the diagnostics answer anyway.
+ */
+export async function memberThroughNestedGroup(deps: SyncDeps, tenantId: string, userId: string, groupId: string): Promise<boolean | null> {
+  const client = deps.graph(tenantId, "interactive");
+  try {
+    const groups = await readGroups(client, await client.api(`/users/${userId}/transitiveMemberOf?$select=id`).get());
+    return groups.includes(groupId.toLowerCase());
+  } catch {
+    return null;
+  }
+}
+
+/**
  * The body of a batch item that succeeded; otherwise the failure in the app's taxonomy: throttled
  * or unavailable past the retry budget -> `unavailable` (503, Retry-After), anything else ->
  * `upstream` (502). Nothing is decided, and nothing written, from a read that failed.

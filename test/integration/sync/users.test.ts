@@ -129,13 +129,21 @@ describe("D9 refresh and D10 diagnostics", () => {
     const d = (await res.json()) as { rules: { id: string; passed: boolean; data: Record<string, unknown>; lever: string | null }[]; verdict: { expected: string; addOnDemand: boolean }; record: unknown };
     expect(d.rules.map((r) => r.id)).toEqual(["D2.notDeleted", "D2.accountEnabled", "D2.license", "D2.securityGroup", "D5.environment", "D5.addPath"]);
     const group = d.rules.find((r) => r.id === "D2.securityGroup");
-    expect(group).toMatchObject({ passed: false, data: { directMember: false, securityGroupId: DEMO_IDS.groups.sales } });
+    // Not a direct member, but in the group through Sales EMEA: the data and the lever say so ("but they are in the group").
+    expect(group).toMatchObject({ passed: false, data: { directMember: false, memberThroughNestedGroup: true, securityGroupId: DEMO_IDS.groups.sales } });
+    expect(group?.lever).toMatch(/only through a nested group, which does not count/);
     expect(group?.lever).toMatch(/nested groups do not count/);
     // User 82 holds Office 365 E3 only: its free Dataverse plans count for on-demand adds, not for the periodic sync (D2).
     expect(d.rules.find((r) => r.id === "D2.license")).toMatchObject({
       passed: false, passedOnDemand: true, data: { grantingLicenses: [], freeDataversePlanLicenses: ["ENTERPRISEPACK"] },
     });
     expect(d).toMatchObject({ verdict: { expected: "none", addOnDemand: false }, record: null });
+
+    // User 110 is in neither group: nothing nested to tell.
+    const outside = (await (await stack.call(stack.env(E.production, `/users/${u(110)}/diagnostics`), { token: stack.admin })).json()) as typeof d;
+    const outsideGroup = outside.rules.find((r) => r.id === "D2.securityGroup");
+    expect(outsideGroup).toMatchObject({ passed: false, data: { directMember: false, memberThroughNestedGroup: false } });
+    expect(outsideGroup?.lever).not.toMatch(/only through a nested group/);
   });
 });
 
