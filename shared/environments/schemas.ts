@@ -184,7 +184,10 @@ export const diagnosticsSchema = z.object({
 export const accessModePatchSchema = z
   .object({
     accessMode: z
-      .enum(["readWrite", "administrative", "read", "nonInteractive"])
+      .enum(["readWrite", "administrative", "read", "nonInteractive"], {
+        error: (issue) =>
+          `${issue.input === undefined ? "is required: " : "must be "}one of readWrite, administrative, read, nonInteractive - or null to unpin the mode the license decides`,
+      })
       .nullable()
       .describe("D8: the mode to set and pin (the sync then keeps it); null unpins it and sets the mode the license decides"),
   })

@@ -148,6 +148,15 @@ describe("D9 refresh and D10 diagnostics", () => {
 });
 
 describe("D8 access modes and D7 user types", () => {
+  it("when the body has no accessMode or an unknown one, then 400 naming body.accessMode with the modes it takes", async () => {
+    for (const [body, said] of [[{}, /is required: one of readWrite, administrative, read, nonInteractive/], [{ accessMode: "admin" }, /must be one of readWrite/]] as const) {
+      const res = await patch(stack.env(E.production, `/users/${u(21)}`), body);
+      expect(res.status).toBe(400);
+      const { errors } = (await res.json()) as { errors: { path: string; message: string }[] };
+      expect(errors).toEqual([{ path: "body.accessMode", message: expect.stringMatching(said) }]);
+    }
+  });
+
   it("when an admin sets a user's access mode, then Dataverse holds it; the 8th non-interactive user is a 409", async () => {
     const set = (n: number, accessMode: string) => patch(stack.env(E.production, `/users/${u(n)}`), { accessMode });
     const admin = await set(21, "administrative");
