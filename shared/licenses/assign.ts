@@ -327,10 +327,13 @@ export class LicenseAssignments {
     graph: LicensingGraph, input: BulkChangeInput, trail: Trail, chunk: readonly Prepared[], catalog: Catalog,
   ): Promise<{ results: UserChangeResult[]; outcome: Promise<void> }> {
     let answers: Map<string, AssignLicenseResult>;
+    const readBefore = this.deps.catalog.readSeq(input.tenantId);
     try {
       answers = await graph.assignLicenses(chunk.map((p) => p.call as AssignLicenseCall));
     } catch (err) {
       // The whole $batch failed: Graph changed nothing we know of. Record that, then surface it.
+      // The counts are in doubt all the same (an answer lost on the way may hide a change).
+      this.deps.catalog.invalidate(input.tenantId);
       const error = err instanceof AppError ? err : new AppError("upstream", "Microsoft Graph could not be called.", { cause: err });
       const failed = chunk.map((p): UserChangeResult => ({ userId: p.change.userId, outcome: "failed", error }));
       await Promise.all([trail.writeOutcome(failed, chunk), this.alert(input, failed, chunk, catalog)]);
@@ -348,7 +351,7 @@ export class LicenseAssignments {
       const error = graphFailureToError(answer, p.call as AssignLicenseCall, freshCatalog ?? catalog);
       results.push({ userId: p.change.userId, outcome: "failed", error, ...(p.plan ? { plan: p.plan } : {}) });
     }
-    this.adjustCounts(input.tenantId, chunk, results);
+    this.adjustCounts(input.tenantId, chunk, results, readBefore);
     return { results, outcome: trail.writeOutcome(results, chunk) };
   }
 
@@ -385,7 +388,7 @@ export class LicenseAssignments {
   }
 
   /** Keeps the cached catalog's counts in step (Graph stays the source of truth at its next refresh). */
-  private adjustCounts(tenantId: string, chunk: readonly Prepared[], results: readonly UserChangeResult[]): void {
+  private adjustCounts(tenantId: string, chunk: readonly Prepared[], results: readonly UserChangeResult[], readBefore: number): void {
     const ok = new Set(results.filter((r) => r.outcome === "succeeded").map((r) => r.userId));
     const delta = new Map<string, number>();
     for (const p of chunk) {
@@ -394,7 +397,7 @@ export class LicenseAssignments {
       for (const s of p.freedUnits) delta.set(s, (delta.get(s) ?? 0) - 1);
     }
     if (results.some((r) => r.error?.code === "not-enough-licenses")) this.deps.catalog.invalidate(tenantId);
-    else if (delta.size) this.deps.catalog.adjustAssigned(tenantId, delta);
+    else if (delta.size) this.deps.catalog.adjustAssigned(tenantId, delta, readBefore);
   }
 }
 

@@ -13,6 +13,13 @@ import { FREE_PART_NUMBERS, productDisplayName } from "./product-data.js";
  */
 export const CATALOG_MAX_AGE_MS = 60_000;
 
+/**
+ * How long a catalog is used whose counts may miss a change this process made (Graph was read while
+ * the change was under way, so its answer may or may not hold it): long enough that a busy tenant
+ * does not read Graph at every change, short enough that the counts shown catch up within seconds.
+ */
+export const CATALOG_DOUBT_MS = 5_000;
+
 /** Kind and renewal come from the subscriptions, not from subscribedSkus (which has neither). */
 export function buildCatalog(tenantId: string, skus: readonly GraphSku[], subscriptions: readonly GraphSubscription[], now: Date): Catalog {
   const products = skus.map((sku): Product => {
@@ -49,7 +56,10 @@ function kindOf(partNumber: string, subs: readonly GraphSubscription[]): Product
 
 interface Cached {
   catalog: Catalog;
-  fetchedAt: number;
+  /** Until when it is used (ms since the epoch): read again after. */
+  expiresAt: number;
+  /** Which Graph read (or snapshot) this is, in this process's order of reads. */
+  seq: number;
 }
 
 interface SnapshotDocument extends Catalog {
@@ -70,6 +80,11 @@ export interface CatalogServiceDeps {
 export class CatalogService {
   private readonly cache = new Map<string, Cached>();
   private readonly inflight = new Map<string, Promise<Catalog>>();
+  /** Per tenant, how many changes this process made (a read that spans one cannot be trusted to hold it). */
+  private readonly changes = new Map<string, number>();
+  /** Tenants whose Cosmos snapshot may predate a change made here: the next read goes to Graph. */
+  private readonly snapshotStale = new Set<string>();
+  private reads = 0;
   private readonly now: () => Date;
   private readonly maxAgeMs: number;
 
@@ -81,7 +96,7 @@ export class CatalogService {
   /** The catalog at most 60 s old; `fresh` reads Graph now (an admin's refresh, or a count in doubt). */
   async get(tenantId: string, options: { fresh?: boolean } = {}): Promise<Catalog> {
     const cached = this.cache.get(tenantId);
-    if (!options.fresh && cached && this.now().getTime() - cached.fetchedAt <= this.maxAgeMs) return cached.catalog;
+    if (!options.fresh && cached && this.now().getTime() <= cached.expiresAt) return cached.catalog;
     const running = this.inflight.get(tenantId);
     if (running) return running;
     const refresh = this.refresh(tenantId, options.fresh === true).finally(() => this.inflight.delete(tenantId));
@@ -97,13 +112,21 @@ export class CatalogService {
     return found;
   }
 
+  /** Which read the cached catalog is (`adjustAssigned` takes it as read before a change was sent). */
+  readSeq(tenantId: string): number {
+    return this.cache.get(tenantId)?.seq ?? -1;
+  }
+
   /**
    * Keeps the cached counts in step with changes this process made (so the next request's
-   * availability check does not wait for the next refresh). Graph stays the source of truth.
+   * availability check does not wait for the next refresh). Graph stays the source of truth: when
+   * the catalog was read again since the change was sent (`readBefore`), that read may or may not
+   * hold it, so it is not adjusted but read again before its next use.
    */
-  adjustAssigned(tenantId: string, changes: ReadonlyMap<string, number>): void {
+  adjustAssigned(tenantId: string, changes: ReadonlyMap<string, number>, readBefore: number): void {
+    this.noteChange(tenantId);
     const cached = this.cache.get(tenantId);
-    if (!cached) return;
+    if (!cached || cached.seq !== readBefore) return this.doubt(tenantId, CATALOG_DOUBT_MS);
     const products = cached.catalog.products.map((p) => {
       const delta = changes.get(p.skuId);
       if (!delta) return p;
@@ -119,22 +142,46 @@ export class CatalogService {
     return this.cache.get(tenantId)?.catalog;
   }
 
+  /** The counts are in doubt (Graph refused for lack of licenses, or a change's outcome is unknown): the next use reads Graph. */
   invalidate(tenantId: string): void {
-    this.cache.delete(tenantId);
+    this.noteChange(tenantId);
+    this.doubt(tenantId, 0);
+  }
+
+  private noteChange(tenantId: string): void {
+    this.changes.set(tenantId, (this.changes.get(tenantId) ?? 0) + 1);
+  }
+
+  /** The cached counts may be wrong: used at most `forMs` more (the snapshot in Cosmos not at all). */
+  private doubt(tenantId: string, forMs: number): void {
+    const cached = this.cache.get(tenantId);
+    const until = forMs === 0 ? Number.NEGATIVE_INFINITY : this.now().getTime() + forMs;
+    if (cached) this.cache.set(tenantId, { ...cached, expiresAt: Math.min(cached.expiresAt, until) });
+    this.snapshotStale.add(tenantId);
   }
 
   private async refresh(tenantId: string, fresh: boolean): Promise<Catalog> {
-    if (!fresh && !this.cache.has(tenantId)) {
+    const changesBefore = this.changes.get(tenantId) ?? 0;
+    // A change made here while the read was under way may or may not be in Graph's answer.
+    const spanned = () => (this.changes.get(tenantId) ?? 0) !== changesBefore;
+    if (!fresh && !this.cache.has(tenantId) && !this.snapshotStale.has(tenantId)) {
       const snapshot = await this.readSnapshot(tenantId);
-      if (snapshot && this.now().getTime() - Date.parse(snapshot.refreshedAt) <= this.maxAgeMs) {
-        this.cache.set(tenantId, { catalog: snapshot, fetchedAt: Date.parse(snapshot.refreshedAt) });
+      if (snapshot && !spanned() && this.now().getTime() - Date.parse(snapshot.refreshedAt) <= this.maxAgeMs) {
+        this.cache.set(tenantId, { catalog: snapshot, expiresAt: Date.parse(snapshot.refreshedAt) + this.maxAgeMs, seq: ++this.reads });
         return snapshot;
       }
     }
     const { skus, subscriptions } = await this.deps.graph(tenantId).readCatalogSources();
     const catalog = buildCatalog(tenantId, skus, subscriptions, this.now());
-    this.cache.set(tenantId, { catalog, fetchedAt: this.now().getTime() });
+    const now = this.now().getTime();
     this.deps.onRefresh?.(tenantId, catalog);
+    if (spanned()) {
+      // What Graph said, but perhaps without a change made meanwhile: used briefly, not shared as a snapshot.
+      this.cache.set(tenantId, { catalog, expiresAt: now + Math.min(CATALOG_DOUBT_MS, this.maxAgeMs), seq: ++this.reads });
+      return catalog;
+    }
+    this.cache.set(tenantId, { catalog, expiresAt: now + this.maxAgeMs, seq: ++this.reads });
+    this.snapshotStale.delete(tenantId);
     await upsert<SnapshotDocument>(this.deps.snapshots, { ...catalog, id: "catalog", type: "catalog-snapshot" });
     return catalog;
   }

@@ -39,6 +39,7 @@ function setup() {
     get: () => Promise.resolve({ ...catalog, products: catalog.products.map((p) => (p.skuId === S.free ? { ...p, total: 1000, available: 1000 } : p)) }),
     cached: () => undefined,
     adjustAssigned: () => undefined,
+    readSeq: () => 0,
     invalidate: () => undefined,
   } as unknown as CatalogService;
   const rules = { current: () => Promise.resolve({ mutuallyExclusive: [], prerequisites: [] }) } as unknown as LicenseRulesStore;

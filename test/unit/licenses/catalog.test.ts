@@ -1,6 +1,6 @@
 import type { Container } from "@azure/cosmos";
 import { describe, expect, it } from "vitest";
-import { buildCatalog, CatalogService } from "../../../shared/licenses/catalog.js";
+import { buildCatalog, CATALOG_DOUBT_MS, CatalogService } from "../../../shared/licenses/catalog.js";
 import type { LicensingGraph } from "../../../shared/licenses/graph-licensing.js";
 import { catalog, S, SKUS, SUBSCRIPTIONS } from "./fixtures.js";
 
@@ -63,10 +63,87 @@ describe("CatalogService cache", () => {
     const { service, reads } = setup();
     const s = service();
     await s.get("t");
-    s.adjustAssigned("t", new Map([[S.e3, 2]]));
+    s.adjustAssigned("t", new Map([[S.e3, 2]]), s.readSeq("t"));
     expect((await s.get("t")).products.find((p) => p.skuId === S.e3)?.available).toBe(4);
     await s.get("t", { fresh: true });
     expect(reads()).toBe(2);
+  });
+});
+
+describe("CatalogService counts while this process changes licenses (L1, L18)", () => {
+  /** Graph's catalog reads answer when the test says so; the units assigned in Graph are the test's. */
+  function controlled() {
+    let clock = Date.parse("2026-01-01T00:00:00Z");
+    let e3Assigned = 4;
+    const pending: (() => void)[] = [];
+    let reads = 0;
+    let hold = false;
+    const answer = () => ({ skus: SKUS.map((k) => (k.skuId === S.e3 ? { ...k, consumedUnits: e3Assigned } : k)), subscriptions: SUBSCRIPTIONS });
+    const graph = {
+      readCatalogSources: () => {
+        reads++;
+        const snapshot = answer(); // what Graph holds when the read reaches it
+        return hold ? new Promise((resolve) => pending.push(() => resolve(snapshot))) : Promise.resolve(snapshot);
+      },
+    } as unknown as LicensingGraph;
+    const snapshots = memoryContainer();
+    const service = () => new CatalogService({ graph: () => graph, snapshots, now: () => new Date(clock) });
+    const e3 = async (s: CatalogService) => (await s.get("t")).products.find((p) => p.skuId === S.e3)?.assigned;
+    return {
+      service, e3, reads: () => reads, tick: (ms: number) => (clock += ms),
+      assignInGraph: (n: number) => (e3Assigned += n),
+      holdReads: () => (hold = true),
+      release: () => { hold = false; pending.splice(0).forEach((r) => r()); },
+    };
+  }
+
+  it("when Graph refuses a change for lack of licenses, then the next read goes to Graph - not to the Cosmos snapshot an earlier read left (the counts went back to it)", async () => {
+    const t = controlled();
+    const s = t.service();
+    expect(await t.e3(s)).toBe(4);
+    t.assignInGraph(3); // changes made and counted elsewhere in Graph; this process then meets a refusal
+    s.invalidate("t");
+    expect(await t.e3(s)).toBe(7);
+    expect(t.reads()).toBe(2);
+    // A process with nothing cached that meets a refusal does not start from the snapshot either.
+    const other = t.service();
+    t.assignInGraph(1);
+    other.invalidate("t");
+    expect(await t.e3(other)).toBe(8);
+    expect(t.reads()).toBe(3);
+  });
+
+  it("when a change is counted while Graph is being read, then that read (which may or may not hold it) is used for CATALOG_DOUBT_MS only, then read again", async () => {
+    const t = controlled();
+    const s = t.service();
+    await s.get("t");
+    t.tick(60_001); // expired: the next use reads Graph
+    t.holdReads();
+    const reading = s.get("t"); // Graph answers before the change below reaches it
+    const before = s.readSeq("t");
+    t.assignInGraph(1);
+    s.adjustAssigned("t", new Map([[S.e3, 1]]), before);
+    t.release();
+    expect((await reading).products.find((p) => p.skuId === S.e3)?.assigned).toBe(4);
+    t.tick(CATALOG_DOUBT_MS - 1);
+    expect(await t.e3(s)).toBe(4); // in doubt, briefly
+    t.tick(2);
+    expect(await t.e3(s)).toBe(5);
+    expect(t.reads()).toBe(3);
+  });
+
+  it("when the catalog was read again after a change was sent, then the change is not added to that read (it may hold it already) and it is read again within CATALOG_DOUBT_MS", async () => {
+    const t = controlled();
+    const s = t.service();
+    await s.get("t");
+    const before = s.readSeq("t");
+    t.assignInGraph(2); // the change reached Graph...
+    await s.get("t", { fresh: true }); // ...and a read after it holds it
+    s.adjustAssigned("t", new Map([[S.e3, 2]]), before);
+    expect(await t.e3(s)).toBe(6); // not 8
+    t.tick(CATALOG_DOUBT_MS + 1);
+    await s.get("t");
+    expect(t.reads()).toBe(3);
   });
 });
 
