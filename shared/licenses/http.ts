@@ -10,7 +10,7 @@ import type { Licensing } from "./composition.js";
 import type { BulkBody, ChangePlan } from "./model.js";
 import { jobLocation, readReportJob, readReportResult, startReportJob, SYNC_REPORT_MAX_RECORDS, type ReportFormat } from "./report-jobs.js";
 import {
-  activeUserLicenseRows, activeUserRowsCsv, groupLicenseErrorsPage, unusedLicensesPage, type GroupErrorsPosition,
+  activeUserLicenseRows, activeUserRowsCsv, groupLicenseErrorsPage, unusedLicensesPage, type GroupErrorsPosition, type UnusedPosition,
 } from "./reports.js";
 import type { LicenseRules } from "./rules.js";
 import type { TrackedProduct } from "./usage.js";
@@ -212,12 +212,13 @@ export async function unusedLicenses(
   now = new Date(),
 ): Promise<HttpResponseInit> {
   const filter = { unused: query.days, product: query.product ?? null };
-  const skipToken = decodeCursor(query.cursor, tenantId, filter);
+  const raw = decodeCursor(query.cursor, tenantId, filter);
+  const position: UnusedPosition | undefined = raw ? cursorPosition(raw, z.object({ s: z.string().nullable(), o: z.number().int().min(0), r: z.number().int().min(0).optional() })) : undefined;
   const catalog = await l.catalog.get(tenantId);
   const page = await unusedLicensesPage({ usage: l.runtime.container("usage"), graph: l.graph(tenantId), catalog }, tenantId, {
-    days: query.days, limit: query.limit, now, ...(query.product ? { product: query.product } : {}), ...(skipToken ? { skipToken } : {}),
+    days: query.days, limit: query.limit, now, ...(query.product ? { product: query.product } : {}), ...(position ? { position } : {}),
   });
-  return { status: 200, jsonBody: { items: page.items, nextCursor: page.skipToken ? encodeCursor(tenantId, filter, page.skipToken) : null } };
+  return { status: 200, jsonBody: { items: page.items, nextCursor: page.next ? encodeCursor(tenantId, filter, JSON.stringify(page.next)) : null } };
 }
 
 export async function groupLicenseErrors(l: Licensing, tenantId: string, query: ListQuery): Promise<HttpResponseInit> {

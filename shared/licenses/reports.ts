@@ -153,39 +153,76 @@ export const unusedLicenseRowSchema = z.object({
 export type UnusedLicenseRow = z.infer<typeof unusedLicenseRowSchema>;
 
 /**
+ * Where an unused-licenses page stopped: the Graph users page it was reading (null: the first), the
+ * users of it already reported, and the rows of the next user already reported (a user with more
+ * unused products than `limit`).
+ */
+export interface UnusedPosition {
+  s: string | null;
+  o: number;
+  r?: number;
+}
+
+/** Users read per Graph page: constant, so a position inside a page stays valid whatever `limit` the next request asks for. */
+const UNUSED_USERS_PAGE = 100;
+/** Graph pages one report page reads at most before it answers with what it found and a cursor. */
+const UNUSED_MAX_READS = 20;
+
+/**
  * One page of licensed users who have not used a tracked product for `days` days (or never),
- * walking Graph's user list (the cursor is Graph's skip token).
+ * walking Graph's user list: at most `limit` rows; the position points into the users page it
+ * stopped in.
  */
 export async function unusedLicensesPage(
   deps: ReportDeps,
   tenantId: string,
-  options: { days: number; product?: TrackedProduct; limit: number; skipToken?: string; now: Date },
-): Promise<{ items: UnusedLicenseRow[]; skipToken: string | null }> {
+  options: { days: number; product?: TrackedProduct; limit: number; position?: UnusedPosition; now: Date },
+): Promise<{ items: UnusedLicenseRow[]; next: UnusedPosition | null }> {
   const products = productIndex(deps.catalog);
   const tracked = options.product ? [options.product] : trackedProductSchema.options;
-  const page = await deps.graph.listUsers({ top: options.limit, ...(options.skipToken ? { skipToken: options.skipToken } : {}) });
-  const candidates = page.items.flatMap((user) =>
-    tracked.map((product) => ({ user, product, skuIds: licensingSkus(user, product, products) })).filter((c) => c.skuIds.length > 0),
-  );
-  const usage = await usageOfUsers(deps.usage, tenantId, [...new Set(candidates.map((c) => c.user.id))]);
-  const last = new Map(usage.map((u) => [`${u.userId}|${u.product}`, u.lastAccessAt]));
   const cutoff = options.now.getTime() - options.days * 86_400_000;
   const items: UnusedLicenseRow[] = [];
-  for (const c of candidates) {
-    const lastAccessAt = last.get(`${c.user.id}|${c.product}`) ?? null;
-    if (lastAccessAt && Date.parse(lastAccessAt) >= cutoff) continue;
-    items.push({
-      userId: c.user.id,
-      displayName: c.user.displayName,
-      userPrincipalName: c.user.userPrincipalName,
-      product: c.product,
-      productName: TRACKED_PRODUCTS[c.product].displayName,
-      skuIds: c.skuIds,
-      lastAccessAt,
-      daysSinceLastUse: lastAccessAt ? Math.floor((options.now.getTime() - Date.parse(lastAccessAt)) / 86_400_000) : null,
-    });
+  let position: UnusedPosition = options.position ?? { s: null, o: 0 };
+  for (let reads = 0; reads < UNUSED_MAX_READS; reads++) {
+    const page = await deps.graph.listUsers({ top: UNUSED_USERS_PAGE, ...(position.s ? { skipToken: position.s } : {}) });
+    const users = page.items.slice(position.o);
+    const candidates = users.flatMap((user) =>
+      tracked.map((product) => ({ user, product, skuIds: licensingSkus(user, product, products) })).filter((c) => c.skuIds.length > 0),
+    );
+    const usage = await usageOfUsers(deps.usage, tenantId, [...new Set(candidates.map((c) => c.user.id))]);
+    const last = new Map(usage.map((u) => [`${u.userId}|${u.product}`, u.lastAccessAt]));
+    for (let i = 0; i < users.length; i++) {
+      const user = users[i]!;
+      const rows = candidates
+        .filter((c) => c.user === user)
+        .flatMap((c): UnusedLicenseRow[] => {
+          const lastAccessAt = last.get(`${c.user.id}|${c.product}`) ?? null;
+          if (lastAccessAt && Date.parse(lastAccessAt) >= cutoff) return [];
+          return [{
+            userId: c.user.id,
+            displayName: c.user.displayName,
+            userPrincipalName: c.user.userPrincipalName,
+            product: c.product,
+            productName: TRACKED_PRODUCTS[c.product].displayName,
+            skuIds: c.skuIds,
+            lastAccessAt,
+            daysSinceLastUse: lastAccessAt ? Math.floor((options.now.getTime() - Date.parse(lastAccessAt)) / 86_400_000) : null,
+          }];
+        });
+      const at = position.o + i;
+      for (let k = i === 0 ? (position.r ?? 0) : 0; k < rows.length; k++) {
+        if (items.length >= options.limit) return { items, next: { s: position.s, o: at, r: k } };
+        items.push(rows[k]!);
+      }
+      if (items.length >= options.limit) {
+        if (at + 1 < page.items.length) return { items, next: { s: position.s, o: at + 1 } };
+        return { items, next: page.skipToken ? { s: page.skipToken, o: 0 } : null };
+      }
+    }
+    if (!page.skipToken) return { items, next: null };
+    position = { s: page.skipToken, o: 0 };
   }
-  return { items, skipToken: page.skipToken };
+  return { items, next: position };
 }
 
 // ---------------------------------------------------------------------------------------------

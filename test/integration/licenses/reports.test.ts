@@ -221,6 +221,28 @@ describe("L19 unused licenses", () => {
     expect(byUser.has(demoUserId(59))).toBe(false);
     expect(rows.every((r) => r.product === "powerApps")).toBe(true);
   });
+
+  it("when read with a small limit, then no page holds more than limit rows (a user with two unused products included), and the pages together are the whole list, nothing lost or repeated", async () => {
+    const walk = async (limit: number) => {
+      const rows: { userId: string; product: string }[] = [];
+      let cursor: string | null = null;
+      do {
+        const res = await s.api(`reports/unused-licenses?days=30&limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`);
+        expect(res.status).toBe(200);
+        const page = (await res.json()) as { items: typeof rows; nextCursor: string | null };
+        expect(page.items.length).toBeLessThanOrEqual(limit);
+        rows.push(...page.items);
+        cursor = page.nextCursor;
+      } while (cursor);
+      return rows.map((r) => `${r.userId}|${r.product}`);
+    };
+    const whole = await walk(200);
+    expect(new Set(whole).size).toBe(whole.length);
+    // Some users miss more than one product: a limit of 1 has to cut between a user's rows.
+    expect(new Set(whole.map((k) => k.split("|")[0])).size).toBeLessThan(whole.length);
+    expect(await walk(1)).toEqual(whole);
+    expect(await walk(7)).toEqual(whole);
+  });
 });
 
 describe("L19 parameters", () => {
