@@ -7,8 +7,11 @@ import { isActive, isErrorFree, productIndex, statesOf } from "./license-state.j
 import type { Catalog, Product } from "./model.js";
 import { TRACKED_PRODUCTS, trackedProductSchema, usageOfUsers, usagePage, type TrackedProduct, type UsageRecord } from "./usage.js";
 
-/** How a user is licensed for a tracked product (L13 "license type"). */
-export const licenseTypeSchema = z.enum(["trial", "office365", "dynamics365", "standalone", "unknown"]);
+/**
+ * How a user is licensed for a tracked product (L13 "license type"): the spec's four, and the free
+ * plans (Power Automate Free: a tracking plan, L12 - the catalog's kind "free", not a trial).
+ */
+export const licenseTypeSchema = z.enum(["trial", "office365", "dynamics365", "standalone", "free", "unknown"]);
 export type LicenseType = z.infer<typeof licenseTypeSchema>;
 
 export const LICENSE_TYPE_LABELS: Record<LicenseType, string> = {
@@ -16,13 +19,15 @@ export const LICENSE_TYPE_LABELS: Record<LicenseType, string> = {
   office365: "Via Office 365 plan",
   dynamics365: "Via Dynamics 365 plan",
   standalone: "Standalone plan",
+  free: "Free plan",
   unknown: "Unknown",
 };
 
 /** When several licenses give access, the most specific one is reported. */
-const PRIORITY: LicenseType[] = ["standalone", "dynamics365", "office365", "trial"];
+const PRIORITY: LicenseType[] = ["standalone", "dynamics365", "office365", "trial", "free"];
 
 function classify(planName: string, product: Product): LicenseType {
+  if (product.kind === "free") return "free"; // its plans are named like a trial's (FLOW_P2_VIRAL)
   if (product.kind === "trial" || /VIRAL|TRIAL/i.test(planName)) return "trial";
   if (/DYN|D365/i.test(planName) || /^(DYN365|D365)/i.test(product.skuPartNumber)) return "dynamics365";
   if (/O365|M365|OFFICE/i.test(planName)) return "office365";

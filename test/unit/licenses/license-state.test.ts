@@ -35,6 +35,11 @@ describe("license type (L13)", () => {
     expect(licenseTypeFor(user([direct(S.e3, [P.appsO365])]), "powerApps", products)).toBeUndefined();
     expect(licenseTypeFor(user([inherited(S.apps, "g", "CountViolation")]), "powerApps", products)).toBeUndefined();
   });
+
+  it("when the only Power Automate license is the free tracking plan, then it is a free plan as the catalog says - not a trial, although its plan is named like one", () => {
+    expect(products.get(S.free)?.kind).toBe("free");
+    expect(licenseTypeFor(user([direct(S.free)]), "powerAutomate", products)).toBe("free");
+  });
 });
 
 describe("Graph's refusals map to the rules' errors (L6-L8, L10, L15)", () => {
