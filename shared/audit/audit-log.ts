@@ -29,7 +29,8 @@ export interface AuditEntry {
   intentId?: string;
   before?: unknown;
   after?: unknown;
-  outcome?: "succeeded" | "failed" | "skipped";
+  /** "unknown": a change Microsoft did not confirm (it may have been made). */
+  outcome?: "succeeded" | "failed" | "skipped" | "unknown";
   reason?: string;
   /** Extra structured context (policy, environment, event id, ...). */
   context?: Record<string, unknown>;

@@ -136,7 +136,10 @@ const READ_PARALLELISM = 4;
 /** Alerts run beside the change: a request waits for them at most this long, then they finish on their own. */
 const ALERT_WAIT_MS = 250;
 /** Failures that deserve an alert (the admin's own input mistakes are answered, not alerted). */
-const ALERTED_FAILURE_CODES = new Set(["not-enough-licenses", "throttled", "upstream", "unavailable"]);
+/** A license change Graph did not confirm (a gateway timeout, a retry after one): it may or may not have been made. */
+export const OUTCOME_UNKNOWN = "outcome-unknown";
+
+const ALERTED_FAILURE_CODES = new Set(["not-enough-licenses", "throttled", OUTCOME_UNKNOWN, "upstream", "unavailable"]);
 
 interface Prepared {
   change: LicenseChange;
@@ -455,9 +458,15 @@ class Trail {
 
   private async appendOutcome(results: readonly UserChangeResult[], prepared: readonly Prepared[], note?: string): Promise<void> {
     const byUser = new Map(prepared.map((p) => [p.change.userId, p]));
-    const failed = results.filter((r) => r.outcome === "failed").length;
+    // A change Graph did not confirm is recorded as unknown, not failed: it may have been made.
+    const unknown = results.filter((r) => r.error?.code === OUTCOME_UNKNOWN).length;
+    const failed = results.filter((r) => r.outcome === "failed").length - unknown;
     const succeeded = results.filter((r) => r.outcome === "succeeded").length;
-    const reason = [failed > 0 ? `${failed} of ${results.length} users failed` : "", note ?? ""].filter(Boolean).join("; ");
+    const reason = [
+      failed > 0 ? `${failed} of ${results.length} users failed` : "",
+      unknown > 0 ? `${unknown} of ${results.length} users: Graph did not confirm the change, whether it was made is not known` : "",
+      note ?? "",
+    ].filter(Boolean).join("; ");
     await this.audit.append(this.input.tenantId, {
       actor: auditActorOf(this.input.actor),
       action: "license.change",
@@ -470,7 +479,7 @@ class Trail {
           const p = byUser.get(r.userId);
           return {
             userId: r.userId,
-            outcome: r.outcome,
+            outcome: r.error?.code === OUTCOME_UNKNOWN ? "unknown" : r.outcome,
             ...(r.error ? { error: { code: r.error.code, message: r.error.message } } : {}),
             ...(r.outcome === "succeeded" && p?.plan
               ? { add: p.plan.add, remove: p.plan.remove, licenses: licenseSnapshot(statesAfter(statesOfPrepared(p), p.plan)) }
@@ -478,7 +487,7 @@ class Trail {
           };
         }),
       },
-      outcome: failed > 0 ? "failed" : succeeded > 0 ? "succeeded" : "skipped",
+      outcome: unknown > 0 ? "unknown" : failed > 0 ? "failed" : succeeded > 0 ? "succeeded" : "skipped",
       ...(reason ? { reason } : {}),
       context: { ...this.context, userIds: results.map((r) => r.userId) },
     });
@@ -566,12 +575,17 @@ export function graphFailureToError(answer: Extract<AssignLicenseResult, { ok: f
   if (status === 429 || status === 503 || status === 504) {
     // 429 and 503 refuse the call before anything is done; a 504 (a gateway timeout), also one a
     // retry followed, leaves it unknown.
-    const applied = status !== 504 && !answer.uncertain ? { applied: false } : {};
-    const what = "applied" in applied ? "nothing was changed for this user" : "whether the change was made is not known (read the user's licenses)";
-    return new AppError("unavailable", `Microsoft Graph is throttling or unavailable (${status}); ${what}. Try again later.`, {
+    if (status === 504 || answer.uncertain) {
+      return new AppError(
+        "unavailable",
+        `Microsoft Graph did not confirm the change (${status}): whether it was made for this user is not known. Read the user's licenses before trying again.`,
+        { code: OUTCOME_UNKNOWN, retryAfterSeconds: answer.retryAfterSeconds ?? 5, extensions: { upstreamStatus: status } },
+      );
+    }
+    return new AppError("unavailable", `Microsoft Graph is throttling or unavailable (${status}); nothing was changed for this user. Try again later.`, {
       code: "throttled",
       retryAfterSeconds: answer.retryAfterSeconds ?? 5,
-      extensions: { upstreamStatus: status, ...applied },
+      extensions: { upstreamStatus: status, applied: false },
     });
   }
   if (status === 404) return licenseErrors.userNotFound(call.userId);

@@ -17,7 +17,7 @@ export const auditRecordViewSchema = z.object({
   intentId: z.string().optional(),
   before: z.unknown().optional(),
   after: z.unknown().optional(),
-  outcome: z.enum(["succeeded", "failed", "skipped"]).optional(),
+  outcome: z.enum(["succeeded", "failed", "skipped", "unknown"]).optional(),
   reason: z.string().optional(),
   context: z.record(z.string(), z.unknown()).optional(),
   id: z.string(),

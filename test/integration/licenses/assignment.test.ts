@@ -485,4 +485,18 @@ describe("L16 audit and Graph throttling", () => {
     expect(many.status).toBe(503);
     expect(many.headers.get("retry-after")).toBe("30");
   });
+
+  it("when Graph never answers the change (a timeout: it may or may not have been made), then 503 outcome-unknown that says so - not throttled, which says nothing was changed - and the audit records the outcome as unknown, not failed", async () => {
+    const user = demoUserId(34);
+    await s.sim("PATCH", "settings", { faults: [{ services: ["graph"], pathPattern: `/users/${user}/assignLicense$`, rateTimeout: 1, hangMs: 100 }] });
+    const started = new Date().toISOString();
+    const res = await assign(user, { addLicenses: [{ skuId: DEMO_SKUS.powerAutomateFree }] });
+    expect(res.status).toBe(503);
+    const problem = (await res.json()) as { type: string; detail: string; applied?: unknown };
+    expect(problem.type).toMatch(/outcome-unknown$/);
+    expect(problem.detail).toMatch(/not known/);
+    expect(problem.applied).toBeUndefined();
+    const records = (await auditOf(s, user)).filter((r) => r.at >= started);
+    expect(records.map((r) => [r.phase, r.outcome ?? null])).toEqual([["intent", null], ["outcome", "unknown"]]);
+  });
 });
