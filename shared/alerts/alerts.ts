@@ -38,6 +38,7 @@ const REPAIR_AFTER_MS = 120_000;
 const FAILURE_WINDOW_MS = 60 * 60_000;
 const GROUP_ERROR_WINDOW_MS = 24 * 60 * 60_000;
 const MAX_USER_IDS = 20;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface LicensingFailureInput {
   tenantId: string;
@@ -155,14 +156,14 @@ export class AlertService {
       const userIds = [...new Set(input.userIds ?? [])].slice(0, MAX_USER_IDS);
       const cacheKey = `${input.tenantId}|${lockId}`;
       const known = this.failureLocks.get(cacheKey);
-      if (known && at.getTime() < known.until && (await this.countOccurrence(input.tenantId, known.alertId, at))) return;
+      if (known && at.getTime() < known.until && (await this.countOccurrence(input.tenantId, known.alertId, at, userIds))) return;
       const alert = this.newAlert(input.tenantId, "licensing-failure", at, {
         product: skuId ? { skuId, skuPartNumber: input.product?.skuPartNumber ?? null, displayName: input.product?.displayName ?? null } : null,
         failure: { source: input.source, code: input.code, message: input.message, userIds, occurrences: 1, lastOccurredAt: at.toISOString(), groupId },
       });
       const raised = await this.raise(alert, { id: lockId, skuId, ttlSeconds: Math.ceil((2 * windowMs) / 1000), windowMs });
       this.failureLocks.set(cacheKey, { alertId: raised.alertId, until: Date.parse(raised.openedAt) + windowMs });
-      if (!raised.created) await this.countOccurrence(input.tenantId, raised.alertId, at);
+      if (!raised.created) await this.countOccurrence(input.tenantId, raised.alertId, at, userIds);
     } catch (err) {
       this.log.warn("licensing-failure alert could not be recorded", { tenantId: input.tenantId, code: input.code, error: describe(err) });
     }
@@ -240,18 +241,29 @@ export class AlertService {
     await this.storeAndQueue(lock.alert, lock);
   }
 
-  private async countOccurrence(tenantId: string, alertId: string, at: Date): Promise<boolean> {
+  /**
+   * A repeat within the alert's window: counted, and its users named on the alert too (up to
+   * MAX_USER_IDS, each once) - the alert listed only the first occurrence's users.
+   */
+  private async countOccurrence(tenantId: string, alertId: string, at: Date, userIds: readonly string[]): Promise<boolean> {
     const ops: PatchOperation[] = [
       { op: "incr", path: "/failure/occurrences", value: 1 },
       { op: "set", path: "/failure/lastOccurredAt", value: at.toISOString() },
     ];
     try {
       await patchIf(this.deps.container, alertId, tenantId, ops);
-      return true;
     } catch (err) {
       if (err instanceof AppError && err.kind === "notFound") return false;
       throw err;
     }
+    for (const userId of userIds.filter((id) => GUID.test(id))) {
+      // Each only while the list has room and does not hold it (a condition the write checks on the alert as stored).
+      const condition = `FROM c WHERE ARRAY_LENGTH(c.failure.userIds) < ${MAX_USER_IDS} AND NOT ARRAY_CONTAINS(c.failure.userIds, "${userId}")`;
+      await patchIf(this.deps.container, alertId, tenantId, [{ op: "add", path: "/failure/userIds/-", value: userId }], { condition }).catch((err: unknown) => {
+        if (!(err instanceof AppError && (err.kind === "preconditionFailed" || err.kind === "notFound"))) throw err;
+      });
+    }
+    return true;
   }
 
   /** The products with an open low-stock alert; a known list is used at once and re-read behind it when older than OPEN_CACHE_MS. */

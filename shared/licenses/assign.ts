@@ -141,7 +141,7 @@ export const OUTCOME_UNKNOWN = "outcome-unknown";
 
 const ALERTED_FAILURE_CODES = new Set(["not-enough-licenses", "throttled", OUTCOME_UNKNOWN, "upstream", "unavailable"]);
 
-interface Prepared {
+export interface Prepared {
   change: LicenseChange;
   user?: GraphUser;
   plan?: ChangePlan;
@@ -512,14 +512,16 @@ changes: readonly LicenseChange[]): LicenseChange[] {
 }
 
 /** Failed users grouped by error code and product, for the codes that deserve an alert. */
-function failuresToAlert(results: readonly UserChangeResult[], prepared: readonly Prepared[]): { code: string; skuId?: string; message: string; userIds: string[] }[] {
+export function failuresToAlert(results: readonly UserChangeResult[], prepared: readonly Prepared[]): { code: string; skuId?: string; message: string; userIds: string[] }[] {
   const byUser = new Map(prepared.map((p) => [p.change.userId, p]));
   const groups = new Map<string, { code: string; skuId?: string; message: string; userIds: string[] }>();
   for (const r of results) {
     const error = r.error;
     if (r.outcome !== "failed" || !error || !(ALERTED_FAILURE_CODES.has(error.code) || error.kind === "upstream" || error.kind === "unavailable")) continue;
     const named = error.extensions.skuId;
-    const skuId = typeof named === "string" ? named : byUser.get(r.userId)?.change.add?.[0]?.skuId;
+    // The product the error names, else the one the change was about (added, else removed, else plans changed).
+    const change = byUser.get(r.userId)?.change;
+    const skuId = typeof named === "string" ? named : (change?.add?.[0]?.skuId ?? change?.remove?.[0] ?? change?.setPlans?.[0]?.skuId);
     const key = `${error.code}|${skuId ?? ""}`;
     const group = groups.get(key) ?? { code: error.code, ...(skuId ? { skuId } : {}), message: error.message, userIds: [] };
     group.userIds.push(r.userId);

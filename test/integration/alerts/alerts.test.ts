@@ -246,6 +246,23 @@ describe("L18 licensing-failure alerts", () => {
     expect(hook.received.slice(baseline).filter(failure)).toHaveLength(1);
   });
 
+  it("when the same failure repeats for other users within the hour, then the one alert names them too (each once), not only the first occurrence's", async () => {
+    const sku = DEMO_SKUS.powerBiPremiumPerUser; // no other test raises an alert for it
+    await enableAlerts(hook.url, {});
+    const [first, second] = [demoUserId(181), demoUserId(182)];
+    await s.sim("PATCH", `skus/${sku}`, { prepaidUnits: { enabled: 0, warning: 0 } });
+    await freshProducts();
+    const baseline = hook.received.length;
+    const failure = forSku(sku, "licensing-failure");
+    expect((await assignProduct(sku, [first])).status).toBe(422);
+    const [sent] = (await hook.waitFor((got) => got.slice(baseline).some(failure))).slice(baseline).filter(failure);
+    expect(sent?.body.failure?.userIds).toEqual([first.toLowerCase()]);
+    expect((await assignProduct(sku, [second])).status).toBe(422);
+    expect((await assignProduct(sku, [first])).status).toBe(422);
+    const counted = await eventually(() => alertsOf("&type=licensing-failure"), (items) => items.some((a) => a.id === sent?.body.id && a.failure?.occurrences === 3));
+    expect(counted.find((a) => a.id === sent?.body.id)?.failure?.userIds).toEqual([first.toLowerCase(), second.toLowerCase()]);
+  });
+
   it("when a user read for a change has a group-based license in error, then a group-licensing alert names the group", async () => {
     await enableAlerts(hook.url, {});
     const user = demoUserId(101);
