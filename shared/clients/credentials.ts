@@ -38,11 +38,45 @@ export function credentialProvider(config: AppConfig): (tenantId: string) => Tok
   return (tenantId) => {
     let credential = cache.get(tenantId);
     if (!credential) {
-      credential = make(tenantId);
+      credential = config.MS_API_AUTH === "managed-identity" ? make(tenantId) : tenantChecked(make(tenantId), tenantId, config.ENTRA_AUTHORITY_HOST);
       cache.set(tenantId, credential);
     }
     return credential;
   };
+}
+
+/**
+ * MSAL reports a tenant Entra does not know (deleted, or never existed) as `endpoints_resolution_error`
+ * - its metadata could not be read -, which reads like an outage and was answered "try again later"
+ * for ever. On that error the tenant's metadata is read once more: Entra's 400 `invalid_tenant`
+ * (AADSTS90002) makes it a refusal (502 token-refused), anything else stays the outage it seemed.
+ */
+function tenantChecked(credential: TokenCredential, tenantId: string, authorityHost: string): TokenCredential {
+  return {
+    getToken: async (scopes, options) => {
+      try {
+        return await credential.getToken(scopes, options);
+      } catch (err) {
+        if (!(err instanceof Error && err.message.includes("endpoints_resolution_error"))) throw err;
+        const refusal = await tenantRefusal(authorityHost, tenantId);
+        if (refusal) throw new TokenRefusedError(typeof scopes === "string" ? scopes : scopes.join(" "), refusal, 400);
+        throw err;
+      }
+    },
+  };
+}
+
+async function tenantRefusal(authorityHost: string, tenantId: string): Promise<string | undefined> {
+  try {
+    const res = await fetch(`${authorityHost.replace(/\/$/, "")}/${encodeURIComponent(tenantId)}/v2.0/.well-known/openid-configuration`, { signal: AbortSignal.timeout(5000) });
+    if (res.status !== 400) return undefined;
+    const body = (await res.json()) as { error?: unknown; error_codes?: unknown };
+    if (body.error !== "invalid_tenant") return undefined;
+    const code = Array.isArray(body.error_codes) && typeof body.error_codes[0] === "number" ? ` AADSTS${body.error_codes[0]}` : "";
+    return `invalid_tenant${code}: Microsoft Entra ID does not know the tenant ${tenantId}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -27,4 +27,14 @@ describe("a token Entra refuses the app", () => {
       expect(await res.json()).toMatchObject({ type: expect.stringMatching(/token-refused$/) as string, detail: expect.stringMatching(/unauthorized_client AADSTS700016/) as string });
     }
   });
+
+  it("when the tenant is one Entra does not know (deleted, or never existed), then 502 token-refused naming invalid_tenant - not a 503 to retry for ever", async () => {
+    const unknown = randomUUID();
+    const admin = await stack.token({ tenantId: unknown, roles: ["Global Administrator"] });
+    expect((await stack.call(`/api/tenants/${unknown}`, { method: "PUT", token: admin, body: JSON.stringify({ displayName: "Gone" }) })).status).toBeLessThan(300);
+    const res = await stack.call(`/api/tenants/${unknown}/products`, { token: admin });
+    expect(res.status, await res.clone().text()).toBe(502);
+    expect(res.headers.get("retry-after")).toBeNull();
+    expect(await res.json()).toMatchObject({ type: expect.stringMatching(/token-refused$/) as string, detail: expect.stringMatching(/invalid_tenant AADSTS90002/) as string });
+  });
 });
