@@ -30,7 +30,7 @@ export const reportJobSchema = z.object({
   createdBy: z.string(),
   finishedAt: z.string().nullable(),
   rowCount: z.number().int().nullable(),
-  error: z.string().nullable(),
+  error: z.string().nullable().describe("Why it failed; while it is still running, why its last attempt did not finish (it is retried)"),
   /** Where to download the result once the job succeeded. */
   resultLocation: z.string().nullable(),
 });
@@ -119,11 +119,16 @@ export async function runReportJob(
         id: `${jobId}:part:${i}`, tenantId, type: "report-part", jobId, index: i, content: content.slice(i * PART_CHARS, (i + 1) * PART_CHARS),
       });
     }
-    await upsert<JobDocument>(container, { ...stripSystem(doc), status: "succeeded", finishedAt: now().toISOString(), rowCount, parts });
+    await upsert<JobDocument>(container, { ...stripSystem(doc), status: "succeeded", finishedAt: now().toISOString(), rowCount, parts, error: null });
   } catch (caught) {
     const err = retryableUpstream(caught);
     const transient = err instanceof AppError && err.transient;
-    if (transient && !lastAttempt) throw err;
+    if (transient && !lastAttempt) {
+      // Still running, retried by the queue: the status says why the last attempt did not finish.
+      const reason = err instanceof AppError ? err.message : "an attempt failed";
+      await upsert<JobDocument>(container, { ...stripSystem(doc), status: "running", error: `Attempt ${attempt} did not finish (retried): ${reason}` }).catch(() => undefined);
+      throw err;
+    }
     const message = err instanceof AppError ? err.message : "The report could not be built.";
     await upsert<JobDocument>(container, {
       ...stripSystem(doc), status: "failed", finishedAt: now().toISOString(), error: transient ? `Gave up after ${attempt} attempts: ${message}` : message,
