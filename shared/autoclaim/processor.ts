@@ -112,12 +112,18 @@ export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope
     body.capDay = utcDay(now);
   }
 
-  let firstAccess: EventOutcome["firstAccess"];
-  if (body.event.environmentId !== undefined || isFirstAccessTrigger(body.event.trigger)) {
+  // D4: the first access an event reports goes to the Dataverse sync - after the event's claim when
+  // it has one to make: the license claimed now counts for that access (forwarded before the claim,
+  // the sync judged the user without it, and the user waited for the next run).
+  const reportsFirstAccess = body.event.environmentId !== undefined || isFirstAccessTrigger(body.event.trigger);
+  let firstAccess: EventOutcome["firstAccess"] = body.forwarded ? "forwarded" : undefined;
+  const forward = async () => {
+    if (!reportsFirstAccess) return;
     if (!body.forwarded) await deps.forwardFirstAccess(tenantId, body);
     body.forwarded = true;
     firstAccess = "forwarded";
-  }
+  };
+  if (isFirstAccessTrigger(body.event.trigger)) await forward();
 
   if (await deps.isPaused(tenantId)) {
     if (!body.waitingSince) {
@@ -144,6 +150,7 @@ export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope
     const decided = await deps.perClaim.run(key, () => decide(deps, tenantId, body, deps.now(), retried, resume, attempt));
     if (decided === "duplicate") return { kind: "duplicate" };
     const { finalize, failedSkuId, ...outcome } = decided;
+    await forward();
     const full = { ...outcome, ...(firstAccess ? { firstAccess } : {}) };
     // The daily cap counts claims: an event that claims nothing gives its unit back (before its
     // outcome shows, so a caller who reads it can count on the unit).
@@ -174,11 +181,14 @@ export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope
           : await deps.perClaim.run(key, () => withdrawKeptClaim(deps, tenantId, body.event, { answerLostNow: attempt.assignAnswerUnknown })).catch(() => undefined);
       if (withdrawn?.happened) {
         const { finalize, ...claimed } = claimedBy(deps, withdrawn.kept, await deps.catalog.get(tenantId).catch(() => undefined));
+        await forward().catch(() => undefined);
         const full = { ...claimed, ...(firstAccess ? { firstAccess } : {}) };
         await Promise.all([finalize?.(), deps.events.setOutcome(tenantId, body.event.eventId, full)]);
         return { kind: "done", outcome: full };
       }
       const reason = withdrawn?.settling ? `${failed.reason}; ${SETTLING}` : failed.reason;
+      // The access happened whatever became of the claim: the sync judges it (a bug's redelivery may send it again).
+      await forward().catch(() => undefined);
       const outcome: EventOutcome = { ...failed, reason, ...(firstAccess ? { firstAccess } : {}) };
       await Promise.all([
         deps.events.setOutcome(tenantId, body.event.eventId, outcome).catch(() => undefined),

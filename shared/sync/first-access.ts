@@ -108,7 +108,8 @@ async function record(deps: SyncDeps, tenantId: string, body: FirstAccessBody, o
     phase: "record",
     outcome,
     reason,
-    context: { environmentId: body.environmentId.toLowerCase(), occurredAt: body.occurredAt },
+    // The sign-in event it came with, so the record can be told from another access's (E: the event in the audit trail).
+    context: { environmentId: body.environmentId.toLowerCase(), occurredAt: body.occurredAt, eventId: body.eventId ?? null },
   });
 }
 

@@ -322,12 +322,14 @@ describe("the claim processor", () => {
       handled = (
         await s.stack.database
           .container("audit")
-          .items.query({ query: "SELECT c.id FROM c WHERE c.action = 'sync.first-access' AND c.target.id = @u", parameters: [{ name: "@u", value: user! }] })
+          .items.query({ query: "SELECT c.id, c.context FROM c WHERE c.action = 'sync.first-access' AND c.target.id = @u", parameters: [{ name: "@u", value: user! }] })
           .fetchAll()
       ).resources;
       if (handled.length === 0) await new Promise((r) => setTimeout(r, 200));
     }
     expect(handled).toHaveLength(1);
+    // The record names the event it came with (several accesses of one user can be told apart).
+    expect(handled[0]).toMatchObject({ context: { eventId: event.eventId } });
     // The event says what the sync did with it (here: nothing, the environment's sync is off), not only "forwarded".
     let shown = await s.getEvent(String(event.eventId));
     while (Date.now() < until && !shown?.firstAccessResult) {
@@ -337,6 +339,37 @@ describe("the claim processor", () => {
     expect(shown).toMatchObject({ status: "forwarded", firstAccess: "forwarded", firstAccessResult: { outcome: "skipped", detail: expect.stringMatching(/sync is off/) as string } });
     const noEnvironment = await s.postEvent(signInEvent(user!, randomUUID(), { trigger: "first-access" }));
     expect(noEnvironment.status).toBe(400);
+  });
+
+  it("when an event with a claim to make reports a first access (a premium app launched in an environment), then the access is judged after the claim: the license just claimed lets the sync add the user at once (D4, A8)", async () => {
+    const appId = KNOWN_APPS.powerApps.appId;
+    await s.setAvailable(DEMO_SKUS.powerAppsPerUser, 5);
+    await s.freshPolicy({ name: "Power Apps", appId, products: [{ skuId: DEMO_SKUS.powerAppsPerUser }] });
+    const environment = `/api/tenants/${TENANT}/environments/${DEMO_IDS.environments.trial}`;
+    const setSync = async (syncEnabled: boolean) => {
+      const etag = (await s.stack.call(environment, { token: s.admin })).headers.get("etag") ?? "";
+      const res = await s.stack.call(environment, { method: "PATCH", token: s.admin, headers: { "If-Match": etag }, body: JSON.stringify({ syncEnabled }) });
+      expect(res.status, await res.clone().text()).toBe(200);
+    };
+    await setSync(true);
+    try {
+      const [user] = await s.addUsers(1); // no license: only the claim makes them eligible (Power Apps per user includes Dataverse)
+      // The assignment takes a while (throttled once, 2 s): time for a first access forwarded before it to be judged.
+      await s.sim("/settings", { method: "PATCH", body: { faults: [{ services: ["graph"], pathPattern: `/users/${user}/assignLicense`, rate503: 1, retryAfterSeconds: 2, count: 1 }] } });
+      const event = signInEvent(user!, appId, { trigger: "premium-app-launch", environmentId: DEMO_IDS.environments.trial });
+      expect((await s.postEvent(event)).status).toBe(202);
+      expect(await s.waitForEvent(String(event.eventId))).toMatchObject({ status: "claimed", firstAccess: "forwarded" });
+      const until = Date.now() + 30_000;
+      let shown = await s.getEvent(String(event.eventId));
+      while (Date.now() < until && !shown?.firstAccessResult) {
+        await new Promise((r) => setTimeout(r, 200));
+        shown = await s.getEvent(String(event.eventId));
+      }
+      expect(shown).toMatchObject({ status: "claimed", firstAccessResult: { outcome: "applied", detail: "added" } });
+    } finally {
+      await s.sim("/settings", { method: "PATCH", body: { faults: [] } });
+      await setSync(false);
+    }
   });
 
   it("when a sign-in-event message has a body its schema refuses, then it is kept with its reason (A11)", async () => {
