@@ -4,6 +4,8 @@ import { registerEnvelopeHandler } from "../events/dispatch.js";
 import { licensing, trialExpiryDeps } from "../licenses/composition.js";
 import { expireTrials } from "../licenses/trial-expiry.js";
 import { getRuntime } from "../runtime.js";
+import { getSyncDeps } from "../sync/deps.js";
+import { enqueueDirectoryJob } from "../sync/jobs.js";
 import { AUTOMATION_RESUMED_KIND, runResumedWork, type ResumedRun } from "./resume.js";
 import { skippedWhilePaused } from "./skipped-while-paused.js";
 
@@ -35,6 +37,13 @@ export function registerResumeHandler(): void {
     const runs = resumedRuns(warn);
     const skipped = await skippedWhilePaused(envelope.tenantId, ["trialExpiry", "reclamation"]);
     const result = await runResumedWork(envelope.tenantId, isPausedNow, runs, warn, skipped);
+    // Sync runs that met the pause wait for a directory cycle: one starts now (it resumes them and
+    // reads what changed meanwhile), not at the next schedule.
+    if (!result.paused) {
+      await enqueueDirectoryJob((await getSyncDeps()).queue, envelope.tenantId, { trigger: "resume" }).catch((err: unknown) =>
+        warn(`P11: the sync's resume could not be queued (${err instanceof Error ? err.message : String(err)}); the next scheduled cycle resumes it.`),
+      );
+    }
     context.log(JSON.stringify({ event: "automation-resumed", tenantId: envelope.tenantId, ...result }));
   });
 }

@@ -6,7 +6,7 @@ import type { SyncDeps } from "./deps.js";
 import { environmentPartition, failedActionId, type DriftDocument, type EmailLock, type FailedAction, type RunDocument } from "./documents.js";
 import { driftLever } from "./drift.js";
 import { evaluateEligibility } from "./eligibility.js";
-import { enqueueEnvironmentJob, type EnvironmentJob } from "./jobs.js";
+import { enqueueDirectoryJob, enqueueEnvironmentJob, type EnvironmentJob } from "./jobs.js";
 import type { DirectoryUser, SystemUserRow } from "./model.js";
 import { meter } from "./metrics.js";
 import { markAfterAnswer, pendingRolesMark, pendingRolesOf, rolesStillOwed } from "./pending-roles.js";
@@ -261,7 +261,14 @@ class EnvironmentRun {
       const window = actions.slice(run.progress.position, run.progress.position + size);
       const done = new Set(run.progress.doneInWindow);
       const started = Date.now();
-      const { todo, spared } = await this.recheckApprovedDisables(window.filter((a) => !done.has(actionKey(a))), dataverse);
+      const rechecked = await this.recheckApprovedDisables(window.filter((a) => !done.has(actionKey(a))), dataverse);
+      if (rechecked === "stale") {
+        // Approved since the directory was last read: a cycle reads it now (Entra, and the platform's
+        // environment - its security group), and the run goes on once one begun after the approval is stored.
+        await enqueueDirectoryJob(deps.queue, tenantId, { trigger: "manual" });
+        return { deferSeconds: APPROVAL_READ_WAIT_SECONDS };
+      }
+      const { todo, spared } = rechecked;
       const outcome = await executeActions(
         { platform, dataverse, environmentId: env.id, defaultRoleIds: run.settings.defaultSecurityRoleIds, concurrency: deps.config.SYNC_ADDUSER_CONCURRENCY, deadline: this.deadline },
         todo,
@@ -294,12 +301,13 @@ class EnvironmentRun {
 
   /**
    * D13: the disables of a run an admin approved were planned when it was held, possibly long
-   * before. Each one is judged again against the directory as it is now (the snapshot and tenant
-   * facts the last directory cycle stored, and the user's record): only a user still ineligible is
-   * disabled; the others are spared and skipped (eligible again, e.g. put back in the security
-   * group, or a record already disabled or gone).
+   * before. Each one is judged again against the directory as it is now - the snapshot, tenant
+   * facts and platform environments of a directory cycle whose read began after the approval
+   * ("stale" until there is one), and the user's record: only a user still ineligible is disabled;
+   * the others are spared and skipped (eligible again, e.g. put back in the security group, the
+   * environment's group changed back, or a record already disabled or gone).
    */
-  private async recheckApprovedDisables(actions: PlannedAction[], dataverse: DataverseClient): Promise<{ todo: PlannedAction[]; spared: PlannedAction[] }> {
+  private async recheckApprovedDisables(actions: PlannedAction[], dataverse: DataverseClient): Promise<{ todo: PlannedAction[]; spared: PlannedAction[] } | "stale"> {
     const { deps, tenantId } = this;
     const run = this.run;
     const disables = actions.filter((a) => a.op === "disable");
@@ -307,6 +315,8 @@ class EnvironmentRun {
     const directory = await deps.store.readDirectoryState(tenantId);
     const facts = directory?.doc.facts;
     if (!directory || !facts) throw new AppError("unavailable", "The tenant's directory has not been read yet.", { retryAfterSeconds: 30 });
+    const readAt = parseTime(directory.doc.usersReadAt ?? directory.doc.lastCycleAt);
+    if (readAt === null || readAt < Date.parse(run.guard.approvedAt)) return "stale";
     const environment = directory.doc.environments.find((e) => e.id === run.environmentId) ?? run.environment;
     if (!environment) throw new AppError("internal", "A run without its environment cannot apply.");
     const ids = new Set(disables.map((a) => a.userId));
@@ -444,6 +454,23 @@ class EnvironmentRun {
     );
   }
 
+  /**
+   * D1/P11: the directory read changes after this run's target cycle while it ran (a long first
+   * sync, a run that waited out a pause): a cycle starts now, so they get their run at once instead
+   * of at the next schedule - a change reaches Dataverse within one interval.
+   */
+  private async followUp(): Promise<void> {
+    const { deps, tenantId } = this;
+    const target = this.run.targetCycle ?? 0;
+    try {
+      const dir = (await deps.store.readDirectoryState(tenantId))?.doc;
+      const behind = dir !== undefined && (Object.keys(dir.journal).some((c) => Number(c) > target) || dir.fullCycles.some((c) => c > target));
+      if (behind) await enqueueDirectoryJob(deps.queue, tenantId, { trigger: "follow-up" });
+    } catch {
+      // The next scheduled cycle starts it anyway.
+    }
+  }
+
   private async finish(state: "succeeded" | "failed", error: string | null): Promise<void> {
     const { deps, tenantId } = this;
     const run = this.run;
@@ -473,6 +500,7 @@ class EnvironmentRun {
       },
     });
     await deps.store.deletePlan(run);
+    if (state === "succeeded") await this.followUp();
     const c = run.counts;
     if (state === "failed" || c.added + c.updated + c.disabled + c.reEnabled + c.drift + c.failed > 0) {
       await deps.audit.append(tenantId, {
@@ -487,6 +515,9 @@ class EnvironmentRun {
     }
   }
 }
+
+/** How long an approved run waits between looks for the directory read it asked for. */
+const APPROVAL_READ_WAIT_SECONDS = 5;
 
 /**
  * D12: the window (and so the Dataverse $batch) size aims at a target duration from the time per

@@ -11,8 +11,12 @@ export const SYNC_DIRECTORY_KIND = "sync-directory";
 export const SYNC_ENVIRONMENT_KIND = "sync-environment";
 
 export const directoryJobSchema = z.object({
-  /** schedule: the timer; manual: an admin started a run; continue: the next chunk of a cycle. */
-  trigger: z.enum(["schedule", "manual", "continue"]),
+  /**
+   * schedule: the timer; manual: an admin started a run; continue: the next chunk of a cycle;
+   * resume: automation resumed (P11: runs that met the pause go on now); follow-up: a run ended
+   * behind the directory (changes read while it ran get their run now, not at the next schedule).
+   */
+  trigger: z.enum(["schedule", "manual", "continue", "resume", "follow-up"]),
   cycle: z.number().int().optional(),
   step: z.number().int().optional(),
 });

@@ -188,6 +188,48 @@ describe("D12 throttling", () => {
 });
 
 describe("D13 mass-disable guard", () => {
+  it("when the users a held run would disable are put back in the group after the last directory read, then approving disables none of them: the directory is read again after the approval", async () => {
+    await stack.sim("/settings", { method: "PATCH", body: { dataverse: { refuseSyncedUserDisable: false } } });
+    await enable(P, { massDisableThresholdPercent: 100 });
+    await stack.runNow(P);
+    await enable(P, { massDisableThresholdPercent: 10 });
+    const leaving = [20, 21, 22, 23, 24, 26, 27, 28].map(u);
+    await stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { method: "PATCH", body: { remove: leaving } });
+    const held = await stack.tickAndWait(P);
+    expect(held).toMatchObject({ state: "awaiting-approval", guard: { disables: 8 } });
+
+    // Back in the group (in Entra) before the approval, with no directory cycle in between.
+    await stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { method: "PATCH", body: { add: leaving } });
+    expect((await stack.call(stack.env(P, `/sync-runs/${held.id}/approve`), { method: "POST", token: stack.admin })).status).toBe(202);
+    const done = await stack.waitForRun(P, held.id);
+    expect(done).toMatchObject({ state: "succeeded", counts: { disabled: 0, skipped: 8 } });
+    const rows = byObjectId(await stack.rows(P));
+    for (const id of leaving) expect(rows.get(id)?.isdisabled).toBe(false);
+  });
+
+  it("when Entra changes while a run waits for approval, then once it is approved the change follows at once - a run that ended behind the directory starts the next - not at the next schedule (D1)", async () => {
+    await enable(P, { massDisableThresholdPercent: 100 });
+    await stack.runNow(P);
+    await enable(P, { massDisableThresholdPercent: 10 });
+    await stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { method: "PATCH", body: { remove: [20, 21, 22, 23, 24, 26, 27, 28].map(u) } });
+    const held = await stack.tickAndWait(P);
+    expect(held.state).toBe("awaiting-approval");
+
+    // A member the first run left enabled in Dataverse.
+    const synced = byObjectId(await stack.rows(P));
+    const member = [30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40].map(u).find((id) => synced.get(id)?.isdisabled === false)!;
+    await stack.sim(`/users/${member}`, { method: "PATCH", body: { jobTitle: "Changed while held" } });
+    const state = await stack.database.container("sync").item("directory-state", `${stack.tenantId}|directory`).read<{ cycle: number }>();
+    await stack.tick(); // the directory reads the change; the held run stays as it is
+    await waitForCycle(state.resource?.cycle ?? 0);
+    expect(byObjectId(await stack.rows(P)).get(member)?.title).not.toBe("Changed while held");
+
+    expect((await stack.call(stack.env(P, `/sync-runs/${held.id}/approve`), { method: "POST", token: stack.admin })).status).toBe(202);
+    expect((await stack.waitForRun(P, held.id)).state).toBe("succeeded");
+    const { eventually } = await import("./support.js");
+    await eventually(async () => (byObjectId(await stack.rows(P)).get(member)?.title === "Changed while held" ? true : undefined), "the change in Dataverse without a tick", 30_000);
+  });
+
   it("when a run would disable more than the threshold, then it waits for approval with nothing disabled, and disables once approved", async () => {
     await stack.sim("/settings", { method: "PATCH", body: { dataverse: { refuseSyncedUserDisable: false } } });
     await enable(P, { massDisableThresholdPercent: 100 });
@@ -213,7 +255,7 @@ describe("D13 mass-disable guard", () => {
 });
 
 describe("P11 pause switch", () => {
-  it("when automation is paused, then a run writes nothing and waits; when resumed, then it continues", async () => {
+  it("when automation is paused, then a run writes nothing and waits; when resumed, then it continues at once, and a change made in Entra meanwhile follows without waiting for the next schedule", async () => {
     await enable(P);
     const path = `/api/tenants/${stack.tenantId}/settings/automation`;
     const etag = (await stack.call(path, { token: stack.admin })).headers.get("etag") ?? "";
@@ -224,12 +266,17 @@ describe("P11 pause switch", () => {
     expect(paused.state).toBe("paused");
     expect(await stack.rows(P)).toEqual(before);
 
+    await stack.sim(`/users/${u(22)}`, { method: "PATCH", body: { jobTitle: "Changed while paused" } });
+
     const resume = await stack.call(path, { method: "PUT", token: stack.admin, headers: { "If-Match": pause.headers.get("etag") ?? "" }, body: JSON.stringify({ paused: false }) });
     expect(resume.status).toBe(200);
-    await stack.tick();
+    // No timer tick: resuming starts a directory cycle, which resumes the run and reads the change...
     const done = await stack.waitForRun(P, paused.id, ["succeeded", "failed"]);
     expect(done.state).toBe("succeeded");
     expect(done.counts.added).toBeGreaterThan(0);
+    // ...and the run, ended behind the directory, starts the one that applies it (D1: within one interval).
+    const { eventually } = await import("./support.js");
+    await eventually(async () => (byObjectId(await stack.rows(P)).get(u(22))?.title === "Changed while paused" ? true : undefined), "the change made while paused in Dataverse", 30_000);
   });
 });
 
