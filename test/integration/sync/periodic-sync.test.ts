@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEMO_IDS, DEMO_SKUS, demoRoleId, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
-import { byObjectId, useSyncStack, type SimRow } from "./support.js";
+import { byObjectId, useSyncStack, type RunView, type SimRow } from "./support.js";
 
 /**
  * The periodic sync against the simulated cloud's demo tenant (Production environment "Contoso
@@ -187,16 +187,25 @@ describe("D12 throttling", () => {
   });
 });
 
+/**
+ * D13: a first run, then 8 of the group's members leave it: the next run would disable them (the
+ * platform lets it) and the guard (10%) holds it for approval.
+ */
+async function heldRun(): Promise<{ held: RunView; leaving: string[] }> {
+  await stack.sim("/settings", { method: "PATCH", body: { dataverse: { refuseSyncedUserDisable: false } } });
+  await enable(P, { massDisableThresholdPercent: 100 });
+  await stack.runNow(P);
+  await enable(P, { massDisableThresholdPercent: 10 });
+  const leaving = [20, 21, 22, 23, 24, 26, 27, 28].map(u);
+  await stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { method: "PATCH", body: { remove: leaving } });
+  const held = await stack.tickAndWait(P);
+  expect(held).toMatchObject({ state: "awaiting-approval", guard: { disables: 8 } });
+  return { held, leaving };
+}
+
 describe("D13 mass-disable guard", () => {
   it("when the users a held run would disable are put back in the group after the last directory read, then approving disables none of them: the directory is read again after the approval", async () => {
-    await stack.sim("/settings", { method: "PATCH", body: { dataverse: { refuseSyncedUserDisable: false } } });
-    await enable(P, { massDisableThresholdPercent: 100 });
-    await stack.runNow(P);
-    await enable(P, { massDisableThresholdPercent: 10 });
-    const leaving = [20, 21, 22, 23, 24, 26, 27, 28].map(u);
-    await stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { method: "PATCH", body: { remove: leaving } });
-    const held = await stack.tickAndWait(P);
-    expect(held).toMatchObject({ state: "awaiting-approval", guard: { disables: 8 } });
+    const { held, leaving } = await heldRun();
 
     // Back in the group (in Entra) before the approval, with no directory cycle in between.
     await stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { method: "PATCH", body: { add: leaving } });
@@ -208,12 +217,7 @@ describe("D13 mass-disable guard", () => {
   });
 
   it("when Entra changes while a run waits for approval, then once it is approved the change follows at once - a run that ended behind the directory starts the next - not at the next schedule (D1)", async () => {
-    await enable(P, { massDisableThresholdPercent: 100 });
-    await stack.runNow(P);
-    await enable(P, { massDisableThresholdPercent: 10 });
-    await stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { method: "PATCH", body: { remove: [20, 21, 22, 23, 24, 26, 27, 28].map(u) } });
-    const held = await stack.tickAndWait(P);
-    expect(held.state).toBe("awaiting-approval");
+    const { held } = await heldRun();
 
     // A member the first run left enabled in Dataverse.
     const synced = byObjectId(await stack.rows(P));
@@ -231,15 +235,8 @@ describe("D13 mass-disable guard", () => {
   });
 
   it("when a run would disable more than the threshold, then it waits for approval with nothing disabled, and disables once approved", async () => {
-    await stack.sim("/settings", { method: "PATCH", body: { dataverse: { refuseSyncedUserDisable: false } } });
-    await enable(P, { massDisableThresholdPercent: 100 });
-    await stack.runNow(P);
-    await enable(P, { massDisableThresholdPercent: 10 });
-    const leaving = [20, 21, 22, 23, 24, 26, 27, 28].map(u);
-    await stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { method: "PATCH", body: { remove: leaving } });
-
-    const held = await stack.tickAndWait(P);
-    expect(held).toMatchObject({ state: "awaiting-approval", guard: { disables: 8, thresholdPercent: 10, approvedAt: null } });
+    const { held, leaving } = await heldRun();
+    expect(held).toMatchObject({ guard: { thresholdPercent: 10, approvedAt: null } });
     let rows = byObjectId(await stack.rows(P));
     for (const id of leaving) expect(rows.get(id)?.isdisabled).toBe(false);
 
