@@ -5,7 +5,8 @@ import { AppError } from "../errors/app-error.js";
 
 /** `?limit=1..200` (default 50) and `&cursor=` on every list. */
 export const listQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  // A repeated ?limit= reaches the app joined with "," (as the Functions host passes query values): said so, not "NaN".
+  limit: z.coerce.number({ error: "must be a whole number from 1 to 200, given once" }).int().min(1).max(200).default(50),
   cursor: z.string().min(1).max(4096).optional(),
 });
 export type ListQuery = z.infer<typeof listQuerySchema>;

@@ -15,6 +15,13 @@ describe("list conventions", () => {
     expect(listQuerySchema.parse({ limit: "200" }).limit).toBe(200);
   });
 
+  it("when limit is given twice (the host joins the values with a comma), then the message says how limit is given - not NaN", () => {
+    const result = listQuerySchema.safeParse({ limit: "1,2" });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.message).toBe("must be a whole number from 1 to 200, given once");
+    expect(result.error?.issues[0]?.message).not.toMatch(/NaN/);
+  });
+
   it("when a cursor is replayed for the tenant and filter it was issued for, then it yields its position", () => {
     const c = encodeCursor(T1, { q: "ann" }, "token-123");
     expect(decodeCursor(c, T1, { q: "ann" })).toBe("token-123");
