@@ -250,13 +250,16 @@ export class AlertService {
       { op: "incr", path: "/failure/occurrences", value: 1 },
       { op: "set", path: "/failure/lastOccurredAt", value: at.toISOString() },
     ];
+    let named: Set<string>;
     try {
-      await patchIf(this.deps.container, alertId, tenantId, ops);
+      const counted = await patchIf<AlertDocument>(this.deps.container, alertId, tenantId, ops);
+      named = new Set(counted.failure?.userIds ?? []);
     } catch (err) {
       if (err instanceof AppError && err.kind === "notFound") return false;
       throw err;
     }
-    for (const userId of userIds.filter((id) => GUID.test(id))) {
+    const missing = userIds.filter((id) => GUID.test(id) && !named.has(id)).slice(0, Math.max(0, MAX_USER_IDS - named.size));
+    for (const userId of missing) {
       // Each only while the list has room and does not hold it (a condition the write checks on the alert as stored).
       const condition = `FROM c WHERE ARRAY_LENGTH(c.failure.userIds) < ${MAX_USER_IDS} AND NOT ARRAY_CONTAINS(c.failure.userIds, "${userId}")`;
       await patchIf(this.deps.container, alertId, tenantId, [{ op: "add", path: "/failure/userIds/-", value: userId }], { condition }).catch((err: unknown) => {

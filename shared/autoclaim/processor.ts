@@ -150,7 +150,9 @@ export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope
     const decided = await deps.perClaim.run(key, () => decide(deps, tenantId, body, deps.now(), retried, resume, attempt));
     if (decided === "duplicate") return { kind: "duplicate" };
     const { finalize, failedSkuId, ...outcome } = decided;
-    await forward();
+    // Best effort: the claim is made whatever the queue says (a failure leaves firstAccess unset;
+    // the sync's next run judges the user anyway).
+    await forward().catch(() => undefined);
     const full = { ...outcome, ...(firstAccess ? { firstAccess } : {}) };
     // The daily cap counts claims: an event that claims nothing gives its unit back (before its
     // outcome shows, so a caller who reads it can count on the unit).

@@ -399,7 +399,8 @@ export class LicenseAssignments {
       for (const s of p.newUnits) delta.set(s, (delta.get(s) ?? 0) + 1);
       for (const s of p.freedUnits) delta.set(s, (delta.get(s) ?? 0) - 1);
     }
-    if (results.some((r) => r.error?.code === "not-enough-licenses")) this.deps.catalog.invalidate(tenantId);
+    // Graph refused for lack of licenses, or did not confirm a change: the counts are in doubt.
+    if (results.some((r) => r.error?.code === "not-enough-licenses" || r.error?.code === OUTCOME_UNKNOWN)) this.deps.catalog.invalidate(tenantId);
     else if (delta.size) this.deps.catalog.adjustAssigned(tenantId, delta, readBefore);
   }
 }

@@ -79,7 +79,8 @@ export interface CatalogServiceDeps {
 
 export class CatalogService {
   private readonly cache = new Map<string, Cached>();
-  private readonly inflight = new Map<string, Promise<Catalog>>();
+  /** The read under way per tenant, with the count of changes made here when it began. */
+  private readonly inflight = new Map<string, { read: Promise<Catalog>; changes: number }>();
   /** Per tenant, how many changes this process made (a read that spans one cannot be trusted to hold it). */
   private readonly changes = new Map<string, number>();
   /** Tenants whose Cosmos snapshot may predate a change made here: the next read goes to Graph. */
@@ -97,11 +98,15 @@ export class CatalogService {
   async get(tenantId: string, options: { fresh?: boolean } = {}): Promise<Catalog> {
     const cached = this.cache.get(tenantId);
     if (!options.fresh && cached && this.now().getTime() <= cached.expiresAt) return cached.catalog;
+    // A read that began before a change made here may not hold it: a reader after the change starts its own.
+    const changes = this.changes.get(tenantId) ?? 0;
     const running = this.inflight.get(tenantId);
-    if (running) return running;
-    const refresh = this.refresh(tenantId, options.fresh === true).finally(() => this.inflight.delete(tenantId));
-    this.inflight.set(tenantId, refresh);
-    return refresh;
+    if (running && running.changes === changes) return running.read;
+    const read = this.refresh(tenantId, options.fresh === true).finally(() => {
+      if (this.inflight.get(tenantId)?.read === read) this.inflight.delete(tenantId);
+    });
+    this.inflight.set(tenantId, { read, changes });
+    return read;
   }
 
   async product(tenantId: string, skuId: string, options: { fresh?: boolean } = {}): Promise<Product> {

@@ -191,15 +191,13 @@ export async function unusedLicensesPage(
   for (let reads = 0; reads < UNUSED_MAX_READS; reads++) {
     const page = await deps.graph.listUsers({ top: UNUSED_USERS_PAGE, ...(position.s ? { skipToken: position.s } : {}) });
     const users = page.items.slice(position.o);
-    const candidates = users.flatMap((user) =>
+    const candidates = users.map((user) =>
       tracked.map((product) => ({ user, product, skuIds: licensingSkus(user, product, products) })).filter((c) => c.skuIds.length > 0),
     );
-    const usage = await usageOfUsers(deps.usage, tenantId, [...new Set(candidates.map((c) => c.user.id))]);
+    const usage = await usageOfUsers(deps.usage, tenantId, [...new Set(candidates.flat().map((c) => c.user.id))]);
     const last = new Map(usage.map((u) => [`${u.userId}|${u.product}`, u.lastAccessAt]));
     for (let i = 0; i < users.length; i++) {
-      const user = users[i]!;
-      const rows = candidates
-        .filter((c) => c.user === user)
+      const rows = candidates[i]!
         .flatMap((c): UnusedLicenseRow[] => {
           const lastAccessAt = last.get(`${c.user.id}|${c.product}`) ?? null;
           if (lastAccessAt && Date.parse(lastAccessAt) >= cutoff) return [];

@@ -40,7 +40,7 @@ export function registerResumeHandler(): void {
     // Sync runs that met the pause wait for a directory cycle: one starts now (it resumes them and
     // reads what changed meanwhile), not at the next schedule.
     if (!result.paused) {
-      await enqueueDirectoryJob((await getSyncDeps()).queue, envelope.tenantId, { trigger: "resume" }).catch((err: unknown) =>
+      await getSyncDeps().then((deps) => enqueueDirectoryJob(deps.queue, envelope.tenantId, { trigger: "resume" })).catch((err: unknown) =>
         warn(`P11: the sync's resume could not be queued (${err instanceof Error ? err.message : String(err)}); the next scheduled cycle resumes it.`),
       );
     }

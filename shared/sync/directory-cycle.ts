@@ -153,6 +153,8 @@ class DirectoryCycle {
   /** Reads the environments and the tenant's facts; false when there is nothing to sync. */
   private async startCycle(): Promise<boolean> {
     const { deps, tenantId } = this;
+    // Before anything is read: a cycle counts as reading the tenant from here (D13's approval waits for one begun after it).
+    const startedAt = deps.now().toISOString();
     const [settings, environments] = await Promise.all([deps.settings.all(tenantId), deps.platform(tenantId, "background").listEnvironments()]);
     this.settingsRead = settings;
     const managed = managedEnvironments(environments, settings, this.envStates);
@@ -164,7 +166,7 @@ class DirectoryCycle {
     this.state.active = {
       cycle: this.state.cycle + 1,
       step: 1,
-      startedAt: deps.now().toISOString(),
+      startedAt,
       phase: "users",
       usersFull,
       usersNextLink: null,

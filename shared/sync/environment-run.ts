@@ -262,10 +262,11 @@ class EnvironmentRun {
       const done = new Set(run.progress.doneInWindow);
       const started = Date.now();
       const rechecked = await this.recheckApprovedDisables(window.filter((a) => !done.has(actionKey(a))), dataverse);
-      if (rechecked === "stale") {
+      if ("stale" in rechecked) {
         // Approved since the directory was last read: a cycle reads it now (Entra, and the platform's
-        // environment - its security group), and the run goes on once one begun after the approval is stored.
-        await enqueueDirectoryJob(deps.queue, tenantId, { trigger: "manual" });
+        // environment - its security group), and the run goes on once one begun after the approval is
+        // stored. Asked for only while none such is under way (a cycle begun earlier finishes first).
+        if (!rechecked.cycleUnderWay) await enqueueDirectoryJob(deps.queue, tenantId, { trigger: "manual" });
         return { deferSeconds: APPROVAL_READ_WAIT_SECONDS };
       }
       const { todo, spared } = rechecked;
@@ -307,7 +308,9 @@ class EnvironmentRun {
    * the others are spared and skipped (eligible again, e.g. put back in the security group, the
    * environment's group changed back, or a record already disabled or gone).
    */
-  private async recheckApprovedDisables(actions: PlannedAction[], dataverse: DataverseClient): Promise<{ todo: PlannedAction[]; spared: PlannedAction[] } | "stale"> {
+  private async recheckApprovedDisables(
+    actions: PlannedAction[], dataverse: DataverseClient,
+  ): Promise<{ todo: PlannedAction[]; spared: PlannedAction[] } | { stale: true; cycleUnderWay: boolean }> {
     const { deps, tenantId } = this;
     const run = this.run;
     const disables = actions.filter((a) => a.op === "disable");
@@ -316,7 +319,11 @@ class EnvironmentRun {
     const facts = directory?.doc.facts;
     if (!directory || !facts) throw new AppError("unavailable", "The tenant's directory has not been read yet.", { retryAfterSeconds: 30 });
     const readAt = parseTime(directory.doc.usersReadAt ?? directory.doc.lastCycleAt);
-    if (readAt === null || readAt < Date.parse(run.guard.approvedAt)) return "stale";
+    const approvedAt = Date.parse(run.guard.approvedAt);
+    if (readAt === null || readAt < approvedAt) {
+      const active = directory.doc.active;
+      return { stale: true, cycleUnderWay: active !== null && Date.parse(active.startedAt) >= approvedAt };
+    }
     const environment = directory.doc.environments.find((e) => e.id === run.environmentId) ?? run.environment;
     if (!environment) throw new AppError("internal", "A run without its environment cannot apply.");
     const ids = new Set(disables.map((a) => a.userId));
@@ -464,7 +471,8 @@ class EnvironmentRun {
     const target = this.run.targetCycle ?? 0;
     try {
       const dir = (await deps.store.readDirectoryState(tenantId))?.doc;
-      const behind = dir !== undefined && (Object.keys(dir.journal).some((c) => Number(c) > target) || dir.fullCycles.some((c) => c > target));
+      // A cycle under way starts the environment's next run itself when it fans out.
+      const behind = dir !== undefined && !dir.active && (Object.keys(dir.journal).some((c) => Number(c) > target) || dir.fullCycles.some((c) => c > target));
       if (behind) await enqueueDirectoryJob(deps.queue, tenantId, { trigger: "follow-up" });
     } catch {
       // The next scheduled cycle starts it anyway.

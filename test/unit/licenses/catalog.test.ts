@@ -132,6 +132,22 @@ describe("CatalogService counts while this process changes licenses (L1, L18)", 
     expect(t.reads()).toBe(3);
   });
 
+  it("when Graph refuses a change while a read is under way (begun before the refusal), then the next reader does not join that read: it reads Graph itself", async () => {
+    const t = controlled();
+    const s = t.service();
+    await s.get("t");
+    t.tick(60_001);
+    t.holdReads();
+    const before = s.get("t"); // under way, begun before what follows
+    t.assignInGraph(2);
+    s.invalidate("t");
+    const after = s.get("t");
+    t.release();
+    expect((await before).products.find((p) => p.skuId === S.e3)?.assigned).toBe(4);
+    expect((await after).products.find((p) => p.skuId === S.e3)?.assigned).toBe(6);
+    expect(t.reads()).toBe(3);
+  });
+
   it("when the catalog was read again after a change was sent, then the change is not added to that read (it may hold it already) and it is read again within CATALOG_DOUBT_MS", async () => {
     const t = controlled();
     const s = t.service();
