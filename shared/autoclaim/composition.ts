@@ -6,8 +6,7 @@ import { RecentSignIns } from "../events/entra-extension.js";
 import type { SignInEnvelopeBody } from "../events/sign-in-event.js";
 import { licensing, type Licensing } from "../licenses/composition.js";
 import { productOfApp, recordProductUse } from "../licenses/usage.js";
-import { newEnvelope } from "../queue/envelope.js";
-import { FIRST_ACCESS_KIND, type FirstAccessBody } from "../sync/first-access.js";
+import { firstAccessEnvelope } from "../sync/first-access.js";
 import { getRuntime, type Runtime } from "../runtime.js";
 import { autoClaimSettings, isAutoClaimEnabled, isAutomationPaused } from "../settings/automation.js";
 import { ClaimStore } from "./claims.js";
@@ -85,9 +84,8 @@ function build(rt: Runtime, lic: Licensing): AutoClaim {
     isAutoClaimEnabled: shareConcurrent(isAutoClaimEnabled),
     // D4: the Dataverse sync's contract (shared/sync/first-access.ts).
     forwardFirstAccess: async (tenantId: string, body: SignInEnvelopeBody) => {
-      if (!body.event.environmentId) return;
-      const firstAccess: FirstAccessBody = { userId: body.event.userId, environmentId: body.event.environmentId, occurredAt: body.event.occurredAt, eventId: body.event.eventId };
-      await rt.eventQueue.send(newEnvelope({ kind: FIRST_ACCESS_KIND, tenantId, id: `${body.event.eventId}.first-access`.slice(0, 200), body: firstAccess }));
+      const { environmentId } = body.event;
+      if (environmentId) await rt.eventQueue.send(firstAccessEnvelope(tenantId, { ...body.event, environmentId }));
     },
     recordUse: async (tenantId, userId, appId, at) => {
       const product = productOfApp(appId);

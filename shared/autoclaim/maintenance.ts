@@ -1,6 +1,7 @@
 import type { Container } from "@azure/cosmos";
 import type { EventStore } from "../events/event-store.js";
 import type { CatalogService } from "../licenses/catalog.js";
+import { firstAccessEnvelope } from "../sync/first-access.js";
 import { SIGN_IN_EVENT_KIND, type SignInEnvelopeBody } from "../events/sign-in-event.js";
 import { newEnvelope } from "../queue/envelope.js";
 import type { QueueSender } from "../queue/transport.js";
@@ -54,9 +55,11 @@ export async function runMaintenance(deps: MaintenanceDeps, log: (msg: string) =
             .get(tenantId)
             .then((c) => c.products.find((p) => p.skuId === pending.skuId)?.skuPartNumber ?? null)
             .catch(() => null); // the name only: a settled claim is recorded whether or not the catalog answers
+          const forwarded = await forwardFirstAccess(deps, tenantId, pending.eventId);
           await deps.events.setOutcome(tenantId, pending.eventId, {
             status: "claimed",
             claim: { policyId: pending.policyId, policyName: pending.policyName, skuId: pending.skuId, skuPartNumber },
+            ...(forwarded ? { firstAccess: "forwarded" as const } : {}),
           });
           result.settled++;
         } else {
@@ -76,6 +79,19 @@ export async function runMaintenance(deps: MaintenanceDeps, log: (msg: string) =
     }
   }
   return result;
+}
+
+/**
+ * D4: an event whose claim maintenance settles may not have handed its first access to the sync
+ * (its worker stopped between the claim and the hand-over): handed over now, once (the envelope's
+ * id is the event's). True when the event reports one.
+ */
+async function forwardFirstAccess(deps: MaintenanceDeps, tenantId: string, eventId: string): Promise<boolean> {
+  const doc = await deps.events.get(tenantId, eventId).catch(() => undefined);
+  const environmentId = doc?.event.environmentId;
+  if (!doc || !environmentId) return false;
+  if (doc.firstAccess === "forwarded") return true;
+  return deps.queue.send(firstAccessEnvelope(tenantId, { ...doc.event, environmentId })).then(() => true, () => false);
 }
 
 /**

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { AppError } from "../errors/app-error.js";
 import { registerEnvelopeHandler } from "../events/dispatch.js";
 import { setFirstAccessResult } from "../events/event-store.js";
-import type { Envelope } from "../queue/envelope.js";
+import { newEnvelope, type Envelope } from "../queue/envelope.js";
 import type { QueueSender } from "../queue/transport.js";
 import { getRuntime } from "../runtime.js";
 import { getSyncDeps, type SyncDeps } from "./deps.js";
@@ -35,6 +35,12 @@ export const firstAccessBodySchema = z.object({
   pausedWait: z.object({ originalId: z.string().min(1).max(200), round: z.number().int().min(1) }).optional(),
 });
 export type FirstAccessBody = z.infer<typeof firstAccessBodySchema>;
+
+/** D4's contract: the envelope that hands a sign-in event's first access to the sync (one id per event: a re-send is recognisable). */
+export function firstAccessEnvelope(tenantId: string, event: { eventId: string; userId: string; environmentId: string; occurredAt: string }): Envelope {
+  const body: FirstAccessBody = { userId: event.userId, environmentId: event.environmentId, occurredAt: event.occurredAt, eventId: event.eventId };
+  return newEnvelope({ kind: FIRST_ACCESS_KIND, tenantId, id: `${event.eventId}.first-access`.slice(0, 200), body });
+}
 
 /** How long an event waits before looking again while automation is paused (P11). */
 export const PAUSED_RECHECK_SECONDS = 300;
