@@ -48,8 +48,12 @@ export async function executeActions(ctx: ExecuteContext, actions: readonly Plan
   const [platform, dataverse] = await Promise.all([runPlatform(ctx, platformOps), runDataverse(ctx, dataverseOps)]);
   const roles = await retryPendingRoles(ctx, actions);
   const added = platform.results.filter((r) => r.action.op === "add" && r.outcome === "done").map((r) => r.action.userId);
-  const needRows = added.length > 0 && (ctx.defaultRoleIds.length > 0 || platform.results.some((r) => r.action.op === "add" && r.action.accessMode !== undefined));
-  const addedRows = needRows ? rowsByObjectId(await ctx.dataverse.systemUsersByObjectIds(added)) : new Map<string, SystemUserRow>();
+  // The records of the users just added: all of them for their default roles (D14), otherwise only
+  // those whose access mode is set after the add (D2/D8: administrative for an admin without a license).
+  const rowsWanted = ctx.defaultRoleIds.length > 0
+    ? added
+    : platform.results.filter((r) => r.action.op === "add" && r.outcome === "done" && r.action.accessMode !== undefined).map((r) => r.action.userId);
+  const addedRows = rowsWanted.length ? rowsByObjectId(await ctx.dataverse.systemUsersByObjectIds(rowsWanted)) : new Map<string, SystemUserRow>();
   platform.results = await setAccessModesAfterAddUser(ctx, platform.results, addedRows);
   const roleFailures = ctx.defaultRoleIds.length && added.length ? await assignDefaultRoles(ctx, added, addedRows) : [];
   const defers = [platform.deferSeconds, dataverse.deferSeconds].filter((d): d is number => d !== null);
