@@ -369,7 +369,8 @@ export class AlertService {
       { query: `SELECT * FROM c WHERE ${where.join(" AND ")} ORDER BY c.occurredAt DESC`, parameters },
       { limit, continuationToken: continuationToken ?? null, partitionKey: tenantId },
     );
-    return { items: page.items.map(viewOf), continuationToken: page.continuationToken };
+    const now = this.now();
+    return { items: page.items.map((a) => viewOf(a, now)), continuationToken: page.continuationToken };
   }
 }
 
@@ -382,8 +383,20 @@ export function payloadOf(alert: AlertDocument): AlertPayload {
   };
 }
 
-function viewOf(alert: AlertDocument): AlertView {
-  return { ...payloadOf(alert), state: alert.state, resolvedAt: alert.resolvedAt, delivery: alert.delivery };
+function viewOf(alert: AlertDocument, now: Date): AlertView {
+  return { ...payloadOf(alert), ...alertState(alert, now), delivery: alert.delivery };
+}
+
+/**
+ * Whether the condition still holds: a low-stock alert until its product recovers (stored when it
+ * does); a licensing failure for its window (an hour; a day for group-licensing errors) - later
+ * occurrences are counted on it meanwhile, and one after the window raises a new alert. It showed
+ * "open" for ever.
+ */
+export function alertState(alert: Pick<AlertDocument, "type" | "state" | "resolvedAt" | "occurredAt" | "failure">, now: Date): Pick<AlertView, "state" | "resolvedAt"> {
+  if (alert.type !== "licensing-failure" || alert.state === "resolved") return { state: alert.state, resolvedAt: alert.resolvedAt };
+  const ends = Date.parse(alert.occurredAt) + (alert.failure?.groupId ? GROUP_ERROR_WINDOW_MS : FAILURE_WINDOW_MS);
+  return now.getTime() < ends ? { state: "open", resolvedAt: null } : { state: "resolved", resolvedAt: new Date(ends).toISOString() };
 }
 
 function describe(err: unknown): string {
