@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
+import { isGuid } from "../ids.js";
 import type { Container, PatchOperation } from "@azure/cosmos";
 import { z } from "zod";
 import { AppError } from "../errors/app-error.js";
@@ -38,7 +39,6 @@ const REPAIR_AFTER_MS = 120_000;
 const FAILURE_WINDOW_MS = 60 * 60_000;
 const GROUP_ERROR_WINDOW_MS = 24 * 60 * 60_000;
 const MAX_USER_IDS = 20;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface LicensingFailureInput {
   tenantId: string;
@@ -258,7 +258,7 @@ export class AlertService {
       if (err instanceof AppError && err.kind === "notFound") return false;
       throw err;
     }
-    const missing = userIds.filter((id) => GUID.test(id) && !named.has(id)).slice(0, Math.max(0, MAX_USER_IDS - named.size));
+    const missing = userIds.filter((id) => isGuid(id) && !named.has(id)).slice(0, Math.max(0, MAX_USER_IDS - named.size));
     for (const userId of missing) {
       // Each only while the list has room and does not hold it (a condition the write checks on the alert as stored).
       const condition = `FROM c WHERE ARRAY_LENGTH(c.failure.userIds) < ${MAX_USER_IDS} AND NOT ARRAY_CONTAINS(c.failure.userIds, "${userId}")`;
