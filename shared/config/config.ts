@@ -113,6 +113,12 @@ export const configSchema = z
     SYNC_CHUNK_SECONDS: z.coerce.number().int().min(1).max(240).default(120),
     /** D12: seconds a sync worker's lease lasts without a checkpoint; a run whose lease ran out is resumed by the next cycle. */
     SYNC_LEASE_SECONDS: z.coerce.number().int().min(5).max(1800).default(300),
+    /**
+     * D13: how long an approved run waits for a directory read begun after its approval (seconds). Past
+     * it the run fails with nothing of the held disables made: a directory that cannot be read is not
+     * judged on an old read.
+     */
+    SYNC_APPROVAL_READ_TIMEOUT_SECONDS: z.coerce.number().int().min(10).max(24 * 3600).default(1800),
     /** D1/D10: hours between full reconciles of an environment (every record compared, drift found); incremental runs in between. */
     SYNC_RECONCILE_HOURS: z.coerce.number().min(0.01).max(24 * 30).default(24),
     /** D12: the largest Dataverse $batch the sync sends (the size is tuned below it from the observed execution time). */

@@ -266,6 +266,17 @@ class EnvironmentRun {
         // Approved since the directory was last read: a cycle reads it now (Entra, and the platform's
         // environment - its security group), and the run goes on once one begun after the approval is
         // stored. Asked for only while none such is under way (a cycle begun earlier finishes first).
+        // A directory that cannot be read (consent revoked, Graph failing) ends the wait: the run fails, nothing held is disabled.
+        const waited = deps.now().getTime() - Date.parse(run.guard?.approvedAt ?? "");
+        const limit = deps.config.SYNC_APPROVAL_READ_TIMEOUT_SECONDS;
+        if (waited > limit * 1000) {
+          throw new AppError(
+            "upstream",
+            `Approved at ${run.guard?.approvedAt ?? "?"}, but no read of the tenant's directory begun since then finished within ${Math.round(limit / 60)} minutes ` +
+              "(Microsoft Graph or the Power Platform admin API failing or refusing; see the sync's directory cycles in the host log): " +
+              "the held disables were not made, so that no user is disabled on an old reading. Start a new run once the directory can be read.",
+          );
+        }
         if (!rechecked.cycleUnderWay) await enqueueDirectoryJob(deps.queue, tenantId, { trigger: "manual" });
         return { deferSeconds: APPROVAL_READ_WAIT_SECONDS };
       }
