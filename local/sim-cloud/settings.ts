@@ -90,6 +90,8 @@ export const SettingsSchema = z.object({
     deltaEmptyFirstPage: z.boolean(),
     /** How long a deltaLink stays valid (Graph: 7 days for directory objects). */
     deltaTokenTtlSeconds: z.number().int().positive(),
+    /** How long reads of a user (assignedLicenses) lag an assignLicense (replication; 0: reads show it at once). */
+    licenseReadLagMs: z.number().int().min(0),
   }),
   dataverse: z.object({
     /** Refuse PATCH of isdisabled on users synced from Entra (Microsoft-hosted Dataverse manages it). */
@@ -117,7 +119,7 @@ export function defaultSettings(): SimSettings {
       },
       bap: { enabled: true, requestsPerWindow: 600, windowSeconds: 60 },
     },
-    graph: { deltaPageSize: 200, groupDeltaPageSize: 100, groupDeltaMembersPerPage: 1000, deltaEmptyFirstPage: false, deltaTokenTtlSeconds: 7 * 24 * 3600 },
+    graph: { deltaPageSize: 200, groupDeltaPageSize: 100, groupDeltaMembersPerPage: 1000, deltaEmptyFirstPage: false, deltaTokenTtlSeconds: 7 * 24 * 3600, licenseReadLagMs: 0 },
     dataverse: { refuseSyncedUserDisable: true, requireCallerUser: false },
     tokenLifetimeSeconds: 3599,
     checkAudience: true,

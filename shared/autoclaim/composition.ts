@@ -83,9 +83,9 @@ function build(rt: Runtime, lic: Licensing): AutoClaim {
     isPaused: shareConcurrent(isAutomationPaused),
     isAutoClaimEnabled: shareConcurrent(isAutoClaimEnabled),
     // D4: the Dataverse sync's contract (shared/sync/first-access.ts).
-    forwardFirstAccess: async (tenantId: string, body: SignInEnvelopeBody) => {
+    forwardFirstAccess: async (tenantId: string, body: SignInEnvelopeBody, claimedSkuId?: string) => {
       const { environmentId } = body.event;
-      if (environmentId) await rt.eventQueue.send(firstAccessEnvelope(tenantId, { ...body.event, environmentId }));
+      if (environmentId) await rt.eventQueue.send(firstAccessEnvelope(tenantId, { ...body.event, environmentId }, claimedSkuId));
     },
     recordUse: async (tenantId, userId, appId, at) => {
       const product = productOfApp(appId);

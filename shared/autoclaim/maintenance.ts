@@ -55,7 +55,7 @@ export async function runMaintenance(deps: MaintenanceDeps, log: (msg: string) =
             .get(tenantId)
             .then((c) => c.products.find((p) => p.skuId === pending.skuId)?.skuPartNumber ?? null)
             .catch(() => null); // the name only: a settled claim is recorded whether or not the catalog answers
-          const forwarded = await forwardFirstAccess(deps, tenantId, pending.eventId);
+          const forwarded = await forwardFirstAccess(deps, tenantId, pending.eventId, pending.skuId);
           await deps.events.setOutcome(tenantId, pending.eventId, {
             status: "claimed",
             claim: { policyId: pending.policyId, policyName: pending.policyName, skuId: pending.skuId, skuPartNumber },
@@ -86,12 +86,12 @@ export async function runMaintenance(deps: MaintenanceDeps, log: (msg: string) =
  * (its worker stopped between the claim and the hand-over): handed over now, once (the envelope's
  * id is the event's). True when the event reports one.
  */
-async function forwardFirstAccess(deps: MaintenanceDeps, tenantId: string, eventId: string): Promise<boolean> {
+async function forwardFirstAccess(deps: MaintenanceDeps, tenantId: string, eventId: string, claimedSkuId: string): Promise<boolean> {
   const doc = await deps.events.get(tenantId, eventId).catch(() => undefined);
   const environmentId = doc?.event.environmentId;
   if (!doc || !environmentId) return false;
   if (doc.firstAccess === "forwarded") return true;
-  return deps.queue.send(firstAccessEnvelope(tenantId, { ...doc.event, environmentId })).then(() => true, () => false);
+  return deps.queue.send(firstAccessEnvelope(tenantId, { ...doc.event, environmentId }, claimedSkuId)).then(() => true, () => false);
 }
 
 /**

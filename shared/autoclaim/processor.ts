@@ -55,7 +55,7 @@ export interface ProcessorDeps {
   isPaused(tenantId: string): Promise<boolean>;
   isAutoClaimEnabled(tenantId: string): Promise<boolean>;
   /** Hands a first-access event to the Dataverse sync (D4). */
-  forwardFirstAccess(tenantId: string, body: SignInEnvelopeBody): Promise<void>;
+  forwardFirstAccess(tenantId: string, body: SignInEnvelopeBody, claimedSkuId?: string): Promise<void>;
   /** Records that the user used the app's product (L13, L19, A13). */
   recordUse(tenantId: string, userId: string, appId: string, at: Date): Promise<void>;
   /** L18: a failed claim raises a licensing-failure alert (never throws; deduplicated by the alert service). */
@@ -117,9 +117,9 @@ export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope
   // the sync judged the user without it, and the user waited for the next run).
   const reportsFirstAccess = body.event.environmentId !== undefined || isFirstAccessTrigger(body.event.trigger);
   let firstAccess: EventOutcome["firstAccess"] = body.forwarded ? "forwarded" : undefined;
-  const forward = async () => {
+  const forward = async (claimedSkuId?: string) => {
     if (!reportsFirstAccess) return;
-    if (!body.forwarded) await deps.forwardFirstAccess(tenantId, body);
+    if (!body.forwarded) await deps.forwardFirstAccess(tenantId, body, claimedSkuId);
     body.forwarded = true;
     firstAccess = "forwarded";
   };
@@ -152,7 +152,7 @@ export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope
     const { finalize, failedSkuId, ...outcome } = decided;
     // Best effort: the claim is made whatever the queue says (a failure leaves firstAccess unset;
     // the sync's next run judges the user anyway).
-    await forward().catch(() => undefined);
+    await forward(outcome.status === "claimed" ? outcome.claim?.skuId : undefined).catch(() => undefined);
     const full = { ...outcome, ...(firstAccess ? { firstAccess } : {}) };
     // The daily cap counts claims: an event that claims nothing gives its unit back (before its
     // outcome shows, so a caller who reads it can count on the unit).
@@ -183,7 +183,7 @@ export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope
           : await deps.perClaim.run(key, () => withdrawKeptClaim(deps, tenantId, body.event, { answerLostNow: attempt.assignAnswerUnknown })).catch(() => undefined);
       if (withdrawn?.happened) {
         const { finalize, ...claimed } = claimedBy(deps, withdrawn.kept, await deps.catalog.get(tenantId).catch(() => undefined));
-        await forward().catch(() => undefined);
+        await forward(withdrawn.kept.skuId).catch(() => undefined);
         const full = { ...claimed, ...(firstAccess ? { firstAccess } : {}) };
         await Promise.all([finalize?.(), deps.events.setOutcome(tenantId, body.event.eventId, full)]);
         return { kind: "done", outcome: full };

@@ -7,7 +7,7 @@ import { newEnvelope, type Envelope } from "../queue/envelope.js";
 import type { QueueSender } from "../queue/transport.js";
 import { getRuntime } from "../runtime.js";
 import { getSyncDeps, type SyncDeps } from "./deps.js";
-import { syncOneUser, type OneUserResult } from "./one-user.js";
+import { LICENSE_NOT_VISIBLE, syncOneUser, type OneUserResult } from "./one-user.js";
 import { GUID_PATTERN } from "../ids.js";
 
 /**
@@ -33,17 +33,31 @@ export const firstAccessBodySchema = z.object({
    * paused: the id of the event's first envelope and how many wait rounds it has been through.
    */
   pausedWait: z.object({ originalId: z.string().min(1).max(200), round: z.number().int().min(1) }).optional(),
+  /**
+   * The product the event's auto-claim has just assigned (A/D4): the access is judged once Microsoft
+   * Graph shows it on the user (its reads may lag its writes), waiting up to LICENSE_WAIT_ROUNDS rounds.
+   */
+  claimedSkuId: z.string().regex(GUID_PATTERN, "a SKU id (GUID)").optional(),
+  /** Set by this handler: the id of the event's first envelope and the rounds waited for the claimed license to show. */
+  licenseWait: z.object({ originalId: z.string().min(1).max(200), round: z.number().int().min(1) }).optional(),
 });
 export type FirstAccessBody = z.infer<typeof firstAccessBodySchema>;
 
 /** D4's contract: the envelope that hands a sign-in event's first access to the sync (one id per event: a re-send is recognisable). */
-export function firstAccessEnvelope(tenantId: string, event: { eventId: string; userId: string; environmentId: string; occurredAt: string }): Envelope {
-  const body: FirstAccessBody = { userId: event.userId, environmentId: event.environmentId, occurredAt: event.occurredAt, eventId: event.eventId };
+export function firstAccessEnvelope(
+  tenantId: string, event: { eventId: string; userId: string; environmentId: string; occurredAt: string }, claimedSkuId?: string,
+): Envelope {
+  const body: FirstAccessBody = {
+    userId: event.userId, environmentId: event.environmentId, occurredAt: event.occurredAt, eventId: event.eventId, ...(claimedSkuId && { claimedSkuId }),
+  };
   return newEnvelope({ kind: FIRST_ACCESS_KIND, tenantId, id: `${event.eventId}.first-access`.slice(0, 200), body });
 }
 
 /** How long an event waits before looking again while automation is paused (P11). */
 export const PAUSED_RECHECK_SECONDS = 300;
+/** How long, and how many times, a first access waits for the license its claim assigned to show in Graph. */
+export const LICENSE_WAIT_SECONDS = 5;
+export const LICENSE_WAIT_ROUNDS = 12;
 
 export type FirstAccessOutcome =
   | { outcome: "applied"; result: OneUserResult }
@@ -80,10 +94,19 @@ async function firstAccess(deps: SyncDeps, envelope: Envelope, body: FirstAccess
   if (!settings.value.syncEnabled) return skip("this product does not manage the environment (sync is off)");
   try {
     // Queue work, not an admin waiting: background clients (D12: Graph gets x-ms-throttle-priority: low).
-    const result = await syncOneUser(deps, tenantId, env, body.userId.toLowerCase(), "firstAccess", settings.value.defaultSecurityRoleIds, "background", FIRST_ACCESS_ACTOR);
+    // The license just claimed counts for this access: judged once Graph shows it (a bounded wait; then as Graph has it).
+    const round = body.licenseWait?.round ?? 0;
+    const expectLicenseSkuId = body.claimedSkuId && round < LICENSE_WAIT_ROUNDS ? body.claimedSkuId : undefined;
+    const result = await syncOneUser(
+      deps, tenantId, env, body.userId.toLowerCase(), "firstAccess", settings.value.defaultSecurityRoleIds, "background", FIRST_ACCESS_ACTOR, { expectLicenseSkuId },
+    );
     if (result.outcome !== "unchanged") await record(deps, tenantId, body, "succeeded", result.outcome);
     return { outcome: "applied", result };
   } catch (err) {
+    if (err instanceof AppError && err.code === LICENSE_NOT_VISIBLE) {
+      await requeue.send(roundResend(envelope, body, "licenseWait"), { delaySeconds: LICENSE_WAIT_SECONDS });
+      return { outcome: "waiting", reason: `the license its claim assigned (${body.claimedSkuId}) does not show on the user in Microsoft Graph yet` };
+    }
     // A rule or the platform refuses: the event is done, with its reason (a retry would refuse again).
     if (err instanceof AppError && (err.kind === "businessRule" || err.kind === "conflict" || err.kind === "notFound")) return skip(err.message);
     throw err;
@@ -98,12 +121,16 @@ async function firstAccess(deps: SyncDeps, envelope: Envelope, body: FirstAccess
  * id and duplicate detection still collapses it.
  */
 export function pausedResend(envelope: Envelope, body: FirstAccessBody): Envelope {
-  const originalId = body.pausedWait?.originalId ?? envelope.id;
-  const round = (body.pausedWait?.round ?? 0) + 1;
-  const suffix = `.wait-${round}`;
+  return roundResend(envelope, body, "pausedWait");
+}
+
+function roundResend(envelope: Envelope, body: FirstAccessBody, wait: "pausedWait" | "licenseWait"): Envelope {
+  const originalId = body[wait]?.originalId ?? envelope.id;
+  const round = (body[wait]?.round ?? 0) + 1;
+  const suffix = wait === "pausedWait" ? `.wait-${round}` : `.license-${round}`;
   // Cut the original id, never the suffix: two rounds must not collapse into one id.
   const id = `${originalId.slice(0, 200 - suffix.length)}${suffix}`;
-  return { ...envelope, id, body: { ...body, pausedWait: { originalId, round } } };
+  return { ...envelope, id, body: { ...body, [wait]: { originalId, round } } };
 }
 
 async function record(deps: SyncDeps, tenantId: string, body: FirstAccessBody, outcome: "succeeded" | "skipped", reason: string): Promise<void> {

@@ -185,6 +185,9 @@ export interface RoleFailure {
   retryable?: boolean;
 }
 
+/** The code of syncOneUser's refusal when the user does not hold the license the caller expects yet (`expectLicenseSkuId`). */
+export const LICENSE_NOT_VISIBLE = "license-not-visible-yet";
+
 function notEligible(env: PlatformEnvironment, userId: string, rules: RuleResult[], onDemand: boolean): AppError {
   const failed = rules.filter((r) => !(onDemand ? r.passedOnDemand : r.passed));
   // D5: the environment's type refuses this path of adding (Dataverse for Teams: first access only) - say so first.
@@ -205,13 +208,17 @@ function notEligible(env: PlatformEnvironment, userId: string, rules: RuleResult
  */
 export async function syncOneUser(
   deps: SyncDeps, tenantId: string, env: PlatformEnvironment, userId: string, mode: "add" | "firstAccess" | "refresh", defaultRoleIds: readonly string[],
-  clients: ClientMode = "interactive", actor: AuditEntry["actor"] = SYNC_ACTOR,
+  clients: ClientMode = "interactive", actor: AuditEntry["actor"] = SYNC_ACTOR, options: { expectLicenseSkuId?: string | undefined } = {},
 ): Promise<OneUserResult> {
   if (!env.dataverse) {
     throw new AppError("businessRule", `Environment ${env.id} has no Dataverse database: it has no users (D5).`, { code: "environment-without-dataverse" });
   }
   const adding = mode !== "refresh";
   const s = await loadSituation(deps, tenantId, env, userId, clients, mode === "firstAccess" ? "firstAccess" : "api");
+  const expected = options.expectLicenseSkuId?.toLowerCase();
+  if (expected && s.user && !s.user.licenses.some((l) => l.skuId.toLowerCase() === expected)) {
+    throw new AppError("unavailable", `Microsoft Graph does not show the license ${expected} on user ${userId} yet.`, { code: LICENSE_NOT_VISIBLE, retryAfterSeconds: 10 });
+  }
   const base = { userId, environmentId: env.id, drift: null, failedRules: [] as RuleResult[], roleFailures: [] as RoleFailure[] };
   if (s.row && !isDirectoryManaged(recordKind(s.row))) {
     throw new AppError("conflict", `The record of ${userId} in this environment is ${recordKind(s.row)} record; the directory sync never changes it (D7).`, { code: "record-not-directory-managed" });

@@ -22,7 +22,7 @@ export const USER_FILTER_PROPS = [
 export function userProperty(dir: Directory, u: UserRec, prop: string): unknown {
   switch (prop) {
     case "assignedLicenses":
-      return u.deletedDateTime ? [] : assignedLicensesOf(u.licenses);
+      return u.deletedDateTime ? [] : assignedLicensesOf(u.licensesReadLag && Date.now() < u.licensesReadLag.until ? u.licensesReadLag.licenses : u.licenses);
     case "assignedPlans":
       return assignedPlans(dir, u);
     case "licenseAssignmentStates":

@@ -132,8 +132,13 @@ export function postAssignLicense(ctx: GraphContext, req: SimRequest, idOrUpn: s
   if (!parsed.success) {
     throw new SimError(400, "Request_BadRequest", `Invalid value specified for property '${parsed.error.issues[0]?.path.join(".") ?? "addLicenses"}' of resource 'User'. Both addLicenses and removeLicenses are required.`);
   }
+  const before = user.licensesReadLag && Date.now() < user.licensesReadLag.until ? user.licensesReadLag.licenses : user.licenses;
   assignLicense(ctx.state.directory, user, parsed.data);
-  return graphJson({ "@odata.context": contextUrl(ctx, "users", null, true), ...serializeUser(ctx.state.directory, user, null) });
+  const lag = ctx.settings.graph.licenseReadLagMs;
+  // The answer shows the change; reads show the licenses as they were for `lag` ms.
+  const answer = graphJson({ "@odata.context": contextUrl(ctx, "users", null, true), ...serializeUser(ctx.state.directory, { ...user, licensesReadLag: undefined }, null) });
+  if (lag > 0) user.licensesReadLag = { until: Date.now() + lag, licenses: before };
+  return answer;
 }
 
 /** GET /users/{id}/memberOf (direct groups and directory roles) and /transitiveMemberOf. */

@@ -47,6 +47,11 @@ export interface UserRec {
   /** Set while soft-deleted. */
   deletedDateTime: string | null;
   licenses: LicenseState[];
+  /**
+   * Replication lag (settings.graph.licenseReadLagMs): the licenses reads show until `until` (ms
+   * since the epoch) after an assignLicense - Graph's reads may lag its writes.
+   */
+  licensesReadLag?: { until: number; licenses: LicenseState[] };
   /** Creation sequence (the order of GET /users). */
   seq: number;
   /** Change version (delta queries). */

@@ -372,6 +372,38 @@ describe("the claim processor", () => {
     }
   });
 
+  it("when Microsoft Graph's reads lag the claim's assignment (replication), then the first access waits until the license shows and the user is added (D4, A8)", async () => {
+    const appId = KNOWN_APPS.powerApps.appId;
+    await s.setAvailable(DEMO_SKUS.powerAppsPerUser, 5);
+    await s.freshPolicy({ name: "Power Apps", appId, products: [{ skuId: DEMO_SKUS.powerAppsPerUser }] });
+    const environment = `/api/tenants/${TENANT}/environments/${DEMO_IDS.environments.trial}`;
+    const setSync = async (syncEnabled: boolean) => {
+      const etag = (await s.stack.call(environment, { token: s.admin })).headers.get("etag") ?? "";
+      const res = await s.stack.call(environment, { method: "PATCH", token: s.admin, headers: { "If-Match": etag }, body: JSON.stringify({ syncEnabled }) });
+      expect(res.status, await res.clone().text()).toBe(200);
+    };
+    await setSync(true);
+    try {
+      const [user] = await s.addUsers(1); // no license: only the claim makes them eligible
+      // Reads of the user show the license 4 s after assignLicense answered.
+      await s.sim("/settings", { method: "PATCH", body: { graph: { licenseReadLagMs: 4000 } } });
+      const event = signInEvent(user!, appId, { trigger: "premium-app-launch", environmentId: DEMO_IDS.environments.trial });
+      expect((await s.postEvent(event)).status).toBe(202);
+      expect(await s.waitForEvent(String(event.eventId))).toMatchObject({ status: "claimed", firstAccess: "forwarded" });
+      const until = Date.now() + 60_000;
+      let shown = await s.getEvent(String(event.eventId));
+      const settled = () => shown?.firstAccessResult && (shown.firstAccessResult as { outcome: string }).outcome !== "waiting";
+      while (Date.now() < until && !settled()) {
+        await new Promise((r) => setTimeout(r, 200));
+        shown = await s.getEvent(String(event.eventId));
+      }
+      expect(shown).toMatchObject({ status: "claimed", firstAccessResult: { outcome: "applied", detail: "added" } });
+    } finally {
+      await s.sim("/settings", { method: "PATCH", body: { graph: { licenseReadLagMs: 0 } } });
+      await setSync(false);
+    }
+  }, 90_000);
+
   it("when a sign-in-event message has a body its schema refuses, then it is kept with its reason (A11)", async () => {
     const id = `bad-${randomUUID()}`;
     await queue.sendMessage(encodeQueueMessage(newEnvelope({ kind: "sign-in-event", tenantId: TENANT, id, body: { event: { eventId: id } } })));

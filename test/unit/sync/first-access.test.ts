@@ -1,11 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { AppError } from "../../../shared/errors/app-error.js";
 import type { ServiceBusMessage } from "@azure/service-bus";
 import { envelopeSchema, newEnvelope, type Envelope } from "../../../shared/queue/envelope.js";
 import { ServiceBusQueueSender } from "../../../shared/queue/service-bus-sender.js";
 import type { QueueSender, SendOptions } from "../../../shared/queue/transport.js";
 import type { SyncDeps } from "../../../shared/sync/deps.js";
-import { FIRST_ACCESS_KIND, firstAccessBodySchema, handleFirstAccess, PAUSED_RECHECK_SECONDS } from "../../../shared/sync/first-access.js";
+import {
+  FIRST_ACCESS_KIND, firstAccessBodySchema, firstAccessEnvelope, handleFirstAccess, LICENSE_WAIT_ROUNDS, LICENSE_WAIT_SECONDS, PAUSED_RECHECK_SECONDS,
+} from "../../../shared/sync/first-access.js";
+import { LICENSE_NOT_VISIBLE } from "../../../shared/sync/one-user.js";
 import { environment } from "./fixtures.js";
 
 /** The contract with the sign-in pipeline (D4) and what the handler does before it touches Dataverse. */
@@ -98,5 +102,34 @@ describe("D4 first-access events", () => {
     const { deps, requeue, audit } = fakeDeps({ syncEnabled: false });
     expect(await handleFirstAccess(deps, event(), requeue)).toMatchObject({ outcome: "skipped", reason: expect.stringMatching(/sync is off/) as string });
     expect(audit).toEqual([expect.objectContaining({ action: "sync.first-access", outcome: "skipped" })]);
+  });
+});
+
+describe("D4 first access after a claim", () => {
+  it("when the claimed license does not show in Graph yet, then the access waits in rounds under fresh ids, and after the last round it is judged as Graph shows the user", async () => {
+    const oneUser = await import("../../../shared/sync/one-user.js");
+    const calls: (string | undefined)[] = [];
+    const spy = vi.spyOn(oneUser, "syncOneUser").mockImplementation((...args) => {
+      const expected = args[8]?.expectLicenseSkuId;
+      calls.push(expected);
+      if (expected) return Promise.reject(new AppError("unavailable", "not yet", { code: LICENSE_NOT_VISIBLE }));
+      return Promise.resolve({ userId: "u", environmentId: "e", outcome: "unchanged", systemUserId: null, drift: null, failedRules: [], roleFailures: [] });
+    });
+    try {
+      const { deps, sent, requeue } = fakeDeps({});
+      const sku = randomUUID();
+      const original = firstAccessEnvelope(randomUUID(), { eventId: "ev-1", userId: randomUUID(), environmentId: environment().id, occurredAt: new Date().toISOString() }, sku);
+      let current = original;
+      for (let round = 1; round <= LICENSE_WAIT_ROUNDS; round++) {
+        expect(await handleFirstAccess(deps, current, requeue)).toMatchObject({ outcome: "waiting", reason: expect.stringContaining(sku) as string });
+        expect(sent.at(-1)).toMatchObject({ envelope: { id: `${original.id}.license-${round}` }, options: { delaySeconds: LICENSE_WAIT_SECONDS } });
+        current = sent.at(-1)!.envelope;
+      }
+      expect(await handleFirstAccess(deps, current, requeue)).toMatchObject({ outcome: "applied" });
+      expect(calls).toEqual([...Array<string>(LICENSE_WAIT_ROUNDS).fill(sku), undefined]);
+      expect(sent).toHaveLength(LICENSE_WAIT_ROUNDS);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
