@@ -78,6 +78,8 @@ export interface AlertServiceDeps {
 export interface AlertListFilter {
   type?: AlertType | undefined;
   status?: DeliveryStatus | undefined;
+  /** Whether the condition still holds (alertState), as of the list's first page. */
+  state?: AlertView["state"] | undefined;
 }
 
 export const alertMessageSchema = z.object({ alertId: z.string().min(1) });
@@ -353,7 +355,10 @@ export class AlertService {
   // --- reading -------------------------------------------------------------------------------
 
   /** Newest first, optionally of one type or delivery status. */
-  async page(tenantId: string, filter: AlertListFilter, limit: number, continuationToken?: string): Promise<{ items: AlertView[]; continuationToken: string | null }> {
+  /** A page of the tenant's alerts, newest first; `asOf` is the time their state is judged at (a list's pages share it). */
+  async page(
+    tenantId: string, filter: AlertListFilter, limit: number, continuationToken?: string, asOf: Date = this.now(),
+  ): Promise<{ items: AlertView[]; continuationToken: string | null }> {
     const where = ["c.tenantId = @t", "c.docType = 'alert'"];
     const parameters = [{ name: "@t", value: tenantId }];
     if (filter.type) {
@@ -364,13 +369,22 @@ export class AlertService {
       where.push("c.delivery.status = @status");
       parameters.push({ name: "@status", value: filter.status });
     }
+    if (filter.state) {
+      // alertState in the query: stored open, and not a licensing failure past its window (an hour; a day for a group's).
+      const open =
+        "(c.state = 'open' AND (c.type != 'licensing-failure' OR c.occurredAt > @cut OR (c.occurredAt > @groupCut AND IS_STRING(c.failure.groupId))))";
+      where.push(filter.state === "open" ? open : `NOT ${open}`);
+      parameters.push(
+        { name: "@cut", value: new Date(asOf.getTime() - FAILURE_WINDOW_MS).toISOString() },
+        { name: "@groupCut", value: new Date(asOf.getTime() - GROUP_ERROR_WINDOW_MS).toISOString() },
+      );
+    }
     const page = await queryPage<AlertDocument>(
       this.deps.container,
       { query: `SELECT * FROM c WHERE ${where.join(" AND ")} ORDER BY c.occurredAt DESC`, parameters },
       { limit, continuationToken: continuationToken ?? null, partitionKey: tenantId },
     );
-    const now = this.now();
-    return { items: page.items.map((a) => viewOf(a, now)), continuationToken: page.continuationToken };
+    return { items: page.items.map((a) => viewOf(a, asOf)), continuationToken: page.continuationToken };
   }
 }
 

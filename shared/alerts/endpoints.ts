@@ -54,7 +54,11 @@ export const alertsList = defineEndpoint({
   tag: TAG,
   access: ACCESS.read,
   params: tenantRouteParamsSchema,
-  query: listQuerySchema.extend({ type: alertTypeSchema.optional(), status: deliveryStatusSchema.optional() }),
+  query: listQuerySchema.extend({
+    type: alertTypeSchema.optional(),
+    status: deliveryStatusSchema.optional().describe("The webhook delivery status"),
+    state: z.enum(["open", "resolved"]).optional().describe("Whether the alert's condition still holds (as the items' `state`)"),
+  }),
   responses: { 200: { description: "Alerts", schema: listResponseSchema(alertViewSchema) } },
 });
 

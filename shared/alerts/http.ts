@@ -1,5 +1,5 @@
 import type { HttpResponseInit } from "@azure/functions";
-import type { z } from "zod";
+import { z } from "zod";
 import type { Principal } from "../auth/token-validator.js";
 import { AppError } from "../errors/app-error.js";
 import { decodeCursor, encodeCursor, type ListQuery } from "../http/conventions.js";
@@ -46,11 +46,28 @@ export async function putAlertSettings(
 }
 
 export async function listAlerts(rt: Runtime, tenantId: string, query: ListQuery & AlertListFilter): Promise<HttpResponseInit> {
-  const filter: AlertListFilter = { ...(query.type ? { type: query.type } : {}), ...(query.status ? { status: query.status } : {}) };
-  const token = decodeCursor(query.cursor, tenantId, { alerts: filter });
-  const page = await alertsFor(rt).page(tenantId, filter, query.limit, token);
-  return {
-    status: 200,
-    jsonBody: { items: page.items, nextCursor: page.continuationToken ? encodeCursor(tenantId, { alerts: filter }, page.continuationToken) : null },
+  const filter: AlertListFilter = {
+    ...(query.type ? { type: query.type } : {}), ...(query.status ? { status: query.status } : {}), ...(query.state ? { state: query.state } : {}),
   };
+  // The position holds the time the list's states are judged at: its later pages judge alike (an alert
+  // whose window ends meanwhile neither leaves a state=open list nor shows twice).
+  const position = cursorPosition.safeParse(decodeCursor(query.cursor, tenantId, { alerts: filter }) ?? null);
+  if (!position.success) throw new AppError("validation", "The cursor is not valid for this list.", { errors: [{ path: "cursor", message: "not a cursor of this list" }] });
+  const asOf = position.data ? new Date(position.data.asOf) : new Date();
+  const page = await alertsFor(rt).page(tenantId, filter, query.limit, position.data?.token, asOf);
+  const next = page.continuationToken ? JSON.stringify({ asOf: asOf.toISOString(), token: page.continuationToken }) : null;
+  return { status: 200, jsonBody: { items: page.items, nextCursor: next ? encodeCursor(tenantId, { alerts: filter }, next) : null } };
 }
+
+const cursorPosition = z
+  .string()
+  .transform((p, ctx) => {
+    try {
+      return JSON.parse(p) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "not JSON" });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.object({ asOf: z.iso.datetime(), token: z.string() }))
+  .nullable();

@@ -322,6 +322,33 @@ describe("L18 alert list", () => {
     expect(other.status).toBe(400);
   });
 
+  it("when filtered by state, then each item's state is the one asked for, the two lists split the whole list, and a failure's window decides (an hour; a day for a group's)", async () => {
+    const hours = (h: number) => new Date(Date.now() - h * 3600_000).toISOString();
+    const planted = (id: string, occurredAt: string, groupId: string | null) => ({
+      id, tenantId: s.tenantId, docType: "alert", type: "licensing-failure", occurredAt, state: "open", resolvedAt: null, product: null, figures: null,
+      failure: { source: "test", code: "CountViolation", message: "planted", userIds: [], occurrences: 1, lastOccurredAt: occurredAt, groupId },
+      delivery: { status: "skipped", attempts: 0, lastAttemptAt: null, deliveredAt: null, lastError: null },
+    });
+    const alerts = s.stack.database.container("alerts");
+    const [pastHour, groupWithinDay, groupPastDay] = [`planted-${Date.now()}-a`, `planted-${Date.now()}-b`, `planted-${Date.now()}-c`];
+    await alerts.items.upsert(planted(pastHour, hours(2), null));
+    await alerts.items.upsert(planted(groupWithinDay, hours(2), DEMO_IDS.groups.sales));
+    await alerts.items.upsert(planted(groupPastDay, hours(25), DEMO_IDS.groups.sales));
+
+    const [all, open, resolved] = await Promise.all([alertsOf(), alertsOf("&state=open"), alertsOf("&state=resolved")]);
+
+    expect(open.every((a) => a.state === "open")).toBe(true);
+    expect(resolved.every((a) => a.state === "resolved")).toBe(true);
+    expect([...open, ...resolved].map((a) => a.id).sort()).toEqual(all.map((a) => a.id).sort());
+    expect(open.map((a) => a.id)).toContain(groupWithinDay);
+    expect(resolved.map((a) => a.id)).toEqual(expect.arrayContaining([pastHour, groupPastDay]));
+    // A page at a time: the cursor continues the filtered list.
+    const first = (await (await s.api("alerts?limit=1&state=resolved")).json()) as { items: AlertView[]; nextCursor: string | null };
+    const second = (await (await s.api(`alerts?limit=1&state=resolved&cursor=${encodeURIComponent(first.nextCursor ?? "")}`)).json()) as { items: AlertView[] };
+    expect([...first.items, ...second.items].map((a) => a.id)).toEqual(resolved.slice(0, 2).map((a) => a.id));
+    expect((await s.api("alerts?state=closed")).status).toBe(400);
+  });
+
   it("when read with a Global Reader's token, then 200; without a token, 401", async () => {
     expect((await s.api("alerts", { roles: ["Global Reader"] })).status).toBe(200);
     expect((await s.stack.call(`/api/tenants/${s.tenantId}/alerts`)).status).toBe(401);
