@@ -50,6 +50,7 @@ import "./environments-patch.js";
 import "./environments-sync-runs-post.js";
 import "./environments-sync-runs-list.js";
 import "./environments-sync-runs-get.js";
+import "./environments-sync-runs-actions.js";
 import "./environments-sync-runs-approve.js";
 import "./environments-sync-runs-reject.js";
 import "./environments-users-list.js";

@@ -6,7 +6,7 @@ import { tenantRouteParamsSchema } from "../tenants/tenant.js";
 import {
   accessModePatchSchema, addEnvironmentUserSchema, applicationUserCreateSchema, applicationUserParamsSchema, applicationUserPatchSchema,
   applicationUserSchema, diagnosticsSchema, environmentParamsSchema, environmentPatchSchema, environmentSchema, environmentUserParamsSchema,
-  environmentUserSchema, environmentUsersQuery, oneUserResultSchema, syncRunParamsSchema, syncRunSchema,
+  environmentUserSchema, environmentUsersQuery, oneUserResultSchema, runActionSchema, runActionsQuery, syncRunParamsSchema, syncRunSchema,
 } from "./schemas.js";
 
 /** The environment and sync endpoints (D4-D15), under /api/tenants/{tenantId}/environments. */
@@ -103,6 +103,24 @@ export const syncRunsGet = defineEndpoint({
   access: ACCESS.read,
   params: syncRunParamsSchema,
   responses: { 200: { description: "The run", schema: syncRunSchema } },
+});
+
+export const syncRunActionsList = defineEndpoint({
+  name: "environments-sync-runs-actions",
+  method: "GET",
+  route: `${base}/{environmentId}/sync-runs/{runId}/actions`,
+  summary:
+    "D11/D13: the changes a run planned (who is added, re-enabled, updated, disabled - with the rules each fails), in plan order; " +
+    "what to read before approving a held run. Kept while the run runs or waits: 409 sync-run-plan-unavailable before it planned and once it ended.",
+  tag: TAG,
+  access: ACCESS.read,
+  upstream: true,
+  params: syncRunParamsSchema,
+  query: runActionsQuery,
+  responses: {
+    200: { description: "Planned changes", schema: listResponseSchema(runActionSchema) },
+    409: { description: "sync-run-plan-unavailable: the run has not planned yet, or it ended (its plan is not kept; state)" },
+  },
 });
 
 export const syncRunsApprove = defineEndpoint({
@@ -252,7 +270,7 @@ export const applicationUsersPatch = defineEndpoint({
 });
 
 export const ENVIRONMENT_ENDPOINTS = [
-  environmentsList, environmentsGet, environmentsPatch, syncRunsPost, syncRunsList, syncRunsGet, syncRunsApprove, syncRunsReject,
+  environmentsList, environmentsGet, environmentsPatch, syncRunsPost, syncRunsList, syncRunsGet, syncRunActionsList, syncRunsApprove, syncRunsReject,
   environmentUsersList, environmentUsersPost, environmentUsersRefresh, environmentUsersDiagnostics, environmentUsersPatch, applicationUsersPost,
   applicationUsersPatch,
 ] as const;

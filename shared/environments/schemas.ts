@@ -64,6 +64,25 @@ export const environmentPatchSchema = z
   })
   .strict();
 
+export const runActionsQuery = listQuerySchema.extend({
+  op: z.enum(["add", "reenable", "update", "disable", "assignRoles"]).optional().describe("Only the changes of this kind"),
+});
+
+/** D11/D13: one change a run planned. */
+export const runActionSchema = z
+  .object({
+    userId: z.string().describe("Entra object id"),
+    op: z.enum(["add", "reenable", "update", "disable", "assignRoles"]),
+    systemUserId: z.string().nullable().describe("The user's record in the environment (null for a user not added yet)"),
+    userPrincipalName: z.string().nullable().describe("The record's domainname (null for a user not added yet)"),
+    fullName: z.string().nullable(),
+    failedRules: z.array(ruleIdSchema).nullable().describe("disable: the eligibility rules the user fails (see the user's diagnostics)"),
+    fields: z.array(z.string()).nullable().describe("update: the record's columns that change (D6)"),
+    roleIds: z.array(z.string()).nullable().describe("assignRoles: the default security roles owed (D14)"),
+    done: z.boolean().describe("Applied already (an approved disable may still be skipped when the user is eligible again by then)"),
+  })
+  .strict();
+
 export const syncRunSchema = z.object({
   id: z.string(),
   environmentId: z.string(),

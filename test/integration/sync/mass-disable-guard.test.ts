@@ -96,6 +96,43 @@ describe("D13 rejecting a held run", () => {
   });
 });
 
+describe("D13 what a held run would change", () => {
+  interface Action { userId: string; op: string; userPrincipalName: string | null; failedRules: string[] | null; done: boolean }
+  const actions = async (runId: string, query = "") => {
+    const res = await stack.call(stack.env(P, `/sync-runs/${runId}/actions?${query}`), { token: stack.admin });
+    expect(res.status, await res.clone().text()).toBe(200);
+    return (await res.json()) as { items: Action[]; nextCursor: string | null };
+  };
+
+  it("when a run is held, then its disables are listed - who, by name, and the rule each fails - a page at a time, and once it ends the list is a 409", async () => {
+    const held = await heldRun();
+    const byName = new Map((await stack.rows(P)).map((r) => [r.azureactivedirectoryobjectid, r.domainname]));
+
+    const all = await actions(held.id, "op=disable&limit=200");
+    const leaving = all.items.filter((a) => LEAVING.includes(a.userId));
+    expect(leaving.map((a) => a.userId).sort()).toEqual([...LEAVING].sort());
+    for (const a of leaving) {
+      expect(a).toMatchObject({ op: "disable", done: false, failedRules: ["D2.securityGroup"] });
+      expect(a.userPrincipalName).toBe(byName.get(a.userId));
+    }
+    expect(all.items).toHaveLength(held.guard?.disables ?? -1);
+    // A page at a time: the pages join up to the whole list; the cursor is bound to its filter.
+    const first = await actions(held.id, "op=disable&limit=3");
+    expect(first.items).toEqual(all.items.slice(0, 3));
+    const second = await actions(held.id, `op=disable&limit=200&cursor=${encodeURIComponent(first.nextCursor ?? "")}`);
+    expect([...first.items, ...second.items]).toEqual(all.items);
+    expect(second.nextCursor).toBeNull();
+    const other = await stack.call(stack.env(P, `/sync-runs/${held.id}/actions?op=add&cursor=${encodeURIComponent(first.nextCursor ?? "")}`), { token: stack.admin });
+    expect(other.status).toBe(400);
+
+    expect((await post(held.id, "reject")).status).toBe(200);
+    const ended = await stack.call(stack.env(P, `/sync-runs/${held.id}/actions`), { token: stack.admin });
+    expect(ended.status).toBe(409);
+    expect(await ended.json()).toMatchObject({ type: expect.stringMatching(/sync-run-plan-unavailable$/) as string, state: "rejected" });
+    expect((await stack.call(stack.env(P, "/sync-runs/00000000-0000-4000-8000-000000000000/actions"), { token: stack.admin })).status).toBe(404);
+  });
+});
+
 describe("D13 approving a held run", () => {
   it("when users the run planned to disable are back in the security group before it is approved, then only the still ineligible users are disabled", async () => {
     const held = await heldRun();
