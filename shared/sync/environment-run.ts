@@ -293,6 +293,7 @@ class EnvironmentRun {
         await deps.store.deleteMany(environmentPartition(tenantId, env.id), spared.map((a) => `drift|${a.userId}`));
       }
       await this.record(outcome.results);
+      await this.auditWindow(outcome.results);
       for (const f of outcome.roleFailures) this.addFailure({ userId: f.userId, op: "assignRole", code: f.code, message: f.message });
       await this.markPendingRoles(outcome.roleFailures);
       for (const r of outcome.results) done.add(actionKey(r.action));
@@ -361,6 +362,35 @@ class EnvironmentRun {
       if (decision.action?.op !== "disable") spared.add(action);
     }
     return { todo: actions.filter((a) => !spared.has(a)), spared: [...spared] };
+  }
+
+  /**
+   * L16/D11: what a window changed, in the audit trail - one record per window naming each user it
+   * changed (GET /audit?userId= finds the user's), what was done and why (a disable's failed rules,
+   * an update's fields), and how it ended. Written with the window's checkpoint: a window repeated
+   * after a crash is recorded again (its changes were made again), never lost.
+   */
+  private async auditWindow(results: readonly ActionResult[]): Promise<void> {
+    if (results.length === 0) return;
+    const run = this.run;
+    const changes = results.map((r) => ({
+      userId: r.action.userId,
+      op: r.action.op,
+      outcome: r.outcome,
+      ...(r.action.op === "disable" && { failedRules: r.action.failedRules }),
+      ...(r.action.op === "update" && { fields: Object.keys(r.action.patch) }),
+      ...(r.action.op === "assignRoles" && { roleIds: r.action.roleIds }),
+      ...(r.drift && { drift: { kind: r.drift.kind, platform: r.drift.platform.message || r.drift.platform.code } }),
+      ...(r.failure && { error: { code: r.failure.code, message: r.failure.message } }),
+    }));
+    await this.deps.audit.append(this.tenantId, {
+      actor: { type: "system", id: "sync" },
+      action: "sync.changes",
+      target: { type: "environment", id: run.environmentId },
+      phase: "record",
+      outcome: results.every((r) => r.outcome === "done") ? "succeeded" : "failed",
+      context: { runId: run.runId, trigger: run.trigger, userIds: [...new Set(results.map((r) => r.action.userId))], changes },
+    });
   }
 
   /** This worker wrote drift records (a later window may clear them). */
