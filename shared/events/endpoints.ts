@@ -62,6 +62,7 @@ export const entraTokenIssuanceStart = defineEndpoint({
   body: tokenIssuanceStartRequestSchema,
   responses: {
     200: { description: "Continue the sign-in; no claims are added", schema: tokenIssuanceStartResponseSchema },
+    400: { description: "validation: the route's tenant id is not a GUID (a malformed body still answers continue)" },
     401: {
       description:
         "unauthorized, not-from-entra, entra-extension-not-configured: the call does not come from Entra (no token, wrong audience, issuer or caller app), " +

@@ -2,10 +2,12 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/fu
 import type { Principal } from "../auth/token-validator.js";
 import { AppError } from "../errors/app-error.js";
 import { acceptedResponse } from "../http/conventions.js";
+import { parsePart } from "../http/endpoint.js";
 import { toProblemResponse } from "../http/problem.js";
 import { autoClaim } from "../autoclaim/composition.js";
 import { getConfig } from "../config/config.js";
 import { continueResponse, eventFromTokenIssuance, isGuest, tokenIssuanceStartRequestSchema, withDeadline } from "./entra-extension.js";
+import { entraTokenIssuanceStart } from "./endpoints.js";
 import { ingestSignInEvent } from "./ingestion.js";
 import { toEventView, type SignInEvent } from "./sign-in-event.js";
 
@@ -44,6 +46,12 @@ export async function getSignInEventResponse(tenantId: string, eventId: string, 
 export async function entraTokenIssuanceStartHandler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const started = Date.now();
   const tenantId = (request.params.tenantId ?? "").toLowerCase();
+  try {
+    // A route Entra would never call (not a tenant id): 400 like every route, not "another tenant".
+    parsePart(entraTokenIssuanceStart.params, request.params, "params");
+  } catch (err) {
+    return toProblemResponse(err, context);
+  }
   const answer = (note: string): HttpResponseInit => {
     context.log(JSON.stringify({ event: "entra-extension", tenantId, outcome: note, ms: Date.now() - started }));
     return { status: 200, jsonBody: continueResponse() };

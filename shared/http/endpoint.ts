@@ -126,11 +126,19 @@ export function endpointHandler<P extends z.ZodObject, Q extends z.ZodObject, B 
   };
 }
 
-function parsePart(schema: z.ZodType | undefined, value: unknown, part: string): unknown {
+/** One wording per part, also the unmatched-route answer's (shared/platform/unmatched-route.ts). */
+export const PART_MISMATCH = {
+  params: "The request's route parameters do not match their schema.",
+  query: "The request's query parameters do not match their schema.",
+  body: "The request's body does not match its schema.",
+} as const;
+
+/** A part of the request as its schema parses it, or the 400 (validation) naming each field that does not match. */
+export function parsePart(schema: z.ZodType | undefined, value: unknown, part: keyof typeof PART_MISMATCH): unknown {
   if (!schema) return {};
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new AppError("validation", `The request's ${part} does not match its schema.`, {
+  throw new AppError("validation", PART_MISMATCH[part], {
     errors: zodIssuesToFieldErrors(result.error, part),
   });
 }

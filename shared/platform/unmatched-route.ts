@@ -1,6 +1,7 @@
 import type { HttpResponseInit } from "@azure/functions";
 import { API_ENDPOINTS } from "../api-catalog.js";
 import { AppError, type FieldError } from "../errors/app-error.js";
+import { PART_MISMATCH } from "../http/endpoint.js";
 import { toProblemResponse } from "../http/problem.js";
 import { isGuid } from "../ids.js";
 
@@ -24,7 +25,7 @@ export function unmatchedRoute(method: string, path: string): HttpResponseInit {
   const notOfItsKind = exact.length ? undefined : matches.find((m) => m.method === verb && m.failed.length > 0);
   if (notOfItsKind) {
     const errors = notOfItsKind.failed.map((p): FieldError => ({ path: `params.${p}`, message: "must be a GUID" }));
-    return toProblemResponse(new AppError("validation", "The request's route parameters do not match their schema.", { errors }));
+    return toProblemResponse(new AppError("validation", PART_MISMATCH.params, { errors }));
   }
   const allowed = [...new Set((exact.length ? exact : matches).map((m) => m.method))];
   if (allowed.length) {

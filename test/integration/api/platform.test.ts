@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO_TENANT_ID } from "../../../local/sim-cloud/demo-tenant.js";
 import { startTestStack, type TestStack } from "../../support/stack.js";
 
 let stack: TestStack;
@@ -35,6 +36,17 @@ describe("platform endpoints", () => {
     expect(put["x-access"]).toEqual({ directoryRoles: ["Global Administrator"] });
     const tenantSchema = put.responses["201"]!.content!["application/json"]!.schema as { properties: { status: { enum: string[] } } };
     expect(tenantSchema.properties.status.enum).toEqual(["active"]);
+  });
+
+  it("when a route parameter is malformed, then 400 says so in one wording, whether the host's route template or the endpoint's schema refuses it", async () => {
+    const tenantId = DEMO_TENANT_ID;
+    const token = await stack.token({ tenantId, roles: ["Global Administrator"] });
+    expect([200, 201]).toContain((await stack.call(`/api/tenants/${tenantId}`, { method: "PUT", token, body: JSON.stringify({ displayName: "Platform tests" }) })).status);
+    for (const path of [`/api/tenants/${tenantId}/auto-claim-policies/not-a-guid`, `/api/tenants/${tenantId}/sign-in-events/bad%20id`]) {
+      const res = await stack.call(path, { token });
+      expect(res.status, path).toBe(400);
+      expect(await res.json(), path).toMatchObject({ detail: "The request's route parameters do not match their schema.", errors: [{ path: expect.stringMatching(/^params\./) as string }] });
+    }
   });
 
   it("when an unknown route is called, then a problem+json 404 pointing at the OpenAPI document", async () => {

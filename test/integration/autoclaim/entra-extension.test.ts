@@ -66,6 +66,12 @@ describe("E1: the Entra custom authentication extension endpoint", () => {
     expect((await post(body, await entraToken({ tenantId: randomUUID() }))).status).toBe(403);
   });
 
+  it("when the route's tenant id is not a GUID, then 400 naming it, as on every route (not 403 another tenant)", async () => {
+    const res = await s.stack.call("/api/tenants/not-a-guid/entra/token-issuance-start", { method: "POST", body: JSON.stringify(request(randomUUID(), randomUUID())), token: await entraToken() });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ errors: [{ path: "params.tenantId" }] });
+  });
+
   it("when a guest signs in, or Entra sends a body this endpoint does not understand, then it still answers continue and queues nothing", async () => {
     const guest = request(randomUUID(), randomUUID(), "Guest");
     expect(await (await post(guest, await entraToken())).json()).toEqual(continueResponse());
