@@ -18,7 +18,7 @@ describe("the OpenAPI document's access", () => {
     const e1 = op("entra-token-issuance-start");
     expect(e1.security).toEqual([{ entraCustomExtension: [] }]);
     expect(e1["x-access"]).toEqual({ entraExtension: true });
-    expect(Object.keys(e1.responses).sort()).toEqual(["200", "401", "403"]); // 403: Entra's token for another tenant than the route's
+    expect(Object.keys(e1.responses).sort()).toEqual(["200", "400", "401", "403"]); // 403: Entra's token for another tenant than the route's
     expect(doc.components.securitySchemes).toHaveProperty("entraCustomExtension");
   });
 
