@@ -1,7 +1,7 @@
 import type { Principal } from "../auth/token-validator.js";
 import type { AuditLog } from "../audit/audit-log.js";
 import type { CatalogService } from "../licenses/catalog.js";
-import { licenseErrors } from "../licenses/errors.js";
+import { licenseErrors, productLabel } from "../licenses/errors.js";
 import type { Catalog, Product } from "../licenses/model.js";
 import type { Stored } from "../storage/repository.js";
 import { AppError } from "../errors/app-error.js";
@@ -73,8 +73,8 @@ function productNotForApp(product: Product, appId: string, disabledPlans: readon
   const wanted = appPlanNames(appId);
   const switchedOff = product.servicePlans.filter((p) => wanted.includes(p.servicePlanName.toUpperCase()) && disabledPlans.includes(p.servicePlanId.toLowerCase()));
   const detail = switchedOff.length
-    ? `${product.displayName} (${product.skuPartNumber}) licenses ${app} through ${switchedOff.map((p) => p.servicePlanName).join(", ")}, which this policy switches off: leave it on.`
-    : `${product.displayName} (${product.skuPartNumber}) does not license ${app} (it includes none of ${wanted.join(", ")}): a claim would spend a license without giving the user the app. Choose a product that includes one.`;
+    ? `${productLabel(product)} licenses ${app} through ${switchedOff.map((p) => p.servicePlanName).join(", ")}, which this policy switches off: leave it on.`
+    : `${productLabel(product)} does not license ${app} (it includes none of ${wanted.join(", ")}): a claim would spend a license without giving the user the app. Choose a product that includes one.`;
   return new AppError("businessRule", detail, {
     code: "product-not-for-app",
     extensions: { skuId: product.skuId, skuPartNumber: product.skuPartNumber, appId, appServicePlans: wanted, ...(switchedOff.length ? { servicePlanId: switchedOff[0]!.servicePlanId } : {}) },

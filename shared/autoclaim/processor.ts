@@ -296,7 +296,7 @@ async function decide(
     // Only a delivery that may follow an earlier attempt can find its own claim (one point read).
     const settled = retried ? await settleOwnClaim(deps, tenantId, ev, held, catalog) : undefined;
     if (settled) return { ...settled, ...withTracking };
-    return { status: "skipped", code: "already-licensed", reason: `the user already holds ${covering.skuId}, a product of the policy`, ...withTracking };
+    return { status: "skipped", code: "already-licensed", reason: `the user already holds ${productName(catalog, covering.skuId)}, a product of the policy`, ...withTracking };
   }
   const elsewhere = coveringProduct(user, ev.appId, ev.trigger, catalog);
   if (elsewhere) {
@@ -344,6 +344,12 @@ async function settleOwnClaim(
 }
 
 /** The event's outcome when its own claim turns out done: claimed (a pending claim is marked so with the outcome). */
+/** How a reason names a product: its part number and id (the id alone when the catalog does not know it). */
+function productName(catalog: Catalog, skuId: string): string {
+  const partNumber = catalog.products.find((p) => p.skuId === skuId)?.skuPartNumber;
+  return partNumber ? `${partNumber} (${skuId})` : skuId;
+}
+
 function claimedBy(deps: ProcessorDeps, own: ClaimDocument, catalog: Catalog | undefined): Decided {
   return {
     ...(own.status === "pending" ? { finalize: () => deps.claims.markClaimed(own, deps.now()) } : {}),
@@ -542,7 +548,7 @@ async function claim(deps: ProcessorDeps, c: ClaimCall, refreshed = false): Prom
         return { kind: "claimed", claim: claimDoc, product: productOf(claimDoc.skuId), finalize: () => deps.claims.markClaimed(claimDoc, deps.now()) };
       case "already-held":
         await giveBack(deps, tenantId, claimDoc, held);
-        return { kind: "skipped", code: "already-licensed", reason: `the user already holds ${claimDoc.skuId}` };
+        return { kind: "skipped", code: "already-licensed", reason: `the user already holds ${productName(catalog, claimDoc.skuId)}` };
       case "no-license-left":
         // The counter said yes, Graph says no: do not give the unit back; go on with the next backup.
         deps.reservations.graphExhausted(tenantId, claimDoc.skuId);

@@ -7,11 +7,15 @@ import type { Product } from "./model.js";
  */
 const named = (id: string, names: ReadonlyMap<string, string>) => ({ servicePlanId: id, servicePlanName: names.get(id) ?? id });
 
+/** "Display name (PART_NUMBER)", or the part number alone when the product has no other name. */
+export const productLabel = (p: Pick<Product, "skuPartNumber" | "displayName">) =>
+  p.displayName && p.displayName !== p.skuPartNumber ? `${p.displayName} (${p.skuPartNumber})` : p.skuPartNumber;
+
 export const licenseErrors = {
   notEnoughLicenses: (product: Pick<Product, "skuId" | "skuPartNumber" | "displayName">, shortBy: number, available: number) =>
     new AppError(
       "businessRule",
-      `Not enough licenses of ${product.displayName} (${product.skuPartNumber}): ${shortBy} short (${available} available). Buy more licenses or free some up, then try again.`,
+      `Not enough licenses of ${productLabel(product)}: ${shortBy} short (${available} available). Buy more licenses or free some up, then try again.`,
       { code: "not-enough-licenses", extensions: { skuId: product.skuId, skuPartNumber: product.skuPartNumber, shortBy, available } },
     ),
   usageLocationMissing: (userId: string) =>
@@ -34,7 +38,7 @@ export const licenseErrors = {
   selfService: (product: Pick<Product, "skuId" | "skuPartNumber" | "displayName">) =>
     new AppError(
       "businessRule",
-      `${product.displayName} (${product.skuPartNumber}) belongs to a self-service purchase subscription: an admin cannot assign or remove its licenses. Take the subscription over in the Microsoft 365 admin center (Billing > Your products); no public API does it. Once taken over it is an ordinary product here.`,
+      `${productLabel(product)} belongs to a self-service purchase subscription: an admin cannot assign or remove its licenses. Take the subscription over in the Microsoft 365 admin center (Billing > Your products); no public API does it. Once taken over it is an ordinary product here.`,
       { code: "self-service-subscription", extensions: { skuId: product.skuId, skuPartNumber: product.skuPartNumber } },
     ),
   unknownProduct: (skuId: string) =>

@@ -81,6 +81,8 @@ describe("the claim processor", () => {
     expect(await s.userLicenses(premium!)).not.toContain(FLOW);
     expect(await flowRun(powerApps!)).toMatchObject({ status: "claimed", claim: { skuId: FLOW } });
     expect(await flowRun(disabledPlan!)).toMatchObject({ status: "claimed", claim: { skuId: FLOW } });
+    // A user holding the policy's own product: the reason names it by part number too, not by its id alone.
+    expect(await flowRun(disabledPlan!)).toMatchObject({ status: "skipped", code: "already-licensed", reason: expect.stringContaining("FLOW_PER_USER (") as string });
   });
 
   it("when a guest or a disabled user signs in, then they never get a claim", async () => {
