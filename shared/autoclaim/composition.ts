@@ -99,6 +99,7 @@ function build(rt: Runtime, lic: Licensing): AutoClaim {
       usageRecorded.set(key, day);
     },
     reportFailure: raiseLicensingFailure,
+    audit: rt.audit,
     perClaim: new KeyedQueue(),
     pauseRecheckSeconds: config.AUTOCLAIM_PAUSE_RECHECK_SECONDS,
     reservationExpiryMinutes: config.AUTOCLAIM_RESERVATION_EXPIRY_MINUTES,

@@ -1,8 +1,9 @@
 import { isPolicyApp, POLICY_APPS } from "./apps.js";
 import type { LicensingFailureInput } from "../alerts/alerts.js";
+import type { AuditEntry } from "../audit/audit-log.js";
 import { AppError } from "../errors/app-error.js";
 import type { CatalogService } from "../licenses/catalog.js";
-import type { LicenseAssignments } from "../licenses/assign.js";
+import { OUTCOME_UNKNOWN, type LicenseAssignments } from "../licenses/assign.js";
 import type { Catalog, Product } from "../licenses/model.js";
 import { productOfApp } from "../licenses/usage.js";
 import type { CallerCaps } from "../events/caller-cap.js";
@@ -60,6 +61,8 @@ export interface ProcessorDeps {
   recordUse(tenantId: string, userId: string, appId: string, at: Date): Promise<void>;
   /** L18: a failed claim raises a licensing-failure alert (never throws; deduplicated by the alert service). */
   reportFailure(input: LicensingFailureInput): Promise<void>;
+  /** The tenant's audit trail (E: a failed event and its caller are recorded there; claims are, with their license change). */
+  audit: { append(tenantId: string, entry: AuditEntry): Promise<unknown> };
   /** Serialises the events of one user and app within this process. */
   perClaim: KeyedQueue;
   pauseRecheckSeconds: number;
@@ -199,7 +202,11 @@ export async function processSignInEvent(deps: ProcessorDeps, envelope: Envelope
     } else if (isTransient(err)) {
       // A11: tried again later by the queue - the event says so, and why, meanwhile (it showed
       // "queued" with no reason for minutes). Not processed yet: the report does not count it.
-      const reason = `attempt ${envelope.attempt} of ${deps.maxAttempts} failed (${err instanceof Error ? err.message : String(err)}); it is tried again`;
+      // An unconfirmed assignment is the pipeline's to settle (the next attempt checks Graph first): not the admin advice its message gives an API caller.
+      const why = err instanceof AppError && err.code === OUTCOME_UNKNOWN
+        ? "Microsoft Graph did not confirm the assignment: the next attempt checks whether it was made before assigning again"
+        : err instanceof Error ? err.message : String(err);
+      const reason = `attempt ${envelope.attempt} of ${deps.maxAttempts} failed (${why}); it is tried again`;
       await deps.events.setOutcome(tenantId, body.event.eventId, { status: "queued", code: "retrying", reason }, { processed: false }).catch(() => undefined);
     }
     throw err;
@@ -226,15 +233,36 @@ function failureOutcome(err: unknown, attempt: number, maxAttempts: number): (Ev
 type Decided = EventOutcome & { finalize?: () => Promise<void>; failedSkuId?: string | undefined };
 
 /** L18 b: a claim that failed (no license anywhere, refused by Graph, gave up) is a licensing failure. */
+/**
+ * L18 and E: a failed event raises its alert and is recorded in the audit trail with its caller (a
+ * claim is recorded with its license change; a skipped event changed nothing and stays in the event
+ * store and the report). Best effort both: the event's outcome is stored whatever they do.
+ */
 async function alertFailure(deps: ProcessorDeps, tenantId: string, body: Body, outcome: EventOutcome, skuId?: string): Promise<void> {
-  await deps.reportFailure({
-    tenantId,
-    source: "auto-claim",
-    code: outcome.code ?? "failed",
-    message: `sign-in event ${body.event.eventId} for app ${body.event.appId}: ${outcome.reason ?? "failed"}`,
-    product: skuId ? { skuId } : null,
-    userIds: [body.event.userId],
-  });
+  const ev = body.event;
+  await Promise.all([
+    deps.reportFailure({
+      tenantId,
+      source: "auto-claim",
+      code: outcome.code ?? "failed",
+      message: `sign-in event ${ev.eventId} for app ${ev.appId}: ${outcome.reason ?? "failed"}`,
+      product: skuId ? { skuId } : null,
+      userIds: [ev.userId],
+    }),
+    Promise.resolve()
+      .then(() =>
+        deps.audit.append(tenantId, {
+          actor: { type: "system", id: "auto-claim" },
+          action: "sign-in-event.failed",
+          target: { type: "user", id: ev.userId },
+          phase: "record",
+          outcome: "failed",
+          reason: `${outcome.code ?? "failed"}: ${outcome.reason ?? ""}`,
+          context: { eventId: ev.eventId, source: body.source, caller: body.caller.id, appId: ev.appId, trigger: ev.trigger, ...(skuId && { skuId }) },
+        }),
+      )
+      .catch(() => undefined),
+  ]);
 }
 
 /** What one attempt learnt on its way that its failure handling needs. */

@@ -146,6 +146,17 @@ describe("the claim processor", () => {
       failed: { events: { eventId: string; code: string }[]; byReason: { code: string; count: number }[] };
     };
     expect(report.failed.events).toEqual(expect.arrayContaining([expect.objectContaining({ eventId: failed.id, code: "no-license-available" })]));
+    // E: the failed event is in the audit trail, with its caller (written beside the outcome: looked for until it shows).
+    const auditOf = async () =>
+      ((await (await s.stack.call(`/api/tenants/${TENANT}/audit?userId=${b!}`, { token: s.admin })).json()) as { items: { action: string; context?: Record<string, unknown> }[] }).items
+        .find((r) => r.action === "sign-in-event.failed");
+    const until = Date.now() + 30_000;
+    let recorded = await auditOf();
+    while (!recorded && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 200));
+      recorded = await auditOf();
+    }
+    expect(recorded).toMatchObject({ context: { eventId: failed.id, source: "E3", caller: expect.any(String) as string } });
     const failures = await s.stack.database
       .container("failures")
       .items.query({ query: "SELECT * FROM c WHERE c.envelope.id = @id", parameters: [{ name: "@id", value: String(failed.id) }] })

@@ -85,6 +85,17 @@ describe("an assignment whose outcome is unknown", () => {
     expect(f.outcomes.at(-1)).toMatchObject({ status: "queued", code: "retrying", reason: expect.stringMatching(/^attempt 2 of 5 failed \(Microsoft Graph is unavailable\.\); it is tried again$/) as string });
   });
 
+  it("when Graph did not confirm the assignment, then the event's reason says the next attempt checks it - not the advice an API caller gets to read the licenses first", async () => {
+    const unconfirmed = new AppError("unavailable", "Microsoft Graph did not confirm the change (504): whether it was made for this user is not known. Read the user's licenses before trying again.", {
+      code: "outcome-unknown", retryAfterSeconds: 5,
+    });
+    const f = fakes({ holds: false, assign: () => Promise.reject(unconfirmed) });
+    await expect(processSignInEvent(f.deps, envelope(2), { count: 1 })).rejects.toMatchObject({ transient: true });
+    const reason = (f.outcomes.at(-1) as { reason: string }).reason;
+    expect(reason).toMatch(/did not confirm the assignment: the next attempt checks whether it was made/);
+    expect(reason).not.toMatch(/Read the user's licenses/);
+  });
+
   it("when the retry finds the user without the license, then it resumes the kept claim with its unit: assigned once more, no new unit taken, nothing given back", async () => {
     const f = fakes({ holds: false, assign: () => Promise.resolve({ outcome: "assigned" }), existing: kept });
     const result = await processSignInEvent(f.deps, envelope(2), { count: 1 });
