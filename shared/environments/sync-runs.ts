@@ -6,7 +6,7 @@ import type { SyncDeps } from "../sync/deps.js";
 import type { RunDocument, RunGuard } from "../sync/documents.js";
 import { enqueueDirectoryJob, enqueueEnvironmentJob } from "../sync/jobs.js";
 import { environmentPolicy } from "../sync/environment-types.js";
-import { newEnvState, newRun, TERMINAL_STATES } from "../sync/runs.js";
+import { newEnvState, newRun, runDurationMs, TERMINAL_STATES } from "../sync/runs.js";
 import { actorOf, requireDataverse, requireEnvironment } from "./environments.js";
 import type { syncRunSchema } from "./schemas.js";
 
@@ -148,7 +148,7 @@ export async function rejectRun(deps: SyncDeps, tenantId: string, environmentId:
     held.guard = { ...guard, rejectedBy: principal.objectId, rejectedAt: at.toISOString() };
     held.state = "rejected";
     held.finishedAt = at.toISOString();
-    held.durationMs = held.startedAt ? at.getTime() - Date.parse(held.startedAt) : null;
+    held.durationMs = runDurationMs(held, at);
   });
   // Once the run is terminal, a crash from here on loses nothing: the next directory cycle (or POST
   // …/sync-runs) releases an environment whose active run has ended.

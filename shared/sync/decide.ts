@@ -70,7 +70,11 @@ export function decide(s: Situation): Decision {
       const mode = accessModeAfterAddUser(s.accessModePin, e);
       return { action: { op: "add", userId: s.userId, ...(mode !== undefined && { accessMode: mode }) }, lockInternalEmail: false };
     }
-    if (e.addOnDemand) return { action: null, skipped: "eligible only for an on-demand add (first access or the API)", lockInternalEmail: false };
+    if (e.addOnDemand) {
+      // D5: a Dataverse for Teams environment takes users at their first access only, not through the API.
+      const apiAdds = e.rules.find((r) => r.id === "D5.addPath")?.data.apiAdds !== false;
+      return { action: null, skipped: `eligible only for an on-demand add (${apiAdds ? "first access or the API" : "at the user's first access only"})`, lockInternalEmail: false };
+    }
     return { action: null, lockInternalEmail: false };
   }
   const kind = recordKind(row);

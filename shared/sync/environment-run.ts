@@ -14,7 +14,7 @@ import { planRun, recordNewerThanSnapshot } from "./plan.js";
 import { recordKind } from "./records.js";
 import { bucketOf } from "./snapshot.js";
 import { TENANT_SIZED_WAIT_SECONDS, tenantSizedWork } from "./tenant-sized.js";
-import { TERMINAL_STATES } from "./runs.js";
+import { runDurationMs, TERMINAL_STATES } from "./runs.js";
 import type { Versioned } from "./store.js";
 
 /**
@@ -528,7 +528,7 @@ class EnvironmentRun {
     run.phase = state === "succeeded" ? "done" : run.phase;
     run.error = error;
     run.finishedAt = finishedAt.toISOString();
-    run.durationMs = run.startedAt ? finishedAt.getTime() - Date.parse(run.startedAt) : null;
+    run.durationMs = runDurationMs(run, finishedAt);
     run.lease = null;
     await this.save();
     // Failed actions left (this run's, or earlier ones it has not cleared): the next cycle starts a run for them.
@@ -543,7 +543,8 @@ class EnvironmentRun {
         if (state === "succeeded") {
           doc.cursor = Math.max(doc.cursor, run.targetCycle ?? 0);
           if (run.full) doc.lastFullAt = run.startedAt ?? run.finishedAt;
-          const base = run.plan?.enabledUsers ?? doc.enabledUsers ?? 0;
+          // A full run counted the records; an incremental one goes on from the count as it is now (on-demand changes made meanwhile included).
+          const base = (run.full ? run.plan?.enabledUsers : doc.enabledUsers) ?? run.plan?.enabledUsers ?? doc.enabledUsers ?? 0;
           doc.enabledUsers = Math.max(0, base - run.counts.disabled + run.counts.added + run.counts.reEnabled);
         }
       },

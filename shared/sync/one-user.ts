@@ -193,7 +193,11 @@ function notEligible(env: PlatformEnvironment, userId: string, rules: RuleResult
   // D5: the environment's type refuses this path of adding (Dataverse for Teams: first access only) - say so first.
   const path = failed.find((r) => r.id === "D5.addPath");
   const reason = path ? `${path.lever ?? path.title} ` : "";
-  return new AppError("businessRule", `${reason}The user is not eligible for environment ${env.id}; rules not met: ${failed.map((r) => r.id).join(", ")} (see failedRules).`, {
+  // Only the way of adding is refused: the user is eligible, and joins the way the environment allows.
+  const detail = path && failed.length === 1
+    ? `${reason}Every other rule holds for this user (rule not met: D5.addPath; see failedRules).`
+    : `${reason}The user is not eligible for environment ${env.id}; rules not met: ${failed.map((r) => r.id).join(", ")} (see failedRules).`;
+  return new AppError("businessRule", detail, {
     code: "user-not-eligible",
     extensions: { userId, environmentId: env.id, failedRules: failed.map((r) => ({ id: r.id, title: r.title, data: r.data, lever: r.lever ?? null })) },
   });
@@ -209,6 +213,17 @@ function notEligible(env: PlatformEnvironment, userId: string, rules: RuleResult
 export async function syncOneUser(
   deps: SyncDeps, tenantId: string, env: PlatformEnvironment, userId: string, mode: "add" | "firstAccess" | "refresh", defaultRoleIds: readonly string[],
   clients: ClientMode = "interactive", actor: AuditEntry["actor"] = SYNC_ACTOR, options: { expectLicenseSkuId?: string | undefined } = {},
+): Promise<OneUserResult> {
+  const result = await changeOneUser(deps, tenantId, env, userId, mode, defaultRoleIds, clients, actor, options);
+  // D13: the environment's count of enabled users (the mass-disable guard's base between full runs) follows this change.
+  const delta = result.outcome === "added" || result.outcome === "reEnabled" ? 1 : result.outcome === "disabled" ? -1 : 0;
+  if (delta) await deps.store.adjustEnabledUsers(tenantId, env.id, delta).catch(() => undefined); // the next full run counts anyway
+  return result;
+}
+
+async function changeOneUser(
+  deps: SyncDeps, tenantId: string, env: PlatformEnvironment, userId: string, mode: "add" | "firstAccess" | "refresh", defaultRoleIds: readonly string[],
+  clients: ClientMode, actor: AuditEntry["actor"], options: { expectLicenseSkuId?: string | undefined },
 ): Promise<OneUserResult> {
   if (!env.dataverse) {
     throw new AppError("businessRule", `Environment ${env.id} has no Dataverse database: it has no users (D5).`, { code: "environment-without-dataverse" });

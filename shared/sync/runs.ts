@@ -70,3 +70,15 @@ export function isStalled(run: RunDocument, now: number, leaseSeconds: number): 
   const busyUntil = Math.max(run.lease?.expiresAt ?? 0, run.heartbeatAt + grace, (run.resumeAt ?? 0) + grace);
   return now > busyUntil;
 }
+
+/**
+ * D11: how long a run worked, ending at `end`: from its start, less the time the mass-disable guard
+ * held it waiting for an admin (D13) - the admin's time is not the run's.
+ */
+export function runDurationMs(run: Pick<RunDocument, "startedAt" | "guard">, end: Date): number | null {
+  if (!run.startedAt) return null;
+  const guard = run.guard;
+  const decidedAt = guard ? Date.parse(guard.approvedAt ?? guard.rejectedAt ?? end.toISOString()) : NaN;
+  const held = guard?.heldAt ? decidedAt - Date.parse(guard.heldAt) : 0;
+  return end.getTime() - Date.parse(run.startedAt) - (Number.isFinite(held) ? Math.max(0, held) : 0);
+}

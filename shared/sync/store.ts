@@ -113,6 +113,24 @@ export class SyncStore {
   }
 
   /**
+   * D13: a user enabled (+1) or disabled (-1) outside a run (an on-demand add, a refresh): the
+   * environment's count of enabled users, which incremental runs' mass-disable guard judges against,
+   * follows. Nothing while no run has counted them yet (the first run is full and counts the records).
+   */
+  async adjustEnabledUsers(tenantId: string, environmentId: string, delta: number): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const es = await this.readEnvState(tenantId, environmentId);
+      if (!es || es.doc.enabledUsers === null || es.doc.enabledUsers === undefined) return;
+      try {
+        await this.save({ ...es.doc, enabledUsers: Math.max(0, es.doc.enabledUsers + delta) }, es.etag);
+        return;
+      } catch (err) {
+        if (!(err instanceof AppError && err.kind === "preconditionFailed")) throw err;
+      }
+    }
+  }
+
+  /**
    * A failed-action mark written outside a run (an on-demand add's roles, D14): the environment's
    * next cycle starts a run for it even without a directory change. No state yet: the first run is
    * a full one and reads every mark.

@@ -45,6 +45,7 @@ function deps(): SyncDeps {
       readMarks: () => Promise.resolve({ drift: new Map(), locks: new Set(), pins: new Map(), failed: new Map() }),
       deleteMany: () => Promise.resolve(),
       upsertMarks: () => Promise.resolve(),
+      adjustEnabledUsers: () => Promise.resolve(),
     },
     audit: { append: () => Promise.resolve() },
     isPaused: () => Promise.resolve(false),

@@ -96,6 +96,35 @@ describe("D13 rejecting a held run", () => {
   });
 });
 
+describe("D13 the guard's count of enabled users", () => {
+  it("when a user was added on demand since the last full run, then an incremental run's guard counts them (as a full run would)", async () => {
+    await stack.sim("/settings", { method: "PATCH", body: { dataverse: { refuseSyncedUserDisable: false } } });
+    await enable({ massDisableThresholdPercent: 100 });
+    await stack.runNow(P);
+    // A direct member without a record (E3 only: on-demand eligible), added through the API.
+    const rows = byObjectId(await stack.rows(P));
+    let added = false;
+    for (const id of Array.from({ length: 50 }, (_, i) => u(30 + i)).filter((id) => !rows.has(id) && !LEAVING.includes(id))) {
+      const res = await stack.call(stack.env(P, "/users"), { method: "POST", token: stack.admin, body: JSON.stringify({ userId: id }) });
+      if (res.status === 200 && ((await res.json()) as { outcome: string }).outcome === "added") {
+        added = true;
+        break;
+      }
+    }
+    expect(added, "a group member added on demand").toBe(true);
+
+    await enable({ massDisableThresholdPercent: 10 });
+    await stack.sim(`/groups/${DEMO_IDS.groups.sales}/members`, { method: "PATCH", body: { remove: LEAVING } });
+    const incremental = await stack.tickAndWait(P);
+    expect(incremental).toMatchObject({ state: "awaiting-approval", full: false });
+    expect((await post(incremental.id, "reject")).status).toBe(200);
+    const full = await stack.runNow(P);
+    expect(full).toMatchObject({ state: "awaiting-approval", full: true });
+
+    expect(incremental.guard?.enabledUsers).toBe(full.guard?.enabledUsers);
+  });
+});
+
 describe("D13 what a held run would change", () => {
   interface Action { userId: string; op: string; userPrincipalName: string | null; failedRules: string[] | null; done: boolean }
   const actions = async (runId: string, query = "") => {

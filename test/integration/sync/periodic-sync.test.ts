@@ -251,6 +251,10 @@ describe("D13 mass-disable guard", () => {
     expect(done).toMatchObject({ state: "succeeded", counts: { disabled: 8 } });
     rows = byObjectId(await stack.rows(P));
     for (const id of leaving) expect(rows.get(id)?.isdisabled).toBe(true);
+    // D11: the run's duration leaves out the time it waited for the admin.
+    const t = (iso: string | null | undefined) => Date.parse(iso ?? "");
+    const ended = done as RunView & { startedAt: string; finishedAt: string; durationMs: number; guard: { heldAt: string; approvedAt: string } };
+    expect(ended.durationMs).toBe(t(ended.finishedAt) - t(ended.startedAt) - (t(ended.guard.approvedAt) - t(ended.guard.heldAt)));
     const again = await stack.call(stack.env(P, `/sync-runs/${held.id}/approve`), { method: "POST", token: stack.admin });
     expect(again.status).toBe(409);
   });

@@ -23,6 +23,15 @@ describe("D5 Dataverse for Teams: only on first access", () => {
     const problem = (await res.json()) as { type: string; detail: string; failedRules: { id: string; lever: string | null }[] };
     expect(problem.type).toMatch(/user-not-eligible$/);
     expect(problem.detail).toMatch(/only at their first access/);
+    // Only the way of adding is refused: the answer does not call an eligible user "not eligible".
+    expect(problem.detail).toMatch(/Every other rule holds for this user/);
+    expect(problem.detail).not.toMatch(/not eligible/);
+    // Diagnostics say the same: eligible for an add at their first access only - not "or the API".
+    const diagnostics = await stack.call(stack.env(TEAMS, `/users/${MEMBER}/diagnostics`), { token: stack.admin });
+    expect(diagnostics.status).toBe(200);
+    const explained = JSON.stringify(await diagnostics.json());
+    expect(explained).toMatch(/at the user's first access only/);
+    expect(explained).not.toMatch(/first access or the API/);
     expect(problem.failedRules).toEqual([expect.objectContaining({ id: "D5.addPath", lever: expect.stringMatching(/only at their first access/) as string })]);
 
     const after = await stack.rows(TEAMS);
