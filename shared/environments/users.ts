@@ -9,7 +9,7 @@ import { environmentPolicy } from "../sync/environment-types.js";
 import { owedRoles, pendingRolesAction } from "../sync/pending-roles.js";
 import { ACCESS_MODES, accessModeName, type AccessMode, type SystemUserRow } from "../sync/model.js";
 import { loadSituation, memberThroughNestedGroup, syncOneUser, type OneUserResult } from "../sync/one-user.js";
-import { MAX_NON_INTERACTIVE_USERS, recordKind } from "../sync/records.js";
+import { MAX_NON_INTERACTIVE_USERS, recordKind, recordKindWords } from "../sync/records.js";
 import { actorOf, requireDataverse, requireEnvironment } from "./environments.js";
 import type { accessModePinApiSchema, diagnosticsSchema, driftApiSchema, environmentUserSchema, oneUserResultSchema } from "./schemas.js";
 
@@ -147,7 +147,7 @@ export async function diagnose(deps: SyncDeps, tenantId: string, environmentId: 
   const expected = !managed ? "notManaged" : decision?.action?.op ?? (rolesOwed ? "assignRoles" : "none");
   const pin = pinView(s.accessModePin);
   const explanation = !managed
-    ? `A ${kind} record: the directory sync never changes it (D7).`
+    ? `${capitalized(recordKindWords(kind ?? "regular"))}: the directory sync never changes it (D7).`
     : decision?.action
       ? `The periodic sync would ${decision.action.op} this user.${rolesOwed ? " It would also give the default roles an earlier add did not (see pendingRoles)." : ""}`
       : rolesOwed
@@ -205,7 +205,7 @@ export async function setAccessMode(deps: SyncDeps, tenantId: string, environmen
   if (!row) throw notFound(`User ${userId} in environment ${env.id}`);
   const kind = recordKind(row);
   if (kind !== "regular" && kind !== "nonInteractive") {
-    throw new AppError("conflict", `The record is ${kind === "application" ? "an application user" : `a ${kind} record`}; its access mode is not changed here (D7).`, { code: "record-not-directory-managed" });
+    throw new AppError("conflict", `The record is ${recordKindWords(kind)}; its access mode is not changed here (D7).`, { code: "record-not-directory-managed" });
   }
   const marks = await deps.store.readMarks(tenantId, env.id, [userId]);
   const pinned = marks.pins.get(userId) ?? null;
@@ -272,3 +272,5 @@ function nonInteractiveLimit(count: number): AppError {
     extensions: { limit: MAX_NON_INTERACTIVE_USERS, current: count },
   });
 }
+
+const capitalized = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

@@ -15,7 +15,7 @@ import { evaluateEligibility, type AddPath, type Eligibility, type RuleResult } 
 import { profilePatch } from "./fields.js";
 import { ASSIGN_ROLES_OP, markAfterAnswer, owedRoles, pendingRolesMark } from "./pending-roles.js";
 import { ACCESS_MODES, type DirectoryUser, type PlatformEnvironment, type SystemUserRow, type TenantFacts } from "./model.js";
-import { isDirectoryManaged, recordKind } from "./records.js";
+import { isDirectoryManaged, recordKind, recordKindWords } from "./records.js";
 import { applyStagedUser } from "./snapshot.js";
 
 /**
@@ -236,7 +236,7 @@ async function changeOneUser(
   }
   const base = { userId, environmentId: env.id, drift: null, failedRules: [] as RuleResult[], roleFailures: [] as RoleFailure[] };
   if (s.row && !isDirectoryManaged(recordKind(s.row))) {
-    throw new AppError("conflict", `The record of ${userId} in this environment is ${recordKind(s.row)} record; the directory sync never changes it (D7).`, { code: "record-not-directory-managed" });
+    throw new AppError("conflict", `The record of ${userId} in this environment is ${recordKindWords(recordKind(s.row))}; the directory sync never changes it (D7).`, { code: "record-not-directory-managed" });
   }
   // Nobody by that id, in Entra or in this environment: nothing to add or refresh (a wrong id, or deleted for good).
   if (!s.user && !s.row) {

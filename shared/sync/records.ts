@@ -14,6 +14,20 @@ export function recordKind(row: Pick<SystemUserRow, "applicationid" | "accessmod
   return "regular";
 }
 
+/** How a message names a kind of record ("an application user", "a support user record"). */
+export function recordKindWords(kind: RecordKind): string {
+  const words: Record<RecordKind, string> = {
+    application: "an application user",
+    supportUser: "a support user record (access mode 3)",
+    delegatedAdmin: "a delegated-admin record (access mode 5)",
+    stub: "a stub user record (it cannot sign in)",
+    system: "a system record (no Entra identity)",
+    nonInteractive: "a non-interactive user",
+    regular: "a regular user",
+  };
+  return words[kind];
+}
+
 /** Records the directory sync may update, disable or re-enable. */
 export function isDirectoryManaged(kind: RecordKind): boolean {
   return kind === "regular" || kind === "nonInteractive";

@@ -348,6 +348,13 @@ describe("D8 access modes and D7 user types", () => {
     expect(types).toEqual(new Set(["system", "regular", "nonInteractive", "application", "supportUser", "delegatedAdmin", "stub"]));
     expect(items.find((i) => i.applicationId === DEMO_IDS.integrationAppId)).toMatchObject({ type: "application", userId: DEMO_IDS.servicePrincipals.integration });
     expect(items.find((i) => i.userId === u(54))).toMatchObject({ status: "disabled", accessMode: "readWrite" });
+
+    // D7: Microsoft's records are named in words an admin reads, not by the API's type names.
+    const support = items.find((i) => i.type === "supportUser" && i.userId);
+    expect(support).toBeDefined();
+    const refused = await patch(stack.env(E.production, `/users/${support!.userId}`), { accessMode: "readWrite" });
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { detail: string }).detail).toBe("The record is a support user record (access mode 3); its access mode is not changed here (D7).");
   });
 
   it("when the list is paged, then the cursor continues where the page ended and ends with null", async () => {

@@ -231,3 +231,23 @@ describe("PATCH bodies as the app takes them", () => {
     expect((await send(JSON.stringify({ unknown: 1 }))).status).toBe(400);
   });
 });
+
+describe("the OpenAPI document's patterns", () => {
+  it("when a pattern takes a GUID, then it takes it in upper case too, as the API does (a JSON Schema pattern carries no i flag)", () => {
+    const patterns: string[] = [];
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(walk);
+      else if (node && typeof node === "object") {
+        for (const [key, value] of Object.entries(node)) {
+          if (key === "pattern" && typeof value === "string") patterns.push(value);
+          else walk(value);
+        }
+      }
+    };
+    walk(doc);
+    const lower = "3f1a2b4c-00ab-4cde-8f00-00000000abcd";
+    const guidPatterns = patterns.filter((p) => new RegExp(p).test(lower));
+    expect(guidPatterns.length).toBeGreaterThan(0);
+    for (const p of guidPatterns) expect(new RegExp(p).test(lower.toUpperCase()), p).toBe(true);
+  });
+});
