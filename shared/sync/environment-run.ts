@@ -380,8 +380,9 @@ class EnvironmentRun {
       ...(r.action.op === "disable" && { failedRules: r.action.failedRules }),
       ...(r.action.op === "update" && { fields: Object.keys(r.action.patch) }),
       ...(r.action.op === "assignRoles" && { roleIds: r.action.roleIds }),
-      ...(r.drift && { drift: { kind: r.drift.kind, platform: r.drift.platform.message || r.drift.platform.code } }),
-      ...(r.failure && { error: { code: r.failure.code, message: r.failure.message } }),
+      // Messages cut short: a window's record (up to 1,000 changes) stays far under an item's 2 MB whatever Microsoft answered.
+      ...(r.drift && { drift: { kind: r.drift.kind, platform: (r.drift.platform.message || r.drift.platform.code).slice(0, 300) } }),
+      ...(r.failure && { error: { code: r.failure.code, message: r.failure.message.slice(0, 300) } }),
     }));
     await this.deps.audit.append(this.tenantId, {
       actor: { type: "system", id: "sync" },
