@@ -90,7 +90,8 @@ export class AlertService {
   private readonly openLowStock = new Map<string, { at: number; open: Map<string, string> }>();
   private readonly failureLocks = new Map<string, { alertId: string; until: number }>();
   private readonly reloading = new Set<string>();
-  private readonly now: () => Date;
+  /** The service's clock (alert states are judged by it). */
+  readonly now: () => Date;
   private readonly log: AlertLogger;
   private readonly post: NonNullable<AlertServiceDeps["post"]>;
 
@@ -354,8 +355,10 @@ export class AlertService {
 
   // --- reading -------------------------------------------------------------------------------
 
-  /** Newest first, optionally of one type or delivery status. */
-  /** A page of the tenant's alerts, newest first; `asOf` is the time their state is judged at (a list's pages share it). */
+  /**
+   * A page of the tenant's alerts, newest first, optionally of one type, delivery status or state;
+   * `asOf` is the time their state is judged at (a list's pages share it).
+   */
   async page(
     tenantId: string, filter: AlertListFilter, limit: number, continuationToken?: string, asOf: Date = this.now(),
   ): Promise<{ items: AlertView[]; continuationToken: string | null }> {

@@ -2,7 +2,7 @@ import type { HttpResponseInit } from "@azure/functions";
 import { z } from "zod";
 import type { Principal } from "../auth/token-validator.js";
 import { AppError } from "../errors/app-error.js";
-import { decodeCursor, encodeCursor, type ListQuery } from "../http/conventions.js";
+import { cursorPosition, decodeCursor, encodeCursor, type ListQuery } from "../http/conventions.js";
 import type { Runtime } from "../runtime.js";
 import { readSettings, writeSettings } from "../settings/http.js";
 import type { AlertListFilter } from "./alerts.js";
@@ -51,23 +51,12 @@ export async function listAlerts(rt: Runtime, tenantId: string, query: ListQuery
   };
   // The position holds the time the list's states are judged at: its later pages judge alike (an alert
   // whose window ends meanwhile neither leaves a state=open list nor shows twice).
-  const position = cursorPosition.safeParse(decodeCursor(query.cursor, tenantId, { alerts: filter }) ?? null);
-  if (!position.success) throw new AppError("validation", "The cursor is not valid for this list.", { errors: [{ path: "cursor", message: "not a cursor of this list" }] });
-  const asOf = position.data ? new Date(position.data.asOf) : new Date();
-  const page = await alertsFor(rt).page(tenantId, filter, query.limit, position.data?.token, asOf);
+  const raw = decodeCursor(query.cursor, tenantId, { alerts: filter });
+  const position = raw === undefined ? undefined : cursorPosition(raw, z.object({ asOf: z.iso.datetime(), token: z.string() }));
+  const alerts = alertsFor(rt);
+  const asOf = position ? new Date(position.asOf) : alerts.now();
+  const page = await alerts.page(tenantId, filter, query.limit, position?.token, asOf);
   const next = page.continuationToken ? JSON.stringify({ asOf: asOf.toISOString(), token: page.continuationToken }) : null;
   return { status: 200, jsonBody: { items: page.items, nextCursor: next ? encodeCursor(tenantId, { alerts: filter }, next) : null } };
 }
 
-const cursorPosition = z
-  .string()
-  .transform((p, ctx) => {
-    try {
-      return JSON.parse(p) as unknown;
-    } catch {
-      ctx.addIssue({ code: "custom", message: "not JSON" });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.object({ asOf: z.iso.datetime(), token: z.string() }))
-  .nullable();

@@ -1,4 +1,5 @@
 import { AppError } from "../errors/app-error.js";
+import { invalidRouteTenantId } from "../http/conventions.js";
 import { isGuid } from "../ids.js";
 import type { Access } from "./roles.js";
 import type { Principal } from "./token-validator.js";
@@ -18,12 +19,7 @@ export async function authorize(principal: Principal, access: Access, ctx: Autho
     // Its own handler validates Entra's token (shared/auth/entra-extension-token.ts); an admin token never passes here.
     throw forbidden("This endpoint accepts only Microsoft Entra's custom authentication extension calls.", "entra-extension-only");
   }
-  if (ctx.routeTenantId !== undefined && !isGuid(ctx.routeTenantId)) {
-    // Not another tenant: no tenant at all (400 as for any route parameter of the wrong kind).
-    throw new AppError("validation", `The route's tenant id ${JSON.stringify(ctx.routeTenantId)} is not a tenant id.`, {
-      errors: [{ path: "params.tenantId", message: "must be the tenant's id (Microsoft Entra directory id), a GUID" }],
-    });
-  }
+  if (ctx.routeTenantId !== undefined && !isGuid(ctx.routeTenantId)) throw invalidRouteTenantId();
   if (ctx.routeTenantId !== undefined && ctx.routeTenantId.toLowerCase() !== principal.tenantId.toLowerCase()) {
     throw forbidden("The token was issued for another tenant than the one in the route.", "wrong-tenant");
   }

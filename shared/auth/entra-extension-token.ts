@@ -1,3 +1,5 @@
+import { invalidRouteTenantId } from "../http/conventions.js";
+import { isGuid } from "../ids.js";
 import { AppError } from "../errors/app-error.js";
 import { createTokenValidator, type Principal, type TokenValidator } from "./token-validator.js";
 
@@ -38,6 +40,8 @@ export function createEntraExtensionAuthenticator(opts: EntraExtensionAuthOption
         code: "not-from-entra",
       });
     }
+    // In the order every route checks (shared/auth/authorize.ts): the token, then the route's tenant id.
+    if (!isGuid(routeTenantId)) throw invalidRouteTenantId();
     if (principal.tenantId.toLowerCase() !== routeTenantId.toLowerCase()) {
       throw new AppError("forbidden", "The token was issued for another tenant than the one in the route.", { code: "wrong-tenant" });
     }

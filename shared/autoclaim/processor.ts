@@ -232,9 +232,9 @@ function failureOutcome(err: unknown, attempt: number, maxAttempts: number): (Ev
  */
 type Decided = EventOutcome & { finalize?: () => Promise<void>; failedSkuId?: string | undefined };
 
-/** L18 b: a claim that failed (no license anywhere, refused by Graph, gave up) is a licensing failure. */
 /**
- * L18 and E: a failed event raises its alert and is recorded in the audit trail with its caller (a
+ * L18 b and E: a claim that failed (no license anywhere, refused by Graph, gave up) is a licensing
+ * failure: it raises its alert and is recorded in the audit trail with its caller (a
  * claim is recorded with its license change; a skipped event changed nothing and stays in the event
  * store and the report). Best effort both: the event's outcome is stored whatever they do.
  */
@@ -371,12 +371,13 @@ async function settleOwnClaim(
   return claimedBy(deps, own, catalog);
 }
 
-/** The event's outcome when its own claim turns out done: claimed (a pending claim is marked so with the outcome). */
 /** How a reason names a product: its part number and id (the id alone when the catalog does not know it). */
 function productName(catalog: Catalog, skuId: string): string {
   const partNumber = catalog.products.find((p) => p.skuId === skuId)?.skuPartNumber;
   return partNumber ? `${partNumber} (${skuId})` : skuId;
 }
+
+/** The event's outcome when its own claim turns out done: claimed (a pending claim is marked so with the outcome). */
 
 function claimedBy(deps: ProcessorDeps, own: ClaimDocument, catalog: Catalog | undefined): Decided {
   return {

@@ -27,7 +27,7 @@ export async function listRunActions(
   const filter = { runId, op: query.op ?? null };
   const position = decodeCursor(query.cursor, tenantId, filter);
   let [chunk, index] = position ? position.split(":").map(Number) as [number, number] : [0, 0];
-  const picked: { action: PlannedAction; done: boolean }[] = [];
+  const picked: { action: PlannedAction; processed: boolean }[] = [];
   while (chunk < plan.chunks && picked.length < query.limit) {
     const actions = await deps.store.readPlanChunk(tenantId, environmentId, runId, chunk).catch(async (err: unknown) => {
       // The run ended (its plan discarded) while the page was read.
@@ -38,13 +38,13 @@ export async function listRunActions(
     for (; index < actions.length && picked.length < query.limit; index++) {
       const action = actions[index]!;
       if (query.op && action.op !== query.op) continue;
-      picked.push({ action, done: isDone(run, chunk, index, action) });
+      picked.push({ action, processed: isProcessed(run, chunk, index, action) });
     }
     if (index >= actions.length) [chunk, index] = [chunk + 1, 0];
   }
   const rows = await namesOf(deps, tenantId, run, picked.map((p) => p.action.userId));
   return {
-    items: picked.map(({ action, done }) => viewOf(action, done, rows.get(action.userId))),
+    items: picked.map(({ action, processed }) => viewOf(action, processed, rows.get(action.userId))),
     nextCursor: chunk < plan.chunks ? encodeCursor(tenantId, filter, `${chunk}:${index}`) : null,
   };
 }
@@ -57,8 +57,8 @@ function requirePlan(run: RunDocument): NonNullable<RunDocument["plan"]> {
   throw new AppError("conflict", `Sync run ${run.runId} has no plan to list: ${why}.`, { code: "sync-run-plan-unavailable", extensions: { state: run.state } });
 }
 
-/** Applied already: an earlier window, or this window's part the run checkpointed. */
-function isDone(run: RunDocument, chunk: number, index: number, action: PlannedAction): boolean {
+/** Handled already (made, refused, failed or skipped): an earlier window, or this window's part the run checkpointed. */
+function isProcessed(run: RunDocument, chunk: number, index: number, action: PlannedAction): boolean {
   const { progress } = run;
   if (chunk < progress.chunk || (chunk === progress.chunk && index < progress.position)) return true;
   return chunk === progress.chunk && progress.doneInWindow.includes(actionKey(action));
@@ -70,7 +70,7 @@ async function namesOf(deps: SyncDeps, tenantId: string, run: RunDocument, userI
   return new Map(rows.flatMap((r) => (r.azureactivedirectoryobjectid ? [[r.azureactivedirectoryobjectid.toLowerCase(), r] as const] : [])));
 }
 
-function viewOf(action: PlannedAction, done: boolean, row: SystemUserRow | undefined): RunAction {
+function viewOf(action: PlannedAction, processed: boolean, row: SystemUserRow | undefined): RunAction {
   return {
     userId: action.userId,
     op: action.op,
@@ -80,6 +80,6 @@ function viewOf(action: PlannedAction, done: boolean, row: SystemUserRow | undef
     failedRules: action.op === "disable" ? action.failedRules : null,
     fields: action.op === "update" ? Object.keys(action.patch) : null,
     roleIds: action.op === "assignRoles" ? action.roleIds : null,
-    done,
+    processed,
   };
 }

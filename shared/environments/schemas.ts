@@ -79,7 +79,12 @@ export const runActionSchema = z
     failedRules: z.array(ruleIdSchema).nullable().describe("disable: the eligibility rules the user fails (see the user's diagnostics)"),
     fields: z.array(z.string()).nullable().describe("update: the record's columns that change (D6)"),
     roleIds: z.array(z.string()).nullable().describe("assignRoles: the default security roles owed (D14)"),
-    done: z.boolean().describe("Applied already (an approved disable may still be skipped when the user is eligible again by then)"),
+    processed: z
+      .boolean()
+      .describe(
+        "The run has handled it already - made, refused by the platform (drift), failed, or skipped (an approved disable of a user eligible again): " +
+          "see the run's counts and failures, and the audit trail's sync.changes records",
+      ),
   })
   .strict();
 

@@ -6,7 +6,7 @@ import type { SyncDeps } from "../sync/deps.js";
 import type { RunDocument, RunGuard } from "../sync/documents.js";
 import { enqueueDirectoryJob, enqueueEnvironmentJob } from "../sync/jobs.js";
 import { environmentPolicy } from "../sync/environment-types.js";
-import { newEnvState, newRun, runDurationMs, TERMINAL_STATES } from "../sync/runs.js";
+import { newRun, runDurationMs, TERMINAL_STATES } from "../sync/runs.js";
 import { actorOf, requireDataverse, requireEnvironment } from "./environments.js";
 import type { syncRunSchema } from "./schemas.js";
 
@@ -72,19 +72,19 @@ export async function startRun(deps: SyncDeps, tenantId: string, environmentId: 
   }
   const run = newRun({ tenantId, environmentId: env.id, trigger: "manual", requestedBy: principal.objectId, now: deps.now() });
   await deps.store.save(run, undefined);
-  try {
-    await deps.store.save({ ...(existing?.doc ?? newEnvState(tenantId, env.id)), activeRunId: run.runId }, existing?.etag);
-  } catch (err) {
+  // The environment's state may name a run that ended (checked above): this one replaces it.
+  const claim = await deps.store.claimEnvironment(tenantId, env.id, run.runId, existing, existing?.doc.activeRunId ?? null).catch(async (err: unknown) => {
     await deps.store.deleteMany(run.partitionKey, [run.id]);
-    if (err instanceof AppError && (err.kind === "preconditionFailed" || err.kind === "conflict")) {
-      // The run that won names itself in the environment's state (errors.md: runId is always given).
-      const winner = (await deps.store.readEnvState(tenantId, env.id).catch(() => undefined))?.doc.activeRunId;
-      throw new AppError("conflict", `A sync run of environment ${env.id} was started at the same moment${winner ? ` (${winner})` : ""}.`, {
-        code: "sync-run-in-progress",
-        ...(winner ? { extensions: { runId: winner } } : {}),
-      });
-    }
     throw err;
+  });
+  if (!claim.claimed) {
+    await deps.store.deleteMany(run.partitionKey, [run.id]);
+    // The run that won names itself in the environment's state (errors.md: runId is always given).
+    const winner = claim.activeRunId;
+    throw new AppError("conflict", `A sync run of environment ${env.id} was started at the same moment${winner ? ` (${winner})` : ""}.`, {
+      code: "sync-run-in-progress",
+      ...(winner ? { extensions: { runId: winner } } : {}),
+    });
   }
   await deps.audit.append(tenantId, {
     actor: actorOf(principal),

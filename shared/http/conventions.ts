@@ -4,6 +4,20 @@ import { z } from "zod";
 import { AppError } from "../errors/app-error.js";
 
 /** `?limit=1..200` (default 50) and `&cursor=` on every list. */
+/** The 400's wording when a part of the request does not match its schema: one per part, on every route. */
+export const PART_MISMATCH = {
+  params: "The request's route parameters do not match their schema.",
+  query: "The request's query parameters do not match their schema.",
+  body: "The request's body does not match its schema.",
+} as const;
+
+/** A route's `{tenantId}` that is no tenant id at all: 400 as for any route parameter of the wrong kind (not 403 another tenant). */
+export function invalidRouteTenantId(): AppError {
+  return new AppError("validation", PART_MISMATCH.params, {
+    errors: [{ path: "params.tenantId", message: "must be the tenant's id (Microsoft Entra directory id), a GUID" }],
+  });
+}
+
 export const listQuerySchema = z.object({
   // A repeated ?limit= reaches the app joined with "," (as the Functions host passes query values): said so, not "NaN".
   limit: z.coerce.number({ error: "must be a whole number from 1 to 200, given once" }).int().min(1).max(200).default(50),
@@ -38,6 +52,19 @@ export function decodeCursor(cursor: string | undefined, tenantId: string, filte
     });
   }
   return shape.data.p;
+}
+
+/** The structured position a cursor carries (JSON, as `schema` says); anything else in it is a 400, never a 500. */
+export function cursorPosition<T extends z.ZodType>(raw: string, schema: T): z.output<T> {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    value = undefined;
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new AppError("validation", "The cursor is not valid for this list.", { errors: [{ path: "cursor", message: "invalid" }] });
+  return parsed.data;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Access } from "../auth/roles.js";
 import type { Principal, TokenValidator } from "../auth/token-validator.js";
 import { authorize } from "../auth/authorize.js";
 import { AppError } from "../errors/app-error.js";
+import { PART_MISMATCH } from "./conventions.js";
 import { toProblemResponse, zodIssuesToFieldErrors } from "./problem.js";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -126,15 +127,7 @@ export function endpointHandler<P extends z.ZodObject, Q extends z.ZodObject, B 
   };
 }
 
-/** One wording per part, also the unmatched-route answer's (shared/platform/unmatched-route.ts). */
-export const PART_MISMATCH = {
-  params: "The request's route parameters do not match their schema.",
-  query: "The request's query parameters do not match their schema.",
-  body: "The request's body does not match its schema.",
-} as const;
-
-/** A part of the request as its schema parses it, or the 400 (validation) naming each field that does not match. */
-export function parsePart(schema: z.ZodType | undefined, value: unknown, part: keyof typeof PART_MISMATCH): unknown {
+function parsePart(schema: z.ZodType | undefined, value: unknown, part: keyof typeof PART_MISMATCH): unknown {
   if (!schema) return {};
   const result = schema.safeParse(value);
   if (result.success) return result.data;

@@ -2,7 +2,7 @@ import type { HttpResponseInit } from "@azure/functions";
 import { z } from "zod";
 import type { Principal } from "../auth/token-validator.js";
 import { AppError } from "../errors/app-error.js";
-import { acceptedResponse, decodeCursor, encodeCursor, requireIfMatch, type ListQuery } from "../http/conventions.js";
+import { acceptedResponse, cursorPosition, decodeCursor, encodeCursor, requireIfMatch, type ListQuery } from "../http/conventions.js";
 import { actorFromPrincipal } from "./actor.js";
 import type { UserChangeResult } from "./assign.js";
 import { auditPage, type AuditFilter } from "./audit-query.js";
@@ -292,19 +292,6 @@ function userResults(results: readonly UserChangeResult[], extra: Record<string,
     ...(retryAfterSeconds !== undefined ? { headers: { "Retry-After": String(Math.max(1, Math.ceil(retryAfterSeconds))) } } : {}),
     jsonBody: { ...extra, results: results.map(resultView) },
   };
-}
-
-/** The position a cursor carries; anything else in it is a 400, never a 500. */
-function cursorPosition<T extends z.ZodType>(raw: string, schema: T): z.output<T> {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    value = undefined;
-  }
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new AppError("validation", "The cursor is not valid for this list.", { errors: [{ path: "cursor", message: "invalid" }] });
-  return parsed.data;
 }
 
 /** Offset paging of a small in-memory list, with a cursor bound to the tenant and the list. */

@@ -1,7 +1,7 @@
 import type { HttpResponseInit } from "@azure/functions";
 import { API_ENDPOINTS } from "../api-catalog.js";
 import { AppError, type FieldError } from "../errors/app-error.js";
-import { PART_MISMATCH } from "../http/endpoint.js";
+import { PART_MISMATCH } from "../http/conventions.js";
 import { toProblemResponse } from "../http/problem.js";
 import { isGuid } from "../ids.js";
 

@@ -28,7 +28,7 @@ export interface SyncDeps {
   config: AppConfig;
   store: SyncStore;
   settings: EnvironmentSettingsStore;
-  audit: AuditLog;
+  audit: Pick<AuditLog, "append">;
   queue: JobQueue;
   /** Graph for background work (low throttle priority, long retry budget) or for an admin's request. */
   graph(tenantId: string, mode: "background" | "interactive"): Client;

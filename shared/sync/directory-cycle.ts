@@ -460,13 +460,14 @@ class DirectoryCycle {
       const run = newRun({ tenantId, environmentId: env.id, trigger: "schedule", requestedBy: null, now: deps.now() });
       Object.assign(run, { environment: env, settings: runSettings, fromCycle: es.cursor, targetCycle: a.cycle, full, batchSize: es.batchSize ?? null });
       await deps.store.save(run, undefined);
-      try {
-        await deps.store.save({ ...es, activeRunId: run.runId }, existing?.etag);
-      } catch (err) {
-        // An admin started a run at the same moment: theirs goes first; this one is dropped.
+      // An admin started a run at the same moment: theirs goes first; this one is dropped.
+      const claim = await deps.store.claimEnvironment(tenantId, env.id, run.runId, existing).catch(async (err: unknown) => {
         await deps.store.deleteMany(run.partitionKey, [run.id]);
-        if (err instanceof AppError && (err.kind === "preconditionFailed" || err.kind === "conflict")) continue;
         throw err;
+      });
+      if (!claim.claimed) {
+        await deps.store.deleteMany(run.partitionKey, [run.id]);
+        continue;
       }
       await enqueueEnvironmentJob(deps.queue, tenantId, { environmentId: env.id, runId: run.runId, step: run.step });
     }

@@ -270,10 +270,11 @@ class EnvironmentRun {
         const waited = deps.now().getTime() - Date.parse(run.guard?.approvedAt ?? "");
         const limit = deps.config.SYNC_APPROVAL_READ_TIMEOUT_SECONDS;
         if (waited > limit * 1000) {
+          const within = limit < 120 ? `${limit} seconds` : `${Math.round(limit / 60)} minutes`;
           throw new AppError(
             "upstream",
-            `Approved at ${run.guard?.approvedAt ?? "?"}, but no read of the tenant's directory begun since then finished within ${Math.round(limit / 60)} minutes ` +
-              "(Microsoft Graph or the Power Platform admin API failing or refusing; see the sync's directory cycles in the host log): " +
+            `Approved at ${run.guard?.approvedAt ?? "?"}, but no read of the tenant's directory begun since then finished within ${within} ` +
+              "(Microsoft Graph or the Power Platform admin API failing or refusing, or the read slower than that; see the sync's directory cycles in the host log): " +
               "the held disables were not made, so that no user is disabled on an old reading. Start a new run once the directory can be read.",
           );
         }

@@ -230,8 +230,9 @@ async function changeOneUser(
   }
   const adding = mode !== "refresh";
   const s = await loadSituation(deps, tenantId, env, userId, clients, mode === "firstAccess" ? "firstAccess" : "api");
+  // Only where the license decides what happens: no record yet, or a disabled one (an add or a re-enable).
   const expected = options.expectLicenseSkuId?.toLowerCase();
-  if (expected && s.user && !s.user.licenses.some((l) => l.skuId.toLowerCase() === expected)) {
+  if (expected && s.user && (!s.row || s.row.isdisabled) && !s.user.licenses.some((l) => l.skuId.toLowerCase() === expected)) {
     throw new AppError("unavailable", `Microsoft Graph does not show the license ${expected} on user ${userId} yet.`, { code: LICENSE_NOT_VISIBLE, retryAfterSeconds: 10 });
   }
   const base = { userId, environmentId: env.id, drift: null, failedRules: [] as RuleResult[], roleFailures: [] as RoleFailure[] };
@@ -334,7 +335,9 @@ async function changeOneUser(
       return { ...refreshed, outcome: "updated" };
     }
   }
-  return refreshed;
+  // D14: default roles an earlier add owed, given by this refresh: the record changed.
+  const rolesGiven = owed.length > 0 && refreshed.roleFailures.length < owed.length;
+  return rolesGiven ? { ...refreshed, outcome: "updated" } : refreshed;
 }
 
 /**

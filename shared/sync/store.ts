@@ -7,6 +7,7 @@ import {
 } from "./documents.js";
 import { takeLease } from "../storage/lease.js";
 import { meter } from "./metrics.js";
+import { newEnvState } from "./runs.js";
 import type { DirectoryUser } from "./model.js";
 import type { PlannedAction } from "./decide.js";
 
@@ -110,6 +111,30 @@ export class SyncStore {
         if (!(err instanceof AppError && err.kind === "preconditionFailed")) throw err;
       }
     }
+  }
+
+  /**
+   * Names `runId` the environment's active run, from its state as read (`existing`). Others write
+   * that state too (an on-demand change's count, a failed-action note): after such a write it is
+   * read again and the claim retried, as long as no other run holds the environment (`replaceable`:
+   * a run known to have ended, which may be replaced). Otherwise: the run that holds it.
+   */
+  async claimEnvironment(
+    tenantId: string, environmentId: string, runId: string, existing: Versioned<EnvState> | undefined, replaceable: string | null = null,
+  ): Promise<{ claimed: true } | { claimed: false; activeRunId: string | null }> {
+    let current = existing;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const doc = current?.doc ?? newEnvState(tenantId, environmentId);
+      if (doc.activeRunId && doc.activeRunId !== replaceable) return { claimed: false, activeRunId: doc.activeRunId };
+      try {
+        await this.save({ ...doc, activeRunId: runId }, current?.etag);
+        return { claimed: true };
+      } catch (err) {
+        if (!(err instanceof AppError && (err.kind === "preconditionFailed" || err.kind === "conflict"))) throw err;
+      }
+      current = await this.readEnvState(tenantId, environmentId);
+    }
+    return { claimed: false, activeRunId: current?.doc.activeRunId ?? null };
   }
 
   /**

@@ -42,7 +42,7 @@ describe("platform endpoints", () => {
     const tenantId = DEMO_TENANT_ID;
     const token = await stack.token({ tenantId, roles: ["Global Administrator"] });
     expect([200, 201]).toContain((await stack.call(`/api/tenants/${tenantId}`, { method: "PUT", token, body: JSON.stringify({ displayName: "Platform tests" }) })).status);
-    for (const path of [`/api/tenants/${tenantId}/auto-claim-policies/not-a-guid`, `/api/tenants/${tenantId}/sign-in-events/bad%20id`]) {
+    for (const path of [`/api/tenants/${tenantId}/auto-claim-policies/not-a-guid`, `/api/tenants/${tenantId}/sign-in-events/bad%20id`, "/api/tenants/not-a-guid/auto-claim-policies"]) {
       const res = await stack.call(path, { token });
       expect(res.status, path).toBe(400);
       expect(await res.json(), path).toMatchObject({ detail: "The request's route parameters do not match their schema.", errors: [{ path: expect.stringMatching(/^params\./) as string }] });

@@ -66,10 +66,13 @@ describe("E1: the Entra custom authentication extension endpoint", () => {
     expect((await post(body, await entraToken({ tenantId: randomUUID() }))).status).toBe(403);
   });
 
-  it("when the route's tenant id is not a GUID, then 400 naming it, as on every route (not 403 another tenant)", async () => {
-    const res = await s.stack.call("/api/tenants/not-a-guid/entra/token-issuance-start", { method: "POST", body: JSON.stringify(request(randomUUID(), randomUUID())), token: await entraToken() });
+  it("when the route's tenant id is not a GUID, then 400 naming it, as on every route (not 403 another tenant) - after the token, as every route checks", async () => {
+    const url = "/api/tenants/not-a-guid/entra/token-issuance-start";
+    const body = JSON.stringify(request(randomUUID(), randomUUID()));
+    const res = await s.stack.call(url, { method: "POST", body, token: await entraToken() });
     expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ errors: [{ path: "params.tenantId" }] });
+    expect(await res.json()).toMatchObject({ detail: "The request's route parameters do not match their schema.", errors: [{ path: "params.tenantId" }] });
+    expect((await s.stack.call(url, { method: "POST", body })).status).toBe(401);
   });
 
   it("when a guest signs in, or Entra sends a body this endpoint does not understand, then it still answers continue and queues nothing", async () => {

@@ -1,8 +1,10 @@
+import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { AppError } from "../../../shared/errors/app-error.js";
 import type { Envelope } from "../../../shared/queue/envelope.js";
 import { useLocalCosmos } from "../../support/cosmos.js";
 import { environment, GROUP, rowFor, user } from "../../unit/sync/fixtures.js";
+import { newEnvState } from "../../../shared/sync/runs.js";
 import { engine } from "./engine-support.js";
 
 /**
@@ -168,5 +170,23 @@ describe("a full run and a record added on demand after the cycle's users read (
     expect(e.dataverse.rows.get(goneRow.systemuserid)?.isdisabled).toBe(true);
     expect(e.dataverse.rows.get(deletedRow.systemuserid)?.isdisabled).toBe(true);
     expect((await e.runs())[0]).toMatchObject({ counts: { disabled: 2 } });
+  });
+});
+
+describe("claiming an environment for a run while others write its state (D1)", () => {
+  it("when an on-demand change rewrote the environment's state since it was read, then the run still claims it, keeping that change; a run holding it wins", async () => {
+    const e = engine(cosmos.database, production);
+    const tenantId = randomUUID();
+    const envId = production.id;
+    await e.store.save({ ...newEnvState(tenantId, envId), enabledUsers: 10 }, undefined);
+    const read = await e.store.readEnvState(tenantId, envId);
+    // An on-demand add counts itself meanwhile: the state's etag is not the one read.
+    await e.store.adjustEnabledUsers(tenantId, envId, 1);
+
+    expect(await e.store.claimEnvironment(tenantId, envId, "run-a", read)).toEqual({ claimed: true });
+    expect((await e.store.readEnvState(tenantId, envId))?.doc).toMatchObject({ activeRunId: "run-a", enabledUsers: 11 });
+    expect(await e.store.claimEnvironment(tenantId, envId, "run-b", read)).toEqual({ claimed: false, activeRunId: "run-a" });
+    // A run known to have ended may be replaced.
+    expect(await e.store.claimEnvironment(tenantId, envId, "run-c", read, "run-a")).toEqual({ claimed: true });
   });
 });

@@ -126,7 +126,7 @@ describe("D13 the guard's count of enabled users", () => {
 });
 
 describe("D13 what a held run would change", () => {
-  interface Action { userId: string; op: string; userPrincipalName: string | null; failedRules: string[] | null; done: boolean }
+  interface Action { userId: string; op: string; userPrincipalName: string | null; failedRules: string[] | null; processed: boolean }
   const actions = async (runId: string, query = "") => {
     const res = await stack.call(stack.env(P, `/sync-runs/${runId}/actions?${query}`), { token: stack.admin });
     expect(res.status, await res.clone().text()).toBe(200);
@@ -141,7 +141,7 @@ describe("D13 what a held run would change", () => {
     const leaving = all.items.filter((a) => LEAVING.includes(a.userId));
     expect(leaving.map((a) => a.userId).sort()).toEqual([...LEAVING].sort());
     for (const a of leaving) {
-      expect(a).toMatchObject({ op: "disable", done: false, failedRules: ["D2.securityGroup"] });
+      expect(a).toMatchObject({ op: "disable", processed: false, failedRules: ["D2.securityGroup"] });
       expect(a.userPrincipalName).toBe(byName.get(a.userId));
     }
     expect(all.items).toHaveLength(held.guard?.disables ?? -1);
