@@ -77,6 +77,7 @@ describe("function registrations", () => {
         http("environments-sync-runs-post", "POST", "tenants/{tenantId}/environments/{environmentId}/sync-runs"),
         http("environments-sync-runs-list", "GET", "tenants/{tenantId}/environments/{environmentId}/sync-runs"),
         http("environments-sync-runs-get", "GET", "tenants/{tenantId}/environments/{environmentId}/sync-runs/{runId}"),
+        http("environments-sync-runs-actions", "GET", "tenants/{tenantId}/environments/{environmentId}/sync-runs/{runId}/actions"),
         http("environments-sync-runs-approve", "POST", "tenants/{tenantId}/environments/{environmentId}/sync-runs/{runId}/approve"),
         http("environments-sync-runs-reject", "POST", "tenants/{tenantId}/environments/{environmentId}/sync-runs/{runId}/reject"),
         http("environments-users-list", "GET", "tenants/{tenantId}/environments/{environmentId}/users"),

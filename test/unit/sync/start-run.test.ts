@@ -4,6 +4,7 @@ import { listRuns, startRun } from "../../../shared/environments/sync-runs.js";
 import type { Principal } from "../../../shared/auth/token-validator.js";
 import type { SyncDeps } from "../../../shared/sync/deps.js";
 import type { PlatformEnvironment } from "../../../shared/sync/model.js";
+import { SyncStore } from "../../../shared/sync/store.js";
 
 /** Starting and listing runs: the environment must exist and be of a type the sync manages. */
 const TENANT = "0b0b0b0b-0000-4000-8000-000000000005";
@@ -48,13 +49,14 @@ describe("two runs started at the same moment", () => {
     const d = {
       platform: () => ({ getEnvironment: () => Promise.resolve(environment("Sandbox")) }),
       settings: { get: () => Promise.resolve({ value: { syncEnabled: true } }) },
-      store: {
+      // The store's own claim (re-read and retry while no other run holds the environment), over these fakes.
+      store: Object.assign(Object.create(SyncStore.prototype) as SyncStore, {
         // First read: free; after the lost write: the winner's run.
         readEnvState: () => Promise.resolve(reads++ === 0 ? undefined : { doc: { activeRunId: winner }, etag: "e" }),
         save: (doc: { activeRunId?: string }) =>
           doc.activeRunId ? Promise.reject(new AppError("conflict", "An item with this id already exists.")) : Promise.resolve(),
         deleteMany: () => Promise.resolve(),
-      },
+      }),
       now: () => new Date("2026-12-06T12:00:00Z"),
     } as unknown as SyncDeps;
     await expect(startRun(d, TENANT, "e1", admin)).rejects.toMatchObject({ kind: "conflict", code: "sync-run-in-progress", extensions: { runId: winner } });
