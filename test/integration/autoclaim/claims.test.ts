@@ -354,7 +354,8 @@ describe("the claim processor", () => {
     expect(noEnvironment.status).toBe(400);
   });
 
-  it("when an event with a claim to make reports a first access (a premium app launched in an environment), then the access is judged after the claim: the license just claimed lets the sync add the user at once (D4, A8)", async () => {
+  /** A Power Apps policy on Power Apps per user, and the Trial environment's sync on while `body` runs (then off, the simulator's faults and lag cleared). */
+  async function withTrialSync(body: (appId: string) => Promise<void>): Promise<void> {
     const appId = KNOWN_APPS.powerApps.appId;
     await s.setAvailable(DEMO_SKUS.powerAppsPerUser, 5);
     await s.freshPolicy({ name: "Power Apps", appId, products: [{ skuId: DEMO_SKUS.powerAppsPerUser }] });
@@ -366,55 +367,47 @@ describe("the claim processor", () => {
     };
     await setSync(true);
     try {
+      await body(appId);
+    } finally {
+      await s.sim("/settings", { method: "PATCH", body: { faults: [], graph: { licenseReadLagMs: 0 } } });
+      await setSync(false);
+    }
+  }
+
+  /** The event once the sync has judged its first access (a `waiting` round is not the end). */
+  async function firstAccessJudged(eventId: string, timeoutMs = 60_000) {
+    const until = Date.now() + timeoutMs;
+    const judged = (e: Awaited<ReturnType<typeof s.getEvent>>) => e?.firstAccessResult && (e.firstAccessResult as { outcome: string }).outcome !== "waiting";
+    let shown = await s.getEvent(eventId);
+    while (Date.now() < until && !judged(shown)) {
+      await new Promise((r) => setTimeout(r, 200));
+      shown = await s.getEvent(eventId);
+    }
+    return shown;
+  }
+
+  it("when an event with a claim to make reports a first access (a premium app launched in an environment), then the access is judged after the claim: the license just claimed lets the sync add the user at once (D4, A8)", async () => {
+    await withTrialSync(async (appId) => {
       const [user] = await s.addUsers(1); // no license: only the claim makes them eligible (Power Apps per user includes Dataverse)
       // The assignment takes a while (throttled once, 2 s): time for a first access forwarded before it to be judged.
       await s.sim("/settings", { method: "PATCH", body: { faults: [{ services: ["graph"], pathPattern: `/users/${user}/assignLicense`, rate503: 1, retryAfterSeconds: 2, count: 1 }] } });
       const event = signInEvent(user!, appId, { trigger: "premium-app-launch", environmentId: DEMO_IDS.environments.trial });
       expect((await s.postEvent(event)).status).toBe(202);
       expect(await s.waitForEvent(String(event.eventId))).toMatchObject({ status: "claimed", firstAccess: "forwarded" });
-      const until = Date.now() + 30_000;
-      let shown = await s.getEvent(String(event.eventId));
-      while (Date.now() < until && !shown?.firstAccessResult) {
-        await new Promise((r) => setTimeout(r, 200));
-        shown = await s.getEvent(String(event.eventId));
-      }
-      expect(shown).toMatchObject({ status: "claimed", firstAccessResult: { outcome: "applied", detail: "added" } });
-    } finally {
-      await s.sim("/settings", { method: "PATCH", body: { faults: [] } });
-      await setSync(false);
-    }
+      expect(await firstAccessJudged(String(event.eventId))).toMatchObject({ status: "claimed", firstAccessResult: { outcome: "applied", detail: "added" } });
+    });
   });
 
   it("when Microsoft Graph's reads lag the claim's assignment (replication), then the first access waits until the license shows and the user is added (D4, A8)", async () => {
-    const appId = KNOWN_APPS.powerApps.appId;
-    await s.setAvailable(DEMO_SKUS.powerAppsPerUser, 5);
-    await s.freshPolicy({ name: "Power Apps", appId, products: [{ skuId: DEMO_SKUS.powerAppsPerUser }] });
-    const environment = `/api/tenants/${TENANT}/environments/${DEMO_IDS.environments.trial}`;
-    const setSync = async (syncEnabled: boolean) => {
-      const etag = (await s.stack.call(environment, { token: s.admin })).headers.get("etag") ?? "";
-      const res = await s.stack.call(environment, { method: "PATCH", token: s.admin, headers: { "If-Match": etag }, body: JSON.stringify({ syncEnabled }) });
-      expect(res.status, await res.clone().text()).toBe(200);
-    };
-    await setSync(true);
-    try {
+    await withTrialSync(async (appId) => {
       const [user] = await s.addUsers(1); // no license: only the claim makes them eligible
       // Reads of the user show the license 4 s after assignLicense answered.
       await s.sim("/settings", { method: "PATCH", body: { graph: { licenseReadLagMs: 4000 } } });
       const event = signInEvent(user!, appId, { trigger: "premium-app-launch", environmentId: DEMO_IDS.environments.trial });
       expect((await s.postEvent(event)).status).toBe(202);
       expect(await s.waitForEvent(String(event.eventId))).toMatchObject({ status: "claimed", firstAccess: "forwarded" });
-      const until = Date.now() + 60_000;
-      let shown = await s.getEvent(String(event.eventId));
-      const settled = () => shown?.firstAccessResult && (shown.firstAccessResult as { outcome: string }).outcome !== "waiting";
-      while (Date.now() < until && !settled()) {
-        await new Promise((r) => setTimeout(r, 200));
-        shown = await s.getEvent(String(event.eventId));
-      }
-      expect(shown).toMatchObject({ status: "claimed", firstAccessResult: { outcome: "applied", detail: "added" } });
-    } finally {
-      await s.sim("/settings", { method: "PATCH", body: { graph: { licenseReadLagMs: 0 } } });
-      await setSync(false);
-    }
+      expect(await firstAccessJudged(String(event.eventId))).toMatchObject({ status: "claimed", firstAccessResult: { outcome: "applied", detail: "added" } });
+    });
   }, 90_000);
 
   it("when a sign-in-event message has a body its schema refuses, then it is kept with its reason (A11)", async () => {
