@@ -15,6 +15,7 @@ import { evaluateEligibility, type AddPath, type Eligibility, type RuleResult } 
 import { profilePatch } from "./fields.js";
 import { ASSIGN_ROLES_OP, markAfterAnswer, owedRoles, pendingRolesMark } from "./pending-roles.js";
 import { ACCESS_MODES, type DirectoryUser, type PlatformEnvironment, type SystemUserRow, type TenantFacts } from "./model.js";
+import { KeyedQueue } from "../concurrency/keyed-queue.js";
 import { isDirectoryManaged, recordKind, recordKindWords } from "./records.js";
 import { applyStagedUser } from "./snapshot.js";
 
@@ -185,6 +186,8 @@ export interface RoleFailure {
   retryable?: boolean;
 }
 
+const perUser = new KeyedQueue();
+
 /** The code of syncOneUser's refusal when the user does not hold the license the caller expects yet (`expectLicenseSkuId`). */
 export const LICENSE_NOT_VISIBLE = "license-not-visible-yet";
 
@@ -214,7 +217,8 @@ export async function syncOneUser(
   deps: SyncDeps, tenantId: string, env: PlatformEnvironment, userId: string, mode: "add" | "firstAccess" | "refresh", defaultRoleIds: readonly string[],
   clients: ClientMode = "interactive", actor: AuditEntry["actor"] = SYNC_ACTOR, options: { expectLicenseSkuId?: string | undefined } = {},
 ): Promise<OneUserResult> {
-  const result = await changeOneUser(deps, tenantId, env, userId, mode, defaultRoleIds, clients, actor, options);
+  // One change of a user in an environment at a time in this process: three clicks on "add" make one add, then two "unchanged".
+  const result = await perUser.run(`${tenantId}|${env.id}|${userId}`, () => changeOneUser(deps, tenantId, env, userId, mode, defaultRoleIds, clients, actor, options));
   // D13: the environment's count of enabled users (the mass-disable guard's base between full runs) follows this change.
   const delta = result.outcome === "added" || result.outcome === "reEnabled" ? 1 : result.outcome === "disabled" ? -1 : 0;
   if (delta) await deps.store.adjustEnabledUsers(tenantId, env.id, delta).catch(() => undefined); // the next full run counts anyway

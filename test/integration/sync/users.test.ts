@@ -25,6 +25,14 @@ describe("D4 on-demand add", () => {
     expect(byObjectId(await stack.rows(E.trial)).get(u(21))?.isdisabled).toBe(false);
   });
 
+  it("when an admin's add of one user is sent three times at once, then one add is made and reported, the others answer unchanged", async () => {
+    const answers = await Promise.all(Array.from({ length: 3 }, () => post(stack.env(E.trial, "/users"), { userId: u(22) })));
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
+    const outcomes = await Promise.all(answers.map(async (r) => ((await r.json()) as { outcome: string }).outcome));
+    expect(outcomes.sort()).toEqual(["added", "unchanged", "unchanged"]);
+    expect((await stack.rows(E.trial)).filter((r) => r.azureactivedirectoryobjectid === u(22))).toHaveLength(1);
+  });
+
   it("when the user is not eligible, then 422 names each failed rule with its lever, and nothing is added", async () => {
     const res = await post(stack.env(E.production, "/users"), { userId: u(82) });
     expect(res.status).toBe(422);
