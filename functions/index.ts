@@ -59,6 +59,7 @@ import "./environments-users-refresh.js";
 import "./environments-users-diagnostics.js";
 import "./environments-users-patch.js";
 import "./environments-application-users-post.js";
+import "./environments-application-users-get.js";
 import "./environments-application-users-patch.js";
 import "./sync-timer.js";
 import "./sync-jobs-process.js";

@@ -93,6 +93,19 @@ export async function createOrRefused(
   }
 }
 
+/** Where an application user is read (the `Location` of its creation). */
+export const applicationUserLocation = (tenantId: string, environmentId: string, applicationId: string) =>
+  `/api/tenants/${tenantId}/environments/${environmentId}/application-users/${applicationId.toLowerCase()}`;
+
+/** D7: one application user of the environment, with the warning its state calls for (a disabled one breaks its integrations). */
+export async function getApplicationUser(deps: SyncDeps, tenantId: string, environmentId: string, applicationId: string): Promise<ApplicationUserView> {
+  const env = await requireEnvironment(deps, tenantId, environmentId);
+  requireDataverse(env);
+  const row = await findByApplicationId(deps.dataverse(tenantId, env, "interactive"), applicationId);
+  if (!row) throw notFound(`Application user ${applicationId} in environment ${env.id}`);
+  return view(row, row.isdisabled ? DISABLE_WARNING : null);
+}
+
 export async function setApplicationUserEnabled(
   deps: SyncDeps, tenantId: string, environmentId: string, applicationId: string, enabled: boolean, principal: Principal,
 ): Promise<ApplicationUserView> {

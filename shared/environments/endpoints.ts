@@ -243,13 +243,28 @@ export const applicationUsersPost = defineEndpoint({
   params: environmentParamsSchema,
   body: applicationUserCreateSchema,
   responses: {
-    201: { description: "Created", schema: applicationUserSchema },
+    201: { description: "Created", schema: applicationUserSchema, headers: { Location: "Where to read the application user" } },
     409: { description: "application-user-exists (also while another request is creating it)" },
     422: {
       description:
         "unknown-security-role (roleIds), environment-without-dataverse (D5: no Dataverse database, no users), platform-refused (the tenant has no such " +
         "application in Entra ID; applicationId, environmentId, platform, lever)",
     },
+  },
+});
+
+export const applicationUsersGet = defineEndpoint({
+  name: "environments-application-users-get",
+  method: "GET",
+  route: `${base}/{environmentId}/application-users/{applicationId}`,
+  summary: "D7: one application user of the environment (status; a disabled one says that its integrations are broken).",
+  tag: TAG,
+  access: ACCESS.read,
+  upstream: true,
+  params: applicationUserParamsSchema,
+  responses: {
+    200: { description: "The application user", schema: applicationUserSchema },
+    422: { description: "environment-without-dataverse (D5: no Dataverse database, no users)" },
   },
 });
 
@@ -272,6 +287,6 @@ export const applicationUsersPatch = defineEndpoint({
 export const ENVIRONMENT_ENDPOINTS = [
   environmentsList, environmentsGet, environmentsPatch, syncRunsPost, syncRunsList, syncRunsGet, syncRunActionsList, syncRunsApprove, syncRunsReject,
   environmentUsersList, environmentUsersPost, environmentUsersRefresh, environmentUsersDiagnostics, environmentUsersPatch, applicationUsersPost,
-  applicationUsersPatch,
+  applicationUsersGet, applicationUsersPatch,
 ] as const;
 

@@ -86,6 +86,7 @@ describe("function registrations", () => {
         http("environments-users-diagnostics", "GET", "tenants/{tenantId}/environments/{environmentId}/users/{userId}/diagnostics"),
         http("environments-users-patch", "PATCH", "tenants/{tenantId}/environments/{environmentId}/users/{userId}"),
         http("environments-application-users-post", "POST", "tenants/{tenantId}/environments/{environmentId}/application-users"),
+        http("environments-application-users-get", "GET", "tenants/{tenantId}/environments/{environmentId}/application-users/{applicationId}"),
         http("environments-application-users-patch", "PATCH", "tenants/{tenantId}/environments/{environmentId}/application-users/{applicationId}"),
         { name: "sync-timer", trigger: "timer", route: undefined, methods: undefined, authLevel: undefined, schedule: "0 */5 * * * *", queueName: undefined, connection: undefined },
         { name: "sync-jobs-process", trigger: "queue", route: undefined, methods: undefined, authLevel: undefined, schedule: undefined, queueName: "sync-jobs", connection: "EventQueueStorage" },

@@ -316,13 +316,23 @@ describe("D8 access modes and D7 user types", () => {
     const applicationId = await registeredApplication();
     const created = await post(stack.env(E.sandbox, "/application-users"), { applicationId });
     expect(created.status, await created.clone().text()).toBe(201);
-    expect(await created.json()).toMatchObject({ applicationId, status: "enabled", warning: null });
+    const body = await created.json();
+    expect(body).toMatchObject({ applicationId, status: "enabled", warning: null });
+    // 201 says where to read it; reading it there gives the same application user.
+    const location = created.headers.get("location");
+    expect(location).toBe(`/api/tenants/${stack.tenantId}/environments/${E.sandbox}/application-users/${applicationId}`);
+    const read = await stack.call(location!, { token: stack.admin });
+    expect(read.status).toBe(200);
+    expect(await read.json()).toEqual(body);
     expect((await post(stack.env(E.sandbox, "/application-users"), { applicationId })).status).toBe(409);
 
     const disabled = await patch(stack.env(E.sandbox, `/application-users/${applicationId}`), { enabled: false });
     expect(await disabled.json()).toMatchObject({ status: "disabled", warning: expect.stringMatching(/breaks every integration/) as string });
     const row = (await stack.rows(E.sandbox)).find((r) => r.applicationid === applicationId);
     expect(row?.isdisabled).toBe(true);
+    // Read while disabled, it still says what that breaks; an application with no user here is a 404.
+    expect(await (await stack.call(location!, { token: stack.admin })).json()).toMatchObject({ status: "disabled", warning: expect.stringMatching(/breaks every integration/) as string });
+    expect((await stack.call(stack.env(E.sandbox, `/application-users/${randomUUID()}`), { token: stack.admin })).status).toBe(404);
   });
 
   it("when the application user is created, then the platform makes it from the app's service principal: listed as an application user, non-interactive", async () => {
