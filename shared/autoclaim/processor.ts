@@ -240,13 +240,15 @@ type Decided = EventOutcome & { finalize?: () => Promise<void>; failedSkuId?: st
  */
 async function alertFailure(deps: ProcessorDeps, tenantId: string, body: Body, outcome: EventOutcome, skuId?: string): Promise<void> {
   const ev = body.event;
+  // The product by name, as license administration's alerts name it (the catalog is cached; unnamed if it cannot be read).
+  const known = skuId ? await deps.catalog.get(tenantId).then((c) => c.products.find((p) => p.skuId === skuId), () => undefined) : undefined;
   await Promise.all([
     deps.reportFailure({
       tenantId,
       source: "auto-claim",
       code: outcome.code ?? "failed",
       message: `sign-in event ${ev.eventId} for app ${ev.appId}: ${outcome.reason ?? "failed"}`,
-      product: skuId ? { skuId } : null,
+      product: skuId ? { skuId, skuPartNumber: known?.skuPartNumber ?? null, displayName: known?.displayName ?? null } : null,
       userIds: [ev.userId],
     }),
     Promise.resolve()

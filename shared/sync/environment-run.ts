@@ -294,7 +294,7 @@ class EnvironmentRun {
         await deps.store.deleteMany(environmentPartition(tenantId, env.id), spared.map((a) => `drift|${a.userId}`));
       }
       await this.record(outcome.results);
-      await this.auditWindow(outcome.results);
+      await this.auditWindow(outcome.results, spared);
       for (const f of outcome.roleFailures) this.addFailure({ userId: f.userId, op: "assignRole", code: f.code, message: f.message });
       await this.markPendingRoles(outcome.roleFailures);
       for (const r of outcome.results) done.add(actionKey(r.action));
@@ -371,13 +371,14 @@ class EnvironmentRun {
    * an update's fields), and how it ended. Written with the window's checkpoint: a window repeated
    * after a crash is recorded again (its changes were made again), never lost.
    */
-  private async auditWindow(results: readonly ActionResult[]): Promise<void> {
-    if (results.length === 0) return;
+  private async auditWindow(results: readonly ActionResult[], spared: readonly PlannedAction[]): Promise<void> {
+    if (results.length === 0 && spared.length === 0) return;
     const run = this.run;
     const changes = results.map((r) => ({
       userId: r.action.userId,
       op: r.action.op,
-      outcome: r.outcome,
+      // made; refused by the platform (recorded as drift, with its lever); failed (tried again by a later run)
+      outcome: CHANGE_OUTCOMES[r.outcome],
       ...(r.action.op === "disable" && { failedRules: r.action.failedRules }),
       ...(r.action.op === "update" && { fields: Object.keys(r.action.patch) }),
       ...(r.action.op === "assignRoles" && { roleIds: r.action.roleIds }),
@@ -385,13 +386,19 @@ class EnvironmentRun {
       ...(r.drift && { drift: { kind: r.drift.kind, platform: (r.drift.platform.message || r.drift.platform.code).slice(0, 300) } }),
       ...(r.failure && { error: { code: r.failure.code, message: r.failure.message.slice(0, 300) } }),
     }));
+    // D13: an approved disable of a user eligible again by then is not made - said per user, too.
+    const skipped = spared.map((a) => ({
+      userId: a.userId, op: a.op, outcome: "skipped" as const, reason: "eligible again when the approved run came to it (judged against a directory read after the approval)",
+    }));
+    const all = [...changes, ...skipped];
     await this.deps.audit.append(this.tenantId, {
       actor: { type: "system", id: "sync" },
       action: "sync.changes",
       target: { type: "environment", id: run.environmentId },
       phase: "record",
-      outcome: results.every((r) => r.outcome === "done") ? "succeeded" : "failed",
-      context: { runId: run.runId, trigger: run.trigger, userIds: [...new Set(results.map((r) => r.action.userId))], changes },
+      // A refusal by the platform is drift, not a failure of the run (D0); a failed change is.
+      outcome: results.some((r) => r.outcome === "failed") ? "failed" : "succeeded",
+      context: { runId: run.runId, trigger: run.trigger, userIds: [...new Set(all.map((c) => c.userId))], changes: all },
     });
   }
 
@@ -567,6 +574,9 @@ class EnvironmentRun {
     }
   }
 }
+
+/** A change's outcome in its `sync.changes` audit record (the audit trail's words, and "refused" for drift). */
+const CHANGE_OUTCOMES = { done: "succeeded", drift: "refused", failed: "failed" } as const satisfies Record<ActionResult["outcome"], string>;
 
 /** How long an approved run waits between looks for the directory read it asked for. */
 const APPROVAL_READ_WAIT_SECONDS = 5;

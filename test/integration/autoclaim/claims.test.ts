@@ -204,6 +204,8 @@ describe("the claim processor", () => {
         a.body.type === "licensing-failure" && a.body.failure?.code === "no-license-available" && a.body.product?.skuId === PRIMARY.toLowerCase();
       const [sent] = (await hook.waitFor((got) => got.some(isOurs))).filter(isOurs);
       expect(sent?.body).toMatchObject({ tenantId: TENANT, failure: { source: "auto-claim", userIds: [user!.toLowerCase()] } });
+      // The product named as license administration's alerts name it, not by id alone.
+      expect(sent?.body.product).toMatchObject({ skuPartNumber: expect.any(String) as string, displayName: expect.any(String) as string });
     } finally {
       await s.setSetting("alerts", { enabled: false });
     }

@@ -31,6 +31,16 @@ async function heldRun(): Promise<RunView> {
   return held;
 }
 
+interface AuditRecord { action: string; outcome?: string; context?: { runId?: string; changes?: Record<string, unknown>[] } }
+async function auditRecords(userId: string): Promise<AuditRecord[]> {
+  const res = await stack.call(`/api/tenants/${stack.tenantId}/audit?userId=${userId}&limit=200`, { token: stack.admin });
+  return ((await res.json()) as { items: AuditRecord[] }).items;
+}
+/** The `sync.changes` entries a run recorded for a user. */
+async function runChanges(runId: string, userId: string): Promise<Record<string, unknown>[]> {
+  return (await auditRecords(userId)).filter((r) => r.action === "sync.changes" && r.context?.runId === runId).flatMap((r) => r.context?.changes ?? []);
+}
+
 const post = (runId: string, verb: "approve" | "reject", token = stack.admin) => stack.call(stack.env(P, `/sync-runs/${runId}/${verb}`), { method: "POST", token });
 
 async function activeRunId(): Promise<string | null> {
@@ -180,6 +190,9 @@ describe("D13 approving a held run", () => {
     const rows = byObjectId(await stack.rows(P));
     for (const id of back) expect(rows.get(id)?.isdisabled, `user ${id} (back in the group)`).toBe(false);
     for (const id of stillGone) expect(rows.get(id)?.isdisabled, `user ${id}`).toBe(true);
+    // The audit trail says per user why an approved disable was not made.
+    const changes = await runChanges(held.id, back[0]!);
+    expect(changes).toContainEqual(expect.objectContaining({ userId: back[0], op: "disable", outcome: "skipped", reason: expect.stringMatching(/eligible again/) as string }));
   });
 
   it("when the platform refused the approved disables (drift), then later runs asking for them again are not held again", async () => {
@@ -188,6 +201,11 @@ describe("D13 approving a held run", () => {
     await stack.sim("/settings", { method: "PATCH", body: { dataverse: { refuseSyncedUserDisable: true } } });
     expect((await post(held.id, "approve")).status).toBe(202);
     expect(await stack.waitForRun(P, held.id)).toMatchObject({ state: "succeeded", counts: { disabled: 0, drift: 8 } });
+    // Refused by the platform: drift, with the run succeeded - its audit record agrees (refused per change, not a failed record).
+    const records = await auditRecords(LEAVING[0]!);
+    const record = records.find((r) => r.action === "sync.changes" && r.context?.runId === held.id);
+    expect(record).toMatchObject({ outcome: "succeeded" });
+    expect(record?.context?.changes).toContainEqual(expect.objectContaining({ userId: LEAVING[0], op: "disable", outcome: "refused" }));
 
     // A full run (manual) plans the same 8 disables: the platform may accept them now, but no admin is asked again.
     const again = await stack.runNow(P);
