@@ -93,7 +93,11 @@ async function assignMany(assignments: LicenseAssignments, tenantId: string, ite
       changes: items.map((i) => ({ userId: i.userId, add: [{ skuId: i.skuId, disabledPlans: i.disabledPlans }] })),
       mode: "add",
       reason: "auto-claim policy (A10)",
-      context: { autoClaim: items.map((i) => ({ userId: i.userId, skuId: i.skuId, ...i.context })) },
+      context: {
+        autoClaim: items.map((i) => ({ userId: i.userId, skuId: i.skuId, ...i.context })),
+        // The relays (callers) whose events these claims serve: GET /audit?actor=<caller> finds them.
+        callers: [...new Set(items.flatMap((i) => (typeof i.context.caller === "string" ? [i.context.caller] : [])))],
+      },
       // A claim acts on its policy as read just before: Graph throttling past a few seconds goes
       // back to the queue (the retry checks the policy and the switch again), not waited out here.
       graphMode: "short-background",

@@ -46,7 +46,8 @@ export async function auditPage(container: Container, tenantId: string, filter: 
     parameters.push({ name: "@u", value: filter.userId });
   }
   if (filter.actor) {
-    where.push("c.actor.id = @a");
+    // Also the events a caller (relay) sent: their failures (context.caller) and the claims made for them (context.callers).
+    where.push("(c.actor.id = @a OR c.context.caller = @a OR ARRAY_CONTAINS(c.context.callers, @a))");
     parameters.push({ name: "@a", value: filter.actor });
   }
   if (filter.action) {

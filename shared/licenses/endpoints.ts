@@ -319,7 +319,7 @@ export const auditList = defineEndpoint({
       // Object ids are stored as Entra writes them, in lower case: a GUID matches whatever its case.
       .transform((a) => (isGuid(a) ? a.toLowerCase() : a))
       .optional()
-      .describe("Object id of an admin, or the name of a system actor such as trial-expiry"),
+      .describe("Object id of an admin, the name of a system actor such as trial-expiry, or a sign-in event caller (a relay's id): the claims made for its events and the events that failed"),
     action: z.string().trim().min(1).max(100).optional().describe("An action name, exactly as records carry it, e.g. license.change, settings.automation.update, sync.run.approve"),
   }),
   responses: { 200: { description: "Records", schema: listResponseSchema(auditRecordViewSchema) } },

@@ -157,6 +157,13 @@ describe("the claim processor", () => {
       recorded = await auditOf();
     }
     expect(recorded).toMatchObject({ context: { eventId: failed.id, source: "E3", caller: expect.any(String) as string } });
+    // An admin looking into what a relay caused finds, by its id, the claims made for its events and the events that failed.
+    const caller = String(recorded?.context?.caller);
+    const byCaller = ((await (await s.stack.call(`/api/tenants/${TENANT}/audit?actor=${caller}&limit=200`, { token: s.admin })).json()) as {
+      items: { action: string; context?: Record<string, unknown> }[];
+    }).items;
+    expect(byCaller.some((r) => r.action === "sign-in-event.failed" && r.context?.eventId === failed.id)).toBe(true);
+    expect(byCaller.some((r) => r.action === "license.change" && (r.context?.userIds as string[] | undefined)?.includes(first!.toLowerCase()))).toBe(true);
     const failures = await s.stack.database
       .container("failures")
       .items.query({ query: "SELECT * FROM c WHERE c.envelope.id = @id", parameters: [{ name: "@id", value: String(failed.id) }] })
