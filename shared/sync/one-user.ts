@@ -237,7 +237,7 @@ async function changeOneUser(
   // Only where the license decides what happens: no record yet, or a disabled one (an add or a re-enable).
   const expected = options.expectLicenseSkuId?.toLowerCase();
   if (expected && s.user && (!s.row || s.row.isdisabled) && !s.user.licenses.some((l) => l.skuId.toLowerCase() === expected)) {
-    throw new AppError("unavailable", `Microsoft Graph does not show the license ${expected} on user ${userId} yet.`, { code: LICENSE_NOT_VISIBLE, retryAfterSeconds: 10 });
+    throw new AppError("unavailable", `Microsoft Graph does not show the license ${expected} on user ${userId} yet.`, { code: LICENSE_NOT_VISIBLE });
   }
   const base = { userId, environmentId: env.id, drift: null, failedRules: [] as RuleResult[], roleFailures: [] as RoleFailure[] };
   if (s.row && !isDirectoryManaged(recordKind(s.row))) {

@@ -97,15 +97,28 @@ export class SyncStore {
    * `onlyIfActive`: leave the state alone unless this run is the environment's active one.
    */
   async releaseEnvironment(run: RunDocument, options: { onlyIfActive?: boolean; update?: (doc: EnvState) => void } = {}): Promise<void> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const es = await this.readEnvState(run.tenantId, run.environmentId);
-      if (!es || (options.onlyIfActive && es.doc.activeRunId !== run.runId)) return;
-      const doc = { ...es.doc };
+    await this.updateEnvState(run.tenantId, run.environmentId, (current) => {
+      if (options.onlyIfActive && current.activeRunId !== run.runId) return undefined;
+      const doc = { ...current };
       if (doc.activeRunId === run.runId) doc.activeRunId = null;
       doc.lastRun = { runId: run.runId, state: run.state, finishedAt: run.finishedAt, counts: run.counts };
       options.update?.(doc);
+      return doc;
+    });
+  }
+
+  /**
+   * Read an environment's state, change it, save it with the ETag - again (up to 5 times) when
+   * another writer came first. `change` answers the new state, or undefined to leave it as it is;
+   * nothing happens when the environment has no state yet.
+   */
+  private async updateEnvState(tenantId: string, environmentId: string, change: (doc: EnvState) => EnvState | undefined): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const es = await this.readEnvState(tenantId, environmentId);
+      const next = es && change(es.doc);
+      if (!es || !next) return;
       try {
-        await this.save(doc, es.etag);
+        await this.save(next, es.etag);
         return;
       } catch (err) {
         if (!(err instanceof AppError && err.kind === "preconditionFailed")) throw err;
@@ -143,16 +156,9 @@ export class SyncStore {
    * follows. Nothing while no run has counted them yet (the first run is full and counts the records).
    */
   async adjustEnabledUsers(tenantId: string, environmentId: string, delta: number): Promise<void> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const es = await this.readEnvState(tenantId, environmentId);
-      if (!es || es.doc.enabledUsers === null || es.doc.enabledUsers === undefined) return;
-      try {
-        await this.save({ ...es.doc, enabledUsers: Math.max(0, es.doc.enabledUsers + delta) }, es.etag);
-        return;
-      } catch (err) {
-        if (!(err instanceof AppError && err.kind === "preconditionFailed")) throw err;
-      }
-    }
+    await this.updateEnvState(tenantId, environmentId, (doc) =>
+      doc.enabledUsers === null || doc.enabledUsers === undefined ? undefined : { ...doc, enabledUsers: Math.max(0, doc.enabledUsers + delta) },
+    );
   }
 
   /**
@@ -161,16 +167,7 @@ export class SyncStore {
    * a full one and reads every mark.
    */
   async noteFailedActionOutsideRun(tenantId: string, environmentId: string): Promise<void> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const es = await this.readEnvState(tenantId, environmentId);
-      if (!es || (es.doc.failedUsers ?? 0) > 0) return;
-      try {
-        await this.save({ ...es.doc, failedUsers: 1 }, es.etag);
-        return;
-      } catch (err) {
-        if (!(err instanceof AppError && err.kind === "preconditionFailed")) throw err;
-      }
-    }
+    await this.updateEnvState(tenantId, environmentId, (doc) => ((doc.failedUsers ?? 0) > 0 ? undefined : { ...doc, failedUsers: 1 }));
   }
 
   /** The plan chunks of a run that ended. */
