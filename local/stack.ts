@@ -112,11 +112,16 @@ export async function startLocalStack(opts: StackOptions): Promise<LocalStack> {
   };
   try {
     const childEnv = { ...process.env, NODE_EXTRA_CA_CERTS: tls.caPath };
-    const [azurite, cosmos] = await Promise.all([
+    // Both at once, but each one that started is stopped if the other fails (Promise.all would
+    // reject at the first failure and leave the other running, an orphan holding its port).
+    const [azuriteStart, cosmosStart] = await Promise.allSettled([
       startAzurite({ ports, location: opts.azuriteLocation, echo: opts.echo }),
       startCosmosServer({ port: ports.cosmos, echo: opts.echo }),
     ]);
-    started.push(azurite, cosmos);
+    for (const s of [azuriteStart, cosmosStart]) if (s.status === "fulfilled") started.push(s.value);
+    if (azuriteStart.status === "rejected") throw azuriteStart.reason;
+    if (cosmosStart.status === "rejected") throw cosmosStart.reason;
+    const [azurite, cosmos] = [azuriteStart.value, cosmosStart.value];
     const simUrl = `https://127.0.0.1:${ports.simCloud}`;
     const sim = serviceEntry(opts.mode, "local/sim-cloud/main");
     started.push(
