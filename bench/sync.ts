@@ -236,7 +236,10 @@ export async function run(args: string[]): Promise<void> {
       const writes = (byOp.update ?? 0) + (byOp.disable ?? 0);
       const dvReadsMin = runDoc ? (full ? Math.max(1, Math.ceil(((runDoc.plan?.enabledUsers ?? 0) + 10) / 5000)) : Math.ceil(runDoc.counts.read / 1000)) : 0;
       const dvWritesMin = batch ? Math.ceil(writes / batch) : writes > 0 ? 1 : 0;
-      const dataverseMin = dvReadsMin + dvWritesMin;
+      // addUser answers no record id: the records of the adds that get default roles or an access
+      // mode right after are read back (up to 1,000 ids a request).
+      const dvReadBackMin = Math.ceil((runDoc?.plan?.addsReadBack ?? 0) / 1000);
+      const dataverseMin = dvReadsMin + dvReadBackMin + dvWritesMin;
       const bapAdds = counters.bap.byKind["environments.addUser"] ?? 0;
       const bapMin = 1 + (byOp.add ?? 0) + (byOp.reenable ?? 0);
       const dvWriteItems = Object.entries(counters.dataverse.batchItemsByKind).filter(([k]) => !k.endsWith(".list") && !k.endsWith(".get")).reduce((n, [, v]) => n + v, 0);
@@ -254,7 +257,7 @@ export async function run(args: string[]): Promise<void> {
       console.log(`\n(${name}) ${label}${change.changed ? ` - ${fmt(change.changed)} users changed, ${fmt(change.eligibleChanged)} of them eligible (enabled, licensed, in the group)` : ""}`);
       console.log(`  run: ${runDoc ? `${runDoc.full ? "full" : "incremental"}, counts ${JSON.stringify(c)}` : "none started (nothing to do)"}`);
       console.log(`  Graph requests:            ${fmt(counters.graph.requests)} (minimum ${fmt(graphMin)}: ${fmt(usersPages)} users/delta + ${fmt(groupPages)} groups/delta + 1 $batch) ratio ${ratio(counters.graph.requests, graphMin)}; throttled ${counters.graph.throttled}`);
-      console.log(`  Dataverse requests:        ${fmt(counters.dataverse.requests)} (minimum ${fmt(dataverseMin)}) ratio ${ratio(counters.dataverse.requests, dataverseMin)}; write operations ${fmt(dvWriteItems)}; throttled ${counters.dataverse.throttled}; batch size chosen ${batch ?? "-"}`);
+      console.log(`  Dataverse requests:        ${fmt(counters.dataverse.requests)} (minimum ${fmt(dataverseMin)}: ${fmt(dvReadsMin)} reads + ${fmt(dvReadBackMin)} read-backs after addUser + ${fmt(dvWritesMin)} write batches) ratio ${ratio(counters.dataverse.requests, dataverseMin)}; write operations ${fmt(dvWriteItems)}; throttled ${counters.dataverse.throttled}; batch size chosen ${batch ?? "-"}`);
       console.log(`  Power Platform requests:   ${fmt(counters.bap.requests)} (addUser ${fmt(bapAdds)}; minimum ${fmt(bapMin)}) ratio ${ratio(counters.bap.requests, bapMin)}; throttled ${counters.bap.throttled}`);
       console.log(`  Cosmos requests:           ${fmt(meter.count("cosmos"))}`);
       console.log(`  wall time:                 ${fmt(wallMs / 1000, 1)} s = Graph ${fmt(graphMs / 1000, 1)} s, Dataverse ${fmt(dvMs / 1000, 1)} s, Power Platform ${fmt(bapMs / 1000, 1)} s (limits allow no less than ${fmt(bapFloorSeconds)} s: ratio ${bapFloorSeconds ? ratio(bapMs / 1000, bapFloorSeconds) : "-"}), Cosmos ${fmt(cosmosMs / 1000, 1)} s, own CPU ${fmt(ownCpuUs / 1e6, 1)} s (user ${fmt(cpu.user / 1e6, 1)} s, system ${fmt(cpu.system / 1e6, 1)} s; ${fmt(wakeups)} wakeups from idle)`);

@@ -176,6 +176,8 @@ export const runDocumentSchema = z.object({
       chunks: z.number().int(),
       actions: z.number().int(),
       byOp: z.record(z.string(), z.number().int()),
+      /** Adds whose record is read back after addUser (default roles, or an access mode to set); absent on older runs. */
+      addsReadBack: z.number().int().optional(),
       enabledUsers: z.number().int(),
       /** Drift records the environment had when the run planned (none: windows need not look for them). */
       driftRecords: z.number().int(),

@@ -212,8 +212,10 @@ class EnvironmentRun {
     if (chunks.length) await deps.store.writePlan(tenantId, env.id, run.runId, chunks);
     const byOp: Record<string, number> = {};
     for (const a of plan.actions) byOp[a.op] = (byOp[a.op] ?? 0) + 1;
+    // Adds whose new record is read after addUser (which answers no record id): for default roles, or an access mode to set.
+    const addsReadBack = plan.actions.filter((a) => a.op === "add" && ((run.settings?.defaultSecurityRoleIds.length ?? 0) > 0 || a.accessMode !== undefined)).length;
     run.plan = {
-      chunks: chunks.length, actions: plan.actions.length, byOp, enabledUsers, driftRecords: marks.drift.size - plan.resolvedDrift.length,
+      chunks: chunks.length, actions: plan.actions.length, byOp, addsReadBack, enabledUsers, driftRecords: marks.drift.size - plan.resolvedDrift.length,
       failedMarks: failed.size - plan.resolvedFailed.length,
       failedMarksRead: failed.size,
     };
