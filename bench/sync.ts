@@ -16,6 +16,7 @@
  * Graph / Dataverse / Power Platform / Cosmos and own CPU; own CPU per user (the Cosmos SDK's share
  * taken out); peak memory. It prints figures and asserts nothing.
  */
+import { httpSend } from "../shared/clients/http-transport.js";
 import { spawn } from "node:child_process";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { readFileSync } from "node:fs";
@@ -56,19 +57,8 @@ const ratio = (actual: number, minimum: number) => (minimum === 0 ? (actual === 
  * Client CPU (us) per request of plain node:https keep-alive requests shaped like addUser (POST, a
  * bearer token, a small JSON body): what such an HTTPS call costs here before our code runs.
  */
-async function httpsRequestCpuUs(url: string, concurrency: number, count = 2000): Promise<number> {
-  const agent = new HttpsAgent({ keepAlive: true, maxSockets: concurrency });
-  const body = Buffer.from(JSON.stringify({ ObjectId: randomUUID() }));
-  const headers = { Authorization: `Bearer ${"x".repeat(1400)}`, "Content-Type": "application/json", Accept: "application/json", "Content-Length": body.length };
-  const one = () =>
-    new Promise<void>((resolve, reject) => {
-      const req = httpsRequest(url, { agent, method: "POST", headers }, (res) => {
-        res.on("data", () => undefined);
-        res.on("end", resolve);
-      });
-      req.on("error", reject);
-      req.end(body);
-    });
+/** Client CPU (us) per request of `one`, `concurrency` in flight (after a warm-up round). */
+async function requestCpuUs(one: () => Promise<void>, concurrency: number, count = 2000): Promise<number> {
   let left = count;
   const worker = async () => {
     while (left-- > 0) await one();
@@ -78,8 +68,29 @@ async function httpsRequestCpuUs(url: string, concurrency: number, count = 2000)
   const cpu0 = process.cpuUsage();
   await Promise.all(Array.from({ length: concurrency }, worker));
   const cpu = process.cpuUsage(cpu0);
-  agent.destroy();
   return (cpu.user + cpu.system) / count;
+}
+
+/** A POST shaped like addUser (bearer token, JSON body): through plain node:https (HTTP/1.1 keep-alive), and through the adapters' transport (HTTP/2 here). */
+async function addUserShapedRequestCpuUs(url: string, concurrency: number): Promise<{ http1: number; transport: number }> {
+  const agent = new HttpsAgent({ keepAlive: true, maxSockets: concurrency });
+  const body = Buffer.from(JSON.stringify({ ObjectId: randomUUID() }));
+  const headers = { Authorization: `Bearer ${"x".repeat(1400)}`, "Content-Type": "application/json", Accept: "application/json" };
+  const http1 = await requestCpuUs(
+    () =>
+      new Promise<void>((resolve, reject) => {
+        const req = httpsRequest(url, { agent, method: "POST", headers: { ...headers, "Content-Length": body.length } }, (res) => {
+          res.on("data", () => undefined);
+          res.on("end", resolve);
+        });
+        req.on("error", reject);
+        req.end(body);
+      }),
+    concurrency,
+  );
+  agent.destroy();
+  const transport = await requestCpuUs(async () => void (await httpSend(url, { method: "POST", headers, body })), concurrency);
+  return { http1, transport };
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -185,8 +196,8 @@ export async function run(args: string[]): Promise<void> {
       await sim("/settings", { method: "PATCH", body: { rateLimits: { bap: { requestsPerWindow: Number(values["bap-per-minute"]), windowSeconds: 60 } } } });
     }
     const settings = await sim<{ graph: { deltaPageSize: number; groupDeltaMembersPerPage: number }; rateLimits: { bap: { requestsPerWindow: number; windowSeconds: number; enabled: boolean } } }>("/settings");
-    const httpsFloorUs = await httpsRequestCpuUs(`${simUrl}/_admin/health`, rt.config.SYNC_ADDUSER_CONCURRENCY);
-    console.log(`reference: one keep-alive HTTPS request to the simulated cloud costs ${fmt(httpsFloorUs, 1)} us of client CPU in plain node:https (a POST shaped like addUser, ${rt.config.SYNC_ADDUSER_CONCURRENCY} in flight) - the floor under each addUser`);
+    const floor = await addUserShapedRequestCpuUs(`${simUrl}/_admin/health`, rt.config.SYNC_ADDUSER_CONCURRENCY);
+    console.log(`reference: one request shaped like addUser (POST, bearer token, JSON body; ${rt.config.SYNC_ADDUSER_CONCURRENCY} in flight) to the simulated cloud costs ${fmt(floor.transport, 1)} us of client CPU through the adapters' transport (HTTP/2), ${fmt(floor.http1, 1)} us through plain node:https (HTTP/1.1 keep-alive) - the floor under each addUser`);
     meter.enabled = true;
 
     const drain = async () => {

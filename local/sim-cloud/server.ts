@@ -1,5 +1,5 @@
-import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { constants as http2Constants, createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import type { Socket } from "node:net";
 import type { DevSigningKey } from "../dev-identity.js";
 import { AdminService } from "./admin/index.js";
@@ -117,7 +117,8 @@ export async function startSimCloud(opts: SimCloudOptions): Promise<SimCloud> {
     sleeps.set(timer, resolve);
   });
 
-  const server: Server = createServer({ cert: opts.tls.cert, key: opts.tls.key });
+  // HTTP/2 where the client offers it (ALPN), as Microsoft's front ends do, and HTTP/1.1 otherwise.
+  const server: Http2SecureServer = createSecureServer({ cert: opts.tls.cert, key: opts.tls.key, allowHTTP1: true });
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
@@ -220,7 +221,7 @@ export async function startSimCloud(opts: SimCloudOptions): Promise<SimCloud> {
     return service === "graph" ? graph.handle(req) : bap.handle(req);
   }
 
-  function write(nodeRes: ServerResponse, service: ServiceKey, res: SimResponse): void {
+  function write(nodeRes: ServerResponse | Http2ServerResponse, service: ServiceKey, res: SimResponse): void {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(res.headers ?? {})) headers[k.toLowerCase()] = v;
     let payload: Buffer = Buffer.alloc(0);
@@ -235,10 +236,11 @@ export async function startSimCloud(opts: SimCloudOptions): Promise<SimCloud> {
     rt.counters.status(service, res.status);
     if (nodeRes.destroyed || nodeRes.socket?.destroyed) return;
     nodeRes.writeHead(res.status, headers);
-    nodeRes.end(res.status === 204 ? undefined : payload);
+    if (res.status === 204) nodeRes.end();
+    else nodeRes.end(payload);
   }
 
-  async function onRequest(nodeReq: IncomingMessage, nodeRes: ServerResponse): Promise<void> {
+  async function onRequest(nodeReq: IncomingMessage | Http2ServerRequest, nodeRes: ServerResponse | Http2ServerResponse): Promise<void> {
     const received = performance.now();
     const chunks: Buffer[] = [];
     for await (const chunk of nodeReq) chunks.push(chunk as Buffer);
@@ -251,7 +253,7 @@ export async function startSimCloud(opts: SimCloudOptions): Promise<SimCloud> {
       return;
     }
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(nodeReq.headers)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(", ") : v;
+    for (const [k, v] of Object.entries(nodeReq.headers)) if (v !== undefined && !k.startsWith(":")) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(", ") : v;
     const req: SimRequest = { method: (nodeReq.method ?? "GET").toUpperCase(), url, path: routed.path, headers, body: Buffer.concat(chunks) };
     let result: SimResponse | { hangMs: number };
     try {
@@ -263,7 +265,9 @@ export async function startSimCloud(opts: SimCloudOptions): Promise<SimCloud> {
     if ("hangMs" in result) {
       const timer = setTimeout(() => {
         timers.delete(timer);
-        nodeReq.socket.destroy();
+        // The connection reset under the request; under HTTP/2 only its stream (others share the connection).
+        if ("stream" in nodeReq) nodeReq.stream.close(http2Constants.NGHTTP2_INTERNAL_ERROR);
+        else nodeReq.socket.destroy();
       }, result.hangMs);
       timers.add(timer);
       return;
@@ -272,7 +276,7 @@ export async function startSimCloud(opts: SimCloudOptions): Promise<SimCloud> {
     rt.counters.served(routed.service, performance.now() - received);
   }
 
-  server.on("request", (nodeReq: IncomingMessage, nodeRes: ServerResponse) => {
+  server.on("request", (nodeReq: IncomingMessage | Http2ServerRequest, nodeRes: ServerResponse | Http2ServerResponse) => {
     onRequest(nodeReq, nodeRes).catch(() => nodeRes.destroy());
   });
 
@@ -310,7 +314,6 @@ export async function startSimCloud(opts: SimCloudOptions): Promise<SimCloud> {
       }
       sleeps.clear();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
       for (const s of sockets) s.destroy();
       await closed;
     },

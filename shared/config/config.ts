@@ -131,8 +131,11 @@ export const configSchema = z
      * cycle's fold of a full read; more wait in the queue (shared/sync/tenant-sized.ts).
      */
     SYNC_TENANT_SIZED_JOBS_PER_PROCESS: z.coerce.number().int().min(1).max(16).default(1),
-    /** D12: addUser calls in flight per environment. */
-    SYNC_ADDUSER_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
+    /**
+     * D12: addUser calls in flight per environment. They share one HTTP/2 connection, so calls made
+     * together leave in one write; a 429 stops new calls and the window waits its Retry-After.
+     */
+    SYNC_ADDUSER_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(16),
     /** D13: default mass-disable guard, in percent of an environment's enabled users (each environment can set its own). */
     SYNC_MASS_DISABLE_PERCENT: z.coerce.number().min(0).max(100).default(10),
     /** Create database and containers at start (local runs and tests only; Azure uses infra). */
