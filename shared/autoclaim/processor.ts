@@ -21,7 +21,7 @@ import type { PolicyStore } from "./policy-store.js";
 import type { Reservation, Reservations } from "./reservations.js";
 import type { KeyedQueue } from "../concurrency/keyed-queue.js";
 import { ensureTrackingPlan, trackingProductFor, type TrackingOutcome } from "./tracking-plans.js";
-import { coveringProduct, isFirstAccessTrigger, productQualifies, triggerQualifies } from "./triggers.js";
+import { appPlanNames, coveringProduct, isFirstAccessTrigger, productQualifies, triggerQualifies } from "./triggers.js";
 
 /**
  * The claim processor (A1, A3, A5, A10, A11, L12, P11) for one `sign-in-event` envelope:
@@ -321,22 +321,35 @@ async function decide(
   if ("skip" in plan) return notClaiming(withTracking)!;
 
   const held = new Set(user.assignedLicenses.map((l) => l.skuId));
-  const covering = plan.products.find((p) => held.has(p.skuId));
-  if (covering) {
+  const heldOfPolicy = plan.products.filter((p) => held.has(p.skuId));
+  if (heldOfPolicy.length) {
     // Only a delivery that may follow an earlier attempt can find its own claim (one point read).
     const settled = retried ? await settleOwnClaim(deps, tenantId, ev, held, catalog) : undefined;
     if (settled) return { ...settled, ...withTracking };
-    return { status: "skipped", code: "already-licensed", reason: `the user already holds ${productName(catalog, covering.skuId)}, a product of the policy`, ...withTracking };
   }
   const elsewhere = coveringProduct(user, ev.appId, ev.trigger, catalog);
   if (elsewhere) {
-    return { status: "skipped", code: "already-licensed", reason: `the user already holds ${elsewhere.skuPartNumber} (${elsewhere.skuId}), which covers this app`, ...withTracking };
+    const ofPolicy = heldOfPolicy.some((p) => sameSku(p.skuId, elsewhere.skuId));
+    return { status: "skipped", code: "already-licensed", reason: `the user already holds ${productName(catalog, elsewhere.skuId)}${ofPolicy ? ", a product of the policy" : ", which covers this app"}`, ...withTracking };
+  }
+  // A product of the policy the user holds without the app (its plan switched off, or not active)
+  // cannot be claimed again: the others can. None left: an admin's choice stands in the way.
+  const claimable = plan.products.filter((p) => !held.has(p.skuId));
+  if (!claimable.length) {
+    const blocking = heldOfPolicy[0]!;
+    return {
+      status: "failed",
+      code: "app-plan-disabled",
+      reason: `the user holds ${productName(catalog, blocking.skuId)} without the plan that gives this app (${appPlanNames(ev.appId).join(" or ")} switched off for them, or the license not active), and the policy has no other product to claim; turn the plan on for the user (POST /users/{userId}/assignLicense) or add a backup product to the policy`,
+      failedSkuId: blocking.skuId,
+      ...withTracking,
+    };
   }
   if (!user.usageLocation) {
-    return { status: "failed", code: "usage-location-missing", reason: "the user has no usage location, which a license needs (L8)", failedSkuId: plan.products[0]?.skuId, ...withTracking };
+    return { status: "failed", code: "usage-location-missing", reason: "the user has no usage location, which a license needs (L8)", failedSkuId: claimable[0]?.skuId, ...withTracking };
   }
 
-  const result = await claim(deps, { tenantId, body, policy: plan.policy, products: plan.products, catalog, now, resume, decidedAt, attempt });
+  const result = await claim(deps, { tenantId, body, policy: plan.policy, products: claimable, catalog, now, resume, decidedAt, attempt });
   switch (result.kind) {
     case "duplicate":
       return "duplicate";

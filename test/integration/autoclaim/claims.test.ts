@@ -85,6 +85,32 @@ describe("the claim processor", () => {
     expect(await flowRun(disabledPlan!)).toMatchObject({ status: "skipped", code: "already-licensed", reason: expect.stringContaining("FLOW_PER_USER (") as string });
   });
 
+  it("when the user holds the policy's product with the app's plan switched off, then it is not 'already licensed': a backup of the policy is claimed, or, with none, the event fails saying which plan is off (A8)", async () => {
+    const FLOW = DEMO_SKUS.powerAutomatePerUser;
+    const PREMIUM = DEMO_SKUS.powerAutomatePremium;
+    await Promise.all([s.setAvailable(FLOW, 10), s.setAvailable(PREMIUM, 10)]);
+    const appId = DEMO_SIGNIN_APPS.powerAutomate.appId;
+    const [alone, withBackup] = await s.addUsers(2);
+    for (const u of [alone!, withBackup!]) {
+      await s.sim(`/users/${u}/licenses`, { method: "PUT", body: { licenses: [{ skuId: FLOW, disabledPlans: [DEMO_PLANS.flowPerUser] }] } });
+    }
+    const flowRun = async (userId: string) => {
+      const event = signInEvent(userId, appId, { trigger: "premium-flow-run" });
+      expect((await s.postEvent(event)).status).toBe(202);
+      return s.waitForEvent(String(event.eventId));
+    };
+
+    await s.freshPolicy({ name: `flow ${randomUUID().slice(0, 8)}`, appId, products: [{ skuId: FLOW }] });
+    expect(await flowRun(alone!)).toMatchObject({ status: "failed", code: "app-plan-disabled", reason: expect.stringContaining("FLOW_PER_USER (") as string });
+    const held = await s.userLicenses(alone!);
+    expect(held).toContain(FLOW);
+    expect(held).not.toContain(PREMIUM);
+
+    await s.freshPolicy({ name: `flow ${randomUUID().slice(0, 8)}`, appId, products: [{ skuId: FLOW }, { skuId: PREMIUM }] });
+    expect(await flowRun(withBackup!)).toMatchObject({ status: "claimed", claim: { skuId: PREMIUM } });
+    expect(await s.userLicenses(withBackup!)).toEqual(expect.arrayContaining([FLOW, PREMIUM]));
+  });
+
   it("when a guest or a disabled user signs in, then they never get a claim", async () => {
     const { appId } = await policyFor([PRIMARY]);
     const [disabled] = await s.addUsers(1, { accountEnabled: false });
