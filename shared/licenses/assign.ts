@@ -575,10 +575,10 @@ export function graphFailureToError(answer: Extract<AssignLicenseResult, { ok: f
   const products = productIndex(catalog);
   const guids = (message.match(GUID) ?? []).map((g) => g.toLowerCase());
   const involved = [...call.addLicenses.map((a) => a.skuId), ...call.removeLicenses];
-  if (status === 429 || status === 503 || status === 504) {
-    // 429 and 503 refuse the call before anything is done; a 504 (a gateway timeout), also one a
-    // retry followed, leaves it unknown.
-    if (status === 504 || answer.uncertain) {
+  if (status === 429 || status >= 500) {
+    // 429 and 503 refuse the call before anything is done; any other server error (a 500, a 502 or
+    // no answer in the batch, a 504 gateway timeout), also one a retry followed, leaves it unknown.
+    if ((status >= 500 && status !== 503) || answer.uncertain) {
       return new AppError(
         "unavailable",
         `Microsoft Graph did not confirm the change (${status}): whether it was made for this user is not known. Read the user's licenses before trying again.`,

@@ -459,15 +459,17 @@ describe("L16 audit and Graph throttling", () => {
     expect(counters.batchItemsByKind["users.assignLicense"]).toBe(30);
   });
 
-  it("when Graph answers assignLicense with a body of another shape, then 502 and the outcome is recorded as failed - not a change that never happened", async () => {
+  it("when Graph answers assignLicense with a body of another shape, then 503 outcome-unknown (Graph said 200: the change may have been made) and the outcome is recorded as unknown - neither a change made nor one refused", async () => {
     await s.sim("PATCH", "settings", { faults: [{ services: ["graph"], pathPattern: "assignLicense$", rateMalformed: 1 }] });
     const user = demoUserId(34);
     const started = new Date().toISOString();
     const res = await assign(user, { addLicenses: [{ skuId: DEMO_SKUS.powerAutomateFree }] });
-    expect(res.status).toBe(502);
-    expect(((await res.json()) as { detail: string }).detail).toMatch(/unexpected shape/);
+    expect(res.status).toBe(503);
+    const problem = (await res.json()) as { type: string; detail: string };
+    expect(problem.type).toMatch(/outcome-unknown$/);
+    expect(problem.detail).toMatch(/not known/);
     const records = (await auditOf(s, user)).filter((r) => r.at >= started);
-    expect(records.map((r) => [r.phase, r.outcome ?? null])).toEqual([["intent", null], ["outcome", "failed"]]);
+    expect(records.map((r) => [r.phase, r.outcome ?? null])).toEqual([["intent", null], ["outcome", "unknown"]]);
   });
 
   it("when Graph keeps throttling past the budget, then 503 with Retry-After, the user is unchanged and the outcome is recorded as failed", async () => {
@@ -484,6 +486,21 @@ describe("L16 audit and Graph throttling", () => {
     const many = await s.api(`products/${DEMO_SKUS.powerAutomateFree}/assignments`, { method: "POST", body: { userIds: members(3, 160, (n) => n % 19 === 0) } });
     expect(many.status).toBe(503);
     expect(many.headers.get("retry-after")).toBe("30");
+  });
+
+  it("when Graph answers the change with a server error (500: it may have been made), then 503 outcome-unknown, and the audit records the outcome as unknown - not 'refused' and failed", async () => {
+    const user = demoUserId(35);
+    await s.sim("PATCH", "settings", { faults: [{ services: ["graph"], pathPattern: `/users/${user}/assignLicense$`, rate500: 1 }] });
+    const started = new Date().toISOString();
+    const res = await assign(user, { addLicenses: [{ skuId: DEMO_SKUS.powerAutomateFree }] });
+    await s.sim("PATCH", "settings", { faults: [] });
+
+    expect(res.status).toBe(503);
+    const problem = (await res.json()) as { type: string; detail: string };
+    expect(problem.type).toMatch(/outcome-unknown$/);
+    expect(problem.detail).toMatch(/\(500\).*not known/);
+    const records = (await auditOf(s, user)).filter((r) => r.at >= started);
+    expect(records.map((r) => [r.phase, r.outcome ?? null])).toEqual([["intent", null], ["outcome", "unknown"]]);
   });
 
   it("when Graph never answers the change (a timeout: it may or may not have been made), then 503 outcome-unknown that says so - not throttled, which says nothing was changed - and the audit records the outcome as unknown, not failed", async () => {
