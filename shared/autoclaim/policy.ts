@@ -54,7 +54,7 @@ export const patchPolicyBodySchema = z
   .refine((b) => b.name !== undefined || b.products !== undefined || b.enabled !== undefined, { message: "change at least one of name, products, enabled" });
 export type PatchPolicyBody = z.infer<typeof patchPolicyBodySchema>;
 
-export const policyIdSchema = z.uuid({ message: "must be a policy id (GUID)" }).transform((s) => s.toLowerCase());
+export const policyIdSchema = z.guid({ message: "must be a policy id (GUID)" }).transform((s) => s.toLowerCase());
 
 /** What is stored (container `policies`, partition key /tenantId). */
 export const policyDocumentSchema = z.object({

@@ -44,11 +44,11 @@ export const configSchema = z
      */
     MS_API_AUTH: z.enum(["managed-identity", "federated-app", "client-secret"]).default("managed-identity"),
     /** Client id of the multi-tenant app registration (federated-app, client-secret). */
-    MS_API_CLIENT_ID: z.uuid().optional(),
+    MS_API_CLIENT_ID: z.guid().optional(),
     /** Local simulated cloud only. */
     MS_API_CLIENT_SECRET: z.string().min(1).optional(),
     /** Client id of the user-assigned managed identity (omit for a system-assigned one). */
-    MANAGED_IDENTITY_CLIENT_ID: z.uuid().optional(),
+    MANAGED_IDENTITY_CLIENT_ID: z.guid().optional(),
     /** Where queue messages go: Azure Storage queues (local) or Service Bus (production option). */
     EVENT_QUEUE_TRANSPORT: z.enum(["storage", "servicebus"]).default("storage"),
     /** Connection for the storage-queue trigger and sender (a connection string locally). */
@@ -101,7 +101,7 @@ export const configSchema = z
     /** E1: accepted `aud` of the tokens Entra's custom authentication extension sends (the extension's app registration); unset = E1 refuses every call. */
     ENTRA_EXTENSION_AUDIENCES: csv.optional(),
     /** E1: the documented caller application of custom authentication extensions (azp / appid). */
-    ENTRA_EXTENSION_CALLER_APP_ID: z.uuid().default("99045fe1-7639-4a75-9d4a-577b6ca3810f"),
+    ENTRA_EXTENSION_CALLER_APP_ID: z.guid().default("99045fe1-7639-4a75-9d4a-577b6ca3810f"),
     /**
      * E1: how long the endpoint waits (for its services on a cold start, the token check, storing and
      * queuing the event) before it answers "continue" anyway (ms). At most 450: E1 answers within 500 ms.

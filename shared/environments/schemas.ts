@@ -18,7 +18,7 @@ export const environmentIdSchema = z
 
 export const environmentParamsSchema = z.object({ tenantId: tenantIdSchema, environmentId: environmentIdSchema });
 export const environmentUserParamsSchema = environmentParamsSchema.extend({ userId: objectIdSchema.transform((s) => s.toLowerCase()) });
-export const syncRunParamsSchema = environmentParamsSchema.extend({ runId: z.uuid() });
+export const syncRunParamsSchema = environmentParamsSchema.extend({ runId: z.guid() });
 export const applicationUserParamsSchema = environmentParamsSchema.extend({ applicationId: guid.describe("The application (client) id of the app registration") });
 
 export const environmentTypeApiSchema = z.enum([...ENVIRONMENT_TYPES, "Other"]);

@@ -249,7 +249,7 @@ export const reportsActiveUserLicensesGet = defineEndpoint({
   },
 });
 
-const jobParamsSchema = z.object({ tenantId: tenantIdSchema, jobId: z.uuid().transform((id) => id.toLowerCase()) });
+const jobParamsSchema = z.object({ tenantId: tenantIdSchema, jobId: z.guid().transform((id) => id.toLowerCase()) });
 
 export const reportsJobsGet = defineEndpoint({
   name: "reports-jobs-get",

@@ -90,7 +90,7 @@ export async function readReportResult(container: Container, tenantId: string, j
   return { job: publicJob(doc), content: parts.sort((a, b) => a.index - b.index).map((p) => p.content).join("") };
 }
 
-export const reportJobMessageSchema = z.object({ jobId: z.uuid() });
+export const reportJobMessageSchema = z.object({ jobId: z.guid() });
 
 /**
  * Runs a job (the queue handler): idempotent - a finished job is left alone, a re-delivered one

@@ -6,7 +6,7 @@ export const tenantSchema = z.object({
   displayName: z.string(),
   status: z.enum(["active"]),
   onboardedAt: z.iso.datetime(),
-  onboardedBy: z.uuid().describe("Object id of the Global Administrator who onboarded the tenant"),
+  onboardedBy: z.guid().describe("Object id of the Global Administrator who onboarded the tenant"),
   updatedAt: z.iso.datetime(),
 });
 export type Tenant = z.infer<typeof tenantSchema>;

@@ -86,6 +86,19 @@ describe("sign-in event ingestion (E3)", () => {
     }
   });
 
+  it("when a relay sends back the event as GET shows it (environmentId null for none), then it is accepted and the same event as one without it", async () => {
+    const token = await relayToken();
+    const event = signInEvent(member, app());
+    const first = await s.postEvent({ ...event, environmentId: null }, token);
+    expect(first.status, await first.clone().text()).toBe(202);
+    const read = await s.waitForEvent(String(event.eventId));
+    expect(read).toMatchObject({ environmentId: null });
+
+    const again = await s.postEvent(event, token);
+    expect(again.status).toBe(202);
+    expect(((await again.json()) as { id: string }).id).toBe(event.eventId);
+  });
+
   it("when another relay posts an event id already used by a relay, then 409 event-id-reused, without the first relay's status", async () => {
     const event = signInEvent(member, app());
     expect((await s.postEvent(event, await relayToken())).status).toBe(202);

@@ -53,6 +53,9 @@ describe("auto-claim policies (A2-A6, A12)", () => {
     expect(res.status).toBe(400);
     expect(res.headers.get("content-type")).toMatch(/problem\+json/);
     expect(JSON.stringify(await res.json())).toContain("policyId");
+    // A GUID of no RFC 4122 version or variant is still a GUID: no such policy, not a malformed id.
+    const unknown = await call(`${base}/11111111-1111-1111-1111-111111111111`);
+    expect(unknown.status).toBe(404);
   });
 
   it("when a second policy names the same app, then 409 policy-exists-for-app", async () => {
