@@ -7,6 +7,7 @@ import type { AuditEntry } from "../audit/audit-log.js";
 import { AppError } from "../errors/app-error.js";
 import { associationFailure, RECORD_NOT_READABLE } from "./default-roles.js";
 import type { SyncDeps } from "./deps.js";
+import { PLATFORM_MANAGED_STATUS } from "./apply.js";
 import { accessModeAfterAddUser } from "./decide.js";
 import { readTenantFacts, stagedUserOf, USER_SELECT } from "./directory-reader.js";
 import { environmentPartition, type AccessModePin, type DriftDocument, type FailedAction, type RunDocument } from "./documents.js";
@@ -312,7 +313,25 @@ async function changeOneUser(
     }
     const error = (answer?.body as { error?: { code?: string; message?: string } } | null)?.error;
     const platformError = { status: answer?.status ?? 502, code: error?.code ?? "", message: error?.message ?? "" };
-    const lever = driftLever("enabledButIneligible", failedRules.map((r) => r.id), env, platformError.message);
+    let lever = driftLever("enabledButIneligible", failedRules.map((r) => r.id), env, platformError.message);
+    // A record the platform manages, of an account disabled in Entra: the platform disables it when
+    // it synchronises the user - which a refresh asks for now (D0: addUser), as the drift's lever says.
+    if (platformError.code === PLATFORM_MANAGED_STATUS && failedRules.some((r) => r.id === "D2.accountEnabled")) {
+      let why: string;
+      try {
+        const synced = await platform.addUser(env.id, userId);
+        const after = synced.ok ? await dataverse.systemUserByObjectId(userId) : null;
+        if (after?.isdisabled) {
+          if (s.drift) await deps.store.deleteMany(environmentPartition(tenantId, env.id), [s.drift.id]);
+          return { ...base, outcome: "disabled", systemUserId: after.systemuserid, failedRules };
+        }
+        why = synced.ok ? "left it enabled" : `was refused: ${synced.message || synced.code}`;
+      } catch (err) {
+        // The refusal stands either way: it is recorded as drift, not lost to an error of the second call.
+        why = `failed: ${err instanceof Error ? err.message : String(err)}`;
+      }
+      lever = `The user's account is disabled in Entra ID. The platform manages this record: it refused the disable, and synchronising the user (addUser) ${why}; the platform disables the record at its next directory sync.`;
+    }
     await recordDrift(deps, tenantId, env, userId, s.row.systemuserid, "enabledButIneligible", failedRules.map((r) => r.id), platformError, lever, s.drift);
     return { ...base, outcome: "unchanged", systemUserId: s.row.systemuserid, failedRules, drift: { kind: "enabledButIneligible", lever, platform: platformError } };
   }

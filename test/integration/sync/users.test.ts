@@ -122,13 +122,25 @@ describe("D9 refresh and D10 diagnostics", () => {
     expect(byObjectId(await stack.rows(E.production)).get(u(21))?.title).toBe("Refreshed title");
   });
 
-  it("when an admin refreshes a user the rules no longer allow and the platform refuses to disable, then the answer carries the drift and its lever", async () => {
+  it("when an admin refreshes a user whose account is disabled and the platform refuses the disable (it manages the record), then the refresh has the platform synchronise the user (addUser), which disables it - as the drift's lever says", async () => {
+    expect(byObjectId(await stack.rows(E.production)).get(u(60))?.isdisabled).toBe(false);
     const res = await post(stack.env(E.production, `/users/${u(60)}/refresh`));
-    expect(await res.json()).toMatchObject({
-      outcome: "unchanged",
-      drift: { kind: "enabledButIneligible", lever: expect.any(String) as string, platform: { status: 400 } },
-      failedRules: [expect.objectContaining({ id: "D2.accountEnabled" })],
-    });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(await res.json()).toMatchObject({ outcome: "disabled", drift: null, failedRules: [expect.objectContaining({ id: "D2.accountEnabled" })] });
+    expect(byObjectId(await stack.rows(E.production)).get(u(60))?.isdisabled).toBe(true);
+  });
+
+  it("when the platform refuses the disable and synchronising the user does not disable it either, then the answer carries the drift, with a lever that does not send the admin back to refresh", async () => {
+    await stack.sim(`/users/${u(47)}`, { method: "PATCH", body: { accountEnabled: false } });
+    await stack.sim("/settings", { method: "PATCH", body: { faults: [{ services: ["bap"], pathPattern: "addUser", rate500: 1 }] } });
+    const res = await post(stack.env(E.production, `/users/${u(47)}/refresh`));
+    await stack.sim("/settings", { method: "PATCH", body: { faults: [] } });
+
+    const body = (await res.json()) as { outcome: string; drift: { kind: string; lever: string; platform: { status: number } } | null };
+    expect(body).toMatchObject({ outcome: "unchanged", drift: { kind: "enabledButIneligible", platform: { status: 400 } } });
+    expect(body.drift?.lever).toMatch(/next directory sync/);
+    expect(body.drift?.lever).not.toMatch(/Refresh the user/);
+    expect(byObjectId(await stack.rows(E.production)).get(u(47))?.isdisabled).toBe(false);
   });
 
   it("when diagnostics are asked for a user in a nested group only, then every rule shows with its data, and the failed one with its lever", async () => {
