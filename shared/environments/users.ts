@@ -185,7 +185,7 @@ export async function diagnose(deps: SyncDeps, tenantId: string, environmentId: 
     drift: driftView(expected === "none" || expected === "notManaged" ? null : stillDrifting(s.drift, s.row)),
     pendingRoles: rolesOwed && s.failedAction
       ? {
-          roleIds: owed, code: s.failedAction.code, message: s.failedAction.message, since: s.failedAction.since, lastSeenAt: s.failedAction.lastSeenAt,
+          roleIds: owed, code: s.failedAction.code, message: owedRolesMessage(s.failedAction.message, owed), since: s.failedAction.since, lastSeenAt: s.failedAction.lastSeenAt,
           lever: `The next sync run gives them; to give them now, refresh the user (POST /api/tenants/${tenantId}/environments/${env.id}/users/${userId}/refresh).`,
         }
       : null,
@@ -274,3 +274,13 @@ function nonInteractiveLimit(count: number): AppError {
 }
 
 const capitalized = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/** The mark's message ("role <id> …: why; role <id> …: why") without the roles no longer owed (removed from the defaults). */
+export function owedRolesMessage(message: string, owed: readonly string[]): string {
+  const parts = message.split("; ");
+  const kept = parts.filter((part) => {
+    const id = /^role ([0-9a-f-]{36})/i.exec(part)?.[1]?.toLowerCase();
+    return id === undefined || owed.some((r) => r.toLowerCase() === id);
+  });
+  return kept.length ? kept.join("; ") : message;
+}
