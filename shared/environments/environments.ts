@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import { ifMatchAccepts } from "../http/conventions.js";
 import type { z } from "zod";
 import type { AuditEntry } from "../audit/audit-log.js";
@@ -114,16 +115,19 @@ export async function patchEnvironment(
       });
     }
   }
-  const stored = await deps.settings.put(tenantId, env.id, next, ifMatch, principal.objectId);
-  await deps.audit.append(tenantId, {
-    actor: actorOf(principal),
-    action: "environment.settings.update",
-    target: { type: "environment", id: env.id },
-    phase: "record",
-    before: current.value,
-    after: stored.value,
-    outcome: "succeeded",
-  });
+  // Nothing changed: nothing written or audited, and the ETag stays (another admin's read is still current).
+  const stored = isDeepStrictEqual(next, current.value) ? current : await deps.settings.put(tenantId, env.id, next, ifMatch, principal.objectId);
+  if (stored !== current) {
+    await deps.audit.append(tenantId, {
+      actor: actorOf(principal),
+      action: "environment.settings.update",
+      target: { type: "environment", id: env.id },
+      phase: "record",
+      before: current.value,
+      after: stored.value,
+      outcome: "succeeded",
+    });
+  }
   const [state, directory] = await Promise.all([deps.store.readEnvState(tenantId, env.id), deps.store.readDirectoryState(tenantId)]);
   return { view: environmentView(env, stored, state?.doc, directory?.doc.lastCycleAt ?? null, deps.config.SYNC_MASS_DISABLE_PERCENT), etag: stored.etag };
 }

@@ -67,6 +67,18 @@ describe("this product's settings of an environment (D13, D14)", () => {
       .query<{ before: unknown; after: unknown }>({ query: "SELECT * FROM c WHERE c.tenantId = @t AND c.action = 'environment.settings.update' AND c.target.id = @e", parameters: [{ name: "@t", value: stack.tenantId }, { name: "@e", value: E.production }] })
       .fetchAll();
     expect(audit.resources.at(-1)).toMatchObject({ after: { massDisableThresholdPercent: 25 } });
+
+    // A patch that changes nothing writes nothing: the ETag stays (another admin's read is still current) and nothing is audited.
+    const current = ok.headers.get("etag") ?? "";
+    const same = await stack.call(stack.env(E.production), { method: "PATCH", token: stack.admin, headers: { "If-Match": current }, body: JSON.stringify({ massDisableThresholdPercent: 25 }) });
+    expect(same.status).toBe(200);
+    expect(same.headers.get("etag")).toBe(current);
+    const empty = await stack.call(stack.env(E.production), { method: "PATCH", token: stack.admin, headers: { "If-Match": current }, body: "{}" });
+    expect(empty.headers.get("etag")).toBe(current);
+    const after = await stack.database.container("audit").items
+      .query({ query: "SELECT VALUE COUNT(1) FROM c WHERE c.tenantId = @t AND c.action = 'environment.settings.update' AND c.target.id = @e", parameters: [{ name: "@t", value: stack.tenantId }, { name: "@e", value: E.production }] })
+      .fetchAll();
+    expect(after.resources[0]).toBe(audit.resources.length);
   });
 
   it("when default security roles are set, then they must exist in the environment (422 otherwise)", async () => {
