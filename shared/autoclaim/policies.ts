@@ -40,8 +40,8 @@ export async function patchPolicy(deps: PolicyDeps, tenantId: string, policyId: 
   const catalog = await deps.catalog.get(tenantId);
   // The app of a policy does not change: the products are checked against the one it has.
   if (patch.products) checkProducts(catalog, (await deps.policies.get(tenantId, policyId)).appId, patch.products);
-  const { before, after } = await deps.policies.update(tenantId, policyId, patch, ifMatch, by.objectId);
-  await record(deps, tenantId, by, "auto-claim.policy.update", policyId, before, strip(after));
+  const { before, after, changed } = await deps.policies.update(tenantId, policyId, patch, ifMatch, by.objectId);
+  if (changed) await record(deps, tenantId, by, "auto-claim.policy.update", policyId, before, strip(after));
   return { view: toView(after, catalog), etag: after._etag };
 }
 

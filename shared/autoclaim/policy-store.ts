@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import { randomUUID } from "node:crypto";
 import { ifMatchAccepts } from "../http/conventions.js";
 import type { Container } from "@azure/cosmos";
@@ -111,22 +112,23 @@ export class PolicyStore {
   }
 
   /** A4-A6: merge patch with If-Match (412 when stale). Removing a product takes no license away. */
-  async update(tenantId: string, policyId: string, patch: PatchPolicyBody, ifMatch: string, by: string): Promise<{ before: PolicyDocument; after: Stored<PolicyDocument> }> {
+  /** `changed` false: the patch changes nothing, and nothing is written (the ETag and `updatedAt` stay). */
+  async update(tenantId: string, policyId: string, patch: PatchPolicyBody, ifMatch: string, by: string): Promise<{ before: PolicyDocument; after: Stored<PolicyDocument>; changed: boolean }> {
     const current = await this.get(tenantId, policyId);
     if (!ifMatchAccepts(ifMatch, current._etag)) throw stale();
-    const next: PolicyDocument = {
-      ...strip(current),
+    const was = strip(current);
+    const changes = {
       ...(patch.name !== undefined ? { name: patch.name } : {}),
       ...(patch.enabled !== undefined ? { enabled: patch.enabled } : {}),
       ...(patch.products !== undefined ? { products: patch.products.map((p) => ({ skuId: p.skuId, disabledPlans: [...p.disabledPlans] })) } : {}),
-      updatedAt: this.now().toISOString(),
-      updatedBy: by,
     };
+    if (isDeepStrictEqual({ ...was, ...changes }, was)) return { before: was, after: current, changed: false };
+    const next: PolicyDocument = { ...was, ...changes, updatedAt: this.now().toISOString(), updatedBy: by };
     const after = await replaceIfMatch(this.container, next, current._etag).catch((err: unknown) => {
       throw err instanceof AppError && err.kind === "preconditionFailed" ? stale() : err;
     });
     this.forget(tenantId, current.appId);
-    return { before: strip(current), after };
+    return { before: was, after, changed: true };
   }
 
   /**

@@ -136,6 +136,21 @@ describe("auto-claim policies (A2-A6, A12)", () => {
     const read = await call(url);
     expect(read.headers.get("etag")).toBe(etag);
     expect(await read.json()).toMatchObject({ name: "Renamed" });
+
+    // A patch that changes nothing writes nothing: same ETag, same updatedAt, no audit record.
+    const audited = async () => {
+      const { resources } = await s.stack.database.container("audit").items
+        .query({ query: "SELECT VALUE COUNT(1) FROM c WHERE c.tenantId = @t AND c.action = 'auto-claim.policy.update' AND c.target.id = @p", parameters: [{ name: "@t", value: TENANT }, { name: "@p", value: created.id }] })
+        .fetchAll();
+      return resources[0] as number;
+    };
+    const records = await audited();
+    const { updatedAt } = (await (await call(url)).json()) as { updatedAt: string };
+    const same = await patch({ name: "Renamed", enabled: false }, etag);
+    expect(same.status).toBe(200);
+    expect(same.headers.get("etag")).toBe(etag);
+    expect(((await same.json()) as { updatedAt: string }).updatedAt).toBe(updatedAt);
+    expect(await audited()).toBe(records);
   });
 
   it("when a policy is read, then its ETag is a quoted entity-tag (RFC 9110); If-Match takes it as sent, or bare", async () => {
