@@ -40,7 +40,13 @@ const productsSchema = z
   })
   .describe("products[0] is the primary product; the others are backups, used in this order when the ones before have no license left (A3)");
 
-const nameSchema = z.string().trim().min(1).max(120);
+/** Shown in admin portals, reports and the audit trail: one line of text, written as it reads. */
+const nameSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(120)
+  .regex(/^[^\p{Cc}\u202A-\u202E\u2066-\u2069]*$/u, "must be one line of text: no control characters (line breaks, tabs, NUL) or text-direction overrides");
 
 export const createPolicyBodySchema = z
   .object({ name: nameSchema, appId: policyAppIdSchema, products: productsSchema, enabled: z.boolean().default(true) })

@@ -15,7 +15,8 @@ import type { QueueSender } from "../queue/transport.js";
 import type { Stored } from "../storage/repository.js";
 import { claimId, type ClaimDocument, type ClaimStore } from "./claims.js";
 import { retryableUpstream } from "../clients/upstream-body.js";
-import { certainlyNotAssigned, type ClaimAssigner, type UserReader } from "./license-access.js";
+import { AUTO_CLAIM_ACTOR, certainlyNotAssigned, type ClaimAssigner, type UserReader } from "./license-access.js";
+import { auditActorOf } from "../licenses/actor.js";
 import type { PolicyDocument } from "./policy.js";
 import type { PolicyStore } from "./policy-store.js";
 import type { Reservation, Reservations } from "./reservations.js";
@@ -254,7 +255,7 @@ async function alertFailure(deps: ProcessorDeps, tenantId: string, body: Body, o
     Promise.resolve()
       .then(() =>
         deps.audit.append(tenantId, {
-          actor: { type: "system", id: "auto-claim" },
+          actor: auditActorOf(AUTO_CLAIM_ACTOR),
           action: "sign-in-event.failed",
           target: { type: "user", id: ev.userId },
           phase: "record",

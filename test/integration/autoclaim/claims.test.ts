@@ -174,7 +174,7 @@ describe("the claim processor", () => {
     expect(report.failed.events).toEqual(expect.arrayContaining([expect.objectContaining({ eventId: failed.id, code: "no-license-available" })]));
     // E: the failed event is in the audit trail, with its caller (written beside the outcome: looked for until it shows).
     const auditOf = async () =>
-      ((await (await s.stack.call(`/api/tenants/${TENANT}/audit?userId=${b!}`, { token: s.admin })).json()) as { items: { action: string; context?: Record<string, unknown> }[] }).items
+      ((await (await s.stack.call(`/api/tenants/${TENANT}/audit?userId=${b!}`, { token: s.admin })).json()) as { items: { action: string; actor: unknown; context?: Record<string, unknown> }[] }).items
         .find((r) => r.action === "sign-in-event.failed");
     const until = Date.now() + 30_000;
     let recorded = await auditOf();
@@ -182,7 +182,8 @@ describe("the claim processor", () => {
       await new Promise((r) => setTimeout(r, 200));
       recorded = await auditOf();
     }
-    expect(recorded).toMatchObject({ context: { eventId: failed.id, source: "E3", caller: expect.any(String) as string } });
+    // The same actor, with its name, as the claims' license changes.
+    expect(recorded).toMatchObject({ actor: { type: "system", id: "auto-claim", name: "Auto-claim policies" }, context: { eventId: failed.id, source: "E3", caller: expect.any(String) as string } });
     // An admin looking into what a relay caused finds, by its id, the claims made for its events and the events that failed.
     const caller = String(recorded?.context?.caller);
     const byCaller = ((await (await s.stack.call(`/api/tenants/${TENANT}/audit?actor=${caller}&limit=200`, { token: s.admin })).json()) as {
