@@ -108,7 +108,7 @@ export function endpointHandler<P extends z.ZodObject, Q extends z.ZodObject, B 
       }
       const params = parsePart(def.params, rawParams, "params");
       const query = parsePart(def.query, Object.fromEntries(request.query.entries()), "query");
-      const body = def.body ? parsePart(def.body, await readJson(request), "body") : undefined;
+      const body = def.body ? parsePart(def.body, await readJson(request), "body") : await refuseBody(request);
       response = await run({
         params: params as Out<P, Record<string, never>>,
         query: query as Out<Q, Record<string, never>>,
@@ -134,6 +134,18 @@ function parsePart(schema: z.ZodType | undefined, value: unknown, part: keyof ty
   throw new AppError("validation", PART_MISMATCH[part], {
     errors: zodIssuesToFieldErrors(result.error, part),
   });
+}
+
+/**
+ * An endpoint that takes no body (a start, an approval, a refresh): one sent is refused, not
+ * ignored - an option a caller believes it set (`{"full": true}`) must not pass silently. An empty
+ * body, or `{}`, is no body.
+ */
+async function refuseBody(request: HttpRequest): Promise<undefined> {
+  if (request.method === "GET" || request.method === "HEAD" || request.body === null) return undefined;
+  const text = (await request.text()).trim();
+  if (text === "" || /^\{\s*\}$/.test(text)) return undefined;
+  throw new AppError("validation", "This request takes no body.", { errors: [{ path: "body", message: "this request takes no body; send none (or {})" }] });
 }
 
 async function readJson(request: HttpRequest): Promise<unknown> {

@@ -94,7 +94,11 @@ describe("this product's settings of an environment (D13, D14)", () => {
 describe("sync runs (D11)", () => {
   it("when a run is started, then 202 with its Location; a second start while it runs is a 409; the list shows runs newest first", async () => {
     await stack.configure(E.sandbox, { syncEnabled: true });
-    const first = await stack.call(stack.env(E.sandbox, "/sync-runs"), { method: "POST", token: stack.admin });
+    // It takes no body: an option the caller believes it set is refused, not ignored (and no run starts).
+    const withBody = await stack.call(stack.env(E.sandbox, "/sync-runs"), { method: "POST", token: stack.admin, body: JSON.stringify({ full: false }) });
+    expect(withBody.status).toBe(400);
+    expect(await withBody.json()).toMatchObject({ errors: [{ path: "body" }] });
+    const first = await stack.call(stack.env(E.sandbox, "/sync-runs"), { method: "POST", token: stack.admin, body: "{}" });
     expect(first.status).toBe(202);
     const { id } = (await first.json()) as { id: string };
     expect(first.headers.get("location")).toBe(`/api/tenants/${stack.tenantId}/environments/${E.sandbox}/sync-runs/${id}`);
