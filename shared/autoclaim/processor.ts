@@ -22,7 +22,7 @@ import type { PolicyStore } from "./policy-store.js";
 import type { Reservation, Reservations } from "./reservations.js";
 import type { KeyedQueue } from "../concurrency/keyed-queue.js";
 import { ensureTrackingPlan, trackingProductFor, type TrackingOutcome } from "./tracking-plans.js";
-import { appPlanNames, coveringProduct, isFirstAccessTrigger, productQualifies, triggerQualifies } from "./triggers.js";
+import { appPlanNames, coveringProduct, holdsWithoutApp, isFirstAccessTrigger, productQualifies, triggerQualifies } from "./triggers.js";
 
 /**
  * The claim processor (A1, A3, A5, A10, A11, L12, P11) for one `sign-in-event` envelope:
@@ -328,16 +328,21 @@ async function decide(
     const settled = retried ? await settleOwnClaim(deps, tenantId, ev, held, catalog) : undefined;
     if (settled) return { ...settled, ...withTracking };
   }
+  // A product of the policy the user holds without the app (its plan switched off, or not active)
+  // is no license for it, and cannot be claimed again: the others can. None left: an admin's
+  // choice stands in the way.
+  const blocked = heldOfPolicy.filter((p) => holdsWithoutApp(user, p.skuId, ev.appId, ev.trigger, catalog));
+  const covering = heldOfPolicy.find((p) => !blocked.includes(p));
+  if (covering) {
+    return { status: "skipped", code: "already-licensed", reason: `the user already holds ${productName(catalog, covering.skuId)}, a product of the policy`, ...withTracking };
+  }
   const elsewhere = coveringProduct(user, ev.appId, ev.trigger, catalog);
   if (elsewhere) {
-    const ofPolicy = heldOfPolicy.some((p) => sameSku(p.skuId, elsewhere.skuId));
-    return { status: "skipped", code: "already-licensed", reason: `the user already holds ${productName(catalog, elsewhere.skuId)}${ofPolicy ? ", a product of the policy" : ", which covers this app"}`, ...withTracking };
+    return { status: "skipped", code: "already-licensed", reason: `the user already holds ${productName(catalog, elsewhere.skuId)}, which covers this app`, ...withTracking };
   }
-  // A product of the policy the user holds without the app (its plan switched off, or not active)
-  // cannot be claimed again: the others can. None left: an admin's choice stands in the way.
   const claimable = plan.products.filter((p) => !held.has(p.skuId));
   if (!claimable.length) {
-    const blocking = heldOfPolicy[0]!;
+    const blocking = blocked[0]!;
     return {
       status: "failed",
       code: "app-plan-disabled",
@@ -350,7 +355,7 @@ async function decide(
     return { status: "failed", code: "usage-location-missing", reason: "the user has no usage location, which a license needs (L8)", failedSkuId: claimable[0]?.skuId, ...withTracking };
   }
 
-  const result = await claim(deps, { tenantId, body, policy: plan.policy, products: claimable, catalog, now, resume, decidedAt, attempt });
+  const result = await claim(deps, { tenantId, body, policy: plan.policy, planned: plan.products, products: claimable, catalog, now, resume, decidedAt, attempt });
   switch (result.kind) {
     case "duplicate":
       return "duplicate";
@@ -483,7 +488,7 @@ async function noLongerWanted(deps: ProcessorDeps, c: ClaimCall): Promise<ClaimR
   const autoClaimOn = await deps.isAutoClaimEnabled(c.tenantId);
   const current = autoClaimOn ? await deps.policies.forApp(c.tenantId, ev.appId) : undefined;
   const plan = claimPlan(autoClaimOn, current, ev.trigger, ev.appId, c.catalog);
-  if (!("skip" in plan) && plan.policy.id === c.policy.id) return sameProducts(plan.products, c.products) ? undefined : { kind: "replan" };
+  if (!("skip" in plan) && plan.policy.id === c.policy.id) return sameProducts(plan.products, c.planned) ? undefined : { kind: "replan" };
   const stop = "skip" in plan ? plan.skip : { code: "no-policy", reason: `the policy "${c.policy.name}" was deleted` };
   const withdrawn = c.resume ? await withdrawKeptClaim(deps, c.tenantId, ev) : undefined;
   if (withdrawn?.happened) {
@@ -523,6 +528,9 @@ interface ClaimCall {
   tenantId: string;
   body: Body;
   policy: PolicyDocument;
+  /** The policy's products the decision was made on (an edit since is followed: "replan"). */
+  planned: PolicyDocument["products"];
+  /** Those of them to claim from, in order (not those the user holds already). */
   products: PolicyDocument["products"];
   catalog: Catalog;
   now: Date;
@@ -635,7 +643,7 @@ type Locked = { claimDoc: Stored<ClaimDocument>; held: Reservation } | { result:
  * from its state (A10: the same event resumes, another event's live claim wins, an abandoned one is
  * taken over - again together with a unit). `none`: the product has no unit left.
  */
-async function lockClaim(deps: ProcessorDeps, pending: ClaimDocument, now: Date, resume: boolean): Promise<Locked> {
+async function lockClaim(deps: ProcessorDeps, pending: ClaimDocument, now: Date, resume: boolean, tries = 1): Promise<Locked> {
   const { tenantId, skuId, userId } = pending;
   const created = await deps.reservations.reserveWith(tenantId, skuId, userId, (shard) => deps.claims.createOperation({ ...pending, shard }));
   if (created.kind === "none") return { none: true };
@@ -643,7 +651,12 @@ async function lockClaim(deps: ProcessorDeps, pending: ClaimDocument, now: Date,
   if (created.statusCode !== 409) throw new Error(`Creating the claim ${pending.id} failed (${created.statusCode}).`);
 
   const existing = await deps.claims.get(tenantId, pending.appId, userId);
-  if (!existing) return lockClaim(deps, pending, now, resume); // removed in between: try again
+  if (!existing) {
+    // Removed in between: try again - a few times (a claim that exists to its create and not to its
+    // read, for good, would otherwise be tried for ever; the event is then retried by the queue).
+    if (tries >= 3) throw new Error(`The claim ${pending.id} exists when created and not when read, ${tries} times.`);
+    return lockClaim(deps, pending, now, resume, tries + 1);
+  }
   const expired = existing.status === "pending" && Date.parse(existing.expiresAt) < now.getTime();
   // This event's earlier attempt kept its claim and unit (Graph's answer unknown): go on with them.
   if (resume && existing.eventId === pending.eventId && existing.status === "pending" && !expired) {

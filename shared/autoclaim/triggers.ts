@@ -112,6 +112,22 @@ const COVERING_PLANS: Partial<Record<KnownApp, (trigger: Trigger) => ReadonlySet
   powerBi: () => new Set(APP_PLANS.powerBi),
 };
 
+/**
+ * Whether the user holds this product in a way known not to give the app for this trigger: the
+ * catalog knows it as a product with a plan that would (A2), but the user's assignment has every
+ * such plan switched off, or is not active. Unknown products, and products with no such plan,
+ * are not (nothing is known against them).
+ */
+export function holdsWithoutApp(user: GraphUser, skuId: string, appId: string, trigger: Trigger, catalog: Catalog): boolean {
+  const app = knownAppOf(appId);
+  const plans = app ? COVERING_PLANS[app]?.(trigger) : undefined;
+  const product = productIndex(catalog).get(skuId);
+  const appPlans = product?.servicePlans.filter((p) => plans?.has(p.servicePlanName.toUpperCase())) ?? [];
+  if (!appPlans.length) return false;
+  const states = statesOf(user).filter((s) => s.skuId.toLowerCase() === skuId.toLowerCase());
+  return !states.some((s) => isActive(s) && appPlans.some((p) => !s.disabledPlans.includes(p.servicePlanId)));
+}
+
 /** The product the user holds (active, the covering plan enabled) that already covers the app for this trigger, if any. */
 export function coveringProduct(user: GraphUser, appId: string, trigger: Trigger, catalog: Catalog): Product | undefined {
   const app = knownAppOf(appId);

@@ -44,6 +44,10 @@ interface Options {
   /** The policy as read at each call of forApp (the last answer repeats). */
   policies?: (PolicyDocument | undefined)[];
   maxAttempts?: number;
+  /** Products the catalog knows (none by default). */
+  catalogProducts?: unknown[];
+  /** Plans switched off in the user's PRIMARY. */
+  heldDisabledPlans?: string[];
 }
 
 function fakes(opts: Options = {}) {
@@ -66,7 +70,7 @@ function fakes(opts: Options = {}) {
         return Promise.resolve(list[Math.min(policyReads++, list.length - 1)]);
       },
     },
-    catalog: { get: () => Promise.resolve({ tenantId: TENANT, refreshedAt: "2026-12-06T00:00:00Z", products: [] }) },
+    catalog: { get: () => Promise.resolve({ tenantId: TENANT, refreshedAt: "2026-12-06T00:00:00Z", products: opts.catalogProducts ?? [] }) },
     users: {
       read: () => {
         calls.push("user");
@@ -75,7 +79,7 @@ function fakes(opts: Options = {}) {
         const held = holds[Math.min(userReads++, holds.length - 1)];
         return Promise.resolve({
           id: USER, userType: "Member", accountEnabled: true, usageLocation: "NL",
-          assignedLicenses: held ? [{ skuId: PRIMARY, disabledPlans: [] }] : [], licenseAssignmentStates: [], assignedPlans: [],
+          assignedLicenses: held ? [{ skuId: PRIMARY, disabledPlans: opts.heldDisabledPlans ?? [] }] : [], licenseAssignmentStates: [], assignedPlans: [],
         });
       },
     },
@@ -230,6 +234,21 @@ describe("A4/A10: a policy edited while a claim is on its way", () => {
     const f = fakes({ units: { [PRIMARY]: 1 }, userReadTakesMs: 6_000, holds: [false, true], policies: [policy(), edited([BACKUP, PRIMARY])] });
     expect(await processSignInEvent(f.deps, envelope(), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "skipped", code: "already-licensed" } });
     expect(f.calls.filter((c) => /^(reserve|assign)/.test(c))).toEqual([]);
+  });
+
+  it("when the user holds the primary with the app's plan switched off and the decision grows old on the way, then the backup is claimed - the policy was not edited, so nothing is decided again (A4, A8)", async () => {
+    const PPU_PLAN = "0bf3c642-7bb5-4ccc-884e-59d09df0266c";
+    const product = (skuId: string, partNumber: string) => ({
+      skuId, skuPartNumber: partNumber, displayName: partNumber, kind: "paid", appliesTo: "User", capabilityStatus: "Enabled", prepaidUnits: { enabled: 10 }, consumedUnits: 0,
+      servicePlans: [{ servicePlanId: skuId === PRIMARY ? PPU_PLAN : "70d33638-9c74-4d01-bfd3-562de28bd4ba", servicePlanName: skuId === PRIMARY ? "BI_AZURE_P3" : "BI_AZURE_P2" }],
+    });
+    const f = fakes({
+      units: { [BACKUP]: 1 }, holds: [true], heldDisabledPlans: [PPU_PLAN], userReadTakesMs: 6_000,
+      catalogProducts: [product(PRIMARY, "PBI_PREMIUM_PER_USER"), product(BACKUP, "POWER_BI_PRO")],
+    });
+    expect(await processSignInEvent(f.deps, envelope(), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "claimed", claim: { skuId: BACKUP } } });
+    expect(f.calls.filter((c) => c === "user")).toHaveLength(1);
+    expect(f.calls.filter((c) => /^(reserve|assign)/.test(c))).toEqual([`reserve ${BACKUP}`, `assign ${BACKUP}`]);
   });
 
   it("when our retry resumes a claim and the policy was not edited since it began, then it goes on with it (no unit given back or taken)", async () => {
