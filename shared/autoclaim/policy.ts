@@ -46,7 +46,7 @@ const nameSchema = z
   .trim()
   .min(1)
   .max(120)
-  .regex(/^[^\p{Cc}\u202A-\u202E\u2066-\u2069]*$/u, "must be one line of text: no control characters (line breaks, tabs, NUL) or text-direction overrides");
+  .regex(/^[^\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069]*$/u, "must be one line of text: no control characters or line separators (line breaks, tabs, NUL) or text-direction overrides");
 
 export const createPolicyBodySchema = z
   .object({ name: nameSchema, appId: policyAppIdSchema, products: productsSchema, enabled: z.boolean().default(true) })

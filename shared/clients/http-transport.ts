@@ -109,12 +109,19 @@ function openSession(target: URL): Promise<ClientHttp2Session | null> {
         resolve(null);
         return;
       }
-      const session = http2Connect(origin, { createConnection: () => socket, settings: { enablePush: false } });
+      // A dead peer is found by TCP keep-alive (and a stream's timeout, below), not after the kernel's 15 minutes.
+      socket.setKeepAlive(true, 30_000);
+      // Windows large enough that one connection carries Graph's and Dataverse's large pages at full speed (the default is 64 KiB).
+      const session = http2Connect(origin, { createConnection: () => socket, settings: { enablePush: false, initialWindowSize: STREAM_WINDOW } });
+      session.once("connect", () => session.setLocalWindowSize(SESSION_WINDOW));
       const forget = () => {
         if (sessions.get(origin) === opening) sessions.delete(origin);
       };
       session.on("error", forget); // its streams see the error; the next request opens a new session
-      session.on("goaway", forget);
+      session.on("goaway", (_code: number, lastStreamId: number) => {
+        goneAfter.set(session, lastStreamId);
+        forget();
+      });
       session.on("close", forget);
       session.setTimeout(IDLE_MS, () => session.close());
       session.unref();
@@ -135,11 +142,15 @@ function sendOnHttp2(session: ClientHttp2Session, target: URL, method: string, h
     try {
       stream = session.request(h2headers, { endStream: !body });
     } catch (err) {
-      reject(new StaleSocketError(err)); // the session closed between lookup and use
+      // The session closed between lookup and use: nothing was sent. Anything else is a mistake of ours, not the network's.
+      const code = (err as { code?: unknown }).code;
+      reject(code === "ERR_HTTP2_INVALID_SESSION" || code === "ERR_HTTP2_GOAWAY_SESSION" ? new StaleSocketError(err) : err instanceof Error ? err : new Error(String(err)));
       return;
     }
     track(session, +1);
     let status = 0;
+    let timedOut = false;
+    let failure: unknown;
     let responseHeaders: IncomingHttpHeaders = {};
     const chunks: Buffer[] = [];
     stream.on("response", (h: Http2Headers) => {
@@ -147,23 +158,54 @@ function sendOnHttp2(session: ClientHttp2Session, target: URL, method: string, h
       responseHeaders = withoutPseudoHeaders(h);
     });
     stream.on("data", (c: Buffer) => chunks.push(c));
-    stream.setTimeout(120_000, () => stream.close(http2Constants.NGHTTP2_CANCEL));
-    stream.on("error", () => undefined); // the outcome is decided on close
+    stream.setTimeout(REQUEST_TIMEOUT_MS, () => {
+      timedOut = true;
+      stream.close(http2Constants.NGHTTP2_CANCEL);
+      checkAlive(session);
+    });
+    stream.on("error", (err: Error) => {
+      failure = err; // the outcome is decided on close
+    });
     stream.on("close", () => {
       track(session, -1);
       if (status && stream.rstCode === http2Constants.NGHTTP2_NO_ERROR) {
         resolve({ status, headers: responseHeaders, body: Buffer.concat(chunks) });
         return;
       }
-      // Refused before any processing (RFC 9113 8.7) or never sent: safe to send again.
-      const unprocessed = !status && (stream.rstCode === http2Constants.NGHTTP2_REFUSED_STREAM || (stream.id ?? 0) === 0 || session.destroyed);
-      const err = Object.assign(new Error(stream.rstCode === http2Constants.NGHTTP2_CANCEL ? "request timed out" : `HTTP/2 stream closed (code ${stream.rstCode})`), {
-        code: stream.rstCode === http2Constants.NGHTTP2_CANCEL ? "ETIMEDOUT" : "ECONNRESET",
+      // Sent again only when the server certainly did not process it (RFC 9113 8.7): refused, never
+      // sent, or beyond the last stream a GOAWAY said it would process; or a method that may be repeated.
+      const id = stream.id ?? 0;
+      const lastProcessed = goneAfter.get(session);
+      const unprocessed = !status && (stream.rstCode === http2Constants.NGHTTP2_REFUSED_STREAM || id === 0 || (lastProcessed !== undefined && id > lastProcessed) || (IDEMPOTENT.has(method) && session.destroyed));
+      const err = Object.assign(new Error(timedOut ? "request timed out" : `HTTP/2 stream closed (code ${stream.rstCode})`, { cause: failure }), {
+        code: timedOut ? "ETIMEDOUT" : "ECONNRESET",
       });
       reject(unprocessed ? new StaleSocketError(err) : err);
     });
     if (body) stream.end(body);
   });
+}
+
+const REQUEST_TIMEOUT_MS = 120_000;
+const STREAM_WINDOW = 4 * 1024 * 1024;
+const SESSION_WINDOW = 16 * 1024 * 1024;
+const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]);
+/** A session's GOAWAY: streams above this id were not processed by the server. */
+const goneAfter = new WeakMap<ClientHttp2Session, number>();
+
+/** After a request timed out: a session whose peer does not answer a PING soon is dropped, so the next requests open a new one. */
+function checkAlive(session: ClientHttp2Session): void {
+  if (session.destroyed || session.closed) return;
+  const dead = setTimeout(() => session.destroy(Object.assign(new Error("The connection did not answer a PING."), { code: "ETIMEDOUT" })), 10_000);
+  dead.unref();
+  const sent = session.ping((err) => {
+    clearTimeout(dead);
+    if (err) session.destroy(err);
+  });
+  if (!sent) {
+    clearTimeout(dead);
+    session.destroy();
+  }
 }
 
 /** Headers HTTP/2 forbids (RFC 9113 8.2.2); the origin goes in `:authority`. */

@@ -132,7 +132,8 @@ export type EventDocument = z.infer<typeof eventDocumentSchema>;
 export function bodyHashOf(event: SignInEvent): string {
   // The same instant is the same body however it is written ("…10Z", "…10.000Z", "…10+00:00").
   const values: Record<string, unknown> = { ...event, occurredAt: new Date(event.occurredAt).toISOString() };
-  const canonical = JSON.stringify(Object.keys(values).sort().map((k) => [k, values[k]]));
+  // A member left out and one sent as undefined (null, for environmentId) are the same: stored documents keep neither.
+  const canonical = JSON.stringify(Object.keys(values).filter((k) => values[k] !== undefined).sort().map((k) => [k, values[k]]));
   return createHash("sha256").update(canonical).digest("hex");
 }
 

@@ -325,7 +325,7 @@ async function changeOneUser(
           if (s.drift) await deps.store.deleteMany(environmentPartition(tenantId, env.id), [s.drift.id]);
           return { ...base, outcome: "disabled", systemUserId: after.systemuserid, failedRules };
         }
-        why = synced.ok ? "left it enabled" : `was refused: ${synced.message || synced.code}`;
+        why = !synced.ok ? `was refused: ${synced.message || synced.code}` : after ? "left it enabled" : "answered, but the record could not be read back";
       } catch (err) {
         // The refusal stands either way: it is recorded as drift, not lost to an error of the second call.
         why = `failed: ${err instanceof Error ? err.message : String(err)}`;

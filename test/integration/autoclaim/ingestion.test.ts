@@ -97,6 +97,9 @@ describe("sign-in event ingestion (E3)", () => {
     const again = await s.postEvent(event, token);
     expect(again.status).toBe(202);
     expect(((await again.json()) as { id: string }).id).toBe(event.eventId);
+    // The relay's own retry, null again: the same event.
+    const retried = await s.postEvent({ ...event, environmentId: null }, token);
+    expect(retried.status).toBe(202);
   });
 
   it("when another relay posts an event id already used by a relay, then 409 event-id-reused, without the first relay's status", async () => {

@@ -75,7 +75,7 @@ describe("auto-claim policies (A2-A6, A12)", () => {
   });
 
   it("when a policy's name holds control characters or text-direction overrides (it shows in portals, reports and the audit trail), then 400 naming body.name; other scripts are fine", async () => {
-    for (const name of ["two\nlines", "nul\u0000byte", "tab\there", "abc\u202Eevil"]) {
+    for (const name of ["two\nlines", "nul\u0000byte", "tab\there", "abc\u202Eevil", "line\u2028separator"]) {
       const res = await call(base, { method: "POST", body: JSON.stringify(body({ name })) });
       expect(res.status, JSON.stringify(name)).toBe(400);
       expect(((await res.json()) as { errors: { path: string }[] }).errors[0]?.path).toBe("body.name");

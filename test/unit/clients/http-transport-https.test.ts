@@ -24,12 +24,22 @@ let h1Connections = 0;
 /** Paths whose stream the HTTP/2 server resets instead of answering. */
 const resetPaths = new Set<string>();
 
+/** Requests received per path; paths in `dieOnce` have their connection die under the first one, after it was read. */
+const received = new Map<string, number>();
+const dieOnce = new Set<string>();
+
 function answer(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) {
   const chunks: Buffer[] = [];
   req.on("data", (c: Buffer) => chunks.push(c));
   req.on("end", () => {
+    const url = req.url ?? "";
+    received.set(url, (received.get(url) ?? 0) + 1);
     if ("stream" in req && resetPaths.has(req.url)) {
       req.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    if ("stream" in req && dieOnce.delete(url)) {
+      req.stream.session?.destroy(); // the request was read: whether it was processed is not known to the client
       return;
     }
     res.setHeader("content-type", "application/json");
@@ -108,6 +118,24 @@ describe("httpSend over TLS", () => {
     expect((reset as PromiseRejectedResult).reason).toMatchObject({ code: "ECONNRESET" });
     expect(other.status).toBe("fulfilled");
     expect(json((other as PromiseFulfilledResult<{ body: Buffer }>).value)).toMatchObject({ path: "/fine" });
+  });
+
+  it("when the connection dies under a request the server has read, then a POST is not sent again (it may have been processed) and fails as a network error; a GET is sent again", async () => {
+    dieOnce.add("/post-dies");
+    dieOnce.add("/get-dies");
+
+    const post = await httpSend(`${h2Base}/post-dies`, { method: "POST", body: "{}" }).then(() => "answered", (err: { code?: string }) => err.code);
+    const get = await httpSend(`${h2Base}/get-dies`, {});
+
+    expect(post).toBe("ECONNRESET");
+    expect(received.get("/post-dies")).toBe(1);
+    expect(get.status).toBe(200);
+    expect(received.get("/get-dies")).toBe(2);
+  });
+
+  it("when a request carries a header HTTP/2 forbids, then it fails as our mistake, not as a network error to retry", async () => {
+    const err = await httpSend(`${h2Base}/te`, { headers: { TE: "gzip" } }).then(() => undefined, (e: { code?: string }) => e);
+    expect(err?.code).toMatch(/^ERR_HTTP2_/);
   });
 
   it("when a process's last request is answered, then its idle HTTP/2 connection does not keep it alive", async () => {
