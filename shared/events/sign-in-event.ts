@@ -25,10 +25,12 @@ export const signInEventSchema = z
     trigger: triggerSchema,
     // null (what GET /sign-in-events/{id} shows for none) is the same as leaving it out.
     environmentId: z
-      .preprocess(
-        (v) => (v === null ? undefined : v),
-        z.string().regex(/^[A-Za-z0-9-]{1,100}$/, "must be a Power Platform environment id (a GUID, or Default-<tenant id> for the default environment)").transform((s) => s.toLowerCase()).optional(),
-      )
+      .union([
+        z.string().regex(/^[A-Za-z0-9-]{1,100}$/, "must be a Power Platform environment id (a GUID, or Default-<tenant id> for the default environment)").transform((s) => s.toLowerCase()),
+        z.null(),
+      ])
+      .transform((s) => s ?? undefined)
+      .optional()
       .describe("The Dataverse environment the user accessed: the event is also handed to the Dataverse sync (D4); null or absent for none"),
     occurredAt: z.iso.datetime({ offset: true }).describe("When it happened; refused (422) when more than 24 hours old or in the future"),
   })
