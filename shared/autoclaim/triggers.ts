@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { GraphUser } from "../licenses/graph-licensing.js";
+import type { GraphLicenseState, GraphUser } from "../licenses/graph-licensing.js";
 import { isActive, productIndex, statesOf } from "../licenses/license-state.js";
 import type { Catalog, Product } from "../licenses/model.js";
 import { knownAppOf, type KnownApp } from "./apps.js";
@@ -119,25 +119,30 @@ const COVERING_PLANS: Partial<Record<KnownApp, (trigger: Trigger) => ReadonlySet
  * are not (nothing is known against them).
  */
 export function holdsWithoutApp(user: GraphUser, skuId: string, appId: string, trigger: Trigger, catalog: Catalog): boolean {
-  const app = knownAppOf(appId);
-  const plans = app ? COVERING_PLANS[app]?.(trigger) : undefined;
+  const plans = coveringPlans(appId, trigger);
   const product = productIndex(catalog).get(skuId);
-  const appPlans = product?.servicePlans.filter((p) => plans?.has(p.servicePlanName.toUpperCase())) ?? [];
-  if (!appPlans.length) return false;
-  const states = statesOf(user).filter((s) => s.skuId.toLowerCase() === skuId.toLowerCase());
-  return !states.some((s) => isActive(s) && appPlans.some((p) => !s.disabledPlans.includes(p.servicePlanId)));
+  if (!plans || !product?.servicePlans.some((p) => plans.has(p.servicePlanName.toUpperCase()))) return false;
+  return !statesOf(user).some((s) => s.skuId.toLowerCase() === skuId.toLowerCase() && givesApp(s, product, plans));
+}
+
+function coveringPlans(appId: string, trigger: Trigger): ReadonlySet<string> | undefined {
+  const app = knownAppOf(appId);
+  return app ? COVERING_PLANS[app]?.(trigger) : undefined;
+}
+
+/** An assignment that is active and leaves one of the app's plans on. */
+function givesApp(state: GraphLicenseState, product: Product, plans: ReadonlySet<string>): boolean {
+  return isActive(state) && product.servicePlans.some((p) => plans.has(p.servicePlanName.toUpperCase()) && !state.disabledPlans.includes(p.servicePlanId));
 }
 
 /** The product the user holds (active, the covering plan enabled) that already covers the app for this trigger, if any. */
 export function coveringProduct(user: GraphUser, appId: string, trigger: Trigger, catalog: Catalog): Product | undefined {
-  const app = knownAppOf(appId);
-  const plans = app ? COVERING_PLANS[app]?.(trigger) : undefined;
+  const plans = coveringPlans(appId, trigger);
   if (!plans) return undefined;
   const products = productIndex(catalog);
   for (const state of statesOf(user)) {
-    if (!isActive(state)) continue;
     const product = products.get(state.skuId);
-    if (product?.servicePlans.some((p) => plans.has(p.servicePlanName.toUpperCase()) && !state.disabledPlans.includes(p.servicePlanId))) return product;
+    if (product && givesApp(state, product, plans)) return product;
   }
   return undefined;
 }

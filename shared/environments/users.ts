@@ -6,7 +6,7 @@ import type { SyncDeps } from "../sync/deps.js";
 import { decide } from "../sync/decide.js";
 import { accessModePinId, environmentPartition, type AccessModePin, type DriftDocument } from "../sync/documents.js";
 import { environmentPolicy } from "../sync/environment-types.js";
-import { owedRoles, pendingRolesAction } from "../sync/pending-roles.js";
+import { owedRoles, owedRolesMessage, pendingRolesAction } from "../sync/pending-roles.js";
 import { ACCESS_MODES, accessModeName, type AccessMode, type SystemUserRow } from "../sync/model.js";
 import { loadSituation, memberThroughNestedGroup, syncOneUser, type OneUserResult } from "../sync/one-user.js";
 import { MAX_NON_INTERACTIVE_USERS, recordKind, recordKindWords } from "../sync/records.js";
@@ -274,13 +274,3 @@ function nonInteractiveLimit(count: number): AppError {
 }
 
 const capitalized = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
-
-/** The mark's message ("role <id> …: why; role <id> …: why") without the roles no longer owed (removed from the defaults). */
-export function owedRolesMessage(message: string, owed: readonly string[]): string {
-  const parts = message.split("; ");
-  const kept = parts.filter((part) => {
-    const id = /^role ([0-9a-f-]{36})/i.exec(part)?.[1]?.toLowerCase();
-    return id === undefined || owed.some((r) => r.toLowerCase() === id);
-  });
-  return kept.length ? kept.join("; ") : message;
-}

@@ -1,3 +1,4 @@
+import { roleFailureMessage } from "./pending-roles.js";
 import { batchItemError, DataverseClient, isThrottled, rowsByObjectId, throttledRetryAfter, type BatchOperation, type BatchOperationResult } from "../clients/dataverse.js";
 import type { PowerPlatformClient } from "../clients/power-platform.js";
 import { AppError } from "../errors/app-error.js";
@@ -208,7 +209,7 @@ export async function assignDefaultRoles(
     const row = rows.get(userId.toLowerCase());
     for (const roleId of ctx.defaultRoleIds) {
       if (row) wanted.push({ userId, systemUserId: row.systemuserid, roleId });
-      else failures.push({ userId, roleId, ...RECORD_NOT_READABLE, message: `role ${roleId}: ${RECORD_NOT_READABLE.message}` });
+      else failures.push({ userId, roleId, ...RECORD_NOT_READABLE, message: roleFailureMessage(roleId, RECORD_NOT_READABLE.message) });
     }
   }
   return [...failures, ...(await associateRoles(ctx.dataverse, wanted))];
@@ -234,7 +235,7 @@ async function associateRoles(dataverse: DataverseClient, wanted: readonly RoleA
     }
     slice.forEach((w, j) => {
       const failure: RoleAssignmentError | null = associationFailure(answers[j] ?? { status: 502, headers: {}, body: null });
-      if (failure) failures.push({ userId: w.userId, roleId: w.roleId, code: failure.code, message: `role ${w.roleId}: ${failure.message}`, retryable: failure.retryable });
+      if (failure) failures.push({ userId: w.userId, roleId: w.roleId, code: failure.code, message: roleFailureMessage(w.roleId, failure.message), retryable: failure.retryable });
     });
   }
   return failures;

@@ -14,7 +14,7 @@ import { environmentPartition, type AccessModePin, type DriftDocument, type Fail
 import { driftLever, type DriftKind } from "./drift.js";
 import { evaluateEligibility, type AddPath, type Eligibility, type RuleResult } from "./eligibility.js";
 import { profilePatch } from "./fields.js";
-import { ASSIGN_ROLES_OP, markAfterAnswer, owedRoles, pendingRolesMark } from "./pending-roles.js";
+import { ASSIGN_ROLES_OP, markAfterAnswer, owedRoles, pendingRolesMark, roleFailureMessage } from "./pending-roles.js";
 import { ACCESS_MODES, type DirectoryUser, type PlatformEnvironment, type SystemUserRow, type TenantFacts } from "./model.js";
 import { KeyedQueue } from "../concurrency/keyed-queue.js";
 import { isDirectoryManaged, recordKind, recordKindWords } from "./records.js";
@@ -392,7 +392,7 @@ async function assignDefaultRoles(
     });
   }
   if (failures.length) {
-    const entries: RunDocument["failures"] = failures.map((f) => ({ userId, op: "assignRole", code: f.code, message: `role ${f.roleId}: ${f.message}` }));
+    const entries: RunDocument["failures"] = failures.map((f) => ({ userId, op: "assignRole", code: f.code, message: roleFailureMessage(f.roleId, f.message) }));
     await deps.audit.append(tenantId, {
       actor, action: "sync.user.assignRole", target: { type: "user", id: userId }, phase: "record", outcome: "failed",
       reason: `${failures.length} of ${roleIds.length} default security roles were not assigned (D14).`,
@@ -414,7 +414,7 @@ async function settlePendingRoles(
   // Owed: the roles not given for a reason that may pass (a refusal would fail the same way again).
   const owed = failures.filter((f) => f.retryable);
   if (owed.length) {
-    await deps.store.upsertMarks(pk, [pendingRolesMark(tenantId, environmentId, userId, owed.map((f) => ({ ...f, message: `role ${f.roleId}: ${f.message}` })), deps.now().toISOString(), null, mark?.since)]);
+    await deps.store.upsertMarks(pk, [pendingRolesMark(tenantId, environmentId, userId, owed.map((f) => ({ ...f, message: roleFailureMessage(f.roleId, f.message) })), deps.now().toISOString(), null, mark?.since)]);
     await deps.store.noteFailedActionOutsideRun(tenantId, environmentId);
     return;
   }

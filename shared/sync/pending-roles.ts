@@ -65,3 +65,18 @@ export function rolesStillOwed(action: PlannedAction, existing: FailedAction | u
   if (action.op === "assignRoles") return { roleIds: action.roleIds };
   return existing?.roleIds?.length ? { roleIds: existing.roleIds } : {};
 }
+
+/** A role's failure as the messages say it ("role <id>: why"); owedRolesMessage reads it back. */
+export function roleFailureMessage(roleId: string, message: string): string {
+  return `role ${roleId}: ${message}`;
+}
+
+/** A mark's message ("role <id>: why; role <id>: why") without the roles no longer owed (removed from the defaults). */
+export function owedRolesMessage(message: string, owed: readonly string[]): string {
+  const parts = message.split("; ");
+  const kept = parts.filter((part) => {
+    const id = /^role ([0-9a-f-]{36})/i.exec(part)?.[1]?.toLowerCase();
+    return id === undefined || owed.some((r) => r.toLowerCase() === id);
+  });
+  return kept.length ? kept.join("; ") : message;
+}

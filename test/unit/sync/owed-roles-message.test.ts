@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { owedRolesMessage } from "../../../shared/environments/users.js";
+import { owedRolesMessage } from "../../../shared/sync/pending-roles.js";
 
 const BASIC = "2e55c66e-1111-4111-8111-000000000001";
 const SALES = "37add708-2222-4222-8222-000000000002";
