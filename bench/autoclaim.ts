@@ -10,6 +10,7 @@ import { QueueClient } from "@azure/storage-queue";
 import { answersHttp, COSMOS_EMULATOR_KEY, freePort, spawnService } from "../local/services.js";
 import { repoRoot } from "../local/paths.js";
 import { serviceEntry } from "../local/stack.js";
+import { WORKER_NODE_ARGUMENTS, workerNodeArguments } from "../local/worker-arguments.js";
 import { buildDemoTenant, DEMO_PLANS, DEMO_SKUS, DEMO_TENANT_ID } from "../local/sim-cloud/demo-tenant.js";
 import type { TenantFixture } from "../local/sim-cloud/state/fixture.js";
 import { KNOWN_APPS } from "../shared/autoclaim/apps.js";
@@ -282,7 +283,8 @@ async function hostBaseline(
   const host = await spawnService({
     name: "baseline-host",
     command: hostEntry.command,
-    args: [...hostEntry.args, "--app", join(repoRoot, "bench/baseline-app.ts"), "--port", String(port), "--settings", mkdtempSync(join(tmpdir(), "baseline-settings-"))],
+    // The same worker flags as the app's host (local/stack.ts), so that the difference is the app's.
+    args: [...workerNodeArguments(WORKER_NODE_ARGUMENTS), ...hostEntry.args, "--app", join(repoRoot, "bench/baseline-app.ts"), "--port", String(port), "--settings", mkdtempSync(join(tmpdir(), "baseline-settings-"))],
     env: { ...process.env, AzureWebJobsStorage: stack.storageConnectionString, FUNCTIONS_WORKER_RUNTIME: "node" },
     cwd: repoRoot,
     ready: () => answersHttp(`http://127.0.0.1:${port}/`),

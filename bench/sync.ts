@@ -27,6 +27,7 @@ import { ensureLocalTls } from "../local/tls.js";
 import { ensureDevSigningKey } from "../local/dev-identity.js";
 import { answersHttps, COSMOS_EMULATOR_KEY, freePort, spawnService, startCosmosServer, type ManagedProcess } from "../local/services.js";
 import { repoRoot } from "../local/paths.js";
+import { WORKER_NODE_ARGUMENTS, workerNodeArguments } from "../local/worker-arguments.js";
 import type { Envelope } from "../shared/queue/envelope.js";
 import type { SendOptions } from "../shared/queue/transport.js";
 
@@ -110,7 +111,8 @@ export async function run(args: string[]): Promise<void> {
   const tls = ensureLocalTls();
   if (!values.child) {
     // Node reads NODE_EXTRA_CA_CERTS only at start: run the benchmark in a child that trusts the local CA.
-    const child = spawn(process.execPath, [...process.execArgv, "--max-old-space-size=4096", ...process.argv.slice(1), "--child"], {
+    // The sync runs in the child as in a Functions worker: with the worker's Node.js flags (local/worker-arguments.ts).
+    const child = spawn(process.execPath, [...process.execArgv, ...workerNodeArguments(WORKER_NODE_ARGUMENTS), "--max-old-space-size=4096", ...process.argv.slice(1), "--child"], {
       stdio: "inherit",
       env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caPath },
     });

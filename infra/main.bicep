@@ -231,6 +231,8 @@ var appSettings = union(
     MS_API_AUTH: empty(msApiClientId) ? 'managed-identity' : 'federated-app'
     MANAGED_IDENTITY_CLIENT_ID: identity.outputs.clientId
     EVENT_QUEUE_TRANSPORT: eventQueueTransport
+    // The worker's Node.js flags (local/worker-arguments.ts says why; the local host uses the same).
+    languageWorkers__node__arguments: '--no-memory-reducer'
   },
   empty(msApiClientId) ? {} : { MS_API_CLIENT_ID: msApiClientId },
   empty(entraExtensionAudiences) ? {} : { ENTRA_EXTENSION_AUDIENCES: entraExtensionAudiences },

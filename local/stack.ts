@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { ensureLocalTls } from "./tls.js";
 import { ensureDevSigningKey } from "./dev-identity.js";
 import { repoRoot } from "./paths.js";
+import { WORKER_ARGUMENTS_SETTING, WORKER_NODE_ARGUMENTS, workerNodeArguments } from "./worker-arguments.js";
 import {
   answersHttp, answersHttps, assertPortFree, azuriteConnectionString, COSMOS_EMULATOR_KEY, spawnService, startAzurite, startCosmosServer,
   type ManagedProcess,
@@ -79,6 +80,8 @@ export function localAppSettings(ports: StackPorts): Record<string, string> {
     EventQueueStorage: storage,
     // E1: the audience of the tokens the (simulated) Entra custom authentication extension sends.
     ENTRA_EXTENSION_AUDIENCES: LOCAL_ENTRA_EXTENSION_AUDIENCE,
+    // The worker's Node.js flags, as in Azure (local/worker-arguments.ts).
+    [WORKER_ARGUMENTS_SETTING]: WORKER_NODE_ARGUMENTS,
   };
 }
 
@@ -145,7 +148,8 @@ export async function startLocalStack(opts: StackOptions): Promise<LocalStack> {
       return spawnService({
         name: "host",
         command: host.command,
-        args: [...host.args, "--app", app, "--port", String(ports.host)],
+        // The local host is the worker process: it takes the worker's Node.js flags, as the Azure host's worker does.
+        args: [...workerNodeArguments(appSettings[WORKER_ARGUMENTS_SETTING]), ...host.args, "--app", app, "--port", String(ports.host)],
         env: { ...childEnv, ...appSettings },
         cwd: repoRoot,
         echo: opts.echo,

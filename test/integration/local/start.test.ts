@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ensureDevSigningKey, issueDevToken } from "../../../local/dev-identity.js";
 import { repoRoot } from "../../../local/paths.js";
 import { localAppSettings } from "../../../local/stack.js";
+import { WORKER_NODE_ARGUMENTS } from "../../../local/worker-arguments.js";
 import { DEMO_TENANT_ID } from "../../../local/sim-cloud/demo-tenant.js";
 import { DIRECTORY_ROLES } from "../../../shared/auth/roles.js";
 import { freeStackPorts } from "../../support/stack.js";
@@ -69,7 +70,7 @@ describe("the start script (npm start)", () => {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
-    const running = new Promise<void>((resolve, reject) => {
+    const started = new Promise<void>((resolve, reject) => {
       child!.stdout!.on("data", (d: Buffer) => {
         output += d.toString();
         if (output.includes("Local stack is running")) resolve();
@@ -77,7 +78,7 @@ describe("the start script (npm start)", () => {
       child!.stderr!.on("data", (d: Buffer) => (output += d.toString()));
       child!.once("exit", (code) => reject(new Error(`start exited early (${code}):\n${output}`)));
     });
-    await running;
+    await started;
     expect(output).toContain(DEMO_TENANT_ID);
     expect(output).toContain("npm run token");
 
@@ -97,6 +98,10 @@ describe("the start script (npm start)", () => {
 
     const spawned = descendants(child.pid!);
     expect(spawned.length).toBeGreaterThanOrEqual(4);
+    // The host is the worker process: node runs it with the worker's flags from the settings (languageWorkers__node__arguments).
+    const host = running(spawned).filter((l) => l.includes("local/host/main"));
+    expect(host).toHaveLength(1);
+    expect(host[0]).toMatch(new RegExp(`node ${WORKER_NODE_ARGUMENTS} .*local/host/main`));
     const exited = new Promise<number | null>((resolve) => child!.once("exit", (code) => resolve(code)));
     child.kill("SIGINT");
     expect(await exited).toBe(0);

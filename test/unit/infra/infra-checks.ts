@@ -9,6 +9,7 @@ import type { ZodType } from "zod";
 import { CONFIG_KEYS, ConfigError, configSchema, parseConfig } from "../../../shared/config/config.js";
 import { EVENT_QUEUE_STORAGE_CONNECTION, EVENT_SERVICE_BUS_CONNECTION, EVENTS_QUEUE } from "../../../shared/events/queues.js";
 import { CONTAINERS, type ContainerDeclaration } from "../../../shared/storage/containers.js";
+import { WORKER_ARGUMENTS_SETTING, WORKER_NODE_ARGUMENTS } from "../../../local/worker-arguments.js";
 import {
   allEntries,
   bodyOf,
@@ -59,6 +60,10 @@ export const HOST_OWNED_SETTINGS: readonly { name: RegExp; why: string }[] = [
   {
     name: /^APPLICATIONINSIGHTS_(CONNECTION_STRING|AUTHENTICATION_STRING)$/,
     why: "telemetry; the authentication string makes the host use Entra ID, since the component has local auth off",
+  },
+  {
+    name: new RegExp(`^${WORKER_ARGUMENTS_SETTING}$`),
+    why: "the Node.js worker's command-line flags, which the host passes on (local/worker-arguments.ts)",
   },
   {
     name: new RegExp(`^(${EVENT_QUEUE_STORAGE_CONNECTION}|${EVENT_SERVICE_BUS_CONNECTION})__(credential|clientId)$`),
@@ -231,6 +236,21 @@ export function checkFlexUnsupportedSettings(main: string): string[] {
   return bicepSettings(main)
     .filter((s) => (FLEX_UNSUPPORTED_SETTINGS as readonly string[]).includes(s.key))
     .map((s) => `"${s.key}" (${INFRA_FILES.main} line ${s.line}) is not supported on Flex Consumption`);
+}
+
+/** The worker's Node.js flags are the same in Azure (main.bicep) and locally (local.settings.sample.json). */
+export function checkWorkerArguments(main: string, sampleSettings: string): string[] {
+  const problems: string[] = [];
+  const setting = bicepSettings(main).find((s) => s.key === WORKER_ARGUMENTS_SETTING);
+  const inAzure = setting?.value?.kind === "string" ? setting.value.value : undefined;
+  if (inAzure !== WORKER_NODE_ARGUMENTS) {
+    problems.push(`${INFRA_FILES.main}: ${WORKER_ARGUMENTS_SETTING} is ${JSON.stringify(inAzure)}, not "${WORKER_NODE_ARGUMENTS}" (local/worker-arguments.ts)`);
+  }
+  const local = (JSON.parse(sampleSettings) as { Values: Record<string, string> }).Values[WORKER_ARGUMENTS_SETTING];
+  if (local !== WORKER_NODE_ARGUMENTS) {
+    problems.push(`local.settings.sample.json: ${WORKER_ARGUMENTS_SETTING} is ${JSON.stringify(local)}, not "${WORKER_NODE_ARGUMENTS}" (local/worker-arguments.ts)`);
+  }
+  return problems;
 }
 
 /** main.bicep hands `appSettings` to the function app module, which applies it as it is. */

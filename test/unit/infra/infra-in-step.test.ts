@@ -8,6 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { CONFIG_KEYS } from "../../../shared/config/config.js";
 import { CONTAINERS } from "../../../shared/storage/containers.js";
+import { readFileSync } from "node:fs";
 import {
   HOST_OWNED_SETTINGS,
   LOCAL_ONLY_SETTINGS,
@@ -23,11 +24,13 @@ import {
   checkScenario,
   checkSettingsWiring,
   checkUnknownSettings,
+  checkWorkerArguments,
   readInfra,
   requiredConfigKeys,
 } from "./infra-checks.js";
 
 const infra = readInfra();
+const sampleSettings = readFileSync("local.settings.sample.json", "utf8");
 
 /** A copy of `source` with one edit; fails the test if the edit did not apply (the fixture moved). */
 function edit(source: string, from: string | RegExp, to: string): string {
@@ -73,6 +76,10 @@ describe("infra/main.bicep and the code's declarations", () => {
 
   it.each(SCENARIOS.map((s) => [s.name, s] as const))("when the app starts in Azure with the settings of: %s, then the config schema accepts them", (_, scenario) => {
     expect(checkScenario(infra.main, scenario)).toEqual([]);
+  });
+
+  it("when the worker's Node.js flags are compared, then Azure and the local settings pass the same ones (local/worker-arguments.ts)", () => {
+    expect(checkWorkerArguments(infra.main, sampleSettings)).toEqual([]);
   });
 
   it("when the queues are compared, then the event queue and its poison queue exist with the code's names", () => {
@@ -163,6 +170,13 @@ describe("the in-step checks, on broken copies of the Bicep", () => {
   it("when a loopback Graph URL is set, then the Azure scenario refuses it", () => {
     const main = withSetting(infra.main, "GRAPH_BASE_URL: 'https://127.0.0.1:8443/graph'");
     expect(checkScenario(main, SCENARIOS[0]!)).toEqual([expect.stringContaining("GRAPH_BASE_URL")]);
+  });
+
+  it("when the worker's flags differ in Azure or locally, then each place that differs is named", () => {
+    const main = edit(infra.main, "languageWorkers__node__arguments: '--no-memory-reducer'", "languageWorkers__node__arguments: '--max-old-space-size=1024'");
+    expect(checkWorkerArguments(main, sampleSettings)).toEqual([expect.stringContaining('is "--max-old-space-size=1024", not "--no-memory-reducer"')]);
+    const sample = edit(sampleSettings, /\n\s*"languageWorkers__node__arguments": "--no-memory-reducer",/, "");
+    expect(checkWorkerArguments(infra.main, sample)).toEqual([expect.stringContaining("local.settings.sample.json: languageWorkers__node__arguments is undefined")]);
   });
 
   it("when the event queue is renamed in the Bicep, then the queue check fails", () => {
