@@ -258,6 +258,11 @@ export class LicenseAssignments {
 
     const results = new Map<string, UserChangeResult & { intentId?: string }>();
     const settled: UserChangeResult[] = [];
+    let retryAfterSeconds: number | undefined;
+    const noteRetryAfter = (r: UserChangeResult) => {
+      const after = r.error?.retryAfterSeconds;
+      if (after !== undefined) retryAfterSeconds = Math.max(retryAfterSeconds ?? 0, after);
+    };
     for (const p of prepared) {
       const r: UserChangeResult | undefined = p.error
         ? { userId: p.change.userId, outcome: "failed", error: p.error }
@@ -267,12 +272,12 @@ export class LicenseAssignments {
       if (!r) continue;
       results.set(r.userId, { ...r, intentId: trail.intentId });
       settled.push(r);
+      noteRetryAfter(r);
     }
     const toSend = prepared.filter((p) => !p.error && p.call);
     // Their outcome needs nothing from Graph: it is written while the others are sent (the trail
     // keeps its records in order, and every one is stored before the answer goes out).
     if (settled.length > 0) trail.writeOutcome(settled, prepared, "decided before Graph was called").catch(() => undefined);
-    let retryAfterSeconds: number | undefined;
     // A batch's outcome is written while the next batch is sent; a batch is only sent once the
     // outcome of the one before the previous is stored (so a failing audit trail stops the change).
     const outcomes: Promise<void>[] = [];
@@ -284,8 +289,7 @@ export class LicenseAssignments {
       outcomes.push(outcome);
       for (const r of applied) {
         results.set(r.userId, { ...r, intentId: trail.intentId });
-        const after = r.error?.retryAfterSeconds;
-        if (after !== undefined) retryAfterSeconds = Math.max(retryAfterSeconds ?? 0, after);
+        noteRetryAfter(r);
       }
     }
     await trail.written();
@@ -312,7 +316,12 @@ export class LicenseAssignments {
         out[c] = chunk.map((change): Prepared => {
           const read = reads.get(change.userId);
           if (!read || !read.ok) {
-            const error = !read || read.status === 404 ? licenseErrors.userNotFound(change.userId) : read.error;
+            // A read Graph throttled: nothing was changed for the user, as when the change itself is throttled.
+            const error = !read || read.status === 404
+              ? licenseErrors.userNotFound(change.userId)
+              : read.error.kind === "unavailable"
+                ? licenseErrors.throttled(read.status, read.error.retryAfterSeconds ?? 5, "the user could not be read, nothing was changed for this user")
+                : read.error;
             return { change, newUnits: [], freedUnits: [], error };
           }
           const planned = planChange({ user: read.user, change, mode: input.mode, catalog, rules, actor: input.actor });
@@ -585,11 +594,7 @@ export function graphFailureToError(answer: Extract<AssignLicenseResult, { ok: f
         { code: OUTCOME_UNKNOWN, retryAfterSeconds: answer.retryAfterSeconds ?? 5, extensions: { upstreamStatus: status } },
       );
     }
-    return new AppError("unavailable", `Microsoft Graph is throttling or unavailable (${status}); nothing was changed for this user. Try again later.`, {
-      code: "throttled",
-      retryAfterSeconds: answer.retryAfterSeconds ?? 5,
-      extensions: { upstreamStatus: status, applied: false },
-    });
+    return licenseErrors.throttled(status, answer.retryAfterSeconds ?? 5);
   }
   if (status === 404) return licenseErrors.userNotFound(call.userId);
   if (status === 403) {

@@ -64,5 +64,12 @@ export const licenseErrors = {
       code: "guest-needs-global-administrator",
       extensions: { userId },
     }),
+  /** Graph throttled (or was unavailable for) this user's change past the retry budget, before anything was done. */
+  throttled: (upstreamStatus: number, retryAfterSeconds: number, what = "nothing was changed for this user") =>
+    new AppError("unavailable", `Microsoft Graph is throttling or unavailable (${upstreamStatus}); ${what}. Try again later.`, {
+      code: "throttled",
+      retryAfterSeconds,
+      extensions: { upstreamStatus, applied: false },
+    }),
   userNotFound: (userId: string) => new AppError("notFound", `The user ${userId} was not found in Microsoft Entra ID.`, { code: "user-not-found", extensions: { userId } }),
 };

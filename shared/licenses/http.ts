@@ -6,6 +6,7 @@ import { acceptedResponse, cursorPosition, decodeCursor, encodeCursor, requireIf
 import { actorFromPrincipal } from "./actor.js";
 import type { UserChangeResult } from "./assign.js";
 import { auditPage, type AuditFilter } from "./audit-query.js";
+import { licenseErrors } from "./errors.js";
 import type { Licensing } from "./composition.js";
 import type { BulkBody, ChangePlan } from "./model.js";
 import { jobLocation, readReportJob, readReportResult, startReportJob, SYNC_REPORT_MAX_RECORDS, type ReportFormat } from "./report-jobs.js";
@@ -278,13 +279,15 @@ function resultView(r: UserChangeResult): { userId: string; outcome: UserChangeR
 }
 
 /**
- * Calls about several users: 200 when every user succeeded or was skipped, 207 when any failed;
- * 503 with Retry-After when Graph throttled every user past the budget (nothing was done).
+ * Calls about several users: 200 when every user succeeded or was skipped, 207 when any failed
+ * (with Retry-After when a user's change was throttled); 503 `throttled` with Retry-After when
+ * Graph throttled every user past the budget (nothing was done). A change Graph did not confirm
+ * (`outcome-unknown`) may have been made: it is always a user's result, never "nothing was changed".
  */
 function userResults(results: readonly UserChangeResult[], extra: Record<string, unknown>, retryAfterSeconds?: number): HttpResponseInit {
   const failed = results.filter((r) => r.outcome === "failed");
-  if (failed.length > 0 && failed.length === results.length && failed.every((r) => r.error?.kind === "unavailable")) {
-    throw new AppError("unavailable", "Microsoft Graph is throttling; nothing was changed. Try again later.", { retryAfterSeconds: retryAfterSeconds ?? 5 });
+  if (failed.length > 0 && failed.length === results.length && failed.every((r) => r.error?.code === "throttled")) {
+    throw licenseErrors.throttled(Number(failed[0]?.error?.extensions?.upstreamStatus) || 429, retryAfterSeconds ?? 5, "nothing was changed for any user");
   }
   const status = failed.length > 0 ? 207 : 200;
   return {

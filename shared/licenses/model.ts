@@ -111,7 +111,9 @@ export const bulkBodySchema = z
     dryRun: z.boolean().default(false),
   })
   .strict()
-  .superRefine(noSkuTwice);
+  .superRefine(noSkuTwice)
+  // "replace" with nothing listed removes every direct license (asked for); "add" with nothing asks for nothing.
+  .refine((b) => b.mode === "replace" || b.addLicenses.length + b.removeLicenses.length > 0, { message: "add or remove at least one license", path: ["addLicenses"] });
 export type BulkBody = z.infer<typeof bulkBodySchema>;
 
 export const licenseRouteParamsSchema = z.object({ tenantId: tenantIdSchema });

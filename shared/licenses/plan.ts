@@ -47,8 +47,8 @@ export type PlannedChange =
 
 /**
  * What refuses a change whoever its user is (L10, unknown products and service plans): a product to
- * add or re-plan that the tenant does not have or that is a self-service purchase, a plan to disable
- * that is not part of its product. Undefined when the products of the change are fine.
+ * add, re-plan or remove that the tenant does not have, one to add or re-plan that is a self-service
+ * purchase, a plan to disable that is not part of its product. Undefined when the products of the change are fine.
  */
 export function productRefusal(change: LicenseChange, catalog: Catalog): AppError | undefined {
   const products = productIndex(catalog);
@@ -59,6 +59,9 @@ export function productRefusal(change: LicenseChange, catalog: Catalog): AppErro
     const unknownPlan = (a.disabledPlans ?? []).find((p) => !product.servicePlans.some((sp) => sp.servicePlanId === p));
     if (unknownPlan) return licenseErrors.unknownServicePlan(a.skuId, unknownPlan);
   }
+  // The catalog holds every product of the tenant's subscribedSkus, whatever its state: a license a user holds is in it.
+  const unknownRemoved = (change.remove ?? []).find((skuId) => !products.has(skuId));
+  if (unknownRemoved) return licenseErrors.unknownProduct(unknownRemoved);
   return undefined;
 }
 

@@ -314,11 +314,21 @@ describe("a request refused whoever its users are: 422, nothing attempted (not a
     ["a service plan not part of the product", "unknown-service-plan", () => `products/${DEMO_SKUS.powerAutomateFree}/assignments`, () => ({ userIds: users(), disabledPlans: [DEMO_PLANS.exchangeEnterprise] })],
     ["a product the tenant does not have (bulk)", "unknown-product", () => "licenses/bulk", () => ({ userIds: users(), mode: "add", addLicenses: [{ skuId: "11111111-1111-4111-8111-111111111111" }] })],
     ["a self-service product (bulk dry run)", "self-service-subscription", () => "licenses/bulk", () => ({ userIds: users(), mode: "add", addLicenses: [{ skuId: DEMO_SKUS.powerBiProSelfService }], dryRun: true })],
+    ["the removal of a product the tenant does not have (bulk)", "unknown-product", () => "licenses/bulk", () => ({ userIds: users(), mode: "add", addLicenses: [], removeLicenses: ["11111111-1111-4111-8111-111111111111"] })],
+    ["the removal of a product the tenant does not have (one user)", "unknown-product", () => `users/${users()[0]}/assignLicense`, () => ({ removeLicenses: ["11111111-1111-4111-8111-111111111111"] })],
   ])("when the request asks for %s, then 422 %s", async (_what, code, path, body) => {
     const res = await s.api(path(), { method: "POST", body: body() });
     expect(res.status).toBe(422);
     expect(problemCode((await res.json()) as Problem)).toBe(code);
     expect(await assignItems()).toBe(0);
+  });
+
+  it("when a bulk change in mode add lists no license to add or remove, then 400 naming addLicenses (replace with none listed removes every direct license, as asked)", async () => {
+    const res = await s.api("licenses/bulk", { method: "POST", body: { userIds: users(), mode: "add", addLicenses: [] } });
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(await res.json())).toMatch(/body\.addLicenses.*add or remove at least one license/);
+    const dry = await s.api("licenses/bulk", { method: "POST", body: { userIds: users(), mode: "replace", addLicenses: [], dryRun: true } });
+    expect(dry.status).toBe(200);
   });
 
   it("when some users of a bulk change fail on their own (not found), then still 207 per user", async () => {
@@ -486,6 +496,32 @@ describe("L16 audit and Graph throttling", () => {
     const many = await s.api(`products/${DEMO_SKUS.powerAutomateFree}/assignments`, { method: "POST", body: { userIds: members(3, 160, (n) => n % 19 === 0) } });
     expect(many.status).toBe(503);
     expect(many.headers.get("retry-after")).toBe("30");
+    // The same documented problem as for one user: throttled, nothing applied.
+    const problem = (await many.json()) as { type: string; applied?: boolean };
+    expect(problem.type).toMatch(/\/throttled$/);
+    expect(problem.applied).toBe(false);
+  });
+
+  it("when Graph answers several users' changes with a server error (they may have been made), then 207 with outcome-unknown for each user - not 503 'nothing was changed'", async () => {
+    const users = members(2, 170, (n) => n % 19 === 0);
+    await s.sim("PATCH", "settings", { faults: [{ services: ["graph"], pathPattern: `/users/(${users.join("|")})/assignLicense$`, rate500: 1 }] });
+    const res = await s.api(`products/${DEMO_SKUS.powerAutomateFree}/assignments`, { method: "POST", body: { userIds: users } });
+    await s.sim("PATCH", "settings", { faults: [] });
+    expect(res.status).toBe(207);
+    const body = (await res.json()) as UserResults;
+    expect(body.results.map((r) => [r.outcome, r.error?.code])).toEqual([["failed", "outcome-unknown"], ["failed", "outcome-unknown"]]);
+  });
+
+  it("when Graph throttles the read of one user of several past the budget, then that user's result is throttled and the answer carries Retry-After", async () => {
+    const [throttled, other] = members(2, 175, (n) => n % 19 === 0) as [string, string];
+    await s.sim("PATCH", "settings", { faults: [{ services: ["graph"], pathPattern: `^/v1\\.0/users/${throttled}$`, rate429: 1, retryAfterSeconds: 30 }] });
+    const res = await s.api(`products/${DEMO_SKUS.powerAutomateFree}/assignments`, { method: "POST", body: { userIds: [throttled, other] } });
+    await s.sim("PATCH", "settings", { faults: [] });
+    expect(res.status).toBe(207);
+    expect(res.headers.get("retry-after")).toBe("30");
+    const byUser = new Map(((await res.json()) as UserResults).results.map((r) => [r.userId, r]));
+    expect(byUser.get(throttled)).toMatchObject({ outcome: "failed", error: { code: "throttled" } });
+    expect(byUser.get(other)?.outcome).toBe("succeeded");
   });
 
   it("when Graph answers the change with a server error (500: it may have been made), then 503 outcome-unknown, and the audit records the outcome as unknown - not 'refused' and failed", async () => {
