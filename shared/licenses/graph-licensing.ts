@@ -206,7 +206,9 @@ export class LicensingGraph {
   async listUsers(options: { search?: string; skuId?: string; top: number; skipToken?: string }): Promise<GraphPage<GraphUser>> {
     const filters: string[] = [];
     if (options.search) {
-      const s = odataString(options.search);
+      // The Graph client puts $filter into the query string as it is: the admin's text is
+      // percent-encoded (an "&" would end the parameter, a "#" start a fragment, a "+" read as a space).
+      const s = encodeURIComponent(odataString(options.search));
       filters.push(`(startswith(displayName,${s}) or startswith(userPrincipalName,${s}) or startswith(mail,${s}))`);
     }
     if (options.skuId) filters.push(`assignedLicenses/any(x:x/skuId eq ${options.skuId})`);

@@ -97,6 +97,19 @@ describe("L1 catalog", () => {
     expect(second.items).toHaveLength(2);
     expect((await s.api(`users?limit=2&search=x&cursor=${first.nextCursor}`)).status).toBe(400);
   });
+
+  it("when the search text holds characters that mean something in a URL (&, #, +, %, a quote), then it is matched as text", async () => {
+    const made = { id: "0e0e0e0e-1111-4222-8333-444455556666" };
+    await s.sim("POST", "users", { id: made.id, displayName: "R&D #1 + 100% O'Brien", userPrincipalName: "rnd-search@contoso.example" });
+    for (const text of ["R&D", "R&D #1 +", "R&D #1 + 100% O'B"]) {
+      const res = await s.api(`users?search=${encodeURIComponent(text)}`);
+      expect(res.status, text).toBe(200);
+      expect(((await res.json()) as { items: { id: string }[] }).items.map((u) => u.id), text).toEqual([made.id]);
+    }
+    // A "+" is a plus, not a space: "Adele+" names nobody (the demo tenant's Adele Vance would match "Adele ").
+    const plus = await s.api(`users?search=${encodeURIComponent("Adele+")}`);
+    expect(((await plus.json()) as { items: unknown[] }).items).toEqual([]);
+  });
 });
 
 interface ActiveRow {
