@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from "node:util";
 import { randomUUID } from "node:crypto";
-import { ifMatchAccepts } from "../http/conventions.js";
+import { ifMatchAccepts, writeMatchingAny } from "../http/conventions.js";
 import type { Container } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
 import { createItem, deleteItem, queryAll, queryPage, readItem, replaceIfMatch, type Page, type Stored } from "../storage/repository.js";
@@ -111,9 +111,16 @@ export class PolicyStore {
     return new Map(gone.map((p) => [p.id, p.name]));
   }
 
-  /** A4-A6: merge patch with If-Match (412 when stale). Removing a product takes no license away. */
-  /** `changed` false: the patch changes nothing, and nothing is written (the ETag and `updatedAt` stay). */
-  async update(tenantId: string, policyId: string, patch: PatchPolicyBody, ifMatch: string, by: string): Promise<{ before: PolicyDocument; after: Stored<PolicyDocument>; changed: boolean }> {
+  /**
+   * A4-A6: merge patch with If-Match (412 when stale; `*`: on whatever is stored). Removing a product
+   * takes no license away. `changed` false: the patch changes nothing, and nothing is written (the
+   * ETag and `updatedAt` stay).
+   */
+  update(tenantId: string, policyId: string, patch: PatchPolicyBody, ifMatch: string, by: string): Promise<{ before: PolicyDocument; after: Stored<PolicyDocument>; changed: boolean }> {
+    return writeMatchingAny(ifMatch, () => this.updateOnce(tenantId, policyId, patch, ifMatch, by));
+  }
+
+  private async updateOnce(tenantId: string, policyId: string, patch: PatchPolicyBody, ifMatch: string, by: string): Promise<{ before: PolicyDocument; after: Stored<PolicyDocument>; changed: boolean }> {
     const current = await this.get(tenantId, policyId);
     if (!ifMatchAccepts(ifMatch, current._etag)) throw stale();
     const was = strip(current);

@@ -1,4 +1,4 @@
-import { ifMatchAccepts } from "../http/conventions.js";
+import { ifMatchAccepts, writeMatchingAny } from "../http/conventions.js";
 import type { Container } from "@azure/cosmos";
 import { z } from "zod";
 import { AppError } from "../errors/app-error.js";
@@ -79,8 +79,12 @@ export class EnvironmentSettingsStore {
     return [...new Set(docs.map((d) => d.tenantId))];
   }
 
-  /** Replaces the settings if `ifMatch` is the stored ETag ("default" while never stored); 412 otherwise. */
-  async put(tenantId: string, environmentId: string, value: EnvironmentSettings, ifMatch: string, by: string): Promise<VersionedEnvironmentSettings> {
+  /** Replaces the settings if `ifMatch` is the stored ETag ("default" while never stored); 412 otherwise; `*`: whatever is stored. */
+  put(tenantId: string, environmentId: string, value: EnvironmentSettings, ifMatch: string, by: string): Promise<VersionedEnvironmentSettings> {
+    return writeMatchingAny(ifMatch, () => this.putOnce(tenantId, environmentId, value, ifMatch, by));
+  }
+
+  private async putOnce(tenantId: string, environmentId: string, value: EnvironmentSettings, ifMatch: string, by: string): Promise<VersionedEnvironmentSettings> {
     const existing = await readItem<SettingsDocument>(this.container, idOf(environmentId), tenantId);
     const current = existing?._etag ?? DEFAULT_SETTINGS_ETAG;
     const stale = () => new AppError("preconditionFailed", "The environment's settings changed since you read them; read them again and retry with the new ETag.");

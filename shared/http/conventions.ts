@@ -133,6 +133,23 @@ export function ifMatchAccepts(ifMatch: string, etag: string | undefined): boole
   return false;
 }
 
+/**
+ * A write under `If-Match: *` ("whatever the current version is"): when another writer changed the
+ * resource between this request's read and its write (a 412 from the store), the write is made
+ * again on top of that version - the caller asked for no particular one. Other If-Match values, and
+ * other errors, are the caller's as they come.
+ */
+export async function writeMatchingAny<T>(ifMatch: string, write: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      const lostRace = err instanceof AppError && err.kind === "preconditionFailed";
+      if (!lostRace || ifMatch.trim() !== "*" || attempt >= attempts) throw err;
+    }
+  }
+}
+
 /** Entra object ids only: a UPN where an id belongs is a 400 (history must survive renames). */
 export const objectIdSchema = z.guid({
   error: (issue) =>

@@ -1,5 +1,5 @@
 import type { Container } from "@azure/cosmos";
-import { ifMatchAccepts } from "../http/conventions.js";
+import { ifMatchAccepts, writeMatchingAny } from "../http/conventions.js";
 import { z } from "zod";
 import { AppError } from "../errors/app-error.js";
 import type { AuditLog } from "../audit/audit-log.js";
@@ -115,8 +115,12 @@ export class LicenseRulesStore {
     return rules;
   }
 
-  /** Replaces the tenant's rules; `ifMatch` must be the ETag last read (412 otherwise). Audited. */
-  async replace(tenantId: string, rules: LicenseRules, ifMatch: string, actor: AuditActor): Promise<{ etag: string }> {
+  /** Replaces the tenant's rules; `ifMatch` must be the ETag last read (412 otherwise; `*`: whatever is stored). Audited. */
+  replace(tenantId: string, rules: LicenseRules, ifMatch: string, actor: AuditActor): Promise<{ etag: string }> {
+    return writeMatchingAny(ifMatch, () => this.replaceOnce(tenantId, rules, ifMatch, actor));
+  }
+
+  private async replaceOnce(tenantId: string, rules: LicenseRules, ifMatch: string, actor: AuditActor): Promise<{ etag: string }> {
     const existing = await readItem<RulesDocument>(this.container, "license-rules", tenantId);
     const doc: RulesDocument = {
       id: "license-rules", tenantId, type: "license-rules", ...rules, updatedAt: this.now().toISOString(), updatedBy: actor.id,

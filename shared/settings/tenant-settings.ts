@@ -1,5 +1,5 @@
 import type { Container } from "@azure/cosmos";
-import { ifMatchAccepts } from "../http/conventions.js";
+import { ifMatchAccepts, writeMatchingAny } from "../http/conventions.js";
 import { z } from "zod";
 import { AppError } from "../errors/app-error.js";
 import { createItem, readItem, replaceIfMatch } from "../storage/repository.js";
@@ -109,8 +109,12 @@ export class TenantSettings {
     return (await this.get(tenantId, kind)).value;
   }
 
-  /** Replaces the settings if `ifMatch` is the stored ETag (412 otherwise). */
-  async put<K extends SettingsKind>(tenantId: string, kind: K, value: SettingsValue<K>, ifMatch: string, by: string): Promise<VersionedSettings<K>> {
+  /** Replaces the settings if `ifMatch` is the stored ETag (412 otherwise; `*`: whatever is stored). */
+  put<K extends SettingsKind>(tenantId: string, kind: K, value: SettingsValue<K>, ifMatch: string, by: string): Promise<VersionedSettings<K>> {
+    return writeMatchingAny(ifMatch, () => this.putOnce(tenantId, kind, value, ifMatch, by));
+  }
+
+  private async putOnce<K extends SettingsKind>(tenantId: string, kind: K, value: SettingsValue<K>, ifMatch: string, by: string): Promise<VersionedSettings<K>> {
     const existing = await readItem<SettingsDocument<K>>(this.container, kind, tenantId);
     const current = existing?._etag ?? DEFAULT_ETAG;
     if (!ifMatchAccepts(ifMatch, current)) {

@@ -8,6 +8,9 @@ import type { OnboardTenantBody, Tenant } from "./tenant.js";
 
 type TenantDocument = Tenant & { id: string };
 
+/** Rounds of read-and-write a PUT makes when other writers keep changing the tenant meanwhile. */
+const ONBOARD_ATTEMPTS = 10;
+
 /** How long a positive "is onboarded" answer is trusted without reading Cosmos again. */
 const ONBOARDED_CACHE_MS = 60_000;
 
@@ -41,7 +44,10 @@ export class TenantRegistry {
   async onboard(tenantId: string, body: OnboardTenantBody, by: Principal, ifMatch?: string): Promise<{ tenant: Tenant; created: boolean; etag: string }> {
     const id = tenantId.toLowerCase();
     const at = this.now().toISOString();
-    for (let attempt = 0; attempt < 3; attempt++) {
+    // Without If-Match the last writer wins: each lost race is read again and written on top (one
+    // writer wins every round, so a burst settles); a round's retry waits a few random milliseconds.
+    for (let attempt = 0; attempt < ONBOARD_ATTEMPTS; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
       const existing = await readItem<TenantDocument>(this.container, id, id);
       if (ifMatch !== undefined && !ifMatchAccepts(ifMatch, existing?._etag)) {
         throw new AppError("preconditionFailed", "The tenant changed since you read it (or is not onboarded); read it again and retry with the new ETag.");
@@ -64,7 +70,7 @@ export class TenantRegistry {
         throw err;
       }
     }
-    throw new AppError("conflict", "The tenant is being changed concurrently; try again.");
+    throw new AppError("unavailable", "The tenant is being changed by many requests at once; try again.", { retryAfterSeconds: 1 });
   }
 
   /** Admin writes are audited (P9); a failed audit write fails the request, which is safe to repeat. */

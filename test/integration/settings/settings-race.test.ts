@@ -2,9 +2,28 @@ import { randomUUID } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
 import { AppError } from "../../../shared/errors/app-error.js";
 import { TenantSettings } from "../../../shared/settings/tenant-settings.js";
+import { TenantRegistry } from "../../../shared/tenants/tenant-registry.js";
+import { EnvironmentSettingsStore } from "../../../shared/environments/settings.js";
+import { LicenseRulesStore } from "../../../shared/licenses/rules.js";
+import { PolicyStore } from "../../../shared/autoclaim/policy-store.js";
+import { KNOWN_APPS } from "../../../shared/autoclaim/apps.js";
+import type { AuditLog } from "../../../shared/audit/audit-log.js";
+import type { Principal } from "../../../shared/auth/token-validator.js";
 import { useLocalCosmos } from "../../support/cosmos.js";
 
 const cosmos = useLocalCosmos("settings-race");
+
+/** `container.item(...)` whose replace fails `times` times as Cosmos does when another writer got there first (412), then works. */
+function replaceLosesRaces(container: ReturnType<typeof cosmos.database.container>, times: number) {
+  let lost = 0;
+  return vi.spyOn(container, "item").mockImplementation((id, pk) => {
+    const real = container.database.container(container.id).item(id, pk);
+    return Object.assign(Object.create(Object.getPrototypeOf(real) as object) as typeof real, real, {
+      replace: (...args: Parameters<typeof real.replace>) =>
+        lost++ < times ? Promise.reject(Object.assign(new Error("Precondition Failed"), { code: 412 })) : real.replace(...args),
+    });
+  });
+}
 
 describe("a settings write that loses a race after its If-Match check", () => {
   it("when another request changed the settings between the read and the write, then 412 with the settings' own message, not the storage's", async () => {
@@ -24,6 +43,69 @@ describe("a settings write that loses a race after its If-Match check", () => {
       expect(err).toBeInstanceOf(AppError);
       expect((err as AppError).status).toBe(412);
       expect((err as AppError).message).toMatch(/settings changed since you read them/);
+    } finally {
+      replace.mockRestore();
+    }
+  });
+
+  it("when the request sent If-Match: * (any version) and lost the race, then its write is made on top of the other one, not refused with 412", async () => {
+    const container = cosmos.database.container("settings");
+    const settings = new TenantSettings(container);
+    const tenantId = randomUUID();
+    await settings.put(tenantId, "automation", { paused: true }, '"default"', "admin");
+    const replace = replaceLosesRaces(container, 2);
+    try {
+      const written = await settings.put(tenantId, "automation", { paused: false }, "*", "admin");
+      expect(written.value).toEqual({ paused: false });
+    } finally {
+      replace.mockRestore();
+    }
+    expect((await new TenantSettings(container).get(tenantId, "automation")).value).toEqual({ paused: false });
+  });
+});
+
+describe("If-Match: * on the other versioned resources", () => {
+  const audit = { append: () => Promise.resolve({}) } as unknown as AuditLog;
+  it.each([
+    ["an environment's settings", "settings", async (container: ReturnType<typeof cosmos.database.container>, tenantId: string) => {
+      const store = new EnvironmentSettingsStore(container);
+      await store.put(tenantId, "env-1", { syncEnabled: false, massDisableThresholdPercent: null, defaultSecurityRoleIds: [] }, '"default"', "admin");
+      return () => store.put(tenantId, "env-1", { syncEnabled: true, massDisableThresholdPercent: null, defaultSecurityRoleIds: [] }, "*", "admin");
+    }],
+    ["the license rules", "settings", async (container: ReturnType<typeof cosmos.database.container>, tenantId: string) => {
+      const store = new LicenseRulesStore(container, audit);
+      await store.replace(tenantId, { mutuallyExclusive: [], prerequisites: [] }, "*", { type: "user", id: "admin", directoryRoles: [] });
+      return () => store.replace(tenantId, { mutuallyExclusive: [], prerequisites: [] }, "*", { type: "user", id: "admin", directoryRoles: [] });
+    }],
+    ["a policy", "policies", async (container: ReturnType<typeof cosmos.database.container>, tenantId: string) => {
+      const store = new PolicyStore(container, () => new Date(), 0);
+      const policy = await store.create(tenantId, { name: "P", appId: KNOWN_APPS.powerBi.appId, products: [{ skuId: randomUUID(), disabledPlans: [] }], enabled: true }, "admin");
+      return () => store.update(tenantId, policy.id, { name: "Q" }, "*", "admin");
+    }],
+  ])("when a write of %s under If-Match: * loses a race, then it is made again on top", async (_what, name, arrange) => {
+    const container = cosmos.database.container(name);
+    const write = await arrange(container, randomUUID());
+    const replace = replaceLosesRaces(container, 2);
+    try {
+      await expect(write()).resolves.toBeDefined();
+    } finally {
+      replace.mockRestore();
+    }
+  });
+});
+
+describe("PUT /tenants/{tenantId} without If-Match while others write the tenant", () => {
+  it("when several rounds of the write lose to other writers, then it is read again and made (last writer wins), not a 409", async () => {
+    const container = cosmos.database.container("tenants");
+    const audit = { append: () => Promise.resolve({}) } as unknown as AuditLog;
+    const registry = new TenantRegistry(container, audit);
+    const tenantId = randomUUID();
+    const by = { objectId: randomUUID(), isApplication: false } as Principal;
+    await registry.onboard(tenantId, { displayName: "first" }, by);
+    const replace = replaceLosesRaces(container, 4);
+    try {
+      const done = await registry.onboard(tenantId, { displayName: "second" }, by);
+      expect(done.tenant.displayName).toBe("second");
     } finally {
       replace.mockRestore();
     }
