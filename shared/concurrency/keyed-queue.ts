@@ -1,19 +1,29 @@
 /**
  * Runs tasks one after the other per key, within this process (a task runs whether the one before
  * it succeeded or failed). Used where concurrent work would only collide: events for the same
- * user and app racing each other to Graph (auto-claim).
+ * user and app racing each other to Graph (auto-claim), license changes of the same user (L3).
  * Other processes are kept apart by the documents themselves (conditional writes).
  */
 export class KeyedQueue {
   private readonly tails = new Map<string, Promise<unknown>>();
 
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
+    return this.runAll([key], task);
+  }
+
+  /**
+   * Runs `task` once every earlier task of any of `keys` is done. A task takes all its keys at
+   * once, when asked for (not one by one as they come free), so tasks sharing keys run in the
+   * order they were asked for and none waits on another that waits on it.
+   */
+  runAll<T>(keys: readonly string[], task: () => Promise<T>): Promise<T> {
+    const unique = [...new Set(keys)];
+    const previous = Promise.all(unique.map((key) => this.tails.get(key) ?? Promise.resolve()));
     const next = previous.then(task, task);
     const tail = next.catch(() => undefined);
-    this.tails.set(key, tail);
+    for (const key of unique) this.tails.set(key, tail);
     void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
+      for (const key of unique) if (this.tails.get(key) === tail) this.tails.delete(key);
     });
     return next;
   }

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { AppError } from "../errors/app-error.js";
 import type { AuditLog, AuditRecord } from "../audit/audit-log.js";
 import { MAX_BATCH_ITEMS } from "../clients/graph-batch.js";
+import { KeyedQueue } from "../concurrency/keyed-queue.js";
 import type { GraphMode } from "../clients/graph.js";
 import { auditActorOf, type AuditActor } from "./actor.js";
 import type { CatalogService } from "./catalog.js";
@@ -152,6 +153,9 @@ export interface Prepared {
 }
 
 export class LicenseAssignments {
+  /** Changes of one user wait for each other (in this process): see run(). */
+  private readonly users = new KeyedQueue();
+
   constructor(private readonly deps: AssignmentDeps) {}
 
   /** One user's change (see the contract above). */
@@ -190,7 +194,18 @@ export class LicenseAssignments {
     };
   }
 
-  private async run(input: BulkChangeInput, single: boolean): Promise<BulkChangeOutcome<UserChangeResult & { intentId?: string }>> {
+  /**
+   * L3: a change is planned on the user's licenses as read, then sent. Two changes of one user at
+   * once would both read "not held" and both send the product: Graph keeps the second's disabled
+   * plans and the first admin's choice is undone unseen. So the changes of a user run one after the
+   * other, each reading what the one before made. A dry run writes nothing and waits for nobody.
+   */
+  private run(input: BulkChangeInput, single: boolean): Promise<BulkChangeOutcome<UserChangeResult & { intentId?: string }>> {
+    if (input.dryRun) return this.runNow(input, single);
+    return this.users.runAll(input.changes.map((c) => `${input.tenantId.toLowerCase()}|${c.userId.toLowerCase()}`), () => this.runNow(input, single));
+  }
+
+  private async runNow(input: BulkChangeInput, single: boolean): Promise<BulkChangeOutcome<UserChangeResult & { intentId?: string }>> {
     const graphMode = input.graphMode ?? "interactive";
     const graph = this.deps.graph(input.tenantId, graphMode);
     const changes = dedupe(input.changes);

@@ -88,6 +88,20 @@ describe("L2 assign one product to up to 20 users", () => {
 });
 
 describe("L3/L4 add keeps, replace removes only what is not listed", () => {
+  it("when two admins add the same product to one user at the same moment with different plans off, then one adds it and the other finds it held: the first one's plans are not undone", async () => {
+    const user = demoUserId(37);
+    await s.sim("PUT", `users/${user}/licenses`, { licenses: [] });
+    const asked = [[DEMO_PLANS.sharePointEnterprise], [DEMO_PLANS.teams]];
+    const answers = await Promise.all(asked.map((off) => assign(user, { addLicenses: [{ skuId: DEMO_SKUS.office365E3, disabledPlans: off }] })));
+    expect(answers.map((r) => r.status)).toEqual([200, 200]);
+    const bodies = (await Promise.all(answers.map((r) => r.json()))) as { changed: boolean }[];
+    expect(bodies.map((b) => b.changed).sort()).toEqual([false, true]);
+    const winner = bodies.findIndex((b) => b.changed);
+    const e3 = (await licensesOf(user)).find((l) => l.skuId === DEMO_SKUS.office365E3)!;
+    expect(e3.disabledPlans).toEqual(asked[winner]);
+    expect(await assignItems()).toBe(1);
+  });
+
   it("when a held license is added again, then it is not re-sent and the plans an admin switched off stay off", async () => {
     const user = demoUserId(21);
     const off = await s.api(`users/${user}/licenses/${DEMO_SKUS.office365E3}`, { method: "PATCH", body: { disabledPlans: [DEMO_PLANS.exchangeEnterprise] } });
