@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { oneLineTextSchema } from "../http/conventions.js";
 import { servicePlanIdSchema, skuIdSchema } from "../licenses/model.js";
 import { POLICY_APP_IDS, POLICY_APPS } from "./apps.js";
 
@@ -41,12 +42,7 @@ const productsSchema = z
   .describe("products[0] is the primary product; the others are backups, used in this order when the ones before have no license left (A3)");
 
 /** Shown in admin portals, reports and the audit trail: one line of text, written as it reads. */
-const nameSchema = z
-  .string()
-  .trim()
-  .min(1)
-  .max(120)
-  .regex(/^[^\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069]*$/u, "must be one line of text: no control characters or line separators (line breaks, tabs, NUL) or text-direction overrides");
+const nameSchema = oneLineTextSchema(120);
 
 export const createPolicyBodySchema = z
   .object({ name: nameSchema, appId: policyAppIdSchema, products: productsSchema, enabled: z.boolean().default(true) })

@@ -18,9 +18,28 @@ export function invalidRouteTenantId(): AppError {
   });
 }
 
+/**
+ * A name an admin gives (a policy, a tenant), shown in portals, reports and the audit trail: one
+ * line of text, written as it reads - no control characters or line separators, no text-direction
+ * overrides, no lone UTF-16 surrogates (half a character).
+ */
+export function oneLineTextSchema(max: number) {
+  return z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .regex(/^[^\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069]*$/u, "must be one line of text: no control characters or line separators (line breaks, tabs, NUL) or text-direction overrides")
+    .regex(/^\P{Cs}*$/u, "must be text: it holds half a character (a lone UTF-16 surrogate)");
+}
+
+const LIMIT_MESSAGE = "must be a whole number from 1 to 200, given once";
+
 export const listQuerySchema = z.object({
-  // A repeated ?limit= reaches the app joined with "," (as the Functions host passes query values): said so, not "NaN".
-  limit: z.coerce.number({ error: "must be a whole number from 1 to 200, given once" }).int().min(1).max(200).default(50),
+  // Decimal digits only (Number() would also take "0x10" and "1e2"); a repeated ?limit= reaches the
+  // app joined with "," (as the Functions host passes query values): said so, not "NaN".
+  limit: z
+    .preprocess((v) => (typeof v === "string" && !/^\d{1,4}$/.test(v) ? Number.NaN : v), z.coerce.number({ error: LIMIT_MESSAGE }).int().min(1).max(200).default(50)),
   cursor: z.string().min(1).max(4096).optional(),
 });
 export type ListQuery = z.infer<typeof listQuerySchema>;

@@ -13,11 +13,20 @@ export interface ProblemDocument {
   [extension: string]: unknown;
 }
 
+/** At most this many field errors, and unknown keys named, in one answer (a body of 200,000 unknown keys is not echoed back). */
+export const MAX_FIELD_ERRORS = 50;
+const MAX_KEYS_NAMED = 20;
+
 export function zodIssuesToFieldErrors(error: ZodError, prefix = ""): FieldError[] {
-  return error.issues.map((i) => ({
-    path: [prefix, ...i.path.map(String)].filter(Boolean).join("."),
-    message: i.message,
-  }));
+  const errors = error.issues.slice(0, MAX_FIELD_ERRORS).map((i) => {
+    const path = [prefix, ...i.path.map(String)].filter(Boolean).join(".");
+    if (i.code !== "unrecognized_keys" || i.keys.length <= MAX_KEYS_NAMED) return { path, message: i.message };
+    const named = i.keys.slice(0, MAX_KEYS_NAMED).map((k) => JSON.stringify(k)).join(", ");
+    return { path, message: `Unrecognized keys: ${named} and ${i.keys.length - MAX_KEYS_NAMED} more` };
+  });
+  const more = error.issues.length - MAX_FIELD_ERRORS;
+  if (more > 0) errors.push({ path: prefix, message: `and ${more} more problems of the same request` });
+  return errors;
 }
 
 interface Logger {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { tenantIdSchema } from "../http/conventions.js";
+import { oneLineTextSchema, tenantIdSchema } from "../http/conventions.js";
 
 export const tenantSchema = z.object({
   tenantId: tenantIdSchema,
@@ -12,7 +12,7 @@ export const tenantSchema = z.object({
 export type Tenant = z.infer<typeof tenantSchema>;
 
 export const onboardTenantBodySchema = z.object({
-  displayName: z.string().trim().min(1).max(256),
+  displayName: oneLineTextSchema(256),
 }).strict();
 export type OnboardTenantBody = z.infer<typeof onboardTenantBodySchema>;
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { AppError } from "../../../shared/errors/app-error.js";
-import { decodeCursor, encodeCursor, listQuerySchema, ifMatchAccepts, multiUserResponse, requireIfMatch } from "../../../shared/http/conventions.js";
+import { decodeCursor, encodeCursor, listQuerySchema, ifMatchAccepts, multiUserResponse, oneLineTextSchema, requireIfMatch } from "../../../shared/http/conventions.js";
+import { onboardTenantBodySchema } from "../../../shared/tenants/tenant.js";
 import { toProblemResponse } from "../../../shared/http/problem.js";
 
 const T1 = "3f1a2b4c-0000-4000-8000-000000000001";
@@ -13,6 +14,8 @@ describe("list conventions", () => {
     expect(listQuerySchema.safeParse({ limit: "0" }).success).toBe(false);
     expect(listQuerySchema.safeParse({ limit: "201" }).success).toBe(false);
     expect(listQuerySchema.parse({ limit: "200" }).limit).toBe(200);
+    // Decimal digits only: Number() would read these as 16 and 100.
+    for (const limit of ["0x10", "1e2", "16.0", " 16", "+16"]) expect(listQuerySchema.safeParse({ limit }).success, limit).toBe(false);
   });
 
   it("when limit is given twice (the host joins the values with a comma), then the message says how limit is given - not NaN", () => {
@@ -102,5 +105,16 @@ describe("If-Match", () => {
     expect(ifMatchAccepts("*", etag)).toBe(true);
     expect(ifMatchAccepts("*", undefined)).toBe(false);
     expect(ifMatchAccepts(requireIfMatch(new Headers({ "If-Match": "00000a00-0000-0000-0000-000000000000" })), etag)).toBe(true);
+  });
+});
+
+describe("names an admin gives (one line of text)", () => {
+  it("when a name holds a control character, a line break, a text-direction override or half a character, then it is refused; emoji and accents are text", () => {
+    const name = oneLineTextSchema(50);
+    for (const bad of ["a\u0000b", "line\nbreak", "tab\tbed", "\u202eevil", "a\u2028b", "half \ud800"]) expect(name.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
+    for (const good of ["Contoso Ltd.", "Zürich 😀", "日本"]) expect(name.safeParse(good).success, good).toBe(true);
+    // A tenant's display name follows the same rule as a policy's name.
+    expect(onboardTenantBodySchema.safeParse({ displayName: "line\nbreak" }).success).toBe(false);
+    expect(onboardTenantBodySchema.safeParse({ displayName: "half \ud800" }).success).toBe(false);
   });
 });
