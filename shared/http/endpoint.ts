@@ -50,6 +50,8 @@ export interface EndpointDefinition<
    * stale) - or may ("optional": a PUT that creates or replaces; 412 when stale).
    */
   ifMatch?: true | "optional";
+  /** Optional request headers the endpoint reads (name -> what it does), for the OpenAPI document. */
+  requestHeaders?: Record<string, string>;
   /**
    * The endpoint calls Microsoft (Graph, Dataverse, the Power Platform admin API): a refusal or an
    * answer of an unexpected shape is a 502 (`upstream`, `token-refused`), throttling past the retry

@@ -9,7 +9,7 @@ import {
 } from "./model.js";
 import { reportFormatSchema, reportJobSchema } from "./report-jobs.js";
 import { activeUserRowSchema, groupLicenseErrorRowSchema, unusedLicenseRowSchema } from "./reports.js";
-import { licenseRulesDocumentSchema, licenseRulesSchema } from "./rules.js";
+import { licenseRulesDocumentSchema, licenseRulesPutBodySchema } from "./rules.js";
 import { trackedProductSchema } from "./usage.js";
 import { isGuid } from "../ids.js";
 
@@ -225,7 +225,7 @@ export const licensesRulesPut = defineEndpoint({
   access: ACCESS.licenseWrite,
   upstream: true,
   params: licenseRouteParamsSchema,
-  body: licenseRulesSchema,
+  body: licenseRulesPutBodySchema,
   responses: { 200: { description: "Saved", schema: licenseRulesDocumentSchema, headers: { ETag: "New version" } } },
 });
 
@@ -235,6 +235,7 @@ export const reportsActiveUserLicensesGet = defineEndpoint({
   route: "tenants/{tenantId}/reports/active-user-licenses",
   summary: "L13: users licensed for Power Apps / Power Automate AND seen using them. CSV with `Accept: text/csv` or `?format=csv`, JSON otherwise; a job (202) for large tenants or with `Prefer: respond-async`.",
   tag: "Reports",
+  requestHeaders: { Prefer: "`respond-async`: answer 202 with a report job to poll, whatever the tenant's size (large tenants always get a job)" },
   access: ACCESS.globalReports,
   upstream: true,
   params: licenseRouteParamsSchema,

@@ -55,6 +55,18 @@ export const licenseRulesDocumentSchema = licenseRulesSchema.extend({
   updatedBy: z.string().nullable(),
 });
 
+/**
+ * PUT's body: the rules, and - so that what GET answered can be sent back as it is - the document's
+ * read-only fields, which are ignored.
+ */
+export const licenseRulesPutBodySchema = licenseRulesSchema
+  .extend({
+    isDefault: z.boolean().optional().describe("Read-only (as GET answers it): ignored"),
+    updatedAt: z.string().nullable().optional().describe("Read-only (as GET answers it): ignored"),
+    updatedBy: z.string().nullable().optional().describe("Read-only (as GET answers it): ignored"),
+  })
+  .transform(({ mutuallyExclusive, prerequisites }): LicenseRules => ({ mutuallyExclusive, prerequisites }));
+
 /** The shipped defaults (real Microsoft plan ids). */
 export const DEFAULT_LICENSE_RULES: LicenseRules = {
   mutuallyExclusive: [

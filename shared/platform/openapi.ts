@@ -75,6 +75,7 @@ function requestBody(method: EndpointDefinition["method"], body: z.ZodType): Rec
 function parameters(def: EndpointDefinition): JsonSchema[] {
   const out: JsonSchema[] = [];
   if (def.ifMatch) out.push({ name: "If-Match", in: "header", required: def.ifMatch === true, schema: { type: "string" }, description: "The ETag read (a quoted entity-tag)" });
+  for (const [name, description] of Object.entries(def.requestHeaders ?? {})) out.push({ name, in: "header", required: false, schema: { type: "string" }, description });
   for (const [where, schema] of [["path", def.params], ["query", def.query]] as const) {
     if (!schema) continue;
     const shape: Record<string, z.ZodType> = schema.shape;

@@ -265,6 +265,20 @@ describe("L5/L6 service plans and conflicts", () => {
     expect(await (await s.api("license-rules", { roles: [...admin] })).json()).toEqual(before);
   });
 
+  it("when the rules GET answered are sent back to PUT as they are, then they are saved: the read-only fields are ignored, not refused, and not stored", async () => {
+    const admin = ["Global Administrator"] as const;
+    const read = await s.api("license-rules", { roles: [...admin] });
+    const document = (await read.json()) as Record<string, unknown>;
+    expect(Object.keys(document)).toEqual(expect.arrayContaining(["isDefault", "updatedAt", "updatedBy"]));
+    const saved = await s.api("license-rules", { method: "PUT", roles: [...admin], headers: { "If-Match": read.headers.get("etag")! }, body: document });
+    expect(saved.status).toBe(200);
+    const after = (await saved.json()) as Record<string, unknown>;
+    expect({ mutuallyExclusive: after.mutuallyExclusive, prerequisites: after.prerequisites }).toEqual({ mutuallyExclusive: document.mutuallyExclusive, prerequisites: document.prerequisites });
+    expect(after.isDefault).toBe(false);
+    const { resource } = await s.stack.database.container("settings").item("license-rules", s.tenantId).read<Record<string, unknown>>();
+    expect(Object.keys(resource!)).not.toContain("isDefault");
+  });
+
   it("when only Graph knows the conflict, then Graph's refusal maps to the same 422", async () => {
     const admin = ["Global Administrator"] as const;
     const read = await s.api("license-rules", { roles: [...admin] });

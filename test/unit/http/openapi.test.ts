@@ -43,6 +43,11 @@ describe("the OpenAPI document's errors", () => {
     expect(op("auto-claim-policies-list").responses).not.toHaveProperty("404");
     expect(Object.keys(op("users-assignlicense-post").responses)).toEqual(expect.arrayContaining(["404", "409", "422"]));
   });
+
+  it("when an endpoint reads an optional request header (Prefer: respond-async on the L13 report), then the document lists it", () => {
+    const report = op("reports-active-user-licenses-get") as Operation & { parameters: { name: string; in: string; required: boolean; description?: string }[] };
+    expect(report.parameters).toContainEqual(expect.objectContaining({ name: "Prefer", in: "header", required: false, description: expect.stringContaining("respond-async") as string }));
+  });
 });
 
 type Json = Record<string, unknown>;
