@@ -13,7 +13,18 @@ import { freeStackPorts } from "../../support/stack.js";
 
 let child: ChildProcess | undefined;
 afterAll(() => {
-  if (child?.pid && child.exitCode === null) child.kill("SIGKILL");
+  // A test that failed before its SIGINT leaves the script and the services it started: stop them all.
+  if (child?.pid && child.exitCode === null) {
+    const services = descendants(child.pid);
+    child.kill("SIGKILL");
+    for (const pid of services) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    }
+  }
 });
 
 function descendants(pid: number): number[] {
