@@ -11,7 +11,7 @@ export const WORKER_ARGUMENTS_SETTING = "languageWorkers__node__arguments";
  * full garbage collections that shrink the heap. The sync's worker goes idle that long between its
  * bursts of addUser whenever the admin API throttles it (it waits out the Retry-After), and paid
  * for each shrink in the next burst: a throttled 20,000-user first sync took 177-217 us of CPU per
- * user with the reducer and 140-142 us without it (docs/benchmarks.md). The cost: a worker that
+ * user with the reducer and 139.8 us without it (docs/benchmarks.md). The cost: a worker that
  * has gone idle keeps its heap until it next allocates (ordinary collections still run then).
  */
 export const WORKER_NODE_ARGUMENTS = "--no-memory-reducer";

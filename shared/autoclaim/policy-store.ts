@@ -142,7 +142,11 @@ export class PolicyStore {
    * Deleting a policy takes no license away; its claims stay in the report, under the name the
    * policy had when it was deleted (the document is replaced by that tombstone, in one conditional write).
    */
-  async delete(tenantId: string, policyId: string, ifMatch: string): Promise<PolicyDocument> {
+  delete(tenantId: string, policyId: string, ifMatch: string): Promise<PolicyDocument> {
+    return writeMatchingAny(ifMatch, () => this.deleteOnce(tenantId, policyId, ifMatch));
+  }
+
+  private async deleteOnce(tenantId: string, policyId: string, ifMatch: string): Promise<PolicyDocument> {
     const current = await this.get(tenantId, policyId);
     if (!ifMatchAccepts(ifMatch, current._etag)) throw stale();
     const tombstone: DeletedPolicy = { id: policyId, type: "policy-deleted", tenantId, name: current.name, appId: current.appId, deletedAt: this.now().toISOString() };

@@ -77,8 +77,8 @@ async function reclaimTenant(deps: ReclaimDeps, tenantId: string, out: { reclaim
         graphMode: "background",
       });
     } catch (err) {
-      // Already gone (an admin removed it): the claim is over either way.
-      if (!(err instanceof AppError && (err.code === "license-not-assigned" || err.kind === "notFound"))) {
+      // Already gone (an admin removed it, or the product left the tenant): the claim is over either way.
+      if (!(err instanceof AppError && (err.code === "license-not-assigned" || err.code === "unknown-product" || err.kind === "notFound"))) {
         out.failed++;
         log(`A13: could not reclaim ${claim.skuId} from ${claim.userId}: ${err instanceof Error ? err.message : String(err)}`);
         continue;

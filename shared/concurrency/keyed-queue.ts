@@ -16,11 +16,29 @@ export class KeyedQueue {
    * once, when asked for (not one by one as they come free), so tasks sharing keys run in the
    * order they were asked for and none waits on another that waits on it.
    */
-  runAll<T>(keys: readonly string[], task: () => Promise<T>): Promise<T> {
+  runAll<T>(keys: readonly string[], task: () => Promise<T>, options: { maxWaitMs?: number; onTimeout?: () => Error } = {}): Promise<T> {
     const unique = [...new Set(keys)];
+    // Tails never reject: `previous` settles when every earlier task of these keys is done (at once when none is queued).
     const previous = Promise.all(unique.map((key) => this.tails.get(key) ?? Promise.resolve()));
-    const next = previous.then(task, task);
-    const tail = next.catch(() => undefined);
+    let next: Promise<T>;
+    let tail: Promise<unknown>;
+    if (options.maxWaitMs === undefined || !unique.some((key) => this.tails.has(key))) {
+      next = previous.then(task);
+      tail = next.catch(() => undefined);
+    } else {
+      // Waited too long: the task does not run (its caller gets onTimeout's error), and the tasks
+      // after it still wait for the ones before it.
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(options.onTimeout?.() ?? new Error("waited too long for the tasks before")), options.maxWaitMs);
+      });
+      next = Promise.race([previous, timedOut]).then(() => {
+        clearTimeout(timer);
+        return task();
+      });
+      void previous.then(() => clearTimeout(timer));
+      tail = Promise.all([previous, next.catch(() => undefined)]);
+    }
     for (const key of unique) this.tails.set(key, tail);
     void tail.then(() => {
       for (const key of unique) if (this.tails.get(key) === tail) this.tails.delete(key);

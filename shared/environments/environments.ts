@@ -1,5 +1,4 @@
 import { isDeepStrictEqual } from "node:util";
-import { ifMatchAccepts } from "../http/conventions.js";
 import type { z } from "zod";
 import type { AuditEntry } from "../audit/audit-log.js";
 import type { Principal } from "../auth/token-validator.js";
@@ -9,7 +8,7 @@ import type { SyncDeps } from "../sync/deps.js";
 import type { EnvState } from "../sync/documents.js";
 import type { PlatformEnvironment } from "../sync/model.js";
 import type { environmentPatchSchema, environmentSchema } from "./schemas.js";
-import type { VersionedEnvironmentSettings } from "./settings.js";
+import type { EnvironmentSettings, VersionedEnvironmentSettings } from "./settings.js";
 
 /** D15: environments come from the Power Platform admin API; admins set only this product's settings. */
 export type EnvironmentView = z.infer<typeof environmentSchema>;
@@ -96,28 +95,29 @@ export async function patchEnvironment(
   deps: SyncDeps, tenantId: string, environmentId: string, patch: z.infer<typeof environmentPatchSchema>, ifMatch: string, principal: Principal,
 ): Promise<{ view: EnvironmentView; etag: string }> {
   const env = await requireEnvironment(deps, tenantId, environmentId);
-  const current = await deps.settings.get(tenantId, env.id);
-  if (!ifMatchAccepts(ifMatch, current.etag)) {
-    throw new AppError("preconditionFailed", "The environment's settings changed since you read them; read them again and retry with the new ETag.");
-  }
-  const next = { ...current.value };
-  if (patch.syncEnabled !== undefined) next.syncEnabled = patch.syncEnabled;
-  if (patch.massDisableThresholdPercent !== undefined) next.massDisableThresholdPercent = patch.massDisableThresholdPercent;
-  if (patch.defaultSecurityRoleIds !== undefined) next.defaultSecurityRoleIds = [...new Set(patch.defaultSecurityRoleIds)];
-  if (next.syncEnabled || next.defaultSecurityRoleIds.length) requireDataverse(env);
-  if (patch.defaultSecurityRoleIds?.length) {
-    const roles = new Set((await deps.dataverse(tenantId, env, "interactive").listRoles()).map((r) => r.roleid));
-    const unknown = next.defaultSecurityRoleIds.filter((r) => !roles.has(r));
-    if (unknown.length) {
-      throw new AppError("businessRule", `These security roles do not exist in environment ${env.id}: ${unknown.join(", ")}.`, {
-        code: "unknown-security-role",
-        extensions: { roleIds: unknown },
-      });
+  // The patch is merged into the settings as read at the write (under If-Match: *, read again after a lost race).
+  const merge = async (currentValue: EnvironmentSettings): Promise<EnvironmentSettings> => {
+    const next = { ...currentValue };
+    if (patch.syncEnabled !== undefined) next.syncEnabled = patch.syncEnabled;
+    if (patch.massDisableThresholdPercent !== undefined) next.massDisableThresholdPercent = patch.massDisableThresholdPercent;
+    if (patch.defaultSecurityRoleIds !== undefined) next.defaultSecurityRoleIds = [...new Set(patch.defaultSecurityRoleIds)];
+    // Nothing changed: nothing written or audited, and the ETag stays (another admin's read is still current).
+    if (isDeepStrictEqual(next, currentValue)) return currentValue;
+    if (next.syncEnabled || next.defaultSecurityRoleIds.length) requireDataverse(env);
+    if (patch.defaultSecurityRoleIds?.length) {
+      const roles = new Set((await deps.dataverse(tenantId, env, "interactive").listRoles()).map((r) => r.roleid));
+      const unknown = next.defaultSecurityRoleIds.filter((r) => !roles.has(r));
+      if (unknown.length) {
+        throw new AppError("businessRule", `These security roles do not exist in environment ${env.id}: ${unknown.join(", ")}.`, {
+          code: "unknown-security-role",
+          extensions: { roleIds: unknown },
+        });
+      }
     }
-  }
-  // Nothing changed: nothing written or audited, and the ETag stays (another admin's read is still current).
-  const stored = isDeepStrictEqual(next, current.value) ? current : await deps.settings.put(tenantId, env.id, next, ifMatch, principal.objectId);
-  if (stored !== current) {
+    return next;
+  };
+  const { before: current, after: stored, changed } = await deps.settings.update(tenantId, env.id, merge, ifMatch, principal.objectId);
+  if (changed) {
     await deps.audit.append(tenantId, {
       actor: actorOf(principal),
       action: "environment.settings.update",

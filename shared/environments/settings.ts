@@ -80,22 +80,38 @@ export class EnvironmentSettingsStore {
   }
 
   /** Replaces the settings if `ifMatch` is the stored ETag ("default" while never stored); 412 otherwise; `*`: whatever is stored. */
-  put(tenantId: string, environmentId: string, value: EnvironmentSettings, ifMatch: string, by: string): Promise<VersionedEnvironmentSettings> {
-    return writeMatchingAny(ifMatch, () => this.putOnce(tenantId, environmentId, value, ifMatch, by));
+  async put(tenantId: string, environmentId: string, value: EnvironmentSettings, ifMatch: string, by: string): Promise<VersionedEnvironmentSettings> {
+    return (await this.update(tenantId, environmentId, () => Promise.resolve(value), ifMatch, by)).after;
   }
 
-  private async putOnce(tenantId: string, environmentId: string, value: EnvironmentSettings, ifMatch: string, by: string): Promise<VersionedEnvironmentSettings> {
+  /**
+   * Reads the settings, checks `ifMatch` against them, and writes what `change` makes of them (a
+   * merge patch is applied to the value read). Under `If-Match: *` a write that lost a race to
+   * another writer is read, changed and written again - the other writer's change kept. `change`
+   * returning the value it was given writes nothing (`changed` false: same ETag, nothing to audit).
+   */
+  update(
+    tenantId: string, environmentId: string, change: (current: EnvironmentSettings) => Promise<EnvironmentSettings>, ifMatch: string, by: string,
+  ): Promise<{ before: VersionedEnvironmentSettings; after: VersionedEnvironmentSettings; changed: boolean }> {
+    return writeMatchingAny(ifMatch, () => this.updateOnce(tenantId, environmentId, change, ifMatch, by));
+  }
+
+  private async updateOnce(
+    tenantId: string, environmentId: string, change: (current: EnvironmentSettings) => Promise<EnvironmentSettings>, ifMatch: string, by: string,
+  ): Promise<{ before: VersionedEnvironmentSettings; after: VersionedEnvironmentSettings; changed: boolean }> {
     const existing = await readItem<SettingsDocument>(this.container, idOf(environmentId), tenantId);
-    const current = existing?._etag ?? DEFAULT_SETTINGS_ETAG;
+    const before = toVersioned(existing);
     const stale = () => new AppError("preconditionFailed", "The environment's settings changed since you read them; read them again and retry with the new ETag.");
-    if (!ifMatchAccepts(ifMatch, current)) throw stale();
+    if (!ifMatchAccepts(ifMatch, before.etag)) throw stale();
+    const value = await change(before.value);
+    if (value === before.value) return { before, after: before, changed: false };
     const doc: SettingsDocument = {
       ...value, id: idOf(environmentId), type: "environment-settings", tenantId, environmentId: environmentId.toLowerCase(),
       updatedAt: this.now().toISOString(), updatedBy: by,
     };
     try {
       const stored = existing ? await replaceIfMatch(this.container, doc, existing._etag) : await createItem(this.container, doc);
-      return toVersioned(stored);
+      return { before, after: toVersioned(stored), changed: true };
     } catch (err) {
       // Changed or created by another request between the read and this write.
       if (err instanceof AppError && (err.kind === "conflict" || err.kind === "preconditionFailed" || err.kind === "notFound")) throw stale();

@@ -164,7 +164,9 @@ export async function writeMatchingAny<T>(ifMatch: string, write: () => Promise<
       return await write();
     } catch (err) {
       const lostRace = err instanceof AppError && err.kind === "preconditionFailed";
-      if (!lostRace || ifMatch.trim() !== "*" || attempt >= attempts) throw err;
+      if (!lostRace || ifMatch.trim() !== "*") throw err;
+      // `*` is never stale: still losing after every attempt is a busy resource, not a 412.
+      if (attempt >= attempts) throw new AppError("unavailable", "Other requests keep changing this resource; try again.", { retryAfterSeconds: 1, cause: err });
     }
   }
 }

@@ -8,7 +8,7 @@ import { auditActorOf, type AuditActor } from "./actor.js";
 import type { CatalogService } from "./catalog.js";
 import { licenseErrors } from "./errors.js";
 import { ASSIGNMENT_USER_SELECT, type AssignLicenseCall, type AssignLicenseResult, type GraphUser, type LicensingGraph } from "./graph-licensing.js";
-import { planNames, productIndex, statesOf } from "./license-state.js";
+import { directLicenses, planNames, productIndex, statesOf } from "./license-state.js";
 import type { AddLicense, BulkMode, Catalog, ChangePlan, SetPlans } from "./model.js";
 import { licenseSnapshot, planChange, productRefusal, statesAfter, type LicenseChange } from "./plan.js";
 import type { LicenseRules, LicenseRulesStore } from "./rules.js";
@@ -134,6 +134,8 @@ export interface AssignmentDeps {
 }
 
 const READ_PARALLELISM = 4;
+/** How long a change waits for an earlier change of one of its users (see run()), by how it was asked for. */
+const USER_WAIT_MS: Record<GraphMode, number> = { interactive: 20_000, "short-background": 10_000, background: 60_000 };
 /** Alerts run beside the change: a request waits for them at most this long, then they finish on their own. */
 const ALERT_WAIT_MS = 250;
 /** Failures that deserve an alert (the admin's own input mistakes are answered, not alerted). */
@@ -198,11 +200,17 @@ export class LicenseAssignments {
    * L3: a change is planned on the user's licenses as read, then sent. Two changes of one user at
    * once would both read "not held" and both send the product: Graph keeps the second's disabled
    * plans and the first admin's choice is undone unseen. So the changes of a user run one after the
-   * other, each reading what the one before made. A dry run writes nothing and waits for nobody.
+   * other within this process (not across instances), each reading the user after the one before
+   * was answered. A dry run writes nothing and waits for nobody.
    */
   private run(input: BulkChangeInput, single: boolean): Promise<BulkChangeOutcome<UserChangeResult & { intentId?: string }>> {
     if (input.dryRun) return this.runNow(input, single);
-    return this.users.runAll(input.changes.map((c) => `${input.tenantId.toLowerCase()}|${c.userId.toLowerCase()}`), () => this.runNow(input, single));
+    const keys = input.changes.map((c) => `${input.tenantId.toLowerCase()}|${c.userId.toLowerCase()}`);
+    // The wait is bounded: an admin's request answers within the HTTP limit, a claim's batch goes back to its queue.
+    return this.users.runAll(keys, () => this.runNow(input, single), {
+      maxWaitMs: USER_WAIT_MS[input.graphMode ?? "interactive"],
+      onTimeout: () => new AppError("unavailable", "Another license change of this user is still under way; nothing was changed. Try again shortly.", { retryAfterSeconds: 5 }),
+    });
   }
 
   private async runNow(input: BulkChangeInput, single: boolean): Promise<BulkChangeOutcome<UserChangeResult & { intentId?: string }>> {
@@ -236,7 +244,9 @@ export class LicenseAssignments {
     // A change refused whoever its user is (an unknown or self-service product, a plan not part of
     // its product), asked for every user: the request is refused, nothing attempted (422, not a 207
     // with the same error for each user).
-    const refusals = changes.map((c) => productRefusal(c, catalog));
+    // A product to remove is refused for the request only when no user of it holds it directly.
+    const held = new Set(prepared.flatMap((p) => (p.user ? [...directLicenses(p.user).keys()] : [])));
+    const refusals = changes.map((c) => productRefusal(c, catalog, held));
     const first = refusals[0];
     const refused = first && refusals.every((r) => r?.code === first.code && r.message === first.message) ? first : undefined;
     if (refused) {

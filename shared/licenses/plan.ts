@@ -47,10 +47,11 @@ export type PlannedChange =
 
 /**
  * What refuses a change whoever its user is (L10, unknown products and service plans): a product to
- * add, re-plan or remove that the tenant does not have, one to add or re-plan that is a self-service
- * purchase, a plan to disable that is not part of its product. Undefined when the products of the change are fine.
+ * add or re-plan that the tenant does not have, one to remove that it does not have and the user
+ * does not hold directly (`heldDirectly`), one to add or re-plan that is a self-service purchase, a
+ * plan to disable that is not part of its product. Undefined when the products of the change are fine.
  */
-export function productRefusal(change: LicenseChange, catalog: Catalog): AppError | undefined {
+export function productRefusal(change: LicenseChange, catalog: Catalog, heldDirectly: ReadonlySet<string> = new Set()): AppError | undefined {
   const products = productIndex(catalog);
   for (const a of [...(change.add ?? []), ...(change.setPlans ?? [])]) {
     const product = products.get(a.skuId);
@@ -59,17 +60,18 @@ export function productRefusal(change: LicenseChange, catalog: Catalog): AppErro
     const unknownPlan = (a.disabledPlans ?? []).find((p) => !product.servicePlans.some((sp) => sp.servicePlanId === p));
     if (unknownPlan) return licenseErrors.unknownServicePlan(a.skuId, unknownPlan);
   }
-  // The catalog holds every product of the tenant's subscribedSkus, whatever its state: a license a user holds is in it.
-  const unknownRemoved = (change.remove ?? []).find((skuId) => !products.has(skuId));
+  // A license the user holds directly can always be removed, whatever the catalog (possibly older
+  // than a purchase) says; any other product to remove must be one of the tenant's.
+  const unknownRemoved = (change.remove ?? []).find((skuId) => !products.has(skuId) && !heldDirectly.has(skuId));
   if (unknownRemoved) return licenseErrors.unknownProduct(unknownRemoved);
   return undefined;
 }
 
 export function planChange({ user, change, mode, catalog, rules, actor }: PlanInput): PlannedChange {
-  const refused = productRefusal(change, catalog);
+  const direct = directLicenses(user);
+  const refused = productRefusal(change, catalog, new Set(direct.keys()));
   if (refused) return fail(refused);
   const products = productIndex(catalog);
-  const direct = directLicenses(user);
   const inherited = groupLicenses(user);
   const plan: ChangePlan = { add: [], remove: [], unchanged: [] };
 

@@ -31,16 +31,16 @@ export async function writeSettings<K extends SettingsKind>(
 ): Promise<HttpResponseInit> {
   const ifMatch = requireIfMatch(headers);
   const auditView: SettingsView<K> = options.auditView ?? ((v) => v);
-  const before = await rt.settings.get(tenantId, kind);
-  const after = await rt.settings.put(tenantId, kind, value, ifMatch, by.objectId);
+  // `before` is what the write replaced (under If-Match: *, possibly another request's change made meanwhile).
+  const { before, ...after } = await rt.settings.put(tenantId, kind, value, ifMatch, by.objectId);
   // What follows from the saved change first: an audit write that fails must not leave it undone.
-  await options.afterChange?.(before.value, after.value);
+  await options.afterChange?.(before, after.value);
   await rt.audit.append(tenantId, {
     actor: { type: "user", id: by.objectId },
     action: `settings.${kind}.update`,
     target: { type: "settings", id: kind },
     phase: "record",
-    before: auditView(before.value),
+    before: auditView(before),
     after: auditView(after.value),
     outcome: "succeeded",
   });

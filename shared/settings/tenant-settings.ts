@@ -109,13 +109,17 @@ export class TenantSettings {
     return (await this.get(tenantId, kind)).value;
   }
 
-  /** Replaces the settings if `ifMatch` is the stored ETag (412 otherwise; `*`: whatever is stored). */
-  put<K extends SettingsKind>(tenantId: string, kind: K, value: SettingsValue<K>, ifMatch: string, by: string): Promise<VersionedSettings<K>> {
+  /**
+   * Replaces the settings if `ifMatch` is the stored ETag (412 otherwise; `*`: whatever is stored,
+   * written again on top of a concurrent change). `before`: the value it replaced.
+   */
+  put<K extends SettingsKind>(tenantId: string, kind: K, value: SettingsValue<K>, ifMatch: string, by: string): Promise<VersionedSettings<K> & { before: SettingsValue<K> }> {
     return writeMatchingAny(ifMatch, () => this.putOnce(tenantId, kind, value, ifMatch, by));
   }
 
-  private async putOnce<K extends SettingsKind>(tenantId: string, kind: K, value: SettingsValue<K>, ifMatch: string, by: string): Promise<VersionedSettings<K>> {
+  private async putOnce<K extends SettingsKind>(tenantId: string, kind: K, value: SettingsValue<K>, ifMatch: string, by: string): Promise<VersionedSettings<K> & { before: SettingsValue<K> }> {
     const existing = await readItem<SettingsDocument<K>>(this.container, kind, tenantId);
+    const before = existing ? (SETTINGS_KINDS[kind].parse(existing) as SettingsValue<K>) : SETTINGS_DEFAULTS[kind];
     const current = existing?._etag ?? DEFAULT_ETAG;
     if (!ifMatchAccepts(ifMatch, current)) {
       throw new AppError("preconditionFailed", "The settings changed since you read them; read them again and retry with the new ETag.");
@@ -133,6 +137,6 @@ export class TenantSettings {
     }
     const result: VersionedSettings<K> = { value, etag: stored._etag, updatedAt: doc.updatedAt, updatedBy: by };
     this.cache.set(`${tenantId}|${kind}`, { at: Date.now(), value: result });
-    return result;
+    return { ...result, before };
   }
 }

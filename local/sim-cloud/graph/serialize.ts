@@ -19,14 +19,20 @@ export const USER_FILTER_PROPS = [
   "mailNickname", "otherMails", "proxyAddresses",
 ] as const;
 
+/** The licenses a read shows: as they were before the last write while its replication lag lasts (settings.graph.licenseReadLagMs). */
+function readLicenses(u: UserRec) {
+  return u.licensesReadLag && Date.now() < u.licensesReadLag.until ? u.licensesReadLag.licenses : u.licenses;
+}
+
 export function userProperty(dir: Directory, u: UserRec, prop: string): unknown {
   switch (prop) {
     case "assignedLicenses":
-      return u.deletedDateTime ? [] : assignedLicensesOf(u.licensesReadLag && Date.now() < u.licensesReadLag.until ? u.licensesReadLag.licenses : u.licenses);
+      return u.deletedDateTime ? [] : assignedLicensesOf(readLicenses(u));
     case "assignedPlans":
       return assignedPlans(dir, u);
     case "licenseAssignmentStates":
-      return u.licenses.map((l) => ({
+      // A read from a replica that lags the write shows the whole license state as it was.
+      return readLicenses(u).map((l) => ({
         assignedByGroup: l.assignedByGroup,
         disabledPlans: l.disabledPlans,
         error: l.error,

@@ -6,6 +6,7 @@ import { runReclamation } from "../../../shared/autoclaim/reclaim.js";
 import type { Reservations } from "../../../shared/autoclaim/reservations.js";
 import type { LicenseAssignments } from "../../../shared/licenses/assign.js";
 import { createItem } from "../../../shared/storage/repository.js";
+import { AppError } from "../../../shared/errors/app-error.js";
 import { useLocalCosmos } from "../../support/cosmos.js";
 
 const cosmos = useLocalCosmos("reclaim");
@@ -80,5 +81,18 @@ describe("A13 reclamation leaves claims alone where the admin said so", () => {
     await optedOut.run({ autoClaimOn: true, policies: [{ id: optedOut.policyId, enabled: true }], deploymentDays: 3, reclaimAfterDays: 30 }); // idle 10 days < 30
     expect(optedOut.assignLicenses).not.toHaveBeenCalled();
     expect(await optedOut.status()).toBe("claimed");
+  });
+});
+
+describe("A13 reclamation of a license already gone", () => {
+  it.each([
+    ["the user no longer holds it", new AppError("conflict", "not held", { code: "license-not-assigned" })],
+    ["the product left the tenant", new AppError("businessRule", "not the tenant's", { code: "unknown-product" })],
+  ])("when %s, then the claim is over: marked reclaimed, not retried at every run", async (_what, refusal) => {
+    const t = await idleClaim();
+    t.assignLicenses.mockImplementation(() => Promise.reject(refusal));
+    await t.run({ autoClaimOn: true, policies: [{ id: t.policyId, enabled: true }] });
+    expect(t.assignLicenses).toHaveBeenCalledTimes(1);
+    expect(await t.status()).toBe("reclaimed");
   });
 });

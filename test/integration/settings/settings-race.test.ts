@@ -13,16 +13,20 @@ import { useLocalCosmos } from "../../support/cosmos.js";
 
 const cosmos = useLocalCosmos("settings-race");
 
-/** `container.item(...)` whose replace fails `times` times as Cosmos does when another writer got there first (412), then works. */
+/**
+ * `container.item(...)` whose replace fails `times` times as Cosmos does when another writer got
+ * there first (412), then works; `lost()` says how many times it failed.
+ */
 function replaceLosesRaces(container: ReturnType<typeof cosmos.database.container>, times: number) {
   let lost = 0;
-  return vi.spyOn(container, "item").mockImplementation((id, pk) => {
+  const spy = vi.spyOn(container, "item").mockImplementation((id, pk) => {
     const real = container.database.container(container.id).item(id, pk);
     return Object.assign(Object.create(Object.getPrototypeOf(real) as object) as typeof real, real, {
       replace: (...args: Parameters<typeof real.replace>) =>
-        lost++ < times ? Promise.reject(Object.assign(new Error("Precondition Failed"), { code: 412 })) : real.replace(...args),
+        lost < times ? (lost++, Promise.reject(Object.assign(new Error("Precondition Failed"), { code: 412 }))) : real.replace(...args),
     });
   });
+  return Object.assign(spy, { lost: () => lost });
 }
 
 describe("a settings write that loses a race after its If-Match check", () => {
@@ -57,6 +61,8 @@ describe("a settings write that loses a race after its If-Match check", () => {
     try {
       const written = await settings.put(tenantId, "automation", { paused: false }, "*", "admin");
       expect(written.value).toEqual({ paused: false });
+      expect(written.before).toEqual({ paused: true });
+      expect(replace.lost()).toBe(2);
     } finally {
       replace.mockRestore();
     }
@@ -67,11 +73,6 @@ describe("a settings write that loses a race after its If-Match check", () => {
 describe("If-Match: * on the other versioned resources", () => {
   const audit = { append: () => Promise.resolve({}) } as unknown as AuditLog;
   it.each([
-    ["an environment's settings", "settings", async (container: ReturnType<typeof cosmos.database.container>, tenantId: string) => {
-      const store = new EnvironmentSettingsStore(container);
-      await store.put(tenantId, "env-1", { syncEnabled: false, massDisableThresholdPercent: null, defaultSecurityRoleIds: [] }, '"default"', "admin");
-      return () => store.put(tenantId, "env-1", { syncEnabled: true, massDisableThresholdPercent: null, defaultSecurityRoleIds: [] }, "*", "admin");
-    }],
     ["the license rules", "settings", async (container: ReturnType<typeof cosmos.database.container>, tenantId: string) => {
       const store = new LicenseRulesStore(container, audit);
       await store.replace(tenantId, { mutuallyExclusive: [], prerequisites: [] }, "*", { type: "user", id: "admin", directoryRoles: [] });
@@ -82,12 +83,68 @@ describe("If-Match: * on the other versioned resources", () => {
       const policy = await store.create(tenantId, { name: "P", appId: KNOWN_APPS.powerBi.appId, products: [{ skuId: randomUUID(), disabledPlans: [] }], enabled: true }, "admin");
       return () => store.update(tenantId, policy.id, { name: "Q" }, "*", "admin");
     }],
+    ["a policy's delete", "policies", async (container: ReturnType<typeof cosmos.database.container>, tenantId: string) => {
+      const store = new PolicyStore(container, () => new Date(), 0);
+      const policy = await store.create(tenantId, { name: "P", appId: KNOWN_APPS.powerBi.appId, products: [{ skuId: randomUUID(), disabledPlans: [] }], enabled: true }, "admin");
+      return () => store.delete(tenantId, policy.id, "*");
+    }],
   ])("when a write of %s under If-Match: * loses a race, then it is made again on top", async (_what, name, arrange) => {
     const container = cosmos.database.container(name);
     const write = await arrange(container, randomUUID());
     const replace = replaceLosesRaces(container, 2);
     try {
       await expect(write()).resolves.toBeDefined();
+      expect(replace.lost()).toBe(2);
+    } finally {
+      replace.mockRestore();
+    }
+  });
+});
+
+describe("a merge patch of an environment's settings under If-Match: * that loses a race", () => {
+  it("when another writer changed another field meanwhile, then the patch is merged into that version: both changes are kept", async () => {
+    const container = cosmos.database.container("settings");
+    const store = new EnvironmentSettingsStore(container);
+    const tenantId = randomUUID();
+    await store.put(tenantId, "env-1", { syncEnabled: false, massDisableThresholdPercent: null, defaultSecurityRoleIds: [] }, '"default"', "admin");
+    // The first replace meets another admin's change of the threshold (made just before it), and loses.
+    let raced = false;
+    const spy = vi.spyOn(container, "item").mockImplementation((id, pk) => {
+      const real = container.database.container(container.id).item(id, pk);
+      return Object.assign(Object.create(Object.getPrototypeOf(real) as object) as typeof real, real, {
+        replace: async (...args: Parameters<typeof real.replace>) => {
+          if (raced) return real.replace(...args);
+          raced = true;
+          const { resource } = await real.read<Record<string, unknown>>();
+          await real.replace({ ...resource!, massDisableThresholdPercent: 42 });
+          throw Object.assign(new Error("Precondition Failed"), { code: 412 });
+        },
+      });
+    });
+    let result;
+    try {
+      result = await store.update(tenantId, "env-1", (current) => Promise.resolve({ ...current, syncEnabled: true }), "*", "admin");
+    } finally {
+      spy.mockRestore();
+    }
+    expect(raced).toBe(true);
+    expect(result.before.value.massDisableThresholdPercent).toBe(42);
+    expect((await store.get(tenantId, "env-1")).value).toMatchObject({ syncEnabled: true, massDisableThresholdPercent: 42 });
+  });
+});
+
+describe("If-Match: * that keeps losing", () => {
+  it("when every attempt loses a race, then 503 with Retry-After (a busy resource), not 412 (a * is never stale)", async () => {
+    const container = cosmos.database.container("settings");
+    const settings = new TenantSettings(container);
+    const tenantId = randomUUID();
+    await settings.put(tenantId, "automation", { paused: true }, '"default"', "admin");
+    const replace = replaceLosesRaces(container, 100);
+    try {
+      const err = await settings.put(tenantId, "automation", { paused: false }, "*", "admin").catch((e: unknown) => e);
+      expect((err as AppError).status).toBe(503);
+      expect((err as AppError).retryAfterSeconds).toBe(1);
+      expect(replace.lost()).toBe(5);
     } finally {
       replace.mockRestore();
     }
@@ -106,6 +163,7 @@ describe("PUT /tenants/{tenantId} without If-Match while others write the tenant
     try {
       const done = await registry.onboard(tenantId, { displayName: "second" }, by);
       expect(done.tenant.displayName).toBe("second");
+      expect(replace.lost()).toBe(4);
     } finally {
       replace.mockRestore();
     }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { KeyedQueue } from "../../../shared/concurrency/keyed-queue.js";
 
 /** A task that records when it starts and finishes, and finishes when told. */
@@ -46,5 +46,31 @@ describe("KeyedQueue.runAll", () => {
     const next = q.runAll(["y"], () => Promise.resolve("ran"));
     await expect(failed).rejects.toThrow("boom");
     expect(await next).toBe("ran");
+  });
+
+  it("when a task waits longer than its bound for an earlier one, then it does not run and its caller gets the timeout's error; the next task still waits for the earlier one", async () => {
+    vi.useFakeTimers();
+    try {
+      const q = new KeyedQueue();
+      const log: string[] = [];
+      const first = gated(log, "first");
+      const running = q.runAll(["u"], first.task);
+      const bounded = q.runAll(["u"], () => Promise.resolve("never"), { maxWaitMs: 1000, onTimeout: () => new Error("busy") });
+      const after = q.runAll(["u"], () => Promise.resolve(log.push("after ran")));
+      await vi.advanceTimersByTimeAsync(1000);
+      await expect(bounded).rejects.toThrow("busy");
+      expect(log).toEqual(["first start"]); // "after" still waits for "first"
+      first.open();
+      await running;
+      await after;
+      expect(log).toEqual(["first start", "first end", "after ran"]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("when nothing of its keys is queued, then a bounded task runs at once (no timer)", async () => {
+    const q = new KeyedQueue();
+    expect(await q.runAll(["v"], () => Promise.resolve("now"), { maxWaitMs: 1 })).toBe("now");
   });
 });

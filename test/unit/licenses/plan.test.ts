@@ -72,6 +72,8 @@ describe("planChange (L3-L10, L15)", () => {
     expect(code(plan([], { add: [{ skuId: S.selfService }] }))).toBe("self-service-subscription");
     expect(code(plan([direct(S.selfService)], { remove: [S.selfService] }))).toBe("self-service-subscription");
     expect(code(plan([], { remove: ["90000000-0000-4000-8000-000000000009"] }))).toBe("unknown-product");
+    // A license the user holds directly is removed even when the catalog does not know its product.
+    expect(code(plan([direct("90000000-0000-4000-8000-000000000009")], { remove: ["90000000-0000-4000-8000-000000000009"] }))).toBe("ok");
   });
 
   it("when the user has no usage location, then adding is refused (L8) but removing is not", () => {
