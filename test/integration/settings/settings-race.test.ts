@@ -13,17 +13,24 @@ import { useLocalCosmos } from "../../support/cosmos.js";
 
 const cosmos = useLocalCosmos("settings-race");
 
+type Item = ReturnType<ReturnType<typeof cosmos.database.container>["item"]>;
+
 /**
  * `container.item(...)` whose replace fails `times` times as Cosmos does when another writer got
- * there first (412), then works; `lost()` says how many times it failed.
+ * there first (412), then works; `lost()` says how many times it failed. `otherWriter`, when given,
+ * makes the other writer's change to the item just before each lost replace.
  */
-function replaceLosesRaces(container: ReturnType<typeof cosmos.database.container>, times: number) {
+function replaceLosesRaces(container: ReturnType<typeof cosmos.database.container>, times: number, otherWriter?: (item: Item) => Promise<unknown>) {
   let lost = 0;
   const spy = vi.spyOn(container, "item").mockImplementation((id, pk) => {
     const real = container.database.container(container.id).item(id, pk);
     return Object.assign(Object.create(Object.getPrototypeOf(real) as object) as typeof real, real, {
-      replace: (...args: Parameters<typeof real.replace>) =>
-        lost < times ? (lost++, Promise.reject(Object.assign(new Error("Precondition Failed"), { code: 412 }))) : real.replace(...args),
+      replace: async (...args: Parameters<typeof real.replace>) => {
+        if (lost >= times) return real.replace(...args);
+        lost++;
+        await otherWriter?.(real);
+        throw Object.assign(new Error("Precondition Failed"), { code: 412 });
+      },
     });
   });
   return Object.assign(spy, { lost: () => lost });
@@ -36,12 +43,7 @@ describe("a settings write that loses a race after its If-Match check", () => {
     const tenantId = randomUUID();
     const first = await settings.put(tenantId, "automation", { paused: true }, '"default"', "admin");
     // The replace meets a changed document (Cosmos answers 412).
-    const replace = vi.spyOn(container, "item").mockImplementation((id, pk) => {
-      const real = container.database.container(container.id).item(id, pk);
-      return Object.assign(Object.create(Object.getPrototypeOf(real) as object) as typeof real, real, {
-        replace: () => Promise.reject(Object.assign(new Error("Precondition Failed"), { code: 412 })),
-      });
-    });
+    const replace = replaceLosesRaces(container, Number.POSITIVE_INFINITY);
     try {
       const err = await settings.put(tenantId, "automation", { paused: false }, first.etag, "admin").catch((e: unknown) => e);
       expect(err).toBeInstanceOf(AppError);
@@ -108,26 +110,17 @@ describe("a merge patch of an environment's settings under If-Match: * that lose
     const tenantId = randomUUID();
     await store.put(tenantId, "env-1", { syncEnabled: false, massDisableThresholdPercent: null, defaultSecurityRoleIds: [] }, '"default"', "admin");
     // The first replace meets another admin's change of the threshold (made just before it), and loses.
-    let raced = false;
-    const spy = vi.spyOn(container, "item").mockImplementation((id, pk) => {
-      const real = container.database.container(container.id).item(id, pk);
-      return Object.assign(Object.create(Object.getPrototypeOf(real) as object) as typeof real, real, {
-        replace: async (...args: Parameters<typeof real.replace>) => {
-          if (raced) return real.replace(...args);
-          raced = true;
-          const { resource } = await real.read<Record<string, unknown>>();
-          await real.replace({ ...resource!, massDisableThresholdPercent: 42 });
-          throw Object.assign(new Error("Precondition Failed"), { code: 412 });
-        },
-      });
+    const replace = replaceLosesRaces(container, 1, async (item) => {
+      const { resource } = await item.read<Record<string, unknown>>();
+      await item.replace({ ...resource!, massDisableThresholdPercent: 42 });
     });
     let result;
     try {
       result = await store.update(tenantId, "env-1", (current) => Promise.resolve({ ...current, syncEnabled: true }), "*", "admin");
     } finally {
-      spy.mockRestore();
+      replace.mockRestore();
     }
-    expect(raced).toBe(true);
+    expect(replace.lost()).toBe(1);
     expect(result.before.value.massDisableThresholdPercent).toBe(42);
     expect((await store.get(tenantId, "env-1")).value).toMatchObject({ syncEnabled: true, massDisableThresholdPercent: 42 });
   });
