@@ -1,5 +1,5 @@
 import { environmentPolicy } from "./environment-types.js";
-import { licenseStanding } from "./licensing.js";
+import { licenseStanding, type LicenseStanding } from "./licensing.js";
 import type { DirectoryUser, PlatformEnvironment, RecordKind, TenantFacts } from "./model.js";
 
 /**
@@ -112,7 +112,8 @@ export function evaluateEligibility(input: EligibilityInput): Eligibility {
     ...(!enabled && { lever: "Allow sign-in for the user in Entra ID (unblock the account)." }),
   }));
 
-  rules.push(licenseRule(input, { adminRoles, nonInteractive }));
+  const standing = licenseStanding(user?.licenses ?? [], tenant);
+  rules.push(licenseRule(input, { adminRoles, nonInteractive, standing }));
   rules.push(groupRule(input, { adminRoles, tenantAdmin }));
 
   // A Developer environment whose creator the platform does not name: no user can be shown to be
@@ -162,7 +163,7 @@ export function evaluateEligibility(input: EligibilityInput): Eligibility {
   }
 
   const keepRules = rules.filter((r) => !r.addOnly);
-  const licensed = licenseStanding(user?.licenses ?? [], tenant).granting.length > 0;
+  const licensed = standing.granting.length > 0;
   return {
     rules,
     addInBackground: rules.every((r) => r.passed),
@@ -179,10 +180,10 @@ const USER_RULES = new Set<RuleId>(["D2.accountEnabled", "D2.license", "D2.secur
 
 function licenseRule(
   input: EligibilityInput,
-  ctx: { adminRoles: AdminRole[]; nonInteractive: boolean },
+  ctx: { adminRoles: AdminRole[]; nonInteractive: boolean; standing: LicenseStanding },
 ): RuleResult {
   const { user, tenant, environment: env } = input;
-  const standing = licenseStanding(user?.licenses ?? [], tenant);
+  const { standing } = ctx;
   const guest = user?.userType === "Guest";
   const data = {
     userType: user?.userType ?? null,

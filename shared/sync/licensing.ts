@@ -93,6 +93,8 @@ export interface LicenseStanding {
   grantingPlansDisabled: { product: string; skuId: string; servicePlanIds: string[] }[];
 }
 
+const NO_PLANS: ReadonlySet<string> = new Set();
+
 /** Sorts a user's licenses by what they give in Dataverse; disabled plans and unusable products give nothing. */
 export function licenseStanding(licenses: readonly AssignedLicense[], tenant: Pick<TenantFacts, "skus">): LicenseStanding {
   const standing: LicenseStanding = { granting: [], freeDataverseOnly: [], other: [], grantingPlansDisabled: [] };
@@ -103,7 +105,7 @@ export function licenseStanding(licenses: readonly AssignedLicense[], tenant: Pi
       standing.other.push(name);
       continue;
     }
-    const disabled = new Set(license.disabledPlans.map((p) => p.toLowerCase()));
+    const disabled = license.disabledPlans.length === 0 ? NO_PLANS : new Set(license.disabledPlans.map((p) => p.toLowerCase()));
     let grants = false;
     let free = false;
     const grantingOff: string[] = [];

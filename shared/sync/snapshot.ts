@@ -45,7 +45,9 @@ export function applyStagedUser(existing: DirectoryUser | undefined, staged: Sta
   const base = existing ?? emptyUser(staged.id);
   const merged: DirectoryUser = { ...base };
   delete merged.removed;
-  for (const [key, value] of Object.entries(staged) as [keyof DirectoryUser, unknown][]) {
+  // for...in, not Object.entries: this runs for every user of a full cycle.
+  for (const key in staged) {
+    const value = (staged as Record<string, unknown>)[key];
     if (key === "id" || key === "groups" || key === "mailHistory" || key === "removed" || value === undefined) continue;
     (merged as Record<string, unknown>)[key] = value;
   }

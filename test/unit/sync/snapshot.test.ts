@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { FULL_LISTING } from "../../../shared/sync/documents.js";
-import { membershipChangesOf, stagedUserOf } from "../../../shared/sync/directory-reader.js";
+import type { Client } from "@microsoft/microsoft-graph-client";
+import { membershipChangesOf, readUsersDeltaPage, stagedUserOf } from "../../../shared/sync/directory-reader.js";
 import type { DirectoryUser } from "../../../shared/sync/model.js";
 import {
   applyStagedUser, bucketOf, chooseBucketCount, fold, needsAllBuckets, pendingByBucket, toBuckets, type PendingMemberships,
@@ -19,6 +20,21 @@ describe("users/delta entries", () => {
     expect(stagedUserOf({ id: "A", jobTitle: "Lead", businessPhones: ["+1", "+2"], assignedLicenses: [{ skuId: "ABC", disabledPlans: ["P"] }] })).toEqual({
       id: "a", jobTitle: "Lead", businessPhone: "+1", licenses: [{ skuId: "abc", disabledPlans: ["p"] }],
     });
+  });
+
+  const pageClient = (page: unknown) => ({ api: () => ({ get: () => Promise.resolve(page) }) }) as unknown as Client;
+
+  it("when a page lists objects, then they are staged and its links kept", async () => {
+    const page = await readUsersDeltaPage(pageClient({ value: [{ id: "A", accountEnabled: true }, { noId: 1 }], "@odata.nextLink": "next" }), "/users/delta");
+    expect(page).toEqual({ items: [{ id: "a", accountEnabled: true }], nextLink: "next", deltaLink: null });
+  });
+
+  it.each([
+    ["an entry that is not an object", { value: [{ id: "A" }, "B"] }],
+    ["an entry that is an array", { value: [[{ id: "A" }]] }],
+    ["a value that is not a list", { value: { id: "A" } }],
+  ])("when a page has %s, then it is refused as Graph's unexpected answer (nothing staged)", async (_what, page) => {
+    await expect(readUsersDeltaPage(pageClient(page), "/users/delta")).rejects.toMatchObject({ kind: "upstream", message: expect.stringContaining("unexpected delta page") });
   });
 });
 
