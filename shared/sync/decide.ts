@@ -72,8 +72,7 @@ export function decide(s: Situation): Decision {
     }
     if (e.addOnDemand) {
       // D5: a Dataverse for Teams environment takes users at their first access only, not through the API.
-      const apiAdds = e.rules.find((r) => r.id === "D5.addPath")?.data.apiAdds !== false;
-      return { action: null, skipped: `eligible only for an on-demand add (${apiAdds ? "first access or the API" : "at the user's first access only"})`, lockInternalEmail: false };
+      return { action: null, skipped: `eligible only for an on-demand add (${e.apiAdds ? "first access or the API" : "at the user's first access only"})`, lockInternalEmail: false };
     }
     return { action: null, lockInternalEmail: false };
   }

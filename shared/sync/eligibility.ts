@@ -52,6 +52,8 @@ export interface Eligibility {
   /** D8: read-write for licensed users, administrative for admins without a license. */
   accessMode: "readWrite" | "administrative";
   adminRoles: AdminRole[];
+  /** D5: the environment's type lets an admin add users through the API (not only at their first access). */
+  apiAdds: boolean;
 }
 
 export interface EligibilityInput {
@@ -67,7 +69,16 @@ export interface EligibilityInput {
    * on-demand add by whichever path the environment's type allows.
    */
   addPath?: AddPath;
+  /**
+   * false: only the verdicts (each rule's id, title and outcome; no data, exception or lever). The
+   * periodic sync judges every user of a full cycle and reads nothing else; the explanation costs
+   * several times the verdict. Diagnostics and on-demand adds explain (the default).
+   */
+  explain?: boolean;
 }
+
+/** The data of a rule judged without explanation. */
+const NOT_EXPLAINED: Record<string, unknown> = Object.freeze({});
 
 export function adminRolesOf(userId: string, tenant: Pick<TenantFacts, "admins">): AdminRole[] {
   const roles: AdminRole[] = [];
@@ -77,9 +88,6 @@ export function adminRolesOf(userId: string, tenant: Pick<TenantFacts, "admins">
   return roles;
 }
 
-function rule(r: RuleResult): RuleResult {
-  return r;
-}
 
 export function evaluateEligibility(input: EligibilityInput): Eligibility {
   const { user, userId, tenant, environment: env } = input;
@@ -88,33 +96,34 @@ export function evaluateEligibility(input: EligibilityInput): Eligibility {
   const tenantAdmin = adminRoles.includes("Global Administrator") || adminRoles.includes("Power Platform Administrator");
   const anyAdmin = adminRoles.length > 0;
   const nonInteractive = input.record?.kind === "nonInteractive";
+  const explain = input.explain !== false;
   const rules: RuleResult[] = [];
 
   const removed = user === null ? "hard" : (user.removed ?? null);
-  rules.push(rule({
+  rules.push({
     id: "D2.notDeleted",
     title: "The user exists in Entra ID and is not deleted or soft-deleted",
     passed: removed === null,
     passedOnDemand: removed === null,
-    data: { removed: removed ?? "no" },
-    ...(removed !== null && {
+    data: explain ? { removed: removed ?? "no" } : NOT_EXPLAINED,
+    ...(explain && removed !== null && {
       lever: removed === "soft" ? "Restore the user in Entra ID (soft-deleted users can be restored for 30 days)." : "Entra ID has no user with this id: deleted for good (past the 30 days of deleted items), or the id is wrong. Nothing in this product brings it back.",
     }),
-  }));
+  });
 
   const enabled = user?.accountEnabled ?? false;
-  rules.push(rule({
+  rules.push({
     id: "D2.accountEnabled",
     title: "The user's account is enabled (sign-in allowed) in Entra ID",
     passed: enabled,
     passedOnDemand: enabled,
-    data: { accountEnabled: user?.accountEnabled ?? null },
-    ...(!enabled && { lever: "Allow sign-in for the user in Entra ID (unblock the account)." }),
-  }));
+    data: explain ? { accountEnabled: user?.accountEnabled ?? null } : NOT_EXPLAINED,
+    ...(explain && !enabled && { lever: "Allow sign-in for the user in Entra ID (unblock the account)." }),
+  });
 
   const standing = licenseStanding(user?.licenses ?? [], tenant);
-  rules.push(licenseRule(input, { adminRoles, nonInteractive, standing }));
-  rules.push(groupRule(input, { adminRoles, tenantAdmin }));
+  rules.push(licenseRule(input, { adminRoles, nonInteractive, standing, explain }));
+  rules.push(groupRule(input, { adminRoles, tenantAdmin, explain }));
 
   // A Developer environment whose creator the platform does not name: no user can be shown to be
   // its creator, so no one is added or re-enabled - and no record is disabled on that account (the
@@ -122,40 +131,40 @@ export function evaluateEligibility(input: EligibilityInput): Eligibility {
   const creatorUnknown = policy.usersAllowed && policy.onlyCreator && env.createdBy === null;
   const isCreator = env.createdBy !== null && env.createdBy.toLowerCase() === userId.toLowerCase();
   const envOk = policy.usersAllowed && (!policy.onlyCreator || isCreator);
-  rules.push(rule({
+  rules.push({
     id: "D5.environment",
     title: "The environment's type allows this user",
     passed: envOk,
     passedOnDemand: envOk,
-    data: { type: env.type, hasDataverse: env.dataverse !== null, ...(policy.onlyCreator && { createdBy: env.createdBy, creatorKnown: !creatorUnknown }) },
+    data: explain ? { type: env.type, hasDataverse: env.dataverse !== null, ...(policy.onlyCreator && { createdBy: env.createdBy, creatorKnown: !creatorUnknown }) } : NOT_EXPLAINED,
     ...(creatorUnknown && { addOnly: true }),
-    ...(!envOk && {
+    ...(explain && !envOk && {
       lever: !policy.usersAllowed
         ? "The environment has no Dataverse database: add one in the Power Platform admin center before it can have users."
         : creatorUnknown
           ? "The platform does not name the environment's creator (the Power Platform admin API gives no Entra object id for it), so this Developer environment gets no users from this product; existing records are not disabled on this rule."
           : "A Developer environment has only its creator as a user.",
     }),
-  }));
+  });
 
   const pathOnDemand = policy.usersAllowed && (input.addPath !== "api" || policy.apiAdds);
-  rules.push(rule({
+  rules.push({
     id: "D5.addPath",
     title: "How users join this type of environment",
     passed: policy.backgroundAdds,
     passedOnDemand: pathOnDemand,
     addOnly: true,
-    data: { type: env.type, periodicSyncAdds: policy.backgroundAdds, apiAdds: policy.apiAdds, ...(input.addPath && { addPath: input.addPath }) },
-    ...(policy.usersAllowed && !policy.apiAdds && {
+    data: explain ? { type: env.type, periodicSyncAdds: policy.backgroundAdds, apiAdds: policy.apiAdds, ...(input.addPath && { addPath: input.addPath }) } : NOT_EXPLAINED,
+    ...(explain && policy.usersAllowed && !policy.apiAdds && {
       lever: `${policy.summary} The user is added when they first open the environment (in Teams); neither the periodic sync nor an admin through the API can add them.`,
     }),
-    ...(policy.usersAllowed && policy.apiAdds && !policy.backgroundAdds && {
+    ...(explain && policy.usersAllowed && policy.apiAdds && !policy.backgroundAdds && {
       lever: `${policy.summary} Add the user with POST …/environments/${env.id}/users, or let the user open the environment.`,
     }),
-  }));
+  });
 
   // A removed user's account, licenses and groups cannot be changed, only judged again after a restore.
-  if (removed !== null) {
+  if (explain && removed !== null) {
     const lever = removed === "soft"
       ? "Restore the user in Entra ID first: its account, licenses and group memberships come back with it, and this rule is judged again."
       : "None: Entra ID has no such user (see D2.notDeleted).";
@@ -172,6 +181,7 @@ export function evaluateEligibility(input: EligibilityInput): Eligibility {
     keep: keepRules.every((r) => r.passedOnDemand),
     accessMode: !licensed && anyAdmin ? "administrative" : "readWrite",
     adminRoles,
+    apiAdds: policy.apiAdds,
   };
 }
 
@@ -180,12 +190,12 @@ const USER_RULES = new Set<RuleId>(["D2.accountEnabled", "D2.license", "D2.secur
 
 function licenseRule(
   input: EligibilityInput,
-  ctx: { adminRoles: AdminRole[]; nonInteractive: boolean; standing: LicenseStanding },
+  ctx: { adminRoles: AdminRole[]; nonInteractive: boolean; standing: LicenseStanding; explain: boolean },
 ): RuleResult {
   const { user, tenant, environment: env } = input;
   const { standing } = ctx;
   const guest = user?.userType === "Guest";
-  const data = {
+  const data = !ctx.explain ? NOT_EXPLAINED : {
     userType: user?.userType ?? null,
     grantingLicenses: standing.granting,
     freeDataversePlanLicenses: standing.freeDataverseOnly,
@@ -206,7 +216,7 @@ function licenseRule(
     : ctx.nonInteractive
       ? "Non-interactive users need no license"
       : undefined;
-  if (strictException) return { ...base, passed: true, passedOnDemand: true, exception: strictException };
+  if (strictException) return { ...base, passed: true, passedOnDemand: true, ...(ctx.explain && { exception: strictException }) };
   // D2: a guest needs a license of this tenant. The free Dataverse plan of a Microsoft 365 license
   // the guest holds here is one; the environment's app passes and a tenant-level Marketing license are not.
   const onDemandException = standing.freeDataverseOnly.length > 0
@@ -216,6 +226,7 @@ function licenseRule(
       : tenant.marketing && !guest
         ? "On-demand adds: the tenant has a tenant-level Marketing license"
         : undefined;
+  if (!ctx.explain) return { ...base, passed: false, passedOnDemand: onDemandException !== undefined };
   // A license that would grant access with its Dataverse plans switched off: turning them back on is the lever, not another license.
   const off = standing.grantingPlansDisabled[0];
   const lever = off
@@ -227,18 +238,19 @@ function licenseRule(
   return { ...base, passed: false, passedOnDemand: false, lever };
 }
 
-function groupRule(input: EligibilityInput, ctx: { adminRoles: AdminRole[]; tenantAdmin: boolean }): RuleResult {
+function groupRule(input: EligibilityInput, ctx: { adminRoles: AdminRole[]; tenantAdmin: boolean; explain: boolean }): RuleResult {
   const { user, tenant, environment: env } = input;
   const groupId = env.dataverse?.securityGroupId?.toLowerCase() ?? null;
   const base = { id: "D2.securityGroup" as const, title: "The user is a direct member of the environment's security group (when one is set)" };
-  if (!groupId) return { ...base, passed: true, passedOnDemand: true, data: { securityGroupId: null } };
+  if (!groupId) return { ...base, passed: true, passedOnDemand: true, data: ctx.explain ? { securityGroupId: null } : NOT_EXPLAINED };
   const member = user?.groups.includes(groupId) ?? false;
   const owner = (tenant.owners[groupId] ?? []).includes(input.userId.toLowerCase());
-  const data = { securityGroupId: groupId, directMember: member, owner, adminRoles: ctx.adminRoles };
+  const data = ctx.explain ? { securityGroupId: groupId, directMember: member, owner, adminRoles: ctx.adminRoles } : NOT_EXPLAINED;
   if (member) return { ...base, passed: true, passedOnDemand: true, data };
   if (ctx.tenantAdmin) {
-    return { ...base, passed: true, passedOnDemand: true, data, exception: "Global and Power Platform administrators are exempt from the security group" };
+    return { ...base, passed: true, passedOnDemand: true, data, ...(ctx.explain && { exception: "Global and Power Platform administrators are exempt from the security group" }) };
   }
+  if (!ctx.explain) return { ...base, passed: false, passedOnDemand: owner, data };
   const lever = `Add the user as a direct member of security group ${groupId} (members of nested groups do not count${
     ctx.adminRoles.includes("Dynamics 365 Administrator") ? "; Dynamics 365 administrators are not exempt" : ""
   }).`;

@@ -357,7 +357,7 @@ class EnvironmentRun {
     for (const action of disables) {
       const row = rows.get(action.userId) ?? null;
       const user = users.get(action.userId) ?? null;
-      const eligibility = evaluateEligibility({ user, userId: action.userId, tenant: facts, environment, record: row ? { kind: recordKind(row) } : null });
+      const eligibility = evaluateEligibility({ user, userId: action.userId, tenant: facts, environment, record: row ? { kind: recordKind(row) } : null, explain: false });
       const decision = decide({
         userId: action.userId, user, row, eligibility, internalEmailLocked: false,
         recordNewerThanSnapshot: recordNewerThanSnapshot(row, user, parseTime(directory.doc.usersReadAt ?? directory.doc.lastCycleAt)),

@@ -94,7 +94,7 @@ export function planRun(input: PlanInput): Plan {
       continue;
     }
     const user = input.users.get(userId) ?? null;
-    const eligibility = evaluateEligibility({ user, userId, tenant: input.facts, environment: input.environment, record: row ? { kind: recordKind(row) } : null });
+    const eligibility = evaluateEligibility({ user, userId, tenant: input.facts, environment: input.environment, record: row ? { kind: recordKind(row) } : null, explain: false });
     const decision = decide({
       userId, user, row, eligibility, internalEmailLocked: input.locks.has(userId), accessModePin: input.pins?.get(userId)?.accessMode ?? null,
       recordNewerThanSnapshot: recordNewerThanSnapshot(row, user, input.snapshotReadAt),

@@ -205,3 +205,58 @@ describe("D5 environment types", () => {
     expect(e.rules.find((r) => r.id === "D5.environment")?.lever).toMatch(/no Dataverse database/);
   });
 });
+
+describe("judging without explanation (the periodic sync: explain: false)", () => {
+  const ME = "9f000000-0000-4000-8000-0000000000aa";
+  const users: [string, DirectoryUser | null][] = [
+    ["a licensed member", user({ id: ME })],
+    ["a disabled account", user({ id: ME, accountEnabled: false })],
+    ["a soft-deleted user", user({ id: ME, removed: "soft" })],
+    ["a user Entra does not know", null],
+    ["a guest with the free Dataverse plan only", user({ id: ME, userType: "Guest", licenses: [{ skuId: SKUS.m365FreeDataverse, disabledPlans: [] }] })],
+    ["an unlicensed guest", user({ id: ME, userType: "Guest", ...unlicensed })],
+    ["an unlicensed member", user({ id: ME, ...unlicensed })],
+    ["a license with its access plan disabled", user({ id: ME, licenses: [{ skuId: SKUS.powerApps, disabledPlans: [PLANS.powerApps] }] })],
+    ["a suspended product only", user({ id: ME, licenses: [{ skuId: SKUS.suspended, disabledPlans: [] }] })],
+    ["a licensed user outside the group", user({ id: ME, groups: [] })],
+    ["an unlicensed user outside the group", user({ id: ME, groups: [], ...unlicensed })],
+  ];
+  const tenants = [
+    ["no admins", facts()],
+    ["the user a Global Administrator and the group's owner, a Marketing license", facts({ admins: { global: [ME], powerPlatform: [], dynamics: [] }, owners: { [GROUP]: [ME] }, marketing: true })],
+    ["the user a Dynamics 365 Administrator", facts({ admins: { global: [], powerPlatform: [], dynamics: [ME] } })],
+    ["the user the group's owner", facts({ owners: { [GROUP]: [ME] } })],
+  ] as const;
+  const environments = [
+    environment(),
+    environment({ appPassCapacity: true }, { securityGroupId: null }),
+    environment({ type: "Sandbox" }),
+    environment({ type: "Trial" }),
+    environment({ type: "Developer", createdBy: ME }),
+    environment({ type: "Developer", createdBy: null }),
+    environment({ type: "Teams" }),
+    environment({ type: "Default" }),
+    environment({}, null),
+  ];
+  const verdict = (e: ReturnType<typeof evaluate>) => ({
+    ...e,
+    rules: e.rules.map((r) => ({ id: r.id, title: r.title, passed: r.passed, passedOnDemand: r.passedOnDemand, addOnly: r.addOnly })),
+  });
+
+  it.each(users)("when the user is %s, then in every tenant, environment type and record kind the verdicts are those of the explained judgement", (_what, u) => {
+    let judged = 0;
+    for (const [, tenant] of tenants) {
+      for (const env of environments) {
+        for (const record of [null, { kind: "regular" as const }, { kind: "nonInteractive" as const }]) {
+          const input = { user: u, userId: ME, tenant, environment: env, record };
+          const explained = evaluateEligibility(input);
+          const quiet = evaluateEligibility({ ...input, explain: false });
+          expect(verdict(quiet)).toEqual(verdict(explained));
+          expect(quiet.rules.every((r) => r.lever === undefined && r.exception === undefined && Object.keys(r.data).length === 0)).toBe(true);
+          judged++;
+        }
+      }
+    }
+    expect(judged).toBe(tenants.length * environments.length * 3);
+  });
+});
