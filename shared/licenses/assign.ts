@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { AppError } from "../errors/app-error.js";
 import type { AuditLog, AuditRecord } from "../audit/audit-log.js";
 import { MAX_BATCH_ITEMS } from "../clients/graph-batch.js";
+import type { UserChangeLocks } from "./user-locks.js";
 import { KeyedQueue } from "../concurrency/keyed-queue.js";
 import type { GraphMode } from "../clients/graph.js";
 import { auditActorOf, type AuditActor } from "./actor.js";
@@ -131,6 +132,8 @@ export interface AssignmentDeps {
   audit: AuditLog;
   graph(tenantId: string, mode: GraphMode): LicensingGraph;
   alerts?: LicenseAlertSink;
+  /** A user's changes across instances (user-locks.ts); without it, only within this process. */
+  locks?: UserChangeLocks;
 }
 
 const READ_PARALLELISM = 4;
@@ -200,17 +203,34 @@ export class LicenseAssignments {
    * L3: a change is planned on the user's licenses as read, then sent. Two changes of one user at
    * once would both read "not held" and both send the product: Graph keeps the second's disabled
    * plans and the first admin's choice is undone unseen. So the changes of a user run one after the
-   * other within this process (not across instances), each reading the user after the one before
-   * was answered. A dry run writes nothing and waits for nobody.
+   * other, each reading the user after the one before was answered: within this process in order
+   * (a queue per user), and across instances through a lock per user in Cosmos (`deps.locks`),
+   * taken after this process's queue let the change through. A dry run writes nothing and waits
+   * for nobody.
    */
   private run(input: BulkChangeInput, single: boolean): Promise<BulkChangeOutcome<UserChangeResult & { intentId?: string }>> {
     if (input.dryRun) return this.runNow(input, single);
-    const keys = input.changes.map((c) => `${input.tenantId.toLowerCase()}|${c.userId.toLowerCase()}`);
+    const userIds = input.changes.map((c) => c.userId.toLowerCase());
+    const keys = userIds.map((u) => `${input.tenantId.toLowerCase()}|${u}`);
     // The wait is bounded: an admin's request answers within the HTTP limit, a claim's batch goes back to its queue.
-    return this.users.runAll(keys, () => this.runNow(input, single), {
-      maxWaitMs: USER_WAIT_MS[input.graphMode ?? "interactive"],
-      onTimeout: () => new AppError("unavailable", "Another license change of this user is still under way; nothing was changed. Try again shortly.", { retryAfterSeconds: 5 }),
-    });
+    const maxWaitMs = USER_WAIT_MS[input.graphMode ?? "interactive"];
+    const deadline = Date.now() + maxWaitMs;
+    const { locks } = this.deps;
+    return this.users.runAll(
+      keys,
+      async () => {
+        const release = locks ? await locks.acquire(input.tenantId, userIds, deadline) : undefined;
+        try {
+          return await this.runNow(input, single);
+        } finally {
+          await release?.();
+        }
+      },
+      {
+        maxWaitMs,
+        onTimeout: () => new AppError("unavailable", "Another license change of this user is still under way; nothing was changed. Try again shortly.", { retryAfterSeconds: 5 }),
+      },
+    );
   }
 
   private async runNow(input: BulkChangeInput, single: boolean): Promise<BulkChangeOutcome<UserChangeResult & { intentId?: string }>> {

@@ -4,6 +4,7 @@ import { LicenseAssignments } from "./assign.js";
 import { CatalogService } from "./catalog.js";
 import { LicensingGraph } from "./graph-licensing.js";
 import { LicenseRulesStore } from "./rules.js";
+import { UserChangeLocks } from "./user-locks.js";
 import type { TrialExpiryDeps } from "./trial-expiry.js";
 import { isAutomationPaused } from "../settings/automation.js";
 import { alertsFor } from "../alerts/composition.js";
@@ -43,7 +44,8 @@ export function buildLicensing(runtime: Runtime): Licensing {
     onRefresh: (t, c) => void alerts.checkStock(t, c),
   });
   const rules = new LicenseRulesStore(runtime.container("settings"), runtime.audit);
-  const assignments = new LicenseAssignments({ catalog, rules, audit: runtime.audit, graph, alerts });
+  const locks = new UserChangeLocks(runtime.container("leases"));
+  const assignments = new LicenseAssignments({ catalog, rules, audit: runtime.audit, graph, alerts, locks });
   return { runtime, catalog, rules, assignments, graph };
 }
 

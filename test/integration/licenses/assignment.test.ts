@@ -1,7 +1,7 @@
 import type { DirectoryRole } from "../../../shared/auth/roles.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DEMO_IDS, DEMO_PLANS, DEMO_SKUS, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
-import { auditOf, startLicenseStack, type AuditDoc, type LicenseStack } from "./support.js";
+import { auditOf, inProcessLicensing, startLicenseStack, type AuditDoc, type LicenseStack } from "./support.js";
 
 /**
  * License assignment through the real Functions host and the simulated Microsoft cloud (L2-L10,
@@ -99,6 +99,27 @@ describe("L3/L4 add keeps, replace removes only what is not listed", () => {
     const winner = bodies.findIndex((b) => b.changed);
     const e3 = (await licensesOf(user)).find((l) => l.skuId === DEMO_SKUS.office365E3)!;
     expect(e3.disabledPlans).toEqual(asked[winner]);
+    expect(await assignItems()).toBe(1);
+  });
+
+  it("when two instances of the app add the same product to one user at the same moment with different plans off, then one adds it and the other finds it held", async () => {
+    const user = demoUserId(38);
+    await s.sim("PUT", `users/${user}/licenses`, { licenses: [] });
+    // Every Graph request takes 300 ms: without the lock across instances both would read "not held" before either wrote.
+    await s.sim("PATCH", "settings", { latencyMs: { graph: 300 } });
+    const other = inProcessLicensing(s); // a second instance: its own process-local queue, the same Cosmos leases
+    const [viaHost, viaOther] = await Promise.all([
+      assign(user, { addLicenses: [{ skuId: DEMO_SKUS.office365E3, disabledPlans: [DEMO_PLANS.sharePointEnterprise] }] }).then(async (r) => {
+        expect(r.status).toBe(200);
+        return ((await r.json()) as { changed: boolean }).changed;
+      }),
+      other.assignments.assignLicenses({
+        tenantId: s.tenantId, userId: user, add: [{ skuId: DEMO_SKUS.office365E3, disabledPlans: [DEMO_PLANS.teams] }], actor: { type: "user", id: "second-instance", directoryRoles: ["License Administrator"] },
+      }).then((o) => o.changed),
+    ]);
+    expect([viaHost, viaOther].sort()).toEqual([false, true]);
+    const e3 = (await licensesOf(user)).find((l) => l.skuId === DEMO_SKUS.office365E3)!;
+    expect(e3.disabledPlans).toEqual([viaHost ? DEMO_PLANS.sharePointEnterprise : DEMO_PLANS.teams]);
     expect(await assignItems()).toBe(1);
   });
 

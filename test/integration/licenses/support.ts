@@ -6,6 +6,7 @@ import { LicenseAssignments } from "../../../shared/licenses/assign.js";
 import { CatalogService } from "../../../shared/licenses/catalog.js";
 import { LicensingGraph } from "../../../shared/licenses/graph-licensing.js";
 import { LicenseRulesStore } from "../../../shared/licenses/rules.js";
+import { UserChangeLocks } from "../../../shared/licenses/user-locks.js";
 import { DEMO_TENANT_ID } from "../../../local/sim-cloud/demo-tenant.js";
 import type { StackOptions } from "../../../local/stack.js";
 import { startTestStack, type TestStack } from "../../support/stack.js";
@@ -86,7 +87,7 @@ export async function startLicenseStack(options: Partial<StackOptions> = {}): Pr
   };
 }
 
-/** The app's license services built in the test process against the stack (for an injectable clock). */
+/** The app's license services built in the test process against the stack (for an injectable clock, or as a second instance of the app). */
 export function inProcessLicensing(s: LicenseStack) {
   const settings = s.stack.appSettings;
   const credential = new ClientSecretCredential(s.tenantId, settings.MS_API_CLIENT_ID!, settings.MS_API_CLIENT_SECRET!, {
@@ -98,7 +99,9 @@ export function inProcessLicensing(s: LicenseStack) {
   const audit = new AuditLog(s.stack.database.container("audit"));
   const catalog = new CatalogService({ graph: (t) => graph(t), snapshots: s.stack.database.container("catalog") });
   const rules = new LicenseRulesStore(s.stack.database.container("settings"), audit);
-  const assignments = new LicenseAssignments({ catalog, rules, audit, graph });
+  // Its own locks object: this process stands for another instance of the app than the host.
+  const locks = new UserChangeLocks(s.stack.database.container("leases"));
+  const assignments = new LicenseAssignments({ catalog, rules, audit, graph, locks });
   return { graph, audit, catalog, rules, assignments };
 }
 

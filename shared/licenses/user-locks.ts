@@ -1,0 +1,149 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Container, OperationInput, OperationResponse } from "@azure/cosmos";
+import { AppError } from "../errors/app-error.js";
+import { createItem, deleteItem, readItem, replaceIfMatch, wholeRequestFailure } from "../storage/repository.js";
+
+/**
+ * L3 across instances: a user's license changes made by different instances of the app (Azure
+ * scales a Functions app out) wait for each other as they do within one process (KeyedQueue in
+ * assign.ts). A change holds a lock item per user in the `leases` container (partitioned by id)
+ * from before it reads the users until it is answered.
+ *
+ * - All of a change's users or none: a change holding some users while waiting for the others
+ *   could deadlock with another instance's change of the same users. It lets go of what it took
+ *   and tries again after a jittered pause, until its deadline.
+ * - The locks of several users are created and deleted in one bulk request; one user's with a
+ *   point write (which gets the SDK's throttling retries).
+ * - A lock lasts LEASE_MS and is renewed (every third of that) while the change runs (a background change may wait on
+ *   Graph for minutes); a lock whose time has passed belongs to an instance that died and is taken
+ *   over.
+ */
+export const LEASE_MS = 60_000;
+const FIRST_PAUSE_MS = 25;
+const MAX_PAUSE_MS = 500;
+
+interface LockItem {
+  id: string;
+  type: "license-change-lock";
+  until: string;
+  /** The instance holding it (for whoever reads the container). */
+  holder: string;
+}
+
+export class UserChangeLocks {
+  private readonly holder = randomUUID();
+
+  constructor(private readonly container: Container, private readonly options: { leaseMs?: number } = {}) {}
+
+  /**
+   * Takes the locks of these users of a tenant, waiting for other holders until `deadline` (epoch
+   * ms); then 503. Returns the release (never throws: an unreleased lock expires).
+   */
+  async acquire(tenantId: string, userIds: readonly string[], deadline: number): Promise<() => Promise<void>> {
+    const ids = [...new Set(userIds.map((u) => lockId(tenantId, u)))].sort();
+    let pause = FIRST_PAUSE_MS;
+    for (;;) {
+      const held = await this.tryTakeAll(ids);
+      if (held) return this.holding(held);
+      if (Date.now() + pause > deadline) {
+        throw new AppError("unavailable", "Another license change of this user is under way on another instance; nothing was changed. Try again shortly.", { retryAfterSeconds: 5 });
+      }
+      await sleep(pause * (0.5 + Math.random()));
+      pause = Math.min(pause * 2, MAX_PAUSE_MS);
+    }
+  }
+
+  private lockItem(id: string): LockItem {
+    return { id, type: "license-change-lock", until: new Date(Date.now() + (this.options.leaseMs ?? LEASE_MS)).toISOString(), holder: this.holder };
+  }
+
+  /** Every lock (id -> etag), or null with none kept. */
+  private async tryTakeAll(ids: readonly string[]): Promise<Map<string, string> | null> {
+    const held = new Map<string, string>();
+    const busy: string[] = [];
+    if (ids.length === 1) {
+      const id = ids[0] as string;
+      try {
+        held.set(id, (await createItem(this.container, this.lockItem(id)))._etag);
+      } catch (err) {
+        if (!(err instanceof AppError && err.kind === "conflict")) throw err;
+        busy.push(id);
+      }
+    } else {
+      const answers = await this.bulk(ids.map((id) => ({ operationType: "Create", partitionKey: id, resourceBody: { ...this.lockItem(id) } })));
+      ids.forEach((id, i) => {
+        const answer = answers[i];
+        if (answer && answer.statusCode === 201) held.set(id, answer.eTag ?? "");
+        else busy.push(id); // another holder (409), or throttled inside the bulk request: tried again after the pause
+      });
+    }
+    // A lock whose time has passed: its holder died. Taken over, unless another instance was quicker.
+    for (const id of busy) {
+      const current = await readItem<LockItem>(this.container, id, id);
+      if (!current || Date.parse(current.until) > Date.now()) continue;
+      try {
+        held.set(id, (await replaceIfMatch(this.container, this.lockItem(id), current._etag))._etag);
+      } catch (err) {
+        if (!(err instanceof AppError && (err.kind === "preconditionFailed" || err.kind === "notFound"))) {
+          await this.release(held);
+          throw err;
+        }
+      }
+    }
+    if (held.size === ids.length) return held;
+    await this.release(held);
+    return null;
+  }
+
+  /** Renews the locks while the change runs; the release stops that and deletes them. */
+  private holding(held: Map<string, string>): () => Promise<void> {
+    let released = false;
+    let renewing: Promise<unknown> = Promise.resolve();
+    const renew = setInterval(() => {
+      renewing = Promise.all(
+        [...held].map(async ([id, etag]) => {
+          try {
+            held.set(id, (await replaceIfMatch(this.container, this.lockItem(id), etag))._etag);
+          } catch {
+            // Lost (taken over after this process stalled past the lease) or Cosmos unreachable: the next round tries again with what it has.
+          }
+        }),
+      );
+    }, (this.options.leaseMs ?? LEASE_MS) / 3);
+    renew.unref();
+    return async () => {
+      if (released) return;
+      released = true;
+      clearInterval(renew);
+      await renewing; // a renewal in flight changes the ETags the deletes need
+      await this.release(held);
+    };
+  }
+
+  private async release(held: ReadonlyMap<string, string>): Promise<void> {
+    if (held.size === 0) return;
+    try {
+      if (held.size === 1) {
+        const [[id, etag]] = [...held] as [[string, string]];
+        await deleteItem(this.container, id, id, { ifMatch: etag });
+      } else {
+        await this.bulk([...held].map(([id, etag]) => ({ operationType: "Delete", id, partitionKey: id, ifMatch: etag })));
+      }
+    } catch {
+      // Left to expire (LEASE_MS): a change of these users waits for it at most that long.
+    }
+  }
+
+  private async bulk(operations: OperationInput[]): Promise<OperationResponse[]> {
+    try {
+      return await this.container.items.bulk(operations, { continueOnError: true });
+    } catch (err) {
+      throw wholeRequestFailure(err, "bulk request");
+    }
+  }
+}
+
+export function lockId(tenantId: string, userId: string): string {
+  return `license-change|${tenantId.toLowerCase()}|${userId.toLowerCase()}`;
+}

@@ -1,0 +1,93 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { describe, expect, it, vi } from "vitest";
+import { LEASE_MS, lockId, UserChangeLocks } from "../../../shared/licenses/user-locks.js";
+import { createItem, readItem } from "../../../shared/storage/repository.js";
+import { useLocalCosmos } from "../../support/cosmos.js";
+
+/**
+ * L3 across instances: the per-user locks of license changes, in the `leases` container of the
+ * local Cosmos server. Each UserChangeLocks stands for one instance of the app.
+ */
+const cosmos = useLocalCosmos();
+const leases = () => cosmos.database.container("leases");
+const tenant = "5f1c6e2a-7d3b-4c8e-9a41-2b6d0e8f3c17";
+const users = (n: number) => Array.from({ length: n }, () => randomUUID());
+const lockOf = (userId: string) => readItem<{ until: string; holder: string }>(leases(), lockId(tenant, userId), lockId(tenant, userId));
+const soon = (ms = 300) => Date.now() + ms;
+
+describe("license change locks across instances", () => {
+  it("when one instance holds a user, then another instance's change of that user waits until it is released, and then takes it", async () => {
+    const [a, b] = [new UserChangeLocks(leases()), new UserChangeLocks(leases())];
+    const [u1, u2, u3] = users(3) as [string, string, string];
+    const release = await a.acquire(tenant, [u1, u2], soon());
+    let taken = false;
+    const waiting = b.acquire(tenant, [u2, u3], soon(20_000)).then((r) => {
+      taken = true;
+      return r;
+    });
+    await sleep(200);
+    expect(taken).toBe(false);
+    await release();
+    const releaseB = await waiting;
+    expect(await lockOf(u1)).toBeUndefined();
+    expect(await lockOf(u2)).toBeDefined();
+    await releaseB();
+    expect(await lockOf(u2)).toBeUndefined();
+    expect(await lockOf(u3)).toBeUndefined();
+  });
+
+  it("when the other holder does not let go before the deadline, then 503 with Retry-After, and the change keeps none of its users' locks", async () => {
+    const [a, b] = [new UserChangeLocks(leases()), new UserChangeLocks(leases())];
+    const [u1, u2] = users(2) as [string, string];
+    const release = await a.acquire(tenant, [u1], soon());
+    await expect(b.acquire(tenant, [u2, u1], soon(200))).rejects.toMatchObject({ kind: "unavailable", retryAfterSeconds: 5 });
+    // All or none: u2 was free, but is not kept while u1 is held elsewhere (no deadlock with a change taking them in another order).
+    expect(await lockOf(u2)).toBeUndefined();
+    await release();
+  });
+
+  it("when one user is changed alone, then its lock is taken and given back with point writes; several users' with one bulk request each way", async () => {
+    const container = leases();
+    const locks = new UserChangeLocks(container);
+    const bulk = vi.spyOn(container.items, "bulk");
+    const [u1] = users(1) as [string];
+    await (await locks.acquire(tenant, [u1], soon()))();
+    expect(bulk).not.toHaveBeenCalled();
+    const many = users(20);
+    const release = await locks.acquire(tenant, many, soon());
+    expect(bulk).toHaveBeenCalledTimes(1);
+    expect((await Promise.all(many.map(lockOf))).every((l) => l !== undefined)).toBe(true);
+    await release();
+    expect(bulk).toHaveBeenCalledTimes(2);
+    expect((await Promise.all(many.map(lockOf))).every((l) => l === undefined)).toBe(true);
+    bulk.mockRestore();
+  });
+
+  it("when a lock's time has passed (its instance died holding it), then it is taken over at once", async () => {
+    const [u1] = users(1) as [string];
+    const id = lockId(tenant, u1);
+    await createItem(leases(), { id, type: "license-change-lock", until: new Date(Date.now() - 1000).toISOString(), holder: "dead" });
+    const release = await new UserChangeLocks(leases()).acquire(tenant, [u1], soon(50));
+    expect((await lockOf(u1))?.holder).not.toBe("dead");
+    await release();
+  });
+
+  it("when a lock has not run out, then it is not taken over", async () => {
+    const [u1] = users(1) as [string];
+    const id = lockId(tenant, u1);
+    await createItem(leases(), { id, type: "license-change-lock", until: new Date(Date.now() + LEASE_MS).toISOString(), holder: "alive" });
+    await expect(new UserChangeLocks(leases()).acquire(tenant, [u1], soon(100))).rejects.toMatchObject({ kind: "unavailable" });
+    expect((await lockOf(u1))?.holder).toBe("alive");
+  });
+
+  it("when a change runs longer than a lease, then its locks are renewed while it runs", async () => {
+    const locks = new UserChangeLocks(leases(), { leaseMs: 900 });
+    const [u1] = users(1) as [string];
+    const release = await locks.acquire(tenant, [u1], soon());
+    const first = (await lockOf(u1))!.until;
+    await vi.waitFor(async () => expect(Date.parse((await lockOf(u1))!.until)).toBeGreaterThan(Date.parse(first)), { timeout: 10_000, interval: 100 });
+    await release();
+    expect(await lockOf(u1)).toBeUndefined();
+  });
+});
