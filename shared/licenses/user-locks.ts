@@ -22,6 +22,7 @@ import { createItem, deleteItem, readItem, replaceIfMatch, wholeRequestFailure }
 export const LEASE_MS = 60_000;
 const FIRST_PAUSE_MS = 25;
 const MAX_PAUSE_MS = 500;
+const MAX_BULK_OPERATIONS = 100;
 
 interface LockItem {
   id: string;
@@ -42,6 +43,7 @@ export class UserChangeLocks {
    */
   async acquire(tenantId: string, userIds: readonly string[], deadline: number): Promise<() => Promise<void>> {
     const ids = [...new Set(userIds.map((u) => lockId(tenantId, u)))].sort();
+    if (ids.length === 0) return () => Promise.resolve();
     let pause = FIRST_PAUSE_MS;
     for (;;) {
       const held = await this.tryTakeAll(ids);
@@ -135,9 +137,12 @@ export class UserChangeLocks {
     }
   }
 
+  /** In bulk requests of at most 100 operations (Cosmos's limit per request; a bulk change names up to 500 users). */
   private async bulk(operations: OperationInput[]): Promise<OperationResponse[]> {
+    const chunks: OperationInput[][] = [];
+    for (let i = 0; i < operations.length; i += MAX_BULK_OPERATIONS) chunks.push(operations.slice(i, i + MAX_BULK_OPERATIONS));
     try {
-      return await this.container.items.bulk(operations, { continueOnError: true });
+      return (await Promise.all(chunks.map((chunk) => this.container.items.bulk(chunk, { continueOnError: true })))).flat();
     } catch (err) {
       throw wholeRequestFailure(err, "bulk request");
     }

@@ -64,6 +64,18 @@ describe("license change locks across instances", () => {
     bulk.mockRestore();
   });
 
+  it("when a bulk change names 250 users, then their locks are taken and given back in requests of at most 100 operations", async () => {
+    const container = leases();
+    const bulk = vi.spyOn(container.items, "bulk");
+    const many = users(250);
+    const release = await new UserChangeLocks(container).acquire(tenant, many, soon(5_000));
+    expect((await Promise.all(many.map(lockOf))).every((l) => l !== undefined)).toBe(true);
+    await release();
+    expect((await Promise.all(many.map(lockOf))).every((l) => l === undefined)).toBe(true);
+    expect(bulk.mock.calls.map(([ops]) => ops.length)).toEqual([100, 100, 50, 100, 100, 50]);
+    bulk.mockRestore();
+  });
+
   it("when a lock's time has passed (its instance died holding it), then it is taken over at once", async () => {
     const [u1] = users(1) as [string];
     const id = lockId(tenant, u1);
