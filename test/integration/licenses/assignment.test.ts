@@ -456,6 +456,16 @@ describe("L16 audit and Graph throttling", () => {
     expect(Date.parse(state.lastUpdatedDateTime)).toBeLessThanOrEqual(Date.parse(outcome.at));
   });
 
+  it("when a bulk change names more than 100 users, then each is answered and changed (their locks travel in several bulk requests)", async () => {
+    const users = members(120, 9, (n) => n % 19 === 0);
+    const res = await s.api("licenses/bulk", { method: "POST", body: { userIds: users, mode: "add", addLicenses: [{ skuId: DEMO_SKUS.powerAutomateFree }] } });
+    expect(res.status).toBe(200);
+    const results = ((await res.json()) as UserResults).results;
+    expect(results).toHaveLength(120);
+    expect(results.every((r) => r.outcome === "succeeded")).toBe(true);
+    expect(await assignItems()).toBe(120);
+  });
+
   it("when a bulk change spans several $batches and some users need nothing, then every outcome is stored, in order, before the answer", async () => {
     const users = members(45, 200); // a few (every 19th member) already hold Power Automate Free: decided before Graph
     const res = await s.api("licenses/bulk", { method: "POST", body: { userIds: users, mode: "add", addLicenses: [{ skuId: DEMO_SKUS.powerAutomateFree }] } });
