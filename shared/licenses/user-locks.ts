@@ -81,17 +81,19 @@ export class UserChangeLocks {
       });
     }
     // A lock whose time has passed: its holder died. Taken over, unless another instance was quicker.
-    for (const id of busy) {
-      const current = await readItem<LockItem>(this.container, id, id);
-      if (!current || Date.parse(current.until) > Date.now()) continue;
-      try {
-        held.set(id, (await replaceIfMatch(this.container, this.lockItem(id), current._etag))._etag);
-      } catch (err) {
-        if (!(err instanceof AppError && (err.kind === "preconditionFailed" || err.kind === "notFound"))) {
-          await this.release(held);
-          throw err;
+    try {
+      await Promise.all(busy.map(async (id) => {
+        const current = await readItem<LockItem>(this.container, id, id);
+        if (!current || Date.parse(current.until) > Date.now()) return;
+        try {
+          held.set(id, (await replaceIfMatch(this.container, this.lockItem(id), current._etag))._etag);
+        } catch (err) {
+          if (!(err instanceof AppError && (err.kind === "preconditionFailed" || err.kind === "notFound"))) throw err;
         }
-      }
+      }));
+    } catch (err) {
+      await this.release(held);
+      throw err;
     }
     if (held.size === ids.length) return held;
     await this.release(held);

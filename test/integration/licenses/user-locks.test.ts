@@ -76,6 +76,18 @@ describe("license change locks across instances", () => {
     bulk.mockRestore();
   });
 
+  it("when Cosmos fails while a busy lock is looked at, then the change fails and keeps none of the locks it had taken", async () => {
+    const container = leases();
+    const [u1, u2] = users(2) as [string, string];
+    const releaseOther = await new UserChangeLocks(leases()).acquire(tenant, [u2], soon());
+    const item = container.item.bind(container);
+    vi.spyOn(container, "item").mockImplementation((id, pk) =>
+      id === lockId(tenant, u2) ? ({ read: () => Promise.reject(Object.assign(new Error("Service unavailable"), { code: 503 })) } as unknown as ReturnType<typeof item>) : item(id, pk));
+    await expect(new UserChangeLocks(container).acquire(tenant, [u1, u2], soon())).rejects.toMatchObject({ kind: "unavailable" });
+    expect(await lockOf(u1)).toBeUndefined();
+    await releaseOther();
+  });
+
   it("when a lock's time has passed (its instance died holding it), then it is taken over at once", async () => {
     const [u1] = users(1) as [string];
     const id = lockId(tenant, u1);
