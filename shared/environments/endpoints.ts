@@ -1,12 +1,12 @@
 
 import { ACCESS } from "../auth/roles.js";
-import { acceptedSchema, listQuerySchema, listResponseSchema } from "../http/conventions.js";
+import { acceptedSchemaOf, listQuerySchema, listResponseSchema } from "../http/conventions.js";
 import { defineEndpoint } from "../http/endpoint.js";
 import { tenantRouteParamsSchema } from "../tenants/tenant.js";
 import {
   accessModePatchSchema, addEnvironmentUserSchema, applicationUserCreateSchema, applicationUserParamsSchema, applicationUserPatchSchema,
   applicationUserSchema, diagnosticsSchema, environmentParamsSchema, environmentPatchSchema, environmentSchema, environmentUserParamsSchema,
-  environmentUserSchema, environmentUsersQuery, oneUserResultSchema, runActionSchema, runActionsQuery, syncRunParamsSchema, syncRunSchema,
+  environmentUserSchema, environmentUsersQuery, oneUserResultSchema, runActionSchema, runActionsQuery, runStateApiSchema, syncRunParamsSchema, syncRunSchema,
 } from "./schemas.js";
 
 /** The environment and sync endpoints (D4-D15), under /api/tenants/{tenantId}/environments. */
@@ -71,7 +71,7 @@ export const syncRunsPost = defineEndpoint({
   upstream: true,
   params: environmentParamsSchema,
   responses: {
-    202: { description: "Accepted: poll the Location", schema: acceptedSchema, headers: location },
+    202: { description: "Accepted: poll the Location", schema: acceptedSchemaOf(runStateApiSchema), headers: location },
     409: { description: "sync-run-in-progress (another run of this environment; runId)" },
     422: {
       description:
@@ -132,7 +132,7 @@ export const syncRunsApprove = defineEndpoint({
   access: ACCESS.environmentWrite,
   params: syncRunParamsSchema,
   responses: {
-    202: { description: "Approved; the run continues", schema: acceptedSchema, headers: location },
+    202: { description: "Approved; the run continues", schema: acceptedSchemaOf(runStateApiSchema), headers: location },
     409: { description: "sync-run-not-awaiting-approval (state), or sync-run-changed: the run changed meanwhile (read it again)" },
     422: { description: "sync-disabled: the environment's sync was turned off while the run waited (reject it, or turn the sync on)" },
   },

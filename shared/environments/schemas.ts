@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { listQuerySchema, objectIdSchema, tenantIdSchema } from "../http/conventions.js";
-import { DRIFT_KINDS, RUN_STATES, runCountsSchema, runGuardSchema } from "../sync/documents.js";
+import { DRIFT_KINDS, RUN_FAILURE_OPS, RUN_STATES, runCountsSchema, runGuardSchema } from "../sync/documents.js";
 import { RULE_IDS } from "../sync/eligibility.js";
 import { accessModeSchema, ENVIRONMENT_TYPES, recordKindSchema } from "../sync/model.js";
 import { GUID_PATTERN } from "../ids.js";
@@ -119,7 +119,7 @@ export const syncRunSchema = z.object({
     .nullable()
     .describe("D12: Microsoft throttled the run past what its requests wait out in place (429 + Retry-After, a few seconds up to minutes); it goes on by itself at this time, where it left off. Shorter waits happen inside the run and show only as time"),
   error: z.string().nullable(),
-  failures: z.array(z.object({ userId: z.string(), op: z.string(), code: z.string(), message: z.string() })),
+  failures: z.array(z.object({ userId: z.string(), op: z.enum(RUN_FAILURE_OPS).describe("add, reenable, update, disable, assignRoles: the planned action; assignRole: a default role (D14) of a user the run added"), code: z.string(), message: z.string() })),
 });
 
 export const driftApiSchema = z.object({
@@ -182,15 +182,23 @@ export const ruleResultApiSchema = z.object({
 export const diagnosticsSchema = z.object({
   userId: z.string(),
   environmentId: z.string(),
-  environment: z.object({ type: environmentTypeApiSchema, hasDataverse: z.boolean(), securityGroupId: z.string().nullable(), summary: z.string() }),
+  environment: z.object({
+    type: environmentTypeApiSchema,
+    hasDataverse: z.boolean(),
+    securityGroupId: z.string().nullable(),
+    syncEnabled: z.boolean().describe("This product's sync switch for the environment: off, neither the periodic sync nor a first access adds or changes anyone there (an admin's POST …/users still adds)"),
+    summary: z.string(),
+  }),
   user: z.object({ found: z.boolean(), userPrincipalName: z.string().nullable(), accountEnabled: z.boolean().nullable(), userType: z.string().nullable(), adminRoles: z.array(z.string()) }),
   record: z.object({ systemUserId: z.string(), status: z.enum(["enabled", "disabled"]), accessMode: accessModeSchema, type: recordKindSchema }).nullable(),
   verdict: z.object({
     addInBackground: z.boolean(),
     addOnDemand: z.boolean(),
     keepEnabled: z.boolean(),
-    accessMode: z.enum(["readWrite", "administrative"]),
-    expected: z.enum(["add", "reenable", "update", "disable", "assignRoles", "none", "notManaged"]),
+    accessMode: z.enum(["readWrite", "administrative"]).describe("D8: the mode the license and roles give, set when the user is added or re-enabled (a pin overrides it); the sync does not change the mode of a record that stays enabled"),
+    expected: z
+      .enum(["add", "reenable", "update", "disable", "assignRoles", "none", "notManaged"])
+      .describe("What the periodic sync would do for the user - once turned on, when environment.syncEnabled is false (the explanation says so)"),
     explanation: z.string(),
   }),
   rules: z.array(ruleResultApiSchema),

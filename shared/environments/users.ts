@@ -146,7 +146,7 @@ export async function diagnose(deps: SyncDeps, tenantId: string, environmentId: 
   const rolesOwed = managed && pendingRolesAction(userId, s.row, decision?.action ?? null, owed) !== null;
   const expected = !managed ? "notManaged" : decision?.action?.op ?? (rolesOwed ? "assignRoles" : "none");
   const pin = pinView(s.accessModePin);
-  const explanation = !managed
+  const judged = !managed
     ? `${capitalized(recordKindWords(kind ?? "regular"))}: the directory sync never changes it (D7).`
     : decision?.action
       ? `The periodic sync would ${decision.action.op} this user.${rolesOwed ? " It would also give the default roles an earlier add did not (see pendingRoles)." : ""}`
@@ -157,10 +157,16 @@ export async function diagnose(deps: SyncDeps, tenantId: string, environmentId: 
         : s.row
           ? `The record matches the rules.${s.accessModePin ? " Its access mode is pinned by an admin (see accessModePin)." : ""}`
           : "The user is not eligible for this environment; see the failed rules and their levers.";
+  // Off, this product does not manage the environment: what the rules say happens only once it is on.
+  const explanation = settings.value.syncEnabled || !managed
+    ? judged
+    : `The sync is off for this environment: neither the periodic sync nor a first access adds or changes anyone here (turn it on: PATCH /api/tenants/${tenantId}/environments/${env.id} with {"syncEnabled": true}; an admin can still add the user with POST /api/tenants/${tenantId}/environments/${env.id}/users). Once on: ${judged.charAt(0).toLowerCase()}${judged.slice(1)}`;
   return {
     userId,
     environmentId: env.id,
-    environment: { type: env.type, hasDataverse: env.dataverse !== null, securityGroupId: env.dataverse?.securityGroupId ?? null, summary: environmentPolicy(env).summary },
+    environment: {
+      type: env.type, hasDataverse: env.dataverse !== null, securityGroupId: env.dataverse?.securityGroupId ?? null, syncEnabled: settings.value.syncEnabled, summary: environmentPolicy(env).summary,
+    },
     user: {
       found: s.user !== null && !s.user.removed,
       userPrincipalName: s.user?.upn ?? null,

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { ACCESS } from "../auth/roles.js";
 import { defineEndpoint } from "../http/endpoint.js";
-import { acceptedSchema, tenantIdSchema } from "../http/conventions.js";
-import { eventIdSchema, eventViewSchema, relayEventSchema } from "./sign-in-event.js";
+import { acceptedSchemaOf, tenantIdSchema } from "../http/conventions.js";
+import { eventIdSchema, eventStatusSchema, eventViewSchema, relayEventSchema } from "./sign-in-event.js";
 import { tokenIssuanceStartRequestSchema, tokenIssuanceStartResponseSchema } from "./entra-extension.js";
 
 const tenantParams = z.object({ tenantId: tenantIdSchema });
@@ -20,7 +20,7 @@ export const signInEventsPost = defineEndpoint({
   params: tenantParams,
   body: relayEventSchema,
   responses: {
-    202: { description: "Accepted", schema: acceptedSchema, headers: { Location: "The event's status" } },
+    202: { description: "Accepted", schema: acceptedSchemaOf(eventStatusSchema), headers: { Location: "The event's status" } },
     409: { description: "event-id-reused: the eventId was used for another event (another body), or by another caller (eventId)" },
     422: { description: "event-too-old (occurredAt over 24 hours ago), event-in-future (occurredAt in the future, past 5 minutes of clock skew) - occurredAt" },
     429: {

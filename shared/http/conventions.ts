@@ -110,7 +110,10 @@ export function multiUserResponse(results: UserResult[], extra: Record<string, u
   return { status, jsonBody: { ...extra, results } };
 }
 
-export const acceptedSchema = z.object({ id: z.string(), status: z.string() });
+/** The body of a 202: the work's id and its status, one of the statuses the work goes through (an enum in the OpenAPI document). */
+export function acceptedSchemaOf<S extends z.ZodEnum>(status: S) {
+  return z.object({ id: z.string(), status });
+}
 
 /** Accepted asynchronous work: 202 with `{id, status}` and a `Location` to poll. */
 export function acceptedResponse(id: string, status: string, location: string): HttpResponseInit {

@@ -1,13 +1,13 @@
 import { z } from "zod";
 import { ACCESS } from "../auth/roles.js";
 import { defineEndpoint } from "../http/endpoint.js";
-import { acceptedSchema, listQuerySchema, listResponseSchema, objectIdSchema, outcomeSchema, tenantIdSchema } from "../http/conventions.js";
+import { acceptedSchemaOf, listQuerySchema, listResponseSchema, objectIdSchema, outcomeSchema, tenantIdSchema } from "../http/conventions.js";
 import { auditRecordViewSchema } from "./audit-query.js";
 import {
   assignLicenseBodySchema, bulkBodySchema, changePlanSchema, licenseRouteParamsSchema, productAssignmentBodySchema, productRouteParamsSchema,
   productSchema, setPlansBodySchema, userLicenseRouteParamsSchema, userLicensesSchema, userRouteParamsSchema, userSummarySchema,
 } from "./model.js";
-import { reportFormatSchema, reportJobSchema } from "./report-jobs.js";
+import { reportFormatSchema, reportJobSchema, reportJobStatusSchema } from "./report-jobs.js";
 import { activeUserRowSchema, groupLicenseErrorRowSchema, unusedLicenseRowSchema } from "./reports.js";
 import { licenseRulesDocumentSchema, licenseRulesPutBodySchema } from "./rules.js";
 import { trackedProductSchema } from "./usage.js";
@@ -248,7 +248,7 @@ export const reportsActiveUserLicensesGet = defineEndpoint({
       schema: z.object({ items: z.array(activeUserRowSchema), generatedAt: z.string() }),
       alsoAs: [{ contentType: "text/csv" }],
     },
-    202: { description: "A job was started: poll Location", schema: acceptedSchema, headers: { Location: "The job" } },
+    202: { description: "A job was started: poll Location", schema: acceptedSchemaOf(reportJobStatusSchema), headers: { Location: "The job" } },
   },
 });
 

@@ -29,6 +29,11 @@ export interface ExecuteOutcome {
   roleFailures: AssignRoleFailure[];
   /** How long the Dataverse batch took (batch size tuning). */
   dataverseBatchMs: number | null;
+  /**
+   * Dataverse refused the window's `$batch` as a whole (not throttling): its updates and disables
+   * are failed results, and the run ends with this error once the window's results are recorded.
+   */
+  fatal?: AppError;
 }
 
 export interface ExecuteContext {
@@ -63,6 +68,7 @@ export async function executeActions(ctx: ExecuteContext, actions: readonly Plan
     deferSeconds: defers.length ? Math.max(...defers) : null,
     roleFailures,
     dataverseBatchMs: dataverse.ms,
+    ...(dataverse.fatal && { fatal: dataverse.fatal }),
   };
 }
 
@@ -143,7 +149,7 @@ async function setAccessModesAfterAddUser(ctx: ExecuteContext, results: ActionRe
   return out;
 }
 
-async function runDataverse(ctx: ExecuteContext, actions: PlannedAction[]): Promise<{ results: ActionResult[]; deferSeconds: number | null; ms: number | null }> {
+async function runDataverse(ctx: ExecuteContext, actions: PlannedAction[]): Promise<{ results: ActionResult[]; deferSeconds: number | null; ms: number | null; fatal?: AppError }> {
   if (!actions.length) return { results: [], deferSeconds: null, ms: null };
   const ops: BatchOperation[] = actions.map((a) => ({
     method: "PATCH",
@@ -159,7 +165,11 @@ async function runDataverse(ctx: ExecuteContext, actions: PlannedAction[]): Prom
   } catch (err) {
     const defer = deferredBy(err);
     if (defer !== null) return { results: [], deferSeconds: defer, ms: null };
-    throw err;
+    // Refused as a whole: each of its users' changes failed (counted, named in the run's failures and
+    // tried again by a later run), and the adds made beside it are kept as they are.
+    const fatal = err instanceof AppError ? err : new AppError("upstream", `The Dataverse $batch failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    const failure = { code: fatal.code, message: fatal.message };
+    return { results: actions.map((action) => ({ action, outcome: "failed", failure })), deferSeconds: null, ms: null, fatal };
   }
   const ms = Date.now() - started;
   const results: ActionResult[] = [];

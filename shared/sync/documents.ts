@@ -129,7 +129,9 @@ export const plannedActionSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("assignRoles"), userId: z.string(), systemUserId: z.string(), roleIds: z.array(z.string()) }),
 ]);
 
-export const runFailureSchema = z.object({ userId: z.string(), op: z.string(), code: z.string(), message: z.string() });
+/** What a run failed to do for a user: a planned action, or a default role (D14) of a user it added. */
+export const RUN_FAILURE_OPS = ["add", "reenable", "update", "disable", "assignRoles", "assignRole"] as const;
+export const runFailureSchema = z.object({ userId: z.string(), op: z.enum(RUN_FAILURE_OPS), code: z.string(), message: z.string() });
 
 /** D13: why a run waits for an admin, and what the admin decided. */
 export const runGuardSchema = z.object({

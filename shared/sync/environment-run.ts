@@ -307,9 +307,11 @@ class EnvironmentRun {
       } else {
         run.progress.doneInWindow = [...done];
       }
-      if (outcome.deferSeconds === null) run.batchSize = tuneBatchSize(size, Date.now() - started, todo.length, deps.config.SYNC_DATAVERSE_BATCH_TARGET_MS, max);
+      if (outcome.deferSeconds === null && !outcome.fatal) run.batchSize = tuneBatchSize(size, Date.now() - started, todo.length, deps.config.SYNC_DATAVERSE_BATCH_TARGET_MS, max);
       run.lease = { owner: this.owner, expiresAt: Date.now() + deps.config.SYNC_LEASE_SECONDS * 1000 };
       await this.save();
+      // The window's failures are recorded (counts, failures, failed-action marks, audit): the run ends.
+      if (outcome.fatal) throw outcome.fatal;
       if (outcome.deferSeconds !== null) return { deferSeconds: outcome.deferSeconds };
     }
     return "finished";

@@ -121,3 +121,27 @@ describe("D1 an addUser the admin API fails (500)", () => {
     expect(byObjectId(await stack.rows(E.production)).get(failed.userId)).toMatchObject({ isdisabled: false });
   });
 });
+
+describe("D11 a Dataverse $batch refused as a whole (500)", () => {
+  it("when the run's $batch answers 500, then the run fails naming each user whose change was not made (counted as failed), and the next run makes the changes", async () => {
+    expect((await stack.configure(E.production, { syncEnabled: true, massDisableThresholdPercent: 50 })).status).toBe(200);
+    expect(await stack.runNow(E.production)).toMatchObject({ state: "succeeded" });
+    for (const n of [21, 22]) await stack.sim(`/users/${u(n)}`, { method: "PATCH", body: { jobTitle: `Batch down ${n}` } });
+    await fault("dataverse", "\\$batch", { rate500: 1, count: 20 });
+
+    const failedRun = await stack.runNow(E.production);
+
+    expect(failedRun).toMatchObject({ state: "failed", counts: { updated: 0, disabled: 0 }, error: expect.stringContaining("500") as string });
+    // Every change of the refused $batch is a named failure (the two updates, and whatever else the batch carried).
+    expect(failedRun.failures.filter((f) => f.op === "update").map((f) => f.userId).sort()).toEqual([u(21), u(22)].sort());
+    expect(failedRun.counts.failed).toBe(new Set(failedRun.failures.map((f) => f.userId)).size);
+    expect(failedRun.failures.every((f) => f.message.includes("500"))).toBe(true);
+    await stack.sim("/settings", { method: "PATCH", body: { faults: [] } });
+
+    const next = await stack.runNow(E.production);
+
+    expect(next, next.error ?? "").toMatchObject({ state: "succeeded", counts: { updated: 2, failed: 0 } });
+    const rows = byObjectId(await stack.rows(E.production));
+    for (const n of [21, 22]) expect(rows.get(u(n))?.title).toBe(`Batch down ${n}`);
+  });
+});

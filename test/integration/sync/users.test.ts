@@ -143,6 +143,24 @@ describe("D9 refresh and D10 diagnostics", () => {
     expect(byObjectId(await stack.rows(E.production)).get(u(47))?.isdisabled).toBe(false);
   });
 
+  it("when the environment's sync is off, then diagnostics say so, and that nothing happens until it is on; once on, they say what the periodic sync does", async () => {
+    const diagnose = async () => {
+      const res = await stack.call(stack.env(E.production, `/users/${u(21)}/diagnostics`), { token: stack.admin });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { environment: { syncEnabled: boolean }; verdict: { explanation: string } };
+    };
+    const off = await diagnose();
+    expect(off.environment.syncEnabled).toBe(false);
+    expect(off.verdict.explanation).toMatch(/^The sync is off for this environment: neither the periodic sync nor a first access adds or changes anyone here/);
+    expect(off.verdict.explanation).toContain(`PATCH /api/tenants/${stack.tenantId}/environments/${E.production} with {"syncEnabled": true}`);
+
+    expect((await stack.configure(E.production, { syncEnabled: true })).status).toBe(200);
+    const on = await diagnose();
+    expect(on.environment.syncEnabled).toBe(true);
+    expect(on.verdict.explanation).not.toMatch(/sync is off/);
+    expect(off.verdict.explanation.endsWith(`Once on: ${on.verdict.explanation.charAt(0).toLowerCase()}${on.verdict.explanation.slice(1)}`)).toBe(true);
+  });
+
   it("when diagnostics are asked for a user in a nested group only, then every rule shows with its data, and the failed one with its lever", async () => {
     const res = await stack.call(stack.env(E.production, `/users/${u(82)}/diagnostics`), { token: await stack.token({ tenantId: stack.tenantId, roles: ["Global Reader"] }) });
     expect(res.status).toBe(200);

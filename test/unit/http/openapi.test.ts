@@ -154,6 +154,14 @@ describe("the OpenAPI document's bodies and headers", () => {
     expect(Object.keys(full("tenants-get").responses["200"]!.headers ?? {})).toEqual(["ETag"]);
   });
 
+  it("when work is accepted (202), then the status of its body is an enum of the statuses that work goes through; a sync run's failure names its op from an enum", () => {
+    const accepted = entries.filter((e) => "202" in e.operation.responses);
+    expect(accepted.map((e) => e.operation.operationId).sort()).toEqual(["environments-sync-runs-approve", "environments-sync-runs-post", "reports-active-user-licenses-get", "sign-in-events-post"]);
+    const bodyOf = (id: string, status: string) => resolve(full(id).responses[status]!).content?.["application/json"]?.schema as { properties: Record<string, { enum?: unknown[]; items?: { properties: Record<string, { enum?: unknown[] }> } }> };
+    for (const { operation } of accepted) expect(bodyOf(operation.operationId, "202").properties.status?.enum, operation.operationId).toEqual(expect.arrayContaining(["queued"]));
+    expect(bodyOf("environments-sync-runs-get", "200").properties.failures?.items?.properties.op?.enum).toEqual(["add", "reenable", "update", "disable", "assignRoles", "assignRole"]);
+  });
+
   it("when Graph throttled some users of a multi-user change, then the 207 declares the Retry-After it carries; 429 and 503 problems declare theirs", () => {
     for (const id of ["licenses-bulk-post", "products-assignments-post"]) expect(full(id).responses["207"]!.headers).toHaveProperty("Retry-After");
     expect(resolve(full("products-list").responses["503"]!).headers).toHaveProperty("Retry-After");

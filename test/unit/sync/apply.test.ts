@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { BatchOperation, BatchOperationResult, DataverseClient } from "../../../shared/clients/dataverse.js";
 import type { PowerPlatformClient } from "../../../shared/clients/power-platform.js";
+import { AppError } from "../../../shared/errors/app-error.js";
 import { assignDefaultRoles, executeActions, type ExecuteContext } from "../../../shared/sync/apply.js";
 import type { PlannedAction } from "../../../shared/sync/decide.js";
 import type { SystemUserRow } from "../../../shared/sync/model.js";
@@ -45,6 +46,33 @@ describe("applying updates and disables through a Dataverse $batch", () => {
     const outcome = await executeActions(context([refused, broken]), actions);
     expect(outcome.deferSeconds).toBeNull();
     expect(outcome.results.map((r) => r.outcome)).toEqual(["drift", "failed"]);
+  });
+});
+
+describe("a Dataverse $batch refused as a whole (D11: a failed run names what it did not do)", () => {
+  it("when the batch answers a server error, then each of its updates and disables is a failure with that error, the adds made beside it are kept, and the window is fatal", async () => {
+    const add: PlannedAction = { op: "add", userId: randomUUID() };
+    const changes = [update(), disable()];
+    const down = new AppError("upstream", "Dataverse answered 500 to the $batch.", { code: "upstream" });
+    const ctx: ExecuteContext = {
+      ...context([]),
+      dataverse: { apiBase: "https://x/api/data/v9.2", batch: () => Promise.reject(down) } as unknown as DataverseClient,
+      platform: { addUser: () => Promise.resolve({ ok: true }) } as unknown as PowerPlatformClient,
+    };
+    const outcome = await executeActions(ctx, [add, ...changes]);
+    expect(outcome.fatal).toBe(down);
+    expect(outcome.results).toEqual([
+      { action: add, outcome: "done" },
+      ...changes.map((action) => ({ action, outcome: "failed", failure: { code: "upstream", message: down.message } })),
+    ]);
+  });
+
+  it("when the batch is throttled past its retries, then nothing is failed: the window waits (not fatal)", async () => {
+    const throttledBatch = new AppError("unavailable", "Dataverse is throttling.", { retryAfterSeconds: 12 });
+    const ctx: ExecuteContext = { ...context([]), dataverse: { apiBase: "https://x/api/data/v9.2", batch: () => Promise.reject(throttledBatch) } as unknown as DataverseClient };
+    const outcome = await executeActions(ctx, [update()]);
+    expect(outcome).toMatchObject({ results: [], deferSeconds: 12 });
+    expect(outcome.fatal).toBeUndefined();
   });
 });
 
