@@ -558,7 +558,12 @@ async function claim(deps: ProcessorDeps, c: ClaimCall, refreshed = false): Prom
     stale.forEach((skuId) => refreshedNow.add(skuId));
     return stale.length > 0 && deps.reservations.refreshEmpty(tenantId, stale);
   };
-  for (const product of products) {
+  // A10: a retry of this event whose earlier attempt kept its claim and unit (Graph's answer not
+  // known) goes on with them first - before any unit is reserved: the counters do not count a unit
+  // this event holds as free (with the product's last unit kept, a new reservation finds none).
+  const kept = resume ? await ownPendingClaim(deps, tenantId, ev, products, now) : undefined;
+  const ordered = kept ? [...products.filter((p) => sameSku(p.skuId, kept.skuId)), ...products.filter((p) => !sameSku(p.skuId, kept.skuId))] : products;
+  for (const product of ordered) {
     if (await broughtInLine()) return claim(deps, c, true);
     const stop = await noLongerWanted(deps, c);
     if (stop) return stop;
@@ -580,7 +585,7 @@ async function claim(deps: ProcessorDeps, c: ClaimCall, refreshed = false): Prom
       createdAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + deps.reservationExpiryMinutes * 60_000).toISOString(),
     };
-    const locked = await lockClaim(deps, pending, now, resume);
+    const locked: Locked = kept && sameSku(kept.skuId, product.skuId) ? { claimDoc: kept, held: { skuId: kept.skuId, shard: kept.shard } } : await lockClaim(deps, pending, now, resume);
     if ("none" in locked) {
       emptyByCounters.push(product.skuId);
       continue;
@@ -637,6 +642,23 @@ async function claim(deps: ProcessorDeps, c: ClaimCall, refreshed = false): Prom
 
 type Locked = { claimDoc: Stored<ClaimDocument>; held: Reservation } | { result: ClaimResult } | { none: true };
 
+/** This event's pending claim on one of these products, kept by an earlier attempt, while it has not expired. */
+async function ownPendingClaim(
+  deps: ProcessorDeps, tenantId: string, ev: Body["event"], products: ClaimCall["products"], now: Date,
+): Promise<Stored<ClaimDocument> | undefined> {
+  const own = await deps.claims.get(tenantId, ev.appId, ev.userId);
+  if (!own || own.eventId !== ev.eventId || own.status !== "pending" || Date.parse(own.expiresAt) < now.getTime()) return undefined;
+  return products.some((p) => sameSku(p.skuId, own.skuId)) ? own : undefined;
+}
+
+/**
+ * Graph's reads of a user lag its writes: a read that misses the license of a claim completed less
+ * than this long ago (SETTLE_AFTER_MS, as for a lost answer) says nothing of whether the user still
+ * holds it. Another event of the user and app then claims nothing (A10: duplicate events never
+ * assign twice); later, a claim whose license is gone (an admin removed it) is made again.
+ */
+const RECENT_CLAIM_MS = 2 * 60_000;
+
 /**
  * Takes a unit of the claim's product and creates the pending claim holding it, in one
  * transactional batch (both or neither). When a claim for the user and app exists already, decides
@@ -666,6 +688,15 @@ async function lockClaim(deps: ProcessorDeps, pending: ClaimDocument, now: Date,
   if (existing.eventId === pending.eventId && !expired) return { result: { kind: "duplicate" } };
   if (existing.status === "pending" && !expired) {
     return { result: { kind: "skipped", code: "claim-in-progress", reason: `event ${existing.eventId} is claiming a license for this user and app` } };
+  }
+  if (existing.status === "claimed" && existing.claimedAt && now.getTime() - Date.parse(existing.claimedAt) < RECENT_CLAIM_MS) {
+    return {
+      result: {
+        kind: "skipped",
+        code: "already-licensed",
+        reason: `the user already holds ${existing.skuId}, claimed for this app by event ${existing.eventId} at ${existing.claimedAt} (Microsoft Graph's reads of the user do not show it yet)`,
+      },
+    };
   }
   // An abandoned pending claim, or a claim whose license is gone (the user holds none of the
   // policy's products now): this event claims afresh (a completed claim stays in the report, A7).

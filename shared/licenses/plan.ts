@@ -64,6 +64,9 @@ export function productRefusal(change: LicenseChange, catalog: Catalog, heldDire
   // than a purchase) says; any other product to remove must be one of the tenant's.
   const unknownRemoved = (change.remove ?? []).find((skuId) => !products.has(skuId) && !heldDirectly.has(skuId));
   if (unknownRemoved) return licenseErrors.unknownProduct(unknownRemoved);
+  // L10: a self-service product named for removal is refused whoever holds it (as one to add is).
+  const selfServiceRemoved = (change.remove ?? []).map((skuId) => products.get(skuId)).find((p) => p?.kind === "selfService");
+  if (selfServiceRemoved) return licenseErrors.selfService(selfServiceRemoved);
   return undefined;
 }
 

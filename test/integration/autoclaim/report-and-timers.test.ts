@@ -292,7 +292,9 @@ describe("A10 maintenance: abandoned reservations and counters", () => {
     expect(takenOver).toMatchObject({ status: "claimed", eventId: String(again.eventId) });
     expect(abandoned).not.toBe(String(again.eventId));
 
-    // An admin took the first user's license away: the next sign-in claims afresh over the old claim.
+    // Some minutes later (the claim's claimedAt moved back past Graph's read lag), an admin took the
+    // first user's license away: the next sign-in claims afresh over the old claim.
+    await autoclaim().item(`claim:${appId}:${first!}`, TENANT).patch([{ op: "set", path: "/claimedAt", value: new Date(Date.now() - 10 * 60_000).toISOString() }]);
     await s.sim(`/users/${first!}/licenses`, { method: "PUT", body: { licenses: [] } });
     const back = signInEvent(first!, appId);
     await s.postEvent(back);

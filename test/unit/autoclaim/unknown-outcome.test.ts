@@ -19,8 +19,8 @@ const APP = KNOWN_APPS.powerBi.appId; // claims at sign-in
 const USER = "11111111-1111-4111-8111-111111111111";
 const SKU = "44444444-4444-4444-8444-444444444444";
 
-function fakes(opts: { holds: boolean; assign: () => Promise<unknown>; existing?: ClaimDocument }) {
-  const calls = { released: 0, removed: 0, reserved: 0, assigned: 0, marked: 0, notedLost: 0 };
+function fakes(opts: { holds: boolean; assign: () => Promise<unknown>; existing?: ClaimDocument; noUnitLeft?: boolean }) {
+  const calls = { released: 0, removed: 0, reserved: 0, assigned: 0, marked: 0, notedLost: 0, archived: 0 };
   const outcomes: EventOutcome[] = [];
   const deps = {
     now: () => new Date("2026-12-06T12:00:00.000Z"),
@@ -44,11 +44,12 @@ function fakes(opts: { holds: boolean; assign: () => Promise<unknown>; existing?
       remove: () => (calls.removed++, Promise.resolve()),
       markClaimed: () => (calls.marked++, Promise.resolve()),
       noteAnswerLost: () => (calls.notedLost++, Promise.resolve()),
-      archive: () => Promise.resolve(),
+      archive: () => (calls.archived++, Promise.resolve()),
     },
     reservations: {
       reserveWith: () => {
         calls.reserved++;
+        if (opts.noUnitLeft) return Promise.resolve({ kind: "none" });
         return Promise.resolve(opts.existing ? { kind: "refused", statusCode: 409 } : { kind: "reserved", reservation: { skuId: SKU, shard: 2 }, result: { resource: undefined, etag: "e1" } });
       },
       release: () => (calls.released++, Promise.resolve()),
@@ -56,6 +57,7 @@ function fakes(opts: { holds: boolean; assign: () => Promise<unknown>; existing?
     },
     assigner: { assign: () => (calls.assigned++, opts.assign()) },
     perClaim: new KeyedQueue(),
+    caps: { giveBack: () => Promise.resolve() },
     reportFailure: () => Promise.resolve(),
     forwardFirstAccess: () => Promise.resolve(),
     reservationExpiryMinutes: 15,
@@ -103,6 +105,13 @@ describe("an assignment whose outcome is unknown", () => {
     expect(f.calls).toMatchObject({ assigned: 1, released: 0, removed: 0, marked: 1 });
   });
 
+  it("when the kept claim holds the product's last unit, then the retry still resumes it (the counters show no unit free, and none is taken): assigned, not failed for want of a license", async () => {
+    const f = fakes({ holds: false, assign: () => Promise.resolve({ outcome: "assigned" }), existing: kept, noUnitLeft: true });
+    const result = await processSignInEvent(f.deps, envelope(3), { count: 1 });
+    expect(result).toMatchObject({ kind: "done", outcome: { status: "claimed", claim: { skuId: SKU } } });
+    expect(f.calls).toMatchObject({ reserved: 0, assigned: 1, released: 0, removed: 0, marked: 1 });
+  });
+
   it("when the retry finds the user holding the license (Graph had assigned it), then the kept claim is settled: claimed, no second assignment", async () => {
     const f = fakes({ holds: true, assign: () => Promise.reject(new Error("must not be called")), existing: kept });
     const result = await processSignInEvent(f.deps, envelope(2), { count: 1 });
@@ -114,5 +123,27 @@ describe("an assignment whose outcome is unknown", () => {
     const f = fakes({ holds: false, assign: () => Promise.reject(new Error("must not be called")), existing: kept });
     expect(await processSignInEvent(f.deps, envelope(1), { count: 2 })).toEqual({ kind: "duplicate" });
     expect(f.calls).toMatchObject({ assigned: 0, released: 0, removed: 0 });
+  });
+});
+
+describe("another event of a user and app whose claim was just completed (A10, Graph's reads lagging)", () => {
+  const claimed = (minutesAgo: number): ClaimDocument => ({
+    ...keptClaim({ ...EVENT, eventId: "ev-first" }, SKU, 1),
+    status: "claimed",
+    claimedAt: new Date(Date.parse("2026-12-06T12:00:00.000Z") - minutesAgo * 60_000).toISOString(),
+  });
+  const second = signInEnvelope({ ...EVENT, eventId: "ev-second" }, 1);
+
+  it("when the user's read does not show the license claimed a minute ago, then the event claims nothing (already licensed): Graph is not called again", async () => {
+    const f = fakes({ holds: false, assign: () => Promise.reject(new Error("must not be called")), existing: claimed(1) });
+    const result = await processSignInEvent(f.deps, second, { count: 1 });
+    expect(result).toMatchObject({ kind: "done", outcome: { status: "skipped", code: "already-licensed", reason: expect.stringContaining("ev-first") as string } });
+    expect(f.calls).toMatchObject({ assigned: 0, archived: 0 });
+  });
+
+  it("when the claim was completed long enough ago that the read is current (the license gone), then the event claims afresh", async () => {
+    const f = fakes({ holds: false, assign: () => Promise.resolve({ outcome: "assigned" }), existing: claimed(30) });
+    await processSignInEvent(f.deps, second, { count: 1 });
+    expect(f.calls.archived).toBe(1);
   });
 });

@@ -71,6 +71,8 @@ describe("planChange (L3-L10, L15)", () => {
     expect(code(plan([], { add: [{ skuId: S.e3, disabledPlans: [P.apps] }] }))).toBe("unknown-service-plan");
     expect(code(plan([], { add: [{ skuId: S.selfService }] }))).toBe("self-service-subscription");
     expect(code(plan([direct(S.selfService)], { remove: [S.selfService] }))).toBe("self-service-subscription");
+    // Refused whoever holds it: a user without it gets the same answer (a multi-user request is then refused as a whole).
+    expect(code(plan([], { remove: [S.selfService] }))).toBe("self-service-subscription");
     expect(code(plan([], { remove: ["90000000-0000-4000-8000-000000000009"] }))).toBe("unknown-product");
     // A license the user holds directly is removed even when the catalog does not know its product.
     expect(code(plan([direct("90000000-0000-4000-8000-000000000009")], { remove: ["90000000-0000-4000-8000-000000000009"] }))).toBe("ok");
