@@ -585,7 +585,7 @@ async function claim(deps: ProcessorDeps, c: ClaimCall, refreshed = false): Prom
       createdAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + deps.reservationExpiryMinutes * 60_000).toISOString(),
     };
-    const locked: Locked = kept && sameSku(kept.skuId, product.skuId) ? { claimDoc: kept, held: { skuId: kept.skuId, shard: kept.shard } } : await lockClaim(deps, pending, now, resume);
+    const locked: Locked = kept && sameSku(kept.skuId, product.skuId) ? { claimDoc: kept, held: { skuId: kept.skuId, shard: kept.shard } } : await lockClaim(deps, pending, now, resume, products);
     if ("none" in locked) {
       emptyByCounters.push(product.skuId);
       continue;
@@ -605,6 +605,11 @@ async function claim(deps: ProcessorDeps, c: ClaimCall, refreshed = false): Prom
         // Written together with the event's outcome (one round trip less per claim).
         return { kind: "claimed", claim: claimDoc, product: productOf(claimDoc.skuId), finalize: () => deps.claims.markClaimed(claimDoc, deps.now()) };
       case "already-held":
+        // This event's own kept claim, found assigned: its earlier attempt's assignLicense did it
+        // (Graph's answer was lost) - claimed, not a license without a claim.
+        if (claimDoc.eventId === ev.eventId && claimDoc.createdAt !== pending.createdAt) {
+          return { kind: "claimed", claim: claimDoc, product: productOf(claimDoc.skuId), finalize: () => deps.claims.markClaimed(claimDoc, deps.now()) };
+        }
         await giveBack(deps, tenantId, claimDoc, held);
         return { kind: "skipped", code: "already-licensed", reason: `the user already holds ${productName(catalog, claimDoc.skuId)}` };
       case "no-license-left":
@@ -657,7 +662,7 @@ async function ownPendingClaim(
  * holds it. Another event of the user and app then claims nothing (A10: duplicate events never
  * assign twice); later, a claim whose license is gone (an admin removed it) is made again.
  */
-const RECENT_CLAIM_MS = 2 * 60_000;
+const RECENT_CLAIM_MS = SETTLE_AFTER_MS;
 
 /**
  * Takes a unit of the claim's product and creates the pending claim holding it, in one
@@ -665,7 +670,7 @@ const RECENT_CLAIM_MS = 2 * 60_000;
  * from its state (A10: the same event resumes, another event's live claim wins, an abandoned one is
  * taken over - again together with a unit). `none`: the product has no unit left.
  */
-async function lockClaim(deps: ProcessorDeps, pending: ClaimDocument, now: Date, resume: boolean, tries = 1): Promise<Locked> {
+async function lockClaim(deps: ProcessorDeps, pending: ClaimDocument, now: Date, resume: boolean, products: ClaimCall["products"], tries = 1): Promise<Locked> {
   const { tenantId, skuId, userId } = pending;
   const created = await deps.reservations.reserveWith(tenantId, skuId, userId, (shard) => deps.claims.createOperation({ ...pending, shard }));
   if (created.kind === "none") return { none: true };
@@ -677,7 +682,7 @@ async function lockClaim(deps: ProcessorDeps, pending: ClaimDocument, now: Date,
     // Removed in between: try again - a few times (a claim that exists to its create and not to its
     // read, for good, would otherwise be tried for ever; the event is then retried by the queue).
     if (tries >= 3) throw new Error(`The claim ${pending.id} exists when created and not when read, ${tries} times.`);
-    return lockClaim(deps, pending, now, resume, tries + 1);
+    return lockClaim(deps, pending, now, resume, products, tries + 1);
   }
   const expired = existing.status === "pending" && Date.parse(existing.expiresAt) < now.getTime();
   // This event's earlier attempt kept its claim and unit (Graph's answer unknown): go on with them.
@@ -689,7 +694,9 @@ async function lockClaim(deps: ProcessorDeps, pending: ClaimDocument, now: Date,
   if (existing.status === "pending" && !expired) {
     return { result: { kind: "skipped", code: "claim-in-progress", reason: `event ${existing.eventId} is claiming a license for this user and app` } };
   }
-  if (existing.status === "claimed" && existing.claimedAt && now.getTime() - Date.parse(existing.claimedAt) < RECENT_CLAIM_MS) {
+  // Trusted only for a product this event would claim (an attended-RPA trigger wants Premium, not
+  // the per-user product an earlier sign-in claimed), which the user's read then did not show.
+  if (existing.status === "claimed" && existing.claimedAt && now.getTime() - Date.parse(existing.claimedAt) < RECENT_CLAIM_MS && products.some((p) => sameSku(p.skuId, existing.skuId))) {
     return {
       result: {
         kind: "skipped",

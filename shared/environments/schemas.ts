@@ -192,9 +192,9 @@ export const diagnosticsSchema = z.object({
   user: z.object({ found: z.boolean(), userPrincipalName: z.string().nullable(), accountEnabled: z.boolean().nullable(), userType: z.string().nullable(), adminRoles: z.array(z.string()) }),
   record: z.object({ systemUserId: z.string(), status: z.enum(["enabled", "disabled"]), accessMode: accessModeSchema, type: recordKindSchema }).nullable(),
   verdict: z.object({
-    addInBackground: z.boolean(),
-    addOnDemand: z.boolean(),
-    keepEnabled: z.boolean(),
+    addInBackground: z.boolean().describe("By the rules, the periodic sync may add the user (it acts only while environment.syncEnabled)"),
+    addOnDemand: z.boolean().describe("By the rules, an on-demand add (first access, the API) may add or re-enable the user"),
+    keepEnabled: z.boolean().describe("By the rules, the user's record may stay enabled (otherwise the sync disables it, while environment.syncEnabled)"),
     accessMode: z.enum(["readWrite", "administrative"]).describe("D8: the mode the license and roles give, set when the user is added or re-enabled (a pin overrides it); the sync does not change the mode of a record that stays enabled"),
     expected: z
       .enum(["add", "reenable", "update", "disable", "assignRoles", "none", "notManaged"])

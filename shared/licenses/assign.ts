@@ -145,6 +145,13 @@ const ALERT_WAIT_MS = 250;
 /** A license change Graph did not confirm (a gateway timeout, a retry after one): it may or may not have been made. */
 export const OUTCOME_UNKNOWN = "outcome-unknown";
 
+/** An error met before anything was sent to Graph, marked so (`applied: false`, as a throttled change is). */
+function nothingApplied(err: unknown): Error {
+  if (!(err instanceof AppError)) return err instanceof Error ? err : new Error(String(err));
+  if (err.extensions.applied === false) return err;
+  return new AppError(err.kind, err.message, { code: err.code, retryAfterSeconds: err.retryAfterSeconds, extensions: { ...err.extensions, applied: false }, cause: err });
+}
+
 const ALERTED_FAILURE_CODES = new Set(["not-enough-licenses", "throttled", OUTCOME_UNKNOWN, "upstream", "unavailable"]);
 
 export interface Prepared {
@@ -219,7 +226,12 @@ export class LicenseAssignments {
     return this.users.runAll(
       keys,
       async () => {
-        const release = locks ? await locks.acquire(input.tenantId, userIds, deadline) : undefined;
+        // Not taken (another instance's change, Cosmos unavailable): nothing was sent - said so, for a claim to give its unit back at once.
+        const release = locks
+          ? await locks.acquire(input.tenantId, userIds, deadline).catch((err: unknown) => {
+              throw nothingApplied(err);
+            })
+          : undefined;
         try {
           return await this.runNow(input, single);
         } finally {
@@ -228,7 +240,7 @@ export class LicenseAssignments {
       },
       {
         maxWaitMs,
-        onTimeout: () => new AppError("unavailable", "Another license change of this user is still under way; nothing was changed. Try again shortly.", { retryAfterSeconds: 5 }),
+        onTimeout: () => new AppError("unavailable", "Another license change of this user is still under way; nothing was changed. Try again shortly.", { retryAfterSeconds: 5, extensions: { applied: false } }),
       },
     );
   }

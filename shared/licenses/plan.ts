@@ -48,8 +48,8 @@ export type PlannedChange =
 /**
  * What refuses a change whoever its user is (L10, unknown products and service plans): a product to
  * add or re-plan that the tenant does not have, one to remove that it does not have and the user
- * does not hold directly (`heldDirectly`), one to add or re-plan that is a self-service purchase, a
- * plan to disable that is not part of its product. Undefined when the products of the change are fine.
+ * does not hold directly (`heldDirectly`), one to add, re-plan or remove that is a self-service
+ * purchase, a plan to disable that is not part of its product. Undefined when the products of the change are fine.
  */
 export function productRefusal(change: LicenseChange, catalog: Catalog, heldDirectly: ReadonlySet<string> = new Set()): AppError | undefined {
   const products = productIndex(catalog);
@@ -112,10 +112,9 @@ export function planChange({ user, change, mode, catalog, rules, actor }: PlanIn
   }
   for (const skuId of removals) {
     const product = products.get(skuId);
-    const explicit = (change.remove ?? []).includes(skuId);
     if (direct.has(skuId)) {
+      // Only a replace's implicit removal meets one here: one named for removal is refused by productRefusal.
       if (product?.kind === "selfService") {
-        if (explicit) return fail(licenseErrors.selfService(product));
         plan.unchanged.push({ skuId, reason: "a self-service purchase: an admin cannot remove it (take the subscription over in the Microsoft 365 admin center)" });
         continue;
       }

@@ -13,8 +13,8 @@ import { createItem, deleteItem, readItem, replaceIfMatch, wholeRequestFailure }
  * - All of a change's users or none: a change holding some users while waiting for the others
  *   could deadlock with another instance's change of the same users. It lets go of what it took
  *   and tries again after a jittered pause, until its deadline.
- * - The locks of several users are created and deleted in one bulk request; one user's with a
- *   point write (which gets the SDK's throttling retries).
+ * - The locks of several users are created and deleted in bulk requests (100 operations each at
+ *   most); one user's with a point write (which gets the SDK's throttling retries).
  * - A lock lasts LEASE_MS and is renewed (every third of that) while the change runs (a background change may wait on
  *   Graph for minutes); a lock whose time has passed belongs to an instance that died and is taken
  *   over.
@@ -73,27 +73,34 @@ export class UserChangeLocks {
         busy.push(id);
       }
     } else {
-      const answers = await this.bulk(ids.map((id) => ({ operationType: "Create", partitionKey: id, resourceBody: { ...this.lockItem(id) } })));
+      // Chunk by chunk: the locks a chunk took are kept (and given back below) even when another chunk's request failed.
+      const { answers, error } = await this.bulk(ids.map((id) => ({ operationType: "Create", partitionKey: id, resourceBody: { ...this.lockItem(id) } })));
       ids.forEach((id, i) => {
         const answer = answers[i];
-        if (answer && answer.statusCode === 201) held.set(id, answer.eTag ?? "");
-        else busy.push(id); // another holder (409), or throttled inside the bulk request: tried again after the pause
+        const etag = answer?.eTag ?? (answer?.resourceBody as { _etag?: string } | undefined)?._etag;
+        if (answer?.statusCode === 201 && etag) held.set(id, etag);
+        else if (answer) busy.push(id); // another holder (409), or throttled inside the bulk request: tried again after the pause
       });
+      if (error) {
+        await this.release(held);
+        throw error;
+      }
     }
     // A lock whose time has passed: its holder died. Taken over, unless another instance was quicker.
-    try {
-      await Promise.all(busy.map(async (id) => {
-        const current = await readItem<LockItem>(this.container, id, id);
-        if (!current || Date.parse(current.until) > Date.now()) return;
-        try {
-          held.set(id, (await replaceIfMatch(this.container, this.lockItem(id), current._etag))._etag);
-        } catch (err) {
-          if (!(err instanceof AppError && (err.kind === "preconditionFailed" || err.kind === "notFound"))) throw err;
-        }
-      }));
-    } catch (err) {
+    // Every look ends before anything is given back (a take-over still in flight would be kept).
+    const looked = await Promise.allSettled(busy.map(async (id) => {
+      const current = await readItem<LockItem>(this.container, id, id);
+      if (!current || Date.parse(current.until) > Date.now()) return;
+      try {
+        held.set(id, (await replaceIfMatch(this.container, this.lockItem(id), current._etag))._etag);
+      } catch (err) {
+        if (!(err instanceof AppError && (err.kind === "preconditionFailed" || err.kind === "notFound"))) throw err;
+      }
+    }));
+    const failed = looked.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) {
       await this.release(held);
-      throw err;
+      throw failed.reason;
     }
     if (held.size === ids.length) return held;
     await this.release(held);
@@ -104,7 +111,10 @@ export class UserChangeLocks {
   private holding(held: Map<string, string>): () => Promise<void> {
     let released = false;
     let renewing: Promise<unknown> = Promise.resolve();
+    let inFlight = false;
     const renew = setInterval(() => {
+      if (inFlight) return; // one round at a time: a slow round's ETags are the ones the next round and the release need
+      inFlight = true;
       renewing = Promise.all(
         [...held].map(async ([id, etag]) => {
           try {
@@ -113,7 +123,9 @@ export class UserChangeLocks {
             // Lost (taken over after this process stalled past the lease) or Cosmos unreachable: the next round tries again with what it has.
           }
         }),
-      );
+      ).finally(() => {
+        inFlight = false;
+      });
     }, (this.options.leaseMs ?? LEASE_MS) / 3);
     renew.unref();
     return async () => {
@@ -127,27 +139,31 @@ export class UserChangeLocks {
 
   private async release(held: ReadonlyMap<string, string>): Promise<void> {
     if (held.size === 0) return;
-    try {
-      if (held.size === 1) {
-        const [[id, etag]] = [...held] as [[string, string]];
-        await deleteItem(this.container, id, id, { ifMatch: etag });
-      } else {
-        await this.bulk([...held].map(([id, etag]) => ({ operationType: "Delete", id, partitionKey: id, ifMatch: etag })));
-      }
-    } catch {
-      // Left to expire (LEASE_MS): a change of these users waits for it at most that long.
+    const deleteOne = (id: string, etag: string) => deleteItem(this.container, id, id, { ifMatch: etag }).catch(() => false);
+    if (held.size === 1) {
+      const [[id, etag]] = [...held] as [[string, string]];
+      await deleteOne(id, etag);
+      return;
     }
+    const locks = [...held];
+    const { answers } = await this.bulk(locks.map(([id, etag]) => ({ operationType: "Delete", id, partitionKey: id, ifMatch: etag })));
+    // Throttled inside the bulk request, or in a chunk whose request failed: one by one (with the SDK's retries).
+    // Whatever still fails is left to expire (LEASE_MS): a change of these users waits for it at most that long.
+    await Promise.all(locks.filter((_, i) => answers[i] === undefined || answers[i]?.statusCode === 429).map(([id, etag]) => deleteOne(id, etag)));
   }
 
-  /** In bulk requests of at most 100 operations (Cosmos's limit per request; a bulk change names up to 500 users). */
-  private async bulk(operations: OperationInput[]): Promise<OperationResponse[]> {
+  /**
+   * In bulk requests of at most 100 operations (Cosmos's limit per request; a bulk change names up
+   * to 500 users). An answer per operation, undefined for those of a request that failed as a whole
+   * (its error returned, the others' answers kept).
+   */
+  private async bulk(operations: OperationInput[]): Promise<{ answers: (OperationResponse | undefined)[]; error?: AppError }> {
     const chunks: OperationInput[][] = [];
     for (let i = 0; i < operations.length; i += MAX_BULK_OPERATIONS) chunks.push(operations.slice(i, i + MAX_BULK_OPERATIONS));
-    try {
-      return (await Promise.all(chunks.map((chunk) => this.container.items.bulk(chunk, { continueOnError: true })))).flat();
-    } catch (err) {
-      throw wholeRequestFailure(err, "bulk request");
-    }
+    const settled = await Promise.allSettled(chunks.map((chunk) => this.container.items.bulk(chunk, { continueOnError: true })));
+    const answers = settled.flatMap((r, i): (OperationResponse | undefined)[] => (r.status === "fulfilled" ? r.value : new Array<undefined>(chunks[i]?.length ?? 0).fill(undefined)));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    return failed ? { answers, error: wholeRequestFailure(failed.reason, "bulk request") } : { answers };
   }
 }
 

@@ -88,6 +88,16 @@ describe("license change locks across instances", () => {
     await releaseOther();
   });
 
+  it("when one bulk request of a large change fails as a whole, then the change fails and the locks the other request took are given back", async () => {
+    const container = leases();
+    const bulk = container.items.bulk.bind(container.items);
+    let calls = 0;
+    vi.spyOn(container.items, "bulk").mockImplementation((ops, options) => (++calls === 2 ? Promise.reject(Object.assign(new Error("Service unavailable"), { code: 503 })) : bulk(ops, options)));
+    const many = users(150);
+    await expect(new UserChangeLocks(container).acquire(tenant, many, soon())).rejects.toMatchObject({ kind: "unavailable" });
+    expect((await Promise.all(many.map(lockOf))).filter((l) => l !== undefined)).toEqual([]);
+  });
+
   it("when a lock's time has passed (its instance died holding it), then it is taken over at once", async () => {
     const [u1] = users(1) as [string];
     const id = lockId(tenant, u1);

@@ -19,7 +19,7 @@ const APP = KNOWN_APPS.powerBi.appId; // claims at sign-in
 const USER = "11111111-1111-4111-8111-111111111111";
 const SKU = "44444444-4444-4444-8444-444444444444";
 
-function fakes(opts: { holds: boolean; assign: () => Promise<unknown>; existing?: ClaimDocument; noUnitLeft?: boolean }) {
+function fakes(opts: { holds: boolean; assign: () => Promise<unknown>; existing?: ClaimDocument; noUnitLeft?: boolean; policySkus?: string[]; takeOverSucceeds?: boolean }) {
   const calls = { released: 0, removed: 0, reserved: 0, assigned: 0, marked: 0, notedLost: 0, archived: 0 };
   const outcomes: EventOutcome[] = [];
   const deps = {
@@ -27,7 +27,7 @@ function fakes(opts: { holds: boolean; assign: () => Promise<unknown>; existing?
     events: { setOutcome: (_t: string, _id: string, o: EventOutcome) => (outcomes.push(o), Promise.resolve(true)) },
     isPaused: () => Promise.resolve(false),
     isAutoClaimEnabled: () => Promise.resolve(true),
-    policies: { forApp: () => Promise.resolve({ id: "p1", name: "Policy", appId: APP, enabled: true, products: [{ skuId: SKU, disabledPlans: [] }] }) },
+    policies: { forApp: () => Promise.resolve({ id: "p1", name: "Policy", appId: APP, enabled: true, products: (opts.policySkus ?? [SKU]).map((skuId) => ({ skuId, disabledPlans: [] })) }) },
     catalog: { get: () => Promise.resolve({ tenantId: TENANT, refreshedAt: "2026-12-06T00:00:00Z", products: [] }) },
     users: {
       read: () =>
@@ -50,6 +50,8 @@ function fakes(opts: { holds: boolean; assign: () => Promise<unknown>; existing?
       reserveWith: () => {
         calls.reserved++;
         if (opts.noUnitLeft) return Promise.resolve({ kind: "none" });
+        // The claim's create meets the existing claim (409); its take-over (the second call) succeeds when told.
+        if (opts.takeOverSucceeds && calls.reserved > 1) return Promise.resolve({ kind: "reserved", reservation: { skuId: SKU, shard: 2 }, result: { resource: undefined, etag: "e2" } });
         return Promise.resolve(opts.existing ? { kind: "refused", statusCode: 409 } : { kind: "reserved", reservation: { skuId: SKU, shard: 2 }, result: { resource: undefined, etag: "e1" } });
       },
       release: () => (calls.released++, Promise.resolve()),
@@ -112,6 +114,13 @@ describe("an assignment whose outcome is unknown", () => {
     expect(f.calls).toMatchObject({ reserved: 0, assigned: 1, released: 0, removed: 0, marked: 1 });
   });
 
+  it("when the resumed claim's assignment finds the license already held (the earlier attempt's assignLicense did it, the retry's first read lagging), then the event is claimed and the unit kept", async () => {
+    const f = fakes({ holds: false, assign: () => Promise.resolve({ outcome: "already-held" }), existing: kept });
+    const result = await processSignInEvent(f.deps, envelope(2), { count: 1 });
+    expect(result).toMatchObject({ kind: "done", outcome: { status: "claimed", claim: { skuId: SKU } } });
+    expect(f.calls).toMatchObject({ assigned: 1, released: 0, removed: 0, marked: 1 });
+  });
+
   it("when the retry finds the user holding the license (Graph had assigned it), then the kept claim is settled: claimed, no second assignment", async () => {
     const f = fakes({ holds: true, assign: () => Promise.reject(new Error("must not be called")), existing: kept });
     const result = await processSignInEvent(f.deps, envelope(2), { count: 1 });
@@ -142,8 +151,17 @@ describe("another event of a user and app whose claim was just completed (A10, G
   });
 
   it("when the claim was completed long enough ago that the read is current (the license gone), then the event claims afresh", async () => {
-    const f = fakes({ holds: false, assign: () => Promise.resolve({ outcome: "assigned" }), existing: claimed(30) });
-    await processSignInEvent(f.deps, second, { count: 1 });
-    expect(f.calls.archived).toBe(1);
+    const f = fakes({ holds: false, assign: () => Promise.resolve({ outcome: "assigned" }), existing: claimed(30), takeOverSucceeds: true });
+    const result = await processSignInEvent(f.deps, second, { count: 1 });
+    expect(result).toMatchObject({ kind: "done", outcome: { status: "claimed", claim: { skuId: SKU } } });
+    expect(f.calls).toMatchObject({ archived: 1, assigned: 1 });
+  });
+
+  it("when the recent claim is of a product this event would not claim (an attended-RPA trigger wants Premium), then it is no reason to skip: the event claims its own product", async () => {
+    const PREMIUM = "55555555-5555-4555-8555-555555555555";
+    const f = fakes({ holds: false, assign: () => Promise.resolve({ outcome: "assigned" }), existing: claimed(1), takeOverSucceeds: true, policySkus: [PREMIUM] });
+    const result = await processSignInEvent(f.deps, second, { count: 1 });
+    expect(result).toMatchObject({ kind: "done", outcome: { status: "claimed" } });
+    expect(f.calls).toMatchObject({ archived: 1, assigned: 1 });
   });
 });

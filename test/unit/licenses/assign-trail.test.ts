@@ -5,6 +5,8 @@ import { systemActor } from "../../../shared/licenses/actor.js";
 import type { CatalogService } from "../../../shared/licenses/catalog.js";
 import type { AssignLicenseCall, LicensingGraph, UserRead } from "../../../shared/licenses/graph-licensing.js";
 import type { LicenseRulesStore } from "../../../shared/licenses/rules.js";
+import type { UserChangeLocks } from "../../../shared/licenses/user-locks.js";
+import { AppError } from "../../../shared/errors/app-error.js";
 import { catalog, direct, S, user } from "./fixtures.js";
 
 /**
@@ -14,7 +16,7 @@ import { catalog, direct, S, user } from "./fixtures.js";
  */
 const userId = (n: number) => `20000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
 
-function setup() {
+function setup(locks?: UserChangeLocks) {
   const appended: AuditEntry[] = [];
   const held: (() => void)[] = [];
   let holdOutcomes = true;
@@ -43,7 +45,7 @@ function setup() {
     invalidate: () => undefined,
   } as unknown as CatalogService;
   const rules = { current: () => Promise.resolve({ mutuallyExclusive: [], prerequisites: [] }) } as unknown as LicenseRulesStore;
-  const assignments = new LicenseAssignments({ catalog: catalogService, rules, audit, graph: () => graph });
+  const assignments = new LicenseAssignments({ catalog: catalogService, rules, audit, graph: () => graph, ...(locks && { locks }) });
   const release = () => {
     holdOutcomes = false;
     for (const r of held.splice(0)) r();
@@ -89,5 +91,18 @@ describe("L16 audit trail beside Graph (bulk over several $batches)", () => {
     release();
     await call;
     expect(answered).toBe(true);
+  });
+});
+
+describe("L3 across instances: a change whose users' locks are not taken", () => {
+  it.each([
+    ["another instance holds a user past the wait", new AppError("unavailable", "Another license change of this user is under way on another instance.", { retryAfterSeconds: 5 })],
+    ["Cosmos cannot be reached", new AppError("unavailable", "Cosmos DB is unavailable.", { retryAfterSeconds: 10 })],
+  ])("when %s, then nothing is sent to Graph and the error says nothing was applied (a claim gives its unit back at once)", async (_why, refusal) => {
+    const locks = { acquire: () => Promise.reject(refusal) } as unknown as UserChangeLocks;
+    const { assignments, sent } = setup(locks);
+    const change = assignments.assignLicensesBulk({ tenantId: "t1", actor: systemActor("test"), changes: [{ userId: userId(1), add: [{ skuId: S.free }] }], mode: "add" });
+    await expect(change).rejects.toMatchObject({ kind: "unavailable", message: refusal.message, retryAfterSeconds: refusal.retryAfterSeconds, extensions: { applied: false } });
+    expect(sent).toEqual([]);
   });
 });
