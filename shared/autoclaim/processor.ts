@@ -387,9 +387,15 @@ async function decide(
 async function settleOwnClaim(
   deps: ProcessorDeps, tenantId: string, ev: Body["event"], held: ReadonlySet<string>, catalog: Catalog,
 ): Promise<Decided | undefined> {
-  const own = await deps.claims.get(tenantId, ev.appId, ev.userId);
-  if (!own || own.eventId !== ev.eventId || own.status === "reclaimed" || !held.has(own.skuId)) return undefined;
+  const own = await ownClaim(deps, tenantId, ev);
+  if (!own || own.status === "reclaimed" || !held.has(own.skuId)) return undefined;
   return claimedBy(deps, own, catalog);
+}
+
+/** The claim of the event's user and app, when it is this event's own (made by an earlier attempt or delivery of it). */
+async function ownClaim(deps: ProcessorDeps, tenantId: string, ev: Body["event"]): Promise<Stored<ClaimDocument> | undefined> {
+  const claim = await deps.claims.get(tenantId, ev.appId, ev.userId);
+  return claim?.eventId === ev.eventId ? claim : undefined;
 }
 
 /** How a reason names a product: its part number and id (the id alone when the catalog does not know it). */
@@ -441,8 +447,8 @@ const sameSku = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 async function withdrawKeptClaim(
   deps: ProcessorDeps, tenantId: string, ev: Body["event"], options: { keep?: ((kept: ClaimDocument) => boolean) | undefined; answerLostNow?: boolean } = {},
 ): Promise<Withdrawn | undefined> {
-  const kept = await deps.claims.get(tenantId, ev.appId, ev.userId);
-  if (!kept || kept.eventId !== ev.eventId || kept.status !== "pending" || options.keep?.(kept)) return undefined;
+  const kept = await ownClaim(deps, tenantId, ev);
+  if (!kept || kept.status !== "pending" || options.keep?.(kept)) return undefined;
   const lostAt = options.answerLostNow ? deps.now().getTime() : kept.answerLostAt ? Date.parse(kept.answerLostAt) : undefined;
   if (lostAt !== undefined && deps.now().getTime() - lostAt < SETTLE_AFTER_MS) {
     await deps.claims.expireBy(kept, new Date(lostAt + SETTLE_AFTER_MS));
@@ -651,8 +657,8 @@ type Locked = { claimDoc: Stored<ClaimDocument>; held: Reservation } | { result:
 async function ownPendingClaim(
   deps: ProcessorDeps, tenantId: string, ev: Body["event"], products: ClaimCall["products"], now: Date,
 ): Promise<Stored<ClaimDocument> | undefined> {
-  const own = await deps.claims.get(tenantId, ev.appId, ev.userId);
-  if (!own || own.eventId !== ev.eventId || own.status !== "pending" || Date.parse(own.expiresAt) < now.getTime()) return undefined;
+  const own = await ownClaim(deps, tenantId, ev);
+  if (!own || own.status !== "pending" || Date.parse(own.expiresAt) < now.getTime()) return undefined;
   return products.some((p) => sameSku(p.skuId, own.skuId)) ? own : undefined;
 }
 
