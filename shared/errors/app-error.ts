@@ -10,6 +10,8 @@ export const ERROR_KINDS = {
   methodNotAllowed: { status: 405, title: "Method not allowed" },
   conflict: { status: 409, title: "Conflict with the current state" },
   preconditionFailed: { status: 412, title: "The resource changed (stale If-Match)" },
+  payloadTooLarge: { status: 413, title: "The request body is too large" },
+  unsupportedMediaType: { status: 415, title: "The request body's media type is not accepted" },
   preconditionRequired: { status: 428, title: "If-Match is required" },
   businessRule: { status: 422, title: "A business rule refuses the request" },
   tooManyRequests: { status: 429, title: "Too many requests" },

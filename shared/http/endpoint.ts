@@ -150,9 +150,45 @@ async function refuseBody(request: HttpRequest): Promise<undefined> {
   throw new AppError("validation", "This request takes no body.", { errors: [{ path: "body", message: "this request takes no body; send none (or {})" }] });
 }
 
+/** The largest body an endpoint reads (a 500-user bulk change is ~50 KB). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * A body is JSON - `application/json` or a `+json` type (a PATCH's `application/merge-patch+json`),
+ * UTF-8 - or refused (415) before anything is read or done: a form post or a text body is not read
+ * as JSON by guesswork, nor a JSON Patch (`application/json-patch+json`: an array of operations) as
+ * a merge patch. A body without a Content-Type is read as JSON.
+ */
+function checkMediaType(request: HttpRequest): void {
+  const header = request.headers.get("content-type");
+  if (header === null || header.trim() === "") return;
+  const [type = "", ...params] = header.split(";").map((p) => p.trim().toLowerCase());
+  const charset = params.map((p) => p.split("=")).find(([name]) => name?.trim() === "charset")?.[1]?.trim().replace(/^"|"$/g, "");
+  const json = /^application\/(?:[a-z0-9.+-]+\+)?json$/.test(type) && type !== "application/json-patch+json";
+  if (json && (charset === undefined || charset === "utf-8" || charset === "utf8")) return;
+  const accepted = request.method === "PATCH" ? "application/merge-patch+json or application/json" : "application/json";
+  throw new AppError("unsupportedMediaType", `The request body must be ${accepted} (UTF-8); it was sent as "${header}". Nothing was done.`, {
+    errors: [{ path: "headers.content-type", message: `"${header}" is not accepted; send ${accepted}` }],
+    extensions: { accepted: accepted.split(" or ") },
+  });
+}
+
+/** 413 before reading when Content-Length says so, or after reading a body sent without one. */
+function tooLarge(bytes: number): AppError {
+  return new AppError("payloadTooLarge", `The request body is ${bytes} bytes; at most ${MAX_BODY_BYTES} are read. Nothing was done.`, {
+    errors: [{ path: "body", message: `at most ${MAX_BODY_BYTES} bytes` }],
+    extensions: { maxBytes: MAX_BODY_BYTES },
+  });
+}
+
 async function readJson(request: HttpRequest): Promise<unknown> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > MAX_BODY_BYTES) throw tooLarge(declared);
   const text = await request.text();
   if (text.trim() === "") return undefined;
+  checkMediaType(request);
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_BODY_BYTES) throw tooLarge(bytes);
   try {
     return JSON.parse(text) as unknown;
   } catch {

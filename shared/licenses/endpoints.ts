@@ -34,7 +34,11 @@ const ONE_USER_REFUSALS = {
   404: { description: "user-not-found (userId)" },
 };
 
-const throttledUsers = { "Retry-After": "When a user's change was throttled (error code throttled): seconds to wait before sending it again" };
+const throttledUsers = {
+  "Retry-After":
+    "When a user's change was throttled, waited too long for another change of the user, or was not confirmed by Graph (error codes throttled, unavailable, " +
+    "outcome-unknown): the longest wait of those users, in seconds, before sending their changes again (read an outcome-unknown user's licenses first)",
+};
 /** What refuses a whole request about several users before Microsoft Graph is called (422, not a 207). */
 const WHOLE_REQUEST_REFUSED =
   "not-enough-licenses (skuId, skuPartNumber, shortBy, available: fewer available licenses than the whole request needs), " +

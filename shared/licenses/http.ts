@@ -280,7 +280,7 @@ function resultView(r: UserChangeResult): { userId: string; outcome: UserChangeR
 
 /**
  * Calls about several users: 200 when every user succeeded or was skipped, 207 when any failed
- * (with Retry-After when a user's change was throttled); 503 `throttled` with Retry-After when
+ * (with Retry-After when a user's change was throttled, waited too long or is unknown); 503 `throttled` with Retry-After when
  * Graph throttled every user past the budget (nothing was done). A change Graph did not confirm
  * (`outcome-unknown`) may have been made: it is always a user's result, never "nothing was changed".
  */

@@ -109,7 +109,7 @@ function security(access: Access): Record<string, unknown> {
 /**
  * The problem statuses every endpoint of its kind may answer, documented without being listed in
  * its `responses`: schema and token failures, a named resource not found, a stale or missing
- * If-Match, Microsoft's refusal (endpoints that call it), a dependency down.
+ * If-Match, a body too large or not JSON, Microsoft's refusal (endpoints that call it), a dependency down.
  */
 export function commonErrorStatuses(def: EndpointDefinition): number[] {
   const named = Object.keys(def.params?.shape ?? {}).some((p) => p !== "tenantId");
@@ -121,6 +121,7 @@ export function commonErrorStatuses(def: EndpointDefinition): number[] {
     403,
     ...(named ? [404] : []),
     ...(def.ifMatch ? [412] : []),
+    ...(def.body ? [413, 415] : []),
     ...(def.ifMatch === true ? [428] : []),
     500,
     ...(def.upstream ? [502] : []),

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { API_ENDPOINTS } from "../../../shared/api-catalog.js";
 import { ACCESS } from "../../../shared/auth/roles.js";
-import { defineEndpoint, endpointHandler } from "../../../shared/http/endpoint.js";
+import { defineEndpoint, endpointHandler, MAX_BODY_BYTES } from "../../../shared/http/endpoint.js";
 import { buildOpenApiDocument } from "../../../shared/platform/openapi.js";
 
 type Operation = { operationId: string; security?: unknown[]; "x-access": unknown; parameters?: { name: string }[]; responses: Record<string, unknown> };
@@ -242,6 +242,54 @@ describe("PATCH bodies as the app takes them", () => {
     expect(ok.status).toBe(200);
     expect(ok.jsonBody).toEqual({ threshold: null });
     expect((await send(JSON.stringify({ unknown: 1 }))).status).toBe(400);
+  });
+});
+
+describe("request bodies' media type and size (413, 415)", () => {
+  const def = defineEndpoint({
+    name: "test-post", method: "POST", route: "test", summary: "t", tag: "t", access: ACCESS.public,
+    body: z.object({ n: z.number() }).strict(),
+    responses: { 200: { description: "ok" } },
+  });
+  let ran = 0;
+  const handler = endpointHandler(def, () => Promise.reject(new Error("public: no token")), () => {
+    ran++;
+    return Promise.resolve({ status: 200 });
+  });
+  // Bytes: a string body would get text/plain from the Request constructor when no Content-Type is given.
+  const send = async (text: string, headers: Record<string, string>) => {
+    const res = (await handler(
+      new HttpRequest({ method: "POST", url: "http://localhost/api/test", headers, body: { bytes: new TextEncoder().encode(text) } }),
+      new InvocationContext({ functionName: def.name, logHandler: () => undefined }),
+    )) as HttpResponseInit;
+    return { status: res.status, problem: typeof res.body === "string" ? (JSON.parse(res.body) as { errors?: { path: string }[] }) : undefined };
+  };
+
+  it("when a body is sent as text, a form, another charset or a JSON Patch, then 415 names the header and the use-case does not run", async () => {
+    ran = 0;
+    for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/json; charset=latin1", "application/json-patch+json", "application/xml"]) {
+      const res = await send('{"n":1}', { "content-type": type });
+      expect(res.status, type).toBe(415);
+      expect(res.problem?.errors?.[0]?.path).toBe("headers.content-type");
+    }
+    expect(ran).toBe(0);
+  });
+
+  it("when a body is JSON (any +json type, UTF-8, or no Content-Type at all), then it is read", async () => {
+    ran = 0;
+    const bodies: Record<string, string>[] = [{ "content-type": "application/json" }, { "content-type": "Application/JSON; charset=UTF-8" }, { "content-type": "application/merge-patch+json" }, {}];
+    for (const headers of bodies) {
+      expect((await send('{"n":1}', headers)).status, JSON.stringify(headers)).toBe(200);
+    }
+    expect(ran).toBe(4);
+  });
+
+  it("when a body is over 1 MiB, then 413 - before it is read when Content-Length says so - and the use-case does not run", async () => {
+    ran = 0;
+    const big = JSON.stringify({ n: 1, pad: "x".repeat(MAX_BODY_BYTES) });
+    expect((await send(big, { "content-type": "application/json" })).status).toBe(413);
+    expect((await send("{}", { "content-type": "application/json", "content-length": String(MAX_BODY_BYTES + 1) })).status).toBe(413);
+    expect(ran).toBe(0);
   });
 });
 
