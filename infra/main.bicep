@@ -89,6 +89,7 @@ var cosmosContainers = [
   {
     name: 'leases'
     partitionKeyPath: '/id'
+    defaultTtl: -1
   }
   {
     name: 'catalog'

@@ -12,6 +12,7 @@ import { ASSIGNMENT_USER_SELECT, type AssignLicenseCall, type AssignLicenseResul
 import { directLicenses, planNames, productIndex, statesOf } from "./license-state.js";
 import type { AddLicense, BulkMode, Catalog, ChangePlan, SetPlans } from "./model.js";
 import { licenseSnapshot, planChange, productRefusal, statesAfter, type LicenseChange } from "./plan.js";
+import { dependsOnReadLag, READ_LAG_RETRY_SECONDS, recentWrite, type RecentWrite } from "./recent-writes.js";
 import type { LicenseRules, LicenseRulesStore } from "./rules.js";
 import type { LicensingFailureInput } from "../alerts/alerts.js";
 
@@ -164,6 +165,12 @@ export interface Prepared {
   error?: AppError;
 }
 
+/** Graph's read lag (runNow). */
+interface ReadLag {
+  recent?: ReadonlyMap<string, RecentWrite> | undefined;
+  written?: Map<string, RecentWrite>;
+}
+
 export class LicenseAssignments {
   /** Changes of one user wait for each other (in this process): see run(). */
   private readonly users = new KeyedQueue();
@@ -227,15 +234,16 @@ export class LicenseAssignments {
       keys,
       async () => {
         // Not taken (another instance's change, Cosmos unavailable): nothing was sent - said so, for a claim to give its unit back at once.
-        const release = locks
+        const held = locks
           ? await locks.acquire(input.tenantId, userIds, deadline).catch((err: unknown) => {
               throw nothingApplied(err);
             })
           : undefined;
+        const written = new Map<string, RecentWrite>();
         try {
-          return await this.runNow(input, single);
+          return await this.runNow(input, single, { recent: held?.recent, written });
         } finally {
-          await release?.();
+          await held?.release(written);
         }
       },
       {
@@ -245,7 +253,11 @@ export class LicenseAssignments {
     );
   }
 
-  private async runNow(input: BulkChangeInput, single: boolean): Promise<BulkChangeOutcome<UserChangeResult & { intentId?: string }>> {
+  /**
+   * `lag.recent`: what earlier changes of these users wrote lately (recent-writes.ts), planned on
+   * when Graph's read does not show it yet; `lag.written` receives what this change wrote.
+   */
+  private async runNow(input: BulkChangeInput, single: boolean, lag: ReadLag = {}): Promise<BulkChangeOutcome<UserChangeResult & { intentId?: string }>> {
     const graphMode = input.graphMode ?? "interactive";
     const graph = this.deps.graph(input.tenantId, graphMode);
     const changes = dedupe(input.changes);
@@ -254,7 +266,7 @@ export class LicenseAssignments {
     // any write to Graph. The read goes out first, so the intent's work waits on Graph, not Graph on it.
     const lookups = Promise.all([this.deps.catalog.get(input.tenantId), this.deps.rules.current(input.tenantId)]);
     lookups.catch(() => undefined); // awaited by prepare and below
-    const preparing = this.prepare(graph, changes, input, lookups);
+    const preparing = this.prepare(graph, changes, input, lookups, lag.recent);
     preparing.catch(() => undefined); // awaited below
     const trail = input.dryRun ? undefined : new Trail(this.deps.audit, input, changes, single);
     const intentWritten = trail?.writeIntent();
@@ -341,7 +353,7 @@ export class LicenseAssignments {
     for (let i = 0; i < toSend.length; i += MAX_BATCH_ITEMS) {
       const earlier = outcomes[outcomes.length - 2];
       if (earlier) await earlier;
-      const { results: applied, outcome } = await this.apply(graph, input, trail, toSend.slice(i, i + MAX_BATCH_ITEMS), catalog);
+      const { results: applied, outcome } = await this.apply(graph, input, trail, toSend.slice(i, i + MAX_BATCH_ITEMS), catalog, lag);
       outcome.catch(() => undefined); // awaited before a later batch, and through trail.written()
       outcomes.push(outcome);
       for (const r of applied) {
@@ -360,7 +372,9 @@ export class LicenseAssignments {
   }
 
   /** Reads the users (20 per $batch, a few batches at a time) and plans each change once the catalog and rules are known. */
-  private async prepare(graph: LicensingGraph, changes: readonly LicenseChange[], input: BulkChangeInput, lookups: Promise<[Catalog, LicenseRules]>): Promise<Prepared[]> {
+  private async prepare(
+    graph: LicensingGraph, changes: readonly LicenseChange[], input: BulkChangeInput, lookups: Promise<[Catalog, LicenseRules]>, recent?: ReadonlyMap<string, RecentWrite>,
+  ): Promise<Prepared[]> {
     const chunks: LicenseChange[][] = [];
     for (let i = 0; i < changes.length; i += MAX_BATCH_ITEMS) chunks.push(changes.slice(i, i + MAX_BATCH_ITEMS));
     const out: Prepared[][] = new Array<Prepared[]>(chunks.length);
@@ -381,9 +395,15 @@ export class LicenseAssignments {
                 : read.error;
             return { change, newUnits: [], freedUnits: [], error };
           }
-          const planned = planChange({ user: read.user, change, mode: input.mode, catalog, rules, actor: input.actor });
-          if (!planned.ok) return { change, user: read.user, newUnits: [], freedUnits: [], error: planned.error };
-          return { change, user: read.user, plan: planned.plan, call: planned.call, newUnits: planned.newUnits, freedUnits: planned.freedUnits };
+          const user = read.user;
+          const plan = (u: GraphUser) => planChange({ user: u, change, mode: input.mode, catalog, rules, actor: input.actor });
+          const written = recent?.get(change.userId);
+          if (written && dependsOnReadLag(user, written, plan)) {
+            return { change, user, newUnits: [], freedUnits: [], error: licenseErrors.readLag(change.userId, written.at, READ_LAG_RETRY_SECONDS) };
+          }
+          const planned = plan(user);
+          if (!planned.ok) return { change, user, newUnits: [], freedUnits: [], error: planned.error };
+          return { change, user, plan: planned.plan, call: planned.call, newUnits: planned.newUnits, freedUnits: planned.freedUnits };
         });
       }
     };
@@ -393,7 +413,7 @@ export class LicenseAssignments {
 
   /** Up to 20 users: one $batch of assignLicense, then their outcome in the audit trail (being written when this returns). */
   private async apply(
-    graph: LicensingGraph, input: BulkChangeInput, trail: Trail, chunk: readonly Prepared[], catalog: Catalog,
+    graph: LicensingGraph, input: BulkChangeInput, trail: Trail, chunk: readonly Prepared[], catalog: Catalog, lag: ReadLag = {},
   ): Promise<{ results: UserChangeResult[]; outcome: Promise<void> }> {
     let answers: Map<string, AssignLicenseResult>;
     const readBefore = this.deps.catalog.readSeq(input.tenantId);
@@ -414,6 +434,7 @@ export class LicenseAssignments {
       const answer = answers.get(p.change.userId) ?? { ok: false, status: 502, code: "", message: "no answer" };
       if (answer.ok) {
         results.push({ userId: p.change.userId, outcome: "succeeded", ...(p.plan ? { plan: p.plan } : {}) });
+        if (p.user && p.call) lag.written?.set(p.change.userId, recentWrite(p.user, p.call, lag.recent?.get(p.change.userId)));
         continue;
       }
       if (answer.status === 403) freshCatalog ??= await this.deps.catalog.get(input.tenantId, { fresh: true }).catch(() => catalog);

@@ -71,5 +71,12 @@ export const licenseErrors = {
       retryAfterSeconds,
       extensions: { upstreamStatus, applied: false },
     }),
+  /** L3 under Graph's read lag (recent-writes.ts): the read may not show a change made moments ago, and the change's outcome depends on it. */
+  readLag: (userId: string, changedAt: string, retryAfterSeconds: number) =>
+    new AppError(
+      "unavailable",
+      `This user's licenses were changed at ${changedAt} and Microsoft Graph's read does not show that change yet (its reads lag its writes); planned on either, this change would differ. Nothing was changed. Try again shortly.`,
+      { code: "read-lag", retryAfterSeconds, extensions: { userId, changedAt, applied: false } },
+    ),
   userNotFound: (userId: string) => new AppError("notFound", `The user ${userId} was not found in Microsoft Entra ID.`, { code: "user-not-found", extensions: { userId } }),
 };

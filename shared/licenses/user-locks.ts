@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Container, OperationInput, OperationResponse } from "@azure/cosmos";
+import type { Container, OperationInput, OperationResponse, PatchOperation } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
-import { createItem, deleteItem, readItem, replaceIfMatch, wholeRequestFailure } from "../storage/repository.js";
+import { createItem, deleteItem, patchIf, replaceIfMatch, wholeRequestFailure, type Stored } from "../storage/repository.js";
+import { isRecent, READ_LAG_MS, type RecentWrite } from "./recent-writes.js";
 
 /**
  * L3 across instances: a user's license changes made by different instances of the app (Azure
@@ -18,18 +19,40 @@ import { createItem, deleteItem, readItem, replaceIfMatch, wholeRequestFailure }
  * - A lock lasts LEASE_MS and is renewed (every third of that) while the change runs (a background change may wait on
  *   Graph for minutes); a lock whose time has passed belongs to an instance that died and is taken
  *   over.
+ * - Given back after a change Graph confirmed, a lock item stays (its time passed at once) with what
+ *   the change wrote (recent-writes.ts), for the next change of the user - on whichever instance -
+ *   to plan on despite Graph's read lag; Cosmos removes it after READ_LAG_MS (item TTL). Otherwise
+ *   it is deleted.
  */
 export const LEASE_MS = 60_000;
 const FIRST_PAUSE_MS = 25;
 const MAX_PAUSE_MS = 500;
 const MAX_BULK_OPERATIONS = 100;
 
-interface LockItem {
+type LockItem = {
   id: string;
   type: "license-change-lock";
   until: string;
   /** The instance holding it (for whoever reads the container). */
   holder: string;
+  /** What the last change of the user wrote (kept READ_LAG_MS). */
+  written?: RecentWrite;
+  /** Seconds until Cosmos removes a given-back item that keeps a write (the container's default TTL is -1: none). */
+  ttl?: number;
+};
+
+/** Locks held by a change: what earlier changes of its users wrote lately (by user id), and the release. */
+export interface HeldLocks {
+  recent: ReadonlyMap<string, RecentWrite>;
+  /** Gives the locks back, keeping what this change wrote for each user Graph confirmed (by user id). Never throws: an unreleased lock expires. */
+  release(written?: ReadonlyMap<string, RecentWrite>): Promise<void>;
+}
+
+interface Taken {
+  /** Lock id -> ETag. */
+  held: Map<string, string>;
+  /** Lock id -> a recent write found on a given-back item. */
+  carried: Map<string, RecentWrite>;
 }
 
 export class UserChangeLocks {
@@ -39,15 +62,16 @@ export class UserChangeLocks {
 
   /**
    * Takes the locks of these users of a tenant, waiting for other holders until `deadline` (epoch
-   * ms); then 503. Returns the release (never throws: an unreleased lock expires).
+   * ms); then 503.
    */
-  async acquire(tenantId: string, userIds: readonly string[], deadline: number): Promise<() => Promise<void>> {
-    const ids = [...new Set(userIds.map((u) => lockId(tenantId, u)))].sort();
-    if (ids.length === 0) return () => Promise.resolve();
+  async acquire(tenantId: string, userIds: readonly string[], deadline: number): Promise<HeldLocks> {
+    const users = new Map(userIds.map((u) => [lockId(tenantId, u), u.toLowerCase()]));
+    const ids = [...users.keys()].sort();
+    if (ids.length === 0) return { recent: new Map(), release: () => Promise.resolve() };
     let pause = FIRST_PAUSE_MS;
     for (;;) {
-      const held = await this.tryTakeAll(ids);
-      if (held) return this.holding(held);
+      const taken = await this.tryTakeAll(ids);
+      if (taken) return this.holding(taken, users);
       if (Date.now() + pause > deadline) {
         throw new AppError("unavailable", "Another license change of this user is under way on another instance; nothing was changed. Try again shortly.", { retryAfterSeconds: 5 });
       }
@@ -56,13 +80,28 @@ export class UserChangeLocks {
     }
   }
 
-  private lockItem(id: string): LockItem {
-    return { id, type: "license-change-lock", until: new Date(Date.now() + (this.options.leaseMs ?? LEASE_MS)).toISOString(), holder: this.holder };
+  private lockItem(id: string, written?: RecentWrite): LockItem {
+    return {
+      id, type: "license-change-lock", until: new Date(Date.now() + (this.options.leaseMs ?? LEASE_MS)).toISOString(), holder: this.holder,
+      ...(isRecent(written) ? { written } : {}),
+    };
   }
 
-  /** Every lock (id -> etag), or null with none kept. */
-  private async tryTakeAll(ids: readonly string[]): Promise<Map<string, string> | null> {
+  /** Taking over a lock whose time has passed: a new `until` and holder (its write, if any, stays). */
+  private takeOverOperations(): PatchOperation[] {
+    const { until, holder } = this.lockItem("");
+    return [{ op: "set", path: "/until", value: until }, { op: "set", path: "/holder", value: holder }];
+  }
+
+  /** A given-back lock that keeps a write for the next change of its user. */
+  private givenBack(id: string, written: RecentWrite): LockItem {
+    return { id, type: "license-change-lock", until: new Date(0).toISOString(), holder: this.holder, written, ttl: Math.ceil(READ_LAG_MS / 1000) };
+  }
+
+  /** Every lock, or null with none kept. */
+  private async tryTakeAll(ids: readonly string[]): Promise<Taken | null> {
     const held = new Map<string, string>();
+    const carried = new Map<string, RecentWrite>();
     const busy: string[] = [];
     if (ids.length === 1) {
       const id = ids[0] as string;
@@ -82,33 +121,48 @@ export class UserChangeLocks {
         else if (answer) busy.push(id); // another holder (409), or throttled inside the bulk request: tried again after the pause
       });
       if (error) {
-        await this.release(held);
+        await this.release({ held, carried });
         throw error;
       }
     }
-    // A lock whose time has passed: its holder died. Taken over, unless another instance was quicker.
-    // Every look ends before anything is given back (a take-over still in flight would be kept).
-    const looked = await Promise.allSettled(busy.map(async (id) => {
-      const current = await readItem<LockItem>(this.container, id, id);
-      if (!current || Date.parse(current.until) > Date.now()) return;
+    // A lock whose time has passed - given back keeping a write, or its holder died - is taken over
+    // with one conditional patch (it applies only while `until` has passed; the item, with its
+    // write, comes back), unless another instance was quicker. One bulk request for several.
+    if (busy.length > 0) {
+      const taken = (id: string, item: Stored<LockItem> | undefined) => {
+        if (!item?._etag) return;
+        held.set(id, item._etag);
+        if (isRecent(item.written)) carried.set(id, item.written);
+      };
       try {
-        held.set(id, (await replaceIfMatch(this.container, this.lockItem(id), current._etag))._etag);
+        if (busy.length === 1) {
+          const id = busy[0] as string;
+          taken(id, await patchIf<LockItem>(this.container, id, id, this.takeOverOperations(), { condition: takeOverCondition() }).catch((err: unknown) => {
+            if (err instanceof AppError && (err.kind === "preconditionFailed" || err.kind === "notFound")) return undefined; // held, or given back meanwhile: next round
+            throw err;
+          }));
+        } else {
+          const condition = takeOverCondition();
+          const { answers, error } = await this.bulk(busy.map((id) => ({ operationType: "Patch", id, partitionKey: id, resourceBody: { operations: this.takeOverOperations(), condition } })));
+          busy.forEach((id, i) => {
+            const answer = answers[i];
+            if (answer?.statusCode === 200) taken(id, answer.resourceBody as Stored<LockItem> | undefined);
+          });
+          if (error) throw error;
+        }
       } catch (err) {
-        if (!(err instanceof AppError && (err.kind === "preconditionFailed" || err.kind === "notFound"))) throw err;
+        await this.release({ held, carried });
+        throw err;
       }
-    }));
-    const failed = looked.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (failed) {
-      await this.release(held);
-      throw failed.reason;
     }
-    if (held.size === ids.length) return held;
-    await this.release(held);
+    if (held.size === ids.length) return { held, carried };
+    await this.release({ held, carried });
     return null;
   }
 
-  /** Renews the locks while the change runs; the release stops that and deletes them. */
-  private holding(held: Map<string, string>): () => Promise<void> {
+  /** Renews the locks while the change runs; the release stops that and gives them back. */
+  private holding(taken: Taken, users: ReadonlyMap<string, string>): HeldLocks {
+    const { held, carried } = taken;
     let released = false;
     let renewing: Promise<unknown> = Promise.resolve();
     let inFlight = false;
@@ -118,7 +172,7 @@ export class UserChangeLocks {
       renewing = Promise.all(
         [...held].map(async ([id, etag]) => {
           try {
-            held.set(id, (await replaceIfMatch(this.container, this.lockItem(id), etag))._etag);
+            held.set(id, (await replaceIfMatch(this.container, this.lockItem(id, carried.get(id)), etag))._etag);
           } catch {
             // Lost (taken over after this process stalled past the lease) or Cosmos unreachable: the next round tries again with what it has.
           }
@@ -128,28 +182,51 @@ export class UserChangeLocks {
       });
     }, (this.options.leaseMs ?? LEASE_MS) / 3);
     renew.unref();
-    return async () => {
-      if (released) return;
-      released = true;
-      clearInterval(renew);
-      await renewing; // a renewal in flight changes the ETags the deletes need
-      await this.release(held);
+    const recent = new Map<string, RecentWrite>();
+    for (const [id, write] of carried) recent.set(users.get(id) ?? id, write);
+    return {
+      recent,
+      release: async (written) => {
+        if (released) return;
+        released = true;
+        clearInterval(renew);
+        await renewing; // a renewal in flight changes the ETags the release needs
+        const keep = new Map(carried);
+        for (const [id, user] of users) {
+          const write = written?.get(user);
+          if (write) keep.set(id, write);
+        }
+        await this.release({ held, carried: keep });
+      },
     };
   }
 
-  private async release(held: ReadonlyMap<string, string>): Promise<void> {
+  /** Deletes the locks, or gives back those keeping a recent write (see the class comment). */
+  private async release({ held, carried }: Taken): Promise<void> {
     if (held.size === 0) return;
-    const deleteOne = (id: string, etag: string) => deleteItem(this.container, id, id, { ifMatch: etag }).catch(() => false);
+    const keptWrite = (id: string) => {
+      const write = carried.get(id);
+      return isRecent(write) ? write : undefined;
+    };
+    const giveBackOne = (id: string, etag: string) => {
+      const write = keptWrite(id);
+      return (write ? replaceIfMatch(this.container, this.givenBack(id, write), etag) : deleteItem(this.container, id, id, { ifMatch: etag })).catch(() => false);
+    };
     if (held.size === 1) {
       const [[id, etag]] = [...held] as [[string, string]];
-      await deleteOne(id, etag);
+      await giveBackOne(id, etag);
       return;
     }
     const locks = [...held];
-    const { answers } = await this.bulk(locks.map(([id, etag]) => ({ operationType: "Delete", id, partitionKey: id, ifMatch: etag })));
+    const { answers } = await this.bulk(locks.map(([id, etag]): OperationInput => {
+      const write = keptWrite(id);
+      return write
+        ? { operationType: "Replace", id, partitionKey: id, ifMatch: etag, resourceBody: { ...this.givenBack(id, write) } }
+        : ({ operationType: "Delete", id, partitionKey: id, ifMatch: etag } as OperationInput);
+    }));
     // Throttled inside the bulk request, or in a chunk whose request failed: one by one (with the SDK's retries).
     // Whatever still fails is left to expire (LEASE_MS): a change of these users waits for it at most that long.
-    await Promise.all(locks.filter((_, i) => answers[i] === undefined || answers[i]?.statusCode === 429).map(([id, etag]) => deleteOne(id, etag)));
+    await Promise.all(locks.filter((_, i) => answers[i] === undefined || answers[i]?.statusCode === 429).map(([id, etag]) => giveBackOne(id, etag)));
   }
 
   /**
@@ -165,6 +242,11 @@ export class UserChangeLocks {
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
     return failed ? { answers, error: wholeRequestFailure(failed.reason, "bulk request") } : { answers };
   }
+}
+
+/** A patch's condition: the lock's time has passed (ISO times compare as strings). */
+function takeOverCondition(): string {
+  return `from c where c.until < '${new Date().toISOString()}'`;
 }
 
 export function lockId(tenantId: string, userId: string): string {

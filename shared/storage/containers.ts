@@ -9,7 +9,7 @@ export interface ContainerDeclaration {
   readonly partitionKeyPath: `/${string}`;
   readonly description: string;
   /**
-   * Container default TTL. Note: the local Cosmos-compatible server accepts TTL but never
+   * Container default TTL (-1: on, but only items with their own `ttl` expire). Note: the local Cosmos-compatible server accepts TTL but never
    * expires items, so nothing may rely on expiry alone to remove data.
    */
   readonly defaultTtlSeconds?: number;
@@ -51,7 +51,10 @@ export const CONTAINERS = [
   {
     name: "leases",
     partitionKeyPath: "/id",
-    description: "Leases and locks (e.g. one sync run per environment), taken with conditional writes.",
+    description:
+      "Leases and locks (e.g. one sync run per environment), taken with conditional writes. TTL on with no default (-1): only a " +
+      "license change lock given back with what its change wrote carries a ttl (user-locks.ts, Graph's read lag).",
+    defaultTtlSeconds: -1,
   },
   {
     name: "catalog",

@@ -1,6 +1,8 @@
 import type { DirectoryRole } from "../../../shared/auth/roles.js";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { DEMO_IDS, DEMO_PLANS, DEMO_SKUS, demoUserId } from "../../../local/sim-cloud/demo-tenant.js";
+import { READ_LAG_MS } from "../../../shared/licenses/recent-writes.js";
+import { forgetRecentLicenseWrites } from "../../support/license-locks.js";
 import { auditOf, inProcessLicensing, startLicenseStack, type AuditDoc, type LicenseStack } from "./support.js";
 
 /**
@@ -121,6 +123,60 @@ describe("L3/L4 add keeps, replace removes only what is not listed", () => {
     const e3 = (await licensesOf(user)).find((l) => l.skuId === DEMO_SKUS.office365E3)!;
     expect(e3.disabledPlans).toEqual([viaHost ? DEMO_PLANS.sharePointEnterprise : DEMO_PLANS.teams]);
     expect(await assignItems()).toBe(1);
+  });
+
+  it("when Graph's reads lag its writes, then a change of the user on another instance right after, which would re-send what the first assigned, waits (503 read-lag): the first one's plans stay off", async () => {
+    const user = demoUserId(38);
+    await s.sim("PUT", `users/${user}/licenses`, { licenses: [] });
+    await s.sim("PATCH", "settings", { graph: { licenseReadLagMs: 10_000 } });
+    const other = inProcessLicensing(s); // another instance: it learns of the write from the user's lock item in Cosmos
+    const addAgain = () =>
+      other.assignments.assignLicenses({
+        tenantId: s.tenantId, userId: user, add: [{ skuId: DEMO_SKUS.office365E3, disabledPlans: [] }, { skuId: DEMO_SKUS.powerAutomateFree }],
+        actor: { type: "user", id: "second-instance", directoryRoles: ["License Administrator"] },
+      });
+    try {
+      const first = await assign(user, { addLicenses: [{ skuId: DEMO_SKUS.office365E3, disabledPlans: [DEMO_PLANS.sharePointEnterprise] }] });
+      expect(first.status).toBe(200);
+      // Graph's read does not show it yet: planned on it, the change would send E3 again with SharePoint on.
+      expect((await licensesOf(user)).map((l) => l.skuId)).not.toContain(DEMO_SKUS.office365E3);
+      await expect(addAgain()).rejects.toMatchObject({ status: 503, code: "read-lag", retryAfterSeconds: 10, extensions: { applied: false } });
+      // Once the reads show the first change, the same request goes on: E3 is held (not re-sent), Flow is added; SharePoint stays off.
+      await vi.waitFor(async () => expect((await licensesOf(user)).map((l) => l.skuId)).toContain(DEMO_SKUS.office365E3), { timeout: 60_000, interval: 500 });
+      const again = await addAgain();
+      expect(again.plan.unchanged.map((u) => u.skuId)).toEqual([DEMO_SKUS.office365E3]);
+      expect(again.plan.add.map((a) => a.skuId)).toEqual([DEMO_SKUS.powerAutomateFree]);
+      await vi.waitFor(async () => expect((await licensesOf(user)).find((l) => l.skuId === DEMO_SKUS.office365E3)?.disabledPlans).toEqual([DEMO_PLANS.sharePointEnterprise]), { timeout: 60_000, interval: 500 });
+    } finally {
+      await s.sim("PATCH", "settings", { graph: { licenseReadLagMs: 0 } });
+    }
+  });
+
+  it("when the user was changed back elsewhere right after a change (the read shows the earlier state), then a change that depends on it waits (503 read-lag); one that does not goes on, and once the read shows a later change (or the window ends) the first goes on as read", async () => {
+    const user = demoUserId(39);
+    await s.sim("PUT", `users/${user}/licenses`, { licenses: [] });
+    expect((await assign(user, { addLicenses: [{ skuId: DEMO_SKUS.office365E3, disabledPlans: [DEMO_PLANS.sharePointEnterprise] }] })).status).toBe(200);
+    await s.sim("PUT", `users/${user}/licenses`, { licenses: [] }); // removed in the admin center
+    const addE3 = () => assign(user, { addLicenses: [{ skuId: DEMO_SKUS.office365E3, disabledPlans: [] }] });
+    const waits = await addE3();
+    expect(waits.status).toBe(503);
+    expect(waits.headers.get("retry-after")).toBe("10");
+    expect(((await waits.json()) as Problem).type).toMatch(/\/read-lag$/);
+    // Flow does not depend on whether E3 is held: it goes on at once. Its answer is read back, so the read is current from then on.
+    expect((await assign(user, { addLicenses: [{ skuId: DEMO_SKUS.powerAutomateFree }] })).status).toBe(200);
+    const later = await addE3();
+    expect(later.status).toBe(200);
+    expect((await licensesOf(user)).find((l) => l.skuId === DEMO_SKUS.office365E3)?.disabledPlans).toEqual([]);
+  });
+
+  it("when the lag window of a change has passed, then a read showing the earlier state is the truth: the change goes on as read", async () => {
+    const user = demoUserId(41);
+    await s.sim("PUT", `users/${user}/licenses`, { licenses: [] });
+    expect((await assign(user, { addLicenses: [{ skuId: DEMO_SKUS.office365E3, disabledPlans: [DEMO_PLANS.sharePointEnterprise] }] })).status).toBe(200);
+    await s.sim("PUT", `users/${user}/licenses`, { licenses: [] });
+    await forgetRecentLicenseWrites(s.stack.database, READ_LAG_MS); // two minutes later
+    expect((await assign(user, { addLicenses: [{ skuId: DEMO_SKUS.office365E3, disabledPlans: [] }] })).status).toBe(200);
+    expect((await licensesOf(user)).find((l) => l.skuId === DEMO_SKUS.office365E3)?.disabledPlans).toEqual([]);
   });
 
   it("when a held license is added again, then it is not re-sent and the plans an admin switched off stay off", async () => {

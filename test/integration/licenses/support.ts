@@ -7,6 +7,7 @@ import { CatalogService } from "../../../shared/licenses/catalog.js";
 import { LicensingGraph } from "../../../shared/licenses/graph-licensing.js";
 import { LicenseRulesStore } from "../../../shared/licenses/rules.js";
 import { UserChangeLocks } from "../../../shared/licenses/user-locks.js";
+import { forgetRecentLicenseWrites } from "../../support/license-locks.js";
 import { DEMO_TENANT_ID } from "../../../local/sim-cloud/demo-tenant.js";
 import type { StackOptions } from "../../../local/stack.js";
 import { startTestStack, type TestStack } from "../../support/stack.js";
@@ -80,6 +81,8 @@ export async function startLicenseStack(options: Partial<StackOptions> = {}): Pr
     sim,
     resetSim: async () => {
       await sim("POST", "reset", {});
+      // The reset directory is another world: what changes wrote to the old one no longer counts (Graph's read lag).
+      await forgetRecentLicenseWrites(stack.database);
       await sim("PATCH", "settings", { faults: [], latencyMs: { graph: 0 }, rateLimits: { graph: { enabled: true, writesPerWindow: 3000, writeWindowSeconds: 150 } } });
     },
     graphCounters: async () => (await sim<{ graph: GraphCounters }>("GET", "counters")).graph,

@@ -133,14 +133,17 @@ export function bicepContainers(main: string): BicepContainer[] {
     if (name?.kind !== "string" || name.interpolated || partitionKeyPath?.kind !== "string" || partitionKeyPath.interpolated) {
       throw new Error(`${INFRA_FILES.main}: cosmosContainers item ${item.text} needs literal name and partitionKeyPath strings.`);
     }
-    const ttlToken = ttl?.kind === "expression" && ttl.items.length === 1 ? ttl.items[0] : undefined;
+    // A number literal, or a negative one (-1: TTL on, no default): a minus token before it.
+    const items = ttl?.kind === "expression" ? ttl.items : [];
+    const minus = items.length === 2 && items[0] !== undefined && isToken(items[0]) && items[0].text === "-";
+    const ttlToken = items.length === 1 || minus ? items[items.length - 1] : undefined;
     if (ttl && !(ttlToken && isToken(ttlToken) && ttlToken.kind === "number")) {
       throw new Error(`${INFRA_FILES.main}: defaultTtl of "${name.value}" must be a number literal.`);
     }
     return {
       name: name.value,
       partitionKeyPath: partitionKeyPath.value,
-      defaultTtl: ttlToken && isToken(ttlToken) ? Number(ttlToken.text) : undefined,
+      defaultTtl: ttlToken && isToken(ttlToken) ? (minus ? -1 : 1) * Number(ttlToken.text) : undefined,
     };
   });
 }

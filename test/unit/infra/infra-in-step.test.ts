@@ -93,8 +93,13 @@ describe("infra/main.bicep and the code's declarations", () => {
 
 describe("the in-step checks, on broken copies of the Bicep", () => {
   it("when a declared container is missing, then its name is reported", () => {
-    const main = edit(infra.main, / {2}\{\n {4}name: 'leases'\n {4}partitionKeyPath: '\/id'\n {2}\}\n/, "");
+    const main = edit(infra.main, / {2}\{\n {4}name: 'leases'\n {4}partitionKeyPath: '\/id'\n {4}defaultTtl: -1\n {2}\}\n/, "");
     expect(checkContainers({ ...infra, main })).toEqual([expect.stringContaining('container "leases" (/id) is declared in shared/storage/containers.ts but missing')]);
+  });
+
+  it("when a negative default TTL (-1: on, no default) is dropped from the Bicep, then the difference is reported", () => {
+    const main = edit(infra.main, "    defaultTtl: -1\n", "");
+    expect(checkContainers({ ...infra, main })).toEqual([expect.stringContaining('container "leases": defaultTtl undefined')]);
   });
 
   it("when a container has another partition key, then both keys are reported", () => {
