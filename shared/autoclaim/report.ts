@@ -34,7 +34,11 @@ export async function buildReport(deps: ReportDeps, tenantId: string, days: numb
   const partNumber = new Map((catalog?.products ?? []).map((p) => [p.skuId, p.skuPartNumber]));
 
   const byPolicy = new Map<string, ClaimDocument[]>();
-  for (const c of claims) byPolicy.set(c.policyId, [...(byPolicy.get(c.policyId) ?? []), c]);
+  for (const c of claims) {
+    const own = byPolicy.get(c.policyId);
+    if (own) own.push(c);
+    else byPolicy.set(c.policyId, [c]);
+  }
   const deletedNames = await deps.policies.deletedNames(tenantId, [...byPolicy.keys()].filter((id) => !policies.some((p) => p.id === id)));
   const policyRows = [
     ...policies.map((p) => ({ policyId: p.id, name: p.name, appId: p.appId, deleted: false, order: p.products.map((x) => x.skuId) })),

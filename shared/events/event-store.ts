@@ -1,7 +1,7 @@
 import type { Container, PatchOperation } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
 import { GroupedWrites } from "../storage/grouped-writes.js";
-import { deleteItem, patchIf, queryAll, readItem, type Stored } from "../storage/repository.js";
+import { createItem, deleteItem, patchIf, queryAll, readItem, type Stored } from "../storage/repository.js";
 import type { EventDocument, EventStatus } from "./sign-in-event.js";
 
 /**
@@ -132,33 +132,124 @@ export class EventStore {
   }
 
   /**
-   * Counts per status and code since `from` (complete, whatever the list limits). Counted from a
-   * two-field projection: the local Cosmos-compatible server has no GROUP BY.
+   * Counts per status and code since `from` (complete, whatever the list limits). A report over 90
+   * days would otherwise read every failed and skipped event of the period each time (an
+   * already-licensed user's every sign-in is one), so each settled UTC day's counts are kept once
+   * counted (`event-counts` items, expiring with the events): a report reads the days kept and
+   * counts only the partial first day and the days not yet settled.
    */
-  async countsSince(tenantId: string, statuses: readonly EventStatus[], from: Date): Promise<{ status: EventStatus; code: string | null; n: number }[]> {
+  async countsSince(tenantId: string, statuses: readonly EventStatus[], from: Date): Promise<EventCount[]> {
+    const now = this.now();
+    const firstDay = ceilToDay(from);
+    const settled = floorToDay(new Date(now.getTime() - DAY_SETTLES_AFTER_MS));
+    if (firstDay >= settled) return this.countBetween(tenantId, statuses, from, now);
+    const [head, days, tail] = await Promise.all([
+      this.countBetween(tenantId, statuses, from, firstDay),
+      this.dayCounts(tenantId, statuses, firstDay, settled),
+      this.countBetween(tenantId, statuses, settled, now),
+    ]);
+    return merge([head, ...days, tail]);
+  }
+
+  /** The kept counts of each day in [first, end) (UTC day starts), counting and keeping the missing ones. */
+  private async dayCounts(tenantId: string, statuses: readonly EventStatus[], first: Date, end: Date): Promise<EventCount[][]> {
+    const key = [...statuses].sort().join(",");
+    const partitionKey = `${tenantId}|event-counts`;
+    const kept = await queryAll<DayCounts>(
+      this.container,
+      {
+        query: "SELECT * FROM c WHERE c.type = 'event-counts' AND c.statuses = @s AND c.day >= @first AND c.day < @end",
+        parameters: [{ name: "@s", value: key }, { name: "@first", value: dayOf(first) }, { name: "@end", value: dayOf(end) }],
+      },
+      { partitionKey, maxItems: 1_000 },
+    );
+    const byDay = new Map(kept.map((d) => [d.day, d.counts]));
+    const missing: Date[] = [];
+    for (let d = first; d < end; d = new Date(d.getTime() + DAY_MS)) if (!byDay.has(dayOf(d))) missing.push(d);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < missing.length; i = next++) {
+        const start = missing[i] as Date;
+        const counts = await this.countBetween(tenantId, statuses, start, new Date(start.getTime() + DAY_MS));
+        const day = dayOf(start);
+        byDay.set(day, counts);
+        const doc: DayCounts = { id: `event-counts:${key}:${day}`, partitionKey, type: "event-counts", tenantId, statuses: key, day, counts };
+        // Another report may have kept it meanwhile: the same counts.
+        await createItem(this.container, doc).catch((err: unknown) => {
+          if (!(err instanceof AppError && err.kind === "conflict")) throw err;
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(DAY_COUNT_PARALLELISM, missing.length) }, worker));
+    return [...byDay.values()];
+  }
+
+  /** Counted from a two-field projection of the events processed in [from, to): the local Cosmos-compatible server has no GROUP BY. */
+  private async countBetween(tenantId: string, statuses: readonly EventStatus[], from: Date, to: Date): Promise<EventCount[]> {
+    if (from >= to) return [];
     const rows = await queryAll<{ status: EventStatus; code?: string | null }>(
       this.container,
       {
         query:
           "SELECT c.status, c.code FROM c WHERE c.tenantId = @t AND c.type = 'sign-in-event' " +
-          "AND ARRAY_CONTAINS(@statuses, c.status) AND c.processedAt >= @from",
+          "AND ARRAY_CONTAINS(@statuses, c.status) AND c.processedAt >= @from AND c.processedAt < @to",
         parameters: [
           { name: "@t", value: tenantId },
           { name: "@statuses", value: [...statuses] },
           { name: "@from", value: from.toISOString() },
+          { name: "@to", value: to.toISOString() },
         ],
       },
       { maxItems: 1_000_000 },
     );
-    const counts = new Map<string, { status: EventStatus; code: string | null; n: number }>();
-    for (const r of rows) {
-      const key = `${r.status}|${r.code ?? ""}`;
-      const entry = counts.get(key) ?? { status: r.status, code: r.code ?? null, n: 0 };
-      entry.n++;
-      counts.set(key, entry);
-    }
-    return [...counts.values()];
+    return merge([rows.map((r) => ({ status: r.status, code: r.code ?? null, n: 1 }))]);
   }
+}
+
+export interface EventCount {
+  status: EventStatus;
+  code: string | null;
+  n: number;
+}
+
+/** One UTC day's counts (container `events`, partition `tenantId|event-counts`; the container's TTL removes them with the events). */
+interface DayCounts {
+  id: string;
+  partitionKey: string;
+  type: "event-counts";
+  tenantId: string;
+  /** The statuses counted, sorted, comma-separated. */
+  statuses: string;
+  /** YYYY-MM-DD (UTC). */
+  day: string;
+  counts: EventCount[];
+}
+
+const DAY_MS = 86_400_000;
+/**
+ * A day's counts are kept once its events' outcomes are written: an hour after it ends (events in
+ * flight at midnight, clocks of instances). An event that failed or was skipped on a kept day and
+ * is claimed later (a producer's re-send) stays counted there.
+ */
+const DAY_SETTLES_AFTER_MS = 3_600_000;
+/** Days counted at once when a report meets days not kept yet (the first report over 90 days). */
+const DAY_COUNT_PARALLELISM = 4;
+
+const floorToDay = (d: Date) => new Date(Math.floor(d.getTime() / DAY_MS) * DAY_MS);
+const ceilToDay = (d: Date) => new Date(Math.ceil(d.getTime() / DAY_MS) * DAY_MS);
+const dayOf = (d: Date) => d.toISOString().slice(0, 10);
+
+function merge(lists: readonly (readonly EventCount[])[]): EventCount[] {
+  const counts = new Map<string, EventCount>();
+  for (const list of lists) {
+    for (const c of list) {
+      const key = `${c.status}|${c.code ?? ""}`;
+      const entry = counts.get(key);
+      if (entry) entry.n += c.n;
+      else counts.set(key, { status: c.status, code: c.code, n: c.n });
+    }
+  }
+  return [...counts.values()];
 }
 
 /** A failed tracking plan's code (outcomes stored before it had one: the code its reason starts with). */
