@@ -21,7 +21,7 @@ async function processed(tenantId: string, status: EventStatus, code: string, pr
   await events().items.create(doc);
 }
 
-const total = (counts: EventCount[]) => Object.fromEntries(counts.map((c) => [`${c.status}|${c.code}`, c.n]).sort());
+const total = (counts: EventCount[]): Record<string, number> => Object.fromEntries(counts.map((c): [string, number] => [`${c.status}|${c.code}`, c.n]).sort());
 const keptDays = async (tenantId: string) =>
   (await events().items.query<{ day: string }>({ query: "SELECT c.day FROM c WHERE c.type = 'event-counts' AND c.tenantId = @t", parameters: [{ name: "@t", value: tenantId }] }).fetchAll()).resources
     .map((d) => d.day)
