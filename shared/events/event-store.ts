@@ -136,7 +136,7 @@ export class EventStore {
    * days would otherwise read every failed and skipped event of the period each time (an
    * already-licensed user's every sign-in is one), so each settled UTC day's counts are kept once
    * counted (`event-counts` items, expiring with the events): a report reads the days kept and
-   * counts only the partial first day and the days not yet settled.
+   * counts only the partial first day and the last day or two (not settled yet).
    */
   async countsSince(tenantId: string, statuses: readonly EventStatus[], from: Date): Promise<EventCount[]> {
     const now = this.now();
@@ -227,11 +227,12 @@ interface DayCounts {
 
 const DAY_MS = 86_400_000;
 /**
- * A day's counts are kept once its events' outcomes are written: an hour after it ends (events in
- * flight at midnight, clocks of instances). An event that failed or was skipped on a kept day and
- * is claimed later (a producer's re-send) stays counted there.
+ * A day's counts are kept once its events' outcomes are final: a day after it ends. An outcome may
+ * still change for a while after it is written - a claim settled by the maintenance timer (minutes),
+ * a redelivery replacing a bug's outcome, events in flight at midnight, instances' clocks - and the
+ * kept count would then hold the old one.
  */
-const DAY_SETTLES_AFTER_MS = 3_600_000;
+const DAY_SETTLES_AFTER_MS = DAY_MS;
 /** Days counted at once when a report meets days not kept yet (the first report over 90 days). */
 const DAY_COUNT_PARALLELISM = 4;
 

@@ -155,7 +155,7 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 /**
  * A body is JSON - `application/json` or a `+json` type (a PATCH's `application/merge-patch+json`),
- * UTF-8 - or refused (415) before anything is read or done: a form post or a text body is not read
+ * UTF-8 - or refused (415) before it is parsed or anything is done: a form post or a text body is not read
  * as JSON by guesswork, nor a JSON Patch (`application/json-patch+json`: an array of operations) as
  * a merge patch. A body without a Content-Type is read as JSON.
  */

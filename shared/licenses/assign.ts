@@ -12,7 +12,7 @@ import { ASSIGNMENT_USER_SELECT, type AssignLicenseCall, type AssignLicenseResul
 import { directLicenses, planNames, productIndex, statesOf } from "./license-state.js";
 import type { AddLicense, BulkMode, Catalog, ChangePlan, SetPlans } from "./model.js";
 import { licenseSnapshot, planChange, productRefusal, statesAfter, type LicenseChange } from "./plan.js";
-import { dependsOnReadLag, READ_LAG_RETRY_SECONDS, recentWrite, type RecentWrite } from "./recent-writes.js";
+import { dependsOnReadLag, READ_LAG_CODE, READ_LAG_RETRY_SECONDS, recentWrite, withRecentWrite, type RecentWrite } from "./recent-writes.js";
 import type { LicenseRules, LicenseRulesStore } from "./rules.js";
 import type { LicensingFailureInput } from "../alerts/alerts.js";
 
@@ -434,15 +434,27 @@ export class LicenseAssignments {
       const answer = answers.get(p.change.userId) ?? { ok: false, status: 502, code: "", message: "no answer" };
       if (answer.ok) {
         results.push({ userId: p.change.userId, outcome: "succeeded", ...(p.plan ? { plan: p.plan } : {}) });
-        if (p.user && p.call) lag.written?.set(p.change.userId, recentWrite(p.user, p.call, lag.recent?.get(p.change.userId)));
+        this.noteWrite(p, lag);
         continue;
       }
       if (answer.status === 403) freshCatalog ??= await this.deps.catalog.get(input.tenantId, { fresh: true }).catch(() => catalog);
       const error = graphFailureToError(answer, p.call as AssignLicenseCall, freshCatalog ?? catalog);
+      // Not confirmed, but perhaps made: a read showing the user as before is then just as doubtful.
+      if (error.code === OUTCOME_UNKNOWN) this.noteWrite(p, lag);
       results.push({ userId: p.change.userId, outcome: "failed", error, ...(p.plan ? { plan: p.plan } : {}) });
     }
     this.adjustCounts(input.tenantId, chunk, results, readBefore);
     return { results, outcome: trail.writeOutcome(results, chunk) };
+  }
+
+  /**
+   * What the change wrote (or may have) for the user, for the next change's read (recent-writes.ts):
+   * on the user as the change planned on it - as an earlier write left it, when the read lagged that.
+   */
+  private noteWrite(p: Prepared, lag: ReadLag): void {
+    if (!p.user || !p.call || !lag.written) return;
+    const previous = lag.recent?.get(p.change.userId);
+    lag.written.set(p.change.userId, recentWrite(withRecentWrite(p.user, previous), p.call, previous));
   }
 
   /**
@@ -606,6 +618,7 @@ export function failuresToAlert(results: readonly UserChangeResult[], prepared: 
   for (const r of results) {
     const error = r.error;
     if (r.outcome !== "failed" || !error || !(ALERTED_FAILURE_CODES.has(error.code) || error.kind === "upstream" || error.kind === "unavailable")) continue;
+    if (error.code === READ_LAG_CODE) continue; // an admin's (or two claims') changes in quick succession: it clears by itself
     const named = error.extensions.skuId;
     // The product the error names, else the one the change was about (added, else removed, else plans changed).
     const change = byUser.get(r.userId)?.change;

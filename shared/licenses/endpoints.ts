@@ -36,8 +36,8 @@ const ONE_USER_REFUSALS = {
 
 const throttledUsers = {
   "Retry-After":
-    "When a user's change was throttled, waited too long for another change of the user, or was not confirmed by Graph (error codes throttled, unavailable, " +
-    "outcome-unknown): the longest wait of those users, in seconds, before sending their changes again (read an outcome-unknown user's licenses first)",
+    "When a user's change was throttled, waited too long for another change of the user, waited for Graph's read lag, or was not confirmed by Graph " +
+    "(error codes throttled, unavailable, read-lag, outcome-unknown): the longest wait of those users, in seconds, before sending their changes again (read an outcome-unknown user's licenses first)",
 };
 /** What refuses a whole request about several users before Microsoft Graph is called (422, not a 207). */
 const WHOLE_REQUEST_REFUSED =

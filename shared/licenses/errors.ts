@@ -1,5 +1,6 @@
 import { AppError } from "../errors/app-error.js";
 import type { Product } from "./model.js";
+import { READ_LAG_CODE } from "./recent-writes.js";
 
 /**
  * The license rules' errors, one constructor each, so the checks made before Graph and the
@@ -76,7 +77,7 @@ export const licenseErrors = {
     new AppError(
       "unavailable",
       `This user's licenses were changed at ${changedAt} and Microsoft Graph's read does not show that change yet (its reads lag its writes); planned on either, this change would differ. Nothing was changed. Try again shortly.`,
-      { code: "read-lag", retryAfterSeconds, extensions: { userId, changedAt, applied: false } },
+      { code: READ_LAG_CODE, retryAfterSeconds, extensions: { userId, changedAt, applied: false } },
     ),
   userNotFound: (userId: string) => new AppError("notFound", `The user ${userId} was not found in Microsoft Entra ID.`, { code: "user-not-found", extensions: { userId } }),
 };

@@ -93,6 +93,8 @@ export function withRecentWrite(user: GraphUser, write: RecentWrite | undefined,
   };
 }
 
+/** The code of a change refused for the read lag (licenseErrors.readLag). */
+export const READ_LAG_CODE = "read-lag";
 /** Seconds a change refused for the read lag is told to wait. */
 export const READ_LAG_RETRY_SECONDS = 10;
 

@@ -37,7 +37,7 @@ type LockItem = {
   holder: string;
   /** What the last change of the user wrote (kept READ_LAG_MS). */
   written?: RecentWrite;
-  /** Seconds until Cosmos removes a given-back item that keeps a write (the container's default TTL is -1: none). */
+  /** Seconds until Cosmos removes the item (the container's default TTL is -1: none): held, the lease and the read lag; given back with a write, the read lag. */
   ttl?: number;
 };
 
@@ -82,15 +82,24 @@ export class UserChangeLocks {
 
   private lockItem(id: string, written?: RecentWrite): LockItem {
     return {
-      id, type: "license-change-lock", until: new Date(Date.now() + (this.options.leaseMs ?? LEASE_MS)).toISOString(), holder: this.holder,
+      id, type: "license-change-lock", until: new Date(Date.now() + this.leaseMs()).toISOString(), holder: this.holder, ttl: this.heldTtl(),
       ...(isRecent(written) ? { written } : {}),
     };
   }
 
+  private leaseMs(): number {
+    return this.options.leaseMs ?? LEASE_MS;
+  }
+
+  /** A held lock's item TTL (each renewal starts it again): an item its dead holder left behind goes away once no change can need it. */
+  private heldTtl(): number {
+    return Math.ceil((this.leaseMs() + READ_LAG_MS) / 1000);
+  }
+
   /** Taking over a lock whose time has passed: a new `until` and holder (its write, if any, stays). */
   private takeOverOperations(): PatchOperation[] {
-    const { until, holder } = this.lockItem("");
-    return [{ op: "set", path: "/until", value: until }, { op: "set", path: "/holder", value: holder }];
+    const { until, holder, ttl } = this.lockItem("");
+    return [{ op: "set", path: "/until", value: until }, { op: "set", path: "/holder", value: holder }, { op: "set", path: "/ttl", value: ttl }];
   }
 
   /** A given-back lock that keeps a write for the next change of its user. */
@@ -129,9 +138,9 @@ export class UserChangeLocks {
     // with one conditional patch (it applies only while `until` has passed; the item, with its
     // write, comes back), unless another instance was quicker. One bulk request for several.
     if (busy.length > 0) {
-      const taken = (id: string, item: Stored<LockItem> | undefined) => {
-        if (!item?._etag) return;
-        held.set(id, item._etag);
+      const taken = (id: string, item: Stored<LockItem> | undefined, etag = item?._etag) => {
+        if (!item || !etag) return;
+        held.set(id, etag);
         if (isRecent(item.written)) carried.set(id, item.written);
       };
       try {
@@ -146,7 +155,7 @@ export class UserChangeLocks {
           const { answers, error } = await this.bulk(busy.map((id) => ({ operationType: "Patch", id, partitionKey: id, resourceBody: { operations: this.takeOverOperations(), condition } })));
           busy.forEach((id, i) => {
             const answer = answers[i];
-            if (answer?.statusCode === 200) taken(id, answer.resourceBody as Stored<LockItem> | undefined);
+            if (answer?.statusCode === 200) taken(id, answer.resourceBody as Stored<LockItem> | undefined, answer.eTag ?? (answer.resourceBody as { _etag?: string } | undefined)?._etag);
           });
           if (error) throw error;
         }
@@ -180,7 +189,7 @@ export class UserChangeLocks {
       ).finally(() => {
         inFlight = false;
       });
-    }, (this.options.leaseMs ?? LEASE_MS) / 3);
+    }, this.leaseMs() / 3);
     renew.unref();
     const recent = new Map<string, RecentWrite>();
     for (const [id, write] of carried) recent.set(users.get(id) ?? id, write);

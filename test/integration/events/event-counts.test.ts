@@ -42,22 +42,22 @@ describe("report counts (A7, A11)", () => {
     await processed(tenantId, "skipped", "guest-user", "2026-12-07T11:00:00Z"); // today
     const first = await store.countsSince(tenantId, ["failed", "skipped"], from);
     expect(total(first)).toEqual({ "failed|no-license-available": 2, "skipped|already-licensed": 2, "skipped|guest-user": 1 });
-    // Whole days 1-6 December, each once (today is not over; the partial first day is counted each time).
-    expect(await keptDays(tenantId)).toEqual(["2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04", "2026-12-05", "2026-12-06"]);
+    // Whole days 1-5 December, each once (6 December ended less than a day ago; today is not over; the partial first day is counted each time).
+    expect(await keptDays(tenantId)).toEqual(["2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04", "2026-12-05"]);
 
     // Written under a kept day (which no event can be once the day settled): the kept count stands. Today's is counted.
     await processed(tenantId, "skipped", "already-licensed", "2026-12-04T12:00:00Z");
     await processed(tenantId, "skipped", "guest-user", "2026-12-07T11:30:00Z");
     const second = await store.countsSince(tenantId, ["failed", "skipped"], from);
     expect(total(second)).toEqual({ "failed|no-license-available": 2, "skipped|already-licensed": 2, "skipped|guest-user": 2 });
-    expect((await keptDays(tenantId)).length).toBe(6);
+    expect((await keptDays(tenantId)).length).toBe(5);
   });
 
-  it("when a day ended less than an hour ago, then it is not kept yet: outcomes written late are still counted", async () => {
+  it("when a day ended less than a day ago, then it is not kept yet: an outcome changed or written late is still counted as it is", async () => {
     const tenantId = randomUUID();
-    const store = new EventStore(events(), { now: () => new Date("2026-12-08T00:30:00Z") });
+    const store = new EventStore(events(), { now: () => new Date("2026-12-08T20:00:00Z") });
     await processed(tenantId, "failed", "no-license-available", "2026-12-07T23:59:00Z");
-    const from = new Date("2026-12-05T00:30:00Z");
+    const from = new Date("2026-12-05T20:00:00Z");
     expect(total(await store.countsSince(tenantId, ["failed"], from))).toEqual({ "failed|no-license-available": 1 });
     await processed(tenantId, "failed", "no-license-available", "2026-12-07T23:59:30Z");
     expect(total(await store.countsSince(tenantId, ["failed"], from))).toEqual({ "failed|no-license-available": 2 });

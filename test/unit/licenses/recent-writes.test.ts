@@ -68,6 +68,16 @@ describe("recent writes (Graph read lag)", () => {
     expect(held(withRecentWrite(second, next, t0 + 6_000))).toEqual({ [S.e3]: [P.exA, P.teams].sort() });
   });
 
+  it("when a second write goes on while the read still lags the first (its outcome did not depend on it), then its record keeps the first: a read lagging both still makes a re-send of the first's product wait", () => {
+    // Change 2 adds Power Apps, planned on the read that does not show E3 yet; recorded as the change planned it (assign.ts noteWrite).
+    const second = recentWrite(withRecentWrite(before, write, t0 + 5_000), { addLicenses: [{ skuId: S.apps, disabledPlans: [] }], removeLicenses: [] }, write, t0 + 5_000);
+    expect(second.after).toEqual({ [S.exPlan1]: [], [S.e3]: [P.teams], [S.apps]: [] });
+    expect(second.before).toEqual([{ [S.exPlan1]: [] }, { [S.exPlan1]: [], [S.e3]: [P.teams] }]);
+    // Change 3 re-adds E3 with every plan on: whether its read lags both writes or only the second, it waits.
+    expect(dependsOnReadLag(before, second, planOf({ add: [{ skuId: S.e3, disabledPlans: [] }] }), t0 + 6_000)).toBe(true);
+    expect(dependsOnReadLag(user([direct(S.exPlan1), direct(S.e3, [P.teams])]), second, planOf({ add: [{ skuId: S.e3, disabledPlans: [] }] }), t0 + 6_000)).toBe(false);
+  });
+
   it("when the earlier write is not what the user showed before the next one, then only the next one's 'before' is kept", () => {
     const elsewhere = user([direct(S.phone)]);
     const next = recentWrite(elsewhere, { addLicenses: [{ skuId: S.apps, disabledPlans: [] }], removeLicenses: [] }, write, t0 + 5_000);
