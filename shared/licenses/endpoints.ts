@@ -163,7 +163,9 @@ export const usersLicensesPatch = defineEndpoint({
   name: "users-licenses-patch",
   method: "PATCH",
   route: "tenants/{tenantId}/users/{userId}/licenses/{skuId}",
-  summary: "L5: switch service plans of a license the user holds directly; `disabledPlans` replaces the current list (empty: every plan on).",
+  summary:
+    "L5: switch service plans of a license the user holds directly (a JSON merge patch); `disabledPlans` replaces the current list (empty or null: every " +
+    "plan on; left out: nothing changes).",
   tag: TAG,
   access: ACCESS.licenseWrite,
   upstream: true,

@@ -114,14 +114,16 @@ export async function setUserLicensePlans(
   tenantId: string,
   userId: string,
   skuId: string,
-  body: { disabledPlans: string[] },
+  body: { disabledPlans?: string[] | null | undefined },
   principal: Principal,
 ): Promise<HttpResponseInit> {
+  // A merge patch: null removes the list (every plan on); left out, the plans stay.
+  const disabledPlans = body.disabledPlans === null ? [] : body.disabledPlans;
   const outcome = await l.assignments.assignLicenses({
     tenantId,
     actor: actorFromPrincipal(principal),
     userId,
-    setPlans: [{ skuId, disabledPlans: body.disabledPlans }],
+    setPlans: [{ skuId, ...(disabledPlans ? { disabledPlans } : {}) }],
     context: { endpoint: "users-licenses-patch" },
   });
   return { status: 200, jsonBody: { userId: outcome.userId, changed: outcome.changed, plan: outcome.plan } };

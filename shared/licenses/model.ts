@@ -59,7 +59,8 @@ export const addLicenseSchema = z
 export type AddLicense = z.infer<typeof addLicenseSchema>;
 
 /** A license whose service plans are set explicitly (L5): the only way a held license is sent again. */
-export const setPlansSchema = z.object({ skuId: skuIdSchema, disabledPlans: z.array(servicePlanIdSchema).max(100) });
+/** L5: a held license's plans to switch off (exactly these); left out, the plans stay as they are. */
+export const setPlansSchema = z.object({ skuId: skuIdSchema, disabledPlans: z.array(servicePlanIdSchema).max(100).optional() });
 export type SetPlans = z.infer<typeof setPlansSchema>;
 
 const noSkuTwice = (body: { addLicenses: { skuId: string }[]; removeLicenses?: string[] }, ctx: z.RefinementCtx) => {
@@ -85,7 +86,11 @@ export const assignLicenseBodySchema = z
   .refine((b) => b.addLicenses.length + b.removeLicenses.length > 0, { message: "add or remove at least one license", path: ["addLicenses"] });
 
 /** L5: switch service plans of a license the user holds directly; the list replaces the current one. */
-export const setPlansBodySchema = z.object({ disabledPlans: z.array(servicePlanIdSchema).max(100) }).strict();
+/**
+ * L5's PATCH body, a JSON merge patch: `disabledPlans` replaces the list; null removes it (the default:
+ * every plan on); left out, nothing changes (the answer says so, after the same checks).
+ */
+export const setPlansBodySchema = z.object({ disabledPlans: z.array(servicePlanIdSchema).max(100).nullable().optional() }).strict();
 
 export const MAX_USERS_PER_PRODUCT_ASSIGNMENT = 20;
 /** L2: one product to up to 20 users. Duplicate ids are processed once and answered once. */

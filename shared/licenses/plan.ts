@@ -92,6 +92,10 @@ export function planChange({ user, change, mode, catalog, rules, actor }: PlanIn
       const groups = inherited.get(s.skuId);
       return fail(groups ? licenseErrors.groupInherited(s.skuId, groups) : licenseErrors.licenseNotAssigned(s.skuId));
     }
+    if (s.disabledPlans === undefined) {
+      plan.unchanged.push({ skuId: s.skuId, reason: "no change of its service plans was asked for" });
+      continue;
+    }
     const wanted = [...new Set(s.disabledPlans)].sort();
     if (sameSet(current, wanted)) {
       plan.unchanged.push({ skuId: s.skuId, reason: "its service plans are already as requested" });

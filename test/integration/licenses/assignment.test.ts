@@ -300,6 +300,23 @@ describe("L3/L4 add keeps, replace removes only what is not listed", () => {
 });
 
 describe("L5/L6 service plans and conflicts", () => {
+  it("when the PATCH is a merge patch without disabledPlans, then nothing changes (200, changed false); with disabledPlans null, every plan is on again; either way on a license not held, 409", async () => {
+    const user = demoUserId(23);
+    const path = `users/${user}/licenses/${DEMO_SKUS.office365E3}`;
+    const patch = (body: unknown) => s.api(path, { method: "PATCH", body, headers: { "Content-Type": "application/merge-patch+json" } });
+    expect((await patch({ disabledPlans: [DEMO_PLANS.teams] })).status).toBe(200);
+    const before = await assignItems();
+    const nothing = await patch({});
+    expect(nothing.status).toBe(200);
+    expect(((await nothing.json()) as { changed: boolean }).changed).toBe(false);
+    expect(await assignItems()).toBe(before);
+    expect((await licensesOf(user)).find((l) => l.skuId === DEMO_SKUS.office365E3)!.disabledPlans).toEqual([DEMO_PLANS.teams]);
+    expect((await patch({ disabledPlans: null })).status).toBe(200);
+    expect((await licensesOf(user)).find((l) => l.skuId === DEMO_SKUS.office365E3)!.disabledPlans).toEqual([]);
+    const notHeld = await s.api(`users/${user}/licenses/${DEMO_SKUS.powerAutomateFree}`, { method: "PATCH", body: {}, headers: { "Content-Type": "application/merge-patch+json" } });
+    expect(notHeld.status).toBe(409);
+  });
+
   it("when a plan is switched off and then on again, then the license round-trips", async () => {
     const user = demoUserId(22);
     const path = `users/${user}/licenses/${DEMO_SKUS.office365E3}`;

@@ -66,6 +66,13 @@ describe("planChange (L3-L10, L15)", () => {
     expect(code(plan([], { setPlans: [{ skuId: S.e3, disabledPlans: [] }] }))).toBe("license-not-assigned");
   });
 
+  it("when plans are set without a list (a merge patch leaving it out), then nothing is sent and the plans stay; a license not held is still 409", () => {
+    const p = plan([direct(S.e3, [P.teams])], { setPlans: [{ skuId: S.e3 }] });
+    expect(p.ok && p.call).toBeNull();
+    expect(p.ok && p.plan.unchanged).toEqual([{ skuId: S.e3, reason: "no change of its service plans was asked for" }]);
+    expect(code(plan([], { setPlans: [{ skuId: S.e3 }] }))).toBe("license-not-assigned");
+  });
+
   it("when a product is not in the tenant, a plan is not in the product, or it is a self-service purchase, then 422", () => {
     expect(code(plan([], { add: [{ skuId: "90000000-0000-4000-8000-000000000009" }] }))).toBe("unknown-product");
     expect(code(plan([], { add: [{ skuId: S.e3, disabledPlans: [P.apps] }] }))).toBe("unknown-service-plan");
