@@ -1,8 +1,7 @@
 import type { AssignLicenseCall, GraphLicenseState, GraphUser } from "./graph-licensing.js";
 import { directLicenses, statesOf } from "./license-state.js";
 import type { ChangePlan } from "./model.js";
-import type { PlannedChange } from "./plan.js";
-import { statesAfter } from "./plan.js";
+import { statesAfter, type PlannedChange } from "./plan.js";
 
 /**
  * L3 under Graph's replication lag: a read of a user just after an assignLicense may still show
@@ -11,7 +10,8 @@ import { statesAfter } from "./plan.js";
  * But a read showing the earlier state may also be the truth: someone changed the user back
  * elsewhere (the admin center, PowerShell) since.
  *
- * So a change's users' locks (user-locks.ts) keep what the change wrote - the user's direct
+ * So a change's users' locks (user-locks.ts) keep what the change wrote (or may have: an outcome
+ * Graph did not confirm) - the user's direct
  * licenses before and after - for READ_LAG_MS. When the next change's read shows exactly a
  * "before", the change is planned on both - the read, and the read as the write left it - and:
  * - both give the user the same licenses: it goes on, planned on the read;
@@ -56,7 +56,7 @@ export function isRecent(write: RecentWrite | undefined, now = Date.now()): writ
 }
 
 /**
- * What an assignLicense call Graph confirmed wrote, for a user planned on as `user`; `previous`:
+ * What an assignLicense call wrote (Graph confirmed it, or did not answer for sure), for a user planned on as `user`; `previous`:
  * the recent write the change found (its states are kept when this write follows it).
  */
 export function recentWrite(

@@ -19,7 +19,7 @@ import { isRecent, READ_LAG_MS, type RecentWrite } from "./recent-writes.js";
  * - A lock lasts LEASE_MS and is renewed (every third of that) while the change runs (a background change may wait on
  *   Graph for minutes); a lock whose time has passed belongs to an instance that died and is taken
  *   over.
- * - Given back after a change Graph confirmed, a lock item stays (its time passed at once) with what
+ * - Given back after a change Graph confirmed (or did not answer for sure), a lock item stays (its time passed at once) with what
  *   the change wrote (recent-writes.ts), for the next change of the user - on whichever instance -
  *   to plan on despite Graph's read lag; Cosmos removes it after READ_LAG_MS (item TTL). Otherwise
  *   it is deleted.
@@ -44,7 +44,7 @@ type LockItem = {
 /** Locks held by a change: what earlier changes of its users wrote lately (by user id), and the release. */
 export interface HeldLocks {
   recent: ReadonlyMap<string, RecentWrite>;
-  /** Gives the locks back, keeping what this change wrote for each user Graph confirmed (by user id). Never throws: an unreleased lock expires. */
+  /** Gives the locks back, keeping what this change wrote (or may have) for each user (by user id). Never throws: an unreleased lock expires. */
   release(written?: ReadonlyMap<string, RecentWrite>): Promise<void>;
 }
 
