@@ -634,6 +634,12 @@ async function claim(deps: ProcessorDeps, c: ClaimCall, refreshed = false): Prom
           // Noted on the claim: an attempt that reads Graph about it soon after waits (SETTLE_AFTER_MS).
           c.attempt.assignAnswerUnknown = true;
           await deps.claims.noteAnswerLost(claimDoc, deps.now()).catch(() => undefined);
+        } else if (claimDoc.answerLostAt === undefined) {
+          // Certainly nothing assigned (throttled, Graph's read lag, a lock not taken), and no earlier
+          // attempt of it may have: the claim and its unit are given back now. Kept, a retry finding
+          // the user licensed meanwhile (an admin's license, shown once the read caught up) would
+          // take that for this claim's work and report a claim never made.
+          await giveBack(deps, tenantId, claimDoc, held);
         }
         throw outcome.error;
       case "refused":

@@ -160,6 +160,12 @@ export const MAX_BODY_BYTES = 1024 * 1024;
  * a merge patch. A body without a Content-Type is read as JSON.
  */
 function checkMediaType(request: HttpRequest): void {
+  const coding = request.headers.get("content-encoding")?.trim().toLowerCase();
+  if (coding && coding !== "identity") {
+    throw new AppError("unsupportedMediaType", `The request body is sent with Content-Encoding "${coding}", which is not accepted: send it uncompressed. Nothing was done.`, {
+      errors: [{ path: "headers.content-encoding", message: `"${coding}" is not accepted; send the body uncompressed` }],
+    });
+  }
   const header = request.headers.get("content-type");
   if (header === null || header.trim() === "") return;
   const [type = "", ...params] = header.split(";").map((p) => p.trim().toLowerCase());
@@ -184,11 +190,18 @@ function tooLarge(bytes: number): AppError {
 async function readJson(request: HttpRequest): Promise<unknown> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > MAX_BODY_BYTES) throw tooLarge(declared);
-  const text = await request.text();
-  if (text.trim() === "") return undefined;
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  if (bytes.byteLength > MAX_BODY_BYTES) throw tooLarge(bytes.byteLength);
+  if (bytes.byteLength === 0) return undefined;
   checkMediaType(request);
-  const bytes = Buffer.byteLength(text);
-  if (bytes > MAX_BODY_BYTES) throw tooLarge(bytes);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    // Not replaced by U+FFFD and stored: a name with broken bytes is refused.
+    throw new AppError("validation", "The request body is not valid UTF-8.", { errors: [{ path: "body", message: "invalid UTF-8" }] });
+  }
+  if (text.trim() === "") return undefined;
   try {
     return JSON.parse(text) as unknown;
   } catch {

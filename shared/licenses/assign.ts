@@ -220,16 +220,17 @@ export class LicenseAssignments {
    * other, each reading the user after the one before was answered: within this process in order
    * (a queue per user), and across instances through a lock per user in Cosmos (`deps.locks`),
    * taken after this process's queue let the change through. A dry run writes nothing and waits
-   * for nobody.
+   * for nobody (it reads the users' recent writes without their locks).
    */
   private run(input: BulkChangeInput, single: boolean): Promise<BulkChangeOutcome<UserChangeResult & { intentId?: string }>> {
-    if (input.dryRun) return this.runNow(input, single);
     const userIds = input.changes.map((c) => c.userId.toLowerCase());
+    const { locks } = this.deps;
+    // L17: a dry run plans on what recent changes wrote, as the real run would (unread: as before).
+    if (input.dryRun) return (locks ? locks.recentWrites(input.tenantId, userIds).catch(() => undefined) : Promise.resolve(undefined)).then((recent) => this.runNow(input, single, { recent }));
     const keys = userIds.map((u) => `${input.tenantId.toLowerCase()}|${u}`);
     // The wait is bounded: an admin's request answers within the HTTP limit, a claim's batch goes back to its queue.
     const maxWaitMs = USER_WAIT_MS[input.graphMode ?? "interactive"];
     const deadline = Date.now() + maxWaitMs;
-    const { locks } = this.deps;
     return this.users.runAll(
       keys,
       async () => {

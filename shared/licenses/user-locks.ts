@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Container, OperationInput, OperationResponse, PatchOperation } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
-import { createItem, deleteItem, patchIf, replaceIfMatch, wholeRequestFailure, type Stored } from "../storage/repository.js";
+import { createItem, deleteItem, patchIf, readItem, replaceIfMatch, wholeRequestFailure, type Stored } from "../storage/repository.js";
 import { isRecent, READ_LAG_MS, type RecentWrite } from "./recent-writes.js";
 
 /**
@@ -78,6 +78,24 @@ export class UserChangeLocks {
       await sleep(pause * (0.5 + Math.random()));
       pause = Math.min(pause * 2, MAX_PAUSE_MS);
     }
+  }
+
+  /**
+   * What recent changes of these users wrote (by user id), read without taking their locks: a dry
+   * run plans as the real run would (L17), waiting for nobody.
+   */
+  async recentWrites(tenantId: string, userIds: readonly string[]): Promise<Map<string, RecentWrite>> {
+    const users = new Map(userIds.map((u) => [lockId(tenantId, u), u.toLowerCase()]));
+    const ids = [...users.keys()];
+    const items: (LockItem | undefined)[] = ids.length === 1
+      ? [await readItem<LockItem>(this.container, ids[0] as string, ids[0] as string)]
+      : (await this.bulk(ids.map((id) => ({ operationType: "Read", id, partitionKey: id })))).answers.map((a) => (a?.statusCode === 200 ? (a.resourceBody as LockItem | undefined) : undefined));
+    const out = new Map<string, RecentWrite>();
+    items.forEach((item, i) => {
+      const user = users.get(ids[i] as string);
+      if (user && isRecent(item?.written)) out.set(user, item.written);
+    });
+    return out;
   }
 
   private lockItem(id: string, written?: RecentWrite): LockItem {

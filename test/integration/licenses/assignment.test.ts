@@ -153,6 +153,24 @@ describe("L3/L4 add keeps, replace removes only what is not listed", () => {
     }
   }, 120_000);
 
+  it("when Graph's reads lag a change, then a bulk dry run answers what the real run does (207, the user's read-lag), not 'already held' or 'would add'", async () => {
+    const user = demoUserId(42);
+    await s.sim("PUT", `users/${user}/licenses`, { licenses: [] });
+    await s.sim("PATCH", "settings", { graph: { licenseReadLagMs: 15_000 } });
+    try {
+      expect((await assign(user, { addLicenses: [{ skuId: DEMO_SKUS.office365E3, disabledPlans: [DEMO_PLANS.sharePointEnterprise] }] })).status).toBe(200);
+      const body = { userIds: [user], mode: "add", addLicenses: [{ skuId: DEMO_SKUS.office365E3, disabledPlans: [] }] };
+      const answers = [];
+      for (const dryRun of [true, false]) {
+        const res = await s.api("licenses/bulk", { method: "POST", body: { ...body, dryRun } });
+        answers.push([res.status, ((await res.json()) as UserResults).results.map((r) => [r.outcome, r.error?.code])]);
+      }
+      expect(answers).toEqual([[207, [["failed", "read-lag"]]], [207, [["failed", "read-lag"]]]]);
+    } finally {
+      await s.sim("PATCH", "settings", { graph: { licenseReadLagMs: 0 } });
+    }
+  });
+
   it("when the user was changed back elsewhere right after a change (the read shows the earlier state), then a change that depends on it waits (503 read-lag); one that does not goes on, and once the read shows a later change (or the window ends) the first goes on as read", async () => {
     const user = demoUserId(39);
     await s.sim("PUT", `users/${user}/licenses`, { licenses: [] });

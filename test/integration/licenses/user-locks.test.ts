@@ -179,4 +179,19 @@ describe("license change locks across instances", () => {
     bulk.mockRestore();
     point.mockRestore();
   });
+
+  it("when a dry run asks for its users' recent writes, then they are read (one bulk request for several) without taking or changing any lock", async () => {
+    const container = leases();
+    const [u1, u2, u3] = users(3) as [string, string, string];
+    const w = write();
+    await (await new UserChangeLocks(container).acquire(tenant, [u1, u2], soon())).release(new Map([[u1, w]]));
+    const before = await lockOf(u1);
+    const bulk = vi.spyOn(container.items, "bulk");
+    const recent = await new UserChangeLocks(container).recentWrites(tenant, [u1, u2, u3]);
+    expect([...recent]).toEqual([[u1, w]]);
+    expect(bulk.mock.calls.map(([ops]) => ops.map((o) => o.operationType))).toEqual([["Read", "Read", "Read"]]);
+    expect((await lockOf(u1))?.until).toBe(before?.until);
+    expect([...(await new UserChangeLocks(container).recentWrites(tenant, [u1]))]).toEqual([[u1, w]]);
+    bulk.mockRestore();
+  });
 });

@@ -277,7 +277,8 @@ describe("A10/A11: a claim that ends failed gives its unit back at once", () => 
   it.each([429, 503])("when the last attempt gives up on a Graph %i and Graph shows no license, then the claim is removed, its unit given back, and the event fails gave-up", async (status) => {
     const f = fakes({ units: { [PRIMARY]: 1 }, assign: throttled(status), maxAttempts: 3 });
     await expect(processSignInEvent(f.deps, envelope(3), { count: 1 })).rejects.toThrow(/unavailable/);
-    expect(f.calls.slice(-4)).toEqual(["claim-read", "user", "remove", `release ${PRIMARY}`]);
+    // Given back as soon as Graph refused for certain (nothing assigned): the claim is gone when the attempt gives up.
+    expect(f.calls.slice(-4)).toEqual([`assign ${PRIMARY}`, `release ${PRIMARY}`, "remove", "claim-read"]);
     expect(f.outcomes).toEqual([expect.objectContaining({ status: "failed", code: "gave-up" })]);
   });
 
@@ -297,8 +298,16 @@ describe("A10/A11: a claim that ends failed gives its unit back at once", () => 
     expect(f.calls.slice(-4)).toEqual(["claim-read", "user", "remove", `release ${PRIMARY}`]);
   });
 
-  it("when the last attempt gives up but Graph shows the license assigned, then the event is claimed and its claim settled, nothing given back", async () => {
+  it("when the last attempt gives up on a Graph 429 and Graph then shows the license, then it is not taken for this claim's (Graph assigned nothing for it: an admin's license): not claimed, the unit given back", async () => {
     const f = fakes({ units: { [PRIMARY]: 1 }, assign: throttled(429), maxAttempts: 3, holds: [false, true] });
+    await expect(processSignInEvent(f.deps, envelope(3), { count: 1 })).rejects.toThrow(/unavailable/);
+    expect(f.calls).not.toContain("mark");
+    expect(f.calls.filter((c) => c.startsWith("release") || c === "remove")).toEqual([`release ${PRIMARY}`, "remove"]);
+    expect(f.outcomes).toEqual([expect.objectContaining({ status: "failed", code: "gave-up" })]);
+  });
+
+  it("when the last attempt gives up on a resumed claim whose earlier answer was lost, and Graph shows the license, then the event is claimed and its claim settled, nothing given back", async () => {
+    const f = fakes({ units: { [PRIMARY]: 1 }, assign: throttled(429), maxAttempts: 3, holds: [false, true], stored: { ...kept, answerLostAt: "2026-12-06T11:50:00.000Z" } });
     expect(await processSignInEvent(f.deps, envelope(3), { count: 1 })).toMatchObject({ kind: "done", outcome: { status: "claimed", claim: { skuId: PRIMARY } } });
     expect(f.calls).toContain("mark");
     expect(f.calls.filter((c) => c.startsWith("release") || c === "remove")).toEqual([]);

@@ -6,6 +6,7 @@ import { KeyedQueue } from "../../../shared/concurrency/keyed-queue.js";
 import { AppError } from "../../../shared/errors/app-error.js";
 import type { EventOutcome } from "../../../shared/events/event-store.js";
 import type { Envelope } from "../../../shared/queue/envelope.js";
+import { licenseErrors } from "../../../shared/licenses/errors.js";
 import { keptClaim, signInEnvelope } from "./event-fixtures.js";
 
 /**
@@ -81,6 +82,20 @@ describe("an assignment whose outcome is unknown", () => {
       await expect(processSignInEvent(f.deps, envelope(1), { count: 1 })).rejects.toBe(failure);
       expect(f.calls).toMatchObject({ reserved: 1, assigned: 1, released: 0, removed: 0, notedLost: 1 }); // the claim says when its answer was lost
     }
+  });
+
+  it("when the assignment certainly did not happen (Graph's read lag, throttled, a lock not taken: applied false), then the claim and its unit are given back at once and the error goes on to be retried", async () => {
+    const lag = licenseErrors.readLag(USER, "2026-12-06T11:59:50.000Z", 10);
+    const f = fakes({ holds: false, assign: () => Promise.reject(lag) });
+    await expect(processSignInEvent(f.deps, envelope(1), { count: 1 })).rejects.toBe(lag);
+    // Kept, the retry would take an admin's license - shown once the read caught up - for this claim's work.
+    expect(f.calls).toMatchObject({ reserved: 1, assigned: 1, released: 1, removed: 1, notedLost: 0 });
+  });
+
+  it("when a resumed claim whose earlier answer was lost is then refused for certain (read lag), then it stays kept: the earlier attempt may have assigned", async () => {
+    const f = fakes({ holds: false, assign: () => Promise.reject(licenseErrors.readLag(USER, "2026-12-06T11:59:50.000Z", 10)), existing: { ...kept, answerLostAt: "2026-12-06T11:59:10.000Z" } });
+    await expect(processSignInEvent(f.deps, envelope(2), { count: 1 })).rejects.toMatchObject({ code: "read-lag" });
+    expect(f.calls).toMatchObject({ assigned: 1, released: 0, removed: 0 });
   });
 
   it("when an attempt fails transiently and more attempts are left, then the event shows it is tried again, and why (A11)", async () => {

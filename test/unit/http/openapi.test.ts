@@ -284,7 +284,19 @@ describe("request bodies' media type and size (413, 415)", () => {
     expect(ran).toBe(4);
   });
 
-  it("when a body is over 1 MiB, then 413 - before it is read when Content-Length says so - and the use-case does not run", async () => {
+  it("when a body is compressed (Content-Encoding), then 415; when it is not valid UTF-8, then 400 - not read with replacement characters", async () => {
+    ran = 0;
+    expect((await send('{"n":1}', { "content-type": "application/json", "content-encoding": "br" })).status).toBe(415);
+    const res = await handler(
+      new HttpRequest({ method: "POST", url: "http://localhost/api/test", headers: { "content-type": "application/json" }, body: { bytes: new Uint8Array([0x7b, 0x22, 0x6e, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]) } }),
+      new InvocationContext({ functionName: def.name, logHandler: () => undefined }),
+    );
+    expect(res.status).toBe(400);
+    expect(ran).toBe(0);
+  });
+
+  it("when a body is over 1 MiB, then 413 - before it is read when Content-Length says so; also when it is only whitespace - and the use-case does not run", async () => {
+    expect((await send(" ".repeat(MAX_BODY_BYTES + 1), { "content-type": "application/json" })).status).toBe(413);
     ran = 0;
     const big = JSON.stringify({ n: 1, pad: "x".repeat(MAX_BODY_BYTES) });
     expect((await send(big, { "content-type": "application/json" })).status).toBe(413);
