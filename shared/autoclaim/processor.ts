@@ -634,12 +634,13 @@ async function claim(deps: ProcessorDeps, c: ClaimCall, refreshed = false): Prom
           // Noted on the claim: an attempt that reads Graph about it soon after waits (SETTLE_AFTER_MS).
           c.attempt.assignAnswerUnknown = true;
           await deps.claims.noteAnswerLost(claimDoc, deps.now()).catch(() => undefined);
-        } else if (claimDoc.answerLostAt === undefined) {
-          // Certainly nothing assigned (throttled, Graph's read lag, a lock not taken), and no earlier
-          // attempt of it may have: the claim and its unit are given back now. Kept, a retry finding
-          // the user licensed meanwhile (an admin's license, shown once the read caught up) would
-          // take that for this claim's work and report a claim never made.
-          await giveBack(deps, tenantId, claimDoc, held);
+        } else if (claimDoc.createdAt === pending.createdAt) {
+          // Certainly nothing assigned (throttled, Graph's read lag, a lock not taken) by the claim this
+          // attempt made: the claim and its unit are given back now. Kept, a retry finding the user
+          // licensed meanwhile (an admin's license, shown once the read caught up) would take that for
+          // this claim's work and report a claim never made. A claim resumed from an earlier attempt
+          // (which may have assigned) stays for the retry and maintenance, as before.
+          await giveBack(deps, tenantId, claimDoc, held).catch(() => undefined);
         }
         throw outcome.error;
       case "refused":
@@ -729,9 +730,9 @@ async function lockClaim(deps: ProcessorDeps, pending: ClaimDocument, now: Date,
   return { claimDoc: deps.claims.written({ ...pending, shard: taken.reservation.shard }, taken.result), held: taken.reservation };
 }
 
+/** Removes the claim (if still as read) and then gives its unit back: once, whoever else settles or takes over the claim. */
 async function giveBack(deps: ProcessorDeps, tenantId: string, claimDoc: Stored<ClaimDocument>, held: Reservation): Promise<void> {
-  await deps.reservations.release(tenantId, held);
-  await deps.claims.remove(claimDoc);
+  if (await deps.claims.remove(claimDoc)) await deps.reservations.release(tenantId, held);
 }
 
 /** A deferred event (its caller was over the cap) takes the cap of the day it is processed on. */

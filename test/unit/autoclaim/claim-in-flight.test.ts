@@ -278,7 +278,7 @@ describe("A10/A11: a claim that ends failed gives its unit back at once", () => 
     const f = fakes({ units: { [PRIMARY]: 1 }, assign: throttled(status), maxAttempts: 3 });
     await expect(processSignInEvent(f.deps, envelope(3), { count: 1 })).rejects.toThrow(/unavailable/);
     // Given back as soon as Graph refused for certain (nothing assigned): the claim is gone when the attempt gives up.
-    expect(f.calls.slice(-4)).toEqual([`assign ${PRIMARY}`, `release ${PRIMARY}`, "remove", "claim-read"]);
+    expect(f.calls.slice(-4)).toEqual([`assign ${PRIMARY}`, "remove", `release ${PRIMARY}`, "claim-read"]);
     expect(f.outcomes).toEqual([expect.objectContaining({ status: "failed", code: "gave-up" })]);
   });
 
@@ -302,7 +302,7 @@ describe("A10/A11: a claim that ends failed gives its unit back at once", () => 
     const f = fakes({ units: { [PRIMARY]: 1 }, assign: throttled(429), maxAttempts: 3, holds: [false, true] });
     await expect(processSignInEvent(f.deps, envelope(3), { count: 1 })).rejects.toThrow(/unavailable/);
     expect(f.calls).not.toContain("mark");
-    expect(f.calls.filter((c) => c.startsWith("release") || c === "remove")).toEqual([`release ${PRIMARY}`, "remove"]);
+    expect(f.calls.filter((c) => c.startsWith("release") || c === "remove")).toEqual(["remove", `release ${PRIMARY}`]);
     expect(f.outcomes).toEqual([expect.objectContaining({ status: "failed", code: "gave-up" })]);
   });
 

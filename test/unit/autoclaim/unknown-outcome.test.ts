@@ -42,7 +42,7 @@ function fakes(opts: { holds: boolean; assign: () => Promise<unknown>; existing?
       createOperation: (doc: ClaimDocument) => doc,
       written: (doc: ClaimDocument) => ({ ...doc, _etag: "e1" }),
       get: () => Promise.resolve(opts.existing && { ...opts.existing, _etag: "e1" }),
-      remove: () => (calls.removed++, Promise.resolve()),
+      remove: () => (calls.removed++, Promise.resolve(true)),
       markClaimed: () => (calls.marked++, Promise.resolve()),
       noteAnswerLost: () => (calls.notedLost++, Promise.resolve()),
       archive: () => (calls.archived++, Promise.resolve()),
@@ -90,6 +90,20 @@ describe("an assignment whose outcome is unknown", () => {
     await expect(processSignInEvent(f.deps, envelope(1), { count: 1 })).rejects.toBe(lag);
     // Kept, the retry would take an admin's license - shown once the read caught up - for this claim's work.
     expect(f.calls).toMatchObject({ reserved: 1, assigned: 1, released: 1, removed: 1, notedLost: 0 });
+  });
+
+  it("when a claim refused for certain was removed or changed meanwhile (settled or taken over elsewhere), then its unit is not given back a second time", async () => {
+    const lag = licenseErrors.readLag(USER, "2026-12-06T11:59:50.000Z", 10);
+    const f = fakes({ holds: false, assign: () => Promise.reject(lag) });
+    (f.deps.claims as unknown as { remove: () => Promise<boolean> }).remove = () => (f.calls.removed++, Promise.resolve(false));
+    await expect(processSignInEvent(f.deps, envelope(1), { count: 1 })).rejects.toBe(lag);
+    expect(f.calls).toMatchObject({ removed: 1, released: 0 });
+  });
+
+  it("when a resumed claim is then refused for certain (read lag), then it stays kept, noted or not: the earlier attempt may have assigned", async () => {
+    const f = fakes({ holds: false, assign: () => Promise.reject(licenseErrors.readLag(USER, "2026-12-06T11:59:50.000Z", 10)), existing: kept });
+    await expect(processSignInEvent(f.deps, envelope(2), { count: 1 })).rejects.toMatchObject({ code: "read-lag" });
+    expect(f.calls).toMatchObject({ assigned: 1, released: 0, removed: 0 });
   });
 
   it("when a resumed claim whose earlier answer was lost is then refused for certain (read lag), then it stays kept: the earlier attempt may have assigned", async () => {
