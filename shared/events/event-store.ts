@@ -1,5 +1,6 @@
 import type { Container, PatchOperation } from "@azure/cosmos";
 import { AppError } from "../errors/app-error.js";
+import { mapLimited } from "../concurrency/pool.js";
 import { GroupedWrites } from "../storage/grouped-writes.js";
 import { createItem, deleteItem, patchIf, queryAll, readItem, type Stored } from "../storage/repository.js";
 import type { EventDocument, EventStatus } from "./sign-in-event.js";
@@ -166,21 +167,16 @@ export class EventStore {
     const byDay = new Map(kept.map((d) => [d.day, d.counts]));
     const missing: Date[] = [];
     for (let d = first; d < end; d = new Date(d.getTime() + DAY_MS)) if (!byDay.has(dayOf(d))) missing.push(d);
-    let next = 0;
-    const worker = async () => {
-      for (let i = next++; i < missing.length; i = next++) {
-        const start = missing[i] as Date;
-        const counts = await this.countBetween(tenantId, statuses, start, new Date(start.getTime() + DAY_MS));
-        const day = dayOf(start);
-        byDay.set(day, counts);
-        const doc: DayCounts = { id: `event-counts:${key}:${day}`, partitionKey, type: "event-counts", tenantId, statuses: key, day, counts };
-        // Another report may have kept it meanwhile: the same counts.
-        await createItem(this.container, doc).catch((err: unknown) => {
-          if (!(err instanceof AppError && err.kind === "conflict")) throw err;
-        });
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(DAY_COUNT_PARALLELISM, missing.length) }, worker));
+    await mapLimited(missing, DAY_COUNT_PARALLELISM, async (start) => {
+      const counts = await this.countBetween(tenantId, statuses, start, new Date(start.getTime() + DAY_MS));
+      const day = dayOf(start);
+      byDay.set(day, counts);
+      const doc: DayCounts = { id: `event-counts:${key}:${day}`, partitionKey, type: "event-counts", tenantId, statuses: key, day, counts };
+      // Another report may have kept it meanwhile: the same counts.
+      await createItem(this.container, doc).catch((err: unknown) => {
+        if (!(err instanceof AppError && err.kind === "conflict")) throw err;
+      });
+    });
     return [...byDay.values()];
   }
 

@@ -4,6 +4,7 @@ import type { AuditLog, AuditRecord } from "../audit/audit-log.js";
 import { MAX_BATCH_ITEMS } from "../clients/graph-batch.js";
 import type { UserChangeLocks } from "./user-locks.js";
 import { KeyedQueue } from "../concurrency/keyed-queue.js";
+import { mapLimited } from "../concurrency/pool.js";
 import type { GraphMode } from "../clients/graph.js";
 import { auditActorOf, type AuditActor } from "./actor.js";
 import type { CatalogService } from "./catalog.js";
@@ -378,37 +379,31 @@ export class LicenseAssignments {
   ): Promise<Prepared[]> {
     const chunks: LicenseChange[][] = [];
     for (let i = 0; i < changes.length; i += MAX_BATCH_ITEMS) chunks.push(changes.slice(i, i + MAX_BATCH_ITEMS));
-    const out: Prepared[][] = new Array<Prepared[]>(chunks.length);
-    let next = 0;
-    const worker = async () => {
-      for (let c = next++; c < chunks.length; c = next++) {
-        const chunk = chunks[c] ?? [];
-        const reads = await graph.readUsers(chunk.map((ch) => ch.userId), ASSIGNMENT_USER_SELECT);
-        const [catalog, rules] = await lookups;
-        out[c] = chunk.map((change): Prepared => {
-          const read = reads.get(change.userId);
-          if (!read || !read.ok) {
-            // A read Graph throttled: nothing was changed for the user, as when the change itself is throttled.
-            const error = !read || read.status === 404
-              ? licenseErrors.userNotFound(change.userId)
-              : read.error.kind === "unavailable"
-                ? licenseErrors.throttled(read.status, read.error.retryAfterSeconds ?? 5, "the user could not be read, nothing was changed for this user")
-                : read.error;
-            return { change, newUnits: [], freedUnits: [], error };
-          }
-          const user = read.user;
-          const plan = (u: GraphUser) => planChange({ user: u, change, mode: input.mode, catalog, rules, actor: input.actor });
-          const written = recent?.get(change.userId);
-          if (written && dependsOnReadLag(user, written, plan)) {
-            return { change, user, newUnits: [], freedUnits: [], error: licenseErrors.readLag(change.userId, written.at, READ_LAG_RETRY_SECONDS) };
-          }
-          const planned = plan(user);
-          if (!planned.ok) return { change, user, newUnits: [], freedUnits: [], error: planned.error };
-          return { change, user, plan: planned.plan, call: planned.call, newUnits: planned.newUnits, freedUnits: planned.freedUnits };
-        });
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(READ_PARALLELISM, chunks.length) }, worker));
+    const out = await mapLimited(chunks, READ_PARALLELISM, async (chunk) => {
+      const reads = await graph.readUsers(chunk.map((ch) => ch.userId), ASSIGNMENT_USER_SELECT);
+      const [catalog, rules] = await lookups;
+      return chunk.map((change): Prepared => {
+        const read = reads.get(change.userId);
+        if (!read || !read.ok) {
+          // A read Graph throttled: nothing was changed for the user, as when the change itself is throttled.
+          const error = !read || read.status === 404
+            ? licenseErrors.userNotFound(change.userId)
+            : read.error.kind === "unavailable"
+              ? licenseErrors.throttled(read.status, read.error.retryAfterSeconds ?? 5, "the user could not be read, nothing was changed for this user")
+              : read.error;
+          return { change, newUnits: [], freedUnits: [], error };
+        }
+        const user = read.user;
+        const plan = (u: GraphUser) => planChange({ user: u, change, mode: input.mode, catalog, rules, actor: input.actor });
+        const written = recent?.get(change.userId);
+        if (written && dependsOnReadLag(user, written, plan)) {
+          return { change, user, newUnits: [], freedUnits: [], error: licenseErrors.readLag(change.userId, written.at, READ_LAG_RETRY_SECONDS) };
+        }
+        const planned = plan(user);
+        if (!planned.ok) return { change, user, newUnits: [], freedUnits: [], error: planned.error };
+        return { change, user, plan: planned.plan, call: planned.call, newUnits: planned.newUnits, freedUnits: planned.freedUnits };
+      });
+    });
     return out.flat();
   }
 

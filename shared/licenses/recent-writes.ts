@@ -1,5 +1,5 @@
 import type { AssignLicenseCall, GraphLicenseState, GraphUser } from "./graph-licensing.js";
-import { directLicenses, statesOf } from "./license-state.js";
+import { statesOf } from "./license-state.js";
 import type { ChangePlan } from "./model.js";
 import { statesAfter, type PlannedChange } from "./plan.js";
 
@@ -36,8 +36,12 @@ export type RecentWrite = {
 };
 
 function directOf(user: GraphUser): DirectLicenses {
+  return directOfStates(statesOf(user));
+}
+
+function directOfStates(states: readonly GraphLicenseState[]): DirectLicenses {
   const out: DirectLicenses = {};
-  for (const [skuId, plans] of directLicenses(user)) out[skuId] = [...plans].sort();
+  for (const s of states) if (s.assignedByGroup === null) out[s.skuId] = [...s.disabledPlans].sort();
   return out;
 }
 
@@ -111,7 +115,7 @@ export function dependsOnReadLag(read: GraphUser, write: RecentWrite | undefined
   const [onRead, onWrite] = [plan(read), plan(asWritten)];
   if (!onRead.ok || !onWrite.ok) return onRead.ok || onWrite.ok || onRead.error.code !== onWrite.error.code;
   const written = statesOf(asWritten);
-  const after = (p: ChangePlan) => directOf({ ...asWritten, licenseAssignmentStates: statesAfter(written, p), assignedLicenses: [] });
-  const held = directOf(asWritten);
+  const after = (p: ChangePlan) => directOfStates(statesAfter(written, p));
+  const held = directOfStates(written);
   return !sameLicenses(after(onRead.plan), after(onWrite.plan)) || onRead.plan.remove.some((skuId) => !(skuId in held));
 }
